@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Build of xlb: BPF objects and skeletons, libxlb, xlbd, xlb, tools and tests; outputs in $(BUILD).
+
+BUILD   ?= build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+# ---------------------------------------------------------------- flags
+ARCH := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+	-Ivmlinux -Ibpf/include -Ibpf/lib -I$(BUILD)
+USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	-D_GNU_SOURCE -I$(BUILD) -Iuser/lib -Ibpf/include $(EXTRA_CFLAGS)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LIBS := -lxdp -lbpf -lelf -lz -ljansson -lm
+
+# ---------------------------------------------------------------- sources
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS  := $(wildcard bpf/include/*.h bpf/lib/*.h)
+
+LIB_SRCS  := $(wildcard user/lib/*.c)
+LIB_HDRS  := $(wildcard user/lib/*.h) $(BPF_HDRS)
+XLBD_SRCS := $(wildcard user/xlbd/*.c)
+XLB_SRCS  := $(wildcard user/xlb/*.c)
+USER_HDRS := $(LIB_HDRS) $(wildcard user/xlbd/*.h user/xlb/*.h)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
+BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
+TOOL_DIRS := $(filter-out tools/bench,$(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+
+LIB       := $(BUILD)/libxlb.a
+LIB_SAN   := $(BUILD)/san/libxlb.a
+BINS      := $(BUILD)/xlbd $(BUILD)/xlb $(foreach d,$(TOOL_DIRS),$(BUILD)/$(notdir $(d)))
+SAN_BINS  := $(BUILD)/san/xlbd $(BUILD)/san/xlb
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS)) \
+	     $(patsubst tests/unit/%.c,$(BUILD)/san/tests/unit/%,$(UNIT_SRCS))
+TBPF_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(TBPF_SRCS))
+BENCH_BINS := $(patsubst tools/bench/%.c,$(BUILD)/tools/%,$(BENCH_SRCS))
+MAN_SRCS  := $(wildcard user/*/*.8)
+MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
+
+# ---------------------------------------------------------------- targets
+.PHONY: all test demo bench deps vmlinux install clean format help tests-build
+
+all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
+
+help:
+	@echo 'make            build everything into $(BUILD)/'
+	@echo 'make deps       install missing Debian packages (apt-get)'
+	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
+	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
+	@echo 'make bench      per-packet cost of each datapath path and Maglev build times'
+	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
+	@echo 'make install    install binaries, BPF objects, man pages, completion, systemd unit'
+	@echo 'make clean      remove $(BUILD)/'
+	@echo 'V=1             show full commands'
+
+# BPF objects and skeletons
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# libxlb (normal and sanitized)
+$(BUILD)/lib/%.o: user/lib/%.c $(USER_HDRS) $(BPF_SKELS) | $(BUILD)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+$(BUILD)/san/lib/%.o: user/lib/%.c $(USER_HDRS) $(BPF_SKELS) | $(BUILD)/san/lib
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(LIB): $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIB_SAN): $(patsubst user/lib/%.c,$(BUILD)/san/lib/%.o,$(LIB_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# daemon and CLI
+$(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) -o $@
+$(BUILD)/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) -o $@
+$(BUILD)/san/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB_SAN)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) -o $@
+$(BUILD)/san/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB_SAN)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) -o $@
+
+# tools: one folder per binary (tools/NAME/*.c -> $(BUILD)/NAME); benchmarks one file each
+define tool_rule
+$(BUILD)/$(notdir $(1)): $(wildcard $(1)/*.c) $(wildcard $(1)/*.h) $(USER_HDRS) $(LIB)
+	$$(call msg,LINK,$$@)
+	$$(Q)$$(CC) $$(USER_CFLAGS) -I$(1) $(wildcard $(1)/*.c) $$(LIB) $$(LIBS) -o $$@
+endef
+$(foreach d,$(TOOL_DIRS),$(eval $(call tool_rule,$(d))))
+
+$(BUILD)/tools/%: tools/bench/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tools
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) -o $@
+
+# tests
+$(BUILD)/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tests/unit
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/unit $< $(LIB) $(LIBS) -lcmocka -o $@
+$(BUILD)/san/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(LIB_SAN) | $(BUILD)/san/tests/unit
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(LIB_SAN) $(LIBS) -lcmocka -o $@
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tests/bpf
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(LIB) $(LIBS) -o $@
+
+# man pages
+$(BUILD)/man/%.8.gz: user/%.8
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(dir $@) && gzip -9nc $< > $@
+
+$(BUILD)/bpf $(BUILD)/lib $(BUILD)/san/lib $(BUILD)/tools $(BUILD)/tests/unit \
+$(BUILD)/san/tests/unit $(BUILD)/tests/bpf:
+	$(Q)mkdir -p $@
+
+tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests-build
+	$(Q)BUILD=$(BUILD) bash tests/run.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bash tools/demo.sh
+
+deps:
+	$(Q)bash tools/deps.sh
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/xlb \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/xlb
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(PREFIX)/lib/xlb/
+	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man8/)
+	$(if $(wildcard user/xlb/xlb.bash-completion),install -m 0644 user/xlb/xlb.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/xlb)
+	$(if $(wildcard user/xlbd/xlbd.service),sed 's|@SBINDIR@|$(PREFIX)/sbin|g' user/xlbd/xlbd.service \
+		> $(DESTDIR)/lib/systemd/system/xlbd.service)
+
+format:
+	clang-format -i $(wildcard bpf/*.c bpf/*/*.h user/*/*.c user/*/*.h tests/*/*.c tools/*/*.c)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Structs, enums, constants and the flow hash shared by the XDP datapath and userspace. */
+#ifndef XLB_ABI_H
+#define XLB_ABI_H
+
+/*
+ * This header is compiled twice: by clang for the BPF target (after vmlinux.h, which provides
+ * the __u8.. __u64 and __be16/__be32 types) and by gcc for userspace (where <linux/types.h>
+ * provides them). Everything here is fixed-width, explicitly padded and size-asserted so that
+ * both sides agree on every byte.
+ */
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
+#define XLB_ABI_VERSION 1
+
+#define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
+#define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */
+#define XLB_BACKEND_NONE 0	/* a Maglev slot holding this id has no usable backend */
+#define XLB_MAGLEV_MAX 655373	/* largest allowed Maglev table size (prime) */
+#define XLB_MAGLEV_DEFAULT 65537
+#define XLB_FLOWS_DEFAULT 1048576 /* default flow table entries */
+#define XLB_GUE_PORT_DEFAULT 6080 /* default outer UDP destination port of GUE */
+
+/* Default pin directory of every xlb map and link. */
+#define XLB_PIN_DIR "/sys/fs/bpf/xlb"
+
+/* Address families as stored in keys (not AF_* so that BPF needs no libc header). */
+enum xlb_family {
+	XLB_AF_INET = 4,
+	XLB_AF_INET6 = 6,
+};
+
+/* Forwarding modes of a VIP. */
+enum xlb_mode {
+	XLB_MODE_IPIP = 0,	/* IP in IP: IPv4 in IPv4, IPv6 in IPv6, or across families */
+	XLB_MODE_GUE = 1,	/* outer IP + UDP (GUE variant 1: the inner IP packet follows UDP) */
+	XLB_MODE_L2 = 2,	/* L2 direct server return: destination MAC rewrite only */
+	XLB_MODE__MAX,
+};
+
+/* VIP flags (struct xlb_vip.flags). */
+enum xlb_vip_flags {
+	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */
+	XLB_VIP_F_NO_FLOWTABLE = 1 << 1, /* never record flows of this VIP (pure Maglev) */
+};
+
+/* Backend flags (struct xlb_backend.flags). */
+enum xlb_backend_flags {
+	XLB_BE_F_USABLE = 1 << 0, /* may receive packets; clear = failed, its flows re-hash */
+};
+
+/* Config flags (struct xlb_config.flags). */
+enum xlb_config_flags {
+	XLB_CFG_F_PASS_TOO_BIG = 1 << 0, /* XDP_PASS (not drop) packets too big after encap */
+};
+
+/*
+ * Reason codes: one per outcome of a packet. Datapath helpers return 0 to continue or the
+ * negated reason; the entry point counts every packet under exactly one reason in
+ * xlb_stats_reason, plus event counters (flood guard) that do not decide the verdict.
+ * The names in XLB_REASON_NAMES are the labels `xlb stats` and the metrics print.
+ */
+enum xlb_reason {
+	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX) */
+	XLB_R_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...): XDP_PASS untouched */
+	XLB_R_PASS_NOT_VIP,	/* IP but no VIP matches: XDP_PASS untouched */
+	XLB_R_PASS_L4,		/* to a VIP address but not TCP/UDP/ICMP: XDP_PASS untouched */
+	XLB_R_PASS_FRAG,	/* a fragment with no matching VIP: XDP_PASS untouched */
+	XLB_R_PASS_ICMP,	/* ICMP not quoting a VIP flow: XDP_PASS untouched */
+	XLB_R_PASS_TOO_BIG,	/* too big after encap, policy pass: XDP_PASS untouched */
+	XLB_R_DROP_MALFORMED,	/* truncated header, bad IHL, bad lengths */
+	XLB_R_DROP_NO_BACKEND,	/* VIP has no usable backend (empty table) */
+	XLB_R_DROP_TOO_BIG,	/* too big after encap, policy drop */
+	XLB_R_DROP_ENCAP,	/* bpf_xdp_adjust_head failed */
+	XLB_R_DROP_NO_CONFIG,	/* config map or VIP table missing (control plane not ready) */
+	XLB_R_EV_FLOOD,		/* event: flood guard balanced a new flow without recording it */
+	XLB_R_EV_REHASH,	/* event: flow-table hit on an unusable backend, re-hashed */
+	XLB_R_EV_ICMP,		/* event: ICMP error routed to the owner of the quoted flow */
+	XLB_R__MAX,
+};
+
+#define XLB_REASON_NAMES                                                                  \
+	{                                                                                 \
+		"tx", "pass_not_ip", "pass_not_vip", "pass_l4", "pass_frag", "pass_icmp",  \
+			"pass_too_big", "drop_malformed", "drop_no_backend", "drop_too_big",       \
+			"drop_encap", "drop_no_config", "flood_guard", "rehash", "icmp_routed", \
+	}
+
+/* Key of xlb_vips: one virtual service. port 0 = all ports of that address and protocol. */
+struct xlb_vip_key {
+	__be32 addr[4];	/* IPv4 in addr[0], rest zero; IPv6 in all four */
+	__be16 port;	/* network order; 0 for an all-ports VIP */
+	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;	/* enum xlb_family */
+};
+
+/* Value of xlb_vips. */
+struct xlb_vip {
+	__u32 id;		/* index into xlb_maglev and xlb_stats_vip */
+	__u32 flags;		/* enum xlb_vip_flags */
+	__u32 table_size;	/* M: the Maglev table of this VIP has M slots */
+	__u8 mode;		/* enum xlb_mode */
+	__u8 pad[3];
+};
+
+/* Value of xlb_backends[id]: where a backend is and whether it may take traffic. */
+struct xlb_backend {
+	__be32 addr[4];	/* outer destination: IPv4 in addr[0] or IPv6 */
+	__u8 family;	/* enum xlb_family; may differ from the VIP's */
+	__u8 flags;	/* enum xlb_backend_flags */
+	__u8 mac[6];	/* destination MAC in L2 DSR mode */
+	__u32 vip_id;	/* the VIP this backend serves (ids are per VIP and backend) */
+	__u32 pad;
+};
+
+/* Key of the flow table xlb_flows and input of the flow hash. */
+struct xlb_flow_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be16 sport;	/* 0 for ICMP and fragments */
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+/* Value of xlb_flows. */
+struct xlb_flow {
+	__u32 backend_id;
+	__u32 atime;	/* seconds (coarse monotonic clock) of the last refresh */
+};
+
+/* Per-CPU counters of a VIP or backend (xlb_stats_vip, xlb_stats_backend). */
+struct xlb_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+};
+
+/* Per-CPU counters of a reason (xlb_stats_reason). */
+struct xlb_reason_counters {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* The one entry of xlb_config: tunables the control plane may change at any time. */
+struct xlb_config {
+	__u8 nexthop_mac[6];	/* destination MAC of every encapsulated frame */
+	__u16 gue_port;		/* outer UDP destination port of GUE, host order */
+	__u32 hash_seed;	/* seed of the flow hash; same seed on every LB host */
+	__be32 encap_src4;	/* outer IPv4 source; low encap_src4_bits vary with the flow */
+	__be32 encap_src6[4];	/* outer IPv6 source; low 32 bits vary with the flow */
+	__u32 encap_src4_bits;	/* host bits of encap_src4 that take flow entropy, 0..16 */
+	__u32 mtu;		/* largest frame payload (L3 bytes) that may leave; 0 = 1500 */
+	__u32 flood_limit;	/* new flows per second per CPU recorded; above it hash only; 0 = off */
+	__u32 flags;		/* enum xlb_config_flags */
+	__u32 abi_version;	/* XLB_ABI_VERSION of the writer */
+	__u32 pad;
+};
+
+#if !defined(__bpf__) && !defined(__BPF__)
+_Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
+_Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip layout");
+_Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
+_Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
+_Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
+_Static_assert(sizeof(struct xlb_config) == 56, "xlb_config layout");
+#endif
+
+/*
+ * The flow hash: Bob Jenkins' lookup3 final mix over 32-bit words. It is the same code on both
+ * sides, so userspace computes exactly the slot the datapath picks. IPv4 keys hash three words
+ * (src, dst, ports) and the protocol; IPv6 keys first fold each address to one word.
+ */
+static __always_inline __u32 xlb_rol32(__u32 w, unsigned int s)
+{
+	return (w << s) | (w >> (32 - s));
+}
+
+static __always_inline __u32 xlb_hash_3words(__u32 a, __u32 b, __u32 c, __u32 seed)
+{
+	a += 0xdeadbeef + seed;
+	b += 0xdeadbeef + seed;
+	c += 0xdeadbeef + seed;
+	c ^= b; c -= xlb_rol32(b, 14);
+	a ^= c; a -= xlb_rol32(c, 11);
+	b ^= a; b -= xlb_rol32(a, 25);
+	c ^= b; c -= xlb_rol32(b, 16);
+	a ^= c; a -= xlb_rol32(c, 4);
+	b ^= a; b -= xlb_rol32(a, 14);
+	c ^= b; c -= xlb_rol32(b, 24);
+	return c;
+}
+
+static __always_inline __u32 xlb_fold6(const __be32 *a)
+{
+	return xlb_hash_3words(a[0], a[1], a[2] ^ xlb_rol32(a[3], 16), 0x9e3779b9);
+}
+
+/*
+ * xlb_flow_hash - the hash that picks a flow's Maglev slot (slot = hash % M).
+ * @k: the flow; callers zero sport/dport for source-only hashing or fragments.
+ * @src_only: hash the source address alone (sticky clients, XLB_VIP_F_HASH_SRC).
+ * @seed: xlb_config.hash_seed.
+ */
+static __always_inline __u32 xlb_flow_hash(const struct xlb_flow_key *k, int src_only, __u32 seed)
+{
+	__u32 s, d, ports;
+
+	if (k->family == XLB_AF_INET6) {
+		s = xlb_fold6(k->src);
+		d = src_only ? 0 : xlb_fold6(k->dst);
+	} else {
+		s = k->src[0];
+		d = src_only ? 0 : k->dst[0];
+	}
+	ports = src_only ? 0 : ((__u32)k->sport << 16 | k->dport);
+	return xlb_hash_3words(s, d, ports, seed ^ (src_only ? 0 : k->proto));
+}
+
+#endif /* XLB_ABI_H */
