@@ -1,0 +1,1046 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The xlbd configuration: JSON parsing with full validation (errors by JSON path), output, save. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "maglev.h"
+
+#define PATH_LEN 192
+
+/* ------------------------------------------------------------------ errors */
+
+void xlb_cfg_errors_add(struct xlb_cfg_errors *e, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	size_t need;
+	va_list ap;
+	char *t;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s%s", path && *path ? path : "", path && *path ? ": " : "");
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	need = e->len + strlen(msg) + 2;
+	t = realloc(e->text, need);
+	if (!t)
+		return;
+	e->text = t;
+	e->len += sprintf(e->text + e->len, "%s\n", msg);
+	e->count++;
+}
+
+void xlb_cfg_errors_free(struct xlb_cfg_errors *e)
+{
+	free(e->text);
+	e->text = NULL;
+	e->len = 0;
+	e->count = 0;
+}
+
+const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size_t len)
+{
+	size_t n;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	if (!e->text)
+		return buf;
+	n = strcspn(e->text, "\n");
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, e->text, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* ------------------------------------------------------------------ names */
+
+static const char *const mode_names[] = { "ipip", "gue", "l2" };
+static const char *const hash_names[] = { "5tuple", "src" };
+static const char *const state_names[] = { "active", "draining", "disabled" };
+static const char *const check_names[] = { "none", "tcp", "http", "udp" };
+static const char *const iface_mode_names[] = { "native", "generic" };
+static const char *const too_big_names[] = { "drop", "pass" };
+static const char *const proto_names[] = { "tcp", "udp" };
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *xlb_cfg_mode_name(enum xlb_mode m)
+{
+	return (unsigned int)m < ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
+}
+
+const char *xlb_cfg_hash_name(enum xlb_cfg_hash h)
+{
+	return (unsigned int)h < ARRAY_SIZE(hash_names) ? hash_names[h] : "?";
+}
+
+const char *xlb_cfg_state_name(enum xlb_cfg_state s)
+{
+	return (unsigned int)s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+const char *xlb_cfg_check_name(enum xlb_cfg_check_type t)
+{
+	return (unsigned int)t < ARRAY_SIZE(check_names) ? check_names[t] : "?";
+}
+
+const char *xlb_cfg_proto_name(__u8 proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_TCP ? "tcp" : "?";
+}
+
+int xlb_cfg_state_parse(const char *s, enum xlb_cfg_state *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(state_names); i++) {
+		if (!strcmp(s, state_names[i])) {
+			*st = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int proto_parse(const char *s, __u8 *proto)
+{
+	if (!strcmp(s, "tcp"))
+		*proto = IPPROTO_TCP;
+	else if (!strcmp(s, "udp"))
+		*proto = IPPROTO_UDP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ addresses */
+
+int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *p, *colon;
+	unsigned long v;
+	char *end;
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	if (s[0] == '[') {
+		p = strchr(s, ']');
+		if (!p || p[1] != ':')
+			return -EINVAL;
+		n = p - s - 1;
+		if (n == 0 || n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		colon = p + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', colon - s))
+			return -EINVAL; /* IPv6 needs brackets */
+		n = colon - s;
+		if (n == 0 || n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, n);
+		host[n] = '\0';
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || *end || v > 65535)
+		return -EINVAL;
+	if (xlb_addr_parse(host, addr, family))
+		return -EINVAL;
+	if (s[0] == '[' && *family != XLB_AF_INET6)
+		return -EINVAL;
+	*port = v;
+	return 0;
+}
+
+int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port, __u8 *proto)
+{
+	char buf[96];
+	char *slash;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (proto_parse(slash + 1, proto))
+		return -EINVAL;
+	return xlb_addr_port_parse(buf, addr, family, port);
+}
+
+const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	xlb_addr_format(vip->addr, vip->family, a, sizeof(a));
+	if (vip->family == XLB_AF_INET6)
+		snprintf(buf, len, "[%s]:%u/%s", a, vip->port, xlb_cfg_proto_name(vip->proto));
+	else
+		snprintf(buf, len, "%s:%u/%s", a, vip->port, xlb_cfg_proto_name(vip->proto));
+	return buf;
+}
+
+/* ------------------------------------------------------------------ field helpers */
+
+/* snprintf into a path buffer: error paths are cut rather than overflowing. */
+static void __attribute__((format(printf, 3, 4))) fmt_path(char *out, size_t len,
+							    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
+
+static void join(char *out, const char *path, const char *key)
+{
+	fmt_path(out, PATH_LEN, "%s%s%s", path, *path ? "." : "", key);
+}
+
+/* Every key of @obj must be in @keys (NULL-terminated). */
+static void check_keys(json_t *obj, const char *path, const char *const *keys,
+		       struct xlb_cfg_errors *e)
+{
+	const char *k;
+	json_t *v;
+	char p[PATH_LEN];
+
+	json_object_foreach(obj, k, v) {
+		const char *const *a;
+
+		for (a = keys; *a; a++)
+			if (!strcmp(*a, k))
+				break;
+		if (!*a) {
+			join(p, path, k);
+			xlb_cfg_errors_add(e, p, "unknown key");
+		}
+	}
+}
+
+/* Integer @key of @obj in min..max; @def when absent (or an error if @required). */
+static int get_uint(json_t *obj, const char *path, const char *key, long long min, long long max,
+		    long long def, bool required, uint32_t *out, struct xlb_cfg_errors *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATH_LEN];
+	long long x;
+
+	join(p, path, key);
+	if (!v) {
+		if (required) {
+			xlb_cfg_errors_add(e, p, "missing");
+			return -EINVAL;
+		}
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v)) {
+		xlb_cfg_errors_add(e, p, "must be an integer %lld..%lld", min, max);
+		return -EINVAL;
+	}
+	x = json_integer_value(v);
+	if (x < min || x > max) {
+		xlb_cfg_errors_add(e, p, "must be %lld..%lld", min, max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+/* String @key of @obj; NULL (no error) when absent and not @required. */
+static const char *get_str(json_t *obj, const char *path, const char *key, bool required,
+			   struct xlb_cfg_errors *e, int *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATH_LEN];
+
+	if (!v) {
+		if (required) {
+			join(p, path, key);
+			xlb_cfg_errors_add(e, p, "missing");
+			*err = -EINVAL;
+		}
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "must be a string");
+		*err = -EINVAL;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* Enum @key: one of @names (n of them); @def when absent. */
+static int get_enum(json_t *obj, const char *path, const char *key, const char *const *names,
+		    size_t n, unsigned int def, unsigned int *out, struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN], list[128] = "";
+	int err = 0;
+	const char *s = get_str(obj, path, key, false, e, &err);
+	size_t i;
+
+	if (err)
+		return err;
+	if (!s) {
+		*out = def;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	for (i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 names[i]);
+	join(p, path, key);
+	xlb_cfg_errors_add(e, p, "unknown value \"%s\" (expected %s)", s, list);
+	return -EINVAL;
+}
+
+static int get_addr(json_t *obj, const char *path, const char *key, bool required, __be32 addr[4],
+		    __u8 *family, bool *present, struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN];
+	int err = 0;
+	const char *s = get_str(obj, path, key, required, e, &err);
+
+	if (present)
+		*present = s != NULL;
+	if (!s)
+		return err;
+	if (xlb_addr_parse(s, addr, family)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "not an IPv4 or IPv6 address: \"%s\"", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int get_mac(json_t *obj, const char *path, const char *key, __u8 mac[6], bool *present,
+		   struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN];
+	int err = 0;
+	const char *s = get_str(obj, path, key, false, e, &err);
+
+	*present = s != NULL;
+	if (!s)
+		return err;
+	if (xlb_mac_parse(s, mac)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "not a MAC address (aa:bb:cc:dd:ee:ff): \"%s\"", s);
+		*present = false;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char *maglev_sizes_text(char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < xlb_maglev_nsizes && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%u", i ? ", " : "", xlb_maglev_sizes[i]);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+void xlb_cfg_backend_init(struct xlb_cfg_backend *be)
+{
+	memset(be, 0, sizeof(*be));
+	be->weight = XLB_CFG_WEIGHT_DEFAULT;
+	be->state = XLB_STATE_ACTIVE;
+	be->check.type = XLB_CHECK_NONE;
+	strcpy(be->check.path, "/");
+	be->check.expect = 200;
+	be->check.interval_ms = 2000;
+	be->check.timeout_ms = 1000;
+	be->check.rise = 2;
+	be->check.fall = 3;
+}
+
+void xlb_cfg_vip_init(struct xlb_cfg_vip *vip)
+{
+	memset(vip, 0, sizeof(*vip));
+	vip->proto = IPPROTO_TCP;
+	vip->mode = XLB_MODE_IPIP;
+	vip->table_size = XLB_MAGLEV_DEFAULT;
+	vip->hash = XLB_HASH_5TUPLE;
+}
+
+static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *c,
+			   struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "type",	   "port", "path", "expect", "interval_ms",
+					    "timeout_ms", "rise", "fall", NULL };
+	unsigned int before = e->count, t;
+	char p[PATH_LEN];
+	const char *s;
+	uint32_t v;
+	int err = 0;
+
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, path, "must be an object");
+		return -EINVAL;
+	}
+	check_keys(obj, path, keys, e);
+	if (!get_enum(obj, path, "type", check_names, ARRAY_SIZE(check_names), XLB_CHECK_NONE, &t,
+		      e))
+		c->type = t;
+	if (!get_uint(obj, path, "port", 0, 65535, 0, false, &v, e))
+		c->port = v;
+	get_uint(obj, path, "interval_ms", 100, 3600000, c->interval_ms, false, &c->interval_ms, e);
+	get_uint(obj, path, "timeout_ms", 10, 3600000, c->timeout_ms, false, &c->timeout_ms, e);
+	get_uint(obj, path, "rise", 1, 1000, c->rise, false, &c->rise, e);
+	get_uint(obj, path, "fall", 1, 1000, c->fall, false, &c->fall, e);
+	if (c->timeout_ms > c->interval_ms) {
+		join(p, path, "timeout_ms");
+		xlb_cfg_errors_add(e, p, "must not exceed interval_ms (%u)", c->interval_ms);
+	}
+	s = get_str(obj, path, "path", false, e, &err);
+	if (s) {
+		join(p, path, "path");
+		if (c->type != XLB_CHECK_HTTP)
+			xlb_cfg_errors_add(e, p, "only for http checks");
+		else if (s[0] != '/' || strlen(s) >= sizeof(c->path) || strpbrk(s, " \r\n\t"))
+			xlb_cfg_errors_add(e, p, "must be an absolute URL path without spaces, "
+					   "shorter than %zu bytes", sizeof(c->path));
+		else
+			strcpy(c->path, s);
+	}
+	if (json_object_get(obj, "expect")) {
+		if (c->type != XLB_CHECK_HTTP) {
+			join(p, path, "expect");
+			xlb_cfg_errors_add(e, p, "only for http checks");
+		} else if (!get_uint(obj, path, "expect", 100, 599, 200, false, &v, e)) {
+			c->expect = v;
+		}
+	}
+	return e->count == before ? 0 : -EINVAL;
+}
+
+int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
+			      struct xlb_cfg_backend *be, struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "address", "port",	"weight", "state",
+					    "mac",     "check", NULL };
+	unsigned int before = e->count, t;
+	char p[PATH_LEN];
+	json_t *c;
+	uint32_t v;
+
+	xlb_cfg_backend_init(be);
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, *path ? path : "backend", "must be an object");
+		return -EINVAL;
+	}
+	check_keys(obj, path, keys, e);
+	get_addr(obj, path, "address", true, be->addr, &be->family, NULL, e);
+	if (!get_uint(obj, path, "port", 0, 65535, 0, false, &v, e))
+		be->port = v;
+	get_uint(obj, path, "weight", 0, XLB_CFG_WEIGHT_MAX, XLB_CFG_WEIGHT_DEFAULT, false,
+		 &be->weight, e);
+	if (!get_enum(obj, path, "state", state_names, ARRAY_SIZE(state_names), XLB_STATE_ACTIVE,
+		      &t, e))
+		be->state = t;
+	get_mac(obj, path, "mac", be->mac, &be->has_mac, e);
+	if (mode == XLB_MODE_L2 && !be->has_mac && !json_object_get(obj, "mac")) {
+		join(p, path, "mac");
+		xlb_cfg_errors_add(e, p, "required in l2 mode");
+	}
+	c = json_object_get(obj, "check");
+	if (c) {
+		join(p, path, "check");
+		check_from_json(c, p, &be->check, e);
+	}
+	return e->count == before ? 0 : -EINVAL;
+}
+
+void xlb_cfg_vip_release(struct xlb_cfg_vip *vip)
+{
+	free(vip->backends);
+	vip->backends = NULL;
+	vip->nbackends = 0;
+}
+
+int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
+			  struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
+					    "table_size", "hash", "backends", NULL };
+	unsigned int before = e->count, t;
+	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
+	json_t *bes, *b;
+	size_t i, j;
+	uint32_t v;
+
+	xlb_cfg_vip_init(vip);
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, *path ? path : "vip", "must be an object");
+		return -EINVAL;
+	}
+	check_keys(obj, path, keys, e);
+	get_addr(obj, path, "address", true, vip->addr, &vip->family, NULL, e);
+	if (!get_uint(obj, path, "port", 0, 65535, 0, true, &v, e))
+		vip->port = v;
+	if (!get_enum(obj, path, "proto", proto_names, ARRAY_SIZE(proto_names), 0, &t, e))
+		vip->proto = t ? IPPROTO_UDP : IPPROTO_TCP;
+	if (!get_enum(obj, path, "mode", mode_names, ARRAY_SIZE(mode_names), XLB_MODE_IPIP, &t, e))
+		vip->mode = t;
+	if (!get_enum(obj, path, "hash", hash_names, ARRAY_SIZE(hash_names), XLB_HASH_5TUPLE, &t, e))
+		vip->hash = t;
+	if (!get_uint(obj, path, "table_size", 0, XLB_MAGLEV_MAX, XLB_MAGLEV_DEFAULT, false, &v,
+		      e)) {
+		if (xlb_maglev_size_valid(v)) {
+			vip->table_size = v;
+		} else {
+			join(p, path, "table_size");
+			xlb_cfg_errors_add(e, p, "must be one of %s",
+					   maglev_sizes_text(sizes, sizeof(sizes)));
+		}
+	}
+	bes = json_object_get(obj, "backends");
+	join(p, path, "backends");
+	if (bes && !json_is_array(bes)) {
+		xlb_cfg_errors_add(e, p, "must be an array");
+	} else if (bes && json_array_size(bes)) {
+		vip->backends = calloc(json_array_size(bes), sizeof(*vip->backends));
+		if (!vip->backends) {
+			xlb_cfg_errors_add(e, p, "out of memory");
+			return -ENOMEM;
+		}
+		json_array_foreach(bes, i, b) {
+			struct xlb_cfg_backend *be = &vip->backends[vip->nbackends];
+
+			fmt_path(bp, sizeof(bp), "%s[%zu]", p, i);
+			if (xlb_cfg_backend_from_json(b, bp, vip->mode, be, e))
+				continue;
+			for (j = 0; j < vip->nbackends; j++) {
+				struct xlb_cfg_backend *o = &vip->backends[j];
+
+				if (o->family == be->family && o->port == be->port &&
+				    !memcmp(o->addr, be->addr, 16)) {
+					char a[INET6_ADDRSTRLEN];
+
+					xlb_addr_format(be->addr, be->family, a, sizeof(a));
+					xlb_cfg_errors_add(e, bp, "duplicate backend %s port %u",
+							   a, be->port);
+					break;
+				}
+			}
+			if (j == vip->nbackends)
+				vip->nbackends++;
+		}
+	}
+	if (e->count != before) {
+		xlb_cfg_vip_release(vip);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
+			    struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "name", "mode", NULL };
+	struct xlb_cfg_iface *ifc = &cfg->ifaces[cfg->nifaces];
+	unsigned int before = e->count, t;
+	char p[PATH_LEN];
+	const char *name;
+	int err = 0;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, path, "must be an object");
+		return;
+	}
+	check_keys(obj, path, keys, e);
+	name = get_str(obj, path, "name", true, e, &err);
+	join(p, path, "name");
+	if (name && (!*name || strlen(name) >= IF_NAMESIZE || strpbrk(name, "/ \t\n:"))) {
+		xlb_cfg_errors_add(e, p, "not an interface name: \"%s\"", name);
+	} else if (name) {
+		for (i = 0; i < cfg->nifaces; i++)
+			if (!strcmp(cfg->ifaces[i].name, name))
+				xlb_cfg_errors_add(e, p, "duplicate interface \"%s\"", name);
+	}
+	if (!get_enum(obj, path, "mode", iface_mode_names, ARRAY_SIZE(iface_mode_names),
+		      XLB_IFACE_NATIVE, &t, e))
+		ifc->mode = t;
+	if (e->count == before) {
+		strcpy(ifc->name, name);
+		cfg->nifaces++;
+	}
+}
+
+static const char *const top_keys[] = {
+	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
+	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
+	"too_big", "vips", NULL,
+};
+
+struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
+{
+	unsigned int before = e->count, t;
+	struct xlb_cfg *cfg;
+	size_t i, j, total = 0;
+	char p[PATH_LEN];
+	json_t *a, *v;
+	bool present;
+	uint32_t u;
+	__u8 fam;
+
+	if (!json_is_object(root)) {
+		xlb_cfg_errors_add(e, "config", "must be a JSON object");
+		return NULL;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		xlb_cfg_errors_add(e, "config", "out of memory");
+		return NULL;
+	}
+	check_keys(root, "", top_keys, e);
+
+	a = json_object_get(root, "interfaces");
+	if (a && !json_is_array(a)) {
+		xlb_cfg_errors_add(e, "interfaces", "must be an array");
+	} else if (a && json_array_size(a)) {
+		cfg->ifaces = calloc(json_array_size(a), sizeof(*cfg->ifaces));
+		if (!cfg->ifaces)
+			goto oom;
+		json_array_foreach(a, i, v) {
+			fmt_path(p, sizeof(p), "interfaces[%zu]", i);
+			iface_from_json(v, p, cfg, e);
+		}
+	}
+	get_mac(root, "", "nexthop_mac", cfg->nexthop_mac, &present, e);
+	get_uint(root, "", "hash_seed", 0, UINT32_MAX, 0, false, &cfg->hash_seed, e);
+	get_uint(root, "", "flow_table_size", XLB_CFG_FLOWS_MIN, XLB_CFG_FLOWS_MAX,
+		 XLB_FLOWS_DEFAULT, false, &cfg->flow_table_size, e);
+	{
+		__be32 a4[4];
+
+		if (!get_addr(root, "", "encap_source4", false, a4, &fam, &cfg->has_encap4, e) &&
+		    cfg->has_encap4) {
+			if (fam != XLB_AF_INET) {
+				xlb_cfg_errors_add(e, "encap_source4", "must be an IPv4 address");
+				cfg->has_encap4 = false;
+			}
+			cfg->encap_source4 = a4[0];
+		}
+	}
+	get_uint(root, "", "encap_source4_bits", 0, 16, 0, false, &cfg->encap_source4_bits, e);
+	if (!get_addr(root, "", "encap_source6", false, cfg->encap_source6, &fam, &cfg->has_encap6,
+		      e) && cfg->has_encap6 && fam != XLB_AF_INET6) {
+		xlb_cfg_errors_add(e, "encap_source6", "must be an IPv6 address");
+		cfg->has_encap6 = false;
+	}
+	get_uint(root, "", "mtu", 576, 9216, XLB_CFG_MTU_DEFAULT, false, &cfg->mtu, e);
+	get_uint(root, "", "flood_limit", 0, UINT32_MAX, 0, false, &cfg->flood_limit, e);
+	if (!get_uint(root, "", "gue_port", 1, 65535, XLB_GUE_PORT_DEFAULT, false, &u, e))
+		cfg->gue_port = u;
+	if (!get_enum(root, "", "too_big", too_big_names, ARRAY_SIZE(too_big_names),
+		      XLB_TOO_BIG_DROP, &t, e))
+		cfg->too_big = t;
+
+	a = json_object_get(root, "vips");
+	if (a && !json_is_array(a)) {
+		xlb_cfg_errors_add(e, "vips", "must be an array");
+	} else if (a && json_array_size(a) > XLB_MAX_VIPS) {
+		xlb_cfg_errors_add(e, "vips", "at most %d VIPs", XLB_MAX_VIPS);
+	} else if (a && json_array_size(a)) {
+		cfg->vips = calloc(json_array_size(a), sizeof(*cfg->vips));
+		if (!cfg->vips)
+			goto oom;
+		json_array_foreach(a, i, v) {
+			struct xlb_cfg_vip *vip = &cfg->vips[cfg->nvips];
+
+			fmt_path(p, sizeof(p), "vips[%zu]", i);
+			if (xlb_cfg_vip_from_json(v, p, vip, e))
+				continue;
+			for (j = 0; j < cfg->nvips; j++) {
+				struct xlb_cfg_vip *o = &cfg->vips[j];
+
+				if (o->family == vip->family && o->port == vip->port &&
+				    o->proto == vip->proto && !memcmp(o->addr, vip->addr, 16))
+					break;
+			}
+			if (j < cfg->nvips) {
+				char n[96];
+
+				xlb_cfg_errors_add(e, p, "duplicate VIP %s (also vips[%zu])",
+						   xlb_vip_name(vip, n, sizeof(n)), j);
+				xlb_cfg_vip_release(vip);
+				continue;
+			}
+			total += vip->nbackends;
+			cfg->nvips++;
+		}
+		if (total > XLB_MAX_BACKENDS - 1)
+			xlb_cfg_errors_add(e, "vips", "at most %d backends in all", XLB_MAX_BACKENDS - 1);
+	}
+	if (e->count != before) {
+		xlb_cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+oom:
+	xlb_cfg_errors_add(e, "config", "out of memory");
+	xlb_cfg_free(cfg);
+	return NULL;
+}
+
+struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e)
+{
+	struct xlb_cfg *cfg;
+	json_error_t jerr;
+	json_t *root;
+
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		xlb_cfg_errors_add(e, NULL, "line %d column %d: %s", jerr.line, jerr.column,
+				   jerr.text);
+		return NULL;
+	}
+	cfg = xlb_cfg_from_json(root, e);
+	json_decref(root);
+	return cfg;
+}
+
+struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e)
+{
+	struct xlb_cfg *cfg;
+	json_error_t jerr;
+	json_t *root;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		xlb_cfg_errors_add(e, NULL, "%s: line %d column %d: %s", path, jerr.line,
+				   jerr.column, jerr.text);
+		return NULL;
+	}
+	cfg = xlb_cfg_from_json(root, e);
+	json_decref(root);
+	return cfg;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static json_t *addr_json(const __be32 addr[4], __u8 family)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	return json_string(xlb_addr_format(addr, family, a, sizeof(a)));
+}
+
+static json_t *mac_json(const __u8 m[6])
+{
+	char s[18];
+
+	snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	return json_string(s);
+}
+
+json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "type", json_string(xlb_cfg_check_name(c->type)));
+	json_object_set_new(o, "port", json_integer(c->port));
+	if (c->type == XLB_CHECK_HTTP) {
+		json_object_set_new(o, "path", json_string(c->path));
+		json_object_set_new(o, "expect", json_integer(c->expect));
+	}
+	json_object_set_new(o, "interval_ms", json_integer(c->interval_ms));
+	json_object_set_new(o, "timeout_ms", json_integer(c->timeout_ms));
+	json_object_set_new(o, "rise", json_integer(c->rise));
+	json_object_set_new(o, "fall", json_integer(c->fall));
+	return o;
+}
+
+json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "address", addr_json(be->addr, be->family));
+	json_object_set_new(o, "port", json_integer(be->port));
+	json_object_set_new(o, "weight", json_integer(be->weight));
+	json_object_set_new(o, "state", json_string(xlb_cfg_state_name(be->state)));
+	if (be->has_mac)
+		json_object_set_new(o, "mac", mac_json(be->mac));
+	json_object_set_new(o, "check", xlb_cfg_check_to_json(&be->check));
+	return o;
+}
+
+json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	json_object_set_new(o, "address", addr_json(vip->addr, vip->family));
+	json_object_set_new(o, "port", json_integer(vip->port));
+	json_object_set_new(o, "proto", json_string(xlb_cfg_proto_name(vip->proto)));
+	json_object_set_new(o, "mode", json_string(xlb_cfg_mode_name(vip->mode)));
+	json_object_set_new(o, "table_size", json_integer(vip->table_size));
+	json_object_set_new(o, "hash", json_string(xlb_cfg_hash_name(vip->hash)));
+	if (with_backends) {
+		a = json_array();
+		for (i = 0; i < vip->nbackends; i++)
+			json_array_append_new(a, xlb_cfg_backend_to_json(&vip->backends[i]));
+		json_object_set_new(o, "backends", a);
+	}
+	return o;
+}
+
+json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	a = json_array();
+	for (i = 0; i < cfg->nifaces; i++) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "name", json_string(cfg->ifaces[i].name));
+		json_object_set_new(f, "mode", json_string(iface_mode_names[cfg->ifaces[i].mode]));
+		json_array_append_new(a, f);
+	}
+	json_object_set_new(o, "interfaces", a);
+	json_object_set_new(o, "nexthop_mac", mac_json(cfg->nexthop_mac));
+	json_object_set_new(o, "hash_seed", json_integer(cfg->hash_seed));
+	json_object_set_new(o, "flow_table_size", json_integer(cfg->flow_table_size));
+	if (cfg->has_encap4) {
+		__be32 a4[4] = { cfg->encap_source4 };
+
+		json_object_set_new(o, "encap_source4", addr_json(a4, XLB_AF_INET));
+	}
+	json_object_set_new(o, "encap_source4_bits", json_integer(cfg->encap_source4_bits));
+	if (cfg->has_encap6)
+		json_object_set_new(o, "encap_source6", addr_json(cfg->encap_source6, XLB_AF_INET6));
+	json_object_set_new(o, "mtu", json_integer(cfg->mtu));
+	json_object_set_new(o, "flood_limit", json_integer(cfg->flood_limit));
+	json_object_set_new(o, "gue_port", json_integer(cfg->gue_port));
+	json_object_set_new(o, "too_big", json_string(too_big_names[cfg->too_big]));
+	a = json_array();
+	for (i = 0; i < cfg->nvips; i++)
+		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));
+	json_object_set_new(o, "vips", a);
+	return o;
+}
+
+bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b)
+{
+	json_t *ja = xlb_cfg_to_json(a), *jb = xlb_cfg_to_json(b);
+	bool eq = json_equal(ja, jb);
+
+	json_decref(ja);
+	json_decref(jb);
+	return eq;
+}
+
+/* ------------------------------------------------------------------ save */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path)
+{
+	char *dcopy = NULL, *bcopy = NULL, *tmp = NULL, *text = NULL;
+	int fd = -1, dfd = -1, err = 0;
+	const char *dir, *base;
+	struct stat st;
+	json_t *root;
+
+	root = xlb_cfg_to_json(cfg);
+	text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	json_decref(root);
+	dcopy = strdup(path);
+	bcopy = strdup(path);
+	if (!text || !dcopy || !bcopy) {
+		err = -ENOMEM;
+		goto out;
+	}
+	dir = dirname(dcopy);
+	base = basename(bcopy);
+	if (asprintf(&tmp, "%s/.%s.tmp.XXXXXX", dir, base) < 0) {
+		tmp = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	/* Keep the mode of the file being replaced (0644 for a new one). */
+	if (fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644) < 0 ||
+	    (err = write_all(fd, text, strlen(text))) || (err = write_all(fd, "\n", 1)) ||
+	    fsync(fd) < 0) {
+		err = err ? err : -errno;
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err = -errno;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		err = -errno;
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed: nothing to remove any more */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		err = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(text);
+	free(dcopy);
+	free(bcopy);
+	return err;
+}
+
+/* ------------------------------------------------------------------ copy, free, find */
+
+struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg)
+{
+	struct xlb_cfg *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	if (!c)
+		return NULL;
+	*c = *cfg;
+	c->ifaces = NULL;
+	c->vips = NULL;
+	c->nifaces = c->nvips = 0;
+	if (cfg->nifaces) {
+		c->ifaces = calloc(cfg->nifaces, sizeof(*c->ifaces));
+		if (!c->ifaces)
+			goto err;
+		memcpy(c->ifaces, cfg->ifaces, cfg->nifaces * sizeof(*c->ifaces));
+		c->nifaces = cfg->nifaces;
+	}
+	if (cfg->nvips) {
+		c->vips = calloc(cfg->nvips, sizeof(*c->vips));
+		if (!c->vips)
+			goto err;
+	}
+	for (i = 0; i < cfg->nvips; i++) {
+		struct xlb_cfg_vip *d = &c->vips[i];
+		const struct xlb_cfg_vip *s = &cfg->vips[i];
+
+		*d = *s;
+		d->backends = NULL;
+		if (s->nbackends) {
+			d->backends = calloc(s->nbackends, sizeof(*d->backends));
+			if (!d->backends) {
+				d->nbackends = 0;
+				c->nvips = i + 1;
+				goto err;
+			}
+			memcpy(d->backends, s->backends, s->nbackends * sizeof(*d->backends));
+		}
+		c->nvips = i + 1;
+	}
+	return c;
+err:
+	xlb_cfg_free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void xlb_cfg_free(struct xlb_cfg *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nvips; i++)
+		xlb_cfg_vip_release(&cfg->vips[i]);
+	free(cfg->vips);
+	free(cfg->ifaces);
+	free(cfg);
+}
+
+int xlb_cfg_find_vip(const struct xlb_cfg *cfg, __u8 family, const __be32 addr[4], uint16_t port,
+		     __u8 proto)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &cfg->vips[i];
+
+		if (v->family == family && v->port == port && v->proto == proto &&
+		    !memcmp(v->addr, addr, 16))
+			return i;
+	}
+	return -1;
+}
+
+int xlb_cfg_find_backend(const struct xlb_cfg_vip *vip, __u8 family, const __be32 addr[4],
+			 uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < vip->nbackends; i++) {
+		const struct xlb_cfg_backend *b = &vip->backends[i];
+
+		if (b->family == family && b->port == port && !memcmp(b->addr, addr, 16))
+			return i;
+	}
+	return -1;
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The xlbd configuration model: JSON parsing with full validation, serialization, atomic save. */
+#ifndef XLB_CONFIG_H
+#define XLB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <net/if.h>
+
+#include "xlb.h"
+
+enum xlb_cfg_iface_mode { XLB_IFACE_NATIVE = 0, XLB_IFACE_GENERIC = 1 };
+enum xlb_cfg_hash { XLB_HASH_5TUPLE = 0, XLB_HASH_SRC = 1 };
+enum xlb_cfg_state { XLB_STATE_ACTIVE = 0, XLB_STATE_DRAINING = 1, XLB_STATE_DISABLED = 2 };
+enum xlb_cfg_check_type { XLB_CHECK_NONE = 0, XLB_CHECK_TCP, XLB_CHECK_HTTP, XLB_CHECK_UDP };
+enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1 };
+
+#define XLB_CFG_WEIGHT_DEFAULT 100
+#define XLB_CFG_WEIGHT_MAX 65535
+#define XLB_CFG_MTU_DEFAULT 1500
+#define XLB_CFG_FLOWS_MIN 1024
+#define XLB_CFG_FLOWS_MAX (1u << 26)
+
+/* Health check settings of one backend (stored now; probing comes with a later issue). */
+struct xlb_cfg_check {
+	enum xlb_cfg_check_type type;
+	uint16_t port;		/* 0 = the backend's port */
+	char path[256];		/* http only; "/" by default */
+	int expect;		/* http only: expected status, 100..599 */
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t rise;		/* successes before up */
+	uint32_t fall;		/* failures before down */
+};
+
+struct xlb_cfg_backend {
+	__be32 addr[4];
+	__u8 family;		/* XLB_AF_INET / XLB_AF_INET6 */
+	uint16_t port;		/* host order; identity is address + port */
+	uint32_t weight;
+	enum xlb_cfg_state state;
+	bool has_mac;
+	__u8 mac[6];
+	struct xlb_cfg_check check;
+	__u32 id;		/* runtime only (xlbd), never serialized; 0 = unassigned */
+};
+
+struct xlb_cfg_vip {
+	__be32 addr[4];
+	__u8 family;
+	uint16_t port;		/* host order; 0 = all ports */
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	enum xlb_mode mode;
+	uint32_t table_size;
+	enum xlb_cfg_hash hash;
+	size_t nbackends;
+	struct xlb_cfg_backend *backends;
+	__u32 id;		/* runtime only (xlbd), never serialized */
+	bool id_set;		/* runtime only: id is assigned */
+};
+
+struct xlb_cfg_iface {
+	char name[IF_NAMESIZE];
+	enum xlb_cfg_iface_mode mode;
+};
+
+struct xlb_cfg {
+	size_t nifaces;
+	struct xlb_cfg_iface *ifaces;
+	__u8 nexthop_mac[6];
+	uint32_t hash_seed;
+	uint32_t flow_table_size;
+	bool has_encap4, has_encap6;
+	__be32 encap_source4;
+	uint32_t encap_source4_bits;	/* 0..16 */
+	__be32 encap_source6[4];
+	uint32_t mtu;
+	uint32_t flood_limit;
+	uint16_t gue_port;
+	enum xlb_cfg_too_big too_big;
+	size_t nvips;
+	struct xlb_cfg_vip *vips;
+};
+
+/*
+ * Errors: every problem found is appended as one line "path: message" (for example
+ * "vips[1].backends[0].weight: must be 0..65535"). An empty list means no error.
+ */
+struct xlb_cfg_errors {
+	char *text;	/* '\n'-separated lines, NUL-terminated; NULL when empty */
+	size_t len;
+	unsigned int count;
+};
+
+void xlb_cfg_errors_add(struct xlb_cfg_errors *e, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void xlb_cfg_errors_free(struct xlb_cfg_errors *e);
+/* The first error line (without its newline) copied into @buf, or "" when none. */
+const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size_t len);
+
+/**
+ * xlb_cfg_from_json() - validate a whole configuration and build its model.
+ * Returns a new config, or NULL when anything is wrong (each problem is in @e).
+ */
+struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e);
+/* Parse text / a file, then xlb_cfg_from_json(). Syntax errors carry line and column. */
+struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e);
+struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e);
+
+/**
+ * xlb_cfg_vip_from_json() / xlb_cfg_backend_from_json() - validate one VIP / backend object
+ * (the same rules as inside a whole config). @path prefixes the error paths ("" for none).
+ * A VIP object may omit "backends". Return 0 or -EINVAL (problems in @e).
+ */
+int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
+			  struct xlb_cfg_errors *e);
+int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
+			      struct xlb_cfg_backend *be, struct xlb_cfg_errors *e);
+
+/* Serialization: every field is written, defaults included, so that files are explicit. */
+json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg);
+json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends);
+json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be);
+json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c);
+
+/**
+ * xlb_cfg_save() - write @cfg to @path atomically: a temporary file in the same directory,
+ * fsync, rename over @path, fsync of the directory. Returns 0 or -errno; on failure @path is
+ * left as it was.
+ */
+int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path);
+
+/* Deep copy (runtime ids included) and free. */
+struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg);
+void xlb_cfg_free(struct xlb_cfg *cfg);
+void xlb_cfg_vip_release(struct xlb_cfg_vip *vip);	/* frees vip->backends only */
+/* Equal configurations (runtime ids ignored). */
+bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b);
+
+/* Defaults of a VIP / backend / check, as the parser applies them. */
+void xlb_cfg_vip_init(struct xlb_cfg_vip *vip);
+void xlb_cfg_backend_init(struct xlb_cfg_backend *be);
+
+/* Lookups within a config: index or -1. */
+int xlb_cfg_find_vip(const struct xlb_cfg *cfg, __u8 family, const __be32 addr[4], uint16_t port,
+		     __u8 proto);
+int xlb_cfg_find_backend(const struct xlb_cfg_vip *vip, __u8 family, const __be32 addr[4],
+			 uint16_t port);
+
+/*
+ * VIP names as the API and the CLI write them: "198.18.0.10:80/tcp", "[2001:db8::10]:443/udp".
+ * xlb_vip_name_parse() returns 0 or -EINVAL; xlb_vip_name() formats into @buf (>= 64 bytes).
+ */
+int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port, __u8 *proto);
+const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len);
+/* "198.18.0.1:1234" or "[2001:db8::1]:1234" (port required). */
+int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port);
+
+/* Names of enum values as they appear in JSON. */
+const char *xlb_cfg_mode_name(enum xlb_mode m);
+const char *xlb_cfg_hash_name(enum xlb_cfg_hash h);
+const char *xlb_cfg_state_name(enum xlb_cfg_state s);
+const char *xlb_cfg_check_name(enum xlb_cfg_check_type t);
+const char *xlb_cfg_proto_name(__u8 proto);
+int xlb_cfg_state_parse(const char *s, enum xlb_cfg_state *st);
+
+#endif /* XLB_CONFIG_H */
