@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Unit tests of the xlbd configuration: bad configs rejected by JSON path, round trips, save. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char good_config[] =
+	"{\n"
+	"  \"interfaces\": [{\"name\": \"eth0\", \"mode\": \"native\"}, {\"name\": \"eth1\", \"mode\": \"generic\"}],\n"
+	"  \"nexthop_mac\": \"02:00:00:00:00:01\",\n"
+	"  \"hash_seed\": 4294967295,\n"
+	"  \"flow_table_size\": 65536,\n"
+	"  \"encap_source4\": \"198.18.0.1\",\n"
+	"  \"encap_source4_bits\": 8,\n"
+	"  \"encap_source6\": \"2001:db8::1\",\n"
+	"  \"mtu\": 9000,\n"
+	"  \"flood_limit\": 10000,\n"
+	"  \"gue_port\": 6081,\n"
+	"  \"too_big\": \"pass\",\n"
+	"  \"vips\": [\n"
+	"    {\"address\": \"198.18.0.10\", \"port\": 80, \"proto\": \"tcp\", \"backends\": [\n"
+	"      {\"address\": \"198.18.1.1\", \"weight\": 100},\n"
+	"      {\"address\": \"198.18.1.1\", \"port\": 8080, \"weight\": 0, \"state\": \"draining\"},\n"
+	"      {\"address\": \"2001:db8:1::2\", \"state\": \"disabled\",\n"
+	"       \"check\": {\"type\": \"http\", \"path\": \"/healthz\", \"expect\": 204,\n"
+	"                 \"interval_ms\": 500, \"timeout_ms\": 200, \"rise\": 1, \"fall\": 2}}]},\n"
+	"    {\"address\": \"2001:db8::10\", \"port\": 0, \"proto\": \"udp\", \"mode\": \"gue\",\n"
+	"     \"table_size\": 251, \"hash\": \"src\", \"backends\": [\n"
+	"      {\"address\": \"2001:db8:1::3\", \"check\": {\"type\": \"udp\", \"port\": 53}}]},\n"
+	"    {\"address\": \"198.18.0.11\", \"port\": 443, \"mode\": \"l2\", \"backends\": [\n"
+	"      {\"address\": \"198.18.1.5\", \"mac\": \"02:00:00:00:01:05\",\n"
+	"       \"check\": {\"type\": \"tcp\"}}]}\n"
+	"  ]\n"
+	"}\n";
+
+struct bad_case {
+	const char *name;
+	const char *json;
+	const char *expect; /* substring of the error text: the JSON path and the complaint */
+};
+
+#define VIP(body) "{\"vips\": [" body "]}"
+#define BE(body) VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"backends\": [" body "]}")
+
+static const struct bad_case bad_cases[] = {
+	{ "bad vip address", VIP("{\"address\": \"198.18.0.300\", \"port\": 80}"),
+	  "vips[0].address: not an IPv4 or IPv6 address" },
+	{ "bad backend address", BE("{\"address\": \"198.18.1.1\"}, {\"address\": \"nope\"}"),
+	  "vips[0].backends[1].address: not an IPv4 or IPv6 address" },
+	{ "vip address missing", VIP("{\"port\": 80}"), "vips[0].address: missing" },
+	{ "vip port missing", VIP("{\"address\": \"198.18.0.10\"}"), "vips[0].port: missing" },
+	{ "vip port 70000", VIP("{\"address\": \"198.18.0.10\", \"port\": 70000}"),
+	  "vips[0].port: must be 0..65535" },
+	{ "vip port negative", VIP("{\"address\": \"198.18.0.10\", \"port\": -1}"),
+	  "vips[0].port: must be 0..65535" },
+	{ "vip port string", VIP("{\"address\": \"198.18.0.10\", \"port\": \"80\"}"),
+	  "vips[0].port: must be an integer" },
+	{ "backend port 70000", BE("{\"address\": \"198.18.1.1\", \"port\": 70000}"),
+	  "vips[0].backends[0].port: must be 0..65535" },
+	{ "gue_port 0", "{\"gue_port\": 0}", "gue_port: must be 1..65535" },
+	{ "gue_port 70000", "{\"gue_port\": 70000}", "gue_port: must be 1..65535" },
+	{ "unknown vip mode", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"mode\": \"nat\"}"),
+	  "vips[0].mode: unknown value \"nat\"" },
+	{ "unknown proto", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"proto\": \"sctp\"}"),
+	  "vips[0].proto: unknown value" },
+	{ "unknown hash", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"hash\": \"dst\"}"),
+	  "vips[0].hash: unknown value" },
+	{ "unknown interface mode", "{\"interfaces\": [{\"name\": \"eth0\", \"mode\": \"offload\"}]}",
+	  "interfaces[0].mode: unknown value \"offload\"" },
+	{ "interface name too long", "{\"interfaces\": [{\"name\": \"abcdefghijklmnopq\"}]}",
+	  "interfaces[0].name: not an interface name" },
+	{ "duplicate interface", "{\"interfaces\": [{\"name\": \"eth0\"}, {\"name\": \"eth0\"}]}",
+	  "interfaces[1].name: duplicate interface" },
+	{ "duplicate backend",
+	  BE("{\"address\": \"198.18.1.1\", \"port\": 80}, {\"address\": \"198.18.1.1\", \"port\": 80}"),
+	  "vips[0].backends[1]: duplicate backend 198.18.1.1 port 80" },
+	{ "duplicate vip",
+	  VIP("{\"address\": \"198.18.0.10\", \"port\": 80}, {\"address\": \"198.18.0.10\", \"port\": 80}"),
+	  "vips[1]: duplicate VIP 198.18.0.10:80/tcp" },
+	{ "weight -1", BE("{\"address\": \"198.18.1.1\", \"weight\": -1}"),
+	  "vips[0].backends[0].weight: must be 0..65535" },
+	{ "weight 65536", BE("{\"address\": \"198.18.1.1\", \"weight\": 65536}"),
+	  "vips[0].backends[0].weight: must be 0..65535" },
+	{ "weight float", BE("{\"address\": \"198.18.1.1\", \"weight\": 1.5}"),
+	  "vips[0].backends[0].weight: must be an integer" },
+	{ "unknown state", BE("{\"address\": \"198.18.1.1\", \"state\": \"up\"}"),
+	  "vips[0].backends[0].state: unknown value \"up\"" },
+	{ "unknown top key", "{\"vipz\": []}", "vipz: unknown key" },
+	{ "unknown backend key", BE("{\"address\": \"198.18.1.1\", \"wieght\": 3}"),
+	  "vips[0].backends[0].wieght: unknown key" },
+	{ "unknown check key", BE("{\"address\": \"198.18.1.1\", \"check\": {\"typ\": \"tcp\"}}"),
+	  "vips[0].backends[0].check.typ: unknown key" },
+	{ "unknown check type", BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"icmp\"}}"),
+	  "vips[0].backends[0].check.type: unknown value \"icmp\"" },
+	{ "check path without http",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\", \"path\": \"/\"}}"),
+	  "vips[0].backends[0].check.path: only for http checks" },
+	{ "check timeout above interval",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"interval_ms\": 1000, \"timeout_ms\": 2000}}"),
+	  "vips[0].backends[0].check.timeout_ms: must not exceed interval_ms" },
+	{ "check expect out of range",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"expect\": 700}}"),
+	  "vips[0].backends[0].check.expect: must be 100..599" },
+	{ "truncated file", "{\"vips\": [{\"address\": \"198.18.0.10\", \"po", "line 1 column" },
+	{ "empty file", "", "line 1 column" },
+	{ "not an object", "[1, 2]", "config: must be a JSON object" },
+	{ "duplicate key", "{\"mtu\": 1500, \"mtu\": 1400}", "duplicate object key" },
+	{ "bad table size", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"table_size\": 1000}"),
+	  "vips[0].table_size: must be one of" },
+	{ "bad nexthop mac", "{\"nexthop_mac\": \"02:00:00:00:00\"}",
+	  "nexthop_mac: not a MAC address" },
+	{ "bad backend mac", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"mode\": \"l2\", "
+				 "\"backends\": [{\"address\": \"198.18.1.1\", \"mac\": \"zz:00:00:00:00:01\"}]}"),
+	  "vips[0].backends[0].mac: not a MAC address" },
+	{ "l2 backend without mac",
+	  VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"mode\": \"l2\", "
+	      "\"backends\": [{\"address\": \"198.18.1.1\"}]}"),
+	  "vips[0].backends[0].mac: required in l2 mode" },
+	{ "encap_source4 is IPv6", "{\"encap_source4\": \"2001:db8::1\"}",
+	  "encap_source4: must be an IPv4 address" },
+	{ "encap_source6 is IPv4", "{\"encap_source6\": \"198.18.0.1\"}",
+	  "encap_source6: must be an IPv6 address" },
+	{ "encap bits 17", "{\"encap_source4_bits\": 17}", "encap_source4_bits: must be 0..16" },
+	{ "flow table too small", "{\"flow_table_size\": 10}", "flow_table_size: must be" },
+	{ "mtu too big", "{\"mtu\": 100000}", "mtu: must be 576..9216" },
+	{ "hash_seed negative", "{\"hash_seed\": -5}", "hash_seed: must be 0..4294967295" },
+	{ "too_big unknown", "{\"too_big\": \"fragment\"}", "too_big: unknown value" },
+	{ "vips not an array", "{\"vips\": {}}", "vips: must be an array" },
+	{ "backend not an object", BE("42"), "vips[0].backends[0]: must be an object" },
+	{ "second vip of three", VIP("{\"address\": \"198.18.0.10\", \"port\": 80},"
+				     "{\"address\": \"198.18.0.11\", \"port\": 80, \"backends\": ["
+				     "{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\", \"weight\": 1e3}]},"
+				     "{\"address\": \"198.18.0.12\", \"port\": 80}"),
+	  "vips[1].backends[1].weight: must be an integer" },
+};
+
+static void test_bad_configs(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct xlb_cfg_errors e = {};
+		struct xlb_cfg *cfg = xlb_cfg_parse_string(c->json, &e);
+
+		if (cfg || !e.text || !strstr(e.text, c->expect)) {
+			print_error("case \"%s\": expected error containing \"%s\", got %s\"%s\"\n",
+				    c->name, c->expect, cfg ? "a config and " : "",
+				    e.text ? e.text : "(none)");
+			xlb_cfg_free(cfg);
+			xlb_cfg_errors_free(&e);
+			fail();
+		}
+		xlb_cfg_errors_free(&e);
+	}
+}
+
+/* Several mistakes in one file: every one is reported, not only the first. */
+static void test_all_errors_reported(void **state)
+{
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *cfg;
+
+	(void)state;
+	cfg = xlb_cfg_parse_string("{\"mtu\": 1, \"gue_port\": 0, \"vips\": [{\"address\": \"x\", "
+				   "\"port\": 1, \"backends\": [{\"address\": \"198.18.1.1\", "
+				   "\"weight\": -1}]}], \"bogus\": 1}", &e);
+	assert_null(cfg);
+	assert_non_null(e.text);
+	assert_non_null(strstr(e.text, "mtu: must be"));
+	assert_non_null(strstr(e.text, "gue_port: must be"));
+	assert_non_null(strstr(e.text, "vips[0].address:"));
+	assert_non_null(strstr(e.text, "vips[0].backends[0].weight: must be 0..65535"));
+	assert_non_null(strstr(e.text, "bogus: unknown key"));
+	assert_int_equal(e.count, 5);
+	xlb_cfg_errors_free(&e);
+}
+
+static void test_good_roundtrip(void **state)
+{
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a, *b, *c;
+	json_t *j;
+	char *text;
+
+	(void)state;
+	a = xlb_cfg_parse_string(good_config, &e);
+	if (!a)
+		print_error("%s", e.text);
+	assert_non_null(a);
+	assert_int_equal(e.count, 0);
+
+	assert_int_equal(a->nifaces, 2);
+	assert_int_equal(a->ifaces[1].mode, XLB_IFACE_GENERIC);
+	assert_int_equal(a->hash_seed, 4294967295u);
+	assert_int_equal(a->nvips, 3);
+	assert_int_equal(a->vips[0].nbackends, 3);
+	assert_int_equal(a->vips[0].backends[0].weight, 100);
+	assert_int_equal(a->vips[0].backends[1].port, 8080);
+	assert_int_equal(a->vips[0].backends[1].state, XLB_STATE_DRAINING);
+	assert_int_equal(a->vips[0].backends[2].family, XLB_AF_INET6);
+	assert_int_equal(a->vips[0].backends[2].check.type, XLB_CHECK_HTTP);
+	assert_string_equal(a->vips[0].backends[2].check.path, "/healthz");
+	assert_int_equal(a->vips[0].backends[2].check.expect, 204);
+	assert_int_equal(a->vips[1].proto, IPPROTO_UDP);
+	assert_int_equal(a->vips[1].mode, XLB_MODE_GUE);
+	assert_int_equal(a->vips[1].table_size, 251);
+	assert_int_equal(a->vips[1].hash, XLB_HASH_SRC);
+	assert_int_equal(a->vips[0].table_size, XLB_MAGLEV_DEFAULT);
+	assert_true(a->vips[2].backends[0].has_mac);
+	assert_int_equal(a->vips[2].backends[0].mac[5], 0x05);
+
+	/* parse -> serialize -> parse gives the same config */
+	j = xlb_cfg_to_json(a);
+	text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	b = xlb_cfg_parse_string(text, &e);
+	if (!b)
+		print_error("%s\n%s", text, e.text);
+	assert_non_null(b);
+	assert_true(xlb_cfg_equal(a, b));
+	free(text);
+
+	/* a copy is equal, and a change is seen */
+	c = xlb_cfg_dup(a);
+	assert_non_null(c);
+	assert_true(xlb_cfg_equal(a, c));
+	c->vips[0].backends[0].weight = 7;
+	assert_false(xlb_cfg_equal(a, c));
+
+	xlb_cfg_free(a);
+	xlb_cfg_free(b);
+	xlb_cfg_free(c);
+}
+
+/* Defaults are applied and written out, so a minimal file round-trips to an explicit one. */
+static void test_defaults(void **state)
+{
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a;
+
+	(void)state;
+	a = xlb_cfg_parse_string("{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, "
+				 "\"backends\": [{\"address\": \"198.18.1.1\"}]}]}", &e);
+	assert_non_null(a);
+	assert_int_equal(a->nifaces, 0);
+	assert_int_equal(a->flow_table_size, XLB_FLOWS_DEFAULT);
+	assert_int_equal(a->gue_port, XLB_GUE_PORT_DEFAULT);
+	assert_int_equal(a->mtu, 1500);
+	assert_int_equal(a->vips[0].proto, IPPROTO_TCP);
+	assert_int_equal(a->vips[0].mode, XLB_MODE_IPIP);
+	assert_int_equal(a->vips[0].backends[0].weight, XLB_CFG_WEIGHT_DEFAULT);
+	assert_int_equal(a->vips[0].backends[0].state, XLB_STATE_ACTIVE);
+	assert_int_equal(a->vips[0].backends[0].check.type, XLB_CHECK_NONE);
+	assert_false(a->has_encap4);
+	xlb_cfg_free(a);
+	/* an empty object is a valid (empty) config */
+	a = xlb_cfg_parse_string("{}", &e);
+	assert_non_null(a);
+	assert_int_equal(a->nvips, 0);
+	xlb_cfg_free(a);
+}
+
+static void test_save_load(void **state)
+{
+	char dir[] = "/tmp/xlb-test-config.XXXXXX", path[64];
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a, *b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/xlbd.json", dir);
+	a = xlb_cfg_parse_string(good_config, &e);
+	assert_non_null(a);
+	assert_int_equal(xlb_cfg_save(a, path), 0);
+	assert_int_equal(xlb_cfg_save(a, path), 0); /* replaces the file in place */
+	b = xlb_cfg_load(path, &e);
+	assert_non_null(b);
+	assert_true(xlb_cfg_equal(a, b));
+	xlb_cfg_free(b);
+	/* a directory that does not exist: an error, nothing written */
+	assert_int_equal(xlb_cfg_save(a, "/nonexistent-xlb/x.json"), -ENOENT);
+	/* a missing file is an error with its name */
+	b = xlb_cfg_load("/nonexistent-xlb/x.json", &e);
+	assert_null(b);
+	assert_non_null(strstr(e.text, "/nonexistent-xlb/x.json"));
+	xlb_cfg_errors_free(&e);
+	xlb_cfg_free(a);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
+}
+
+/* A single backend object as the API receives it (path prefix "" names the argument alone). */
+static void test_backend_object(void **state)
+{
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg_backend be;
+	json_t *o;
+
+	(void)state;
+	o = json_loads("{\"address\": \"198.18.1.1\", \"weight\": 70000}", 0, NULL);
+	assert_int_equal(xlb_cfg_backend_from_json(o, "", XLB_MODE_IPIP, &be, &e), -EINVAL);
+	assert_non_null(strstr(e.text, "weight: must be 0..65535"));
+	assert_int_equal(e.text[0], 'w');
+	json_decref(o);
+	xlb_cfg_errors_free(&e);
+}
+
+static void test_vip_names(void **state)
+{
+	struct xlb_cfg_vip v;
+	uint16_t port;
+	__u8 fam, proto;
+	char buf[96];
+
+	(void)state;
+	xlb_cfg_vip_init(&v);
+	assert_int_equal(xlb_vip_name_parse("198.18.0.10:80/tcp", v.addr, &v.family, &v.port,
+					    &v.proto), 0);
+	assert_string_equal(xlb_vip_name(&v, buf, sizeof(buf)), "198.18.0.10:80/tcp");
+	assert_int_equal(xlb_vip_name_parse("[2001:db8::10]:443/udp", v.addr, &v.family, &v.port,
+					    &v.proto), 0);
+	assert_int_equal(v.family, XLB_AF_INET6);
+	assert_int_equal(v.proto, IPPROTO_UDP);
+	assert_string_equal(xlb_vip_name(&v, buf, sizeof(buf)), "[2001:db8::10]:443/udp");
+	assert_int_equal(xlb_vip_name_parse("198.18.0.10:0/udp", v.addr, &fam, &port, &proto), 0);
+	assert_int_equal(port, 0);
+	assert_int_equal(xlb_vip_name_parse("198.18.0.10:80", v.addr, &fam, &port, &proto), -EINVAL);
+	assert_int_equal(xlb_vip_name_parse("198.18.0.10:70000/tcp", v.addr, &fam, &port, &proto),
+			 -EINVAL);
+	assert_int_equal(xlb_vip_name_parse("2001:db8::10:80/tcp", v.addr, &fam, &port, &proto),
+			 -EINVAL);
+	assert_int_equal(xlb_vip_name_parse("[198.18.0.10]:80/tcp", v.addr, &fam, &port, &proto),
+			 -EINVAL);
+	assert_int_equal(xlb_vip_name_parse("198.18.0.10:/tcp", v.addr, &fam, &port, &proto),
+			 -EINVAL);
+	assert_int_equal(xlb_vip_name_parse("198.18.0.10:80/sctp", v.addr, &fam, &port, &proto),
+			 -EINVAL);
+	assert_int_equal(xlb_addr_port_parse("[2001:db8::1]:1234", v.addr, &fam, &port), 0);
+	assert_int_equal(port, 1234);
+	assert_int_equal(xlb_addr_port_parse("198.18.0.1:-1", v.addr, &fam, &port), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_good_roundtrip),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_save_load),
+		cmocka_unit_test(test_backend_object),
+		cmocka_unit_test(test_vip_names),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
