@@ -1,0 +1,311 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Namespace test bed for xlb: sourceable bash functions that build hosts, links, routes and servers,
+# and remove every one of them again.
+#
+# Usage (tests, demo, benchmarks):
+#
+#	source tools/testbed.sh
+#	trap tb_cleanup EXIT
+#	tb_build 3			# client, rt, lb, be1..be3 as drawn below
+#	tb_exec client curl http://198.18.0.10/
+#
+# Every namespace is named "$TB_PREFIX-NAME" (TB_PREFIX defaults to xlb<PID>), so two runs never
+# collide, and tb_cleanup kills the processes started with tb_bg, every process still inside our
+# namespaces, deletes the namespaces (which destroys their veths and XDP attachments) and the
+# temporary folder. Addresses come from 198.18.0.0/15 and 2001:db8::/32 only.
+#
+# The topology of tb_build N:
+#
+#	client eth0 ---- c0  [rt]  lb0 ---- eth0 lb          (XDP balancer on lb:eth0)
+#	198.18.0.1/30        |   198.18.0.6/30  198.18.0.5/30
+#	2001:db8::1/126     br0  2001:db8::6/126 2001:db8::5/126
+#	                198.18.1.254/24, 2001:db8:1::fe/64
+#	                   /    |    \
+#	               be1 eth0  be2 eth0 ... beN eth0         (XDP decap on each eth0)
+#	            198.18.1.N/24, 2001:db8:1::N/64, VIP 198.18.0.10 and 2001:db8::10 on lo
+#
+# - rt is a router: it forwards the client's VIP packets to lb (host routes for the VIPs),
+#   the balancer's encapsulated packets (outer destination = a backend) onto the backend
+#   bridge, and the backends' replies (source = VIP) straight back to the client: direct server
+#   return, the balancer sees only the client-to-VIP direction. rp_filter is off everywhere since
+#   replies from the VIP arrive at rt from the backends, not from lb.
+# - The balancer XDP_TXes encapsulated frames back out of lb:eth0 to the next-hop MAC, which is
+#   rt:lb0 ($TB_NEXTHOP_MAC). A frame sent with XDP_TX into a veth is only received if the peer
+#   runs NAPI, so GRO is switched on on rt:lb0.
+# - The kernel here has no ipip/ip6_tunnel/fou modules: each backend strips the outer header
+#   with the xlb-decap XDP program and the kernel delivers the inner packet to the VIP on lo
+#   (arp_ignore=1 / arp_announce=2 keep the backends from answering ARP for it).
+# - The client link has MTU 1400 so that a full-sized client packet still fits a 1500-byte link
+#   after 20 (IPIP) or 40 (IPv6) bytes of encapsulation; TCP advertises the matching MSS, so
+#   the backends' replies fit too.
+# - Checksum offload is off on the hosts that originate TCP (client, backends): a frame that
+#   crosses an XDP program loses the skb's "checksum to be completed" state, so it must carry a
+#   complete checksum.
+
+TB_PREFIX=${TB_PREFIX:-xlb$$}
+XLB_BUILD=${XLB_BUILD:-${BUILD:-build}}
+TB_NS=()			# full names of the namespaces we created, in creation order
+TB_PIDS=()			# background processes started with tb_bg
+TB_TMP=${TB_TMP:-}		# temporary folder (logs, configs, sockets), made by tb_tmp
+TB_LAST_PID=
+TB_HTTPD_PID=()			# TB_HTTPD_PID[i]: the HTTP server of be<i>
+
+TB_VIP4=198.18.0.10
+TB_VIP6=2001:db8::10
+TB_CLIENT4=198.18.0.1
+TB_CLIENT6=2001:db8::1
+TB_LB4=198.18.0.5
+TB_LB6=2001:db8::5
+TB_LB_IF=eth0			# the balancer's interface inside the lb namespace
+TB_NEXTHOP_MAC=			# MAC of rt:lb0, set by tb_build
+TB_NBACKENDS=0
+TB_BE4=()			# TB_BE4[i] = 198.18.1.i (index 1..N)
+TB_BE6=()
+
+tb_log() { echo "# $*" >&2; }
+
+tb_ns() { echo "$TB_PREFIX-$1"; }
+
+# tb_tmp - make the temporary folder $TB_TMP once (call it directly, not in $(...))
+tb_tmp() {
+	[ -n "$TB_TMP" ] || TB_TMP=$(mktemp -d "/tmp/$TB_PREFIX.XXXXXX")
+}
+
+# tb_ns_add NAME - create namespace NAME with lo up and our sysctls
+tb_ns_add() {
+	local ns
+	ns=$(tb_ns "$1")
+	ip netns add "$ns" || return 1
+	TB_NS+=("$ns")
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 >/dev/null
+}
+
+# tb_exec NAME CMD... - run CMD in namespace NAME
+tb_exec() {
+	local ns
+	ns=$(tb_ns "$1"); shift
+	ip netns exec "$ns" "$@"
+}
+
+# tb_exec_bpffs NAME CMD... - run CMD in NAME with a bpffs mounted on /sys/fs/bpf.
+# `ip netns exec` gives each command a fresh /sys without bpffs; this mount lives as long as CMD
+# (and its children), which is what a test daemon that pins its maps needs.
+tb_exec_bpffs() {
+	local ns
+	ns=$(tb_ns "$1"); shift
+	ip netns exec "$ns" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh "$@"
+}
+
+# tb_bg NAME LOG CMD... - run CMD in NAME in the background, output to LOG; pid in TB_LAST_PID.
+# Must not be called from a subshell, or tb_cleanup will not know the process. The pid is the
+# command's own (ip netns exec execs it), so `kill $TB_LAST_PID` reaches the command.
+tb_bg() {
+	local name=$1 log=$2
+	shift 2
+	ip netns exec "$(tb_ns "$name")" "$@" >"$log" 2>&1 &
+	TB_LAST_PID=$!
+	TB_PIDS+=("$TB_LAST_PID")
+}
+
+# tb_bg_bpffs NAME LOG CMD... - tb_bg with a private bpffs (see tb_exec_bpffs)
+tb_bg_bpffs() {
+	local name=$1 log=$2
+	shift 2
+	ip netns exec "$(tb_ns "$name")" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh "$@" \
+		>"$log" 2>&1 &
+	TB_LAST_PID=$!
+	TB_PIDS+=("$TB_LAST_PID")
+}
+
+# tb_stop PID - stop one process we started (SIGTERM, then SIGKILL after 3 s)
+tb_stop() {
+	local pid=$1 i
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 30); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# tb_wait SECONDS CMD... - poll CMD every 0.1 s until it succeeds; fails after SECONDS
+tb_wait() {
+	local limit=$1 i
+	shift
+	for i in $(seq $((limit * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# tb_link NS1 IF1 NS2 IF2 - a veth pair IF1 (in NS1) <-> IF2 (in NS2), both up
+tb_link() {
+	ip -n "$(tb_ns "$1")" link add "$2" type veth peer name "$4" netns "$(tb_ns "$3")" || return 1
+	ip -n "$(tb_ns "$1")" link set "$2" up
+	ip -n "$(tb_ns "$3")" link set "$4" up
+}
+
+# tb_addr NS IF ADDR/LEN... - add addresses (IPv6 without duplicate address detection)
+tb_addr() {
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			ip -n "$(tb_ns "$ns")" -6 addr add "$a" dev "$dev" nodad || return 1
+		else
+			ip -n "$(tb_ns "$ns")" addr add "$a" dev "$dev" || return 1
+		fi
+	done
+}
+
+# tb_mac NS IF - print the MAC address of IF
+tb_mac() {
+	ip -n "$(tb_ns "$1")" -br link show dev "$2" | awk '{print $3}'
+}
+
+# tb_no_offload NS IF - software checksums (see the header comment)
+tb_no_offload() {
+	tb_exec "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
+# tb_build N - the topology drawn at the top of this file with N backends (1..250)
+tb_build() {
+	local n=${1:-3} i be
+	TB_NBACKENDS=$n
+	tb_tmp
+
+	tb_ns_add client && tb_ns_add rt && tb_ns_add lb || return 1
+	tb_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 >/dev/null
+
+	# client <-> rt
+	tb_link client eth0 rt c0 || return 1
+	ip -n "$(tb_ns client)" link set eth0 mtu 1400
+	ip -n "$(tb_ns rt)" link set c0 mtu 1400
+	tb_addr client eth0 198.18.0.1/30 2001:db8::1/126
+	tb_addr rt c0 198.18.0.2/30 2001:db8::2/126
+	ip -n "$(tb_ns client)" route add default via 198.18.0.2
+	ip -n "$(tb_ns client)" -6 route add default via 2001:db8::2
+	tb_no_offload client eth0
+
+	# lb <-> rt; the VIPs are routed to lb
+	tb_link lb "$TB_LB_IF" rt lb0 || return 1
+	tb_addr lb "$TB_LB_IF" 198.18.0.5/30 2001:db8::5/126
+	tb_addr rt lb0 198.18.0.6/30 2001:db8::6/126
+	ip -n "$(tb_ns lb)" route add default via 198.18.0.6
+	ip -n "$(tb_ns lb)" -6 route add default via 2001:db8::6
+	ip -n "$(tb_ns rt)" route add "$TB_VIP4/32" via "$TB_LB4"
+	ip -n "$(tb_ns rt)" -6 route add "$TB_VIP6/128" via "$TB_LB6"
+	tb_exec rt ethtool -K lb0 gro on >/dev/null || return 1
+	tb_no_offload lb "$TB_LB_IF"
+	TB_NEXTHOP_MAC=$(ip -n "$(tb_ns rt)" -br link show dev lb0 | awk '{print $3}')
+
+	# the backend segment: a bridge in rt
+	ip -n "$(tb_ns rt)" link add br0 type bridge forward_delay 0 mcast_snooping 0 stp_state 0
+	ip -n "$(tb_ns rt)" link set br0 up
+	tb_addr rt br0 198.18.1.254/24 2001:db8:1::fe/64
+	for i in $(seq "$n"); do
+		be=be$i
+		tb_ns_add "$be" || return 1
+		tb_exec "$be" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+			net.ipv4.conf.all.arp_announce=2 >/dev/null
+		tb_link "$be" eth0 rt "$be" || return 1
+		ip -n "$(tb_ns rt)" link set "$be" master br0
+		tb_addr "$be" eth0 "198.18.1.$i/24" "2001:db8:1::$i/64"
+		tb_addr "$be" lo "$TB_VIP4/32" "$TB_VIP6/128"
+		ip -n "$(tb_ns "$be")" route add default via 198.18.1.254
+		ip -n "$(tb_ns "$be")" -6 route add default via 2001:db8:1::fe
+		tb_no_offload "$be" eth0
+		TB_BE4[i]=198.18.1.$i
+		TB_BE6[i]=2001:db8:1::$i
+	done
+}
+
+# tb_decap_attach [ARGS...] - attach xlb-decap (ARGS e.g. --gue-port P) on every backend's eth0
+tb_decap_attach() {
+	local i
+	for i in $(seq "$TB_NBACKENDS"); do
+		tb_exec "be$i" "$XLB_BUILD/xlb-decap" "$@" eth0 || return 1
+	done
+}
+
+# tb_http_servers [PORT] - on every backend a tiny HTTP server (IPv4 and IPv6) answering its own
+# name ("be2\n"); each stops by itself after 10 minutes at the latest.
+tb_http_servers() {
+	local port=${1:-80} i py
+	tb_tmp
+	py=$TB_TMP/httpd.py
+	cat >"$py" <<'EOF'
+import http.server, signal, socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+signal.alarm(600)
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def do_GET(self):
+        body = (name + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    allow_reuse_address = True
+    daemon_threads = True
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+Server(("::", port), Handler).serve_forever()
+EOF
+	for i in $(seq "$TB_NBACKENDS"); do
+		tb_bg "be$i" "$TB_TMP/httpd-be$i.log" python3 "$py" "be$i" "$port"
+		TB_HTTPD_PID[i]=$TB_LAST_PID
+	done
+	for i in $(seq "$TB_NBACKENDS"); do
+		tb_wait 10 tb_exec "be$i" sh -c "ss -Hltn 'sport = :$port' | grep -q ." || {
+			tb_log "http server on be$i did not start"; return 1; }
+	done
+}
+
+# tb_cleanup - stop our processes, delete our namespaces and the temporary folder. Idempotent.
+tb_cleanup() {
+	local p ns i
+	for p in "${TB_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for ns in "${TB_NS[@]}"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill "$p" 2>/dev/null
+		done
+	done
+	for i in $(seq 30); do
+		p=
+		for ns in "${TB_NS[@]}"; do
+			p+=$(ip netns pids "$ns" 2>/dev/null)
+		done
+		[ -z "$p" ] && break
+		sleep 0.1
+	done
+	for ns in "${TB_NS[@]}"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
+	done
+	for p in "${TB_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for ((i = ${#TB_NS[@]} - 1; i >= 0; i--)); do
+		ip netns del "${TB_NS[i]}" 2>/dev/null
+	done
+	[ -n "$TB_TMP" ] && rm -rf "$TB_TMP"
+	TB_NS=() TB_PIDS=() TB_TMP=
+	return 0
+}
