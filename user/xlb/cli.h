@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The xlb CLI: command tables, argument parsers, the daemon client and the one print path. */
+#ifndef XLB_CLI_H
+#define XLB_CLI_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#ifndef XLB_VERSION
+#define XLB_VERSION "0.1.0"
+#endif
+
+#define XLB_SOCKET_DEFAULT "/run/xlb/xlbd.sock"
+#define XLB_TIMEOUT_MS 5000		/* the daemon must answer within this */
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/*
+ * Return values of command functions: 0, or a negative errno. -EINVAL is reserved for bad
+ * usage (exit 2, the object's usage is shown); any other error exits 1. The message has been
+ * printed by whoever returned the error, exactly once.
+ */
+#define XLB_EUSAGE (-EINVAL)
+
+struct cli_obj;
+
+/* Everything a command needs: options and the object being run (no global state). */
+struct cli {
+	bool json;		/* -j: JSON on stdout, errors as {"error": ...} */
+	bool pretty;		/* -p: indented JSON (implies -j) */
+	const char *socket;	/* -s, $XLB_SOCKET or XLB_SOCKET_DEFAULT */
+	int timeout_ms;
+	const struct cli_obj *obj; /* for its usage text after a usage error */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+};
+
+/*
+ * An object: either a table of commands (vip, backend) or one function taking the arguments
+ * directly (stats, lookup, table, status). The usage text is also what the docs test reads:
+ * lowercase words in it are keywords, UPPERCASE words are placeholders.
+ */
+struct cli_obj {
+	const char *name;
+	const char *usage;
+	const struct cli_cmd *cmds;	/* NULL-name terminated, or NULL */
+	int (*fn)(struct cli *c, int argc, char **argv);
+};
+
+extern const struct cli_obj cli_obj_vip, cli_obj_backend, cli_obj_stats, cli_obj_lookup,
+	cli_obj_table, cli_obj_status;
+
+/* main.c: errors and usage */
+int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_usage(const struct cli_obj *obj, FILE *f);
+
+/* args.c: local validation; each returns 0 or XLB_EUSAGE after printing an error naming @s */
+struct cli_addr {
+	char addr[64];		/* canonical address text, no brackets */
+	uint8_t family;		/* 4 or 6 */
+	uint16_t port;
+	bool has_port;
+};
+int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
+int cli_parse_backend(struct cli *c, const char *s, struct cli_addr *a);
+int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
+int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
+		  uint32_t *out);
+int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices);
+const struct cli_cmd *cli_match(const struct cli_cmd *cmds, const char *word, bool *ambiguous);
+bool cli_is_help(const char *word);
+/* Pops the value of keyword argv[0]; errors with "missing value" when there is none. */
+const char *cli_value(struct cli *c, int *argc, char ***argv);
+
+/* client.c: one request, one reply; returns the reply minus "ok", or NULL after an error */
+json_t *cli_request(struct cli *c, json_t *req);
+
+/* print.c: one print path serving text and JSON */
+enum cli_fmt {
+	F_STR,		/* string as is; "-" when missing */
+	F_INT,		/* integer */
+	F_HEX,		/* integer as 0x%08x */
+	F_BYTES,	/* bytes in B/KiB/MiB/GiB */
+	F_PPS,		/* packets per second */
+	F_BPS,		/* bits per second */
+	F_BOOL,		/* yes/no */
+	F_BACKEND,	/* the row's address and port: 198.18.1.2:80, [2001:db8::2]:80, 2001:db8::2 */
+	F_CHECK,	/* the row's check object: "tcp", "http /health", "none" */
+	F_SHARE,	/* slots of the row as a percentage of the context's table_size */
+	F_UPTIME,	/* seconds as 1d2h3m4s */
+	F_IFACES,	/* interfaces: "eth0 (2, native), ..." */
+	F_STATS_NAME,	/* a VIP row's vip, or an indented backend row's address */
+};
+
+struct cli_col {
+	const char *key;	/* JSON key in the row (or the context for F_SHARE) */
+	const char *title;	/* column header, or label in a key/value list */
+	enum cli_fmt fmt;
+	bool right;		/* right-aligned (numbers) */
+};
+
+struct cli_table;
+/* A table of rows (JSON objects) shown through columns; @ctx is passed to formatters. */
+struct cli_table *cli_table_new(const struct cli_col *cols, size_t ncols, json_t *ctx);
+void cli_table_add(struct cli_table *t, json_t *row);
+void cli_table_print(struct cli_table *t, FILE *f);
+void cli_table_free(struct cli_table *t);
+/* A key/value list of one object: one line per column, label padded. */
+void cli_kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f);
+
+/* Prints @res as JSON when -j, else nothing; returns true when it printed (caller stops). */
+bool cli_print_json(struct cli *c, json_t *res);
+void cli_format(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx, char *buf,
+		size_t len);
+
+#endif /* XLB_CLI_H */

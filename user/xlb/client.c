@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The xlbd client: one JSON request and one JSON reply per line over the Unix socket. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define REPLY_MAX (256u << 20)	/* a full table of the largest M is a few MiB */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int connect_daemon(struct cli *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
+			      .tv_usec = (c->timeout_ms % 1000) * 1000 };
+	int fd, err;
+
+	if (strlen(c->socket) >= sizeof(sun.sun_path)) {
+		cli_error(c, "socket path too long: \"%s\"", c->socket);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, c->socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cli_error(c, "socket: %s", strerror(errno));
+	/* connect() and send() on a Unix socket wait at most the send timeout (full backlog). */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		err = errno;
+		close(fd);
+		return cli_error(c, "cannot connect to xlbd at %s: %s%s", c->socket,
+				 err == EAGAIN ? "timed out" : strerror(err),
+				 err == ENOENT || err == ECONNREFUSED ?
+					 " (is xlbd running? -s PATH or XLB_SOCKET selects the socket)" :
+					 "");
+	}
+	return fd;
+}
+
+static int send_all(struct cli *c, int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cli_error(c, "cannot send to xlbd at %s: %s", c->socket,
+					 errno == EAGAIN ? "timed out" : strerror(errno));
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Reads up to the first newline within the deadline; returns the line (malloc'd) or NULL. */
+static char *read_line(struct cli *c, int fd)
+{
+	long long deadline = now_ms() + c->timeout_ms;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nl;
+
+	if (!buf) {
+		cli_error(c, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0) {
+			cli_error(c, "xlbd at %s did not answer within %d ms", c->socket,
+				  c->timeout_ms);
+			goto err;
+		}
+		r = poll(&pfd, 1, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			cli_error(c, "poll: %s", strerror(errno));
+			goto err;
+		}
+		if (r == 0)
+			continue;	/* the deadline check above reports it */
+		if (cap - len < 4096) {
+			char *p;
+
+			if (cap >= REPLY_MAX) {
+				cli_error(c, "reply from xlbd at %s is too long", c->socket);
+				goto err;
+			}
+			p = realloc(buf, cap * 2);
+			if (!p) {
+				cli_error(c, "out of memory");
+				goto err;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cli_error(c, "cannot read from xlbd at %s: %s", c->socket, strerror(errno));
+			goto err;
+		}
+		if (n == 0) {
+			cli_error(c, "xlbd at %s closed the connection without a reply", c->socket);
+			goto err;
+		}
+		buf[len + n] = '\0';
+		nl = memchr(buf + len, '\n', n);
+		len += n;
+		if (nl) {
+			*nl = '\0';
+			return buf;
+		}
+	}
+err:
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Sends @req (its reference is taken) and returns the reply without "ok", or NULL once the
+ * error (connection, timeout, daemon error) has been reported; the caller then fails (exit 1).
+ */
+json_t *cli_request(struct cli *c, json_t *req)
+{
+	json_t *reply = NULL, *ok;
+	json_error_t jerr;
+	char *line = NULL, *text;
+	int fd = -1;
+
+	if (!req) {
+		cli_error(c, "out of memory");
+		return NULL;
+	}
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!text) {
+		cli_error(c, "out of memory");
+		return NULL;
+	}
+	fd = connect_daemon(c);
+	if (fd < 0)
+		goto out;
+	if (send_all(c, fd, text, strlen(text)) || send_all(c, fd, "\n", 1))
+		goto out;
+	line = read_line(c, fd);
+	if (!line)
+		goto out;
+	reply = json_loads(line, 0, &jerr);
+	if (!reply || !json_is_object(reply)) {
+		cli_error(c, "invalid reply from xlbd at %s: %s", c->socket,
+			  reply ? "not an object" : jerr.text);
+		goto fail;
+	}
+	ok = json_object_get(reply, "ok");
+	if (!json_is_true(ok)) {
+		json_t *msg = json_object_get(reply, "error");
+
+		if (json_is_string(msg))
+			cli_error(c, "%s", json_string_value(msg));
+		else
+			cli_error(c, "xlbd failed without saying why");
+		goto fail;
+	}
+	json_object_del(reply, "ok");
+	goto out;
+fail:
+	json_decref(reply);
+	reply = NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	free(text);
+	return reply;
+}

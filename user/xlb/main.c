@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xlb: the command line client of xlbd; options, object dispatch, usage and error reporting. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_obj *const objects[] = {
+	&cli_obj_vip, &cli_obj_backend, &cli_obj_stats, &cli_obj_lookup, &cli_obj_table,
+	&cli_obj_status,
+};
+#define NOBJECTS ARRAY_SIZE(objects)
+
+static const char main_usage[] =
+	"Usage: xlb [ OPTIONS ] OBJECT { COMMAND | help }\n"
+	"       xlb help\n"
+	"OBJECT := { vip | backend | stats | lookup | table | status }\n"
+	"OPTIONS := { -j | --json | -p | --pretty | -s | --socket SOCKET | -V | --version |\n"
+	"             -h | --help }\n";
+
+/* Usage of one object, or of everything when @obj is NULL. */
+void cli_usage(const struct cli_obj *obj, FILE *f)
+{
+	size_t i;
+
+	if (obj) {
+		fputs(obj->usage, f);
+		return;
+	}
+	fputs(main_usage, f);
+	for (i = 0; i < NOBJECTS; i++) {
+		fputc('\n', f);
+		fputs(objects[i]->usage, f);
+	}
+}
+
+static void vreport(struct cli *c, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (c->json) {
+		json_t *o = json_pack("{s:s}", "error", msg);
+
+		/* No JSON library call can fail here short of OOM; then say it in plain text. */
+		if (!o || json_dumpf(o, stdout, c->pretty ? JSON_INDENT(2) : JSON_COMPACT) < 0)
+			fprintf(stderr, "Error: %s\n", msg);
+		else
+			fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		fprintf(stderr, "Error: %s\n", msg);
+	}
+}
+
+/* Reports a failure (exit 1) and returns -EIO. */
+int cli_error(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, fmt, ap);
+	va_end(ap);
+	return -EIO;
+}
+
+/* Reports bad usage (exit 2) with the usage of the current object, returns XLB_EUSAGE. */
+int cli_usage_error(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, fmt, ap);
+	va_end(ap);
+	/* Only the object's usage, or only the short main usage: "xlb help" shows everything. */
+	if (!c->json)
+		fputs(c->obj ? c->obj->usage : main_usage, stderr);
+	return XLB_EUSAGE;
+}
+
+bool cli_is_help(const char *word)
+{
+	return !strcmp(word, "help") || !strcmp(word, "-h") || !strcmp(word, "--help");
+}
+
+/* Prefix matching of commands: an exact match wins, else a unique prefix; NULL otherwise. */
+const struct cli_cmd *cli_match(const struct cli_cmd *cmds, const char *word, bool *ambiguous)
+{
+	const struct cli_cmd *found = NULL;
+	size_t len = strlen(word);
+
+	*ambiguous = false;
+	for (; cmds->name && len; cmds++) {
+		if (!strcmp(cmds->name, word))
+			return cmds;
+		if (!strncmp(cmds->name, word, len)) {
+			*ambiguous = *ambiguous || found;
+			found = cmds;
+		}
+	}
+	return *ambiguous ? NULL : found;
+}
+
+static int run_object(struct cli *c, const struct cli_obj *obj, int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+	bool ambiguous;
+
+	c->obj = obj;
+	if (argc > 0 && cli_is_help(argv[0])) {
+		cli_usage(obj, stdout);
+		return 0;
+	}
+	if (!obj->cmds)
+		return obj->fn(c, argc, argv);
+	if (argc == 0)		/* "xlb vip" lists, as "ip link" shows */
+		return cli_match(obj->cmds, "list", &ambiguous)->fn(c, 0, argv);
+	cmd = cli_match(obj->cmds, argv[0], &ambiguous);
+	if (!cmd)
+		return cli_usage_error(c, "%s command \"%s\" for object \"%s\"",
+				       ambiguous ? "ambiguous" : "unknown", argv[0], obj->name);
+	if (argc > 1 && cli_is_help(argv[1])) {
+		cli_usage(obj, stdout);
+		return 0;
+	}
+	return cmd->fn(c, argc - 1, argv + 1);
+}
+
+static int run(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const struct cli_obj *obj;
+	const char *env;
+	bool ambiguous;
+	size_t i, len;
+	int opt;
+
+	env = getenv("XLB_SOCKET");
+	c->socket = env && *env ? env : XLB_SOCKET_DEFAULT;
+	c->timeout_ms = XLB_TIMEOUT_MS;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:jps:Vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			c->json = true;
+			break;
+		case 'p':
+			c->json = c->pretty = true;
+			break;
+		case 's':
+			c->socket = optarg;
+			break;
+		case 'V':
+			printf("xlb %s\n", XLB_VERSION);
+			return 0;
+		case 'h':
+			cli_usage(NULL, stdout);
+			return 0;
+		case ':':
+			return cli_usage_error(c, "option \"%s\" needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return cli_usage_error(c, "unknown option \"-%c\"", optopt);
+			return cli_usage_error(c, "unknown option \"%s\"", argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (argc == 0)
+		return cli_usage_error(c, "missing OBJECT");
+	if (cli_is_help(argv[0])) {
+		cli_usage(NULL, stdout);
+		return 0;
+	}
+	/* The same rule as cli_match(), over the objects. */
+	obj = NULL;
+	ambiguous = false;
+	len = strlen(argv[0]);
+	for (i = 0; i < NOBJECTS && len; i++) {
+		if (!strcmp(objects[i]->name, argv[0])) {
+			obj = objects[i];
+			ambiguous = false;
+			break;
+		}
+		if (!strncmp(objects[i]->name, argv[0], len)) {
+			ambiguous = ambiguous || obj;
+			obj = objects[i];
+		}
+	}
+	if (!obj || ambiguous)
+		return cli_usage_error(c, "%s object \"%s\"", ambiguous ? "ambiguous" : "unknown",
+				       argv[0]);
+	return run_object(c, obj, argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {};
+	int rc;
+
+	rc = run(&c, argc, argv);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "Error: cannot write output: %s\n", strerror(errno));
+		return 1;
+	}
+	if (rc == XLB_EUSAGE)
+		return 2;
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xlb stats, lookup, table and status: what the datapath and the daemon are doing. */
+#include <string.h>
+
+#include "cli.h"
+
+/* An optional or mandatory VIP as the only argument, into @req; XLB_EUSAGE after an error. */
+static int vip_arg(struct cli *c, int argc, char **argv, bool need, json_t *req)
+{
+	char vip[96];
+
+	if (need && argc < 1)
+		return cli_usage_error(c, "missing VIP");
+	if (argc > 1)
+		return cli_usage_error(c, "unexpected argument \"%s\"", argv[1]);
+	if (argc == 1) {
+		if (cli_parse_vip(c, argv[0], vip, sizeof(vip), NULL))
+			return XLB_EUSAGE;
+		json_object_set_new(req, "vip", json_string(vip));
+	}
+	return 0;
+}
+
+/* Validates the arguments into @req, sends it; the result, or NULL with *@err set. */
+static json_t *vip_request(struct cli *c, json_t *req, int argc, char **argv, bool need,
+			   int *err)
+{
+	json_t *res;
+
+	*err = req ? vip_arg(c, argc, argv, need, req) : cli_error(c, "out of memory");
+	if (*err) {
+		json_decref(req);
+		return NULL;
+	}
+	res = cli_request(c, req);
+	if (!res)
+		*err = -EIO;
+	return res;
+}
+
+static void print_stats(json_t *res)
+{
+	static const struct cli_col cols[] = {
+		{ NULL, "VIP / BACKEND", F_STATS_NAME },
+		{ "packets", "PACKETS", F_INT, true },
+		{ "bytes", "BYTES", F_BYTES, true },
+		{ "new_flows", "NEW FLOWS", F_INT, true },
+		{ "pps", "PPS", F_PPS, true },
+		{ "bps", "BITS/S", F_BPS, true },
+	};
+	static const struct cli_col reason_cols[] = {
+		{ "reason", "REASON", F_STR },
+		{ "packets", "PACKETS", F_INT, true },
+		{ "bytes", "BYTES", F_BYTES, true },
+	};
+	struct cli_table *t;
+	json_t *vip, *be, *counters, *row;
+	const char *name;
+	size_t i, j;
+
+	t = cli_table_new(cols, ARRAY_SIZE(cols), res);
+	json_array_foreach(json_object_get(res, "vips"), i, vip) {
+		cli_table_add(t, vip);
+		json_array_foreach(json_object_get(vip, "backends"), j, be)
+			cli_table_add(t, be);
+	}
+	cli_table_print(t, stdout);
+	cli_table_free(t);
+
+	fputc('\n', stdout);
+	t = cli_table_new(reason_cols, ARRAY_SIZE(reason_cols), res);
+	json_object_foreach(json_object_get(res, "reasons"), name, counters) {
+		row = json_pack("{s:s, s:O?, s:O?}", "reason", name, "packets",
+				json_object_get(counters, "packets"), "bytes",
+				json_object_get(counters, "bytes"));
+		cli_table_add(t, row);
+		json_decref(row);
+	}
+	cli_table_print(t, stdout);
+	cli_table_free(t);
+}
+
+static int do_stats(struct cli *c, int argc, char **argv)
+{
+	json_t *res;
+	int err;
+
+	res = vip_request(c, json_pack("{s:s}", "cmd", "stats"), argc, argv, false, &err);
+	if (!res)
+		return err;
+	if (!cli_print_json(c, res))
+		print_stats(res);
+	json_decref(res);
+	return 0;
+}
+
+static int do_lookup(struct cli *c, int argc, char **argv)
+{
+	static const char *const protos[] = { "tcp", "udp", NULL };
+	static const struct cli_col cols[] = {
+		{ "backend", "backend", F_BACKEND },
+		{ "backend.id", "id", F_INT },
+		{ "source", "source", F_STR },
+		{ "slot", "slot", F_INT },
+		{ "hash", "hash", F_HEX },
+	};
+	uint8_t vfam, sfam;
+	char vip[96], src[96];
+	json_t *req, *res;
+
+	if (argc < 1)
+		return cli_usage_error(c, "missing VIP");
+	if (argc < 2)
+		return cli_usage_error(c, "missing source ADDR:PORT after \"%s\"", argv[0]);
+	if (argc > 3)
+		return cli_usage_error(c, "unexpected argument \"%s\"", argv[3]);
+	if (cli_parse_vip(c, argv[0], vip, sizeof(vip), &vfam) ||
+	    cli_parse_src(c, argv[1], src, sizeof(src), &sfam))
+		return XLB_EUSAGE;
+	if (vfam != sfam)
+		return cli_usage_error(c, "source \"%s\" is IPv%u but VIP \"%s\" is IPv%u", argv[1],
+				       sfam, argv[0], vfam);
+	if (argc == 3 && cli_parse_choice(c, "protocol", argv[2], protos) < 0)
+		return XLB_EUSAGE;
+	req = json_pack("{s:s, s:s, s:s}", "cmd", "lookup", "vip", vip, "src", src);
+	if (req && argc == 3)
+		json_object_set_new(req, "proto", json_string(argv[2]));
+	res = cli_request(c, req);
+	if (!res)
+		return -EIO;
+	if (!cli_print_json(c, res))
+		cli_kv_print(cols, ARRAY_SIZE(cols), res, stdout);
+	json_decref(res);
+	return 0;
+}
+
+static int do_table(struct cli *c, int argc, char **argv)
+{
+	static const struct cli_col head[] = {
+		{ "table_size", "table size", F_INT },
+		{ "empty", "empty slots", F_INT },
+	};
+	static const struct cli_col cols[] = {
+		{ NULL, "BACKEND", F_BACKEND },
+		{ "id", "ID", F_INT, true },
+		{ "slots", "SLOTS", F_INT, true },
+		{ "slots", "SHARE", F_SHARE, true },
+	};
+	struct cli_table *t;
+	json_t *res, *row;
+	size_t i;
+	int err;
+
+	/* The full table only for JSON: a human cannot read 65537 lines usefully. */
+	res = vip_request(c, json_pack("{s:s, s:b}", "cmd", "table", "full", c->json), argc, argv,
+			  true, &err);
+	if (!res)
+		return err;
+	if (!cli_print_json(c, res)) {
+		cli_kv_print(head, ARRAY_SIZE(head), res, stdout);
+		fputc('\n', stdout);
+		t = cli_table_new(cols, ARRAY_SIZE(cols), res);
+		json_array_foreach(json_object_get(res, "slots"), i, row)
+			cli_table_add(t, row);
+		cli_table_print(t, stdout);
+		cli_table_free(t);
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int do_status(struct cli *c, int argc, char **argv)
+{
+	static const struct cli_col cols[] = {
+		{ "version", "version", F_STR },
+		{ "pid", "pid", F_INT },
+		{ "uptime_s", "uptime", F_UPTIME },
+		{ "config", "config", F_STR },
+		{ "adopted", "adopted", F_BOOL },
+		{ "interfaces", "interfaces", F_IFACES },
+		{ "vips", "vips", F_INT },
+		{ "backends", "backends", F_INT },
+		{ "flows", "flows", F_INT },
+	};
+	json_t *res;
+
+	if (argc > 0)
+		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);
+	res = cli_request(c, json_pack("{s:s}", "cmd", "status"));
+	if (!res)
+		return -EIO;
+	if (!cli_print_json(c, res))
+		cli_kv_print(cols, ARRAY_SIZE(cols), res, stdout);
+	json_decref(res);
+	return 0;
+}
+
+const struct cli_obj cli_obj_stats = {
+	.name = "stats",
+	.fn = do_stats,
+	.usage =
+	"Usage: xlb stats [ VIP ]\n"
+	"       xlb stats help\n",
+};
+
+const struct cli_obj cli_obj_lookup = {
+	.name = "lookup",
+	.fn = do_lookup,
+	.usage =
+	"Usage: xlb lookup VIP SRC:SPORT [ PROTO ]\n"
+	"       xlb lookup help\n"
+	"PROTO := { tcp | udp }\n",
+};
+
+const struct cli_obj cli_obj_table = {
+	.name = "table",
+	.fn = do_table,
+	.usage =
+	"Usage: xlb table VIP\n"
+	"       xlb table help\n",
+};
+
+const struct cli_obj cli_obj_status = {
+	.name = "status",
+	.fn = do_status,
+	.usage =
+	"Usage: xlb status\n"
+	"       xlb status help\n",
+};

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xlb vip add|del|list: virtual services. */
+#include <string.h>
+
+#include "cli.h"
+#include "xlb.h"
+
+static int vip_add(struct cli *c, int argc, char **argv)
+{
+	static const char *const modes[] = { "ipip", "gue", "l2", NULL };
+	static const char *const hashes[] = { "5tuple", "src", NULL };
+	json_t *req, *res;
+	char vip[96];
+	int err = XLB_EUSAGE;
+
+	if (argc < 1)
+		return cli_usage_error(c, "missing VIP");
+	if (cli_parse_vip(c, argv[0], vip, sizeof(vip), NULL))
+		return XLB_EUSAGE;
+	req = json_pack("{s:s, s:s}", "cmd", "vip_add", "vip", vip);
+	argc--;
+	argv++;
+	while (argc > 0) {
+		const char *kw = argv[0], *val;
+		const char *key;
+		json_t *v;
+
+		if (!strcmp(kw, "mode"))
+			key = "mode";
+		else if (!strcmp(kw, "table-size"))
+			key = "table_size";
+		else if (!strcmp(kw, "hash"))
+			key = "hash";
+		else {
+			cli_usage_error(c, "unknown keyword \"%s\"", kw);
+			goto out;
+		}
+		if (json_object_get(req, key)) {
+			cli_usage_error(c, "\"%s\" given twice", kw);
+			goto out;
+		}
+		val = cli_value(c, &argc, &argv);
+		if (!val)
+			goto out;
+		if (!strcmp(key, "table_size")) {
+			uint32_t m;
+
+			if (cli_parse_u32(c, "table size", val, 1, XLB_MAGLEV_MAX, &m))
+				goto out;
+			v = json_integer(m);
+		} else {
+			if (cli_parse_choice(c, kw, val, key[0] == 'm' ? modes : hashes) < 0)
+				goto out;
+			v = json_string(val);
+		}
+		json_object_set_new(req, key, v);
+	}
+	res = cli_request(c, json_incref(req));
+	err = res ? 0 : -EIO;
+	if (res)
+		cli_print_json(c, res);
+	json_decref(res);
+out:
+	json_decref(req);
+	return err;
+}
+
+static int vip_del(struct cli *c, int argc, char **argv)
+{
+	json_t *res;
+	char vip[96];
+
+	if (argc < 1)
+		return cli_usage_error(c, "missing VIP");
+	if (argc > 1)
+		return cli_usage_error(c, "unexpected argument \"%s\"", argv[1]);
+	if (cli_parse_vip(c, argv[0], vip, sizeof(vip), NULL))
+		return XLB_EUSAGE;
+	res = cli_request(c, json_pack("{s:s, s:s}", "cmd", "vip_del", "vip", vip));
+	if (!res)
+		return -EIO;
+	cli_print_json(c, res);
+	json_decref(res);
+	return 0;
+}
+
+static int vip_list(struct cli *c, int argc, char **argv)
+{
+	static const struct cli_col cols[] = {
+		{ "vip", "VIP", F_STR },
+		{ "id", "ID", F_INT, true },
+		{ "mode", "MODE", F_STR },
+		{ "hash", "HASH", F_STR },
+		{ "table_size", "TABLE SIZE", F_INT, true },
+		{ "backends", "BACKENDS", F_INT, true },
+		{ "usable", "USABLE", F_INT, true },
+	};
+	struct cli_table *t;
+	json_t *res, *row;
+	size_t i;
+
+	if (argc > 0)
+		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);
+	res = cli_request(c, json_pack("{s:s}", "cmd", "vip_list"));
+	if (!res)
+		return -EIO;
+	if (!cli_print_json(c, res)) {
+		t = cli_table_new(cols, ARRAY_SIZE(cols), res);
+		json_array_foreach(json_object_get(res, "vips"), i, row)
+			cli_table_add(t, row);
+		cli_table_print(t, stdout);
+		cli_table_free(t);
+	}
+	json_decref(res);
+	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "add", vip_add },
+	{ "del", vip_del },
+	{ "list", vip_list },
+	{}
+};
+
+const struct cli_obj cli_obj_vip = {
+	.name = "vip",
+	.cmds = cmds,
+	.usage =
+	"Usage: xlb vip add VIP [ mode MODE ] [ table-size M ] [ hash HASH ]\n"
+	"       xlb vip del VIP\n"
+	"       xlb vip list\n"
+	"       xlb vip help\n"
+	"VIP := { IPV4:PORT/PROTO | [IPV6]:PORT/PROTO }\n"
+	"PROTO := { tcp | udp }\n"
+	"MODE := { ipip | gue | l2 }\n"
+	"HASH := { 5tuple | src }\n",
+};
