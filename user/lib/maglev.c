@@ -82,48 +82,291 @@ struct player {
 	uint32_t id;
 	uint32_t pos;	 /* next slot of its permutation to look at (the cursor) */
 	uint32_t skip;
+	uint32_t inv;	 /* skip^-1 mod M for the tail phase; 0 until needed */
 	uint32_t weight;
+	uint32_t quota;	 /* slots it will own */
 	uint32_t turns;	 /* turns played so far (k) */
 	uint32_t next;	 /* next player in the same round's list */
 };
 
-/*
- * Occupancy is a bitmap (8 KiB for M = 65537, 80 KiB for 655373) rather than the table itself:
- * the probes, which are most of the work, then hit L1 or L2 instead of a table 32 times larger.
- */
-static inline void claim(struct player *p, uint64_t *used, uint32_t m, uint32_t *table)
-{
-	uint32_t pos = p->pos, skip = p->skip;
+/* State of one population run. */
+struct fill {
+	uint32_t m;
+	uint32_t *table;
+	uint64_t *used;	  /* occupancy bitmap, see claim() */
+	uint32_t filled;
+	uint32_t tail_at; /* number of filled slots at which the tail phase starts */
+	uint32_t *empty;  /* tail phase: the empty slots, in no particular order */
+	uint32_t nempty;
+	uint64_t barrett; /* floor(2^64 / M) */
+};
 
-	while (used[pos >> 6] & (1ULL << (pos & 63))) {
-		pos += skip;
-		if (pos >= m)
-			pos -= m;
+/* a + b mod M for a, b < M */
+static inline uint32_t add_m(uint32_t a, uint32_t b, uint32_t m)
+{
+	uint32_t c = a + b;
+
+	return c >= m ? c - m : c;
+}
+
+static inline uint32_t is_used(const uint64_t *used, uint32_t pos)
+{
+	return (used[pos >> 6] >> (pos & 63)) & 1;
+}
+
+/*
+ * Probing. Occupancy is a bitmap (8 KiB for M = 65537, 80 KiB for 655373) rather than the table
+ * itself, so the probes hit L1 or L2 instead of a table 32 times larger. While the table is
+ * less than half full, one slot at a time: the next slot is usually free and the branch well
+ * predicted. Past that, whether a slot is taken is a coin toss and a mispredicted branch per
+ * probe would cost more than the probe, so eight slots are tested at once without branches
+ * and the first free one picked from the mask.
+ */
+static inline uint32_t probe(const struct fill *f, uint32_t pos, uint32_t skip)
+{
+	const uint64_t *used = f->used;
+	uint32_t m = f->m, s2, s4, s8;
+
+	if (f->filled < f->m / 2) {
+		while (is_used(used, pos))
+			pos = add_m(pos, skip, m);
+		return pos;
 	}
-	used[pos >> 6] |= 1ULL << (pos & 63);
-	table[pos] = p->id;
-	pos += skip;
-	if (pos >= m)
-		pos -= m;
+	s2 = add_m(skip, skip, m);
+	s4 = add_m(s2, s2, m);
+	s8 = add_m(s4, s4, m);
+	for (;;) {
+		uint32_t p[8], mask;
+
+		p[0] = pos;
+		p[1] = add_m(pos, skip, m);
+		p[2] = add_m(pos, s2, m);
+		p[4] = add_m(pos, s4, m);
+		p[3] = add_m(p[2], skip, m);
+		p[5] = add_m(p[4], skip, m);
+		p[6] = add_m(p[4], s2, m);
+		p[7] = add_m(p[6], skip, m);
+		mask = is_used(used, p[0]) | is_used(used, p[1]) << 1 | is_used(used, p[2]) << 2 |
+		       is_used(used, p[3]) << 3 | is_used(used, p[4]) << 4 |
+		       is_used(used, p[5]) << 5 | is_used(used, p[6]) << 6 | is_used(used, p[7]) << 7;
+		if (mask != 0xff)
+			return p[__builtin_ctz(~mask)];
+		pos = add_m(pos, s8, m);
+	}
+}
+
+/* x mod M for x < 2^64 / 2 (Barrett reduction; the quotient estimate is low by at most 1). */
+static inline uint32_t mod_m(const struct fill *f, uint64_t x)
+{
+	uint64_t q = (uint64_t)(((unsigned __int128)x * f->barrett) >> 64);
+	uint64_t r = x - q * f->m;
+
+	return r >= f->m ? r - f->m : r;
+}
+
+static uint32_t inverse_mod(uint32_t a, uint32_t m)
+{
+	int64_t t = 0, nt = 1, r = m, nr = a;
+
+	while (nr) {
+		int64_t q = r / nr, tmp;
+
+		tmp = t - q * nt;
+		t = nt;
+		nt = tmp;
+		tmp = r - q * nr;
+		r = nr;
+		nr = tmp;
+	}
+	return t < 0 ? t + m : t;
+}
+
+/*
+ * The tail phase. With E slots left a probe succeeds with probability E/M, so the last few
+ * hundred slots would cost about M ln(E) probes, half of all. Instead, the empty slots are kept
+ * in a list and a turn computes, for each, its distance along the player's permutation,
+ * (s - pos) * skip^-1 mod M, and takes the nearest: exactly the slot probing would find.
+ */
+static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, struct player *p)
+{
+	uint32_t m = f->m, pos = p->pos, best = UINT32_MAX, bi = 0;
+
+	if (f->filled == f->tail_at) {
+		/* Entering the tail phase: list the empty slots once, a word at a time. */
+		for (uint32_t w = 0; w < (m + 63) / 64; w++) {
+			uint64_t free = ~f->used[w];
+
+			while (free) {
+				uint32_t s = w * 64 + __builtin_ctzll(free);
+
+				if (s >= m)
+					break;
+				f->empty[f->nempty++] = s;
+				free &= free - 1;
+			}
+		}
+	}
+	if (!p->inv)
+		p->inv = inverse_mod(p->skip, m);
+	for (uint32_t i = 0; i < f->nempty; i++) {
+		uint32_t s = f->empty[i];
+		uint32_t d = mod_m(f, (uint64_t)(s >= pos ? s - pos : s + m - pos) * p->inv);
+
+		if (d < best) {
+			best = d;
+			bi = i;
+		}
+	}
+	pos = f->empty[bi];
+	f->empty[bi] = f->empty[--f->nempty];
+	return pos;
+}
+
+/* One turn of @p: claim the first empty slot of its permutation from its cursor on. */
+static inline __attribute__((always_inline)) void claim(struct fill *f, struct player *p)
+{
+	uint32_t pos;
+
+	if (f->filled < f->tail_at)
+		pos = probe(f, p->pos, p->skip);
+	else
+		pos = tail_pick(f, p);
+	f->used[pos >> 6] |= 1ULL << (pos & 63);
+	f->table[pos] = p->id;
+	f->filled++;
+	pos += p->skip;
+	if (pos >= f->m)
+		pos -= f->m;
 	p->pos = pos;
 }
 
-/* Round of turn k of a backend of weight w: floor(((2k + 1) wmax - 1) / 2w). */
-static inline uint64_t turn_round(uint64_t k, uint32_t w, uint32_t wmax)
+/* Round of turn k of a backend of weight w: floor(((2k + 1) wmax - 1) / 2w), capped at @last. */
+static inline uint64_t turn_round(uint64_t k, uint32_t w, uint32_t wmax, uint64_t last)
 {
-	return ((2 * k + 1) * wmax - 1) / (2 * (uint64_t)w);
+	uint64_t r = ((2 * k + 1) * wmax - 1) / (2 * (uint64_t)w);
+
+	return r < last ? r : last;
 }
 
-/* The population loop over already validated entries; @table is already zeroed. */
+/* Largest remainder order: larger remainder first, then list order. */
+struct rem {
+	uint64_t rem;
+	uint32_t idx;
+};
+
+static int cmp_rem(const void *a, const void *b)
+{
+	const struct rem *x = a, *y = b;
+
+	if (x->rem != y->rem)
+		return x->rem > y->rem ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Quotas by largest remainder: floor(M w / W), plus one for the largest remainders. */
+static int set_quotas(struct player *pl, uint32_t np, uint32_t m, uint64_t wsum)
+{
+	uint64_t left = m;
+	struct rem *r;
+
+	r = malloc(np * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < np; i++) {
+		uint64_t x = (uint64_t)m * pl[i].weight;
+
+		pl[i].quota = x / wsum;
+		left -= pl[i].quota;
+		r[i] = (struct rem){ .rem = x % wsum, .idx = i };
+	}
+	/* left < np: the floors miss less than one slot per player */
+	if (left) {
+		qsort(r, np, sizeof(*r), cmp_rem);
+		for (uint64_t i = 0; i < left; i++)
+			pl[r[i].idx].quota++;
+	}
+	free(r);
+	return 0;
+}
+
+/* Weighted turns: the calendar of rounds described at the top of the file. */
+static int play_rounds(struct fill *f, struct player *pl, uint32_t np, uint32_t wmax,
+		       uint64_t wsum)
+{
+	/*
+	 * Without quotas the table would be full by round last - 1 (each player has played at
+	 * least (r + 1) w / wmax - 1/2 turns after round r). With quotas a player may need one
+	 * more turn (never two); turns that would come after round last are played in round last.
+	 */
+	uint64_t last = ((2 * (uint64_t)f->m + np) * wmax + 2 * wsum - 1) / (2 * wsum);
+	uint32_t *head, *tail;
+	int err;
+
+	err = set_quotas(pl, np, f->m, wsum);
+	if (err)
+		return err;
+	head = malloc((last + 1) * sizeof(*head));
+	tail = malloc((last + 1) * sizeof(*tail));
+	if (!head || !tail) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memset(head, 0xff, (last + 1) * sizeof(*head));
+	for (uint32_t i = 0; i < np; i++) {
+		uint64_t r = turn_round(0, pl[i].weight, wmax, last);
+
+		if (!pl[i].quota)
+			continue;
+		if (head[r] == NIL)
+			head[r] = i;
+		else
+			pl[tail[r]].next = i;
+		tail[r] = i;
+	}
+	for (uint64_t r = 0; r <= last; r++) {
+		for (uint32_t i = head[r]; i != NIL;) {
+			struct player *p = &pl[i];
+			uint32_t nx = p->next;
+			uint64_t t;
+
+			claim(f, p);
+			if (++p->turns < p->quota) {
+				t = turn_round(p->turns, p->weight, wmax, last);
+				p->next = NIL;
+				if (head[t] == NIL)
+					head[t] = i;
+				else
+					pl[tail[t]].next = i;
+				tail[t] = i;
+			}
+			i = nx;
+		}
+	}
+	err = f->filled == f->m ? 0 : -EFAULT; /* the quotas add up to M */
+out:
+	free(tail);
+	free(head);
+	return err;
+}
+
+/* Where the tail phase starts: when about sqrt(M / 2) slots are left (measured optimum). */
+static uint32_t tail_size(uint32_t m)
+{
+	uint32_t e = 1;
+
+	while ((uint64_t)e * e * 2 < m)
+		e++;
+	return e;
+}
+
+/* The population over validated entries; @table is already zeroed. */
 static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint32_t *table)
 {
-	size_t np = 0, nwords = (m + 63) / 64;
-	uint32_t wmax = 0, filled = 0;
-	uint64_t wsum = 0, nrounds = 0;
+	struct fill f = { .m = m, .table = table };
+	uint32_t np = 0, wmax = 0;
+	uint64_t wsum = 0;
+	struct player *pl;
 	bool equal = true;
-	struct player *pl = NULL;
-	uint64_t *used = NULL;
-	uint32_t *head = NULL, *tail = NULL;
 	int err = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -139,19 +382,15 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 	if (!np)
 		return 0; /* every slot XLB_BACKEND_NONE */
 
-	if (!equal)
-		nrounds = ((2 * (uint64_t)m + np) * wmax + 2 * wsum - 1) / (2 * wsum);
+	f.tail_at = m - tail_size(m);
+	f.barrett = UINT64_MAX / m;
 	pl = malloc(np * sizeof(*pl));
-	used = calloc(nwords, sizeof(*used));
-	if (!equal) {
-		head = malloc(nrounds * sizeof(*head));
-		tail = malloc(nrounds * sizeof(*tail));
-	}
-	if (!pl || !used || (!equal && (!head || !tail))) {
+	f.used = calloc((m + 63) / 64, sizeof(*f.used));
+	f.empty = malloc((m - f.tail_at) * sizeof(*f.empty));
+	if (!pl || !f.used || !f.empty) {
 		err = -ENOMEM;
 		goto out;
 	}
-
 	np = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i].weight)
@@ -161,54 +400,20 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 	}
 
 	if (equal) {
-		/* The classic loop: every backend plays once per round, in list order. */
-		for (;;) {
-			for (size_t i = 0; i < np; i++) {
-				claim(&pl[i], used, m, table);
-				if (++filled == m)
-					goto out;
-			}
-		}
+		/*
+		 * The classic loop: every player once per round in list order until the table is
+		 * full. It is what play_rounds() does for equal weights (the largest remainders
+		 * tie and go to the first players in list order), only faster.
+		 */
+		while (f.filled < m)
+			for (uint32_t i = 0; i < np && f.filled < m; i++)
+				claim(&f, &pl[i]);
+	} else {
+		err = play_rounds(&f, pl, np, wmax, wsum);
 	}
-
-	memset(head, 0xff, nrounds * sizeof(*head));
-	for (uint32_t i = 0; i < np; i++) {
-		uint64_t r = turn_round(0, pl[i].weight, wmax);
-
-		if (r >= nrounds)
-			continue;
-		if (head[r] == NIL)
-			head[r] = i;
-		else
-			pl[tail[r]].next = i;
-		tail[r] = i;
-	}
-	for (uint64_t r = 0; r < nrounds; r++) {
-		for (uint32_t i = head[r]; i != NIL;) {
-			struct player *p = &pl[i];
-			uint32_t nx = p->next;
-			uint64_t t;
-
-			claim(p, used, m, table);
-			if (++filled == m)
-				goto out;
-			t = turn_round(++p->turns, p->weight, wmax);
-			if (t < nrounds) {
-				p->next = NIL;
-				if (head[t] == NIL)
-					head[t] = i;
-				else
-					pl[tail[t]].next = i;
-				tail[t] = i;
-			}
-			i = nx;
-		}
-	}
-	err = -EFAULT; /* unreachable: nrounds rounds always hold at least M turns */
 out:
-	free(tail);
-	free(head);
-	free(used);
+	free(f.empty);
+	free(f.used);
 	free(pl);
 	return err;
 }
