@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Forwarding: IP-in-IP (any family pair), GUE and L2 DSR rewrites of a frame towards a backend. */
+#ifndef XLB_ENCAP_H
+#define XLB_ENCAP_H
+
+#include "parse.h"
+#include "csum.h"
+
+/*
+ * VLAN policy: a tag is kept. The frame goes back out (XDP_TX) on the port and VLAN it came
+ * in on, where the next hop was reachable; only the tag's inner ethertype changes.
+ *
+ * GUE checksum policy: the outer UDP checksum is 0 for IPv4 and also for IPv6 (RFC 6935/6936
+ * zero-checksum tunnels; Linux fou/GUE receive sockets accept it by default), because the inner
+ * packet carries its own transport checksum and summing the payload would cost per byte.
+ */
+
+/* Bytes of outer headers a backend of @family and @mode adds (0 for L2 DSR). */
+static __always_inline __u32 encap_len(__u8 family, __u8 mode)
+{
+	if (mode == XLB_MODE_L2)
+		return 0;
+	return (family == XLB_AF_INET6 ? 40 : 20) + (mode == XLB_MODE_GUE ? 8 : 0);
+}
+
+/* Outer IPv4 source: encap_src4 whose low encap_src4_bits (max 16) come from the flow hash. */
+static __always_inline __be32 encap_src4(const struct xlb_config *cfg, __u32 hash)
+{
+	__u32 bits = cfg->encap_src4_bits, mask;
+
+	if (bits > 16)
+		bits = 16;
+	mask = (1U << bits) - 1;
+	return bpf_htonl((bpf_ntohl(cfg->encap_src4) & ~mask) | (hash & mask));
+}
+
+/* L2 DSR: destination MAC = the backend's, source = the MAC the frame was sent to. */
+static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backend *be)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return -XLB_R_DROP_MALFORMED;
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, be->mac, 6);
+	return XLB_R_TX;
+}
+
+/*
+ * forward_encap() - prepend outer IP (+ UDP for GUE) in front of the packet's IP header.
+ * The inner packet is left byte for byte as it came. Outer: family of the backend, TTL/hop
+ * limit 64, TOS/traffic class copied, DF copied from an IPv4 inner packet (set for IPv6),
+ * source varying with @hash for RSS on the receiver. The caller checked the MTU.
+ */
+static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pkt *p,
+					 const struct xlb_backend *be,
+					 const struct xlb_config *cfg, __u8 mode, __u32 hash)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	bool gue = mode == XLB_MODE_GUE, out6 = be->family == XLB_AF_INET6;
+	__u32 hdr = encap_len(be->family, mode), off = p->l3_off;
+	__u8 inner_proto = p->key.family == XLB_AF_INET6 ? IPPROTO_IPV6_ : IPPROTO_IPIP_;
+	__u16 ethertype = out6 ? ETH_P_IPV6_ : ETH_P_IP_;
+	struct ethhdr *eth = data;
+	__be16 tci = 0;
+	__u8 dmac[6];
+	void *l3;
+
+	if ((void *)(eth + 1) > end)
+		return -XLB_R_DROP_MALFORMED;
+	__builtin_memcpy(dmac, eth->h_dest, 6);
+	if (off != ETH_HLEN_) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return -XLB_R_DROP_MALFORMED;
+		tci = vh->h_vlan_TCI;
+		off = ETH_HLEN_ + VLAN_HLEN_;
+	}
+	if (bpf_xdp_adjust_head(ctx, -(int)hdr))
+		return -XLB_R_DROP_ENCAP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return -XLB_R_DROP_ENCAP;
+	__builtin_memcpy(eth->h_dest, cfg->nexthop_mac, 6);
+	__builtin_memcpy(eth->h_source, dmac, 6);
+	if (off != ETH_HLEN_) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return -XLB_R_DROP_ENCAP;
+		eth->h_proto = bpf_htons(ETH_P_8021Q_);
+		vh->h_vlan_TCI = tci;
+		vh->h_vlan_encapsulated_proto = bpf_htons(ethertype);
+	} else {
+		eth->h_proto = bpf_htons(ethertype);
+	}
+	l3 = data + off;
+	if (out6) {
+		struct ipv6hdr *oh = l3;
+
+		if ((void *)(oh + 1) > end)
+			return -XLB_R_DROP_ENCAP;
+		*(__be32 *)oh = bpf_htonl(0x60000000 | (__u32)p->tos << 20 | (hash & 0xfffff));
+		oh->payload_len = bpf_htons(p->l3_len + hdr - sizeof(*oh));
+		oh->nexthdr = gue ? IPPROTO_UDP_ : inner_proto;
+		oh->hop_limit = 64;
+		__builtin_memcpy(&oh->saddr, cfg->encap_src6, 12);
+		*(__be32 *)((void *)&oh->saddr + 12) = bpf_htonl(hash);
+		__builtin_memcpy(&oh->daddr, be->addr, 16);
+		l3 = oh + 1;
+	} else {
+		struct iphdr *oh = l3, ip = {};
+
+		if ((void *)(oh + 1) > end)
+			return -XLB_R_DROP_ENCAP;
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.tos = p->tos;
+		ip.tot_len = bpf_htons(p->l3_len + hdr);
+		ip.frag_off = p->df ? bpf_htons(IP_DF_) : 0;
+		ip.ttl = 64;
+		ip.protocol = gue ? IPPROTO_UDP_ : inner_proto;
+		ip.saddr = encap_src4(cfg, hash);
+		ip.daddr = be->addr[0];
+		ip.check = csum_ipv4_hdr(&ip);
+		*oh = ip;
+		l3 = oh + 1;
+	}
+	if (gue) {
+		struct udphdr *uh = l3;
+
+		if ((void *)(uh + 1) > end)
+			return -XLB_R_DROP_ENCAP;
+		uh->source = bpf_htons(0xc000 | (hash & 0x3fff));
+		uh->dest = bpf_htons(cfg->gue_port ? cfg->gue_port : XLB_GUE_PORT_DEFAULT);
+		uh->len = bpf_htons(p->l3_len + sizeof(*uh));
+		uh->check = 0;
+	}
+	return XLB_R_TX;
+}
+
+#endif /* XLB_ENCAP_H */

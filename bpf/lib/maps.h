@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The BPF maps of the xlb balancer; libxlb pins each one under /sys/fs/bpf/xlb/ by its name. */
+#ifndef XLB_MAPS_H
+#define XLB_MAPS_H
+
+#include "xlb_abi.h"
+
+/* Virtual services: {address, port, protocol, family} -> vip id, flags, mode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, struct xlb_vip_key);
+	__type(value, struct xlb_vip);
+} xlb_vips SEC(".maps");
+
+/* Backends by id (0 = none): outer destination, family, usable flag, L2 MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_backend);
+} xlb_backends SEC(".maps");
+
+/*
+ * Template of one VIP's Maglev table. Slot 0 holds M, slots 1..M the backend ids, so that M
+ * travels with the table and changes in the same atomic swap. BPF_F_INNER_MAP lets every VIP's
+ * inner map have its own size (M + 1).
+ */
+struct xlb_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/* vip id -> that VIP's Maglev table; a table change replaces one slot (old or new, no mix). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__array(values, struct xlb_maglev_inner);
+} xlb_maglev SEC(".maps");
+
+/*
+ * Established flows: 5-tuple -> backend. Per-CPU LRU lists (BPF_F_NO_COMMON_LRU) keep inserts
+ * free of cross-CPU locking; max_entries is set by libxlb at load time.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_FLOWS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_flow);
+} xlb_flows SEC(".maps");
+
+/* Per-VIP counters of packets that matched the VIP (forwarded or not) and new flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_counters);
+} xlb_stats_vip SEC(".maps");
+
+/* Per-backend counters of packets forwarded to it and flows newly assigned to it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_counters);
+} xlb_stats_backend SEC(".maps");
+
+/* One counter per enum xlb_reason: every packet under exactly one verdict reason, plus events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_R__MAX);
+	__type(key, __u32);
+	__type(value, struct xlb_reason_counters);
+} xlb_stats_reason SEC(".maps");
+
+/* The one tunables entry; read only once a packet matched a VIP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_config);
+} xlb_config SEC(".maps");
+
+/* Flood guard state of one CPU: the current one-second window and new flows counted in it. */
+struct xlb_flood_state {
+	__u64 window_start;	/* bpf_ktime_get_coarse_ns() at the window's start */
+	__u64 count;		/* new flows seen in this window */
+};
+
+/* Per-CPU flood guard windows (no locking: each CPU limits its own share). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_flood_state);
+} xlb_flood SEC(".maps");
+
+#endif /* XLB_MAPS_H */

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Bounds-checked parsing of Ethernet (+802.1Q), IPv4 (with options), IPv6 and TCP/UDP ports. */
+#ifndef XLB_PARSE_H
+#define XLB_PARSE_H
+
+#include "xlb_abi.h"
+
+#define ETH_HLEN_ 14
+#define VLAN_HLEN_ 4
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
+#define ETH_P_8021Q_ 0x8100
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_IPIP_ 4
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPPROTO_IPV6_ 41
+#define IPPROTO_FRAG_ 44
+#define IPPROTO_ICMPV6_ 58
+#define IP_DF_ 0x4000
+#define IP_MF_ 0x2000
+#define IP_OFFMASK_ 0x1fff
+
+/* Fragment state of a packet (struct xlb_pkt.frag). */
+enum {
+	FRAG_NONE = 0,
+	FRAG_FIRST = 1,		/* offset 0, more fragments follow: carries the ports */
+	FRAG_LATER = 2,		/* offset > 0: no L4 header */
+};
+
+/* What the parser learned about one packet. */
+struct xlb_pkt {
+	struct xlb_flow_key key;	/* the flow (for ICMP errors: the quoted flow, reversed) */
+	__u32 l3_off;		/* offset of the IP header: 14, or 18 behind an 802.1Q tag */
+	__u32 l3_len;		/* IP total length (IPv4 tot_len, IPv6 40 + payload_len) */
+	__u32 l4_off;		/* offset of the L4 header */
+	__u8 tos;		/* IPv4 TOS or IPv6 traffic class, copied to the outer header */
+	__u8 df;		/* IPv4 DF set (IPv6 never fragments in flight: treated as set) */
+	__u8 frag;		/* FRAG_* */
+	__u8 icmp;		/* an ICMP error routed by its quoted flow */
+};
+
+/*
+ * parse_eth() - Ethernet with at most one 802.1Q tag.
+ * Returns the ethertype (host order) of the L3 header and sets p->l3_off, or a negative reason.
+ */
+static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
+{
+	struct ethhdr *eth = data;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > end)
+		return -XLB_R_DROP_MALFORMED;
+	proto = bpf_ntohs(eth->h_proto);
+	p->l3_off = ETH_HLEN_;
+	if (proto == ETH_P_8021Q_) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return -XLB_R_DROP_MALFORMED;
+		proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
+		p->l3_off = ETH_HLEN_ + VLAN_HLEN_;
+	}
+	if (proto != ETH_P_IP_ && proto != ETH_P_IPV6_)
+		return -XLB_R_PASS_NOT_IP;
+	return proto;
+}
+
+/*
+ * parse_ipv4() - IPv4 header at @off: IHL >= 5, options in the packet, tot_len within the
+ * packet and >= the header. Fills addresses, protocol, TOS, DF and fragment state.
+ * Returns 0 or a negative reason.
+ */
+static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct xlb_pkt *p)
+{
+	struct iphdr *iph = data + off;
+	__u32 hlen, tot;
+	__u16 frag;
+
+	if ((void *)(iph + 1) > end)
+		return -XLB_R_DROP_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return -XLB_R_DROP_MALFORMED;
+	hlen = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < hlen || data + off + tot > end)
+		return -XLB_R_DROP_MALFORMED;
+	p->key.src[0] = iph->saddr;
+	p->key.dst[0] = iph->daddr;
+	p->key.proto = iph->protocol;
+	p->key.family = XLB_AF_INET;
+	p->tos = iph->tos;
+	p->l3_len = tot;
+	p->l4_off = off + hlen;
+	frag = bpf_ntohs(iph->frag_off);
+	p->df = !!(frag & IP_DF_);
+	if (frag & (IP_MF_ | IP_OFFMASK_))
+		p->frag = (frag & IP_OFFMASK_) ? FRAG_LATER : FRAG_FIRST;
+	return 0;
+}
+
+/*
+ * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, and a directly
+ * following fragment header if any. Other extension headers are not walked: their packets end
+ * as XLB_R_PASS_L4. Returns 0 or a negative reason.
+ */
+static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct xlb_pkt *p)
+{
+	struct ipv6hdr *ip6 = data + off;
+	__u32 plen;
+
+	if ((void *)(ip6 + 1) > end)
+		return -XLB_R_DROP_MALFORMED;
+	if (ip6->version != 6)
+		return -XLB_R_DROP_MALFORMED;
+	plen = bpf_ntohs(ip6->payload_len);
+	if (data + off + sizeof(*ip6) + plen > end)
+		return -XLB_R_DROP_MALFORMED;
+	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
+	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
+	p->key.proto = ip6->nexthdr;
+	p->key.family = XLB_AF_INET6;
+	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	p->df = 1;
+	p->l3_len = sizeof(*ip6) + plen;
+	p->l4_off = off + sizeof(*ip6);
+	if (ip6->nexthdr == IPPROTO_FRAG_) {
+		struct frag_hdr *fh = data + p->l4_off;
+		__u16 fo;
+
+		if ((void *)(fh + 1) > end || plen < sizeof(*fh))
+			return -XLB_R_DROP_MALFORMED;
+		fo = bpf_ntohs(fh->frag_off);
+		p->key.proto = fh->nexthdr;
+		p->frag = (fo & 0xfff8) ? FRAG_LATER : FRAG_FIRST;
+		p->l4_off += sizeof(*fh);
+	}
+	return 0;
+}
+
+/*
+ * parse_ports() - TCP/UDP ports into the key. The whole L4 header (20 bytes TCP, 8 UDP) must
+ * lie within the IP packet (which parse_ipv4/6 checked lies within the frame), except in a
+ * first fragment, whose ports are then left at 0 (it matches only an all-ports VIP).
+ */
+static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
+{
+	__u32 need = p->key.proto == IPPROTO_TCP_ ? 20 : 8;
+	__u16 *ports = data + p->l4_off;
+
+	if (p->frag == FRAG_LATER)
+		return 0;
+	if ((void *)(ports + 2) > end || p->l4_off + need > p->l3_off + p->l3_len) {
+		if (p->frag == FRAG_FIRST)
+			return 0;
+		return -XLB_R_DROP_MALFORMED;
+	}
+	p->key.sport = ports[0];
+	p->key.dport = ports[1];
+	return 0;
+}
+
+#endif /* XLB_PARSE_H */

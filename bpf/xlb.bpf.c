@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The xlb XDP balancer: VIP lookup, flow table, Maglev, encapsulation, per-reason counters. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xlb_abi.h"
+#include "maps.h"
+#include "parse.h"
+#include "icmp.h"
+#include "flow.h"
+#include "encap.h"
+#include "stats.h"
+
+/*
+ * Policies for odd packets (each is counted under its reason):
+ *
+ * - Malformed (truncated Ethernet/VLAN/IP/TCP/UDP header, IPv4 IHL < 5, tot_len smaller than
+ *   the header or beyond the frame, IPv6 payload beyond the frame): XDP_DROP,
+ *   drop_malformed, VIP or not. The kernel's own input path discards these at the same checks.
+ * - Not IP: XDP_PASS untouched. IP but not TCP/UDP/ICMP (or behind IPv6 extension headers
+ *   other than a fragment header): XDP_PASS untouched, pass_l4, without a VIP lookup.
+ * - Fragments: every fragment of a datagram, the first included, is hashed on addresses and
+ *   protocol only (ports zeroed) and never recorded in the flow table, so the whole datagram
+ *   reaches one backend. The first fragment matches its {addr, port, proto} VIP and falls back
+ *   to {addr, 0, proto}; a later fragment carries no ports and matches only an all-ports VIP.
+ *   No match: XDP_PASS untouched, pass_frag.
+ * - ICMP: "fragmentation needed" / ICMPv6 "packet too big" quoting a VIP flow go to the backend
+ *   owning that flow (flow table, else Maglev; never recorded), counted icmp_routed + tx. Any
+ *   other ICMP: XDP_PASS untouched, pass_icmp.
+ * - Too big after encapsulation (outer L3 length > config.mtu, 0 = 1500): XDP_DROP
+ *   drop_too_big, or with XLB_CFG_F_PASS_TOO_BIG XDP_PASS untouched, pass_too_big.
+ * - VLAN: one 802.1Q tag is parsed and kept on the encapsulated frame.
+ */
+static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct xlb_backend *be = NULL;
+	const struct xlb_config *cfg;
+	struct xlb_vip_key vk = {};
+	struct xlb_pkt p = {};
+	__u32 zero = 0, new_flow = 0, hash, vip_id;
+	struct xlb_vip *vip;
+	int rc, id;
+	__u8 mode;
+
+	rc = parse_eth(data, end, &p);
+	if (rc < 0)
+		return -rc;
+	if (rc == ETH_P_IP_)
+		rc = parse_ipv4(data, end, p.l3_off, &p);
+	else
+		rc = parse_ipv6(data, end, p.l3_off, &p);
+	if (rc < 0)
+		return -rc;
+
+	if (p.key.proto == IPPROTO_TCP_ || p.key.proto == IPPROTO_UDP_)
+		rc = parse_ports(data, end, &p);
+	else if (p.key.proto == IPPROTO_ICMP_ || p.key.proto == IPPROTO_ICMPV6_)
+		rc = parse_icmp_error(data, end, &p);
+	else
+		rc = p.frag ? -XLB_R_PASS_FRAG : -XLB_R_PASS_L4;
+	if (rc < 0)
+		return -rc;
+
+	__builtin_memcpy(vk.addr, p.key.dst, sizeof(vk.addr));
+	vk.port = p.key.dport;
+	vk.proto = p.key.proto;
+	vk.family = p.key.family;
+	vip = NULL;
+	if (p.frag != FRAG_LATER)
+		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+	if (!vip) {
+		vk.port = 0;
+		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+		if (!vip)
+			return p.icmp ? XLB_R_PASS_ICMP : p.frag ? XLB_R_PASS_FRAG :
+							       XLB_R_PASS_NOT_VIP;
+	}
+
+	/* A VIP matched: only now is the config needed. */
+	vip_id = vip->id;
+	mode = vip->mode;
+	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
+	if (!cfg) {
+		rc = XLB_R_DROP_NO_CONFIG;
+		goto out;
+	}
+	if (p.frag) {
+		p.key.sport = 0;
+		p.key.dport = 0;
+	}
+	hash = xlb_flow_hash(&p.key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
+	id = pick_backend(&p, vip, cfg, hash, &be, &new_flow, bytes);
+	if (id < 0 || !be) {
+		rc = id < 0 ? -id : XLB_R_DROP_NO_BACKEND;
+		goto out;
+	}
+	if (mode == XLB_MODE_L2) {
+		rc = forward_l2(ctx, be);
+	} else {
+		__u32 mtu = cfg->mtu ? cfg->mtu : 1500;
+
+		if (p.l3_len + encap_len(be->family, mode) > mtu) {
+			rc = (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG :
+								     XLB_R_DROP_TOO_BIG;
+			goto out;
+		}
+		rc = forward_encap(ctx, &p, be, cfg, mode, hash);
+	}
+	if (rc < 0) {
+		rc = -rc;
+		goto out;
+	}
+	if (p.icmp)
+		stats_reason(XLB_R_EV_ICMP, bytes);
+	stats_add(&xlb_stats_backend, id, bytes, new_flow);
+out:
+	stats_add(&xlb_stats_vip, vip_id, bytes, new_flow);
+	return rc;
+}
+
+SEC("xdp")
+int xlb_balancer(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	__u32 reason = balance(ctx, bytes);
+
+	stats_reason(reason, bytes);
+	if (reason == XLB_R_TX)
+		return XDP_TX;
+	if (reason < XLB_R_DROP_MALFORMED)
+		return XDP_PASS;
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

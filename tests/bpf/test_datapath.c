@@ -1,0 +1,1012 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Datapath fixtures: frames through the loaded balancer (BPF_PROG_TEST_RUN), checked byte by byte. */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "xlb.h"
+#include "pktbuild.h"
+
+/* fixtures override the defaults of their spec macros (TCP()/UDP() payload sizes) */
+#pragma GCC diagnostic ignored "-Woverride-init"
+
+#define M 13		/* table size of the fixture VIPs */
+#define M_BIG 251	/* table size of the random-flow VIP */
+
+static struct xlb *X;
+static int T, failed;
+
+static const uint8_t NEXTHOP_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
+static struct xlb_config CFG;
+
+/* What the test knows about each VIP id. */
+struct vipinfo {
+	uint8_t mode;
+	uint32_t flags;
+	uint32_t m;
+	uint32_t table[M_BIG];
+};
+static struct vipinfo V[32];
+static struct xlb_backend B[64];
+
+/* ---------------------------------------------------------------- reporting */
+
+static void tap(int ok, const char *name, const char *why)
+{
+	T++;
+	if (ok) {
+		printf("ok %d - %s\n", T, name);
+	} else {
+		failed++;
+		printf("not ok %d - %s # %s\n", T, name, why ? why : "");
+	}
+	fflush(stdout);
+}
+
+static char WHY[512];
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(WHY, sizeof(WHY), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- fixture setup */
+
+static void addr_of(const char *s, __be32 a[4], __u8 *fam)
+{
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, s, a) == 1) {
+		*fam = XLB_AF_INET;
+		return;
+	}
+	inet_pton(AF_INET6, s, a);
+	*fam = XLB_AF_INET6;
+}
+
+static int add_backend(uint32_t id, const char *addr, int usable)
+{
+	struct xlb_backend be = {};
+
+	addr_of(addr, be.addr, &be.family);
+	be.flags = usable ? XLB_BE_F_USABLE : 0;
+	memcpy(be.mac, "\x02\xbe\x00\x00\x00", 5);
+	be.mac[5] = (uint8_t)id;
+	B[id] = be;
+	return xlb_backend__set(X, id, &be);
+}
+
+static int set_table(uint32_t vip_id, const uint32_t *t, uint32_t m)
+{
+	V[vip_id].m = m;
+	memcpy(V[vip_id].table, t, m * sizeof(*t));
+	return xlb_vip__set_table(X, vip_id, t, m);
+}
+
+/* A table of @m slots cycling through backends @first .. @first + @n - 1. */
+static int fill_table(uint32_t vip_id, uint32_t first, uint32_t n, uint32_t m)
+{
+	uint32_t t[M_BIG];
+
+	for (uint32_t i = 0; i < m; i++)
+		t[i] = first + (i * 7 + vip_id) % n;
+	return set_table(vip_id, t, m);
+}
+
+static int add_vip(const char *addr, uint16_t port, uint8_t proto, uint32_t id, uint8_t mode,
+		   uint32_t flags)
+{
+	struct xlb_vip_key k = { .port = htons(port), .proto = proto };
+	struct xlb_vip v = { .id = id, .flags = flags, .table_size = M, .mode = mode };
+
+	addr_of(addr, k.addr, &k.family);
+	V[id].mode = mode;
+	V[id].flags = flags;
+	return xlb_vip__set(X, &k, &v);
+}
+
+enum {
+	VIP_4IN4, VIP_4IN6, VIP_6IN6, VIP_6IN4, VIP_GUE4, VIP_GUE6, VIP_L2_4, VIP_L2_6,
+	VIP_ALL4, VIP_ALL6, VIP_SRC, VIP_MISC, VIP_RAND, VIP_EMPTY, VIP_NOTABLE, VIP_RAND6,
+};
+
+static int setup(void)
+{
+	static const struct {
+		const char *addr;
+		uint32_t id;
+		uint8_t mode;
+		uint32_t be_first;
+		uint32_t flags;
+	} vips[] = {
+		{ "198.18.0.10", VIP_4IN4, XLB_MODE_IPIP, 1, 0 },
+		{ "198.18.0.11", VIP_4IN6, XLB_MODE_IPIP, 11, 0 },
+		{ "2001:db8::10", VIP_6IN6, XLB_MODE_IPIP, 11, 0 },
+		{ "2001:db8::11", VIP_6IN4, XLB_MODE_IPIP, 1, 0 },
+		{ "198.18.0.12", VIP_GUE4, XLB_MODE_GUE, 1, 0 },
+		{ "2001:db8::12", VIP_GUE6, XLB_MODE_GUE, 11, 0 },
+		{ "198.18.0.13", VIP_L2_4, XLB_MODE_L2, 1, 0 },
+		{ "2001:db8::13", VIP_L2_6, XLB_MODE_L2, 11, 0 },
+		{ "198.18.0.30", VIP_SRC, XLB_MODE_IPIP, 1, XLB_VIP_F_HASH_SRC },
+		{ "198.18.0.40", VIP_MISC, XLB_MODE_IPIP, 21, 0 },
+		{ "198.18.0.60", VIP_EMPTY, XLB_MODE_IPIP, 0, 0 },
+		{ "198.18.0.61", VIP_NOTABLE, XLB_MODE_IPIP, 0, 0 },
+	};
+	char a[64];
+	int err = 0;
+
+	CFG = (struct xlb_config){ .gue_port = 6080, .hash_seed = 0x5eed, .encap_src4_bits = 8,
+				   .mtu = 1500 };
+	memcpy(CFG.nexthop_mac, NEXTHOP_MAC, 6);
+	inet_pton(AF_INET, "198.18.200.0", &CFG.encap_src4);
+	inet_pton(AF_INET6, "2001:db8:ffff::", CFG.encap_src6);
+	err |= xlb__config_set(X, &CFG);
+
+	for (int i = 1; i <= 4; i++) {
+		snprintf(a, sizeof(a), "198.18.1.%d", i);
+		err |= add_backend(i, a, 1);
+		snprintf(a, sizeof(a), "2001:db8:1::%d", i);
+		err |= add_backend(10 + i, a, 1);
+		snprintf(a, sizeof(a), "198.18.2.%d", i);
+		err |= add_backend(20 + i, a, 1);
+	}
+	for (int i = 0; i < 10; i++) {
+		if (i < 5)
+			snprintf(a, sizeof(a), "198.18.3.%d", i + 1);
+		else
+			snprintf(a, sizeof(a), "2001:db8:3::%d", i + 1);
+		err |= add_backend(31 + i, a, 1);
+	}
+	for (size_t i = 0; i < sizeof(vips) / sizeof(vips[0]); i++) {
+		err |= add_vip(vips[i].addr, 80, 6, vips[i].id, vips[i].mode, vips[i].flags);
+		err |= add_vip(vips[i].addr, 53, 17, vips[i].id, vips[i].mode, vips[i].flags);
+		if (vips[i].be_first)
+			err |= fill_table(vips[i].id, vips[i].be_first, 4, M);
+	}
+	/* all-ports VIPs */
+	err |= add_vip("198.18.0.20", 0, 6, VIP_ALL4, XLB_MODE_IPIP, 0);
+	err |= add_vip("198.18.0.20", 0, 17, VIP_ALL4, XLB_MODE_IPIP, 0);
+	err |= add_vip("2001:db8::20", 0, 6, VIP_ALL6, XLB_MODE_IPIP, 0);
+	err |= add_vip("2001:db8::20", 0, 17, VIP_ALL6, XLB_MODE_IPIP, 0);
+	err |= fill_table(VIP_ALL4, 1, 4, M);
+	err |= fill_table(VIP_ALL6, 11, 4, M);
+	/* no usable backend at all */
+	{
+		uint32_t zeros[M] = { 0 };
+
+		err |= set_table(VIP_EMPTY, zeros, M);
+	}
+	/* random flows: 10 backends of both families, a bigger table */
+	err |= add_vip("198.18.0.50", 80, 6, VIP_RAND, XLB_MODE_IPIP, 0);
+	err |= add_vip("2001:db8::50", 80, 6, VIP_RAND6, XLB_MODE_IPIP, 0);
+	err |= fill_table(VIP_RAND, 31, 10, M_BIG);
+	err |= fill_table(VIP_RAND6, 31, 10, M_BIG);
+	return err;
+}
+
+/* ---------------------------------------------------------------- running */
+
+struct run {
+	uint32_t verdict;
+	uint8_t out[4096];
+	uint32_t out_len;
+	struct xlb_reason_counters d[XLB_R__MAX]; /* counter deltas of this packet */
+};
+
+static int run_pkt(const struct pkt *in, struct run *r)
+{
+	struct xlb_reason_counters before[XLB_R__MAX], after[XLB_R__MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (xlb_stats__reasons(X, before))
+		return -1;
+	err = bpf_prog_test_run_opts(xlb__prog_fd(X), &o);
+	if (err)
+		return err;
+	r->verdict = o.retval;
+	r->out_len = o.data_size_out;
+	if (xlb_stats__reasons(X, after))
+		return -1;
+	for (int i = 0; i < XLB_R__MAX; i++) {
+		r->d[i].packets = after[i].packets - before[i].packets;
+		r->d[i].bytes = after[i].bytes - before[i].bytes;
+	}
+	return 0;
+}
+
+static const char *verdict_name(uint32_t v)
+{
+	switch (v) {
+	case XDP_ABORTED: return "XDP_ABORTED";
+	case XDP_DROP: return "XDP_DROP";
+	case XDP_PASS: return "XDP_PASS";
+	case XDP_TX: return "XDP_TX";
+	case XDP_REDIRECT: return "XDP_REDIRECT";
+	}
+	return "?";
+}
+
+static uint32_t verdict_of(int reason)
+{
+	if (reason == XLB_R_TX)
+		return XDP_TX;
+	return reason < XLB_R_DROP_MALFORMED ? XDP_PASS : XDP_DROP;
+}
+
+/* The verdict and exactly one verdict reason (with the frame's bytes), plus @events. */
+static int check_reason(const struct pkt *in, const struct run *r, int reason, const int *events)
+{
+	if (r->verdict != verdict_of(reason))
+		return fail("verdict %s, expected %s", verdict_name(r->verdict),
+			    verdict_name(verdict_of(reason)));
+	for (int i = 0; i < XLB_R_EV_FLOOD; i++) {
+		uint64_t want = i == reason;
+
+		if (r->d[i].packets != want)
+			return fail("counter %s +%llu, expected +%llu", xlb_reason_name(i),
+				    (unsigned long long)r->d[i].packets, (unsigned long long)want);
+		if (want && r->d[i].bytes != in->len)
+			return fail("counter %s bytes +%llu, expected +%u", xlb_reason_name(i),
+				    (unsigned long long)r->d[i].bytes, in->len);
+	}
+	for (int i = XLB_R_EV_FLOOD; i < XLB_R__MAX; i++) {
+		uint64_t want = 0;
+
+		for (const int *e = events; e && *e; e++)
+			want += *e == i;
+		if (r->d[i].packets != want)
+			return fail("event %s +%llu, expected +%llu", xlb_reason_name(i),
+				    (unsigned long long)r->d[i].packets, (unsigned long long)want);
+	}
+	return 1;
+}
+
+static int check_untouched(const struct pkt *in, const struct run *r)
+{
+	if (r->out_len != in->len)
+		return fail("length %u, expected %u (untouched)", r->out_len, in->len);
+	for (uint32_t i = 0; i < in->len; i++)
+		if (r->out[i] != in->b[i])
+			return fail("byte %u is 0x%02x, expected 0x%02x (untouched)", i, r->out[i],
+				    in->b[i]);
+	return 1;
+}
+
+/* The key the datapath builds for a spec (ports zeroed for fragments). */
+static void key_of(const struct pspec *s, struct xlb_flow_key *k)
+{
+	uint8_t src[16], dst[16];
+	int fam = s->family == 4 ? XLB_AF_INET : XLB_AF_INET6;
+
+	inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->src, src);
+	inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->dst, dst);
+	xlb_flow_key__init(k, fam, src, dst, s->frag ? 0 : s->sport, s->frag ? 0 : s->dport,
+			   s->proto);
+}
+
+static uint32_t hash_of(const struct xlb_flow_key *k, uint32_t vip_id)
+{
+	return xlb_flow_hash(k, !!(V[vip_id].flags & XLB_VIP_F_HASH_SRC), CFG.hash_seed);
+}
+
+/* The backend userspace predicts: the VIP's table at hash % M. */
+static uint32_t predict(const struct xlb_flow_key *k, uint32_t vip_id)
+{
+	return V[vip_id].table[hash_of(k, vip_id) % V[vip_id].m];
+}
+
+/*
+ * check_forward() - the frame went to backend @be_id of a VIP in @mode: Ethernet rewritten,
+ * outer header fields (checksum recomputed), and the inner packet byte-identical.
+ */
+static int check_forward(const struct pkt *in, const struct run *r, uint8_t mode, uint32_t be_id,
+			 uint32_t hash)
+{
+	const struct xlb_backend *be = &B[be_id];
+	int out6 = be->family == XLB_AF_INET6, gue = mode == XLB_MODE_GUE;
+	uint32_t hdr = mode == XLB_MODE_L2 ? 0 : (out6 ? 40 : 20) + (gue ? 8 : 0);
+	uint32_t l2 = in->l3, ethertype = out6 ? 0x86dd : 0x0800;
+	uint8_t inner = in->family == 4 ? 4 : 41, nh = gue ? 17 : inner;
+	const uint8_t *o = r->out + l2;
+
+	if (r->verdict != XDP_TX)
+		return fail("verdict %s, expected XDP_TX", verdict_name(r->verdict));
+	if (r->out_len != in->len + hdr)
+		return fail("frame length %u, expected %u", r->out_len, in->len + hdr);
+	if (memcmp(r->out + 6, in->b, 6))
+		return fail("source MAC is not the original destination MAC");
+	if (mode == XLB_MODE_L2) {
+		if (memcmp(r->out, be->mac, 6))
+			return fail("destination MAC is not backend %u's", be_id);
+		for (uint32_t i = 12; i < in->len; i++)
+			if (r->out[i] != in->b[i])
+				return fail("byte %u differs after the MACs", i);
+		return 1;
+	}
+	if (memcmp(r->out, NEXTHOP_MAC, 6))
+		return fail("destination MAC is not the next hop");
+	if (l2 == 18) {
+		if (get16(r->out + 12) != 0x8100 || get16(r->out + 14) != get16(in->b + 14))
+			return fail("VLAN tag not kept (tpid 0x%04x tci 0x%04x)", get16(r->out + 12),
+				    get16(r->out + 14));
+	}
+	if (get16(r->out + l2 - 2) != ethertype)
+		return fail("ethertype 0x%04x, expected 0x%04x", get16(r->out + l2 - 2), ethertype);
+	if (!out6) {
+		uint32_t mask = (1U << CFG.encap_src4_bits) - 1, src;
+
+		if (o[0] != 0x45)
+			return fail("outer version/IHL 0x%02x", o[0]);
+		if (o[1] != in->tos)
+			return fail("outer TOS 0x%02x, expected 0x%02x", o[1], in->tos);
+		if (get16(o + 2) != in->l3len + hdr)
+			return fail("outer tot_len %u, expected %u", get16(o + 2), in->l3len + hdr);
+		if (get16(o + 6) != (in->df ? 0x4000 : 0))
+			return fail("outer frag_off 0x%04x, expected DF %d", get16(o + 6), in->df);
+		if (o[8] != 64)
+			return fail("outer TTL %u", o[8]);
+		if (o[9] != nh)
+			return fail("outer protocol %u, expected %u", o[9], nh);
+		if (csum_fin(csum_add(0, o, 20)) != 0)
+			return fail("outer IPv4 checksum 0x%04x does not verify", get16(o + 10));
+		memcpy(&src, o + 12, 4);
+		src = ntohl(src);
+		if (src != ((ntohl(CFG.encap_src4) & ~mask) | (hash & mask)))
+			return fail("outer source 0x%08x, expected flow hash in the low bits", src);
+		if (memcmp(o + 16, be->addr, 4))
+			return fail("outer destination is not backend %u", be_id);
+		o += 20;
+	} else {
+		uint32_t w = (uint32_t)get16(o) << 16 | get16(o + 2), h = htonl(hash);
+
+		if (w >> 28 != 6)
+			return fail("outer version %u", w >> 28);
+		if (((w >> 20) & 0xff) != in->tos)
+			return fail("outer traffic class 0x%02x, expected 0x%02x", (w >> 20) & 0xff,
+				    in->tos);
+		if ((w & 0xfffff) != (hash & 0xfffff))
+			return fail("outer flow label 0x%05x, expected 0x%05x", w & 0xfffff,
+				    hash & 0xfffff);
+		if (get16(o + 4) != in->l3len + hdr - 40)
+			return fail("outer payload_len %u, expected %u", get16(o + 4),
+				    in->l3len + hdr - 40);
+		if (o[6] != nh)
+			return fail("outer next header %u, expected %u", o[6], nh);
+		if (o[7] != 64)
+			return fail("outer hop limit %u", o[7]);
+		if (memcmp(o + 8, CFG.encap_src6, 12) || memcmp(o + 20, &h, 4))
+			return fail("outer source is not encap_src6 with the flow hash");
+		if (memcmp(o + 24, be->addr, 16))
+			return fail("outer destination is not backend %u", be_id);
+		o += 40;
+	}
+	if (gue) {
+		if (get16(o) != (0xc000 | (hash & 0x3fff)))
+			return fail("GUE source port %u", get16(o));
+		if (get16(o + 2) != CFG.gue_port)
+			return fail("GUE destination port %u", get16(o + 2));
+		if (get16(o + 4) != in->l3len + 8)
+			return fail("UDP length %u, expected %u", get16(o + 4), in->l3len + 8);
+		if (get16(o + 6) != 0)
+			return fail("UDP checksum 0x%04x, expected 0 by policy", get16(o + 6));
+	}
+	for (uint32_t i = l2; i < in->len; i++)
+		if (r->out[i + hdr] != in->b[i])
+			return fail("inner byte %u is 0x%02x, expected 0x%02x", i - l2,
+				    r->out[i + hdr], in->b[i]);
+	return 1;
+}
+
+/* Which backend did a forwarded frame go to (by outer destination or MAC)? 0 if none. */
+static uint32_t backend_of(const struct pkt *in, const struct run *r, uint8_t mode)
+{
+	const uint8_t *o = r->out + in->l3;
+
+	if (r->verdict != XDP_TX)
+		return 0;
+	for (uint32_t id = 1; id < 64; id++) {
+		const struct xlb_backend *be = &B[id];
+
+		if (!be->family)
+			continue;
+		if (mode == XLB_MODE_L2) {
+			if (!memcmp(r->out, be->mac, 6))
+				return id;
+		} else if (get16(r->out + in->l3 - 2) == 0x0800 && be->family == XLB_AF_INET) {
+			if (!memcmp(o + 16, be->addr, 4))
+				return id;
+		} else if (get16(r->out + in->l3 - 2) == 0x86dd && be->family == XLB_AF_INET6) {
+			if (!memcmp(o + 24, be->addr, 16))
+				return id;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- fixture table */
+
+enum mangle {
+	MG_NONE,
+	MG_IHL4,	/* IPv4 IHL = 4 */
+	MG_TOTLEN_BIG,	/* tot_len beyond the frame */
+	MG_TOTLEN_SMALL,	/* tot_len below the header */
+	MG_V6PLEN_BIG,	/* IPv6 payload_len beyond the frame */
+	MG_VERSION,	/* IPv4 ethertype, version 5 */
+	MG_FIT,		/* after truncation: IP length = what is left (a consistent short packet) */
+};
+
+struct tcase {
+	const char *name;
+	struct pspec s;
+	int reason;		/* expected verdict reason */
+	int vip;		/* VIP id for XLB_R_TX */
+	uint32_t trunc;		/* cut the frame to this many bytes (0 = whole) */
+	enum mangle mangle;
+};
+
+#define V4(...) { .family = 4, .src = "198.18.5.1", __VA_ARGS__ }
+#define V6(...) { .family = 6, .src = "2001:db8:5::1", __VA_ARGS__ }
+#define TCP(p) .proto = 6, .sport = 40000 + (p), .dport = 80, .payload = 40
+#define UDP(p) .proto = 17, .sport = 40000 + (p), .dport = 53, .payload = 30
+
+static const struct tcase cases[] = {
+	/* every forwarding mode, TCP and UDP, both VIP families */
+	{ "ipip 4in4 tcp", V4(.dst = "198.18.0.10", TCP(1), .tos = 0x28, .df = 1), XLB_R_TX, VIP_4IN4 },
+	{ "ipip 4in4 udp", V4(.dst = "198.18.0.10", UDP(2)), XLB_R_TX, VIP_4IN4 },
+	{ "ipip 4in6 tcp", V4(.dst = "198.18.0.11", TCP(3), .tos = 0xb8, .df = 1), XLB_R_TX, VIP_4IN6 },
+	{ "ipip 4in6 udp", V4(.dst = "198.18.0.11", UDP(4)), XLB_R_TX, VIP_4IN6 },
+	{ "ipip 6in6 tcp", V6(.dst = "2001:db8::10", TCP(5), .tos = 0x2e), XLB_R_TX, VIP_6IN6 },
+	{ "ipip 6in6 udp", V6(.dst = "2001:db8::10", UDP(6)), XLB_R_TX, VIP_6IN6 },
+	{ "ipip 6in4 tcp", V6(.dst = "2001:db8::11", TCP(7), .tos = 0x10), XLB_R_TX, VIP_6IN4 },
+	{ "ipip 6in4 udp", V6(.dst = "2001:db8::11", UDP(8)), XLB_R_TX, VIP_6IN4 },
+	{ "gue v4 tcp", V4(.dst = "198.18.0.12", TCP(9), .df = 1), XLB_R_TX, VIP_GUE4 },
+	{ "gue v4 udp", V4(.dst = "198.18.0.12", UDP(10), .tos = 4), XLB_R_TX, VIP_GUE4 },
+	{ "gue v6 tcp", V6(.dst = "2001:db8::12", TCP(11)), XLB_R_TX, VIP_GUE6 },
+	{ "gue v6 udp", V6(.dst = "2001:db8::12", UDP(12), .tos = 0xff), XLB_R_TX, VIP_GUE6 },
+	{ "l2 dsr v4 tcp", V4(.dst = "198.18.0.13", TCP(13)), XLB_R_TX, VIP_L2_4 },
+	{ "l2 dsr v4 udp", V4(.dst = "198.18.0.13", UDP(14)), XLB_R_TX, VIP_L2_4 },
+	{ "l2 dsr v6 tcp", V6(.dst = "2001:db8::13", TCP(15)), XLB_R_TX, VIP_L2_6 },
+	{ "l2 dsr v6 udp", V6(.dst = "2001:db8::13", UDP(16)), XLB_R_TX, VIP_L2_6 },
+	/* 802.1Q, IPv4 options */
+	{ "vlan 4in4 tcp", V4(.dst = "198.18.0.10", TCP(17), .vlan = 0x0064), XLB_R_TX, VIP_4IN4 },
+	{ "vlan 6in6 udp", V6(.dst = "2001:db8::10", UDP(18), .vlan = 0x2065), XLB_R_TX, VIP_6IN6 },
+	{ "vlan 6in4 tcp", V6(.dst = "2001:db8::11", TCP(19), .vlan = 7), XLB_R_TX, VIP_6IN4 },
+	{ "vlan l2 dsr v4", V4(.dst = "198.18.0.13", TCP(20), .vlan = 7), XLB_R_TX, VIP_L2_4 },
+	{ "ipv4 options 4in4", V4(.dst = "198.18.0.10", TCP(21), .opts = 12), XLB_R_TX, VIP_4IN4 },
+	{ "ipv4 options 40 bytes 4in6", V4(.dst = "198.18.0.11", UDP(22), .opts = 40), XLB_R_TX, VIP_4IN6 },
+	{ "gue v4 vlan options", V4(.dst = "198.18.0.12", UDP(23), .opts = 4, .vlan = 9), XLB_R_TX, VIP_GUE4 },
+	/* all-ports VIP */
+	{ "all-ports v4 tcp", V4(.dst = "198.18.0.20", .proto = 6, .sport = 1000, .dport = 8443), XLB_R_TX, VIP_ALL4 },
+	{ "all-ports v4 udp", V4(.dst = "198.18.0.20", .proto = 17, .sport = 1000, .dport = 4789), XLB_R_TX, VIP_ALL4 },
+	{ "all-ports v6 tcp", V6(.dst = "2001:db8::20", .proto = 6, .sport = 1000, .dport = 22), XLB_R_TX, VIP_ALL6 },
+	/* not for a VIP: untouched */
+	{ "non-vip v4 tcp", V4(.dst = "198.18.0.99", TCP(30)), XLB_R_PASS_NOT_VIP },
+	{ "non-vip v4 udp", V4(.dst = "198.18.0.99", UDP(31)), XLB_R_PASS_NOT_VIP },
+	{ "non-vip v6 tcp", V6(.dst = "2001:db8::99", TCP(32)), XLB_R_PASS_NOT_VIP },
+	{ "vip address, other port", V4(.dst = "198.18.0.10", .proto = 6, .sport = 1, .dport = 81), XLB_R_PASS_NOT_VIP },
+	{ "vip address, other protocol (udp to tcp port)", V4(.dst = "198.18.0.30", .proto = 17, .sport = 1, .dport = 80), XLB_R_PASS_NOT_VIP },
+	{ "vip address v6, other port", V6(.dst = "2001:db8::10", .proto = 17, .sport = 1, .dport = 54), XLB_R_PASS_NOT_VIP },
+	{ "non-vip vlan v4", V4(.dst = "198.18.0.99", TCP(33), .vlan = 5), XLB_R_PASS_NOT_VIP },
+	{ "arp", { .family = 0 }, XLB_R_PASS_NOT_IP },
+	{ "arp vlan", { .family = 0, .vlan = 3 }, XLB_R_PASS_NOT_IP },
+	{ "sctp to vip address", V4(.dst = "198.18.0.10", .proto = 132, .payload = 20), XLB_R_PASS_L4 },
+	{ "gre v6", V6(.dst = "2001:db8::10", .proto = 47, .payload = 20), XLB_R_PASS_L4 },
+	{ "icmp echo to vip", V4(.dst = "198.18.0.10", .proto = 1, .payload = 16), XLB_R_PASS_ICMP },
+	{ "icmpv6 to vip", V6(.dst = "2001:db8::10", .proto = 58, .payload = 16), XLB_R_PASS_ICMP },
+	/* malformed: dropped at the checks the kernel's input path applies too */
+	{ "ethernet header only (test_run refuses < 14 bytes)", V4(.dst = "198.18.0.10", TCP(40)), XLB_R_DROP_MALFORMED, 0, 14 },
+	{ "truncated vlan tag", V4(.dst = "198.18.0.10", TCP(41), .vlan = 5), XLB_R_DROP_MALFORMED, 0, 16 },
+	{ "truncated ipv4 header", V4(.dst = "198.18.0.10", TCP(42)), XLB_R_DROP_MALFORMED, 0, 14 + 19 },
+	{ "truncated ipv4 options", V4(.dst = "198.18.0.10", TCP(43), .opts = 8), XLB_R_DROP_MALFORMED, 0, 14 + 24 },
+	{ "truncated ipv6 header", V6(.dst = "2001:db8::10", TCP(44)), XLB_R_DROP_MALFORMED, 0, 14 + 39 },
+	{ "truncated tcp header (tot_len too)", V4(.dst = "198.18.0.10", .proto = 6, .sport = 1, .dport = 80), XLB_R_DROP_MALFORMED, 0, 14 + 20 + 19, MG_FIT },
+	{ "truncated udp header v6 (payload_len too)", V6(.dst = "2001:db8::10", UDP(53)), XLB_R_DROP_MALFORMED, 0, 14 + 40 + 7, MG_FIT },
+	{ "truncated tcp header non-vip", V4(.dst = "198.18.0.99", TCP(54)), XLB_R_DROP_MALFORMED, 0, 14 + 20 + 4, MG_FIT },
+	{ "tcp header exactly 20 bytes forwarded", V4(.dst = "198.18.0.10", .proto = 6, .sport = 2, .dport = 80), XLB_R_TX, VIP_4IN4 },
+	{ "truncated frame below tot_len", V4(.dst = "198.18.0.10", TCP(45)), XLB_R_DROP_MALFORMED, 0, 14 + 20 + 20 + 10 },
+	{ "truncated ipv6 payload", V6(.dst = "2001:db8::99", UDP(46)), XLB_R_DROP_MALFORMED, 0, 14 + 40 + 8 },
+	{ "bad ihl 4", V4(.dst = "198.18.0.10", TCP(47)), XLB_R_DROP_MALFORMED, 0, 0, MG_IHL4 },
+	{ "bad ihl 4 non-vip", V4(.dst = "198.18.0.99", TCP(48)), XLB_R_DROP_MALFORMED, 0, 0, MG_IHL4 },
+	{ "tot_len beyond frame", V4(.dst = "198.18.0.10", TCP(49)), XLB_R_DROP_MALFORMED, 0, 0, MG_TOTLEN_BIG },
+	{ "tot_len below header", V4(.dst = "198.18.0.10", TCP(50)), XLB_R_DROP_MALFORMED, 0, 0, MG_TOTLEN_SMALL },
+	{ "ipv6 payload_len beyond frame", V6(.dst = "2001:db8::10", TCP(51)), XLB_R_DROP_MALFORMED, 0, 0, MG_V6PLEN_BIG },
+	{ "ip version 5 in ipv4 frame", V4(.dst = "198.18.0.10", TCP(52)), XLB_R_DROP_MALFORMED, 0, 0, MG_VERSION },
+	/* fragments */
+	{ "v4 first fragment to port vip", V4(.dst = "198.18.0.10", UDP(60), .frag = 1, .payload = 100), XLB_R_TX, VIP_4IN4 },
+	{ "v4 later fragment to port vip passes", V4(.dst = "198.18.0.10", UDP(61), .frag = 2), XLB_R_PASS_FRAG },
+	{ "v4 later fragment to all-ports vip", V4(.dst = "198.18.0.20", UDP(62), .frag = 2), XLB_R_TX, VIP_ALL4 },
+	{ "v4 later fragment non-vip passes", V4(.dst = "198.18.0.99", UDP(63), .frag = 2), XLB_R_PASS_FRAG },
+	{ "v4 first fragment non-vip passes", V4(.dst = "198.18.0.99", UDP(64), .frag = 1), XLB_R_PASS_FRAG },
+	{ "v6 first fragment to port vip", V6(.dst = "2001:db8::10", UDP(65), .frag = 1, .payload = 100), XLB_R_TX, VIP_6IN6 },
+	{ "v6 later fragment to port vip passes", V6(.dst = "2001:db8::10", UDP(66), .frag = 2), XLB_R_PASS_FRAG },
+	{ "v6 later fragment to all-ports vip", V6(.dst = "2001:db8::20", UDP(67), .frag = 2), XLB_R_TX, VIP_ALL6 },
+	{ "v6 later fragment non-vip passes", V6(.dst = "2001:db8::99", TCP(68), .frag = 2), XLB_R_PASS_FRAG },
+	/* no backend / no table */
+	{ "empty table drops", V4(.dst = "198.18.0.60", TCP(70)), XLB_R_DROP_NO_BACKEND },
+	{ "missing table drops", V4(.dst = "198.18.0.61", TCP(71)), XLB_R_DROP_NO_CONFIG },
+};
+
+static void mangle(struct pkt *p, enum mangle m)
+{
+	uint8_t *ip = p->b + p->l3;
+
+	switch (m) {
+	case MG_NONE:
+		break;
+	case MG_IHL4:
+		ip[0] = 0x44;
+		break;
+	case MG_TOTLEN_BIG:
+		put16(ip + 2, (uint16_t)(p->l3len + 1));
+		break;
+	case MG_TOTLEN_SMALL:
+		put16(ip + 2, 19);
+		break;
+	case MG_V6PLEN_BIG:
+		put16(ip + 4, (uint16_t)(p->l3len - 40 + 1));
+		break;
+	case MG_VERSION:
+		ip[0] = 0x55;
+		break;
+	case MG_FIT:
+		if (p->family == 4)
+			put16(ip + 2, (uint16_t)(p->len - p->l3));
+		else
+			put16(ip + 4, (uint16_t)(p->len - p->l3 - 40));
+		break;
+	}
+}
+
+static void run_case(const struct tcase *c)
+{
+	struct xlb_flow_key k;
+	struct run r;
+	struct pkt in;
+	int ok;
+
+	WHY[0] = 0;
+	build_pkt(&in, &c->s);
+	if (c->trunc)
+		in.len = c->trunc;
+	mangle(&in, c->mangle);
+	if (run_pkt(&in, &r)) {
+		tap(0, c->name, "BPF_PROG_TEST_RUN failed");
+		return;
+	}
+	ok = check_reason(&in, &r, c->reason, NULL);
+	if (ok && c->reason == XLB_R_TX) {
+		uint32_t want;
+
+		key_of(&c->s, &k);
+		want = predict(&k, c->vip);
+		ok = check_forward(&in, &r, V[c->vip].mode, want, hash_of(&k, c->vip));
+		if (ok && c->s.frag) {
+			struct xlb_flow f;
+
+			if (!xlb_flow__get(X, &k, &f))
+				ok = fail("a fragment created a flow-table entry");
+		}
+	} else if (ok && verdict_of(c->reason) == XDP_PASS) {
+		ok = check_untouched(&in, &r);
+	}
+	tap(ok, c->name, WHY);
+}
+
+/* ---------------------------------------------------------------- scenarios */
+
+/* Send one TCP packet of client @src:@sport to @dst:80; returns the backend it went to. */
+static uint32_t send_flow(const char *src, const char *dst, uint16_t sport, uint32_t vip,
+			  struct run *r, struct pkt *in)
+{
+	struct pspec s = { .family = strchr(dst, ':') ? 6 : 4, .src = src, .dst = dst, .proto = 6,
+			   .sport = sport, .dport = 80, .payload = 10 };
+
+	build_pkt(in, &s);
+	if (run_pkt(in, r))
+		return 0;
+	return backend_of(in, r, V[vip].mode);
+}
+
+static void test_src_only(void)
+{
+	struct xlb_flow_key k;
+	uint32_t b1, b2, b3, want;
+	struct run r;
+	struct pkt in;
+	uint8_t a[4], d[4];
+	int ok = 1;
+
+	WHY[0] = 0;
+	inet_pton(AF_INET, "198.18.6.1", a);
+	inet_pton(AF_INET, "198.18.0.30", d);
+	xlb_flow_key__init(&k, XLB_AF_INET, a, d, 0, 0, 6);
+	want = predict(&k, VIP_SRC);
+	b1 = send_flow("198.18.6.1", "198.18.0.30", 1111, VIP_SRC, &r, &in);
+	b2 = send_flow("198.18.6.1", "198.18.0.30", 2222, VIP_SRC, &r, &in);
+	b3 = send_flow("198.18.6.1", "198.18.0.30", 3333, VIP_SRC, &r, &in);
+	if (b1 != want || b2 != want || b3 != want)
+		ok = fail("backends %u %u %u, expected %u for all", b1, b2, b3, want);
+	if (ok)
+		ok = check_forward(&in, &r, XLB_MODE_IPIP, want, hash_of(&k, VIP_SRC));
+	tap(ok, "source-only hashing: one client, three ports, one backend", WHY);
+}
+
+static void test_icmp(int family)
+{
+	const char *vip = family == 4 ? "198.18.0.10" : "2001:db8::10";
+	const char *client = family == 4 ? "198.18.7.7" : "2001:db8:7::7";
+	const char *router = family == 4 ? "198.18.9.1" : "2001:db8:9::1";
+	uint32_t vid = family == 4 ? VIP_4IN4 : VIP_6IN6, owner, got, first = family == 4 ? 1 : 11;
+	static const int ev[] = { XLB_R_EV_ICMP, 0 };
+	uint32_t saved[M], rot[M];
+	struct xlb_flow_key k;
+	struct run r;
+	struct pkt in;
+	char name[96];
+	int ok = 1;
+
+	WHY[0] = 0;
+	snprintf(name, sizeof(name), "%s routed to the owner of the quoted flow",
+		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
+	owner = send_flow(client, vip, 5555, vid, &r, &in);
+	/* a different table: Maglev alone would now pick another backend for this flow */
+	memcpy(saved, V[vid].table, sizeof(saved));
+	for (int i = 0; i < M; i++)
+		rot[i] = first + (saved[i] - first + 1) % 4;
+	set_table(vid, rot, M);
+	build_icmp_too_big(&in, family, router, vip, client, 6, 80, 5555);
+	if (run_pkt(&in, &r)) {
+		ok = fail("test run failed");
+		goto out;
+	}
+	ok = check_reason(&in, &r, XLB_R_TX, ev);
+	got = backend_of(&in, &r, XLB_MODE_IPIP);
+	if (ok && (!owner || got != owner))
+		ok = fail("ICMP went to backend %u, the flow is on %u", got, owner);
+	if (ok) {
+		struct pspec s = { .family = family, .src = client, .dst = vip, .proto = 6,
+				   .sport = 5555, .dport = 80 };
+
+		key_of(&s, &k);
+		ok = check_forward(&in, &r, XLB_MODE_IPIP, owner, hash_of(&k, vid));
+	}
+out:
+	set_table(vid, saved, M);
+	tap(ok, name, WHY);
+
+	/* a quoted flow the table has never seen: Maglev decides, nothing is recorded */
+	WHY[0] = 0;
+	snprintf(name, sizeof(name), "%s for an unknown flow goes by Maglev, not recorded",
+		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
+	build_icmp_too_big(&in, family, router, vip, client, 17, 53, 6666);
+	{
+		struct pspec s = { .family = family, .src = client, .dst = vip, .proto = 17,
+				   .sport = 6666, .dport = 53 };
+		struct xlb_flow f;
+
+		key_of(&s, &k);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX, ev) &&
+		     check_forward(&in, &r, XLB_MODE_IPIP, predict(&k, vid), hash_of(&k, vid));
+		if (ok && !xlb_flow__get(X, &k, &f))
+			ok = fail("an ICMP error created a flow-table entry");
+	}
+	tap(ok, name, WHY);
+
+	/* an ICMP error about a non-VIP flow is the host's */
+	WHY[0] = 0;
+	build_icmp_too_big(&in, family, router, family == 4 ? "198.18.0.99" : "2001:db8::99",
+			   client, 6, 80, 5555);
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_ICMP, NULL) &&
+	     check_untouched(&in, &r);
+	snprintf(name, sizeof(name), "%s quoting a non-VIP flow passes untouched",
+		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
+	tap(ok, name, WHY);
+}
+
+static void test_sticky_and_rehash(void)
+{
+	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
+	const char *vip = "198.18.0.40", *client = "198.18.8.8";
+	uint32_t b0, b1, other, saved[M], t[M];
+	struct xlb_flow_key k;
+	struct xlb_flow f;
+	struct run r;
+	struct pkt in;
+	uint8_t a[4], d[4];
+	int ok = 1;
+
+	WHY[0] = 0;
+	memcpy(saved, V[VIP_MISC].table, sizeof(saved));
+	b0 = send_flow(client, vip, 7000, VIP_MISC, &r, &in);
+	other = b0 == 21 ? 22 : 21;
+	for (int i = 0; i < M; i++)
+		t[i] = other;
+	set_table(VIP_MISC, t, M);
+	b1 = send_flow(client, vip, 7000, VIP_MISC, &r, &in);
+	if (!b0 || b1 != b0)
+		ok = fail("flow moved from backend %u to %u after the table swap", b0, b1);
+	if (ok && send_flow(client, vip, 7001, VIP_MISC, &r, &in) != other)
+		ok = fail("a new flow did not follow the new table");
+	tap(ok, "flow stays on its backend when the Maglev table is replaced", WHY);
+
+	/* the flow's backend fails: re-hash into the new table, entry overwritten */
+	WHY[0] = 0;
+	B[b0].flags = 0;
+	xlb_backend__set(X, b0, &B[b0]);
+	b1 = send_flow(client, vip, 7000, VIP_MISC, &r, &in);
+	ok = check_reason(&in, &r, XLB_R_TX, ev_rehash);
+	if (ok && b1 != other)
+		ok = fail("re-hashed to backend %u, expected %u", b1, other);
+	inet_pton(AF_INET, client, a);
+	inet_pton(AF_INET, vip, d);
+	xlb_flow_key__init(&k, XLB_AF_INET, a, d, 7000, 80, 6);
+	if (ok && (xlb_flow__get(X, &k, &f) || f.backend_id != other))
+		ok = fail("flow entry not overwritten (backend %u)", f.backend_id);
+	tap(ok, "flow on a failed backend is re-hashed and re-recorded", WHY);
+
+	/* the slot's backend is unusable: no backend, drop */
+	WHY[0] = 0;
+	for (int i = 0; i < M; i++)
+		t[i] = b0;
+	set_table(VIP_MISC, t, M);
+	send_flow(client, vip, 7002, VIP_MISC, &r, &in);
+	ok = check_reason(&in, &r, XLB_R_DROP_NO_BACKEND, NULL);
+	tap(ok, "slot holding a failed backend drops as no backend", WHY);
+
+	B[b0].flags = XLB_BE_F_USABLE;
+	xlb_backend__set(X, b0, &B[b0]);
+	set_table(VIP_MISC, saved, M);
+}
+
+static void test_flood(void)
+{
+	static const int ev_flood[] = { XLB_R_EV_FLOOD, 0 };
+	struct xlb_config c = CFG;
+	uint8_t a[4], d[4];
+	int ok = 1, recorded = 0, flooded = 0;
+	struct run r;
+	struct pkt in;
+
+	WHY[0] = 0;
+	c.flood_limit = 5;
+	xlb__config_set(X, &c);
+	inet_pton(AF_INET, "198.18.10.1", a);
+	inet_pton(AF_INET, "198.18.0.40", d);
+	for (int i = 0; i < 12 && ok; i++) {
+		struct xlb_flow_key k;
+		struct xlb_flow f;
+		uint32_t be = send_flow("198.18.10.1", "198.18.0.40", (uint16_t)(9000 + i),
+					VIP_MISC, &r, &in);
+
+		xlb_flow_key__init(&k, XLB_AF_INET, a, d, (uint16_t)(9000 + i), 80, 6);
+		if (!be || be != predict(&k, VIP_MISC))
+			ok = fail("flow %d not forwarded by hash", i);
+		else if (!xlb_flow__get(X, &k, &f))
+			recorded++;
+		else if (check_reason(&in, &r, XLB_R_TX, ev_flood))
+			flooded++;
+	}
+	if (ok && (recorded != 5 || flooded != 7))
+		ok = fail("%d flows recorded, %d flood-guarded; expected 5 and 7 (%s)", recorded,
+			  flooded, WHY);
+	xlb__config_set(X, &CFG);
+	tap(ok, "flood guard: above the per-CPU limit new flows are forwarded, not recorded",
+	    WHY);
+}
+
+static void test_too_big(void)
+{
+	struct xlb_config c = CFG;
+	struct pspec s = V4(.dst = "198.18.0.10", TCP(80), .payload = 200);
+	struct xlb_flow_key k;
+	struct run r;
+	struct pkt in;
+	int ok;
+
+	build_pkt(&in, &s); /* l3len = 20 + 20 + 200 = 240; encapsulated 260 */
+	c.mtu = 259;
+	xlb__config_set(X, &c);
+	WHY[0] = 0;
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_DROP_TOO_BIG, NULL);
+	tap(ok, "too big after encapsulation: dropped by default", WHY);
+
+	c.flags = XLB_CFG_F_PASS_TOO_BIG;
+	xlb__config_set(X, &c);
+	WHY[0] = 0;
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_TOO_BIG, NULL) &&
+	     check_untouched(&in, &r);
+	tap(ok, "too big after encapsulation: passed untouched with pass_too_big", WHY);
+
+	c.mtu = 260;
+	xlb__config_set(X, &c);
+	WHY[0] = 0;
+	key_of(&s, &k);
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX, NULL) &&
+	     check_forward(&in, &r, XLB_MODE_IPIP, predict(&k, VIP_4IN4), hash_of(&k, VIP_4IN4));
+	tap(ok, "exactly the MTU after encapsulation: forwarded", WHY);
+
+	s = (struct pspec)V6(.dst = "2001:db8::12", UDP(81), .payload = 200);
+	build_pkt(&in, &s); /* 40 + 8 + 200 = 248; GUE over v6 + 48 = 296 */
+	c.mtu = 295;
+	c.flags = 0;
+	xlb__config_set(X, &c);
+	WHY[0] = 0;
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_DROP_TOO_BIG, NULL);
+	tap(ok, "too big after GUE v6 encapsulation: dropped", WHY);
+	xlb__config_set(X, &CFG);
+}
+
+static void test_counters(void)
+{
+	struct xlb_counters v0, v1, b0, b1;
+	uint32_t be;
+	struct run r;
+	struct pkt in;
+	int ok = 1;
+
+	WHY[0] = 0;
+	xlb_stats__vip(X, VIP_4IN4, &v0);
+	be = send_flow("198.18.11.1", "198.18.0.10", 12345, VIP_4IN4, &r, &in);
+	xlb_stats__backend(X, be, &b0);
+	send_flow("198.18.11.1", "198.18.0.10", 12345, VIP_4IN4, &r, &in);
+	xlb_stats__vip(X, VIP_4IN4, &v1);
+	xlb_stats__backend(X, be, &b1);
+	if (v1.packets - v0.packets != 2 || v1.bytes - v0.bytes != 2ULL * in.len ||
+	    v1.new_flows - v0.new_flows != 1)
+		ok = fail("vip counters +%llu packets +%llu bytes +%llu new flows; expected 2, %u, 1",
+			  (unsigned long long)(v1.packets - v0.packets),
+			  (unsigned long long)(v1.bytes - v0.bytes),
+			  (unsigned long long)(v1.new_flows - v0.new_flows), 2 * in.len);
+	else if (b1.packets - b0.packets != 1 || b1.bytes - b0.bytes != in.len ||
+		 b1.new_flows != b0.new_flows)
+		ok = fail("backend counters wrong on the established packet");
+	else if (xlb_stats__clear_vip(X, VIP_4IN4) || xlb_stats__vip(X, VIP_4IN4, &v1) ||
+		 v1.packets)
+		ok = fail("vip counters not cleared");
+	tap(ok, "per-VIP and per-backend packets, bytes, new flows", WHY);
+}
+
+static void test_random_flows(void)
+{
+	int ok = 1, n = 4000, dist[64] = { 0 };
+	unsigned int seed = 42;
+
+	WHY[0] = 0;
+	for (int i = 0; i < n && ok; i++) {
+		int v6 = i & 1;
+		uint32_t vid = v6 ? VIP_RAND6 : VIP_RAND, want, got;
+		char src[64];
+		struct pspec s = { .family = v6 ? 6 : 4, .dst = v6 ? "2001:db8::50" : "198.18.0.50",
+				   .proto = 6, .dport = 80, .payload = 0 };
+		struct xlb_flow_key k;
+		struct run r;
+		struct pkt in;
+
+		if (v6)
+			snprintf(src, sizeof(src), "2001:db8:%x:%x::%x", rand_r(&seed) & 0xffff,
+				 rand_r(&seed) & 0xffff, rand_r(&seed) & 0xffff);
+		else
+			snprintf(src, sizeof(src), "198.%d.%d.%d", 18 + (rand_r(&seed) & 1),
+				 rand_r(&seed) & 0xff, rand_r(&seed) & 0xff);
+		s.src = src;
+		s.sport = (uint16_t)(1024 + rand_r(&seed) % 60000);
+		build_pkt(&in, &s);
+		key_of(&s, &k);
+		want = predict(&k, vid);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = in.len,
+			    .data_out = r.out, .data_size_out = sizeof(r.out), .repeat = 1);
+		if (bpf_prog_test_run_opts(xlb__prog_fd(X), &o)) {
+			ok = fail("test run failed");
+			break;
+		}
+		r.verdict = o.retval;
+		r.out_len = o.data_size_out;
+		got = backend_of(&in, &r, XLB_MODE_IPIP);
+		if (got != want)
+			ok = fail("flow %d (%s:%u): datapath chose backend %u, userspace %u", i, src,
+				  s.sport, got, want);
+		else
+			dist[got]++;
+	}
+	for (int id = 31; ok && id <= 40; id++)
+		if (dist[id] < n / 10 / 2)
+			ok = fail("backend %d got %d of %d flows", id, dist[id], n);
+	tap(ok, "4000 random v4/v6 flows: datapath backend == xlb_flow_hash + table", WHY);
+}
+
+static void test_fragments_together(void)
+{
+	struct pspec first = V4(.dst = "198.18.0.20", UDP(90), .frag = 1, .payload = 64);
+	struct pspec later = V4(.dst = "198.18.0.20", UDP(90), .frag = 2, .payload = 64);
+	struct pspec whole = V4(.dst = "198.18.0.20", .proto = 17, .sport = 1, .dport = 2);
+	uint32_t b1, b2;
+	struct run r;
+	struct pkt in;
+	int ok = 1;
+
+	WHY[0] = 0;
+	build_pkt(&in, &first);
+	run_pkt(&in, &r);
+	b1 = backend_of(&in, &r, XLB_MODE_IPIP);
+	build_pkt(&in, &later);
+	run_pkt(&in, &r);
+	b2 = backend_of(&in, &r, XLB_MODE_IPIP);
+	if (!b1 || b1 != b2)
+		ok = fail("first fragment to backend %u, later fragment to %u", b1, b2);
+	(void)whole;
+	tap(ok, "first and later fragments of a datagram reach the same backend", WHY);
+}
+
+static void test_table_api(void)
+{
+	uint32_t t[M], got[M];
+	int ok = 1, m;
+
+	WHY[0] = 0;
+	for (int i = 0; i < M; i++)
+		t[i] = 1 + i % 4;
+	if (xlb_vip__set_table(X, 30, t, M))
+		ok = fail("set_table failed");
+	else if ((m = xlb_vip__get_table(X, 30, got, M)) != M || memcmp(t, got, sizeof(t)))
+		ok = fail("get_table returned %d / different ids", m);
+	else if (xlb_vip__get_table(X, 30, got, M - 1) != -ENOSPC)
+		ok = fail("get_table with a small buffer did not fail with -ENOSPC");
+	else if (xlb_vip__clear_table(X, 30) || xlb_vip__get_table(X, 30, got, M) != -ENOENT)
+		ok = fail("clear_table did not remove the table");
+	else if (xlb_vip__set_table(X, XLB_MAX_VIPS, t, M) != -EINVAL)
+		ok = fail("vip id out of range accepted");
+	tap(ok, "libxlb Maglev table set/get/clear", WHY);
+}
+
+int main(void)
+{
+	struct xlb_open_opts opts = { .pin_dir = "", .flow_table_size = 65536 };
+	cpu_set_t cpus;
+
+	if (geteuid() != 0) {
+		printf("ok 1 - datapath tests # SKIP need root for BPF_PROG_TEST_RUN\n");
+		return 0;
+	}
+	/* per-CPU counters and flood windows: keep every run on one CPU */
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+
+	X = xlb__open(&opts);
+	tap(X != NULL, "load the balancer (no pins)", strerror(errno));
+	if (!X)
+		return 1;
+	tap(setup() == 0, "set up config, backends, VIPs and tables", "a map update failed");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+	test_src_only();
+	test_icmp(4);
+	test_icmp(6);
+	test_sticky_and_rehash();
+	test_flood();
+	test_too_big();
+	test_counters();
+	test_random_flows();
+	test_fragments_together();
+	test_table_api();
+
+	xlb__close(X, true);
+	printf("1..%d\n", T);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,836 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* libxlb datapath layer: load/adopt/pin the XDP balancer, attach it, program and read its maps. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/libxdp.h>
+
+/*
+ * The generated skeleton is named after bpf/xlb.bpf.c and would collide with libxlb's own
+ * struct xlb and xlb__open/attach/detach: rename its symbols for this file.
+ */
+#define xlb xlb_skel
+#define xlb__open xlb_skel__open
+#define xlb__open_opts xlb_skel__open_opts
+#define xlb__load xlb_skel__load
+#define xlb__open_and_load xlb_skel__open_and_load
+#define xlb__attach xlb_skel__attach
+#define xlb__detach xlb_skel__detach
+#define xlb__destroy xlb_skel__destroy
+#define xlb__create_skeleton xlb_skel__create_skeleton
+#define xlb__elf_bytes xlb_skel__elf_bytes
+#define xlb__assert xlb_skel__assert
+#include "xlb.skel.h"
+#undef xlb
+#undef xlb__open
+#undef xlb__open_opts
+#undef xlb__load
+#undef xlb__open_and_load
+#undef xlb__attach
+#undef xlb__detach
+#undef xlb__destroy
+#undef xlb__create_skeleton
+#undef xlb__elf_bytes
+#undef xlb__assert
+
+#include "xlb.h"
+
+#define XLB_PROG_NAME "xlb_balancer"
+#define XLB_PROG_PIN "prog"
+#define XLB_MAX_IFACES 64
+
+/* Every map of the balancer, by the name it is pinned under. */
+static const char *const map_names[] = {
+	"xlb_vips",	     "xlb_backends",	 "xlb_maglev", "xlb_flows", "xlb_stats_vip",
+	"xlb_stats_backend", "xlb_stats_reason", "xlb_config", "xlb_flood",
+};
+#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
+
+struct xlb {
+	struct xlb_skel *skel;	/* the embedded object (NULL when opened from opts->bpf_obj) */
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	int map_fds[N_MAPS];
+	int prog_fd;
+	bool adopted;
+	bool pin;
+	char pin_dir[PATH_MAX - 64];
+	int ifindexes[XLB_MAX_IFACES]; /* interfaces this handle attached */
+	int n_ifindexes;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	xlb_log(level == LIBBPF_WARN ? XLB_LOG_INFO : XLB_LOG_DEBUG, "libbpf: %s", buf);
+	return 0;
+}
+
+static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (level == LIBXDP_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	xlb_log(XLB_LOG_DEBUG, "libxdp: %s", buf);
+	return 0;
+}
+
+static int map_index(const char *name)
+{
+	for (size_t i = 0; i < N_MAPS; i++)
+		if (!strcmp(map_names[i], name))
+			return (int)i;
+	return -1;
+}
+
+static void pin_path(const struct xlb *x, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", x->pin_dir, name);
+}
+
+/* Remove every pin of ours under the pin dir, and the dir if it is then empty. */
+static void unpin_all(struct xlb *x)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < N_MAPS; i++) {
+		pin_path(x, map_names[i], path, sizeof(path));
+		unlink(path);
+	}
+	pin_path(x, XLB_PROG_PIN, path, sizeof(path));
+	unlink(path);
+	rmdir(x->pin_dir);
+}
+
+/*
+ * Open the pinned maps if they form a compatible state: every map present with the type, key
+ * and value size this object expects, and xlb_config written by the same ABI version.
+ * Returns 1 with @fds filled, 0 if nothing is pinned, -ESTALE if a pinned state is unusable.
+ */
+static int open_pinned(struct xlb *x, int fds[N_MAPS])
+{
+	char path[PATH_MAX];
+	int present = 0, err = 0;
+
+	for (size_t i = 0; i < N_MAPS; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < N_MAPS; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(x->obj, map_names[i]);
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		pin_path(x, map_names[i], path, sizeof(path));
+		fds[i] = bpf_obj_get(path);
+		if (fds[i] < 0) {
+			if (errno != ENOENT)
+				pr_warn("xlb: cannot open pinned map %s: %s", path, strerror(errno));
+			err = -ESTALE;
+			continue;
+		}
+		present++;
+		if (!m || bpf_obj_get_info_by_fd(fds[i], &info, &len) ||
+		    info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+		    info.value_size != bpf_map__value_size(m)) {
+			pr_warn("xlb: pinned map %s does not match this program's layout", path);
+			err = -ESTALE;
+		}
+	}
+	if (!present)
+		return 0;
+	if (!err) {
+		struct xlb_config cfg = {};
+		__u32 zero = 0;
+
+		if (bpf_map_lookup_elem(fds[map_index("xlb_config")], &zero, &cfg) ||
+		    cfg.abi_version != XLB_ABI_VERSION) {
+			pr_warn("xlb: pinned state in %s has ABI version %u, this program %u",
+				x->pin_dir, cfg.abi_version, XLB_ABI_VERSION);
+			err = -ESTALE;
+		}
+	}
+	if (err) {
+		for (size_t i = 0; i < N_MAPS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return err;
+	}
+	return 1;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct xlb *xlb__open(const struct xlb_open_opts *opts)
+{
+	const char *dir = opts && opts->pin_dir ? opts->pin_dir : XLB_PIN_DIR;
+	int pinned[N_MAPS], err = 0, rc;
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	struct xlb *x;
+
+	for (size_t i = 0; i < N_MAPS; i++)
+		pinned[i] = -1;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	for (size_t i = 0; i < N_MAPS; i++)
+		x->map_fds[i] = -1;
+	x->prog_fd = -1;
+	if (strlen(dir) >= sizeof(x->pin_dir)) {
+		err = -ENAMETOOLONG;
+		goto fail;
+	}
+	snprintf(x->pin_dir, sizeof(x->pin_dir), "%s", dir);
+	x->pin = dir[0] != 0;
+
+	libbpf_set_print(libbpf_print);
+	libxdp_set_print(libxdp_print);
+	if (opts && opts->bpf_obj) {
+		x->obj = bpf_object__open_file(opts->bpf_obj, NULL);
+		if (!x->obj) {
+			err = -errno;
+			pr_warn("xlb: cannot open %s: %s", opts->bpf_obj, strerror(errno));
+			goto fail;
+		}
+	} else {
+		x->skel = xlb_skel__open();
+		if (!x->skel) {
+			err = -errno;
+			pr_warn("xlb: cannot open the embedded BPF object: %s", strerror(errno));
+			goto fail;
+		}
+		x->obj = x->skel->obj;
+	}
+	x->prog = bpf_object__find_program_by_name(x->obj, XLB_PROG_NAME);
+	if (!x->prog) {
+		err = -ENOENT;
+		pr_warn("xlb: program %s not found in the BPF object", XLB_PROG_NAME);
+		goto fail;
+	}
+	m = bpf_object__find_map_by_name(x->obj, "xlb_flows");
+	if (m && opts && opts->flow_table_size)
+		bpf_map__set_max_entries(m, opts->flow_table_size);
+
+	if (x->pin && opts && opts->adopt) {
+		rc = open_pinned(x, pinned);
+		if (rc == 1) {
+			for (size_t i = 0; i < N_MAPS; i++) {
+				m = bpf_object__find_map_by_name(x->obj, map_names[i]);
+				err = bpf_map__reuse_fd(m, pinned[i]);
+				if (err) {
+					pr_warn("xlb: cannot reuse pinned map %s: %s", map_names[i],
+						strerror(-err));
+					goto fail;
+				}
+			}
+			x->adopted = true;
+		} else if (rc < 0) {
+			pr_warn("xlb: unpinning the stale state in %s and loading afresh",
+				x->pin_dir);
+			unpin_all(x);
+		}
+	}
+
+	err = bpf_object__load(x->obj);
+	if (err) {
+		pr_warn("xlb: cannot load the BPF program: %s", strerror(-err));
+		goto fail;
+	}
+	x->prog_fd = bpf_program__fd(x->prog);
+	for (size_t i = 0; i < N_MAPS; i++) {
+		m = bpf_object__find_map_by_name(x->obj, map_names[i]);
+		x->map_fds[i] = m ? bpf_map__fd(m) : -1;
+		if (x->map_fds[i] < 0) {
+			err = -ENOENT;
+			pr_warn("xlb: map %s missing from the BPF object", map_names[i]);
+			goto fail;
+		}
+	}
+	if (!x->adopted) {
+		struct xlb_config cfg = { .gue_port = XLB_GUE_PORT_DEFAULT };
+
+		err = xlb__config_set(x, &cfg);
+		if (err)
+			goto fail;
+	}
+	if (x->pin) {
+		err = mkdir_p(x->pin_dir);
+		if (err) {
+			pr_warn("xlb: cannot create %s: %s", x->pin_dir, strerror(-err));
+			goto fail;
+		}
+		for (size_t i = 0; i < N_MAPS && !x->adopted; i++) {
+			pin_path(x, map_names[i], path, sizeof(path));
+			unlink(path);
+			if (bpf_obj_pin(x->map_fds[i], path)) {
+				err = -errno;
+				pr_warn("xlb: cannot pin %s: %s", path, strerror(errno));
+				goto fail;
+			}
+		}
+		pin_path(x, XLB_PROG_PIN, path, sizeof(path));
+		unlink(path);
+		if (bpf_obj_pin(x->prog_fd, path)) {
+			err = -errno;
+			pr_warn("xlb: cannot pin %s: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < N_MAPS; i++)
+		if (pinned[i] >= 0)
+			close(pinned[i]);
+	pr_debug("xlb: %s datapath (pins: %s)", x->adopted ? "adopted" : "loaded",
+		 x->pin ? x->pin_dir : "none");
+	return x;
+fail:
+	for (size_t i = 0; i < N_MAPS; i++)
+		if (pinned[i] >= 0)
+			close(pinned[i]);
+	if (x->skel)
+		xlb_skel__destroy(x->skel);
+	else if (x->obj)
+		bpf_object__close(x->obj);
+	free(x);
+	errno = err < 0 ? -err : EINVAL;
+	return NULL;
+}
+
+bool xlb__adopted(const struct xlb *x)
+{
+	return x->adopted;
+}
+
+/* The id of the program attached to @ifindex in any mode, and the mode's flags. */
+static __u32 attached_id(int ifindex, __u32 *flags)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	*flags = 0;
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return 0;
+	if (q.drv_prog_id) {
+		*flags = XDP_FLAGS_DRV_MODE;
+		return q.drv_prog_id;
+	}
+	if (q.skb_prog_id) {
+		*flags = XDP_FLAGS_SKB_MODE;
+		return q.skb_prog_id;
+	}
+	if (q.hw_prog_id) {
+		*flags = XDP_FLAGS_HW_MODE;
+		return q.hw_prog_id;
+	}
+	return 0;
+}
+
+/* Is program @id an xlb balancer (this or an earlier load)? */
+static bool is_xlb_prog(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	bool ret = false;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		ret = !strncmp(info.name, XLB_PROG_NAME, sizeof(info.name));
+	close(fd);
+	return ret;
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static void remember_ifindex(struct xlb *x, int ifindex)
+{
+	for (int i = 0; i < x->n_ifindexes; i++)
+		if (x->ifindexes[i] == ifindex)
+			return;
+	if (x->n_ifindexes < XLB_MAX_IFACES)
+		x->ifindexes[x->n_ifindexes++] = ifindex;
+}
+
+int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
+{
+	__u32 flags = mode == XLB_ATTACH_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	__u32 cur, cur_flags;
+	int ifindex, err;
+
+	if (mode == XLB_ATTACH_NONE)
+		return 0;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		pr_warn("xlb: no interface %s", ifname);
+		return -ENODEV;
+	}
+	cur = attached_id(ifindex, &cur_flags);
+	if (cur && cur == prog_id(x->prog_fd)) {
+		remember_ifindex(x, ifindex);
+		return 0;
+	}
+	if (cur) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+		int old_fd;
+
+		if (!is_xlb_prog(cur)) {
+			pr_warn("xlb: %s already has another XDP program (id %u)", ifname, cur);
+			return -EBUSY;
+		}
+		/* An earlier xlb (restart or upgrade): swap programs in one netlink request. */
+		old_fd = bpf_prog_get_fd_by_id(cur);
+		if (old_fd < 0)
+			return -errno;
+		ao.old_prog_fd = old_fd;
+		err = bpf_xdp_attach(ifindex, x->prog_fd, cur_flags | XDP_FLAGS_REPLACE, &ao);
+		close(old_fd);
+		if (err) {
+			pr_warn("xlb: cannot replace the program on %s: %s", ifname, strerror(-err));
+			return err;
+		}
+		pr_info("xlb: replaced program %u on %s", cur, ifname);
+		remember_ifindex(x, ifindex);
+		return 0;
+	}
+
+	/* libxdp first; where its dispatcher is refused, a plain netlink attach. */
+	{
+		enum xdp_attach_mode xm = mode == XLB_ATTACH_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+		struct xdp_program *xp;
+		int fd = dup(x->prog_fd);
+
+		xp = fd >= 0 ? xdp_program__from_fd(fd) : NULL;
+		err = xp ? xdp_program__attach(xp, ifindex, xm, 0) : -EINVAL;
+		if (xp)
+			xdp_program__close(xp);
+		else if (fd >= 0)
+			close(fd);
+		if (!err && attached_id(ifindex, &cur_flags)) {
+			remember_ifindex(x, ifindex);
+			return 0;
+		}
+		pr_debug("xlb: libxdp attach on %s failed (%s), attaching directly", ifname,
+			 strerror(err < 0 ? -err : EINVAL));
+	}
+	err = bpf_xdp_attach(ifindex, x->prog_fd, flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (err) {
+		pr_warn("xlb: cannot attach to %s: %s", ifname, strerror(-err));
+		return err;
+	}
+	remember_ifindex(x, ifindex);
+	return 0;
+}
+
+static int detach_ifindex(int ifindex)
+{
+	__u32 flags, id = attached_id(ifindex, &flags);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+	int fd, err;
+
+	if (!id || !is_xlb_prog(id))
+		return 0;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	ao.old_prog_fd = fd;
+	err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &ao);
+	close(fd);
+	return err;
+}
+
+int xlb__detach(struct xlb *x, const char *ifname)
+{
+	int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex)
+		return -ENODEV;
+	for (int i = 0; i < x->n_ifindexes; i++)
+		if (x->ifindexes[i] == ifindex)
+			x->ifindexes[i] = x->ifindexes[--x->n_ifindexes];
+	return detach_ifindex(ifindex);
+}
+
+void xlb__close(struct xlb *x, bool unpin)
+{
+	if (!x)
+		return;
+	if (unpin) {
+		struct if_nameindex *ifs = if_nameindex();
+
+		/* also interfaces an earlier process attached: the program is ours by name */
+		for (int i = 0; i < x->n_ifindexes; i++)
+			detach_ifindex(x->ifindexes[i]);
+		for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+			detach_ifindex(i->if_index);
+		if (ifs)
+			if_freenameindex(ifs);
+		if (x->pin)
+			unpin_all(x);
+	}
+	if (x->skel)
+		xlb_skel__destroy(x->skel);
+	else
+		bpf_object__close(x->obj);
+	free(x);
+}
+
+int xlb__prog_fd(const struct xlb *x)
+{
+	return x->prog_fd;
+}
+
+int xlb__map_fd(const struct xlb *x, const char *name)
+{
+	int i = map_index(name);
+
+	return i < 0 ? -ENOENT : x->map_fds[i];
+}
+
+static int mfd(const struct xlb *x, const char *name)
+{
+	return x->map_fds[map_index(name)];
+}
+
+static int ret_errno(int rc)
+{
+	return rc < 0 ? -errno : 0;
+}
+
+int xlb__config_get(struct xlb *x, struct xlb_config *cfg)
+{
+	__u32 zero = 0;
+
+	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_config"), &zero, cfg));
+}
+
+int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
+{
+	struct xlb_config c = *cfg;
+	__u32 zero = 0;
+
+	if (c.encap_src4_bits > 16)
+		return -EINVAL;
+	c.abi_version = XLB_ABI_VERSION;
+	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_config"), &zero, &c, BPF_ANY));
+}
+
+int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+{
+	if (vip->id >= XLB_MAX_VIPS || vip->mode >= XLB_MODE__MAX)
+		return -EINVAL;
+	if (key->family != XLB_AF_INET && key->family != XLB_AF_INET6)
+		return -EINVAL;
+	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vips"), key, vip, BPF_ANY));
+}
+
+int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip)
+{
+	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_vips"), key, vip));
+}
+
+int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
+{
+	return ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), key));
+}
+
+int xlb_vip__foreach(struct xlb *x,
+		     int (*cb)(const struct xlb_vip_key *key, const struct xlb_vip *vip, void *ctx),
+		     void *ctx)
+{
+	struct xlb_vip_key key, next;
+	int fd = mfd(x, "xlb_vips"), rc;
+	struct xlb_vip vip;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &vip))
+			continue; /* deleted meanwhile */
+		rc = cb(&key, &vip, ctx);
+		if (rc)
+			return rc;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be)
+{
+	if (id == XLB_BACKEND_NONE || id >= XLB_MAX_BACKENDS)
+		return -EINVAL;
+	if (be->family != XLB_AF_INET && be->family != XLB_AF_INET6)
+		return -EINVAL;
+	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, be, BPF_ANY));
+}
+
+int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be)
+{
+	if (id >= XLB_MAX_BACKENDS)
+		return -EINVAL;
+	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_backends"), &id, be));
+}
+
+int xlb_backend__clear(struct xlb *x, __u32 id)
+{
+	struct xlb_backend be = {};
+
+	if (id == XLB_BACKEND_NONE || id >= XLB_MAX_BACKENDS)
+		return -EINVAL;
+	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, &be, BPF_ANY));
+}
+
+int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
+	__u32 *keys = NULL, *vals = NULL, n = m + 1, count = n;
+	int fd = -1, err;
+
+	if (vip_id >= XLB_MAX_VIPS || !m || m > XLB_MAGLEV_MAX || !table)
+		return -EINVAL;
+	keys = malloc(n * sizeof(*keys));
+	vals = malloc(n * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < n; i++) {
+		keys[i] = i;
+		vals[i] = i ? table[i - 1] : m; /* slot 0 holds M */
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_maglev_in", sizeof(__u32), sizeof(__u32), n,
+			    &co);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("xlb: cannot create a Maglev table of %u slots: %s", m, strerror(errno));
+		goto out;
+	}
+	err = bpf_map_update_batch(fd, keys, vals, &count, NULL);
+	if (err) {
+		for (__u32 i = 0; i < n; i++) {
+			err = bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY);
+			if (err) {
+				err = -errno;
+				goto out;
+			}
+		}
+	}
+	/* the swap: one update of the outer slot */
+	err = ret_errno(bpf_map_update_elem(mfd(x, "xlb_maglev"), &vip_id, &fd, BPF_ANY));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)
+{
+	__u32 inner_id, zero = 0, m;
+	int fd, err = 0;
+
+	if (vip_id >= XLB_MAX_VIPS)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(mfd(x, "xlb_maglev"), &vip_id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, &m)) {
+		err = -errno;
+		goto out;
+	}
+	if (table && cap < m) {
+		err = -ENOSPC;
+		goto out;
+	}
+	for (__u32 i = 1; table && i <= m; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &table[i - 1])) {
+			err = -errno;
+			goto out;
+		}
+	}
+	err = (int)m;
+out:
+	close(fd);
+	return err;
+}
+
+int xlb_vip__clear_table(struct xlb *x, __u32 vip_id)
+{
+	if (vip_id >= XLB_MAX_VIPS)
+		return -EINVAL;
+	if (bpf_map_delete_elem(mfd(x, "xlb_maglev"), &vip_id) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Sum a per-CPU value of @n __u64 counters. */
+static int percpu_sum(int fd, __u32 key, __u64 *out, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu * n, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		int err = -errno;
+
+		free(vals);
+		return err;
+	}
+	memset(out, 0, n * sizeof(*out));
+	for (int c = 0; c < ncpu; c++)
+		for (size_t i = 0; i < n; i++)
+			out[i] += vals[(size_t)c * n + i];
+	free(vals);
+	return 0;
+}
+
+static int percpu_clear(int fd, __u32 key, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu * n, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	err = ret_errno(bpf_map_update_elem(fd, &key, vals, BPF_ANY));
+	free(vals);
+	return err;
+}
+
+int xlb_stats__vip(struct xlb *x, __u32 vip_id, struct xlb_counters *out)
+{
+	if (vip_id >= XLB_MAX_VIPS)
+		return -EINVAL;
+	return percpu_sum(mfd(x, "xlb_stats_vip"), vip_id, (__u64 *)out, 3);
+}
+
+int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out)
+{
+	if (id >= XLB_MAX_BACKENDS)
+		return -EINVAL;
+	return percpu_sum(mfd(x, "xlb_stats_backend"), id, (__u64 *)out, 3);
+}
+
+int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX])
+{
+	for (__u32 r = 0; r < XLB_R__MAX; r++) {
+		int err = percpu_sum(mfd(x, "xlb_stats_reason"), r, (__u64 *)&out[r], 2);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id)
+{
+	if (vip_id >= XLB_MAX_VIPS)
+		return -EINVAL;
+	return percpu_clear(mfd(x, "xlb_stats_vip"), vip_id, 3);
+}
+
+int xlb_stats__clear_backend(struct xlb *x, __u32 id)
+{
+	if (id >= XLB_MAX_BACKENDS)
+		return -EINVAL;
+	return percpu_clear(mfd(x, "xlb_stats_backend"), id, 3);
+}
+
+const char *xlb_reason_name(unsigned int reason)
+{
+	static const char *const names[] = XLB_REASON_NAMES;
+
+	_Static_assert(sizeof(names) / sizeof(names[0]) == XLB_R__MAX, "one name per reason");
+	return reason < XLB_R__MAX ? names[reason] : "unknown";
+}
+
+int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f)
+{
+	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_flows"), k, f));
+}
+
+int xlb_flow__count(struct xlb *x, __u64 *n)
+{
+	struct xlb_flow_key key, next;
+	int fd = mfd(x, "xlb_flows");
+	void *prev = NULL;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		(*n)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+void xlb_flow_key__init(struct xlb_flow_key *k, int family, const void *src, const void *dst,
+			__u16 sport, __u16 dport, __u8 proto)
+{
+	size_t alen = family == XLB_AF_INET6 ? 16 : 4;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, src, alen);
+	memcpy(k->dst, dst, alen);
+	k->sport = htons(sport);
+	k->dport = htons(dport);
+	k->proto = proto;
+	k->family = (__u8)family;
+}
