@@ -1,0 +1,1022 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xlbd API server: non-blocking Unix socket clients, line framing, the commands of API.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "xlbd.h"
+
+struct xlbd_client {
+	int fd;
+	char *in;		/* request bytes not yet framed */
+	size_t in_len;
+	char *out;		/* reply bytes not yet sent */
+	size_t out_len, out_off, out_cap;
+	struct timespec last;	/* last activity (monotonic) */
+	bool closing;		/* close once @out is sent */
+	uint32_t events;	/* epoll mask currently registered */
+	struct xlbd_client *next;
+};
+
+#define IN_CAP (XLBD_LINE_MAX + 1)
+
+/* ------------------------------------------------------------------ socket */
+
+int api_listen(struct xlbd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	mode_t old;
+	int fd, err;
+
+	if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
+		pr_warn("socket path too long: %s", d->socket_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, d->socket_path);
+	strcpy(dir, d->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST) {
+			err = -errno;
+			pr_warn("cannot create %s: %s", dir, strerror(errno));
+			return err;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file nobody answers on is stale; one that answers belongs to a live xlbd. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+		pr_warn("another xlbd is serving %s", d->socket_path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	if (errno == ECONNREFUSED)
+		unlink(d->socket_path);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177); /* the socket is created 0600 */
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (err || listen(fd, 128)) {
+		err = -errno;
+		pr_warn("cannot listen on %s: %s", d->socket_path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	d->lfd = fd;
+	return 0;
+}
+
+static void client_update_events(struct xlbd *d, struct xlbd_client *c)
+{
+	uint32_t ev = 0;
+	struct epoll_event e;
+
+	if (!c->closing && c->out_len - c->out_off < XLBD_OUT_HIGH)
+		ev |= EPOLLIN;
+	if (c->out_len > c->out_off)
+		ev |= EPOLLOUT;
+	if (ev == c->events)
+		return;
+	e.events = ev;
+	e.data.ptr = c;
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &e);
+	c->events = ev;
+}
+
+static void client_free(struct xlbd *d, struct xlbd_client *c)
+{
+	struct xlbd_client **pp;
+
+	for (pp = &d->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+	d->nclients--;
+}
+
+void api_accept(struct xlbd *d)
+{
+	struct epoll_event e;
+	struct xlbd_client *c;
+	int fd;
+
+	for (;;) {
+		fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (d->nclients >= XLBD_MAX_CLIENTS) {
+			pr_warn("too many clients (%u), refusing one", d->nclients);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->in = malloc(IN_CAP);
+		if (!c || !c->in) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		clock_gettime(CLOCK_MONOTONIC, &c->last);
+		c->events = EPOLLIN;
+		e.events = EPOLLIN;
+		e.data.ptr = c;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e)) {
+			close(fd);
+			free(c->in);
+			free(c);
+			continue;
+		}
+		c->next = d->clients;
+		d->clients = c;
+		d->nclients++;
+		pr_debug("client %d connected (%u clients)", fd, d->nclients);
+	}
+}
+
+/* Queue @len bytes of reply; false when the client's output limit would be exceeded. */
+static bool client_queue(struct xlbd_client *c, const char *buf, size_t len)
+{
+	size_t need;
+	char *n;
+
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	need = c->out_len + len;
+	if (need - c->out_off > XLBD_OUT_MAX)
+		return false;
+	if (need > c->out_cap) {
+		if (c->out_off) {
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+			need = c->out_len + len;
+		}
+		if (need > c->out_cap) {
+			size_t cap = c->out_cap ? c->out_cap : 4096;
+
+			while (cap < need)
+				cap *= 2;
+			n = realloc(c->out, cap);
+			if (!n)
+				return false;
+			c->out = n;
+			c->out_cap = cap;
+		}
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return true;
+}
+
+static void client_reply(struct xlbd_client *c, json_t *reply)
+{
+	char *s = json_dumps(reply, JSON_COMPACT);
+	static const char oom[] = "{\"ok\":false,\"error\":\"reply too large\"}\n";
+
+	if (!s || !client_queue(c, s, strlen(s)) || !client_queue(c, "\n", 1)) {
+		if (!client_queue(c, oom, sizeof(oom) - 1))
+			c->closing = true;
+	}
+	free(s);
+}
+
+static void reply_error(struct xlbd_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reply_error(struct xlbd_client *c, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	client_reply(c, r);
+	json_decref(r);
+}
+
+/* ------------------------------------------------------------------ command helpers */
+
+typedef int (*cmd_fn)(struct xlbd *d, json_t *req, json_t *reply, char *err, size_t errlen);
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+static int check_args(json_t *req, const char *const *allowed, char *err, size_t errlen)
+{
+	const char *k, *const *a;
+	json_t *v;
+
+	json_object_foreach(req, k, v) {
+		if (!strcmp(k, "cmd"))
+			continue;
+		for (a = allowed; *a; a++)
+			if (!strcmp(*a, k))
+				break;
+		if (!*a)
+			return ERR("%s: unknown argument", k);
+	}
+	return 0;
+}
+
+/* The VIP named by argument "vip": index in d->cfg or an error. */
+static int arg_vip(struct xlbd *d, json_t *req, bool required, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(req, "vip");
+	__be32 addr[4];
+	uint16_t port;
+	__u8 fam, proto;
+	int i;
+
+	if (!v) {
+		if (required)
+			return ERR("vip: missing");
+		return -ENOENT;
+	}
+	if (!json_is_string(v) ||
+	    xlb_vip_name_parse(json_string_value(v), addr, &fam, &port, &proto))
+		return ERR("vip: not a VIP (ADDR:PORT/PROTO, [IPV6]:PORT/PROTO)");
+	i = xlb_cfg_find_vip(d->cfg, fam, addr, port, proto);
+	if (i < 0)
+		return ERR("vip: no VIP %s", json_string_value(v));
+	return i;
+}
+
+/* The backend named by "address" and optional "port" in VIP @v: index or an error. */
+static int arg_backend(const struct xlb_cfg_vip *v, json_t *req, char *err, size_t errlen)
+{
+	json_t *a = json_object_get(req, "address"), *p = json_object_get(req, "port");
+	__be32 addr[4];
+	json_int_t port = 0;
+	char vn[96];
+	__u8 fam;
+	int i;
+
+	if (!a)
+		return ERR("address: missing");
+	if (!json_is_string(a) || xlb_addr_parse(json_string_value(a), addr, &fam))
+		return ERR("address: not an IPv4 or IPv6 address");
+	if (p) {
+		if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+		    json_integer_value(p) > 65535)
+			return ERR("port: must be 0..65535");
+		port = json_integer_value(p);
+	}
+	i = xlb_cfg_find_backend(v, fam, addr, port);
+	if (i < 0)
+		return ERR("address: no backend %s port %u in %s", json_string_value(a),
+			   (unsigned int)port, xlb_vip_name(v, vn, sizeof(vn)));
+	return i;
+}
+
+static unsigned int vip_usable(const struct xlb_cfg_vip *v)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < v->nbackends; i++)
+		n += v->backends[i].state == XLB_STATE_ACTIVE && v->backends[i].weight;
+	return n;
+}
+
+static json_t *vip_json(const struct xlb_cfg_vip *v)
+{
+	json_t *o = xlb_cfg_vip_to_json(v, false);
+	char name[96];
+
+	json_object_set_new(o, "vip", json_string(xlb_vip_name(v, name, sizeof(name))));
+	json_object_set_new(o, "id", json_integer(v->id));
+	json_object_set_new(o, "backends", json_integer(v->nbackends));
+	json_object_set_new(o, "usable", json_integer(vip_usable(v)));
+	return o;
+}
+
+static json_t *backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
+			    const struct xlb_cfg_backend *b)
+{
+	json_t *o = xlb_cfg_backend_to_json(b);
+	char name[96];
+
+	json_object_set_new(o, "vip", json_string(xlb_vip_name(v, name, sizeof(name))));
+	/* probing comes with a later issue: a backend without a check counts as up */
+	json_object_set_new(o, "health",
+			    json_string(b->check.type == XLB_CHECK_NONE ? "up" : "unknown"));
+	json_object_set_new(o, "id", json_integer(b->id));
+	json_object_set_new(o, "slots", json_integer(d->be_rt[b->id].slots));
+	return o;
+}
+
+/* Find a VIP / backend of d->cfg again after a commit replaced it. */
+static const struct xlb_cfg_vip *find_vip_like(struct xlbd *d, const struct xlb_cfg_vip *v)
+{
+	int i = xlb_cfg_find_vip(d->cfg, v->family, v->addr, v->port, v->proto);
+
+	return i >= 0 ? &d->cfg->vips[i] : NULL;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { NULL };
+	json_t *ifs = json_array();
+	size_t i, nbe = 0;
+	__u64 flows = 0;
+
+	(void)req;
+	if (check_args(req, args, err, errlen)) {
+		json_decref(ifs);
+		return -EINVAL;
+	}
+	for (i = 0; i < d->cfg->nifaces; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:s}", "name",
+						     d->cfg->ifaces[i].name, "ifindex",
+						     (int)if_nametoindex(d->cfg->ifaces[i].name),
+						     "mode",
+						     d->cfg->ifaces[i].mode == XLB_IFACE_GENERIC ?
+							     "generic" : "native"));
+	for (i = 0; i < d->cfg->nvips; i++)
+		nbe += d->cfg->vips[i].nbackends;
+	xlb_flow__count(d->x, &flows);
+	json_object_set_new(r, "version", json_string(XLBD_VERSION));
+	json_object_set_new(r, "pid", json_integer(getpid()));
+	json_object_set_new(r, "uptime_s", json_integer(state_elapsed_ms(&d->started) / 1000));
+	json_object_set_new(r, "config", json_string(d->config_path));
+	json_object_set_new(r, "adopted", json_boolean(d->adopted));
+	json_object_set_new(r, "interfaces", ifs);
+	json_object_set_new(r, "vips", json_integer(d->cfg->nvips));
+	json_object_set_new(r, "backends", json_integer(nbe));
+	json_object_set_new(r, "flows", json_integer(flows));
+	return 0;
+}
+
+static int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { NULL };
+	json_t *a;
+	size_t i;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	a = json_array();
+	for (i = 0; i < d->cfg->nvips; i++)
+		json_array_append_new(a, vip_json(&d->cfg->vips[i]));
+	json_object_set_new(r, "vips", a);
+	return 0;
+}
+
+static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", "mode", "table_size", "hash", NULL };
+	static const char *const copy[] = { "mode", "table_size", "hash" };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg_vip v, *nv;
+	struct xlb_cfg *to;
+	json_t *obj, *name = json_object_get(req, "vip");
+	char vn[96];
+	size_t i;
+	int ret;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	if (!name)
+		return ERR("vip: missing");
+	xlb_cfg_vip_init(&v);
+	if (!json_is_string(name) || xlb_vip_name_parse(json_string_value(name), v.addr, &v.family,
+							&v.port, &v.proto))
+		return ERR("vip: not a VIP (ADDR:PORT/PROTO, [IPV6]:PORT/PROTO)");
+	obj = json_object();
+	json_object_set_new(obj, "address", json_string(xlb_addr_format(v.addr, v.family, vn,
+									 sizeof(vn))));
+	json_object_set_new(obj, "port", json_integer(v.port));
+	json_object_set_new(obj, "proto", json_string(xlb_cfg_proto_name(v.proto)));
+	for (i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
+		if (json_object_get(req, copy[i]))
+			json_object_set(obj, copy[i], json_object_get(req, copy[i]));
+	ret = xlb_cfg_vip_from_json(obj, "", &v, &e);
+	json_decref(obj);
+	if (ret) {
+		xlb_cfg_errors_first(&e, err, errlen);
+		xlb_cfg_errors_free(&e);
+		return -EINVAL;
+	}
+	if (xlb_cfg_find_vip(d->cfg, v.family, v.addr, v.port, v.proto) >= 0)
+		return ERR("vip: %s exists already", xlb_vip_name(&v, vn, sizeof(vn)));
+	if (d->cfg->nvips >= XLB_MAX_VIPS)
+		return ERR("vip: at most %d VIPs", XLB_MAX_VIPS);
+	to = xlb_cfg_dup(d->cfg);
+	if (!to)
+		return ERR("out of memory");
+	nv = realloc(to->vips, (to->nvips + 1) * sizeof(*nv));
+	if (!nv) {
+		xlb_cfg_free(to);
+		return ERR("out of memory");
+	}
+	to->vips = nv;
+	to->vips[to->nvips++] = v;
+	ret = state_commit(d, to, err, errlen);
+	if (ret)
+		return ret;
+	json_object_set_new(r, "vip", vip_json(find_vip_like(d, &v)));
+	return 0;
+}
+
+static int cmd_vip_del(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", NULL };
+	struct xlb_cfg *to;
+	int i;
+
+	(void)r;
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = arg_vip(d, req, true, err, errlen);
+	if (i < 0)
+		return i;
+	to = xlb_cfg_dup(d->cfg);
+	if (!to)
+		return ERR("out of memory");
+	xlb_cfg_vip_release(&to->vips[i]);
+	memmove(&to->vips[i], &to->vips[i + 1], (to->nvips - i - 1) * sizeof(to->vips[0]));
+	to->nvips--;
+	return state_commit(d, to, err, errlen);
+}
+
+static int cmd_backend_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", NULL };
+	json_t *a;
+	size_t i, j;
+	int only;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	only = arg_vip(d, req, false, err, errlen);
+	if (only < 0 && only != -ENOENT)
+		return only;
+	a = json_array();
+	for (i = 0; i < d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
+
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		for (j = 0; j < v->nbackends; j++)
+			json_array_append_new(a, backend_json(d, v, &v->backends[j]));
+	}
+	json_object_set_new(r, "backends", a);
+	return 0;
+}
+
+static int cmd_backend_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", "address", "port", "weight", "state",
+					    "mac", "check", NULL };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg_backend b, *nb;
+	struct xlb_cfg_vip *tv;
+	const struct xlb_cfg_vip *v;
+	struct xlb_cfg *to;
+	char a[INET6_ADDRSTRLEN], vn[96];
+	json_t *obj;
+	int i, ret;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = arg_vip(d, req, true, err, errlen);
+	if (i < 0)
+		return i;
+	v = &d->cfg->vips[i];
+	obj = json_deep_copy(req);
+	json_object_del(obj, "cmd");
+	json_object_del(obj, "vip");
+	ret = xlb_cfg_backend_from_json(obj, "", v->mode, &b, &e);
+	json_decref(obj);
+	if (ret) {
+		xlb_cfg_errors_first(&e, err, errlen);
+		xlb_cfg_errors_free(&e);
+		return -EINVAL;
+	}
+	if (xlb_cfg_find_backend(v, b.family, b.addr, b.port) >= 0)
+		return ERR("address: backend %s port %u exists already in %s",
+			   xlb_addr_format(b.addr, b.family, a, sizeof(a)), b.port,
+			   xlb_vip_name(v, vn, sizeof(vn)));
+	to = xlb_cfg_dup(d->cfg);
+	if (!to)
+		return ERR("out of memory");
+	tv = &to->vips[i];
+	nb = realloc(tv->backends, (tv->nbackends + 1) * sizeof(*nb));
+	if (!nb) {
+		xlb_cfg_free(to);
+		return ERR("out of memory");
+	}
+	tv->backends = nb;
+	tv->backends[tv->nbackends++] = b;
+	ret = state_commit(d, to, err, errlen);
+	if (ret)
+		return ret;
+	v = &d->cfg->vips[i];
+	json_object_set_new(r, "backend",
+			    backend_json(d, v, &v->backends[xlb_cfg_find_backend(v, b.family, b.addr,
+										  b.port)]));
+	return 0;
+}
+
+static int cmd_backend_del(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", "address", "port", NULL };
+	struct xlb_cfg_vip *tv;
+	struct xlb_cfg *to;
+	int i, j;
+
+	(void)r;
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = arg_vip(d, req, true, err, errlen);
+	if (i < 0)
+		return i;
+	j = arg_backend(&d->cfg->vips[i], req, err, errlen);
+	if (j < 0)
+		return j;
+	to = xlb_cfg_dup(d->cfg);
+	if (!to)
+		return ERR("out of memory");
+	tv = &to->vips[i];
+	memmove(&tv->backends[j], &tv->backends[j + 1],
+		(tv->nbackends - j - 1) * sizeof(tv->backends[0]));
+	tv->nbackends--;
+	return state_commit(d, to, err, errlen);
+}
+
+static int cmd_backend_set(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", "address", "port", "weight", "state", NULL };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg_backend b;
+	const struct xlb_cfg_vip *v;
+	struct xlb_cfg *to;
+	json_t *obj;
+	int i, j, ret;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = arg_vip(d, req, true, err, errlen);
+	if (i < 0)
+		return i;
+	v = &d->cfg->vips[i];
+	j = arg_backend(v, req, err, errlen);
+	if (j < 0)
+		return j;
+	if (!json_object_get(req, "weight") && !json_object_get(req, "state"))
+		return ERR("weight or state: one of them is required");
+	/* the backend as it is, with the new fields, through the same validation as a file */
+	obj = xlb_cfg_backend_to_json(&v->backends[j]);
+	if (json_object_get(req, "weight"))
+		json_object_set(obj, "weight", json_object_get(req, "weight"));
+	if (json_object_get(req, "state"))
+		json_object_set(obj, "state", json_object_get(req, "state"));
+	ret = xlb_cfg_backend_from_json(obj, "", v->mode, &b, &e);
+	json_decref(obj);
+	if (ret) {
+		xlb_cfg_errors_first(&e, err, errlen);
+		xlb_cfg_errors_free(&e);
+		return -EINVAL;
+	}
+	to = xlb_cfg_dup(d->cfg);
+	if (!to)
+		return ERR("out of memory");
+	to->vips[i].backends[j].weight = b.weight;
+	to->vips[i].backends[j].state = b.state;
+	ret = state_commit(d, to, err, errlen);
+	if (ret)
+		return ret;
+	v = &d->cfg->vips[i];
+	json_object_set_new(r, "backend", backend_json(d, v, &v->backends[j]));
+	return 0;
+}
+
+static json_t *counters_json(json_t *o, const struct xlb_counters *c, const struct xlbd_rt *rt)
+{
+	json_object_set_new(o, "packets", json_integer(c->packets));
+	json_object_set_new(o, "bytes", json_integer(c->bytes));
+	json_object_set_new(o, "new_flows", json_integer(c->new_flows));
+	json_object_set_new(o, "pps", json_integer(rt->pps));
+	json_object_set_new(o, "bps", json_integer(rt->bps));
+	return o;
+}
+
+static int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", NULL };
+	struct xlb_reason_counters rc[XLB_R__MAX];
+	struct xlb_counters c;
+	json_t *vips, *reasons;
+	size_t i, j;
+	int only;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	only = arg_vip(d, req, false, err, errlen);
+	if (only < 0 && only != -ENOENT)
+		return only;
+	vips = json_array();
+	for (i = 0; i < d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
+		json_t *o, *bes = json_array();
+		char name[96], a[INET6_ADDRSTRLEN];
+
+		if (only >= 0 && (size_t)only != i) {
+			json_decref(bes);
+			continue;
+		}
+		memset(&c, 0, sizeof(c));
+		xlb_stats__vip(d->x, v->id, &c);
+		o = json_pack("{s:s}", "vip", xlb_vip_name(v, name, sizeof(name)));
+		counters_json(o, &c, &d->vip_rt[v->id]);
+		for (j = 0; j < v->nbackends; j++) {
+			const struct xlb_cfg_backend *b = &v->backends[j];
+			json_t *bo = json_pack("{s:s, s:i}", "address",
+					       xlb_addr_format(b->addr, b->family, a, sizeof(a)),
+					       "port", (int)b->port);
+
+			memset(&c, 0, sizeof(c));
+			xlb_stats__backend(d->x, b->id, &c);
+			json_array_append_new(bes, counters_json(bo, &c, &d->be_rt[b->id]));
+		}
+		json_object_set_new(o, "backends", bes);
+		json_array_append_new(vips, o);
+	}
+	json_object_set_new(r, "vips", vips);
+	memset(rc, 0, sizeof(rc));
+	xlb_stats__reasons(d->x, rc);
+	reasons = json_object();
+	for (i = 0; i < XLB_R__MAX; i++)
+		json_object_set_new(reasons, xlb_reason_name(i),
+				    json_pack("{s:I, s:I}", "packets", (json_int_t)rc[i].packets,
+					      "bytes", (json_int_t)rc[i].bytes));
+	json_object_set_new(r, "reasons", reasons);
+	return 0;
+}
+
+static const struct xlb_cfg_backend *backend_by_id(const struct xlb_cfg_vip *v, __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < v->nbackends; i++)
+		if (v->backends[i].id == id)
+			return &v->backends[i];
+	return NULL;
+}
+
+static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", "src", "proto", NULL };
+	const struct xlb_cfg_backend *b = NULL;
+	const struct xlb_cfg_vip *v;
+	json_t *src = json_object_get(req, "src"), *p = json_object_get(req, "proto");
+	struct xlb_flow_key k;
+	struct xlb_backend be;
+	struct xlb_flow f;
+	__u32 *table = NULL, hash, slot, id = 0;
+	__be32 saddr[4];
+	const char *from = "maglev";
+	char a[INET6_ADDRSTRLEN];
+	uint16_t sport;
+	__u8 fam, proto;
+	int i, n;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = arg_vip(d, req, true, err, errlen);
+	if (i < 0)
+		return i;
+	v = &d->cfg->vips[i];
+	if (!src)
+		return ERR("src: missing");
+	if (!json_is_string(src) || xlb_addr_port_parse(json_string_value(src), saddr, &fam, &sport))
+		return ERR("src: not ADDR:PORT or [IPV6]:PORT");
+	if (fam != v->family)
+		return ERR("src: must be %s like the VIP", v->family == XLB_AF_INET ? "IPv4" : "IPv6");
+	proto = v->proto;
+	if (p) {
+		if (!json_is_string(p))
+			return ERR("proto: must be tcp or udp");
+		if (!strcmp(json_string_value(p), "tcp"))
+			proto = IPPROTO_TCP;
+		else if (!strcmp(json_string_value(p), "udp"))
+			proto = IPPROTO_UDP;
+		else
+			return ERR("proto: must be tcp or udp");
+	}
+	xlb_flow_key__init(&k, fam, saddr, v->addr, sport, v->port, proto);
+	hash = xlb_flow_hash(&k, v->hash == XLB_HASH_SRC, d->cfg->hash_seed);
+	slot = hash % v->table_size;
+	if (!xlb_flow__get(d->x, &k, &f) && f.backend_id &&
+	    !xlb_backend__get(d->x, f.backend_id, &be) && (be.flags & XLB_BE_F_USABLE) &&
+	    be.vip_id == v->id) {
+		id = f.backend_id;
+		from = "flow_table";
+	} else {
+		table = calloc(v->table_size, sizeof(*table));
+		if (!table)
+			return ERR("out of memory");
+		n = xlb_vip__get_table(d->x, v->id, table, v->table_size);
+		if (n < 0) {
+			free(table);
+			return ERR("cannot read the table of %s: %s", json_string_value(
+					   json_object_get(req, "vip")), strerror(-n));
+		}
+		id = slot < (__u32)n ? table[slot] : 0;
+		free(table);
+	}
+	b = id ? backend_by_id(v, id) : NULL;
+	if (b)
+		json_object_set_new(r, "backend",
+				    json_pack("{s:s, s:i, s:i}", "address",
+					      xlb_addr_format(b->addr, b->family, a, sizeof(a)),
+					      "port", (int)b->port, "id", (int)id));
+	else
+		json_object_set_new(r, "backend", json_null());
+	json_object_set_new(r, "source", json_string(from));
+	json_object_set_new(r, "slot", json_integer(slot));
+	json_object_set_new(r, "hash", json_integer(hash));
+	return 0;
+}
+
+static int cmd_table(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "vip", "full", NULL };
+	const struct xlb_cfg_vip *v;
+	json_t *full = json_object_get(req, "full"), *slots, *t = NULL;
+	__u32 *table, *count, empty = 0;
+	char a[INET6_ADDRSTRLEN];
+	size_t j;
+	int i, n;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = arg_vip(d, req, true, err, errlen);
+	if (i < 0)
+		return i;
+	if (full && !json_is_boolean(full))
+		return ERR("full: must be true or false");
+	v = &d->cfg->vips[i];
+	table = calloc(v->table_size, sizeof(*table));
+	count = calloc(v->nbackends + 1, sizeof(*count));
+	if (!table || !count) {
+		free(table);
+		free(count);
+		return ERR("out of memory");
+	}
+	n = xlb_vip__get_table(d->x, v->id, table, v->table_size);
+	if (n < 0) {
+		free(table);
+		free(count);
+		return ERR("cannot read the table: %s", strerror(-n));
+	}
+	if (json_is_true(full))
+		t = json_array();
+	for (i = 0; i < n; i++) {
+		bool found = false;
+
+		if (t)
+			json_array_append_new(t, json_integer(table[i]));
+		for (j = 0; table[i] && j < v->nbackends; j++) {
+			if (v->backends[j].id == table[i]) {
+				count[j]++;
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			empty++;
+	}
+	slots = json_array();
+	for (j = 0; j < v->nbackends; j++) {
+		const struct xlb_cfg_backend *b = &v->backends[j];
+
+		json_array_append_new(slots, json_pack("{s:s, s:i, s:i, s:i}", "address",
+						       xlb_addr_format(b->addr, b->family, a,
+								       sizeof(a)),
+						       "port", (int)b->port, "id", (int)b->id,
+						       "slots", (int)count[j]));
+	}
+	json_object_set_new(r, "table_size", json_integer(n));
+	json_object_set_new(r, "slots", slots);
+	json_object_set_new(r, "empty", json_integer(empty));
+	if (t)
+		json_object_set_new(r, "table", t);
+	free(table);
+	free(count);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	cmd_fn fn;
+} commands[] = {
+	{ "status", cmd_status },	    { "vip_add", cmd_vip_add },
+	{ "vip_del", cmd_vip_del },	    { "vip_list", cmd_vip_list },
+	{ "backend_add", cmd_backend_add }, { "backend_del", cmd_backend_del },
+	{ "backend_set", cmd_backend_set }, { "backend_list", cmd_backend_list },
+	{ "stats", cmd_stats },		    { "lookup", cmd_lookup },
+	{ "table", cmd_table },
+};
+
+static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line, size_t len)
+{
+	json_t *req, *cmd, *reply;
+	json_error_t jerr;
+	char err[1024] = "";
+	const char *name;
+	size_t i;
+	int ret;
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		reply_error(c, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
+		return;
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		reply_error(c, "request must be a JSON object");
+		return;
+	}
+	cmd = json_object_get(req, "cmd");
+	if (!cmd || !json_is_string(cmd)) {
+		json_decref(req);
+		reply_error(c, "cmd: missing or not a string");
+		return;
+	}
+	name = json_string_value(cmd);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		reply_error(c, "cmd: unknown command \"%.64s\"", name);
+		json_decref(req);
+		return;
+	}
+	reply = json_object();
+	json_object_set_new(reply, "ok", json_true());
+	ret = commands[i].fn(d, req, reply, err, sizeof(err));
+	if (ret) {
+		json_decref(reply);
+		reply_error(c, "%s", err[0] ? err : strerror(-ret));
+	} else {
+		client_reply(c, reply);
+		json_decref(reply);
+	}
+	pr_debug("client %d: %s -> %s", c->fd, name, ret ? err : "ok");
+	json_decref(req);
+}
+
+/* Frame and handle every complete line in the input buffer. */
+static void client_process(struct xlbd *d, struct xlbd_client *c)
+{
+	size_t off = 0;
+	char *nl;
+
+	while (!c->closing && off < c->in_len && c->out_len - c->out_off < XLBD_OUT_HIGH) {
+		nl = memchr(c->in + off, '\n', c->in_len - off);
+		if (!nl)
+			break;
+		if ((size_t)(nl - (c->in + off)) > XLBD_LINE_MAX) {
+			reply_error(c, "request too long");
+			c->closing = true;
+			break;
+		}
+		handle_line(d, c, c->in + off, nl - (c->in + off));
+		off = nl - c->in + 1;
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	if (!c->closing && c->in_len > XLBD_LINE_MAX && !memchr(c->in, '\n', c->in_len)) {
+		reply_error(c, "request too long");
+		c->closing = true;
+	}
+}
+
+static bool client_flush(struct xlbd_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return true;
+			return false; /* EPIPE, ECONNRESET: the client is gone */
+		}
+		c->out_off += n;
+	}
+	return true;
+}
+
+void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
+{
+	bool eof = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &c->last);
+	if ((events & EPOLLIN) && !c->closing) {
+		while (c->in_len < IN_CAP) {
+			ssize_t n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
+
+			if (n > 0) {
+				c->in_len += n;
+				continue;
+			}
+			if (n == 0)
+				eof = true;
+			else if (errno != EAGAIN && errno != EINTR)
+				eof = true;
+			break;
+		}
+		client_process(d, c);
+		if (eof && !c->closing) {
+			/* a last request without its newline (or truncated) still gets a reply */
+			if (c->in_len && c->out_len - c->out_off < XLBD_OUT_HIGH)
+				handle_line(d, c, c->in, c->in_len);
+			c->in_len = 0;
+			c->closing = true;
+		}
+	} else if (events & (EPOLLHUP | EPOLLERR)) {
+		c->closing = true;
+	}
+	if (!client_flush(c)) {
+		client_free(d, c);
+		return;
+	}
+	/* output drained below the mark: resume framing what is already buffered */
+	if (!c->closing && c->in_len && c->out_len == c->out_off) {
+		client_process(d, c);
+		if (!client_flush(c)) {
+			client_free(d, c);
+			return;
+		}
+	}
+	if (c->closing && c->out_off == c->out_len) {
+		pr_debug("client %d closed", c->fd);
+		client_free(d, c);
+		return;
+	}
+	client_update_events(d, c);
+}
+
+/* Once a second: drop clients idle for too long. */
+void api_tick(struct xlbd *d)
+{
+	struct xlbd_client *c = d->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (state_elapsed_ms(&c->last) >= XLBD_IDLE_S * 1000ull) {
+			pr_debug("client %d idle for %ds, closed", c->fd, XLBD_IDLE_S);
+			client_free(d, c);
+		}
+	}
+}
+
+void api_close_all(struct xlbd *d)
+{
+	while (d->clients)
+		client_free(d, d->clients);
+	if (d->lfd >= 0) {
+		close(d->lfd);
+		d->lfd = -1;
+		unlink(d->socket_path);
+	}
+}
