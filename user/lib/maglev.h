@@ -22,8 +22,11 @@ struct xlb_maglev_entry {
 
 /**
  * xlb_maglev_populate() - the population step with explicit offsets and skips.
- * Backends take turns in the given order. Fills @table (M slots) with ids, 0 where no backend
- * has weight. Returns 0 or -EINVAL (bad M, offset/skip out of range, n > M, id 0).
+ * Backends take turns in the given order, weighted as described at the top of maglev.c (equal
+ * weights: the paper's loop). Fills @table (M slots) with ids, 0 (XLB_BACKEND_NONE) everywhere
+ * when no backend has weight. @m may be any prime up to XLB_MAGLEV_MAX here (so that tests can
+ * work examples by hand with M = 7). Returns 0, -EINVAL (M not prime, offset/skip out of range,
+ * n > M, id 0) or -ENOMEM.
  */
 int xlb_maglev_populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint32_t *table);
 
@@ -38,11 +41,15 @@ struct xlb_maglev_backend {
 
 /**
  * xlb_maglev_build() - build the table of a backend set: any order of @b gives the same table.
- * Returns 0, -EINVAL (bad M, n > M), or -EEXIST (two backends with the same identity).
+ * @m must be one of xlb_maglev_sizes. A backend of weight w owns round(M w / W) slots (largest
+ * remainder: within one slot of its exact share); weight 0 owns none; all weight 0 (or n = 0)
+ * gives a table of XLB_BACKEND_NONE. Returns 0, -EINVAL (bad M, n > M, id 0, family not 4/6),
+ * -EEXIST (two backends with the same identity or the same id) or -ENOMEM; on error @table is
+ * all XLB_BACKEND_NONE.
  */
 int xlb_maglev_build(const struct xlb_maglev_backend *b, size_t n, uint32_t m, uint32_t *table);
 
-/* The offset and skip of one backend for a table of size @m. */
+/* The offset and skip of one backend for a table of size @m (from its identity only). */
 void xlb_maglev_permutation(const struct xlb_maglev_backend *b, uint32_t m, uint32_t *offset,
 			    uint32_t *skip);
 
