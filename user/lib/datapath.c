@@ -73,7 +73,7 @@ struct xlb {
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[512];
+	char buf[8192];
 	size_t n;
 
 	if (level == LIBBPF_DEBUG)
@@ -82,7 +82,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = strlen(buf);
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
-	xlb_log(level == LIBBPF_WARN ? XLB_LOG_INFO : XLB_LOG_DEBUG, "libbpf: %s", buf);
+	/* libbpf's own messages one level quieter than ours; they carry their "libbpf: " */
+	xlb_log(level == LIBBPF_WARN ? XLB_LOG_INFO : XLB_LOG_DEBUG, "%s", buf);
 	return 0;
 }
 
