@@ -71,8 +71,13 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	if (p.frag != FRAG_LATER)
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	if (!vip) {
-		vk.port = 0;
-		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+		/* the all-ports fallback only where such VIPs exist (an inlined array read) */
+		struct xlb_vip_meta *meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
+
+		if (meta && (meta->all_ports & xlb_all_ports_bit(vk.family, vk.proto))) {
+			vk.port = 0;
+			vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+		}
 		if (!vip)
 			return p.icmp ? XLB_R_PASS_ICMP : p.frag ? XLB_R_PASS_FRAG :
 							       XLB_R_PASS_NOT_VIP;

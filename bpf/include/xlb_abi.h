@@ -71,7 +71,7 @@ enum xlb_reason {
 	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX) */
 	XLB_R_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...): XDP_PASS untouched */
 	XLB_R_PASS_NOT_VIP,	/* IP but no VIP matches: XDP_PASS untouched */
-	XLB_R_PASS_L4,		/* to a VIP address but not TCP/UDP/ICMP: XDP_PASS untouched */
+	XLB_R_PASS_L4,		/* IP but not TCP/UDP/ICMP (no VIP lookup): XDP_PASS untouched */
 	XLB_R_PASS_FRAG,	/* a fragment with no matching VIP: XDP_PASS untouched */
 	XLB_R_PASS_ICMP,	/* ICMP not quoting a VIP flow: XDP_PASS untouched */
 	XLB_R_PASS_TOO_BIG,	/* too big after encap, policy pass: XDP_PASS untouched */
@@ -137,6 +137,21 @@ struct xlb_flow {
 	__u32 atime;	/* seconds (coarse monotonic clock) of the last refresh */
 };
 
+/*
+ * The one entry of xlb_vip_meta: a summary of xlb_vips that libxlb keeps up to date on every
+ * xlb_vip__set/del, so that a packet for no VIP costs one hash lookup, not two.
+ */
+struct xlb_vip_meta {
+	__u32 all_ports;	/* bit xlb_all_ports_bit(): some all-ports VIP of that family/proto */
+	__u32 pad;
+};
+
+/* Which bit of xlb_vip_meta.all_ports stands for all-ports VIPs of @family and @proto. */
+static __always_inline __u32 xlb_all_ports_bit(__u8 family, __u8 proto)
+{
+	return 1U << ((family == XLB_AF_INET6) * 2 + (proto == 17));
+}
+
 /* Per-CPU counters of a VIP or backend (xlb_stats_vip, xlb_stats_backend). */
 struct xlb_counters {
 	__u64 packets;
@@ -173,6 +188,7 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_config) == 56, "xlb_config layout");
+_Static_assert(sizeof(struct xlb_vip_meta) == 8, "xlb_vip_meta layout");
 #endif
 
 /*

@@ -13,6 +13,14 @@ struct {
 	__type(value, struct xlb_vip);
 } xlb_vips SEC(".maps");
 
+/* One entry: which families/protocols have all-ports VIPs (the fallback lookup is skipped if none). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_meta);
+} xlb_vip_meta SEC(".maps");
+
 /* Backends by id (0 = none): outer destination, family, usable flag, L2 MAC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

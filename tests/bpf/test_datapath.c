@@ -952,6 +952,32 @@ static void test_fragments_together(void)
 	tap(ok, "first and later fragments of a datagram reach the same backend", WHY);
 }
 
+static void test_all_ports_meta(void)
+{
+	struct pspec s = V4(.dst = "198.18.0.21", UDP(95));
+	struct xlb_vip_key k = { .port = 0, .proto = 17, .family = XLB_AF_INET };
+	struct xlb_vip_meta meta;
+	struct run r;
+	struct pkt in;
+	__u32 zero = 0;
+	int ok;
+
+	WHY[0] = 0;
+	inet_pton(AF_INET, "198.18.0.21", k.addr);
+	build_pkt(&in, &s);
+	ok = !add_vip("198.18.0.21", 0, 17, VIP_ALL4, XLB_MODE_IPIP, 0) && !run_pkt(&in, &r) &&
+	     check_reason(&in, &r, XLB_R_TX, NULL);
+	if (ok && (xlb_vip__del(X, &k) || xlb_vip__del(X, &k) != -ENOENT))
+		ok = fail("deleting the all-ports VIP failed, or a second delete did not say ENOENT");
+	ok = ok && !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_NOT_VIP, NULL) &&
+	     check_untouched(&in, &r);
+	if (ok && bpf_map_lookup_elem(xlb__map_fd(X, "xlb_vip_meta"), &zero, &meta))
+		ok = fail("cannot read xlb_vip_meta");
+	if (ok && !(meta.all_ports & xlb_all_ports_bit(XLB_AF_INET, 17)))
+		ok = fail("v4/udp all-ports bit cleared while 198.18.0.20 is still all-ports");
+	tap(ok, "all-ports VIP added and removed: fallback follows xlb_vip_meta", WHY);
+}
+
 static void test_table_api(void)
 {
 	uint32_t t[M], got[M];
@@ -1004,6 +1030,7 @@ int main(void)
 	test_counters();
 	test_random_flows();
 	test_fragments_together();
+	test_all_ports_meta();
 	test_table_api();
 
 	xlb__close(X, true);

@@ -55,6 +55,7 @@
 static const char *const map_names[] = {
 	"xlb_vips",	     "xlb_backends",	 "xlb_maglev", "xlb_flows", "xlb_stats_vip",
 	"xlb_stats_backend", "xlb_stats_reason", "xlb_config", "xlb_flood",
+	"xlb_vip_meta",
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -564,12 +565,42 @@ int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_config"), &zero, &c, BPF_ANY));
 }
 
+/*
+ * Recompute xlb_vip_meta from xlb_vips. A bit is set before the all-ports VIP it announces is
+ * added (the caller updates the meta first on add) and cleared only after the last one left.
+ */
+static int vip_meta_sync(struct xlb *x, __u32 extra)
+{
+	struct xlb_vip_key key, next;
+	struct xlb_vip_meta meta = { .all_ports = extra };
+	int fd = mfd(x, "xlb_vips");
+	void *prev = NULL;
+	__u32 zero = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!key.port)
+			meta.all_ports |= xlb_all_ports_bit(key.family, key.proto);
+	}
+	if (errno != ENOENT)
+		return -errno;
+	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vip_meta"), &zero, &meta, BPF_ANY));
+}
+
 int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
 {
+	int err;
+
 	if (vip->id >= XLB_MAX_VIPS || vip->mode >= XLB_MODE__MAX)
 		return -EINVAL;
 	if (key->family != XLB_AF_INET && key->family != XLB_AF_INET6)
 		return -EINVAL;
+	if (!key->port) {
+		err = vip_meta_sync(x, xlb_all_ports_bit(key->family, key->proto));
+		if (err)
+			return err;
+	}
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vips"), key, vip, BPF_ANY));
 }
 
@@ -580,7 +611,11 @@ int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *v
 
 int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
 {
-	return ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), key));
+	int err = ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), key));
+
+	if (!err && !key->port)
+		err = vip_meta_sync(x, 0);
+	return err;
 }
 
 int xlb_vip__foreach(struct xlb *x,
