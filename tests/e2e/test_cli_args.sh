@@ -70,7 +70,7 @@ cases=$(cat <<CASES
 2|missing PATH after "check http"|backend add @V4@ 198.18.1.2 check http
 2|invalid HTTP path "health"|backend add @V4@ 198.18.1.2 check http health
 2|invalid check-port "0" (1..65535)|backend add @V4@ 198.18.1.2 check tcp check-port 0
-2|invalid interval "0"|backend add @V4@ 198.18.1.2 interval 0
+2|invalid interval "99" (100..3600000)|backend add @V4@ 198.18.1.2 interval 99
 2|invalid timeout "1s"|backend add @V4@ 198.18.1.2 timeout 1s
 2|invalid rise "0"|backend add @V4@ 198.18.1.2 rise 0
 2|invalid fall "x"|backend add @V4@ 198.18.1.2 fall x

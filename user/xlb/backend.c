@@ -14,8 +14,8 @@ static const struct num_kw {
 } num_kws[] = {
 	{ "weight", "weight", false, 0, 65535 },
 	{ "check-port", "port", true, 1, 65535 },
-	{ "interval", "interval_ms", true, 1, 3600000 },
-	{ "timeout", "timeout_ms", true, 1, 3600000 },
+	{ "interval", "interval_ms", true, 100, 3600000 },
+	{ "timeout", "timeout_ms", true, 10, 3600000 },
 	{ "rise", "rise", true, 1, 1000 },
 	{ "fall", "fall", true, 1, 1000 },
 	{ "expect", "expect", true, 100, 599 },

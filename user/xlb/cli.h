@@ -98,7 +98,7 @@ enum cli_fmt {
 	F_BACKEND,	/* the row's address and port: 198.18.1.2:80, [2001:db8::2]:80, 2001:db8::2 */
 	F_CHECK,	/* the row's check object: "tcp", "http /health", "none" */
 	F_SHARE,	/* slots of the row as a percentage of the context's table_size */
-	F_UPTIME,	/* seconds as 1d2h3m4s */
+	F_UPTIME,	/* seconds as 3d04h02m05s */
 	F_IFACES,	/* interfaces: "eth0 (2, native), ..." */
 	F_STATS_NAME,	/* a VIP row's vip, or an indented backend row's address */
 };

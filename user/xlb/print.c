@@ -116,9 +116,16 @@ void cli_format(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx, cha
 		snprintf(buf, len, "%.2f%%", m > 0 ? 100.0 * d / m : 0.0);
 		break;
 	}
-	case F_UPTIME:
-		snprintf(buf, len, "%lldd %02lldh %02lldm %02llds", n / 86400, n / 3600 % 24,
-			 n / 60 % 60, n % 60);
+	case F_UPTIME:		/* 45s, 2m05s, 1h02m05s, 3d04h02m05s */
+		if (n >= 86400)
+			snprintf(buf, len, "%lldd%02lldh%02lldm%02llds", n / 86400, n / 3600 % 24,
+				 n / 60 % 60, n % 60);
+		else if (n >= 3600)
+			snprintf(buf, len, "%lldh%02lldm%02llds", n / 3600, n / 60 % 60, n % 60);
+		else if (n >= 60)
+			snprintf(buf, len, "%lldm%02llds", n / 60, n % 60);
+		else
+			snprintf(buf, len, "%llds", n);
 		break;
 	case F_IFACES:
 		if (!json_array_size(v))
