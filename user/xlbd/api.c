@@ -25,6 +25,8 @@ struct xlbd_client {
 	size_t out_len, out_off, out_cap;
 	struct timespec last;	/* last activity (monotonic) */
 	bool closing;		/* close once @out is sent */
+	bool discard;		/* after "request too long": send the reply, then drain input */
+	bool shut;		/* shutdown(SHUT_WR) done: waiting for the client's EOF */
 	uint32_t events;	/* epoll mask currently registered */
 	struct xlbd_client *next;
 };
@@ -88,7 +90,7 @@ static void client_update_events(struct xlbd *d, struct xlbd_client *c)
 	uint32_t ev = 0;
 	struct epoll_event e;
 
-	if (!c->closing && c->out_len - c->out_off < XLBD_OUT_HIGH)
+	if ((!c->closing && c->out_len - c->out_off < XLBD_OUT_HIGH) || c->shut)
 		ev |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		ev |= EPOLLOUT;
@@ -914,7 +916,7 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 			break;
 		if ((size_t)(nl - (c->in + off)) > XLBD_LINE_MAX) {
 			reply_error(c, "request too long");
-			c->closing = true;
+			c->closing = c->discard = true;
 			break;
 		}
 		handle_line(d, c, c->in + off, nl - (c->in + off));
@@ -926,7 +928,7 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 	}
 	if (!c->closing && c->in_len > XLBD_LINE_MAX && !memchr(c->in, '\n', c->in_len)) {
 		reply_error(c, "request too long");
-		c->closing = true;
+		c->closing = c->discard = true;
 	}
 }
 
@@ -951,6 +953,21 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 	bool eof = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &c->last);
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->shut) {
+		/*
+		 * The rest of an oversized request is read and dropped: closing with unread input
+		 * would reset the connection and could lose the error reply. The idle timeout
+		 * bounds a client that keeps sending.
+		 */
+		char scratch[16384];
+		ssize_t n;
+
+		while ((n = read(c->fd, scratch, sizeof(scratch))) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			client_free(d, c);
+		return;
+	}
 	if ((events & EPOLLIN) && !c->closing) {
 		while (c->in_len < IN_CAP) {
 			ssize_t n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
@@ -988,7 +1005,10 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 			return;
 		}
 	}
-	if (c->closing && c->out_off == c->out_len) {
+	if (c->closing && c->discard && c->out_off == c->out_len && !c->shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut = true;
+	} else if (c->closing && !c->shut && c->out_off == c->out_len) {
 		pr_debug("client %d closed", c->fd);
 		client_free(d, c);
 		return;

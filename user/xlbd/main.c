@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"  -f, --foreground       stay in the foreground (log to stderr)\n"
 		"  -S, --syslog           log to syslog\n"
 		"  -D, --detach-on-exit   on exit detach the program and remove the pins\n"
+		"  -t, --check            validate the configuration, print every error, exit\n"
 		"  -v, --verbose          more logging (twice for debug)\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n");
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "detach-on-exit", no_argument, NULL, 'D' },
+		{ "check", no_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -103,7 +105,7 @@ int main(int argc, char **argv)
 	struct xlb_open_opts oo = { .adopt = true };
 	struct xlb_cfg_errors e = {};
 	const char *config = NULL;
-	bool foreground = false, use_syslog = false;
+	bool foreground = false, use_syslog = false, check_only = false;
 	int verbose = 0, opt, pidfd = -1, ret = 1;
 	struct xlb_cfg *pinned = NULL;
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	char *line, *save = NULL;
 
-	while ((opt = getopt_long(argc, argv, "c:s:p:P:fSDvVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:p:P:fSDtvVh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 's': d.socket_path = optarg; break;
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 		case 'f': foreground = true; break;
 		case 'S': use_syslog = true; break;
 		case 'D': d.detach_on_exit = true; break;
+		case 't': check_only = true; break;
 		case 'v': verbose++; break;
 		case 'V': printf("xlbd %s\n", XLBD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -132,7 +135,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	xlb_set_log_level(XLB_LOG_INFO + verbose);
-	if (use_syslog || !foreground)
+	if (!check_only && use_syslog)
 		xlb_set_log_syslog(true);
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 
@@ -147,6 +150,11 @@ int main(int argc, char **argv)
 			pr_warn("config: %s", line);
 		pr_warn("%u errors in %s; nothing applied", e.count, d.config_path);
 		xlb_cfg_errors_free(&e);
+		goto out;
+	}
+	if (check_only) {
+		printf("%s: ok (%zu VIPs)\n", d.config_path, d.cfg->nvips);
+		ret = 0;
 		goto out;
 	}
 	clean_temp_files(d.config_path);
@@ -196,6 +204,9 @@ int main(int argc, char **argv)
 	xlb_cfg_free(pinned);
 	pinned = NULL;
 
+	/* start-up errors went to stderr; from here on a daemon logs to syslog */
+	if (!foreground)
+		xlb_set_log_syslog(true);
 	if (!foreground && daemon(1, 0)) {
 		pr_warn("daemon: %s", strerror(errno));
 		goto out;
@@ -295,6 +306,7 @@ out:
 	free(d.vip_rt);
 	free(d.be_rt);
 	free(d.config_path);
-	pr_info("xlbd exits (%d)", ret);
+	if (!check_only)
+		pr_info("xlbd exits (%d)", ret);
 	return ret;
 }
