@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"  -g, --generic        attach in generic (skb) mode instead of native\n"
 		"  -u, --gue-port PORT  outer UDP port recognised as GUE (default %d)\n"
 		"  -j, --json           print JSON\n"
+		"  -a, --attach-pass    only attach a plain XDP_PASS program and exit, leaving it\n"
+		"                       attached: a veth then receives its peer's XDP_TX frames\n"
 		"  -h, --help\n",
 		XLB_GUE_PORT_DEFAULT);
 }
@@ -183,9 +185,11 @@ int main(int argc, char **argv)
 		{ "generic", no_argument, NULL, 'g' },
 		{ "gue-port", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "attach-pass", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	bool attach_pass = false;
 	double seconds = 0, elapsed;
 	bool pass = false, json = false;
 	__u32 flags = XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST;
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
 	bool attached = false;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "t:pgu:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:pgu:jah", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			seconds = strtod(optarg, &end);
@@ -222,6 +226,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'a':
+			attach_pass = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -253,9 +260,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Error: load sink object: %s\n", strerror(-err));
 		goto out;
 	}
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xlb_sink), flags, NULL);
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(attach_pass ? skel->progs.xlb_pass :
+							       skel->progs.xlb_sink), flags, NULL);
 	if (err) {
 		fprintf(stderr, "Error: attach to %s: %s\n", argv[optind], strerror(-err));
+		goto out;
+	}
+	if (attach_pass) {
+		ret = 0;
 		goto out;
 	}
 	attached = true;
