@@ -43,6 +43,7 @@ USER_HDRS := $(LIB_HDRS) $(wildcard user/xlbd/*.h user/xlb/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
+E2E_SRCS  := $(wildcard tests/e2e/*.c)
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
 TOOL_DIRS := $(filter-out tools/bench,$(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
 
@@ -53,6 +54,7 @@ SAN_BINS  := $(BUILD)/san/xlbd $(BUILD)/san/xlb
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS)) \
 	     $(patsubst tests/unit/%.c,$(BUILD)/san/tests/unit/%,$(UNIT_SRCS))
 TBPF_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(TBPF_SRCS))
+E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
 BENCH_BINS := $(patsubst tools/bench/%.c,$(BUILD)/tools/%,$(BENCH_SRCS))
 MAN_SRCS  := $(wildcard user/*/*.8)
 MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
@@ -132,6 +134,10 @@ $(BUILD)/san/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(LIB_SAN) | $(BUILD)/san
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tests/bpf
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(LIB) $(LIBS) -o $@
+# helper programs of the end-to-end tests (tests/e2e/NAME.c -> $(BUILD)/tests/e2e/NAME)
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tests/e2e
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) -o $@
 
 # man pages
 $(BUILD)/man/%.8.gz: user/%.8
@@ -139,10 +145,10 @@ $(BUILD)/man/%.8.gz: user/%.8
 	$(Q)mkdir -p $(dir $@) && gzip -9nc $< > $@
 
 $(BUILD)/bpf $(BUILD)/lib $(BUILD)/san/lib $(BUILD)/tools $(BUILD)/tests/unit \
-$(BUILD)/san/tests/unit $(BUILD)/tests/bpf:
+$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/e2e:
 	$(Q)mkdir -p $@
 
-tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS)
+tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS) $(E2E_BINS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
