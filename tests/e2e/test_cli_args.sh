@@ -52,6 +52,7 @@ cases=$(cat <<CASES
 2|missing value after "mode"|vip add @V4@ mode
 2|invalid table size "12x"|vip add @V4@ table-size 12x
 2|invalid table size "0"|vip add @V4@ table-size 0
+2|invalid table size "1000" (251, 509, 1021,|vip add @V4@ table-size 1000
 2|invalid hash "dst" (5tuple, src)|vip add @V6@ hash dst
 2|unknown keyword "color"|vip add @V4@ color red
 2|"mode" given twice|vip add @V4@ mode gue mode l2

@@ -1,9 +1,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb vip add|del|list: virtual services. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "maglev.h"
 #include "xlb.h"
+
+/* The allowed Maglev table sizes, "251, 509, ..." */
+static const char *sizes(void)
+{
+	static char buf[256];
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < xlb_maglev_nsizes; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%u", i ? ", " : "",
+			 xlb_maglev_sizes[i]);
+	return buf;
+}
 
 static int vip_add(struct cli *c, int argc, char **argv)
 {
@@ -47,6 +62,10 @@ static int vip_add(struct cli *c, int argc, char **argv)
 
 			if (cli_parse_u32(c, "table size", val, 1, XLB_MAGLEV_MAX, &m))
 				goto out;
+			if (!xlb_maglev_size_valid(m)) {
+				cli_usage_error(c, "invalid table size \"%s\" (%s)", val, sizes());
+				goto out;
+			}
 			v = json_integer(m);
 		} else {
 			if (cli_parse_choice(c, kw, val, key[0] == 'm' ? modes : hashes) < 0)
