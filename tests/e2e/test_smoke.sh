@@ -76,8 +76,9 @@ check "attached in native (driver) mode" \
 	sh -c "ip -n $(tb_ns lb) -d link show dev eth0 | grep -q 'prog/xdp id'"
 
 # Non-VIP traffic to the LB host itself while attached: ping and a TCP exchange, both families.
-check "ping lb host (IPv4) while attached" tb_exec peer ping -c 2 -i 0.2 -W 2 -q 198.18.0.2 >/dev/null
-check "ping lb host (IPv6) while attached" tb_exec peer ping -6 -c 2 -i 0.2 -W 2 -q 2001:db8::2 >/dev/null
+ping2() { tb_exec peer ping -c 2 -i 0.2 -W 2 -q "$1" >/dev/null; }
+check "ping lb host (IPv4) while attached" ping2 198.18.0.2
+check "ping lb host (IPv6) while attached" ping2 2001:db8::2
 cat >"$TB_TMP/echo.py" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_INET6)
