@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 					if (e > err)
 						err = e;
 				}
-				printf("| %-6u | %-5zu | %-10s | %10.0f | %22.0f | %17.2f %% | "
+				printf("| %-6u | %-5zu | %-10s | %10.0f | %22.0f | %20.2f %% | "
 				       "%23.2f |\n",
 				       m, n, weighted ? "rand 1-100" : "equal", build, rebuild,
 				       100.0 * moved / m, err);

@@ -87,14 +87,18 @@ struct player {
 	uint32_t quota;	 /* slots it will own */
 	uint32_t turns;	 /* turns played so far (k) */
 	uint32_t next;	 /* next player in the same round's list */
+	/* weighted rounds: the round of its next turn as quotient and remainder, see rounds_init() */
+	uint64_t round;
+	uint64_t frac;	 /* < 2w */
+	uint64_t step_r; /* 2 wmax mod 2w */
+	uint64_t step_q; /* 2 wmax / 2w */
 };
 
 /* State of one population run. */
 struct fill {
 	uint32_t m;
 	uint32_t *table;
-	uint64_t *used;	  /* occupancy bitmap, see claim() */
-	uint32_t filled;
+	uint8_t *used;	  /* occupancy, one byte per slot, see probe() */
 	uint32_t tail_at; /* number of filled slots at which the tail phase starts */
 	uint32_t *empty;  /* tail phase: the empty slots, in no particular order */
 	uint32_t nempty;
@@ -109,9 +113,9 @@ static inline uint32_t add_m(uint32_t a, uint32_t b, uint32_t m)
 	return c >= m ? c - m : c;
 }
 
-static inline uint32_t is_used(const uint64_t *used, uint32_t pos)
+static inline uint32_t is_used(const uint8_t *used, uint32_t pos)
 {
-	return (used[pos >> 6] >> (pos & 63)) & 1;
+	return used[pos];
 }
 
 /*
@@ -122,12 +126,12 @@ static inline uint32_t is_used(const uint64_t *used, uint32_t pos)
  * probe would cost more than the probe, so eight slots are tested at once without branches
  * and the first free one picked from the mask.
  */
-static inline uint32_t probe(const struct fill *f, uint32_t pos, uint32_t skip)
+static inline uint32_t probe(const uint8_t *restrict used, uint32_t m, uint32_t filled,
+			     uint32_t pos, uint32_t skip)
 {
-	const uint64_t *used = f->used;
-	uint32_t m = f->m, s2, s4, s8;
+	uint32_t s2, s4, s8;
 
-	if (f->filled < f->m / 2) {
+	if (filled < m / 2) {
 		while (is_used(used, pos))
 			pos = add_m(pos, skip, m);
 		return pos;
@@ -187,24 +191,16 @@ static uint32_t inverse_mod(uint32_t a, uint32_t m)
  * in a list and a turn computes, for each, its distance along the player's permutation,
  * (s - pos) * skip^-1 mod M, and takes the nearest: exactly the slot probing would find.
  */
-static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, struct player *p)
+static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, uint32_t filled,
+						     struct player *p)
 {
 	uint32_t m = f->m, pos = p->pos, best = UINT32_MAX, bi = 0;
 
-	if (f->filled == f->tail_at) {
-		/* Entering the tail phase: list the empty slots once, a word at a time. */
-		for (uint32_t w = 0; w < (m + 63) / 64; w++) {
-			uint64_t free = ~f->used[w];
-
-			while (free) {
-				uint32_t s = w * 64 + __builtin_ctzll(free);
-
-				if (s >= m)
-					break;
+	if (filled == f->tail_at) {
+		/* Entering the tail phase: list the empty slots once. */
+		for (uint32_t s = 0; s < m; s++)
+			if (!f->used[s])
 				f->empty[f->nempty++] = s;
-				free &= free - 1;
-			}
-		}
 	}
 	if (!p->inv)
 		p->inv = inverse_mod(p->skip, m);
@@ -222,30 +218,49 @@ static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, struct playe
 	return pos;
 }
 
-/* One turn of @p: claim the first empty slot of its permutation from its cursor on. */
-static inline __attribute__((always_inline)) void claim(struct fill *f, struct player *p)
+/*
+ * One turn of @p: claim the first empty slot of its permutation from its cursor on. @filled
+ * (slots claimed so far) lives in the callers' registers, not in @f: the table stores could
+ * alias it otherwise and make every turn wait for the previous one.
+ */
+static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t filled,
+							 struct player *p)
 {
-	uint32_t pos;
+	uint8_t *restrict used = f->used;
+	uint32_t *restrict table = f->table;
+	uint32_t m = f->m, pos;
 
-	if (f->filled < f->tail_at)
-		pos = probe(f, p->pos, p->skip);
+	if (filled < f->tail_at)
+		pos = probe(used, m, filled, p->pos, p->skip);
 	else
-		pos = tail_pick(f, p);
-	f->used[pos >> 6] |= 1ULL << (pos & 63);
-	f->table[pos] = p->id;
-	f->filled++;
-	pos += p->skip;
-	if (pos >= f->m)
-		pos -= f->m;
-	p->pos = pos;
+		pos = tail_pick(f, filled, p);
+	used[pos] = 1;
+	table[pos] = p->id;
+	p->pos = add_m(pos, p->skip, m);
 }
 
-/* Round of turn k of a backend of weight w: floor(((2k + 1) wmax - 1) / 2w), capped at @last. */
-static inline uint64_t turn_round(uint64_t k, uint32_t w, uint32_t wmax, uint64_t last)
+/*
+ * Round of turn k of a backend of weight w: r(k) = floor((wmax - 1 + 2k wmax) / 2w), kept as a
+ * quotient and a remainder so that the next one costs an addition, not a division.
+ */
+static void rounds_init(struct player *p, uint32_t wmax)
 {
-	uint64_t r = ((2 * k + 1) * wmax - 1) / (2 * (uint64_t)w);
+	uint64_t c = 2 * (uint64_t)p->weight;
 
-	return r < last ? r : last;
+	p->round = (wmax - 1) / c;
+	p->frac = (wmax - 1) % c;
+	p->step_q = 2 * (uint64_t)wmax / c;
+	p->step_r = 2 * (uint64_t)wmax % c;
+}
+
+static inline void rounds_next(struct player *p)
+{
+	p->round += p->step_q;
+	p->frac += p->step_r;
+	if (p->frac >= 2 * (uint64_t)p->weight) {
+		p->frac -= 2 * (uint64_t)p->weight;
+		p->round++;
+	}
 }
 
 /* Largest remainder order: larger remainder first, then list order. */
@@ -254,20 +269,53 @@ struct rem {
 	uint32_t idx;
 };
 
-static int cmp_rem(const void *a, const void *b)
+static inline bool rem_before(const struct rem *a, const struct rem *b)
 {
-	const struct rem *x = a, *y = b;
+	return a->rem > b->rem || (a->rem == b->rem && a->idx < b->idx);
+}
 
-	if (x->rem != y->rem)
-		return x->rem > y->rem ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+static inline void rem_swap(struct rem *a, struct rem *b)
+{
+	struct rem x = *a;
+
+	*a = *b;
+	*b = x;
+}
+
+/* The element of rank @k (0 = first) in rem_before() order: a quickselect, O(n) expected. */
+static struct rem rem_select(struct rem *r, uint32_t n, uint32_t k)
+{
+	uint32_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2, store = lo;
+
+		/* median of three as the pivot, moved to hi */
+		if (rem_before(&r[mid], &r[lo]))
+			rem_swap(&r[mid], &r[lo]);
+		if (rem_before(&r[hi], &r[lo]))
+			rem_swap(&r[hi], &r[lo]);
+		if (rem_before(&r[mid], &r[hi]))
+			rem_swap(&r[mid], &r[hi]);
+		for (uint32_t i = lo; i < hi; i++)
+			if (rem_before(&r[i], &r[hi]))
+				rem_swap(&r[i], &r[store++]);
+		rem_swap(&r[store], &r[hi]);
+		if (k == store)
+			return r[k];
+		if (k < store)
+			hi = store - 1;
+		else
+			lo = store + 1;
+	}
+	return r[lo];
 }
 
 /* Quotas by largest remainder: floor(M w / W), plus one for the largest remainders. */
 static int set_quotas(struct player *pl, uint32_t np, uint32_t m, uint64_t wsum)
 {
 	uint64_t left = m;
-	struct rem *r;
+	struct rem *r, cut;
 
 	r = malloc(np * sizeof(*r));
 	if (!r)
@@ -281,9 +329,13 @@ static int set_quotas(struct player *pl, uint32_t np, uint32_t m, uint64_t wsum)
 	}
 	/* left < np: the floors miss less than one slot per player */
 	if (left) {
-		qsort(r, np, sizeof(*r), cmp_rem);
-		for (uint64_t i = 0; i < left; i++)
-			pl[r[i].idx].quota++;
+		cut = rem_select(r, np, left - 1);
+		for (uint32_t i = 0; i < np; i++) {
+			struct rem x = { .rem = (uint64_t)m * pl[i].weight % wsum, .idx = i };
+
+			if (!rem_before(&cut, &x))
+				pl[i].quota++;
+		}
 	}
 	free(r);
 	return 0;
@@ -299,29 +351,32 @@ static int play_rounds(struct fill *f, struct player *pl, uint32_t np, uint32_t 
 	 * more turn (never two); turns that would come after round last are played in round last.
 	 */
 	uint64_t last = ((2 * (uint64_t)f->m + np) * wmax + 2 * wsum - 1) / (2 * wsum);
-	uint32_t *head, *tail;
+	uint32_t *head, **tail, filled = 0;
 	int err;
 
 	err = set_quotas(pl, np, f->m, wsum);
 	if (err)
 		return err;
+	/* one FIFO per round: head[r], and tail[r] pointing at the link to append to */
 	head = malloc((last + 1) * sizeof(*head));
 	tail = malloc((last + 1) * sizeof(*tail));
 	if (!head || !tail) {
 		err = -ENOMEM;
 		goto out;
 	}
-	memset(head, 0xff, (last + 1) * sizeof(*head));
+	for (uint64_t r = 0; r <= last; r++) {
+		head[r] = NIL;
+		tail[r] = &head[r];
+	}
 	for (uint32_t i = 0; i < np; i++) {
-		uint64_t r = turn_round(0, pl[i].weight, wmax, last);
+		uint64_t r;
 
 		if (!pl[i].quota)
 			continue;
-		if (head[r] == NIL)
-			head[r] = i;
-		else
-			pl[tail[r]].next = i;
-		tail[r] = i;
+		rounds_init(&pl[i], wmax);
+		r = pl[i].round < last ? pl[i].round : last;
+		*tail[r] = i;
+		tail[r] = &pl[i].next;
 	}
 	for (uint64_t r = 0; r <= last; r++) {
 		for (uint32_t i = head[r]; i != NIL;) {
@@ -329,20 +384,18 @@ static int play_rounds(struct fill *f, struct player *pl, uint32_t np, uint32_t 
 			uint32_t nx = p->next;
 			uint64_t t;
 
-			claim(f, p);
+			claim(f, filled++, p);
 			if (++p->turns < p->quota) {
-				t = turn_round(p->turns, p->weight, wmax, last);
+				rounds_next(p);
+				t = p->round < last ? p->round : last;
 				p->next = NIL;
-				if (head[t] == NIL)
-					head[t] = i;
-				else
-					pl[tail[t]].next = i;
-				tail[t] = i;
+				*tail[t] = i;
+				tail[t] = &p->next;
 			}
 			i = nx;
 		}
 	}
-	err = f->filled == f->m ? 0 : -EFAULT; /* the quotas add up to M */
+	err = filled == f->m ? 0 : -EFAULT; /* the quotas add up to M */
 out:
 	free(tail);
 	free(head);
@@ -385,7 +438,7 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 	f.tail_at = m - tail_size(m);
 	f.barrett = UINT64_MAX / m;
 	pl = malloc(np * sizeof(*pl));
-	f.used = calloc((m + 63) / 64, sizeof(*f.used));
+	f.used = calloc(m, sizeof(*f.used));
 	f.empty = malloc((m - f.tail_at) * sizeof(*f.empty));
 	if (!pl || !f.used || !f.empty) {
 		err = -ENOMEM;
@@ -405,9 +458,11 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 		 * full. It is what play_rounds() does for equal weights (the largest remainders
 		 * tie and go to the first players in list order), only faster.
 		 */
-		while (f.filled < m)
-			for (uint32_t i = 0; i < np && f.filled < m; i++)
-				claim(&f, &pl[i]);
+		for (uint32_t filled = 0, i = 0; filled < m; filled++) {
+			claim(&f, filled, &pl[i]);
+			if (++i == np)
+				i = 0;
+		}
 	} else {
 		err = play_rounds(&f, pl, np, wmax, wsum);
 	}
