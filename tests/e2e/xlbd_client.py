@@ -89,15 +89,26 @@ def file_matches_state(cli, path, xlbd=None):
     if not vl.get("ok") or not bl.get("ok"):
         return False, "list failed: %s %s" % (vl, bl)
     keys = ("address", "port", "proto", "mode", "table_size", "hash")
-    fv = sorted((tuple(v[k] for k in keys) for v in cfg.get("vips", [])))
-    sv = sorted((tuple(v[k] for k in keys) for v in vl["vips"]))
+    vdef = {"proto": "tcp", "mode": "ipip", "table_size": 65537, "hash": "5tuple"}
+    fv = sorted(tuple(v.get(k, vdef.get(k)) for k in keys) for v in cfg.get("vips", []))
+    sv = sorted(tuple(v[k] for k in keys) for v in vl["vips"])
     if fv != sv:
         return False, "VIPs differ: file %s, daemon %s" % (fv, sv)
     bkeys = ("address", "port", "weight", "state")
-    fb = sorted((vip_name(v),) + tuple(b[k] for k in bkeys) + (json.dumps(b["check"], sort_keys=True),)
-                for v in cfg.get("vips", []) for b in v.get("backends", []))
-    sb = sorted((b["vip"],) + tuple(b[k] for k in bkeys) + (json.dumps(b["check"], sort_keys=True),)
-                for b in bl["backends"])
+    bdef = {"port": 0, "weight": 100, "state": "active"}
+
+    def check(b):
+        c = {"type": "none", "port": 0, "interval_ms": 2000, "timeout_ms": 1000, "rise": 2,
+             "fall": 3}
+        c.update(b.get("check", {}))
+        if c["type"] == "http":
+            c.setdefault("path", "/")
+            c.setdefault("expect", 200)
+        return json.dumps(c, sort_keys=True)
+
+    fb = sorted((vip_name(dict(vdef, **v)),) + tuple(b.get(k, bdef.get(k)) for k in bkeys)
+                + (check(b),) for v in cfg.get("vips", []) for b in v.get("backends", []))
+    sb = sorted((b["vip"],) + tuple(b[k] for k in bkeys) + (check(b),) for b in bl["backends"])
     if fb != sb:
         return False, "backends differ: file %s, daemon %s" % (fb, sb)
     return True, ""

@@ -57,14 +57,15 @@ xlbd_require() {
 
 # xlbd_start [ARGS...]: start the daemon on $CONF in the foreground; wait for its socket.
 xlbd_start() {
-	local i
+	local i from
 	echo "--- start $(date +%T.%N)" >>"$LOG"
+	from=$(($(stat -c %s "$LOG") + 1))
 	"$XLBD" --config "$CONF" --socket "$SOCK" --pin-dir "$PIN" --foreground -v "$@" \
 		>>"$LOG" 2>&1 &
 	XPID=$!
 	PIDS+=("$XPID")
 	for i in $(seq 1 200); do
-		if [ -S "$SOCK" ] && grep -q "serving on $SOCK" <(tail -n 50 "$LOG"); then
+		if [ -S "$SOCK" ] && tail -c +"$from" "$LOG" | grep -q "serving on $SOCK"; then
 			return 0
 		fi
 		kill -0 "$XPID" 2>/dev/null || return 1

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""SIGHUP reload test (run by test_xlbd_persist.sh): edit the config file, send SIGHUP, check
+that only the differences were applied (an untouched VIP keeps its table and gets no rebuild),
+and that an invalid file is refused with its errors while the old state keeps running.
+Usage: xlbd_reload.py SOCKET CONFIG LOG"""
+import json
+import os
+import signal
+import sys
+import time
+
+from xlbd_client import Client, Tap, file_matches_state
+
+sock, conf, log = sys.argv[1:4]
+t = Tap()
+c = Client(sock)
+A, B, C = "198.18.0.10:80/tcp", "198.18.0.20:53/udp", "[2001:db8::30]:80/tcp"
+pid = c.req({"cmd": "status"})["pid"]
+
+
+def log_size():
+    return os.path.getsize(log)
+
+
+def hup_and_wait(marker):
+    """SIGHUP, then wait for a log line containing @marker written after the signal."""
+    start = log_size()
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with open(log, errors="replace") as fh:
+            fh.seek(start)
+            text = fh.read()
+        if marker in text:
+            return text
+        time.sleep(0.05)
+    return None
+
+
+def edit(fn):
+    with open(conf) as fh:
+        cfg = json.load(fh)
+    fn(cfg)
+    with open(conf + ".new", "w") as fh:
+        json.dump(cfg, fh, indent=1)
+    os.rename(conf + ".new", conf)
+
+
+def vip(cfg, addr):
+    return next(v for v in cfg["vips"] if v["address"] == addr)
+
+
+table_b = c.req({"cmd": "table", "vip": B, "full": True})["table"]
+table_a = c.req({"cmd": "table", "vip": A, "full": True})["table"]
+
+
+def change1(cfg):
+    vip(cfg, "198.18.0.10")["backends"][0]["weight"] = 400
+    cfg["vips"].append({"address": "2001:db8::30", "port": 80, "proto": "tcp",
+                        "table_size": 251, "backends": [{"address": "2001:db8:1::30"}]})
+
+
+edit(change1)
+text = hup_and_wait("reload: done")
+t.ok(text is not None, "SIGHUP reload applied", "no 'reload: done' in the log")
+text = text or ""
+bl = {(b["vip"], b["address"]): b for b in c.req({"cmd": "backend_list"})["backends"]}
+t.ok(bl[(A, "198.18.1.1")]["weight"] == 400, "reload: changed weight applied", bl.get((A, "198.18.1.1")))
+t.ok((C, "2001:db8:1::30") in bl, "reload: added VIP and backend present", list(bl))
+t.ok("vip %s: table rebuilt" % A in text and "vip %s: table rebuilt" % B not in text,
+     "reload: only the changed VIP's table was rebuilt", text[-600:])
+t.ok(c.req({"cmd": "table", "vip": B, "full": True})["table"] == table_b,
+     "reload: the untouched VIP kept its table")
+t.ok(c.req({"cmd": "table", "vip": A, "full": True})["table"] != table_a,
+     "reload: the changed VIP got a new table")
+
+
+def change2(cfg):
+    vip(cfg, "198.18.0.10")["backends"].pop()
+    vip(cfg, "198.18.0.20")["backends"][0]["state"] = "draining"
+
+
+edit(change2)
+text = hup_and_wait("reload: done") or ""
+bl = {(b["vip"], b["address"]): b for b in c.req({"cmd": "backend_list"})["backends"]}
+t.ok((A, "198.18.1.3") not in bl and bl[(B, "198.18.2.1")]["state"] == "draining"
+     and bl[(B, "198.18.2.1")]["slots"] == 0, "reload: removed backend gone, drain applied",
+     sorted(bl))
+good, why = file_matches_state(c, conf)
+t.ok(good, "reload: file and running state agree", why)
+
+before = (c.req({"cmd": "vip_list"}), c.req({"cmd": "backend_list"}))
+edit(lambda cfg: vip(cfg, "198.18.0.10")["backends"][0].update({"wieght": 5, "weight": -3}))
+text = hup_and_wait("keeping the running configuration")
+t.ok(text is not None and "vips[0].backends[0].wieght: unknown key" in text
+     and "vips[0].backends[0].weight: must be 0..65535" in text,
+     "reload of an invalid file logs every error with its path", (text or "")[-500:])
+t.ok((c.req({"cmd": "vip_list"}), c.req({"cmd": "backend_list"})) == before,
+     "reload of an invalid file changes nothing")
+with open(conf, "w") as fh:
+    fh.write('{"vips": [')
+text = hup_and_wait("keeping the running configuration")
+t.ok(text is not None and "line" in text, "reload of a truncated file is refused",
+     (text or "")[-300:])
+t.ok(c.req({"cmd": "status"}).get("ok"), "daemon serving after bad reloads")
+c.close()
+t.done()
+sys.exit(1 if t.failed else 0)
