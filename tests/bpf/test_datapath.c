@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Datapath fixtures: frames through the loaded balancer (BPF_PROG_TEST_RUN), checked byte by byte. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -999,6 +1002,127 @@ static void test_table_api(void)
 	tap(ok, "libxlb Maglev table set/get/clear", WHY);
 }
 
+static __u32 xdp_prog_id(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex || bpf_xdp_query(ifindex, 0, &q))
+		return 0;
+	return q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+}
+
+static __u32 fd_prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * Pinning and adoption: a second open with adopt reuses the pinned maps (VIPs, tables, flows
+ * survive), a pinned state of another ABI version is replaced, close(unpin) removes everything.
+ * In a private network namespace: attach to a veth, the attachment outlives the handle, an
+ * adopting handle replaces the program in place, close(unpin) detaches.
+ */
+static void test_pins_and_attach(void)
+{
+	struct xlb_open_opts o = { .flow_table_size = 4096, .adopt = true };
+	struct xlb_vip_key k = { .port = htons(80), .proto = 6, .family = XLB_AF_INET };
+	struct xlb_vip v = { .id = 3, .table_size = 7 };
+	uint32_t t[7] = { 1, 2, 3, 4, 1, 2, 3 }, got[7];
+	struct xlb_config cfg;
+	char dir[128], path[192];
+	struct xlb *a = NULL, *b = NULL;
+	__u32 zero = 0, id1 = 0, id2 = 0;
+	struct stat st;
+	int ok, fd, have_net, err;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb-test-datapath-%d", getpid());
+	o.pin_dir = dir;
+	inet_pton(AF_INET, "198.18.0.10", k.addr);
+	have_net = unshare(CLONE_NEWNET) == 0 &&
+		   system("ip link add xlbt0 type veth peer name xlbt1 && ip link set lo up && "
+			  "ip link set xlbt0 up && ip link set xlbt1 up") == 0;
+
+	WHY[0] = 0;
+	a = xlb__open(&o);
+	ok = a && !xlb__adopted(a);
+	snprintf(path, sizeof(path), "%s/xlb_flows", dir);
+	if (ok && stat(path, &st))
+		ok = fail("%s not pinned", path);
+	snprintf(path, sizeof(path), "%s/prog", dir);
+	if (ok && stat(path, &st))
+		ok = fail("%s not pinned", path);
+	ok = ok && !xlb_vip__set(a, &k, &v) && !xlb_vip__set_table(a, 3, t, 7);
+	if (ok && have_net) {
+		if (xlb__attach(a, "xlbt0", XLB_ATTACH_NATIVE) || xlb__attach(a, "xlbt0", XLB_ATTACH_NATIVE))
+			ok = fail("attach (twice, idempotent) failed");
+		else if ((id1 = xdp_prog_id("xlbt0")) != fd_prog_id(xlb__prog_fd(a)))
+			ok = fail("attached program %u is not ours", id1);
+	}
+	if (a)
+		xlb__close(a, false);
+	if (ok && have_net && xdp_prog_id("xlbt0") != id1)
+		ok = fail("the attachment did not outlive the handle");
+	tap(ok, "fresh load pins maps and program under the pin dir; attachment persists", WHY);
+
+	WHY[0] = 0;
+	b = ok ? xlb__open(&o) : NULL;
+	ok = b && xlb__adopted(b);
+	if (ok && (xlb_vip__get(b, &k, &v) || v.id != 3))
+		ok = fail("the VIP did not survive adoption");
+	if (ok && (xlb_vip__get_table(b, 3, got, 7) != 7 || memcmp(t, got, sizeof(t))))
+		ok = fail("the Maglev table did not survive adoption");
+	if (ok && have_net) {
+		if (xlb__attach(b, "xlbt0", XLB_ATTACH_NATIVE))
+			ok = fail("attach of the adopting handle failed");
+		else if ((id2 = xdp_prog_id("xlbt0")) != fd_prog_id(xlb__prog_fd(b)) || id2 == id1)
+			ok = fail("program not replaced (attached %u, old %u)", id2, id1);
+	}
+	tap(ok, "adopt: pinned maps reused, attached program replaced in place", WHY);
+
+	/* a pinned state of another ABI version is not adopted */
+	WHY[0] = 0;
+	if (b) {
+		xlb__config_get(b, &cfg);
+		cfg.abi_version = XLB_ABI_VERSION + 100;
+		bpf_map_update_elem(xlb__map_fd(b, "xlb_config"), &zero, &cfg, BPF_ANY);
+		xlb__close(b, false);
+	}
+	b = xlb__open(&o);
+	ok = b && !xlb__adopted(b);
+	if (ok && !xlb_vip__get(b, &k, &v))
+		ok = fail("a VIP of the stale state is still there");
+	if (ok && (err = xlb__config_get(b, &cfg)))
+		ok = fail("cannot read the config: %s", strerror(-err));
+	if (ok && cfg.abi_version != XLB_ABI_VERSION)
+		ok = fail("fresh config has ABI version %u", cfg.abi_version);
+	tap(ok, "pinned state of another ABI version: unpinned and loaded fresh", WHY);
+
+	WHY[0] = 0;
+	if (b)
+		xlb__close(b, true);
+	ok = stat(dir, &st) != 0;
+	if (!ok)
+		fail("%s still exists after close(unpin)", dir);
+	if (ok && have_net && xdp_prog_id("xlbt0"))
+		ok = fail("still attached to xlbt0 after close(unpin)");
+	tap(ok, "close(unpin) detaches and removes the pins", WHY);
+	if (!have_net)
+		printf("# no private network namespace with a veth: attach not exercised\n");
+	fd = open(dir, O_RDONLY);
+	if (fd >= 0) { /* leave nothing behind even on failure: our own dir only */
+		char cmd[192];
+
+		close(fd);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd))
+			printf("# could not remove %s\n", dir);
+	}
+}
+
 int main(void)
 {
 	struct xlb_open_opts opts = { .pin_dir = "", .flow_table_size = 65536 };
@@ -1034,6 +1158,7 @@ int main(void)
 	test_table_api();
 
 	xlb__close(X, true);
+	test_pins_and_attach();
 	printf("1..%d\n", T);
 	return failed ? 1 : 0;
 }

@@ -68,9 +68,13 @@ struct xlb {
 	bool adopted;
 	bool pin;
 	char pin_dir[PATH_MAX - 64];
+	__u32 old_prog_id;	/* the program pinned before this open (an earlier xlb's) */
 	int ifindexes[XLB_MAX_IFACES]; /* interfaces this handle attached */
 	int n_ifindexes;
 };
+
+/* Set while libxdp tries its dispatcher: its expected load failures are debug noise. */
+static bool quiet_libbpf;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -84,7 +88,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
 	/* libbpf's own messages one level quieter than ours; they carry their "libbpf: " */
-	xlb_log(level == LIBBPF_WARN ? XLB_LOG_INFO : XLB_LOG_DEBUG, "%s", buf);
+	xlb_log(level == LIBBPF_WARN && !quiet_libbpf ? XLB_LOG_INFO : XLB_LOG_DEBUG, "%s", buf);
 	return 0;
 }
 
@@ -177,9 +181,11 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 		}
 	}
 	if (err) {
-		for (size_t i = 0; i < N_MAPS; i++)
+		for (size_t i = 0; i < N_MAPS; i++) {
 			if (fds[i] >= 0)
 				close(fds[i]);
+			fds[i] = -1;
+		}
 		return err;
 	}
 	return 1;
@@ -202,6 +208,8 @@ static int mkdir_p(const char *dir)
 		return -errno;
 	return 0;
 }
+
+static __u32 prog_id(int fd);
 
 struct xlb *xlb__open(const struct xlb_open_opts *opts)
 {
@@ -254,6 +262,15 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 	if (m && opts && opts->flow_table_size)
 		bpf_map__set_max_entries(m, opts->flow_table_size);
 
+	if (x->pin) {
+		/* the program an earlier xlb pinned (and may have attached): ours to replace */
+		pin_path(x, XLB_PROG_PIN, path, sizeof(path));
+		rc = bpf_obj_get(path);
+		if (rc >= 0) {
+			x->old_prog_id = prog_id(rc);
+			close(rc);
+		}
+	}
 	if (x->pin && opts && opts->adopt) {
 		rc = open_pinned(x, pinned);
 		if (rc == 1) {
@@ -450,8 +467,10 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		struct xdp_program *xp;
 		int fd = dup(x->prog_fd);
 
+		quiet_libbpf = true;
 		xp = fd >= 0 ? xdp_program__from_fd(fd) : NULL;
 		err = xp ? xdp_program__attach(xp, ifindex, xm, 0) : -EINVAL;
+		quiet_libbpf = false;
 		if (xp)
 			xdp_program__close(xp);
 		else if (fd >= 0)
@@ -472,13 +491,14 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 	return 0;
 }
 
-static int detach_ifindex(int ifindex)
+/* Detach from @ifindex if the program there is this handle's, or the one it took over. */
+static int detach_ifindex(const struct xlb *x, int ifindex)
 {
 	__u32 flags, id = attached_id(ifindex, &flags);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
 	int fd, err;
 
-	if (!id || !is_xlb_prog(id))
+	if (!id || (id != prog_id(x->prog_fd) && id != x->old_prog_id))
 		return 0;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
@@ -498,7 +518,7 @@ int xlb__detach(struct xlb *x, const char *ifname)
 	for (int i = 0; i < x->n_ifindexes; i++)
 		if (x->ifindexes[i] == ifindex)
 			x->ifindexes[i] = x->ifindexes[--x->n_ifindexes];
-	return detach_ifindex(ifindex);
+	return detach_ifindex(x, ifindex);
 }
 
 void xlb__close(struct xlb *x, bool unpin)
@@ -508,11 +528,14 @@ void xlb__close(struct xlb *x, bool unpin)
 	if (unpin) {
 		struct if_nameindex *ifs = if_nameindex();
 
-		/* also interfaces an earlier process attached: the program is ours by name */
+		/*
+		 * Also interfaces an earlier process attached (this handle adopted its state):
+		 * every interface running our program or the one pinned before us.
+		 */
 		for (int i = 0; i < x->n_ifindexes; i++)
-			detach_ifindex(x->ifindexes[i]);
+			detach_ifindex(x, x->ifindexes[i]);
 		for (struct if_nameindex *i = ifs; i && i->if_index; i++)
-			detach_ifindex(i->if_index);
+			detach_ifindex(x, i->if_index);
 		if (ifs)
 			if_freenameindex(ifs);
 		if (x->pin)
