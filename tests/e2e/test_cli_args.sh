@@ -12,6 +12,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 export XLB_SOCKET=$tmp/none.sock	# nothing listens there
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -28,7 +29,7 @@ NOSOCK="cannot connect to xlbd at $XLB_SOCKET"
 cases=$(cat <<CASES
 2|missing OBJECT|
 2|unknown object "foo"|foo
-2|ambiguous object "s"|s
+2|ambiguous object "s" (stats, status)|s
 2|ambiguous object "stat"|stat
 2|unknown option "-x"|-x vip list
 2|unknown option "--bogus"|--bogus vip list
@@ -70,6 +71,7 @@ cases=$(cat <<CASES
 2|invalid check "icmp" (tcp, http, udp, none)|backend add @V4@ 198.18.1.2 check icmp
 2|missing PATH after "check http"|backend add @V4@ 198.18.1.2 check http
 2|invalid HTTP path "health"|backend add @V4@ 198.18.1.2 check http health
+2|invalid HTTP path "/café"|backend add @V4@ 198.18.1.2 check http /café
 2|invalid check-port "0" (1..65535)|backend add @V4@ 198.18.1.2 check tcp check-port 0
 2|invalid interval "99" (100..3600000)|backend add @V4@ 198.18.1.2 interval 99
 2|invalid timeout "1s"|backend add @V4@ 198.18.1.2 timeout 1s

@@ -26,6 +26,7 @@ cleanup() {
 	rm -rf "$pins" "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }

@@ -59,6 +59,17 @@ static int send_change(struct cli *c, json_t *req)
 	return 0;
 }
 
+/* A path as it goes on the request line: /, then printable ASCII without blanks. */
+static bool http_path_ok(const char *p)
+{
+	if (*p != '/')
+		return false;
+	for (; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return false;
+	return true;
+}
+
 /* One keyword of "backend add" at argv[0] into @req / @check; XLB_EUSAGE after an error. */
 static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, char ***argv)
 {
@@ -105,9 +116,9 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 		if (!strcmp(val, "http")) {
 			if (*argc < 1)
 				return cli_usage_error(c, "missing PATH after \"check http\"");
-			if ((*argv)[0][0] != '/')
-				return cli_usage_error(c, "invalid HTTP path \"%s\" (starts with /)",
-						       (*argv)[0]);
+			if (!http_path_ok((*argv)[0]))
+				return cli_usage_error(c, "invalid HTTP path \"%s\" (/ then printable"
+						       " ASCII, no blank)", (*argv)[0]);
 			json_object_set_new(check, "path", json_string((*argv)[0]));
 			(*argc)--;
 			(*argv)++;

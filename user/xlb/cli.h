@@ -78,7 +78,6 @@ int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *
 int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
 		  uint32_t *out);
 int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices);
-const struct cli_cmd *cli_match(const struct cli_cmd *cmds, const char *word, bool *ambiguous);
 bool cli_is_help(const char *word);
 /* Pops the value of keyword argv[0]; errors with "missing value" when there is none. */
 const char *cli_value(struct cli *c, int *argc, char ***argv);

@@ -44,8 +44,15 @@ static void vreport(struct cli *c, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (c->json) {
 		json_t *o = json_pack("{s:s}", "error", msg);
+		char *p;
 
-		/* No JSON library call can fail here short of OOM; then say it in plain text. */
+		/* An argument quoted in the message may not be UTF-8: JSON needs it to be. */
+		if (!o) {
+			for (p = msg; *p; p++)
+				if ((unsigned char)*p >= 0x80)
+					*p = '?';
+			o = json_pack("{s:s}", "error", msg);
+		}
 		if (!o || json_dumpf(o, stdout, c->pretty ? JSON_INDENT(2) : JSON_COMPACT) < 0)
 			fprintf(stderr, "Error: %s\n", msg);
 		else
@@ -86,28 +93,48 @@ bool cli_is_help(const char *word)
 	return !strcmp(word, "help") || !strcmp(word, "-h") || !strcmp(word, "--help");
 }
 
-/* Prefix matching of commands: an exact match wins, else a unique prefix; NULL otherwise. */
-const struct cli_cmd *cli_match(const struct cli_cmd *cmds, const char *word, bool *ambiguous)
+/*
+ * Prefix matching of objects and commands: an exact match wins, else a unique prefix.
+ * Returns the index in @names, -ENOENT, or -EEXIST (ambiguous: the candidates in @cands).
+ */
+static int match(const char *const *names, size_t n, const char *word, char *cands, size_t len)
 {
-	const struct cli_cmd *found = NULL;
-	size_t len = strlen(word);
+	size_t i, wlen = strlen(word), found = 0;
+	int idx = -ENOENT;
 
-	*ambiguous = false;
-	for (; cmds->name && len; cmds++) {
-		if (!strcmp(cmds->name, word))
-			return cmds;
-		if (!strncmp(cmds->name, word, len)) {
-			*ambiguous = *ambiguous || found;
-			found = cmds;
-		}
+	cands[0] = '\0';
+	for (i = 0; i < n && wlen; i++) {
+		if (!strcmp(names[i], word))
+			return i;
+		if (strncmp(names[i], word, wlen))
+			continue;
+		snprintf(cands + strlen(cands), len - strlen(cands), "%s%s", found ? ", " : "",
+			 names[i]);
+		idx = found++ ? -EEXIST : (int)i;
 	}
-	return *ambiguous ? NULL : found;
+	return idx;
+}
+
+/* Reports an unknown or ambiguous @word (usage error); @obj names the object of a command. */
+static int no_match(struct cli *c, int err, const char *word, const char *cands,
+		    const struct cli_obj *obj)
+{
+	char where[64] = "";
+
+	if (obj)
+		snprintf(where, sizeof(where), " for object \"%s\"", obj->name);
+	if (err == -EEXIST)
+		return cli_usage_error(c, "ambiguous %s \"%s\"%s (%s)", obj ? "command" : "object",
+				       word, where, cands);
+	return cli_usage_error(c, "unknown %s \"%s\"%s", obj ? "command" : "object", word, where);
 }
 
 static int run_object(struct cli *c, const struct cli_obj *obj, int argc, char **argv)
 {
-	const struct cli_cmd *cmd;
-	bool ambiguous;
+	const char *names[16];
+	char cands[128];
+	size_t n;
+	int i;
 
 	c->obj = obj;
 	if (argc > 0 && cli_is_help(argv[0])) {
@@ -116,17 +143,17 @@ static int run_object(struct cli *c, const struct cli_obj *obj, int argc, char *
 	}
 	if (!obj->cmds)
 		return obj->fn(c, argc, argv);
-	if (argc == 0)		/* "xlb vip" lists, as "ip link" shows */
-		return cli_match(obj->cmds, "list", &ambiguous)->fn(c, 0, argv);
-	cmd = cli_match(obj->cmds, argv[0], &ambiguous);
-	if (!cmd)
-		return cli_usage_error(c, "%s command \"%s\" for object \"%s\"",
-				       ambiguous ? "ambiguous" : "unknown", argv[0], obj->name);
+	for (n = 0; obj->cmds[n].name && n < ARRAY_SIZE(names); n++)
+		names[n] = obj->cmds[n].name;
+	/* "xlb vip" lists, as "ip link" shows */
+	i = match(names, n, argc ? argv[0] : "list", cands, sizeof(cands));
+	if (i < 0)
+		return no_match(c, i, argv[0], cands, obj);
 	if (argc > 1 && cli_is_help(argv[1])) {
 		cli_usage(obj, stdout);
 		return 0;
 	}
-	return cmd->fn(c, argc - 1, argv + 1);
+	return obj->cmds[i].fn(c, argc ? argc - 1 : 0, argv + !!argc);
 }
 
 static int run(struct cli *c, int argc, char **argv)
@@ -139,11 +166,11 @@ static int run(struct cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	const char *names[NOBJECTS], *env;
 	const struct cli_obj *obj;
-	const char *env;
-	bool ambiguous;
-	size_t i, len;
-	int opt;
+	char cands[128];
+	int opt, idx;
+	size_t i;
 
 	env = getenv("XLB_SOCKET");
 	c->socket = env && *env ? env : XLB_SOCKET_DEFAULT;
@@ -184,24 +211,12 @@ static int run(struct cli *c, int argc, char **argv)
 		cli_usage(NULL, stdout);
 		return 0;
 	}
-	/* The same rule as cli_match(), over the objects. */
-	obj = NULL;
-	ambiguous = false;
-	len = strlen(argv[0]);
-	for (i = 0; i < NOBJECTS && len; i++) {
-		if (!strcmp(objects[i]->name, argv[0])) {
-			obj = objects[i];
-			ambiguous = false;
-			break;
-		}
-		if (!strncmp(objects[i]->name, argv[0], len)) {
-			ambiguous = ambiguous || obj;
-			obj = objects[i];
-		}
-	}
-	if (!obj || ambiguous)
-		return cli_usage_error(c, "%s object \"%s\"", ambiguous ? "ambiguous" : "unknown",
-				       argv[0]);
+	for (i = 0; i < NOBJECTS; i++)
+		names[i] = objects[i]->name;
+	idx = match(names, NOBJECTS, argv[0], cands, sizeof(cands));
+	if (idx < 0)
+		return no_match(c, idx, argv[0], cands, NULL);
+	obj = objects[idx];
 	return run_object(c, obj, argc - 1, argv + 1);
 }
 

@@ -76,7 +76,7 @@ void cli_format(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx, cha
 	json_int_t n = json_integer_value(v);
 	size_t i;
 
-	if (!v && fmt != F_STATS_NAME && fmt != F_SHARE) {
+	if ((!v || json_is_null(v)) && fmt != F_STATS_NAME) {
 		snprintf(buf, len, "-");
 		return;
 	}
