@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# `make demo`: balance real HTTP traffic in network namespaces with xlbd and the xlb CLI, fail a
+# backend over, show the counters. Bounded (well under a minute); removes everything on exit.
+set -u
+cd "$(dirname "$0")/.."
+XLB_BUILD=${XLB_BUILD:-${BUILD:-build}}
+source tools/testbed.sh
+TB_PREFIX=xlbdemo$$
+
+VIP=198.18.0.10
+SVC="$VIP:80/tcp"
+NREQ=30
+
+if [ -t 1 ]; then B=$'\e[1m' D=$'\e[2m' N=$'\e[0m'; else B= D= N=; fi
+say() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
+note() { printf '%s\n' "$*" | fold -s -w 96 | sed 's/^/   /; s/ *$//'; }
+run() {				# show a command, run it, indent its output
+	printf '%s$ %s%s\n' "$D" "$*" "$N"
+	"$@" 2>&1 | sed 's/^/     /'
+}
+die() {
+	echo "demo: $*" >&2
+	exit 1
+}
+
+demo_cleanup() {
+	local rc=$?
+	say "Cleaning up"
+	tb_cleanup
+	note "namespaces, veths, XDP programs, processes and the temporary folder removed."
+	exit $rc
+}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces and XDP)"
+for f in xlbd xlb xlb-decap sink; do
+	[ -x "$XLB_BUILD/$f" ] || die "$XLB_BUILD/$f missing: run make first"
+done
+trap demo_cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "xlb demo: an XDP/eBPF layer-4 load balancer, in network namespaces"
+note "Topology (namespaces $TB_PREFIX-*):"
+cat <<EOF
+     client 198.18.0.1 --- rt (router) --- lb 198.18.0.5: xlbd, XDP program "xlb" on eth0
+                            |  bridge 198.18.1.0/24
+                  be1 198.18.1.1   be2 198.18.1.2   be3 198.18.1.3
+       each backend: VIP $VIP on lo, XDP decapsulation on eth0, an HTTP server answering its name
+EOF
+note "The client's packets to the VIP reach lb; xlb picks a backend (Maglev table + flow table), wraps the packet in IPIP and sends it back out (XDP_TX) towards the router, which delivers it to the backend. The backend strips the outer header and answers the client directly (direct server return)."
+
+tb_build 3 || die "could not build the test bed"
+tb_decap_attach || die "could not attach xlb-decap on the backends"
+tb_http_servers 80 || die "could not start the HTTP servers"
+
+cat >"$TB_TMP/xlbd.json" <<EOF
+{
+  "interfaces": [{"name": "$TB_LB_IF", "mode": "native"}],
+  "nexthop_mac": "$TB_NEXTHOP_MAC",
+  "encap_source4": "$TB_LB4",
+  "vips": [
+    {"address": "$VIP", "port": 80, "proto": "tcp", "mode": "ipip", "backends": [
+      {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]}
+  ]
+}
+EOF
+SOCK=$TB_TMP/xlbd.sock
+say "Starting xlbd on lb"
+note "config $TB_TMP/xlbd.json: interface eth0 (native XDP), next hop $TB_NEXTHOP_MAC (rt), VIP $SVC in IPIP mode with three backends."
+tb_bg_bpffs lb "$TB_TMP/xlbd.log" timeout 100 "$XLB_BUILD/xlbd" --config "$TB_TMP/xlbd.json" \
+	--socket "$SOCK" --pin-dir /sys/fs/bpf/xlb --foreground --detach-on-exit
+XLBD=$TB_LAST_PID
+xlb() { "$XLB_BUILD/xlb" -s "$SOCK" "$@"; }
+tb_wait 15 xlb status || { cat "$TB_TMP/xlbd.log" >&2; die "xlbd did not start"; }
+sed 's/^[^ ]* [a-z]*: /     xlbd: /' "$TB_TMP/xlbd.log" | grep -v libbpf
+run xlb vip list
+run xlb backend list
+run xlb table "$SVC"
+
+# requests N: N requests from the client, one new TCP connection each; prints who answered
+requests() {
+	local i r
+	for i in $(seq "$1"); do
+		r=$(tb_exec client curl -s -m 2 "http://$VIP/") || r="(failed)"
+		echo "$r"
+	done
+}
+# show ANSWERS: the answers ten per line, then a tally
+show() {
+	local answers=$1
+	xargs -n 10 <<<"$answers" | sed 's/^/     /' | sed 's/(failed)/FAILED/g'
+	printf '   tally:'
+	for be in be1 be2 be3 "(failed)"; do
+		printf '   %s %d' "${be/(failed)/failed}" "$(grep -cxF -- "$be" <<<"$answers")"
+	done
+	echo
+}
+
+say "$NREQ HTTP requests from the client to http://$VIP/ (a new connection each)"
+show "$(requests "$NREQ")"
+note "Each connection is a new flow with its own source port, so Maglev spreads them over the three backends."
+
+say "be2 fails: its HTTP server stops"
+tb_stop "${TB_HTTPD_PID[2]}"
+note "Health probes come in a later issue, so xlb still sends be2 its share of new flows; its kernel refuses them:"
+show "$(requests 10)"
+
+say "The operator takes be2 out"
+run xlb backend set "$SVC" "${TB_BE4[2]}" disable
+note "xlbd rebuilt the Maglev table without be2 (its slots went to be1 and be3) and swapped it in atomically:"
+grep 'rebuilt' "$TB_TMP/xlbd.log" | tail -1 | sed 's/^[^ ]* [a-z]*: /     xlbd: /'
+run xlb backend list
+run xlb table "$SVC"
+
+say "$NREQ more requests"
+answers=$(requests "$NREQ")
+show "$answers"
+if grep -qxF -e '(failed)' -e be2 <<<"$answers"; then
+	note "Unexpected: some requests failed or still reached be2."
+	status=1
+else
+	note "Every request is answered, by be1 and be3 only."
+fi
+
+say "Counters"
+run xlb stats
+note "Backend side (be1): what its XDP decapsulation program saw:"
+tb_exec be1 "$XLB_BUILD/xlb-decap" --stats eth0 | grep -E 'decap_4in4|pass_plain' | sed 's/^ */     /'
+
+tb_stop "$XLBD"
+exit "${status:-0}"
