@@ -229,6 +229,25 @@ tb_build() {
 	done
 }
 
+# tb_vip_add ADDR... - one more VIP address (IPv4 or IPv6): on every backend's lo, routed to lb by rt
+tb_vip_add() {
+	local a i
+	for a in "$@"; do
+		for i in $(seq "$TB_NBACKENDS"); do
+			if [[ $a == *:* ]]; then
+				tb_addr "be$i" lo "$a/128" || return 1
+			else
+				tb_addr "be$i" lo "$a/32" || return 1
+			fi
+		done
+		if [[ $a == *:* ]]; then
+			ip -n "$(tb_ns rt)" -6 route add "$a/128" via "$TB_LB6" || return 1
+		else
+			ip -n "$(tb_ns rt)" route add "$a/32" via "$TB_LB4" || return 1
+		fi
+	done
+}
+
 # tb_decap_attach [ARGS...] - attach xlb-decap (ARGS e.g. --gue-port P) on every backend's eth0
 tb_decap_attach() {
 	local i

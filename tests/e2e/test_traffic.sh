@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Real TCP through the balancer in the namespace test bed, managed by xlbd and the xlb CLI:
-# backend decapsulation, spread over backends (IPv4 and IPv6), disabling a backend, counters.
+# backend decapsulation, spread over backends for IPIP and IPv6-in-IPv6, GUE over both families and
+# the cross-family modes, full-sized segments, disabling a backend, counters through `xlb -j`.
 #
 # Topology: tools/testbed.sh (tb_build 3): client -- rt -- lb (xlbd, XDP on lb:eth0), rt's bridge
 # with be1..be3 (xlb-decap on eth0, VIPs on lo, an HTTP server answering its own name). Replies
@@ -43,7 +44,9 @@ for f in sink xlb-decap xlbd xlb; do
 	fi
 done
 
-if ! tb_build 3 || ! tb_decap_attach || ! tb_http_servers 80; then
+# More VIPs for the other forwarding modes: GUE over both families, and across families.
+GUE4=198.18.0.11 GUE6=2001:db8::11 X46=198.18.0.12 X64=2001:db8::12
+if ! tb_build 3 || ! tb_vip_add $GUE4 $GUE6 $X46 $X64 || ! tb_decap_attach || ! tb_http_servers 80; then
 	not_ok "test bed built" "see the messages above"
 	exit 1
 fi
@@ -100,7 +103,15 @@ cat >"$TB_TMP/xlbd.json" <<EOF
   {"address": "$VIP4", "port": 80, "proto": "tcp", "backends": [
    {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]},
   {"address": "$VIP6", "port": 80, "proto": "tcp", "backends": [
-   {"address": "${TB_BE6[1]}"}, {"address": "${TB_BE6[2]}"}, {"address": "${TB_BE6[3]}"}]}]}
+   {"address": "${TB_BE6[1]}"}, {"address": "${TB_BE6[2]}"}, {"address": "${TB_BE6[3]}"}]},
+  {"address": "$GUE4", "port": 80, "proto": "tcp", "mode": "gue", "backends": [
+   {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]},
+  {"address": "$GUE6", "port": 80, "proto": "tcp", "mode": "gue", "backends": [
+   {"address": "${TB_BE6[1]}"}, {"address": "${TB_BE6[2]}"}, {"address": "${TB_BE6[3]}"}]},
+  {"address": "$X46", "port": 80, "proto": "tcp", "backends": [
+   {"address": "${TB_BE6[1]}"}, {"address": "${TB_BE6[2]}"}, {"address": "${TB_BE6[3]}"}]},
+  {"address": "$X64", "port": 80, "proto": "tcp", "backends": [
+   {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]}]}
 EOF
 SOCK=$TB_TMP/xlbd.sock
 tb_bg_bpffs lb "$TB_TMP/xlbd.log" timeout 120 "$XLB_BUILD/xlbd" --config "$TB_TMP/xlbd.json" \
@@ -144,6 +155,26 @@ a4=$(requests "http://$VIP4/" "$NREQ")
 spread "$NREQ HTTP requests to $SVC4 spread over be1 be2 be3" "$a4" be1 be2 be3
 a6=$(requests "http://[$VIP6]/" "$NREQ")
 spread "$NREQ HTTP requests to $SVC6 spread over be1 be2 be3" "$a6" be1 be2 be3
+
+# The other modes, each checked by the decapsulation counters of the backends.
+decap_sum() {			# decap_sum COUNTER: sum over the backends
+	local i n=0 v
+	for i in 1 2 3; do
+		v=$(tb_exec "be$i" "$XLB_BUILD/xlb-decap" --stats -j eth0 |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["packets"])' "$1")
+		n=$((n + ${v:-0}))
+	done
+	echo "$n"
+}
+for m in "$GUE4 gue4 GUE/IPv4" "[$GUE6] gue6 GUE/IPv6" "$X46 4in6 IPv4-in-IPv6" "[$X64] 6in4 IPv6-in-IPv4"; do
+	set -- $m
+	c0=$(decap_sum "decap_$2")
+	a=$(requests "http://$1/" "$NREQ")
+	c1=$(decap_sum "decap_$2")
+	spread "$NREQ HTTP requests to $1:80/tcp ($3) spread over be1 be2 be3" "$a" be1 be2 be3
+	verdict "... and the backends decapsulated them as $3" "decap_$2 went $c0 -> $c1" \
+		test "$c1" -ge $((c0 + 3 * NREQ))
+done
 
 # Full-sized segments through the encapsulation (client MTU 1400, see tools/testbed.sh).
 head -c 300000 /dev/urandom >"$TB_TMP/body"
@@ -194,7 +225,7 @@ check("xlb -j stats: be1 and be3 took the new flows",
           for a in ("198.18.1.1", "198.18.1.3")), json.dumps(v4))
 r = after["reasons"]
 check("xlb -j stats: tx counts every forwarded packet, nothing dropped",
-      r["tx"]["packets"] == v4["packets"] + v6["packets"] and
+      r["tx"]["packets"] == sum(v["packets"] for v in after["vips"]) and
       all(v["packets"] == 0 for k, v in r.items() if k.startswith("drop_")), json.dumps(r))
 for v, name, why in out:
     print("%s\t%s\t%s" % (v, name, why))
