@@ -123,6 +123,22 @@ struct xlb_cfg *state_from_pins(struct xlbd *d)
 		b->id = id;
 		n++;
 	}
+	/*
+	 * New ids continue after the highest pinned one: an id freed by the previous daemon is
+	 * reused as late as possible, so a stale flow-table entry meets a cleared backend (and
+	 * re-hashes) rather than a new one.
+	 */
+	for (i = 0; i < p.cfg->nvips; i++) {
+		struct xlb_cfg_vip *v = &p.cfg->vips[i];
+		size_t j;
+
+		if (v->id + 1 > d->vip_next)
+			d->vip_next = (v->id + 1) % XLB_MAX_VIPS;
+		for (j = 0; j < v->nbackends; j++)
+			if (v->backends[j].id + 1 > d->be_next)
+				d->be_next = v->backends[j].id + 1 >= XLB_MAX_BACKENDS ?
+						     1 : v->backends[j].id + 1;
+	}
 	if (orphans)
 		pr_warn("adopt: removed %u pinned backends whose VIP is gone", orphans);
 	pr_info("adopt: pinned state holds %zu VIPs and %u backends", p.cfg->nvips, n);
