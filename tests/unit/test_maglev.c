@@ -204,17 +204,16 @@ static void test_paper_example_removed(void **state)
  * Weighted, M = 7: B0 weight 3, B1 and B2 weight 1 (permutations as above), B3 weight 0.
  * Quotas (largest remainder, W = 5): 7*3/5 = 4 r 1, 7/5 = 1 r 2, 1 r 2; one slot left, to the
  * largest remainder, first in list order: B1. So B0 4, B1 2, B2 1, B3 0.
- * Rounds (wmax = 3): turn k of weight w in round floor(((2k+1)*3 - 1) / 2w):
+ * Rounds (wmax = 3; credit starts at 1/2, + w/3 a round, a turn per whole credit): turn k of
+ * weight w is in round floor(((2k+1)*3 - 1) / 2w):
  *	B0 (w 3): rounds 0, 1, 2, 3	B1, B2 (w 1): rounds 1, 4, ...
- * Within a round, backends go in the order they were scheduled: first turns in list order,
- * then in the order of their previous turns.
- *	round 0: [B0]		B0 takes 3, next turn in round 1 (queued after B1, B2)
- *	round 1: [B1 B2 B0]	B1 takes 0; B2: 3 taken, takes 4 (quota reached);
- *				B0: 0, 4 taken, takes 1
- *	round 2: [B0]		B0 takes 5
- *	round 3: [B0]		B0: 2 (quota reached)
- *	round 4: [B1]		B1: 2, 4 taken, takes 6 (quota reached) -> full
- * Table: B1 B0 B0 B0 B2 B0 B1.
+ * Within a round, list order; a backend stops at its quota.
+ *	round 0: B0 takes 3
+ *	round 1: B0 takes 0; B1: 0 taken, takes 2; B2: 3 taken, takes 4 (quota reached)
+ *	round 2: B0: 4 taken, takes 1
+ *	round 3: B0 takes 5 (quota reached)
+ *	round 4: B1: 4 taken, takes 6 (quota reached) -> full
+ * Table: B0 B0 B1 B0 B2 B0 B1.
  */
 static void test_weighted_example(void **state)
 {
@@ -224,7 +223,7 @@ static void test_weighted_example(void **state)
 		{ .id = B3, .offset = 0, .skip = 1, .weight = 0 },
 		{ .id = B2, .offset = 3, .skip = 1, .weight = 1 },
 	};
-	const uint32_t want[7] = { B1, B0, B0, B0, B2, B0, B1 };
+	const uint32_t want[7] = { B0, B0, B1, B0, B2, B0, B1 };
 	uint32_t t[7];
 
 	(void)state;
@@ -236,11 +235,11 @@ static void test_weighted_example(void **state)
  * Weighted, M = 7, B0 weight 1 and B2 weight 2 (B1 of the previous example removed).
  * Quotas (W = 3): 7/3 = 2 r 1, 14/3 = 4 r 2; the left slot goes to B2: B0 2, B2 5.
  * Rounds (wmax = 2): B2 plays every round; B0 (w 1) in rounds floor((4k+1)/2) = 0, 2.
- *	round 0: [B0 B2]	B0 takes 3; B2: 3 taken, takes 4
- *	round 1: [B2]		B2 takes 5
- *	round 2: [B0 B2]	B0 takes 0 (quota reached); B2 takes 6
- *	round 3: [B2]		B2: 0 taken, takes 1
- *	round 4: [B2]		B2 takes 2 (quota reached) -> full
+ *	round 0: B0 takes 3; B2: 3 taken, takes 4
+ *	round 1: B2 takes 5
+ *	round 2: B0 takes 0 (quota reached); B2 takes 6
+ *	round 3: B2: 0 taken, takes 1
+ *	round 4: B2 takes 2 (quota reached) -> full
  * Table: B0 B2 B2 B0 B2 B2 B2.
  */
 static void test_weighted_example2(void **state)
@@ -528,6 +527,20 @@ static void test_shuffled_identical(void **state)
 	free(b);
 }
 
+/* Identity order for the test: family, then the address bytes, then the port. */
+static int cmp_identity(const void *pa, const void *pb)
+{
+	const struct xlb_maglev_backend *x = pa, *y = pb;
+	int alen = x->family == XLB_AF_INET ? 4 : 16, c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	c = memcmp(x->addr, y->addr, alen);
+	if (c)
+		return c;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
 /*
  * The build is the population step over the backends sorted by identity (family, address,
  * port), each with the permutation of its own identity: no backend's permutation depends on
@@ -535,17 +548,27 @@ static void test_shuffled_identical(void **state)
  */
 static void test_build_is_identity_populate(void **state)
 {
-	const size_t n = 300;
-	struct xlb_maglev_backend *b = make_set(n, false);
+	const size_t n = 3000;
+	struct xlb_maglev_backend *b = calloc(n, sizeof(*b));
 	struct xlb_maglev_entry *e = calloc(n, sizeof(*e));
 	uint32_t *t0 = new_table(M_DEF), *t1 = new_table(M_DEF);
 	uint32_t off, skip;
 
 	(void)state;
+	assert_non_null(b);
 	assert_non_null(e);
 	rng_seed(5);
-	for (size_t i = 0; i < n; i++) { /* make_set is already in identity order */
-		b[i].weight = 1 + rng() % 10;
+	for (size_t i = 0; i < n; i++) {
+		/* a mix of families, shared address prefixes and ports, distinct identities */
+		b[i] = be(i % 1000, 1 + rng() % 10, i % 3 == 2);
+		b[i].id = i + 1;
+		b[i].port = i < 1000 ? 80 : i < 2000 ? 443 : 8080;
+		b[i].addr[1 + rng() % 2] ^= (i % 7) << 4;
+	}
+	qsort(b, n, sizeof(*b), cmp_identity);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			assert_int_not_equal(cmp_identity(&b[i - 1], &b[i]), 0);
 		e[i].id = b[i].id;
 		e[i].weight = b[i].weight;
 		xlb_maglev_permutation(&b[i], M_DEF, &e[i].offset, &e[i].skip);

@@ -75,19 +75,19 @@ static bool is_prime(uint32_t m)
 	return true;
 }
 
-#define NIL UINT32_MAX
-
-/* One playing backend during population. */
+/* One playing backend during population: what every turn touches (16 bytes). */
 struct player {
 	uint32_t id;
-	uint32_t pos;	 /* next slot of its permutation to look at (the cursor) */
+	uint32_t pos;	/* next slot of its permutation to look at (the cursor) */
 	uint32_t skip;
-	uint32_t inv;	 /* skip^-1 mod M for the tail phase; 0 until needed */
+	uint32_t pad;
+};
+
+/* The rest of a player's state when weights differ. */
+struct sched {
 	uint32_t weight;
 	uint32_t quota;	 /* slots it will own */
-	uint32_t turns;	 /* turns played so far (k) */
-	uint32_t next;	 /* next player in the same round's list */
-	/* weighted rounds: the round of its next turn as quotient and remainder, see rounds_init() */
+	/* the round of its next turn as quotient and remainder, see rounds_init() */
 	uint64_t round;
 	uint64_t frac;	 /* < 2w */
 	uint64_t step_r; /* 2 wmax mod 2w */
@@ -101,6 +101,7 @@ struct fill {
 	uint8_t *used;	  /* occupancy, one byte per slot, see probe() */
 	uint32_t tail_at; /* number of filled slots at which the tail phase starts */
 	uint32_t *empty;  /* tail phase: the empty slots, in no particular order */
+	uint32_t *inv;	  /* tail phase: skip^-1 mod M per player; 0 until needed */
 	uint32_t nempty;
 	uint64_t barrett; /* floor(2^64 / M) */
 };
@@ -132,6 +133,12 @@ static inline uint32_t probe(const uint8_t *restrict used, uint32_t m, uint32_t 
 	uint32_t s2, s4, s8;
 
 	if (filled < m / 2) {
+		/* the first two without a branch: both are taken less than a quarter of the time */
+		uint32_t p1 = add_m(pos, skip, m), u0 = is_used(used, pos), u1 = is_used(used, p1);
+
+		if (__builtin_expect(!(u0 & u1), 1))
+			return u0 ? p1 : pos;
+		pos = add_m(p1, skip, m);
 		while (is_used(used, pos))
 			pos = add_m(pos, skip, m);
 		return pos;
@@ -192,7 +199,7 @@ static uint32_t inverse_mod(uint32_t a, uint32_t m)
  * (s - pos) * skip^-1 mod M, and takes the nearest: exactly the slot probing would find.
  */
 static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, uint32_t filled,
-						     struct player *p)
+						     const struct player *p, uint32_t *inv)
 {
 	uint32_t m = f->m, pos = p->pos, best = UINT32_MAX, bi = 0;
 
@@ -202,11 +209,11 @@ static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, uint32_t fil
 			if (!f->used[s])
 				f->empty[f->nempty++] = s;
 	}
-	if (!p->inv)
-		p->inv = inverse_mod(p->skip, m);
+	if (!*inv)
+		*inv = inverse_mod(p->skip, m);
 	for (uint32_t i = 0; i < f->nempty; i++) {
 		uint32_t s = f->empty[i];
-		uint32_t d = mod_m(f, (uint64_t)(s >= pos ? s - pos : s + m - pos) * p->inv);
+		uint32_t d = mod_m(f, (uint64_t)(s >= pos ? s - pos : s + m - pos) * *inv);
 
 		if (d < best) {
 			best = d;
@@ -219,13 +226,14 @@ static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, uint32_t fil
 }
 
 /*
- * One turn of @p: claim the first empty slot of its permutation from its cursor on. @filled
+ * One turn of player @i: claim the first empty slot of its permutation from its cursor on. @filled
  * (slots claimed so far) lives in the callers' registers, not in @f: the table stores could
  * alias it otherwise and make every turn wait for the previous one.
  */
 static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t filled,
-							 struct player *p)
+							 struct player *pl, uint32_t i)
 {
+	struct player *p = &pl[i];
 	uint8_t *restrict used = f->used;
 	uint32_t *restrict table = f->table;
 	uint32_t m = f->m, pos;
@@ -233,7 +241,7 @@ static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t
 	if (filled < f->tail_at)
 		pos = probe(used, m, filled, p->pos, p->skip);
 	else
-		pos = tail_pick(f, filled, p);
+		pos = tail_pick(f, filled, p, &f->inv[i]);
 	used[pos] = 1;
 	table[pos] = p->id;
 	p->pos = add_m(pos, p->skip, m);
@@ -243,7 +251,7 @@ static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t
  * Round of turn k of a backend of weight w: r(k) = floor((wmax - 1 + 2k wmax) / 2w), kept as a
  * quotient and a remainder so that the next one costs an addition, not a division.
  */
-static void rounds_init(struct player *p, uint32_t wmax)
+static void rounds_init(struct sched *p, uint32_t wmax)
 {
 	uint64_t c = 2 * (uint64_t)p->weight;
 
@@ -253,7 +261,7 @@ static void rounds_init(struct player *p, uint32_t wmax)
 	p->step_r = 2 * (uint64_t)wmax % c;
 }
 
-static inline void rounds_next(struct player *p)
+static inline void rounds_next(struct sched *p)
 {
 	p->round += p->step_q;
 	p->frac += p->step_r;
@@ -262,6 +270,7 @@ static inline void rounds_next(struct player *p)
 		p->round++;
 	}
 }
+
 
 /* Largest remainder order: larger remainder first, then list order. */
 struct rem {
@@ -312,7 +321,7 @@ static struct rem rem_select(struct rem *r, uint32_t n, uint32_t k)
 }
 
 /* Quotas by largest remainder: floor(M w / W), plus one for the largest remainders. */
-static int set_quotas(struct player *pl, uint32_t np, uint32_t m, uint64_t wsum)
+static int set_quotas(struct sched *pl, uint32_t np, uint32_t m, uint64_t wsum)
 {
 	uint64_t left = m;
 	struct rem *r, cut;
@@ -341,9 +350,13 @@ static int set_quotas(struct player *pl, uint32_t np, uint32_t m, uint64_t wsum)
 	return 0;
 }
 
-/* Weighted turns: the calendar of rounds described at the top of the file. */
-static int play_rounds(struct fill *f, struct player *pl, uint32_t np, uint32_t wmax,
-		       uint64_t wsum)
+/*
+ * Weighted turns: the rounds described at the top of the file. The order of the turns depends
+ * on the weights only, so it is laid out first, as a counting sort of every turn by its round
+ * (stable: list order within a round), and then played like the classic loop.
+ */
+static int play_rounds(struct fill *f, struct player *pl, struct sched *ws, uint32_t np,
+		       uint32_t wmax, uint64_t wsum)
 {
 	/*
 	 * Without quotas the table would be full by round last - 1 (each player has played at
@@ -351,54 +364,41 @@ static int play_rounds(struct fill *f, struct player *pl, uint32_t np, uint32_t 
 	 * more turn (never two); turns that would come after round last are played in round last.
 	 */
 	uint64_t last = ((2 * (uint64_t)f->m + np) * wmax + 2 * wsum - 1) / (2 * wsum);
-	uint32_t *head, **tail, filled = 0;
+	uint32_t *start, *seq;
 	int err;
 
-	err = set_quotas(pl, np, f->m, wsum);
+	err = set_quotas(ws, np, f->m, wsum);
 	if (err)
 		return err;
-	/* one FIFO per round: head[r], and tail[r] pointing at the link to append to */
-	head = malloc((last + 1) * sizeof(*head));
-	tail = malloc((last + 1) * sizeof(*tail));
-	if (!head || !tail) {
+	start = calloc(last + 2, sizeof(*start));
+	seq = malloc(f->m * sizeof(*seq));
+	if (!start || !seq) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (uint64_t r = 0; r <= last; r++) {
-		head[r] = NIL;
-		tail[r] = &head[r];
-	}
+	/* turns per round, then where each round starts */
 	for (uint32_t i = 0; i < np; i++) {
-		uint64_t r;
+		struct sched w = ws[i];
 
-		if (!pl[i].quota)
-			continue;
-		rounds_init(&pl[i], wmax);
-		r = pl[i].round < last ? pl[i].round : last;
-		*tail[r] = i;
-		tail[r] = &pl[i].next;
+		rounds_init(&w, wmax);
+		for (uint32_t k = 0; k < w.quota; k++, rounds_next(&w))
+			start[(w.round < last ? w.round : last) + 1]++;
 	}
-	for (uint64_t r = 0; r <= last; r++) {
-		for (uint32_t i = head[r]; i != NIL;) {
-			struct player *p = &pl[i];
-			uint32_t nx = p->next;
-			uint64_t t;
+	for (uint64_t r = 1; r <= last + 1; r++)
+		start[r] += start[r - 1];
+	for (uint32_t i = 0; i < np; i++) {
+		struct sched w = ws[i];
 
-			claim(f, filled++, p);
-			if (++p->turns < p->quota) {
-				rounds_next(p);
-				t = p->round < last ? p->round : last;
-				p->next = NIL;
-				*tail[t] = i;
-				tail[t] = &p->next;
-			}
-			i = nx;
-		}
+		rounds_init(&w, wmax);
+		for (uint32_t k = 0; k < w.quota; k++, rounds_next(&w))
+			seq[start[w.round < last ? w.round : last]++] = i;
 	}
-	err = filled == f->m ? 0 : -EFAULT; /* the quotas add up to M */
+	/* the quotas add up to M, so seq is full */
+	for (uint32_t t = 0; t < f->m; t++)
+		claim(f, t, pl, seq[t]);
 out:
-	free(tail);
-	free(head);
+	free(seq);
+	free(start);
 	return err;
 }
 
@@ -419,6 +419,7 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 	uint32_t np = 0, wmax = 0;
 	uint64_t wsum = 0;
 	struct player *pl;
+	struct sched *ws = NULL;
 	bool equal = true;
 	int err = 0;
 
@@ -440,7 +441,10 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 	pl = malloc(np * sizeof(*pl));
 	f.used = calloc(m, sizeof(*f.used));
 	f.empty = malloc((m - f.tail_at) * sizeof(*f.empty));
-	if (!pl || !f.used || !f.empty) {
+	f.inv = calloc(np, sizeof(*f.inv));
+	if (!equal)
+		ws = calloc(np, sizeof(*ws));
+	if (!pl || !f.used || !f.empty || !f.inv || (!equal && !ws)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -448,8 +452,9 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i].weight)
 			continue;
-		pl[np++] = (struct player){ .id = e[i].id, .pos = e[i].offset, .skip = e[i].skip,
-					    .weight = e[i].weight, .next = NIL };
+		if (ws)
+			ws[np].weight = e[i].weight;
+		pl[np++] = (struct player){ .id = e[i].id, .pos = e[i].offset, .skip = e[i].skip };
 	}
 
 	if (equal) {
@@ -459,14 +464,16 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 		 * tie and go to the first players in list order), only faster.
 		 */
 		for (uint32_t filled = 0, i = 0; filled < m; filled++) {
-			claim(&f, filled, &pl[i]);
+			claim(&f, filled, pl, i);
 			if (++i == np)
 				i = 0;
 		}
 	} else {
-		err = play_rounds(&f, pl, np, wmax, wsum);
+		err = play_rounds(&f, pl, ws, np, wmax, wsum);
 	}
 out:
+	free(ws);
+	free(f.inv);
 	free(f.empty);
 	free(f.used);
 	free(pl);
@@ -561,33 +568,62 @@ void xlb_maglev_permutation(const struct xlb_maglev_backend *b, uint32_t m, uint
 
 /* ------------------------------------------------------------------ build */
 
-struct sorted {
-	struct ident k;
-	uint32_t idx;
-};
-
-static int cmp_sorted(const void *a, const void *b)
+/*
+ * Orders 0..n-1 by the keys keys[i * nw .. i * nw + nw - 1] (nw <= 3), compared as big-endian
+ * numbers, most significant word first: an LSD radix sort on bytes that skips the byte positions
+ * where every key agrees (most of them: IPv4 identities differ in 2 to 6 bytes of 24). No
+ * comparison, O(n) per differing byte. @a and @b are scratch of n entries; returns the one
+ * holding the order, or NULL when out of memory.
+ */
+static uint32_t *radix_order(uint32_t *a, uint32_t *b, uint32_t n, const uint64_t *keys, int nw)
 {
-	const struct sorted *x = a, *y = b;
+	uint32_t (*hist)[256] = NULL;
+	uint64_t diff[3] = { 0 };
+	int nd = 0, digit[24];
 
-	for (int i = 0; i < 3; i++)
-		if (x->k.w[i] != y->k.w[i])
-			return x->k.w[i] < y->k.w[i] ? -1 : 1;
-	return 0;
-}
+	/* the byte positions where some key differs from the first */
+	for (uint32_t i = 1; i < n; i++)
+		for (int w = 0; w < nw; w++)
+			diff[w] |= keys[(size_t)i * nw + w] ^ keys[w];
+	for (int d = nw * 8 - 1; d >= 0; d--)
+		if ((diff[d / 8] >> (56 - 8 * (d % 8))) & 0xff)
+			digit[nd++] = d; /* least significant first */
+	hist = calloc(nd ? nd : 1, sizeof(*hist));
+	if (!hist)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		a[i] = i;
+		for (int j = 0; j < nd; j++) {
+			int d = digit[j];
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+			hist[j][(keys[(size_t)i * nw + d / 8] >> (56 - 8 * (d % 8))) & 0xff]++;
+		}
+	}
+	for (int j = 0; j < nd; j++) {
+		int d = digit[j], w = d / 8, shift = 56 - 8 * (d % 8);
+		uint32_t *h = hist[j], sum = 0, *x;
 
-	return x < y ? -1 : x > y;
+		for (int v = 0; v < 256; v++) {
+			uint32_t c = h[v];
+
+			h[v] = sum;
+			sum += c;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			b[h[(keys[(size_t)a[i] * nw + w] >> shift) & 0xff]++] = a[i];
+		x = a;
+		a = b;
+		b = x;
+	}
+	free(hist);
+	return a;
 }
 
 int xlb_maglev_build(const struct xlb_maglev_backend *b, size_t n, uint32_t m, uint32_t *table)
 {
-	struct sorted *s = NULL;
 	struct xlb_maglev_entry *e = NULL;
-	uint32_t *ids = NULL;
+	uint64_t *keys = NULL, *ids = NULL;
+	uint32_t *o1 = NULL, *o2 = NULL, *order;
 	int err = 0;
 
 	if (!table || (n && !b) || !xlb_maglev_size_valid(m) || n > m)
@@ -596,48 +632,68 @@ int xlb_maglev_build(const struct xlb_maglev_backend *b, size_t n, uint32_t m, u
 	if (!n)
 		return 0;
 
-	s = malloc(n * sizeof(*s));
-	e = malloc(n * sizeof(*e));
+	keys = malloc(n * sizeof(struct ident));
 	ids = malloc(n * sizeof(*ids));
-	if (!s || !e || !ids) {
+	e = malloc(n * sizeof(*e));
+	o1 = malloc(n * sizeof(*o1));
+	o2 = malloc(n * sizeof(*o2));
+	if (!keys || !ids || !e || !o1 || !o2) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
+		struct ident k;
+
 		if (!b[i].id) {
 			err = -EINVAL;
 			goto out;
 		}
-		err = make_ident(&b[i], &s[i].k);
+		err = make_ident(&b[i], &k);
 		if (err)
 			goto out;
-		s[i].idx = i;
+		memcpy(&keys[i * 3], k.w, sizeof(k.w));
 		ids[i] = b[i].id;
 	}
 
-	/* Duplicates: the same identity twice, or one id for two identities. */
-	qsort(s, n, sizeof(*s), cmp_sorted);
-	qsort(ids, n, sizeof(*ids), cmp_u32);
+	/* Duplicates, adjacent once sorted: one id for two identities ... */
+	order = radix_order(o1, o2, n, ids, 1);
+	if (!order) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 1; i < n; i++) {
-		if (!cmp_sorted(&s[i - 1], &s[i]) || ids[i - 1] == ids[i]) {
+		if (ids[order[i - 1]] == ids[order[i]]) {
 			err = -EEXIST;
 			goto out;
 		}
 	}
-
+	/* ... or the same identity twice. The turns go in the order of the identities. */
+	order = radix_order(o1, o2, n, keys, 3);
+	if (!order) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		const struct xlb_maglev_backend *bi = &b[s[i].idx];
+		const struct xlb_maglev_backend *bi = &b[order[i]];
+		const uint64_t *k = &keys[(size_t)order[i] * 3];
+		struct ident id = { .w = { k[0], k[1], k[2] } };
 
+		if (i && !memcmp(k, &keys[(size_t)order[i - 1] * 3], sizeof(id.w))) {
+			err = -EEXIST;
+			goto out;
+		}
 		e[i].id = bi->id;
 		e[i].weight = bi->weight;
-		ident_permutation(&s[i].k, m, &e[i].offset, &e[i].skip);
+		ident_permutation(&id, m, &e[i].offset, &e[i].skip);
 	}
 	err = populate(e, n, m, table);
 out:
 	if (err)
 		memset(table, 0, m * sizeof(*table));
-	free(ids);
+	free(o2);
+	free(o1);
 	free(e);
-	free(s);
+	free(ids);
+	free(keys);
 	return err;
 }
