@@ -16,7 +16,7 @@ enum xlb_decap_outcome {
 	XLB_DECAP_OK_GUE4,	/* outer IPv4 + UDP to the GUE port stripped */
 	XLB_DECAP_OK_GUE6,	/* outer IPv6 + UDP to the GUE port stripped */
 	XLB_DECAP_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, ND is IP): passed */
-	XLB_DECAP_PASS_PLAIN,	/* IP but not encapsulated: passed (the backend's own traffic) */
+	XLB_DECAP_PASS_PLAIN,	/* IP, not encapsulated: passed (the backend's own traffic) */
 	XLB_DECAP_PASS_FRAG,	/* outer IPv4 fragment: passed, never reassembled here */
 	XLB_DECAP_PASS_MALFORMED, /* truncated or inconsistent outer/inner header: passed */
 	XLB_DECAP_PASS_ADJUST,	/* bpf_xdp_adjust_head failed: passed unmodified */

@@ -120,7 +120,10 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct xlb_open_opts oo = { .pin_dir = "" };
-	struct xlb_config cfg = { .abi_version = XLB_ABI_VERSION, .gue_port = XLB_GUE_PORT_DEFAULT };
+	struct xlb_config cfg = {
+		.abi_version = XLB_ABI_VERSION,
+		.gue_port = XLB_GUE_PORT_DEFAULT,
+	};
 	struct vip_arg vips[MAX_VIPS];
 	struct be_arg bes[MAX_BACKENDS];
 	int nvips = 0, nbes = 0, c, err, ret = 1;
@@ -235,7 +238,8 @@ int main(int argc, char **argv)
 			be.flags = bes[b].failed ? 0 : XLB_BE_F_USABLE;
 			err = xlb_backend__set(x, id, &be);
 			if (err) {
-				fprintf(stderr, "Error: backend %s: %s\n", bes[b].text, strerror(-err));
+				fprintf(stderr, "Error: backend %s: %s\n", bes[b].text,
+					strerror(-err));
 				goto out;
 			}
 			ids[v][b] = id;
@@ -290,9 +294,10 @@ int main(int argc, char **argv)
 			if (!ids[v][b])
 				continue;
 			xlb_stats__backend(x, ids[v][b], &bc);
-			json_array_append_new(jb, json_pack("{s:s, s:I, s:I}", "address", bes[b].text,
-							    "packets", (json_int_t)bc.packets,
-							    "new_flows", (json_int_t)bc.new_flows));
+			json_array_append_new(jb, json_pack("{s:s, s:I, s:I}", "address",
+							    bes[b].text, "packets",
+							    (json_int_t)bc.packets, "new_flows",
+							    (json_int_t)bc.new_flows));
 		}
 		json_array_append_new(jv, json_pack("{s:s, s:I, s:o}", "vip", vips[v].text,
 						    "packets", (json_int_t)vc.packets, "backends",

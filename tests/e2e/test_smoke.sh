@@ -9,8 +9,8 @@
 #	  <-- encapsulated frames, next hop = peer        backends 198.18.1.1-4, 2001:db8:1::1-4
 #
 # The backends do not exist: the peer is the next hop and counts the frames by outer destination
-# (the backend), outer protocol (IPIP / IPv6-in-IPv6) and inner destination (the VIP). The sink
-# passes frames on, so the peer's TCP connection to the LB host's own address works as usual.
+# (the backend), outer protocol (IPIP / IPv6-in-IPv6, then GUE) and inner destination (the VIP).
+# The sink passes frames on, so the peer's TCP connection to the LB host's own address works.
 set -u
 cd "$(dirname "$0")/../.."
 XLB_BUILD=${XLB_BUILD:-build}
@@ -163,5 +163,42 @@ while IFS=$'\t' read -r verdict name why; do
 	if [ "$verdict" = ok ]; then ok "$name"; else not_ok "$name" "$why"; fi
 done <<<"$results"
 [ -z "$results" ] && not_ok "count verdicts" "python failed"
+
+# ---- GUE: the same VIPs in GUE mode, outer IP + UDP to port 6080, inner packet right after UDP.
+G=200
+tb_bg peer "$TB_TMP/sink-gue.json" "$XLB_BUILD/sink" --pass -j -t 60 eth0
+SINK=$TB_LAST_PID
+tb_wait 5 grep -q attached "$TB_TMP/sink-gue.json"
+tb_bg lb "$TB_TMP/lb-gue.out" "$HELPER" "${args[@]}" --mode gue eth0
+LB=$TB_LAST_PID
+if tb_wait 10 grep -q ready "$TB_TMP/lb-gue.out"; then
+	tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 198.18.0.1 "$VIP4" tcp 80 "$G"
+	tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 2001:db8::1 "$VIP6" udp 53 "$G"
+	sleep 0.5
+fi
+tb_stop "$SINK"
+tb_stop "$LB"
+results=$(SINK="$(grep '^{' "$TB_TMP/sink-gue.json")" N=$G NBE=$NBE python3 - <<'EOF'
+import json, os
+sink, n, nbe = json.loads(os.environ["SINK"]), int(os.environ["N"]), int(os.environ["NBE"])
+for fam, prefix, vip, l4, port in ((4, "198.18.1.", "198.18.0.10", 6, 80),
+                                   (6, "2001:db8:1::", "2001:db8::10", 17, 53)):
+    per = {r["dst"]: r["packets"] for r in sink["outer"] if r["family"] == fam and
+           r["proto"] == 17 and r["dport"] == 6080 and r["dst"].startswith(prefix)}
+    total = sum(per.values())
+    ok = total == n and len(per) == nbe
+    print("%s\tGUE: %d frames to the IPv%d VIP arrive in UDP to port 6080, on all %d backends\t%s"
+          % ("ok" if ok else "not ok", n, fam, nbe, per))
+    inner = sum(r["packets"] for r in sink["inner"]
+                if r["dst"] == vip and r["proto"] == l4 and r["dport"] == port)
+    print("%s\tGUE: inner IPv%d packets intact after the UDP header\t%s"
+          % ("ok" if inner == n else "not ok", fam, sink["inner"]))
+EOF
+)
+while IFS=$'\t' read -r verdict name why; do
+	[ -z "$verdict" ] && continue
+	if [ "$verdict" = ok ]; then ok "$name"; else not_ok "$name" "$why"; fi
+done <<<"$results"
+[ -z "$results" ] && not_ok "GUE verdicts" "no sink output or python failed"
 
 [ "$failed" -eq 0 ]

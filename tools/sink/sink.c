@@ -31,8 +31,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: sink [OPTIONS] IFACE\n"
-		"Attach a counting XDP program to IFACE, count frames per outer destination (and per\n"
-		"inner destination of IPIP / IPv6-in-IP / GUE frames), then print the counts.\n"
+		"Attach a counting XDP program to IFACE, count frames per outer destination\n"
+		"(and per inner destination of IPIP / IPv6-in-IP / GUE frames), print the counts.\n"
 		"  -t, --time SECONDS   stop after SECONDS (default: until SIGINT/SIGTERM)\n"
 		"  -p, --pass           XDP_PASS counted frames instead of dropping them\n"
 		"  -g, --generic        attach in generic (skb) mode instead of native\n"
@@ -290,7 +290,8 @@ int main(int argc, char **argv)
 	n_out = read_map(bpf_map__fd(skel->maps.xlb_sink_outer), &outer);
 	n_in = read_map(bpf_map__fd(skel->maps.xlb_sink_inner), &inner);
 	if (n_out < 0 || n_in < 0) {
-		fprintf(stderr, "Error: read counters: %s\n", strerror(-(n_out < 0 ? n_out : n_in)));
+		err = n_out < 0 ? n_out : n_in;
+		fprintf(stderr, "Error: read counters: %s\n", strerror(-err));
 		goto out;
 	}
 	for (int i = 0; i < n_out; i++)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* xlb-decap: attach the backend-side decapsulation XDP program to an interface, or show its stats. */
+/* xlb-decap: attach the backend-side decapsulation XDP program to an interface; show its stats. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -209,7 +209,8 @@ int main(int argc, char **argv)
 	case DETACH:
 		err = bpf_xdp_detach(ifindex, mode, NULL);
 		if (err)
-			fprintf(stderr, "Error: detach from %s: %s\n", argv[optind], strerror(-err));
+			fprintf(stderr, "Error: detach from %s: %s\n", argv[optind],
+				strerror(-err));
 		return err ? 1 : 0;
 	case STATS:
 		return do_stats(ifindex, argv[optind], json);
