@@ -405,6 +405,49 @@ static void test_weights_tiny_share(void **state)
 	free(t);
 }
 
+/* Random sets with weights spread over the whole 32-bit range: always full, always exact. */
+static void test_weights_fuzz(void **state)
+{
+	static const uint32_t ms[] = { 251, 509, 1021, 4093, 65537 };
+
+	(void)state;
+	rng_seed(11);
+	for (int round = 0; round < 60; round++) {
+		uint32_t m = ms[rng() % 5], n = 1 + rng() % (m < 300 ? m : 300);
+		struct xlb_maglev_backend *b = make_set(n, round & 1);
+		uint32_t *t = new_table(m), *c;
+		uint64_t wsum = 0;
+
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t bits = rng() % 33;
+
+			b[i].weight = bits ? rng() >> (32 - bits) : 0;
+			if (rng() % 8 == 0)
+				b[i].weight = UINT32_MAX;
+			wsum += b[i].weight;
+		}
+		shuffle(b, n);
+		assert_int_equal(xlb_maglev_build(b, n, m, t), 0);
+		c = count_slots(t, m, n);
+		if (!wsum) {
+			assert_int_equal(c[XLB_BACKEND_NONE], m);
+		} else {
+			assert_int_equal(c[XLB_BACKEND_NONE], 0);
+			for (uint32_t i = 0; i < n; i++) {
+				double want = (double)m * b[i].weight / wsum;
+				double dev = c[b[i].id] - want;
+
+				if (dev <= -1.0 || dev >= 1.0)
+					fail_msg("round %d M=%u N=%u: weight %u has %u slots, want %.2f",
+						 round, m, n, b[i].weight, c[b[i].id], want);
+			}
+		}
+		free(c);
+		free(t);
+		free(b);
+	}
+}
+
 /* ------------------------------------------------------------------ disruption */
 
 /* Removes backend r; returns the slots that changed owner although their owner stayed. */
@@ -777,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_weights_mixed),
 		cmocka_unit_test(test_weights_random),
 		cmocka_unit_test(test_weights_tiny_share),
+		cmocka_unit_test(test_weights_fuzz),
 		cmocka_unit_test(test_disruption_equal),
 		cmocka_unit_test(test_disruption_weighted),
 		cmocka_unit_test(test_disruption_add),

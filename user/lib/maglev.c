@@ -5,42 +5,47 @@
  * Permutations. Backend i prefers the slots offset_i, offset_i + skip_i, offset_i + 2 skip_i,
  * ... (mod M). M is prime and 1 <= skip < M, so this visits every slot exactly once. Each
  * backend keeps a cursor into its own permutation; a turn claims the first still empty slot at
- * or after the cursor. Slots are never freed during a build, so the cursor only moves forward
- * and a build does at most about M * ln(M) probes in total, independent of N.
+ * or after the cursor. Slots are never freed during a build, so a cursor only moves forward and
+ * a build probes about M ln M slots in all, whatever N.
  *
- * Identity. xlb_maglev_build() derives offset and skip from the backend's identity only:
- * the bytes (family, address, port) are packed into a canonical 24-byte key (an IPv4 address
- * uses its 4 bytes, the rest is zero; the port is big-endian) and hashed with two fixed seeds:
+ * Identity. xlb_maglev_build() derives offset and skip from the backend's identity only: the
+ * bytes (family, address, port) are packed into a canonical 24-byte key (an IPv4 address uses
+ * its 4 bytes, the rest is zero; the port is big-endian) and hashed with two fixed seeds:
  * offset = h(key, seed1) mod M, skip = h(key, seed2) mod (M - 1) + 1. The hash is a chain of
  * splitmix64 finalizers over the key read as big-endian 64-bit words: integer arithmetic only,
- * the same on every machine. Backends are sorted by key before they take turns, so the input
- * order does not matter and removing one backend leaves the others' permutations and their
- * relative turn order untouched: the table changes only where the removed backend's slots and
- * the knock-on effect of the paper (section 5.3) require.
+ * the same on every machine (a test pins values). The backends are sorted by key before they
+ * take turns, so the input order does not matter, and removing one leaves the others'
+ * permutations and their relative order untouched: slots move only where the removed backend
+ * was, plus the knock-on moves the paper accepts (about 0.6% of M for N = 100, measured).
  *
- * Weights: a credit scheme with rounds. Let wmax be the largest weight. Every backend of
- * weight w > 0 starts with a credit of 1/2; in each round it gains w / wmax and, if its credit
- * is at least 1, it takes one turn and spends 1. Weight 0 never plays. The heaviest backends
- * play in every round; a backend of weight w plays its k-th turn (k = 0, 1, ...) in round
+ * Weights. First the exact number of slots: backend i of weight w_i gets its largest remainder
+ * quota, floor(M w_i / W) (W = sum of weights) plus one for the M - sum(floors) largest
+ * remainders M w_i mod W (ties: list order). So every backend is within one slot of its share
+ * M w_i / W, whatever the spread of weights; weight 0 gets nothing. Equal weights give
+ * floor(M / N) or ceil(M / N), the first backends in list order getting the extra slots, as in
+ * the paper's loop.
  *
- *	r(k) = ceil((2k + 1) wmax / 2w) - 1 = floor(((2k + 1) wmax - 1) / 2w)
+ * Then who plays when: rounds of a credit scheme. Let wmax be the largest weight. Every backend
+ * starts with a credit of 1/2; each round it gains w / wmax and, if its credit reached 1, takes
+ * one turn and spends 1; within a round, backends play in list order. In integers, the k-th
+ * turn (k = 0, 1, ...) of a backend of weight w falls in round
  *
- * in integers, never more than once per round. The start credit of 1/2 rounds instead of
- * truncating (the Sainte-Lague/Webster idea), so after any whole round every backend has played
- * round(t * w / wmax) turns for the same t, within half a turn of its share. Every turn claims
- * exactly one slot and the table is full after M turns; the last round is cut short, which
- * costs at most one more turn. So a backend owns M * w / W slots within about two slots
- * (W = sum of weights), whatever the spread of weights; the tests measure at most 2 for
- * weights 1..100 at M = 65537.
+ *	r(k) = ceil((2k + 1) wmax / 2w) - 1 = floor(((2k + 1) wmax - 1) / 2w),
  *
- * Order within a round: the backends play in the order of their previous turns, first turns
- * in list order (xlb_maglev_build(): sorted by identity). With equal weights this is the
- * classic Maglev loop, every round in list order.
+ * at most once per round (the heaviest play in every round). A backend stops at its quota, so
+ * the light ones are spread through the table instead of crowded at its end, and the table is
+ * full after exactly M turns. Turns that would come after round ceil((2M + N) wmax / 2W) (only
+ * possible with extreme weight ratios, one turn per backend at most) are played in that round.
+ * With equal weights this is the classic loop: every backend once per round, in list order.
  *
- * Cost: the rounds are a calendar (one FIFO list per round): a backend that plays is appended
- * to the list of the round of its next turn, so a light backend costs nothing in the rounds it
- * skips and a build does M turns plus one step per round, with no floating point and no
- * allocation in the loop. The number of rounds is at most ceil((2M + N) wmax / 2W).
+ * Cost. The order of turns depends on the weights only, so it is laid out in advance: a
+ * counting sort of all M turns by round, with no division (r(k + 1) comes from r(k) by adding a
+ * quotient and a remainder), no floating point and no empty turns: a light backend costs
+ * nothing in the rounds it skips. The turns are then played in a flat loop. Probing uses a
+ * byte map of the slots taken; the first half of the table is probed two slots at a time
+ * without a branch, the rest eight at a time; the last sqrt(M / 2) or so slots, where probing
+ * would cost M / E per turn with E slots left, are found by computing each empty slot's distance
+ * along the player's permutation instead (tail_pick()). Allocation happens once per build.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -120,12 +125,11 @@ static inline uint32_t is_used(const uint8_t *used, uint32_t pos)
 }
 
 /*
- * Probing. Occupancy is a bitmap (8 KiB for M = 65537, 80 KiB for 655373) rather than the table
- * itself, so the probes hit L1 or L2 instead of a table 32 times larger. While the table is
- * less than half full, one slot at a time: the next slot is usually free and the branch well
- * predicted. Past that, whether a slot is taken is a coin toss and a mispredicted branch per
- * probe would cost more than the probe, so eight slots are tested at once without branches
- * and the first free one picked from the mask.
+ * Probing. Occupancy is a byte per slot (64 KiB for M = 65537) rather than the table itself,
+ * which is four times larger; a byte map beat a bitmap here (fewer instructions per probe). A
+ * mispredicted branch costs more than a probe, so: while the table is less than half full, the
+ * first two slots are tested without a branch (both taken less than a quarter of the time);
+ * past that, eight slots at a time, the first free one picked from a mask.
  */
 static inline uint32_t probe(const uint8_t *restrict used, uint32_t m, uint32_t filled,
 			     uint32_t pos, uint32_t skip)
