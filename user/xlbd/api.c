@@ -66,9 +66,17 @@ int api_listen(struct xlbd *d)
 		close(fd);
 		return -EADDRINUSE;
 	}
-	if (errno == ECONNREFUSED)
-		unlink(d->socket_path);
 	close(fd);
+	if (errno == ECONNREFUSED) {
+		struct stat st;
+
+		/* only ever remove a stale socket, never a file given by mistake */
+		if (lstat(d->socket_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			pr_warn("%s exists and is not a socket", d->socket_path);
+			return -EEXIST;
+		}
+		unlink(d->socket_path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
