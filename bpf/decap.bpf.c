@@ -17,7 +17,9 @@
  * reach the interface can already send the inner packet directly.
  *
  * Everything else, including anything that only looks encapsulated but is truncated, is passed
- * untouched. Untagged Ethernet only.
+ * untouched. Untagged Ethernet only. Unlike the kernel's tunnels this does not copy an outer ECN
+ * "congestion experienced" mark into the inner header (RFC 6040): the balancer never sets one,
+ * but a congested router between it and the backend could.
  */
 
 #define ETH_P_IP 0x0800
