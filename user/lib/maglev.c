@@ -39,9 +39,9 @@
  * With equal weights this is the classic loop: every backend once per round, in list order.
  *
  * Cost. The order of turns depends on the weights only, so it is laid out in advance: a
- * counting sort of all M turns by round, with no division (r(k + 1) comes from r(k) by adding a
- * quotient and a remainder), no floating point and no empty turns: a light backend costs
- * nothing in the rounds it skips. The turns are then played in a flat loop. Probing uses a
+ * counting sort of all M turns by round (the division in r(k) done as a multiplication by a
+ * reciprocal), with no floating point and no empty turns: a light backend costs nothing in the
+ * rounds it skips. The turns are then played in a flat loop. Probing uses a
  * byte map of the slots taken; the first half of the table is probed two slots at a time
  * without a branch, the rest eight at a time; the last sqrt(M / 2) or so slots, where probing
  * would cost M / E per turn with E slots left, are found by computing each empty slot's distance
@@ -91,12 +91,7 @@ struct player {
 /* The rest of a player's state when weights differ. */
 struct sched {
 	uint32_t weight;
-	uint32_t quota;	 /* slots it will own */
-	/* the round of its next turn as quotient and remainder, see rounds_init() */
-	uint64_t round;
-	uint64_t frac;	 /* < 2w */
-	uint64_t step_r; /* 2 wmax mod 2w */
-	uint64_t step_q; /* 2 wmax / 2w */
+	uint32_t quota; /* slots it will own */
 };
 
 /* State of one population run. */
@@ -252,29 +247,40 @@ static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t
 }
 
 /*
- * Round of turn k of a backend of weight w: r(k) = floor((wmax - 1 + 2k wmax) / 2w), kept as a
- * quotient and a remainder so that the next one costs an addition, not a division.
+ * The rounds of a player's turns, clamped to @last, into out[0 .. quota - 1]. Turn k is in round
+ * floor(x_k / 2w) with x_k = wmax - 1 + 2k wmax. When x and 2w fit in 32 bits (any sane
+ * weights), the division is a multiplication by a 64-bit reciprocal, exact for 32-bit operands
+ * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019); otherwise a division.
  */
-static void rounds_init(struct sched *p, uint32_t wmax)
+static inline void round_of_turns(const struct sched *w, uint32_t wmax, uint64_t last,
+				  uint32_t *cnt, uint32_t *seq, uint32_t i)
 {
-	uint64_t c = 2 * (uint64_t)p->weight;
+	uint64_t x = wmax - 1, step = 2 * (uint64_t)wmax, d = 2 * (uint64_t)w->weight;
 
-	p->round = (wmax - 1) / c;
-	p->frac = (wmax - 1) % c;
-	p->step_q = 2 * (uint64_t)wmax / c;
-	p->step_r = 2 * (uint64_t)wmax % c;
-}
+	if (x + (uint64_t)(w->quota - 1) * step <= UINT32_MAX && d <= UINT32_MAX) {
+		uint64_t c = UINT64_MAX / d + 1;
 
-static inline void rounds_next(struct sched *p)
-{
-	p->round += p->step_q;
-	p->frac += p->step_r;
-	if (p->frac >= 2 * (uint64_t)p->weight) {
-		p->frac -= 2 * (uint64_t)p->weight;
-		p->round++;
+		for (uint32_t k = 0; k < w->quota; k++, x += step) {
+			uint64_t r = (uint64_t)(((unsigned __int128)c * x) >> 64);
+
+			r = r < last ? r : last;
+			if (seq)
+				seq[cnt[r]++] = i;
+			else
+				cnt[r + 1]++;
+		}
+	} else {
+		for (uint32_t k = 0; k < w->quota; k++, x += step) {
+			uint64_t r = x / d;
+
+			r = r < last ? r : last;
+			if (seq)
+				seq[cnt[r]++] = i;
+			else
+				cnt[r + 1]++;
+		}
 	}
 }
-
 
 /* Largest remainder order: larger remainder first, then list order. */
 struct rem {
@@ -381,22 +387,14 @@ static int play_rounds(struct fill *f, struct player *pl, struct sched *ws, uint
 		goto out;
 	}
 	/* turns per round, then where each round starts */
-	for (uint32_t i = 0; i < np; i++) {
-		struct sched w = ws[i];
-
-		rounds_init(&w, wmax);
-		for (uint32_t k = 0; k < w.quota; k++, rounds_next(&w))
-			start[(w.round < last ? w.round : last) + 1]++;
-	}
+	for (uint32_t i = 0; i < np; i++)
+		if (ws[i].quota)
+			round_of_turns(&ws[i], wmax, last, start, NULL, i);
 	for (uint64_t r = 1; r <= last + 1; r++)
 		start[r] += start[r - 1];
-	for (uint32_t i = 0; i < np; i++) {
-		struct sched w = ws[i];
-
-		rounds_init(&w, wmax);
-		for (uint32_t k = 0; k < w.quota; k++, rounds_next(&w))
-			seq[start[w.round < last ? w.round : last]++] = i;
-	}
+	for (uint32_t i = 0; i < np; i++)
+		if (ws[i].quota)
+			round_of_turns(&ws[i], wmax, last, start, seq, i);
 	/* the quotas add up to M, so seq is full */
 	for (uint32_t t = 0; t < f->m; t++)
 		claim(f, t, pl, seq[t]);
