@@ -40,7 +40,9 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	struct xlb_vip_key vk = {};
 	struct xlb_pkt p = {};
 	__u32 zero = 0, new_flow = 0, hash, vip_id;
+	struct xlb_vip_meta *meta;
 	struct xlb_vip *vip;
+	__u32 bit;
 	int rc, id;
 	__u8 mode;
 
@@ -63,6 +65,13 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	if (rc < 0)
 		return -rc;
 
+	/* an address no VIP has (one inlined array read) is the host's: no hash lookup at all */
+	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
+	if (!meta)
+		return XLB_R_DROP_NO_CONFIG;
+	bit = xlb_vip_filter_bit(p.key.dst);
+	if (!(meta->addr_filter[(bit >> 6) & 63] & (1ULL << (bit & 63))))
+		goto not_vip;
 	__builtin_memcpy(vk.addr, p.key.dst, sizeof(vk.addr));
 	vk.port = p.key.dport;
 	vk.proto = p.key.proto;
@@ -70,18 +79,13 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	vip = NULL;
 	if (p.frag != FRAG_LATER)
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
-	if (!vip) {
-		/* the all-ports fallback only where such VIPs exist (an inlined array read) */
-		struct xlb_vip_meta *meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
-
-		if (meta && (meta->all_ports & xlb_all_ports_bit(vk.family, vk.proto))) {
-			vk.port = 0;
-			vip = bpf_map_lookup_elem(&xlb_vips, &vk);
-		}
-		if (!vip)
-			return p.icmp ? XLB_R_PASS_ICMP : p.frag ? XLB_R_PASS_FRAG :
-							       XLB_R_PASS_NOT_VIP;
+	if (!vip && (meta->all_ports & xlb_all_ports_bit(vk.family, vk.proto))) {
+		/* the all-ports fallback only where such VIPs exist */
+		vk.port = 0;
+		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	}
+	if (!vip)
+		goto not_vip;
 
 	/* A VIP matched: only now is the config needed. */
 	vip_id = vip->id;
@@ -123,6 +127,8 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 out:
 	stats_add(&xlb_stats_vip, vip_id, bytes, new_flow);
 	return rc;
+not_vip:
+	return p.icmp ? XLB_R_PASS_ICMP : p.frag ? XLB_R_PASS_FRAG : XLB_R_PASS_NOT_VIP;
 }
 
 SEC("xdp")

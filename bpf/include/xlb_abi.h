@@ -134,17 +134,31 @@ struct xlb_flow_key {
 /* Value of xlb_flows. */
 struct xlb_flow {
 	__u32 backend_id;
-	__u32 atime;	/* seconds (coarse monotonic clock) of the last refresh */
+	__u32 atime;	/* CLOCK_MONOTONIC seconds (within a tick) of the last refresh */
 };
+
+#define XLB_VIP_FILTER_BITS 4096	/* size of the VIP address filter in xlb_vip_meta */
 
 /*
  * The one entry of xlb_vip_meta: a summary of xlb_vips that libxlb keeps up to date on every
- * xlb_vip__set/del, so that a packet for no VIP costs one hash lookup, not two.
+ * xlb_vip__set/del (a bit is set before its VIP appears and cleared after it is gone), so that
+ * a packet for no VIP usually costs one array read instead of one or two hash lookups.
+ * VIPs must therefore be written through libxlb, not directly into xlb_vips.
  */
 struct xlb_vip_meta {
 	__u32 all_ports;	/* bit xlb_all_ports_bit(): some all-ports VIP of that family/proto */
 	__u32 pad;
+	/* bit xlb_vip_filter_bit(addr) set: some VIP may have this address (false positives ok) */
+	__u64 addr_filter[XLB_VIP_FILTER_BITS / 64];
 };
+
+/* The bit of xlb_vip_meta.addr_filter for a VIP address (IPv4 in addr[0], rest zero). */
+static __always_inline __u32 xlb_vip_filter_bit(const __be32 *addr)
+{
+	__u32 w = addr[0] ^ addr[1] ^ addr[2] ^ addr[3];
+
+	return (w * 0x9e3779b1U) >> 20; /* Fibonacci hashing to 12 bits */
+}
 
 /* Which bit of xlb_vip_meta.all_ports stands for all-ports VIPs of @family and @proto. */
 static __always_inline __u32 xlb_all_ports_bit(__u8 family, __u8 proto)
@@ -188,7 +202,8 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_config) == 56, "xlb_config layout");
-_Static_assert(sizeof(struct xlb_vip_meta) == 8, "xlb_vip_meta layout");
+_Static_assert(sizeof(struct xlb_vip_meta) == 8 + XLB_VIP_FILTER_BITS / 8, "xlb_vip_meta layout");
+_Static_assert(XLB_VIP_FILTER_BITS == 1 << 12, "xlb_vip_filter_bit() yields 12 bits");
 #endif
 
 /*

@@ -8,6 +8,23 @@
 
 #define NSEC_PER_SEC_ 1000000000ULL
 
+/* The kernel's HZ, from its config when libbpf can read it (0 if not). */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/*
+ * now_sec() - seconds since boot, the clock of xlb_flow.atime (CLOCK_MONOTONIC to within the
+ * tick). jiffies64 is inlined by the verifier (no helper call), which matters on the
+ * established path; without a known HZ, the coarse ktime helper.
+ */
+static __always_inline __u32 now_sec(void)
+{
+	__u64 hz = CONFIG_HZ;
+
+	if (hz)
+		return (bpf_jiffies64() - (__u64)(__u32)(-300 * (__s32)hz)) / hz;
+	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC_;
+}
+
 /*
  * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable.
  * Returns the backend id, or a negative reason: no table (control plane not ready) or no
@@ -90,7 +107,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 			struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
 
 			if (be && (be->flags & XLB_BE_F_USABLE)) {
-				__u32 now = bpf_ktime_get_coarse_ns() / NSEC_PER_SEC_;
+				__u32 now = now_sec();
 
 				if (f->atime != now)
 					f->atime = now;
@@ -104,7 +121,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 	if (id < 0 || !use_table || p->icmp)
 		return id;
 	nf.backend_id = id;
-	nf.atime = bpf_ktime_get_coarse_ns() / NSEC_PER_SEC_;
+	nf.atime = now_sec();
 	if (f) {
 		/* re-hash of an existing flow: overwrite in place, no eviction */
 		bpf_map_update_elem(&xlb_flows, &p->key, &nf, BPF_ANY);

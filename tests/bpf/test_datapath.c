@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -881,7 +882,23 @@ static void test_counters(void)
 	else if (xlb_stats__clear_vip(X, VIP_4IN4) || xlb_stats__vip(X, VIP_4IN4, &v1) ||
 		 v1.packets)
 		ok = fail("vip counters not cleared");
-	tap(ok, "per-VIP and per-backend packets, bytes, new flows", WHY);
+	if (ok) {
+		struct xlb_flow_key k;
+		struct xlb_flow f;
+		struct timespec ts;
+		uint8_t a[4], d[4];
+
+		inet_pton(AF_INET, "198.18.11.1", a);
+		inet_pton(AF_INET, "198.18.0.10", d);
+		xlb_flow_key__init(&k, XLB_AF_INET, a, d, 12345, 80, 6);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (xlb_flow__get(X, &k, &f) || f.backend_id != be)
+			ok = fail("flow entry missing or on backend %u", f.backend_id);
+		else if (f.atime + 2 < ts.tv_sec || f.atime > ts.tv_sec + 2)
+			ok = fail("flow atime %u s, CLOCK_MONOTONIC says %ld s", f.atime,
+				  (long)ts.tv_sec);
+	}
+	tap(ok, "per-VIP and per-backend packets, bytes, new flows; flow atime in seconds", WHY);
 }
 
 static void test_random_flows(void)
@@ -979,6 +996,34 @@ static void test_all_ports_meta(void)
 	if (ok && !(meta.all_ports & xlb_all_ports_bit(XLB_AF_INET, 17)))
 		ok = fail("v4/udp all-ports bit cleared while 198.18.0.20 is still all-ports");
 	tap(ok, "all-ports VIP added and removed: fallback follows xlb_vip_meta", WHY);
+}
+
+/* An address that is no VIP but shares a VIP's filter bit still takes the lookup and passes. */
+static void test_filter_collision(void)
+{
+	struct xlb_vip_key vk = {};
+	char dst[32];
+	struct run r;
+	struct pkt in;
+	__u32 want;
+	int ok = 0;
+
+	WHY[0] = 0;
+	inet_pton(AF_INET, "198.18.0.10", vk.addr);
+	want = xlb_vip_filter_bit(vk.addr);
+	for (int i = 0; i < 65536; i++) {
+		snprintf(dst, sizeof(dst), "198.19.%d.%d", i >> 8, i & 0xff);
+		inet_pton(AF_INET, dst, vk.addr);
+		if (xlb_vip_filter_bit(vk.addr) == want) {
+			struct pspec s = V4(.dst = dst, TCP(96));
+
+			build_pkt(&in, &s);
+			ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_NOT_VIP, NULL) &&
+			     check_untouched(&in, &r);
+			break;
+		}
+	}
+	tap(ok, "non-VIP address colliding in the VIP address filter passes untouched", WHY);
 }
 
 static void test_table_api(void)
@@ -1155,6 +1200,7 @@ int main(void)
 	test_random_flows();
 	test_fragments_together();
 	test_all_ports_meta();
+	test_filter_collision();
 	test_table_api();
 
 	xlb__close(X, true);

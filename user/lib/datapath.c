@@ -588,23 +588,34 @@ int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_config"), &zero, &c, BPF_ANY));
 }
 
+static void vip_meta_add(struct xlb_vip_meta *meta, const struct xlb_vip_key *key)
+{
+	__u32 bit = xlb_vip_filter_bit(key->addr);
+
+	meta->addr_filter[bit / 64] |= 1ULL << (bit % 64);
+	if (!key->port)
+		meta->all_ports |= xlb_all_ports_bit(key->family, key->proto);
+}
+
 /*
- * Recompute xlb_vip_meta from xlb_vips. A bit is set before the all-ports VIP it announces is
- * added (the caller updates the meta first on add) and cleared only after the last one left.
+ * Recompute xlb_vip_meta from xlb_vips (plus @extra, the key about to be added): a filter bit
+ * is set before the VIP it announces appears, and cleared only after the last one is gone, so
+ * the datapath never skips a live VIP.
  */
-static int vip_meta_sync(struct xlb *x, __u32 extra)
+static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra)
 {
 	struct xlb_vip_key key, next;
-	struct xlb_vip_meta meta = { .all_ports = extra };
+	struct xlb_vip_meta meta = {};
 	int fd = mfd(x, "xlb_vips");
 	void *prev = NULL;
 	__u32 zero = 0;
 
+	if (extra)
+		vip_meta_add(&meta, extra);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!key.port)
-			meta.all_ports |= xlb_all_ports_bit(key.family, key.proto);
+		vip_meta_add(&meta, &key);
 	}
 	if (errno != ENOENT)
 		return -errno;
@@ -619,11 +630,9 @@ int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_
 		return -EINVAL;
 	if (key->family != XLB_AF_INET && key->family != XLB_AF_INET6)
 		return -EINVAL;
-	if (!key->port) {
-		err = vip_meta_sync(x, xlb_all_ports_bit(key->family, key->proto));
-		if (err)
-			return err;
-	}
+	err = vip_meta_sync(x, key);
+	if (err)
+		return err;
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vips"), key, vip, BPF_ANY));
 }
 
@@ -636,8 +645,8 @@ int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
 {
 	int err = ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), key));
 
-	if (!err && !key->port)
-		err = vip_meta_sync(x, 0);
+	if (!err)
+		err = vip_meta_sync(x, NULL);
 	return err;
 }
 
