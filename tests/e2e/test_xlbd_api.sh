@@ -65,4 +65,38 @@ check "no sanitizer report" xlbd_sanitizer_clean
 check "socket removed at exit" test ! -e "$SOCK"
 check "pins left in place at exit (default)" test -e "$PIN/xlb_vips"
 [ $rc -ne 0 ] && xlbd_show_log_on_failure
+
+# Out of file descriptors: 150 clients against a limit of 64 fds. Those beyond the limit are
+# refused (no busy loop on the listening socket), and the daemon serves again once they leave.
+if XLBD_WRAP="prlimit --nofile=64:64" xlbd_start; then
+	check "fd exhaustion: clients refused without spinning, served again afterwards" \
+		python3 - "$SOCK" "$XPID" <<'PY'
+import socket, sys, time
+from xlbd_client import Client
+sock, pid = sys.argv[1], int(sys.argv[2])
+def cpu():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / 100.0
+c0, held = cpu(), []
+for i in range(150):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    held.append(s)
+time.sleep(1.0)
+spent = cpu() - c0
+for s in held:
+    s.close()
+time.sleep(0.3)
+ok = Client(sock).req({"cmd": "status"}).get("ok")
+if not ok or spent > 0.5:
+    print("# status ok=%s, cpu %.2fs while exhausted" % (ok, spent))
+    sys.exit(1)
+PY
+	check "fd exhaustion: refusals logged" grep -q "out of file descriptors" "$LOG"
+	xlbd_stop TERM
+	check "fd exhaustion: clean exit" test $? -eq 0
+else
+	fail "xlbd starts with 64 file descriptors" "see log"
+fi
+check "no sanitizer report (second run)" xlbd_sanitizer_clean
 exit 0

@@ -60,7 +60,7 @@ xlbd_start() {
 	local i from
 	echo "--- start $(date +%T.%N)" >>"$LOG"
 	from=$(($(stat -c %s "$LOG") + 1))
-	"$XLBD" --config "$CONF" --socket "$SOCK" --pin-dir "$PIN" --foreground -v "$@" \
+	${XLBD_WRAP:-} "$XLBD" --config "$CONF" --socket "$SOCK" --pin-dir "$PIN" --foreground -v "$@" \
 		>>"$LOG" 2>&1 &
 	XPID=$!
 	PIDS+=("$XPID")

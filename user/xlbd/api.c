@@ -90,6 +90,7 @@ int api_listen(struct xlbd *d)
 		return err;
 	}
 	d->lfd = fd;
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -136,6 +137,22 @@ void api_accept(struct xlbd *d)
 
 	for (;;) {
 		fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && d->spare_fd >= 0) {
+			/*
+			 * Out of descriptors: a pending connection would keep the listening
+			 * socket readable forever. Free the spare, accept and close, take it back.
+			 */
+			close(d->spare_fd);
+			fd = accept(d->lfd, NULL, NULL);
+			if (fd >= 0)
+				close(fd);
+			d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return; /* EMFILE comes before EAGAIN: nothing was pending */
+			pr_warn("out of file descriptors: refused a client (%u clients)",
+				d->nclients);
+			continue;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				pr_warn("accept: %s", strerror(errno));
@@ -1042,6 +1059,10 @@ void api_close_all(struct xlbd *d)
 {
 	while (d->clients)
 		client_free(d, d->clients);
+	if (d->spare_fd >= 0) {
+		close(d->spare_fd);
+		d->spare_fd = -1;
+	}
 	if (d->lfd >= 0) {
 		close(d->lfd);
 		d->lfd = -1;

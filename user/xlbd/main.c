@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct xlbd d = { .socket_path = XLBD_SOCKET_DEFAULT, .pin_dir = XLB_PIN_DIR,
-			  .epfd = -1, .lfd = -1, .sigfd = -1, .tfd = -1 };
+			  .epfd = -1, .lfd = -1, .sigfd = -1, .tfd = -1, .spare_fd = -1 };
 	struct xlb_open_opts oo = { .adopt = true };
 	struct xlb_cfg_errors e = {};
 	const char *config = NULL;
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 	struct xlb_cfg *pinned = NULL;
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	struct epoll_event ev;
+	struct rlimit rl;
 	sigset_t mask;
 	char *line, *save = NULL;
 
@@ -166,6 +168,12 @@ int main(int argc, char **argv)
 	if (!d.vip_rt || !d.be_rt)
 		goto out;
 	d.be_next = 1;
+
+	/* room for XLBD_MAX_CLIENTS clients beside the datapath's maps */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4096 && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	/* signals arrive through the event loop */
 	sigemptyset(&mask);

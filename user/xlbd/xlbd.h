@@ -49,6 +49,7 @@ struct xlbd {
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
+	int spare_fd;		/* held open to refuse a client cleanly when out of fds */
 	struct xlbd_client *clients;
 	unsigned int nclients;
 	bool stop;
