@@ -105,7 +105,8 @@ struct xlb_vip_key {
 struct xlb_vip {
 	__u32 id;		/* index into xlb_maglev and xlb_stats_vip */
 	__u32 flags;		/* enum xlb_vip_flags */
-	__u32 table_size;	/* M: the Maglev table of this VIP has M slots */
+	__u32 table_size;	/* M the control plane builds with (the datapath reads M from the
+				 * table itself, xlb_maglev slot 0, so M swaps with the table) */
 	__u8 mode;		/* enum xlb_mode */
 	__u8 pad[3];
 };

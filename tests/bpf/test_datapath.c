@@ -1044,6 +1044,17 @@ static void test_table_api(void)
 		ok = fail("clear_table did not remove the table");
 	else if (xlb_vip__set_table(X, XLB_MAX_VIPS, t, M) != -EINVAL)
 		ok = fail("vip id out of range accepted");
+	if (ok) {
+		static uint32_t big[XLB_MAGLEV_DEFAULT], back[XLB_MAGLEV_DEFAULT];
+
+		for (uint32_t i = 0; i < XLB_MAGLEV_DEFAULT; i++)
+			big[i] = 1 + (i * 2654435761U) % 1000;
+		if (xlb_vip__set_table(X, 30, big, XLB_MAGLEV_DEFAULT) ||
+		    xlb_vip__get_table(X, 30, back, XLB_MAGLEV_DEFAULT) != XLB_MAGLEV_DEFAULT ||
+		    memcmp(big, back, sizeof(big)))
+			ok = fail("a 65537-slot table did not read back identical");
+		xlb_vip__clear_table(X, 30);
+	}
 	tap(ok, "libxlb Maglev table set/get/clear", WHY);
 }
 

@@ -761,11 +761,26 @@ int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)
 		err = -ENOSPC;
 		goto out;
 	}
-	for (__u32 i = 1; table && i <= m; i++) {
-		if (bpf_map_lookup_elem(fd, &i, &table[i - 1])) {
-			err = -errno;
-			goto out;
+	if (table && m) {
+		__u32 *keys = malloc((size_t)(m + 1) * sizeof(*keys));
+		__u32 *vals = malloc((size_t)(m + 1) * sizeof(*vals));
+		__u32 count = m + 1, batch;
+
+		/* one batch read (arrays support it); element by element where it is refused */
+		if (!keys || !vals) {
+			err = -ENOMEM;
+		} else if (!bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, NULL) ||
+			   (errno == ENOENT && count == m + 1)) {
+			memcpy(table, vals + 1, (size_t)m * sizeof(*table));
+		} else {
+			for (__u32 i = 1; i <= m && !err; i++)
+				if (bpf_map_lookup_elem(fd, &i, &table[i - 1]))
+					err = -errno;
 		}
+		free(keys);
+		free(vals);
+		if (err)
+			goto out;
 	}
 	err = (int)m;
 out:
