@@ -256,6 +256,120 @@ static void test_weighted_example2(void **state)
 	assert_memory_equal(t, want, sizeof(want));
 }
 
+/*
+ * The definition, written plainly: largest remainder quotas, then rounds in which every backend
+ * gains 2w credit (of 2 wmax per turn, starting at wmax, i.e. 1/2), and plays, in list order,
+ * when it has a whole turn and quota left; a turn takes the first empty slot from the cursor.
+ * Slow (it visits every backend every round), but nothing in it is optimized.
+ */
+static void ref_populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint32_t *t)
+{
+	uint64_t wsum = 0, wmax = 0, left = m, *rem = calloc(n, sizeof(*rem));
+	uint64_t *credit = calloc(n, sizeof(*credit));
+	uint32_t *quota = calloc(n, sizeof(*quota)), *pos = calloc(n, sizeof(*pos)), filled = 0;
+	bool *more = calloc(n, sizeof(*more));
+
+	assert_true(rem && credit && quota && pos && more);
+	memset(t, 0, m * sizeof(*t));
+	for (size_t i = 0; i < n; i++) {
+		wsum += e[i].weight;
+		if (e[i].weight > wmax)
+			wmax = e[i].weight;
+	}
+	if (!wsum)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		quota[i] = (uint64_t)m * e[i].weight / wsum;
+		rem[i] = (uint64_t)m * e[i].weight % wsum;
+		left -= quota[i];
+		credit[i] = wmax;
+		pos[i] = e[i].offset;
+	}
+	for (; left; left--) { /* the largest remainder not yet served, first in list order */
+		size_t best = n;
+
+		for (size_t i = 0; i < n; i++)
+			if (e[i].weight && !more[i] && (best == n || rem[i] > rem[best]))
+				best = i;
+		more[best] = true;
+		quota[best]++;
+	}
+	while (filled < m) {
+		for (size_t i = 0; i < n && filled < m; i++) {
+			if (!quota[i])
+				continue;
+			credit[i] += 2 * (uint64_t)e[i].weight;
+			if (credit[i] < 2 * wmax)
+				continue;
+			credit[i] -= 2 * wmax;
+			while (t[pos[i]])
+				pos[i] = (pos[i] + e[i].skip) % m;
+			t[pos[i]] = e[i].id;
+			pos[i] = (pos[i] + e[i].skip) % m;
+			quota[i]--;
+			filled++;
+		}
+	}
+out:
+	free(more);
+	free(pos);
+	free(quota);
+	free(credit);
+	free(rem);
+}
+
+/* The optimized population (calendar, probing in groups, tail phase) against the definition. */
+static void test_populate_vs_reference(void **state)
+{
+	static const uint32_t ms[] = { 2, 3, 5, 7, 11, 13, 31, 251, 509, 1021, 4093 };
+	struct xlb_maglev_entry *e = calloc(4093, sizeof(*e));
+	uint32_t *t = new_table(4093), *want = new_table(4093);
+
+	/* A case (found by search) where a light backend's last turn comes after the rounds the
+	 * builder counts in its calendar, so it must be ordered apart. */
+	static const struct xlb_maglev_entry late[] = {
+		{ 1, 191, 108, 605 }, { 2, 205, 89, 96 },   { 3, 368, 485, 393 }, { 4, 120, 161, 657 },
+		{ 5, 118, 202, 140 }, { 6, 149, 412, 946 }, { 7, 398, 233, 10 },  { 8, 34, 138, 949 },
+		{ 9, 498, 19, 846 },  { 10, 46, 376, 11 },  { 11, 333, 82, 512 }, { 12, 69, 272, 223 },
+		{ 13, 366, 505, 914 }, { 14, 29, 287, 664 }, { 15, 388, 412, 32 }, { 16, 427, 75, 319 },
+		{ 17, 256, 353, 82 }, { 18, 66, 115, 880 }, { 19, 258, 255, 371 }, { 20, 446, 314, 931 },
+		{ 21, 4, 180, 706 },  { 22, 201, 380, 944 }, { 23, 4, 411, 443 },
+	};
+
+	(void)state;
+	assert_non_null(e);
+	ref_populate(late, 23, 509, want);
+	assert_int_equal(xlb_maglev_populate(late, 23, 509, t), 0);
+	assert_memory_equal(t, want, 509 * sizeof(*t));
+	rng_seed(1234);
+	for (int round = 0; round < 3000; round++) {
+		uint32_t m = ms[rng() % (sizeof(ms) / sizeof(ms[0]))];
+		uint32_t n = 1 + rng() % (m < 60 ? m : 60), wcap;
+
+		if (rng() % 10 == 0)
+			n = m - rng() % (m < 4 ? m : 4); /* nearly one backend per slot */
+		wcap = (uint32_t[]){ 1, 2, 3, 10, 100, 1000, 65535 }[rng() % 7];
+		for (uint32_t i = 0; i < n; i++) {
+			e[i].id = 1 + rng() % 60000;
+			e[i].offset = rng() % m;
+			e[i].skip = m > 1 ? 1 + rng() % (m - 1) : 1;
+			e[i].weight = rng() % 8 ? rng() % (wcap + 1) : 0;
+		}
+		ref_populate(e, n, m, want);
+		assert_int_equal(xlb_maglev_populate(e, n, m, t), 0);
+		if (memcmp(t, want, m * sizeof(*t))) {
+			for (uint32_t s = 0; s < m; s++)
+				if (t[s] != want[s])
+					fail_msg("case %d (M=%u N=%u weights up to %u): slot %u is %u, "
+						 "the definition says %u", round, m, n, wcap, s, t[s],
+						 want[s]);
+		}
+	}
+	free(want);
+	free(t);
+	free(e);
+}
+
 static void test_populate_invalid(void **state)
 {
 	struct xlb_maglev_entry e = { .id = 1, .offset = 0, .skip = 1, .weight = 1 };
@@ -815,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_paper_example_removed),
 		cmocka_unit_test(test_weighted_example),
 		cmocka_unit_test(test_weighted_example2),
+		cmocka_unit_test(test_populate_vs_reference),
 		cmocka_unit_test(test_populate_invalid),
 		cmocka_unit_test(test_balance_equal),
 		cmocka_unit_test(test_weights_mixed),

@@ -33,10 +33,9 @@
  *	r(k) = ceil((2k + 1) wmax / 2w) - 1 = floor(((2k + 1) wmax - 1) / 2w),
  *
  * at most once per round (the heaviest play in every round). A backend stops at its quota, so
- * the light ones are spread through the table instead of crowded at its end, and the table is
- * full after exactly M turns. Turns that would come after round ceil((2M + N) wmax / 2W) (only
- * possible with extreme weight ratios, one turn per backend at most) are played in that round.
- * With equal weights this is the classic loop: every backend once per round, in list order.
+ * the table is full after exactly M turns, and the light backends are spread through the table
+ * instead of crowded at its end. With equal weights this is the classic loop: every backend
+ * once per round, in list order.
  *
  * Cost. The order of turns depends on the weights only, so it is laid out in advance: a
  * counting sort of all M turns by round (the division in r(k) done as a multiplication by a
@@ -246,39 +245,61 @@ static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t
 	p->pos = add_m(pos, p->skip, m);
 }
 
+/* A turn placed after the calendar: its round and its player. */
+struct late {
+	uint64_t round;
+	uint32_t idx;
+};
+
+static int cmp_late(const void *a, const void *b)
+{
+	const struct late *x = a, *y = b;
+
+	if (x->round != y->round)
+		return x->round < y->round ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Where the turns go: counted per round (first pass), then placed (second pass). */
+struct layout {
+	uint64_t last;	   /* rounds 0 .. last have a counter */
+	uint32_t *start;   /* turns per round, then the next free place of each round */
+	uint32_t *seq;	   /* NULL in the first pass */
+	struct late *late; /* turns in rounds after last, in player order */
+	uint32_t nlate;
+};
+
+static inline void place(struct layout *l, uint64_t r, uint32_t i)
+{
+	if (__builtin_expect(r > l->last, 0)) {
+		if (l->seq)
+			l->late[l->nlate] = (struct late){ .round = r, .idx = i };
+		l->nlate++;
+	} else if (l->seq) {
+		l->seq[l->start[r]++] = i;
+	} else {
+		l->start[r + 1]++;
+	}
+}
+
 /*
- * The rounds of a player's turns, clamped to @last, into out[0 .. quota - 1]. Turn k is in round
- * floor(x_k / 2w) with x_k = wmax - 1 + 2k wmax. When x and 2w fit in 32 bits (any sane
- * weights), the division is a multiplication by a 64-bit reciprocal, exact for 32-bit operands
- * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019); otherwise a division.
+ * The rounds of the turns of player @i: turn k is in round floor(x_k / 2w) with
+ * x_k = wmax - 1 + 2k wmax. When x and 2w fit in 32 bits (any sane weights), the division is a
+ * multiplication by a 64-bit reciprocal, exact for 32-bit operands (Lemire, Kaser, Kurz, "Faster
+ * remainder by direct computation", 2019); otherwise a division.
  */
-static inline void round_of_turns(const struct sched *w, uint32_t wmax, uint64_t last,
-				  uint32_t *cnt, uint32_t *seq, uint32_t i)
+static void lay_turns(struct layout *l, const struct sched *w, uint32_t wmax, uint32_t i)
 {
 	uint64_t x = wmax - 1, step = 2 * (uint64_t)wmax, d = 2 * (uint64_t)w->weight;
 
 	if (x + (uint64_t)(w->quota - 1) * step <= UINT32_MAX && d <= UINT32_MAX) {
 		uint64_t c = UINT64_MAX / d + 1;
 
-		for (uint32_t k = 0; k < w->quota; k++, x += step) {
-			uint64_t r = (uint64_t)(((unsigned __int128)c * x) >> 64);
-
-			r = r < last ? r : last;
-			if (seq)
-				seq[cnt[r]++] = i;
-			else
-				cnt[r + 1]++;
-		}
+		for (uint32_t k = 0; k < w->quota; k++, x += step)
+			place(l, (uint64_t)(((unsigned __int128)c * x) >> 64), i);
 	} else {
-		for (uint32_t k = 0; k < w->quota; k++, x += step) {
-			uint64_t r = x / d;
-
-			r = r < last ? r : last;
-			if (seq)
-				seq[cnt[r]++] = i;
-			else
-				cnt[r + 1]++;
-		}
+		for (uint32_t k = 0; k < w->quota; k++, x += step)
+			place(l, x / d, i);
 	}
 }
 
@@ -369,38 +390,51 @@ static int play_rounds(struct fill *f, struct player *pl, struct sched *ws, uint
 		       uint32_t wmax, uint64_t wsum)
 {
 	/*
-	 * Without quotas the table would be full by round last - 1 (each player has played at
-	 * least (r + 1) w / wmax - 1/2 turns after round r). With quotas a player may need one
-	 * more turn (never two); turns that would come after round last are played in round last.
+	 * Counters for the rounds up to last. Without quotas the table would be full by round
+	 * last - 1 (each player has played at least (r + 1) w / wmax - 1/2 turns after round r);
+	 * with quotas a light player rounded up may need one turn more, rarely after last: those
+	 * few turns are sorted apart, so that no weight ratio can make the counters huge.
 	 */
-	uint64_t last = ((2 * (uint64_t)f->m + np) * wmax + 2 * wsum - 1) / (2 * wsum);
-	uint32_t *start, *seq;
+	struct layout l = {
+		.last = ((2 * (uint64_t)f->m + np) * wmax + 2 * wsum - 1) / (2 * wsum),
+	};
+	uint32_t nlate;
 	int err;
 
 	err = set_quotas(ws, np, f->m, wsum);
 	if (err)
 		return err;
-	start = calloc(last + 2, sizeof(*start));
-	seq = malloc(f->m * sizeof(*seq));
-	if (!start || !seq) {
+	l.start = calloc(l.last + 2, sizeof(*l.start));
+	if (!l.start) {
 		err = -ENOMEM;
 		goto out;
 	}
-	/* turns per round, then where each round starts */
 	for (uint32_t i = 0; i < np; i++)
 		if (ws[i].quota)
-			round_of_turns(&ws[i], wmax, last, start, NULL, i);
-	for (uint64_t r = 1; r <= last + 1; r++)
-		start[r] += start[r - 1];
+			lay_turns(&l, &ws[i], wmax, i);
+	for (uint64_t r = 1; r <= l.last + 1; r++)
+		l.start[r] += l.start[r - 1];
+	nlate = l.nlate;
+	l.nlate = 0;
+	l.seq = malloc(f->m * sizeof(*l.seq));
+	l.late = malloc((nlate ? nlate : 1) * sizeof(*l.late));
+	if (!l.seq || !l.late) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (uint32_t i = 0; i < np; i++)
 		if (ws[i].quota)
-			round_of_turns(&ws[i], wmax, last, start, seq, i);
+			lay_turns(&l, &ws[i], wmax, i);
+	qsort(l.late, nlate, sizeof(*l.late), cmp_late);
+	for (uint32_t j = 0; j < nlate; j++)
+		l.seq[f->m - nlate + j] = l.late[j].idx;
 	/* the quotas add up to M, so seq is full */
 	for (uint32_t t = 0; t < f->m; t++)
-		claim(f, t, pl, seq[t]);
+		claim(f, t, pl, l.seq[t]);
 out:
-	free(seq);
-	free(start);
+	free(l.late);
+	free(l.seq);
+	free(l.start);
 	return err;
 }
 
