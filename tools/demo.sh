@@ -103,7 +103,7 @@ note "Each connection is a new flow with its own source port, so Maglev spreads 
 say "be2 fails: its HTTP server stops"
 tb_stop "${TB_HTTPD_PID[2]}"
 note "Health probes come in a later issue, so xlb still sends be2 its share of new flows; its kernel refuses them:"
-show "$(requests 10)"
+show "$(requests 15)"
 
 say "The operator takes be2 out"
 run xlb backend set "$SVC" "${TB_BE4[2]}" disable
