@@ -164,7 +164,7 @@ static inline uint32_t probe(const uint8_t *restrict used, uint32_t m, uint32_t 
 	}
 }
 
-/* x mod M for x < 2^64 / 2 (Barrett reduction; the quotient estimate is low by at most 1). */
+/* x mod M (Barrett reduction: the quotient estimate is exact or one short, for any 64-bit x). */
 static inline uint32_t mod_m(const struct fill *f, uint64_t x)
 {
 	uint64_t q = (uint64_t)(((unsigned __int128)x * f->barrett) >> 64);
@@ -352,7 +352,7 @@ static struct rem rem_select(struct rem *r, uint32_t n, uint32_t k)
 }
 
 /* Quotas by largest remainder: floor(M w / W), plus one for the largest remainders. */
-static int set_quotas(struct sched *pl, uint32_t np, uint32_t m, uint64_t wsum)
+static int set_quotas(struct sched *ws, uint32_t np, uint32_t m, uint64_t wsum)
 {
 	uint64_t left = m;
 	struct rem *r, cut;
@@ -361,20 +361,20 @@ static int set_quotas(struct sched *pl, uint32_t np, uint32_t m, uint64_t wsum)
 	if (!r)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < np; i++) {
-		uint64_t x = (uint64_t)m * pl[i].weight;
+		uint64_t x = (uint64_t)m * ws[i].weight;
 
-		pl[i].quota = x / wsum;
-		left -= pl[i].quota;
+		ws[i].quota = x / wsum;
+		left -= ws[i].quota;
 		r[i] = (struct rem){ .rem = x % wsum, .idx = i };
 	}
 	/* left < np: the floors miss less than one slot per player */
 	if (left) {
 		cut = rem_select(r, np, left - 1);
 		for (uint32_t i = 0; i < np; i++) {
-			struct rem x = { .rem = (uint64_t)m * pl[i].weight % wsum, .idx = i };
+			struct rem x = { .rem = (uint64_t)m * ws[i].weight % wsum, .idx = i };
 
 			if (!rem_before(&cut, &x))
-				pl[i].quota++;
+				ws[i].quota++;
 		}
 	}
 	free(r);
@@ -518,13 +518,18 @@ out:
 
 int xlb_maglev_populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint32_t *table)
 {
+	int err;
+
 	if (!table || (n && !e) || m > XLB_MAGLEV_MAX || !is_prime(m) || n > m)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (!e[i].id || e[i].offset >= m || !e[i].skip || e[i].skip >= m)
 			return -EINVAL;
 	memset(table, 0, m * sizeof(*table));
-	return populate(e, n, m, table);
+	err = populate(e, n, m, table);
+	if (err)
+		memset(table, 0, m * sizeof(*table));
+	return err;
 }
 
 /* ------------------------------------------------------------------ identity */
