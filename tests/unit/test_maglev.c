@@ -607,7 +607,7 @@ static void check_disruption(bool weighted)
 			worst = x;
 		/*
 		 * The paper accepts a few percent for tables of this size. Measured here: about
-		 * 0.56% of M on average; at worst 0.68% (equal weights) and 0.97% (random
+		 * 0.56% to 0.6% of M on average; at worst 0.68% (equal weights) and 0.92% (random
 		 * weights, when the heaviest backend goes and the rounds are rescaled).
 		 */
 		if (x > (weighted ? m * 3 / 200 : m / 100))
@@ -652,6 +652,8 @@ static void test_disruption_add(void **state)
 	for (uint32_t s = 0; s < M_DEF; s++)
 		if (after[s] != b[n].id && after[s] != before[s])
 			extra++;
+	print_message("adding a 101st backend moves %.3f%% of M between the others\n",
+		      100.0 * extra / M_DEF);
 	if (extra > M_DEF / 100)
 		fail_msg("adding a backend moved %u other slots", extra);
 	free(after);
