@@ -608,7 +608,7 @@ static void check_disruption(bool weighted)
 		/*
 		 * The paper accepts a few percent for tables of this size. Measured here: about
 		 * 0.56% to 0.6% of M on average; at worst 0.68% (equal weights) and 0.92% (random
-		 * weights, when the heaviest backend goes and the rounds are rescaled).
+		 * weights: every quota changes a little too).
 		 */
 		if (x > (weighted ? m * 3 / 200 : m / 100))
 			fail_msg("removing backend %zu moved %u slots of other backends (%.2f%%)",
