@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Smoke test of a real attachment: xlb natively on a veth balances frames sent by its peer, which
 # receives them back encapsulated, spread over all backends; the LB host's own traffic still works.
+# First, the fixtures of the backend decapsulation program (tests/e2e/smoke_decap.c).
 #
 #	peer eth0 (198.18.0.1/30, 2001:db8::1/126) ---- eth0 lb (198.18.0.2/30, 2001:db8::2/126)
 #	  sink --pass (counts what comes back)            smoke_lb: xlb attached natively,
@@ -42,12 +43,28 @@ if [ "$(id -u)" -ne 0 ]; then
 	ok "smoke # SKIP needs root"
 	exit 0
 fi
-for f in "$HELPER" "$XLB_BUILD/sink"; do
+for f in "$HELPER" "$XLB_BUILD/sink" "$XLB_BUILD/tests/e2e/smoke_decap"; do
 	if [ ! -x "$f" ]; then
 		ok "smoke # SKIP $f not built (make tests-build)"
 		exit 0
 	fi
 done
+
+# The decapsulation program's fixtures first (BPF_PROG_TEST_RUN, no namespace needed).
+out=$("$XLB_BUILD/tests/e2e/smoke_decap" 2>&1)
+rc=$?
+nfail=0
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) ok "${line#ok - }" ;;
+	"not ok - "*)
+		line=${line#not ok - }
+		not_ok "${line%% # *}" "${line#* # }"
+		nfail=$((nfail + 1))
+		;;
+	esac
+done <<<"$out"
+[ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ] && not_ok "decap fixtures" "exit status $rc: $out"
 
 tb_tmp
 tb_ns_add peer && tb_ns_add lb && tb_link peer eth0 lb eth0 || { not_ok "namespaces"; exit 1; }
