@@ -162,7 +162,9 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 		present++;
 		if (!m || bpf_obj_get_info_by_fd(fds[i], &info, &len) ||
 		    info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
-		    info.value_size != bpf_map__value_size(m)) {
+		    info.value_size != bpf_map__value_size(m) ||
+		    (strcmp(map_names[i], "xlb_flows") &&
+		     info.max_entries != bpf_map__max_entries(m))) {
 			pr_warn("xlb: pinned map %s does not match this program's layout", path);
 			err = -ESTALE;
 		}
