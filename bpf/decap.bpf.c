@@ -17,9 +17,9 @@
  * reach the interface can already send the inner packet directly.
  *
  * Everything else, including anything that only looks encapsulated but is truncated, is passed
- * untouched. Untagged Ethernet only. Unlike the kernel's tunnels this does not copy an outer ECN
- * "congestion experienced" mark into the inner header (RFC 6040): the balancer never sets one,
- * but a congested router between it and the backend could.
+ * untouched. Untagged Ethernet only. As the kernel's tunnels do (RFC 6040), a "congestion
+ * experienced" mark on the outer header is copied to an ECN-capable inner packet; an inner
+ * packet that is not ECN-capable is passed as it is (the kernel would drop it).
  */
 
 #define ETH_P_IP 0x0800
@@ -29,6 +29,8 @@
 #define IPPROTO_UDP 17
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
+#define ECN_MASK 3		/* the ECN bits of the IPv4 TOS / IPv6 traffic class */
+#define ECN_CE 3
 
 /* Outer UDP destination port (host order) that marks GUE; set by the loader before load. */
 const volatile __u16 gue_port = XLB_GUE_PORT_DEFAULT;
@@ -56,6 +58,41 @@ static __always_inline int count(struct xdp_md *ctx, __u32 outcome, __u64 bytes)
  * inner_ok - the inner header right after the outer one has the expected IP version and fits.
  * Returns the Ethernet type of the inner packet, or 0.
  */
+/* ecn_set_ce - mark the inner IP header at @l3 "congestion experienced" if it is ECN-capable */
+static __always_inline void ecn_set_ce(void *l3, void *data_end, __u16 type)
+{
+	if (type == ETH_P_IP) {
+		struct iphdr *ip = l3;
+		__u8 first, tos;
+		__u16 old, new;
+		__u32 sum;
+
+		if ((void *)(ip + 1) > data_end || !(ip->tos & ECN_MASK) ||
+		    (ip->tos & ECN_MASK) == ECN_CE)
+			return;
+		/*
+		 * RFC 1624 incremental update of the header checksum, HC' = ~(~HC + ~m + m'), over
+		 * the first 16-bit word (version/IHL, TOS), built from its bytes: reading it through
+		 * a __u16 pointer would alias the __u8 fields and let the compiler reuse a stale load.
+		 */
+		first = *(__u8 *)ip;
+		tos = ip->tos;
+		old = bpf_htons((__u16)first << 8 | tos);
+		new = bpf_htons((__u16)first << 8 | (tos | ECN_CE));
+		ip->tos = tos | ECN_CE;
+		sum = (__u16)~ip->check + (__u16)~old + new;
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ip->check = ~sum;
+	} else {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > data_end || !(ip6->flow_lbl[0] & (ECN_MASK << 4)))
+			return;
+		ip6->flow_lbl[0] |= ECN_CE << 4;
+	}
+}
+
 static __always_inline __u16 inner_ok(void *inner, void *data_end, __u8 proto)
 {
 	__u8 version;
@@ -86,7 +123,7 @@ int xlb_decap(struct xdp_md *ctx)
 	void *l3 = data + sizeof(*eth);
 	__u32 outer_len, ok;
 	__u16 inner_type;
-	__u8 proto;
+	__u8 proto, outer_ecn;
 
 	if (l3 > data_end)
 		return count(ctx, XLB_DECAP_PASS_MALFORMED, bytes);
@@ -102,6 +139,7 @@ int xlb_decap(struct xdp_md *ctx)
 		if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 			return count(ctx, XLB_DECAP_PASS_FRAG, bytes);
 		outer_len = ip->ihl * 4;
+		outer_ecn = ip->tos & ECN_MASK;
 		ok = proto == IPPROTO_IPIP ? XLB_DECAP_OK_4IN4 :
 		     proto == IPPROTO_IPV6 ? XLB_DECAP_OK_6IN4 : XLB_DECAP_OK_GUE4;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
@@ -113,6 +151,7 @@ int xlb_decap(struct xdp_md *ctx)
 		if (proto != IPPROTO_IPIP && proto != IPPROTO_IPV6 && proto != IPPROTO_UDP)
 			return count(ctx, XLB_DECAP_PASS_PLAIN, bytes);
 		outer_len = sizeof(*ip6);
+		outer_ecn = (ip6->flow_lbl[0] >> 4) & ECN_MASK;
 		ok = proto == IPPROTO_IPIP ? XLB_DECAP_OK_4IN6 :
 		     proto == IPPROTO_IPV6 ? XLB_DECAP_OK_6IN6 : XLB_DECAP_OK_GUE6;
 	} else {
@@ -147,6 +186,8 @@ int xlb_decap(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end)	/* cannot happen: the inner header was checked */
 		return count(ctx, XLB_DECAP_PASS_MALFORMED, bytes);
 	__builtin_memcpy(eth, &eth_copy, sizeof(*eth));
+	if (outer_ecn == ECN_CE)
+		ecn_set_ce(eth + 1, data_end, inner_type);
 	return count(ctx, ok, bytes);
 }
 

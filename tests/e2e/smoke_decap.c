@@ -51,38 +51,43 @@ static void eth(struct frame *f, __u16 type)
 	put(f, &t, 2);
 }
 
-static __u16 csum(const void *p, size_t n)
+/* the Internet checksum of @n bytes, as a host-order value (store it with htons) */
+static __u16 csum(const unsigned char *p, size_t n)
 {
-	const __u16 *w = p;
 	__u32 s = 0;
 
-	for (; n > 1; n -= 2)
-		s += *w++;
-	if (n)
-		s += *(const __u8 *)w;
+	for (size_t i = 0; i < n; i += 2)
+		s += (__u32)p[i] << 8 | (i + 1 < n ? p[i + 1] : 0);
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
-	return ~s;
+	return ~s & 0xffff;
 }
+
+static __u8 next_tos;	/* TOS / traffic class of the next header built, then reset */
 
 /* an IPv4 header of @payload bytes, @opt_words of NOP options */
 static void ip4(struct frame *f, __u8 proto, const char *src, const char *dst, size_t payload,
 		int opt_words, __u16 frag)
 {
-	unsigned char h[60] = {};
-	struct iphdr *ip = (void *)h;
+	unsigned char h[60];
+	struct iphdr ip = {};
 	size_t hl = 20 + 4 * opt_words;
+	__be16 check;
 
-	ip->version = 4;
-	ip->ihl = hl / 4;
-	ip->tot_len = htons(hl + payload);
-	ip->frag_off = htons(frag);
-	ip->ttl = 64;
-	ip->protocol = proto;
-	inet_pton(AF_INET, src, &ip->saddr);
-	inet_pton(AF_INET, dst, &ip->daddr);
+	ip.version = 4;
+	ip.ihl = hl / 4;
+	ip.tos = next_tos;
+	next_tos = 0;
+	ip.tot_len = htons(hl + payload);
+	ip.frag_off = htons(frag);
+	ip.ttl = 64;
+	ip.protocol = proto;
+	inet_pton(AF_INET, src, &ip.saddr);
+	inet_pton(AF_INET, dst, &ip.daddr);
+	memcpy(h, &ip, sizeof(ip));
 	memset(h + 20, 1, hl - 20);	/* NOP options */
-	ip->check = csum(h, hl);
+	check = htons(csum(h, hl));
+	memcpy(h + 10, &check, 2);
 	put(f, h, hl);
 }
 
@@ -91,6 +96,9 @@ static void ip6(struct frame *f, __u8 nexthdr, const char *src, const char *dst,
 	struct ipv6hdr ip = {};
 
 	ip.version = 6;
+	ip.priority = next_tos >> 4;
+	ip.flow_lbl[0] = (next_tos & 0xf) << 4;
+	next_tos = 0;
 	ip.payload_len = htons(payload);
 	ip.nexthdr = nexthdr;
 	ip.hop_limit = 64;
@@ -254,6 +262,41 @@ int main(void)
 	put(&in, inner6.b, inner6.len);
 	stripped(&want, ETH_P_IPV6, &inner6);
 	run_case("GUE over IPv6 (inner IPv6) stripped", &in, XLB_DECAP_OK_GUE6, &want);
+
+	/* ECN (RFC 6040): outer CE is copied to an ECN-capable inner packet, not to others. */
+	eth(&in, ETH_P_IP);
+	next_tos = 0x03;	/* outer CE */
+	ip4(&in, IPPROTO_IPIP, "198.18.0.5", "198.18.1.1", inner4.len, 0, 0);
+	put(&in, inner4.b, inner4.len);
+	{
+		struct frame hdr = { .len = 0 };
+
+		next_tos = 0x02;	/* the inner header with ECT(0) and its right checksum */
+		ip4(&hdr, IPPROTO_TCP, "198.18.0.1", "198.18.0.10", 20, 0, 0);
+		memcpy(in.b + 14 + 20, hdr.b, 20);
+	}
+	eth(&want, ETH_P_IP);
+	next_tos = 0x03;		/* expected: CE, with a freshly computed checksum */
+	ip4(&want, IPPROTO_TCP, "198.18.0.1", "198.18.0.10", 20, 0, 0);
+	put(&want, inner4.b + 20, 20);
+	run_case("outer CE copied to an ECT inner IPv4 header, checksum updated", &in,
+		 XLB_DECAP_OK_4IN4, &want);
+
+	eth(&in, ETH_P_IP);
+	next_tos = 0x03;
+	ip4(&in, IPPROTO_IPIP, "198.18.0.5", "198.18.1.1", inner4.len, 0, 0);
+	put(&in, inner4.b, inner4.len);
+	stripped(&want, ETH_P_IP, &inner4);
+	run_case("outer CE not copied to a not-ECT inner header", &in, XLB_DECAP_OK_4IN4, &want);
+
+	eth(&in, ETH_P_IPV6);
+	next_tos = 0x03;
+	ip6(&in, IPPROTO_IPV6, "2001:db8::5", "2001:db8:1::1", inner6.len);
+	put(&in, inner6.b, inner6.len);
+	in.b[14 + 40 + 1] |= 0x10;	/* inner traffic class ECT(1) */
+	stripped(&want, ETH_P_IPV6, &inner6);
+	want.b[14 + 1] |= 0x30;		/* becomes CE */
+	run_case("outer CE copied to an ECT inner IPv6 header", &in, XLB_DECAP_OK_6IN6, &want);
 
 	/* Everything below must pass unmodified. */
 	eth(&in, ETH_P_IP);
