@@ -720,6 +720,20 @@ out:
 	snprintf(name, sizeof(name), "%s quoting a non-VIP flow passes untouched",
 		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
 	tap(ok, name, WHY);
+
+	/* the quote cut before its ports (IP length consistent): not routable, the host's */
+	WHY[0] = 0;
+	build_icmp_too_big(&in, family, router, vip, client, 6, 80, 5555);
+	in.len = in.l3 + (family == 4 ? 20 : 40) + 8 + (family == 4 ? 20 : 40) + 2;
+	if (family == 4)
+		put16(in.b + in.l3 + 2, (uint16_t)(in.len - in.l3));
+	else
+		put16(in.b + in.l3 + 4, (uint16_t)(in.len - in.l3 - 40));
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_ICMP, NULL) &&
+	     check_untouched(&in, &r);
+	snprintf(name, sizeof(name), "%s with a truncated quote passes untouched",
+		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
+	tap(ok, name, WHY);
 }
 
 static void test_sticky_and_rehash(void)
