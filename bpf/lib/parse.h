@@ -10,12 +10,16 @@
 #define ETH_P_IP_ 0x0800
 #define ETH_P_IPV6_ 0x86DD
 #define ETH_P_8021Q_ 0x8100
+#define IPPROTO_HOPOPTS_ 0
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_IPIP_ 4
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 #define IPPROTO_IPV6_ 41
+#define IPPROTO_ROUTING_ 43
 #define IPPROTO_FRAG_ 44
+#define IPPROTO_DSTOPTS_ 60
+#define IPV6_EXT_MAX 3
 #define IPPROTO_ICMPV6_ 58
 #define IP_DF_ 0x4000
 #define IP_MF_ 0x2000
@@ -100,9 +104,10 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 }
 
 /*
- * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, and a directly
- * following fragment header if any. Other extension headers are not walked: their packets end
- * as XLB_R_PASS_L4. Returns 0 or a negative reason.
+ * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, up to IPV6_EXT_MAX
+ * hop-by-hop/routing/destination-options headers, then a fragment header if any. Other
+ * extension headers (AH, ESP, more than IPV6_EXT_MAX) are not walked: such packets end as
+ * XLB_R_PASS_L4. Returns 0 or a negative reason.
  */
 static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
@@ -124,11 +129,28 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 	p->df = 1;
 	p->l3_len = sizeof(*ip6) + plen;
 	p->l4_off = off + sizeof(*ip6);
-	if (ip6->nexthdr == IPPROTO_FRAG_) {
+	/* up to IPV6_EXT_MAX hop-by-hop / routing / destination options headers */
+#pragma unroll
+	for (int i = 0; i < IPV6_EXT_MAX; i++) {
+		__u8 *ext = data + p->l4_off;
+		__u32 len;
+
+		if (p->key.proto != IPPROTO_HOPOPTS_ && p->key.proto != IPPROTO_ROUTING_ &&
+		    p->key.proto != IPPROTO_DSTOPTS_)
+			break;
+		if ((void *)(ext + 2) > end)
+			return -XLB_R_DROP_MALFORMED;
+		len = (ext[1] + 1) * 8;
+		if (p->l4_off + len > off + p->l3_len)
+			return -XLB_R_DROP_MALFORMED;
+		p->key.proto = ext[0];
+		p->l4_off += len;
+	}
+	if (p->key.proto == IPPROTO_FRAG_) {
 		struct frag_hdr *fh = data + p->l4_off;
 		__u16 fo;
 
-		if ((void *)(fh + 1) > end || plen < sizeof(*fh))
+		if ((void *)(fh + 1) > end || p->l4_off + sizeof(*fh) > off + p->l3_len)
 			return -XLB_R_DROP_MALFORMED;
 		fo = bpf_ntohs(fh->frag_off);
 		p->key.proto = fh->nexthdr;

@@ -22,6 +22,7 @@ struct pspec {
 	int df;
 	int frag;		/* 0 none, 1 first fragment (MF), 2 later fragment */
 	int payload;		/* payload bytes after the L4 header */
+	int ext6;		/* IPv6: 8-byte extension headers (hop-by-hop, then dest opts) */
 };
 
 /* A built frame and what the checks need to know about it. */
@@ -104,28 +105,34 @@ static inline uint32_t l3_header(struct pkt *p, uint8_t *h, const struct pspec *
 		p->df = s->df;
 		return hl;
 	}
+	uint32_t hl = 40;
+	uint8_t *nh = h + 6;
+
 	h[0] = 0x60 | s->tos >> 4;
 	h[1] = (uint8_t)(s->tos << 4) | 0x0a; /* flow label 0xa1234 */
 	put16(h + 2, 0x1234);
 	h[7] = 61;
 	inet_pton(AF_INET6, s->src, h + 8);
 	inet_pton(AF_INET6, s->dst, h + 24);
-	if (s->frag) {
-		h[6] = 44;
-		h[40] = proto;
-		h[41] = 0;
-		put16(h + 42, s->frag == 2 ? (185 << 3) | 1 : 1);
-		memcpy(h + 44, "\x00\x00\x12\x34", 4);
-		put16(h + 4, (uint16_t)(8 + l4len));
-		p->l3len = 48 + l4len;
-		p->df = 1;
-		return 48;
+	for (int i = 0; i < s->ext6; i++) { /* PadN-filled options headers */
+		*nh = i ? 60 : 0;
+		nh = h + hl;
+		memcpy(h + hl, "\x00\x00\x01\x04\x00\x00\x00\x00", 8);
+		hl += 8;
 	}
-	h[6] = proto;
-	put16(h + 4, (uint16_t)l4len);
-	p->l3len = 40 + l4len;
+	if (s->frag) {
+		*nh = 44;
+		nh = h + hl;
+		h[hl + 1] = 0;
+		put16(h + hl + 2, s->frag == 2 ? (185 << 3) | 1 : 1);
+		memcpy(h + hl + 4, "\x00\x00\x12\x34", 4);
+		hl += 8;
+	}
+	*nh = proto;
+	put16(h + 4, (uint16_t)(hl - 40 + l4len));
+	p->l3len = hl + l4len;
 	p->df = 1;
-	return 40;
+	return hl;
 }
 
 /* L4 checksum over the pseudo header, for realistic frames (the balancer never checks it). */

@@ -540,6 +540,13 @@ static const struct tcase cases[] = {
 	{ "v6 later fragment to port vip passes", V6(.dst = "2001:db8::10", UDP(66), .frag = 2), XLB_R_PASS_FRAG },
 	{ "v6 later fragment to all-ports vip", V6(.dst = "2001:db8::20", UDP(67), .frag = 2), XLB_R_TX, VIP_ALL6 },
 	{ "v6 later fragment non-vip passes", V6(.dst = "2001:db8::99", TCP(68), .frag = 2), XLB_R_PASS_FRAG },
+	/* IPv6 extension headers */
+	{ "v6 dest options + tcp 6in6", V6(.dst = "2001:db8::10", TCP(110), .ext6 = 1), XLB_R_TX, VIP_6IN6 },
+	{ "v6 hop-by-hop + 2 dest options + udp gue", V6(.dst = "2001:db8::12", UDP(111), .ext6 = 3), XLB_R_TX, VIP_GUE6 },
+	{ "v6 hop-by-hop + later fragment to all-ports vip", V6(.dst = "2001:db8::20", UDP(112), .ext6 = 1, .frag = 2), XLB_R_TX, VIP_ALL6 },
+	{ "v6 4 extension headers passes", V6(.dst = "2001:db8::10", TCP(113), .ext6 = 4), XLB_R_PASS_L4 },
+	{ "v6 extension header non-vip passes", V6(.dst = "2001:db8::99", TCP(114), .ext6 = 2), XLB_R_PASS_NOT_VIP },
+	{ "v6 extension header beyond payload", V6(.dst = "2001:db8::10", .proto = 59, .ext6 = 1), XLB_R_DROP_MALFORMED, 0, 14 + 40 + 4, MG_FIT },
 	/* no backend / no table */
 	{ "empty table drops", V4(.dst = "198.18.0.60", TCP(70)), XLB_R_DROP_NO_BACKEND },
 	{ "missing table drops", V4(.dst = "198.18.0.61", TCP(71)), XLB_R_DROP_NO_CONFIG },
