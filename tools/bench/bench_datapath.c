@@ -153,6 +153,7 @@ int main(int argc, char **argv)
 		int family;
 		const char *src, *dst;
 		int vary;
+		__u32 flood_limit;
 	} paths[] = {
 		{ "non-VIP pass v4", 4, "198.18.5.1", "198.18.0.99", 0 },
 		{ "non-VIP pass v6", 6, "2001:db8:5::1", "2001:db8::99", 0 },
@@ -160,6 +161,7 @@ int main(int argc, char **argv)
 		{ "established v6 (flow hit)", 6, "2001:db8:5::1", "2001:db8::10", 0 },
 		{ "new flow v4 (miss+maglev+insert)", 4, "198.18.5.1", "198.18.0.10", 1 },
 		{ "new flow v6 (miss+maglev+insert)", 6, "2001:db8:5::1", "2001:db8::10", 1 },
+		{ "new flow v4, flood guard (no ins.)", 4, "198.18.6.1", "198.18.0.10", 1, 1 },
 	};
 
 	if (argc > 1)
@@ -202,6 +204,15 @@ int main(int argc, char **argv)
 		if (only && !strstr(paths[i].name, only))
 			continue;
 		f.vary_off = paths[i].vary ? off : 0;
+		{
+			struct xlb_config cfg;
+
+			if (xlb__config_get(x, &cfg))
+				goto out;
+			cfg.flood_limit = paths[i].flood_limit;
+			if (xlb__config_set(x, &cfg))
+				goto out;
+		}
 		triv_f = f;
 		floor = measure(&c, triv_fd, &triv_f);
 		ns = measure(&c, xlb_fd, &f); /* established paths: the first round records the flow */
