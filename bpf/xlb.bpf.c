@@ -29,7 +29,11 @@
  *   owning that flow (flow table, else Maglev; never recorded), counted icmp_routed + tx. Any
  *   other ICMP: XDP_PASS untouched, pass_icmp.
  * - Too big after encapsulation (outer L3 length > config.mtu, 0 = 1500): XDP_DROP
- *   drop_too_big, or with XLB_CFG_F_PASS_TOO_BIG XDP_PASS untouched, pass_too_big.
+ *   drop_too_big, or with XLB_CFG_F_PASS_TOO_BIG XDP_PASS untouched, pass_too_big. With
+ *   XLB_CFG_F_ICMP_TOO_BIG, an IPv4 packet with DF or any IPv6 packet (not itself an ICMP
+ *   error or a later fragment) is answered instead: ICMP frag-needed / ICMPv6 packet-too-big
+ *   from the VIP to the client, advertising config.mtu minus the encapsulation, XDP_TX,
+ *   tx_icmp_too_big. Never a corrupt frame: the pass/drop checks run before any change.
  * - VLAN: one 802.1Q tag is parsed and kept on the encapsulated frame.
  */
 static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
@@ -111,8 +115,14 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 		__u32 mtu = cfg->mtu ? cfg->mtu : 1500;
 
 		if (p.l3_len + encap_len(be->family, mode) > mtu) {
-			rc = (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG :
-								     XLB_R_DROP_TOO_BIG;
+			rc = REPLY_NONE;
+			if (cfg->flags & XLB_CFG_F_ICMP_TOO_BIG)
+				rc = reply_too_big(ctx, &p, mtu - encap_len(be->family, mode));
+			if (rc == REPLY_NONE)
+				rc = (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG :
+									     XLB_R_DROP_TOO_BIG;
+			else if (rc < 0)
+				rc = -rc;
 			goto out;
 		}
 		rc = forward_encap(ctx, &p, be, cfg, mode, hash);
@@ -138,7 +148,7 @@ int xlb_balancer(struct xdp_md *ctx)
 	__u32 reason = balance(ctx, bytes);
 
 	stats_reason(reason, bytes);
-	if (reason == XLB_R_TX)
+	if (reason == XLB_R_TX || reason == XLB_R_TX_ICMP_TOO_BIG)
 		return XDP_TX;
 	if (reason < XLB_R_DROP_MALFORMED)
 		return XDP_PASS;

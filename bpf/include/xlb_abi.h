@@ -18,7 +18,7 @@
 #endif
 
 /* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
-#define XLB_ABI_VERSION 1
+#define XLB_ABI_VERSION 2
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
 #define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */
@@ -59,6 +59,12 @@ enum xlb_backend_flags {
 /* Config flags (struct xlb_config.flags). */
 enum xlb_config_flags {
 	XLB_CFG_F_PASS_TOO_BIG = 1 << 0, /* XDP_PASS (not drop) packets too big after encap */
+	/*
+	 * Answer a packet too big after encap with ICMP "fragmentation needed" (IPv4 with DF) or
+	 * ICMPv6 "packet too big" to the client, from the VIP, advertising config.mtu minus the
+	 * encapsulation; packets that cannot be answered fall back to the pass/drop policy.
+	 */
+	XLB_CFG_F_ICMP_TOO_BIG = 1 << 1,
 };
 
 /*
@@ -69,6 +75,7 @@ enum xlb_config_flags {
  */
 enum xlb_reason {
 	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX) */
+	XLB_R_TX_ICMP_TOO_BIG,	/* too big after encap, ICMP(v6) too-big sent to the client (XDP_TX) */
 	XLB_R_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...): XDP_PASS untouched */
 	XLB_R_PASS_NOT_VIP,	/* IP but no VIP matches: XDP_PASS untouched */
 	XLB_R_PASS_L4,		/* IP but not TCP/UDP/ICMP (no VIP lookup): XDP_PASS untouched */
@@ -88,9 +95,10 @@ enum xlb_reason {
 
 #define XLB_REASON_NAMES                                                                  \
 	{                                                                                 \
-		"tx", "pass_not_ip", "pass_not_vip", "pass_l4", "pass_frag", "pass_icmp",  \
-			"pass_too_big", "drop_malformed", "drop_no_backend", "drop_too_big",       \
-			"drop_encap", "drop_no_config", "flood_guard", "rehash", "icmp_routed", \
+		"tx", "tx_icmp_too_big", "pass_not_ip", "pass_not_vip", "pass_l4",         \
+			"pass_frag", "pass_icmp", "pass_too_big", "drop_malformed",                \
+			"drop_no_backend", "drop_too_big", "drop_encap", "drop_no_config",         \
+			"flood_guard", "rehash", "icmp_routed",                                    \
 	}
 
 /* Key of xlb_vips: one virtual service. port 0 = all ports of that address and protocol. */

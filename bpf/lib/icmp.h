@@ -4,6 +4,7 @@
 #define XLB_ICMP_H
 
 #include "parse.h"
+#include "csum.h"
 
 #define ICMP_DEST_UNREACH_ 3
 #define ICMP_FRAG_NEEDED_ 4
@@ -62,6 +63,127 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 	p->key.dport = ports[0];
 	p->icmp = 1;
 	return 0;
+}
+
+/*
+ * Quoted bytes of the packet in a generated too-big error. Constant sizes keep the checksum a
+ * single bpf_csum_diff() over verified bytes; every packet too big for an MTU of 576 (IPv4) or
+ * 1280 (IPv6) is longer, and RFC 792/4443 ask for at least the IP header + 8 bytes.
+ */
+#define ICMP4_QUOTE 128
+#define ICMP6_QUOTE 256
+#define REPLY_NONE XLB_R__MAX
+
+static __always_inline __u16 csum_fold64(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return csum_fold32((__u32)s);
+}
+
+/*
+ * reply_too_big() - turn a packet that is too big after encapsulation into an ICMP "fragmentation
+ * needed" (IPv4) or ICMPv6 "packet too big" sent back to the client from the VIP, advertising
+ * @mtu (what the inner packet may be). The quote is the packet's first ICMP{4,6}_QUOTE bytes.
+ * Returns XLB_R_TX_ICMP_TOO_BIG; REPLY_NONE if this packet must not or cannot be answered (IPv4
+ * without DF, a later fragment, an ICMP error itself, shorter than the quote): nothing was
+ * changed; or -XLB_R_DROP_ENCAP if resizing failed half-way.
+ */
+static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	bool v6 = p->key.family == XLB_AF_INET6;
+	__u32 off = p->l3_off, quote = v6 ? ICMP6_QUOTE : ICMP4_QUOTE;
+	__u32 grow = v6 ? 48 : 28, len = end - data;
+	struct ethhdr *eth = data;
+	__u8 mac[12];
+	__be16 tci = 0;
+	__u64 sum;
+	void *l3;
+
+	if (p->icmp || p->frag == FRAG_LATER || (!v6 && !p->df) || p->l3_len < quote)
+		return REPLY_NONE;
+	if ((void *)(eth + 1) > end)
+		return REPLY_NONE;
+	__builtin_memcpy(mac, eth->h_source, 6);	/* new destination: the client's side */
+	__builtin_memcpy(mac + 6, eth->h_dest, 6);
+	if (off != ETH_HLEN_) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return REPLY_NONE;
+		tci = vh->h_vlan_TCI;
+		off = ETH_HLEN_ + VLAN_HLEN_;
+	}
+	/* [l2][ip][icmp][first quote bytes of the original packet] */
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
+		return -XLB_R_DROP_ENCAP;
+	if (bpf_xdp_adjust_tail(ctx, (int)(off + grow + quote) - (int)(len + grow)))
+		return -XLB_R_DROP_ENCAP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return -XLB_R_DROP_ENCAP;
+	__builtin_memcpy(eth->h_dest, mac, 12);
+	if (off != ETH_HLEN_) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return -XLB_R_DROP_ENCAP;
+		eth->h_proto = bpf_htons(ETH_P_8021Q_);
+		vh->h_vlan_TCI = tci;
+		vh->h_vlan_encapsulated_proto = bpf_htons(v6 ? ETH_P_IPV6_ : ETH_P_IP_);
+	} else {
+		eth->h_proto = bpf_htons(v6 ? ETH_P_IPV6_ : ETH_P_IP_);
+	}
+	l3 = data + off;
+	if (v6) {
+		struct ipv6hdr *ip6 = l3;
+		__u8 *icmp = (void *)(ip6 + 1);
+
+		if ((void *)(icmp + 8 + ICMP6_QUOTE) > end)
+			return -XLB_R_DROP_ENCAP;
+		*(__be32 *)ip6 = bpf_htonl(0x60000000);
+		ip6->payload_len = bpf_htons(8 + ICMP6_QUOTE);
+		ip6->nexthdr = IPPROTO_ICMPV6_;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, p->key.dst, 16);
+		__builtin_memcpy(&ip6->daddr, p->key.src, 16);
+		icmp[0] = ICMPV6_PKT_TOOBIG_;
+		icmp[1] = 0;
+		*(__u16 *)(icmp + 2) = 0;
+		*(__be32 *)(icmp + 4) = bpf_htonl(mtu);
+		sum = (__u32)bpf_csum_diff(NULL, 0, (void *)&ip6->saddr, 32, 0);
+		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)icmp, 8 + ICMP6_QUOTE, 0);
+		sum += bpf_htonl(8 + ICMP6_QUOTE);
+		sum += bpf_htonl(IPPROTO_ICMPV6_);
+		*(__u16 *)(icmp + 2) = csum_fold64(sum);
+	} else {
+		struct iphdr *iph = l3, ip = {};
+		__u8 *icmp = (void *)(iph + 1);
+
+		if ((void *)(icmp + 8 + ICMP4_QUOTE) > end)
+			return -XLB_R_DROP_ENCAP;
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.tos = 0xc0;	/* internetwork control, as the kernel sends its ICMP errors */
+		ip.tot_len = bpf_htons(20 + 8 + ICMP4_QUOTE);
+		ip.ttl = 64;
+		ip.protocol = IPPROTO_ICMP_;
+		ip.saddr = p->key.dst[0];
+		ip.daddr = p->key.src[0];
+		ip.check = csum_ipv4_hdr(&ip);
+		*iph = ip;
+		icmp[0] = ICMP_DEST_UNREACH_;
+		icmp[1] = ICMP_FRAG_NEEDED_;
+		*(__u16 *)(icmp + 2) = 0;
+		*(__be16 *)(icmp + 4) = 0;
+		*(__be16 *)(icmp + 6) = bpf_htons(mtu > 0xffff ? 0xffff : mtu);
+		sum = (__u32)bpf_csum_diff(NULL, 0, (void *)icmp, 8 + ICMP4_QUOTE, 0);
+		*(__u16 *)(icmp + 2) = csum_fold64(sum);
+	}
+	return XLB_R_TX_ICMP_TOO_BIG;
 }
 
 #endif /* XLB_ICMP_H */

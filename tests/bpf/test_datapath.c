@@ -247,7 +247,7 @@ static const char *verdict_name(uint32_t v)
 
 static uint32_t verdict_of(int reason)
 {
-	if (reason == XLB_R_TX)
+	if (reason == XLB_R_TX || reason == XLB_R_TX_ICMP_TOO_BIG)
 		return XDP_TX;
 	return reason < XLB_R_DROP_MALFORMED ? XDP_PASS : XDP_DROP;
 }
@@ -876,6 +876,88 @@ static void test_too_big(void)
 	xlb__config_set(X, &CFG);
 }
 
+/* A generated too-big error: addresses swapped, type/code/MTU, checksums, the quote. */
+static int check_icmp_reply(const struct pkt *in, const struct run *r, uint32_t mtu)
+{
+	uint32_t l2 = in->l3, quote = in->family == 4 ? 128 : 256, hl = in->family == 4 ? 20 : 40;
+	const uint8_t *ip = r->out + l2, *icmp = ip + hl, *orig = in->b + l2;
+
+	if (r->out_len != l2 + hl + 8 + quote)
+		return fail("reply length %u, expected %u", r->out_len, l2 + hl + 8 + quote);
+	if (memcmp(r->out, in->b + 6, 6) || memcmp(r->out + 6, in->b, 6))
+		return fail("MAC addresses not swapped");
+	if (l2 == 18 && (get16(r->out + 12) != 0x8100 || get16(r->out + 14) != get16(in->b + 14)))
+		return fail("VLAN tag not kept");
+	if (in->family == 4) {
+		if (get16(r->out + l2 - 2) != 0x0800 || ip[0] != 0x45 || ip[9] != 1 || ip[8] != 64)
+			return fail("outer IPv4 header (ethertype/version/protocol/TTL) wrong");
+		if (get16(ip + 2) != hl + 8 + quote)
+			return fail("IPv4 tot_len %u", get16(ip + 2));
+		if (csum_fin(csum_add(0, ip, 20)) != 0)
+			return fail("IPv4 header checksum does not verify");
+		if (memcmp(ip + 12, orig + 16, 4) || memcmp(ip + 16, orig + 12, 4))
+			return fail("IPv4 addresses not VIP -> client");
+		if (icmp[0] != 3 || icmp[1] != 4 || get16(icmp + 6) != mtu)
+			return fail("ICMP type %u code %u mtu %u, expected 3/4/%u", icmp[0], icmp[1],
+				    get16(icmp + 6), mtu);
+		if (csum_fin(csum_add(0, icmp, 8 + quote)) != 0)
+			return fail("ICMP checksum does not verify");
+	} else {
+		uint32_t sum = csum_add(0, ip + 8, 32) + 8 + quote + 58;
+
+		if (get16(r->out + l2 - 2) != 0x86dd || ip[0] >> 4 != 6 || ip[6] != 58 || ip[7] != 64)
+			return fail("outer IPv6 header (ethertype/version/next header/hops) wrong");
+		if (get16(ip + 4) != 8 + quote)
+			return fail("IPv6 payload_len %u", get16(ip + 4));
+		if (memcmp(ip + 8, orig + 24, 16) || memcmp(ip + 24, orig + 8, 16))
+			return fail("IPv6 addresses not VIP -> client");
+		if (icmp[0] != 2 || icmp[1] != 0 ||
+		    ((uint32_t)get16(icmp + 4) << 16 | get16(icmp + 6)) != mtu)
+			return fail("ICMPv6 type %u code %u, mtu %u expected %u", icmp[0], icmp[1],
+				    (uint32_t)get16(icmp + 4) << 16 | get16(icmp + 6), mtu);
+		if (csum_fin(csum_add(sum, icmp, 8 + quote)) != 0)
+			return fail("ICMPv6 checksum does not verify");
+	}
+	for (uint32_t i = 0; i < quote; i++)
+		if (icmp[8 + i] != orig[i])
+			return fail("quoted byte %u is 0x%02x, expected 0x%02x", i, icmp[8 + i], orig[i]);
+	return 1;
+}
+
+static void test_icmp_too_big_reply(void)
+{
+	static const struct {
+		const char *name;
+		struct pspec s;
+		uint32_t vip_hdr;	/* encapsulation bytes of the VIP */
+		int reason;
+	} t[] = {
+		{ "too big, ICMP reply: v4 DF gets frag-needed", V4(.dst = "198.18.0.10", TCP(100), .df = 1, .payload = 400), 20, XLB_R_TX_ICMP_TOO_BIG },
+		{ "too big, ICMP reply: v4 DF vlan 4in6", V4(.dst = "198.18.0.11", UDP(101), .df = 1, .payload = 400, .vlan = 12), 40, XLB_R_TX_ICMP_TOO_BIG },
+		{ "too big, ICMP reply: v6 gets packet-too-big (GUE v6)", V6(.dst = "2001:db8::12", UDP(102), .payload = 400), 48, XLB_R_TX_ICMP_TOO_BIG },
+		{ "too big, ICMP reply: v6 6in4", V6(.dst = "2001:db8::11", TCP(103), .payload = 400), 20, XLB_R_TX_ICMP_TOO_BIG },
+		{ "too big, ICMP reply: v4 without DF falls back to drop", V4(.dst = "198.18.0.10", TCP(104), .payload = 400), 20, XLB_R_DROP_TOO_BIG },
+	};
+	struct xlb_config c = CFG;
+
+	c.mtu = 300;
+	c.flags = XLB_CFG_F_ICMP_TOO_BIG;
+	xlb__config_set(X, &c);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_pkt(&in, &t[i].s);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, t[i].reason, NULL);
+		if (ok && t[i].reason == XLB_R_TX_ICMP_TOO_BIG)
+			ok = check_icmp_reply(&in, &r, c.mtu - t[i].vip_hdr);
+		tap(ok, t[i].name, WHY);
+	}
+	xlb__config_set(X, &CFG);
+}
+
 static void test_counters(void)
 {
 	struct xlb_counters v0, v1, b0, b1;
@@ -1228,6 +1310,7 @@ int main(void)
 	test_sticky_and_rehash();
 	test_flood();
 	test_too_big();
+	test_icmp_too_big_reply();
 	test_counters();
 	test_random_flows();
 	test_fragments_together();

@@ -47,18 +47,6 @@ static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***ar
 	return req;
 }
 
-/* Sends @req, prints the result with -j; text mode prints nothing on success. */
-static int send_change(struct cli *c, json_t *req)
-{
-	json_t *res = cli_request(c, req);
-
-	if (!res)
-		return -EIO;
-	cli_print_json(c, res);
-	json_decref(res);
-	return 0;
-}
-
 /* A path as it goes on the request line: /, then printable ASCII without blanks. */
 static bool http_path_ok(const char *p)
 {
@@ -141,7 +129,7 @@ static int backend_add(struct cli *c, int argc, char **argv)
 			goto out;
 	if (json_object_size(check))
 		json_object_set(req, "check", check);
-	err = send_change(c, json_incref(req));
+	err = cli_show(c, json_incref(req), NULL);
 out:
 	json_decref(check);
 	json_decref(req);
@@ -188,7 +176,7 @@ static int backend_set(struct cli *c, int argc, char **argv)
 			goto usage;
 		}
 	}
-	return send_change(c, req);
+	return cli_show(c, req, NULL);
 twice:
 	cli_usage_error(c, "\"%s\" conflicts with an earlier change", argv[0]);
 usage:
@@ -207,7 +195,7 @@ static int backend_del(struct cli *c, int argc, char **argv)
 		json_decref(req);
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);
 	}
-	return send_change(c, req);
+	return cli_show(c, req, NULL);
 }
 
 static int backend_list(struct cli *c, int argc, char **argv)
@@ -222,10 +210,10 @@ static int backend_list(struct cli *c, int argc, char **argv)
 		{ "slots", "SLOTS", F_INT, true },
 		{ "check", "CHECK", F_CHECK },
 	};
-	struct cli_table *t;
-	json_t *req, *res, *row;
+	static const struct cli_view view = { .rows = "backends", .cols = cols,
+					       .ncols = ARRAY_SIZE(cols) };
+	json_t *req;
 	char vip[96];
-	size_t i;
 
 	if (argc > 1)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[1]);
@@ -234,18 +222,7 @@ static int backend_list(struct cli *c, int argc, char **argv)
 	req = json_pack("{s:s}", "cmd", "backend_list");
 	if (req && argc == 1)
 		json_object_set_new(req, "vip", json_string(vip));
-	res = cli_request(c, req);
-	if (!res)
-		return -EIO;
-	if (!cli_print_json(c, res)) {
-		t = cli_table_new(cols, ARRAY_SIZE(cols), res);
-		json_array_foreach(json_object_get(res, "backends"), i, row)
-			cli_table_add(t, row);
-		cli_table_print(t, stdout);
-		cli_table_free(t);
-	}
-	json_decref(res);
-	return 0;
+	return cli_show(c, req, &view);
 }
 
 static const struct cli_cmd cmds[] = {

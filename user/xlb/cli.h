@@ -120,6 +120,21 @@ void cli_kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f
 
 /* Prints @res as JSON when -j, else nothing; returns true when it printed (caller stops). */
 bool cli_print_json(struct cli *c, json_t *res);
+
+/* How a command shows the daemon's reply in text mode; any part may be absent. */
+struct cli_view {
+	const struct cli_col *kv;	/* a key/value list of the reply */
+	size_t nkv;
+	const char *rows;		/* then a table of the reply's array @rows, */
+	const struct cli_col *cols;	/* through these columns (the reply is the context) */
+	size_t ncols;
+	void (*print)(json_t *res);	/* or a printer of its own */
+};
+/*
+ * Sends @req (its reference is taken) and shows the reply: as JSON with -j, else through @v;
+ * a NULL @v shows nothing in text mode (a change). Returns 0, or -EIO after the error.
+ */
+int cli_show(struct cli *c, json_t *req, const struct cli_view *v);
 void cli_format(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx, char *buf,
 		size_t len);
 

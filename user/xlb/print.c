@@ -281,3 +281,31 @@ void cli_kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f
 		fprintf(f, "%-*s  %s\n", (int)w, cols[i].title, buf);
 	}
 }
+
+int cli_show(struct cli *c, json_t *req, const struct cli_view *v)
+{
+	json_t *res = cli_request(c, req), *row;
+	struct cli_table *t;
+	size_t i;
+
+	if (!res)
+		return -EIO;
+	if (cli_print_json(c, res) || !v)
+		goto out;
+	if (v->kv)
+		cli_kv_print(v->kv, v->nkv, res, stdout);
+	if (v->kv && v->rows)
+		fputc('\n', stdout);
+	if (v->rows) {
+		t = cli_table_new(v->cols, v->ncols, res);
+		json_array_foreach(json_object_get(res, v->rows), i, row)
+			cli_table_add(t, row);
+		cli_table_print(t, stdout);
+		cli_table_free(t);
+	}
+	if (v->print)
+		v->print(res);
+out:
+	json_decref(res);
+	return 0;
+}

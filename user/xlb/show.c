@@ -21,21 +21,17 @@ static int vip_arg(struct cli *c, int argc, char **argv, bool need, json_t *req)
 	return 0;
 }
 
-/* Validates the arguments into @req, sends it; the result, or NULL with *@err set. */
-static json_t *vip_request(struct cli *c, json_t *req, int argc, char **argv, bool need,
-			   int *err)
+/* Validates the arguments into @req (its reference is taken), sends it and shows the reply. */
+static int vip_show(struct cli *c, json_t *req, int argc, char **argv, bool need,
+		    const struct cli_view *v)
 {
-	json_t *res;
+	int err = req ? vip_arg(c, argc, argv, need, req) : cli_error(c, "out of memory");
 
-	*err = req ? vip_arg(c, argc, argv, need, req) : cli_error(c, "out of memory");
-	if (*err) {
+	if (err) {
 		json_decref(req);
-		return NULL;
+		return err;
 	}
-	res = cli_request(c, req);
-	if (!res)
-		*err = -EIO;
-	return res;
+	return cli_show(c, req, v);
 }
 
 static void print_stats(json_t *res)
@@ -82,16 +78,9 @@ static void print_stats(json_t *res)
 
 static int do_stats(struct cli *c, int argc, char **argv)
 {
-	json_t *res;
-	int err;
+	static const struct cli_view view = { .print = print_stats };
 
-	res = vip_request(c, json_pack("{s:s}", "cmd", "stats"), argc, argv, false, &err);
-	if (!res)
-		return err;
-	if (!cli_print_json(c, res))
-		print_stats(res);
-	json_decref(res);
-	return 0;
+	return vip_show(c, json_pack("{s:s}", "cmd", "stats"), argc, argv, false, &view);
 }
 
 static int do_lookup(struct cli *c, int argc, char **argv)
@@ -104,9 +93,10 @@ static int do_lookup(struct cli *c, int argc, char **argv)
 		{ "slot", "slot", F_INT },
 		{ "hash", "hash", F_HEX },
 	};
+	static const struct cli_view view = { .kv = cols, .nkv = ARRAY_SIZE(cols) };
 	uint8_t vfam, sfam;
 	char vip[96], src[96];
-	json_t *req, *res;
+	json_t *req;
 
 	if (argc < 1)
 		return cli_usage_error(c, "missing VIP");
@@ -125,13 +115,7 @@ static int do_lookup(struct cli *c, int argc, char **argv)
 	req = json_pack("{s:s, s:s, s:s}", "cmd", "lookup", "vip", vip, "src", src);
 	if (req && argc == 3)
 		json_object_set_new(req, "proto", json_string(argv[2]));
-	res = cli_request(c, req);
-	if (!res)
-		return -EIO;
-	if (!cli_print_json(c, res))
-		cli_kv_print(cols, ARRAY_SIZE(cols), res, stdout);
-	json_decref(res);
-	return 0;
+	return cli_show(c, req, &view);
 }
 
 static int do_table(struct cli *c, int argc, char **argv)
@@ -146,27 +130,12 @@ static int do_table(struct cli *c, int argc, char **argv)
 		{ "slots", "SLOTS", F_INT, true },
 		{ "slots", "SHARE", F_SHARE, true },
 	};
-	struct cli_table *t;
-	json_t *res, *row;
-	size_t i;
-	int err;
+	static const struct cli_view view = { .kv = head, .nkv = ARRAY_SIZE(head), .rows = "slots",
+					       .cols = cols, .ncols = ARRAY_SIZE(cols) };
 
 	/* The full table only for JSON: a human cannot read 65537 lines usefully. */
-	res = vip_request(c, json_pack("{s:s, s:b}", "cmd", "table", "full", c->json), argc, argv,
-			  true, &err);
-	if (!res)
-		return err;
-	if (!cli_print_json(c, res)) {
-		cli_kv_print(head, ARRAY_SIZE(head), res, stdout);
-		fputc('\n', stdout);
-		t = cli_table_new(cols, ARRAY_SIZE(cols), res);
-		json_array_foreach(json_object_get(res, "slots"), i, row)
-			cli_table_add(t, row);
-		cli_table_print(t, stdout);
-		cli_table_free(t);
-	}
-	json_decref(res);
-	return 0;
+	return vip_show(c, json_pack("{s:s, s:b}", "cmd", "table", "full", c->json), argc, argv,
+			true, &view);
 }
 
 static int do_status(struct cli *c, int argc, char **argv)
@@ -182,17 +151,11 @@ static int do_status(struct cli *c, int argc, char **argv)
 		{ "backends", "backends", F_INT },
 		{ "flows", "flows", F_INT },
 	};
-	json_t *res;
+	static const struct cli_view view = { .kv = cols, .nkv = ARRAY_SIZE(cols) };
 
 	if (argc > 0)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);
-	res = cli_request(c, json_pack("{s:s}", "cmd", "status"));
-	if (!res)
-		return -EIO;
-	if (!cli_print_json(c, res))
-		cli_kv_print(cols, ARRAY_SIZE(cols), res, stdout);
-	json_decref(res);
-	return 0;
+	return cli_show(c, json_pack("{s:s}", "cmd", "status"), &view);
 }
 
 const struct cli_obj cli_obj_stats = {

@@ -24,7 +24,7 @@ static int vip_add(struct cli *c, int argc, char **argv)
 {
 	static const char *const modes[] = { "ipip", "gue", "l2", NULL };
 	static const char *const hashes[] = { "5tuple", "src", NULL };
-	json_t *req, *res;
+	json_t *req;
 	char vip[96];
 	int err = XLB_EUSAGE;
 
@@ -74,11 +74,7 @@ static int vip_add(struct cli *c, int argc, char **argv)
 		}
 		json_object_set_new(req, key, v);
 	}
-	res = cli_request(c, json_incref(req));
-	err = res ? 0 : -EIO;
-	if (res)
-		cli_print_json(c, res);
-	json_decref(res);
+	err = cli_show(c, json_incref(req), NULL);
 out:
 	json_decref(req);
 	return err;
@@ -86,7 +82,6 @@ out:
 
 static int vip_del(struct cli *c, int argc, char **argv)
 {
-	json_t *res;
 	char vip[96];
 
 	if (argc < 1)
@@ -95,12 +90,7 @@ static int vip_del(struct cli *c, int argc, char **argv)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[1]);
 	if (cli_parse_vip(c, argv[0], vip, sizeof(vip), NULL))
 		return XLB_EUSAGE;
-	res = cli_request(c, json_pack("{s:s, s:s}", "cmd", "vip_del", "vip", vip));
-	if (!res)
-		return -EIO;
-	cli_print_json(c, res);
-	json_decref(res);
-	return 0;
+	return cli_show(c, json_pack("{s:s, s:s}", "cmd", "vip_del", "vip", vip), NULL);
 }
 
 static int vip_list(struct cli *c, int argc, char **argv)
@@ -114,24 +104,12 @@ static int vip_list(struct cli *c, int argc, char **argv)
 		{ "backends", "BACKENDS", F_INT, true },
 		{ "usable", "USABLE", F_INT, true },
 	};
-	struct cli_table *t;
-	json_t *res, *row;
-	size_t i;
+	static const struct cli_view view = { .rows = "vips", .cols = cols,
+					       .ncols = ARRAY_SIZE(cols) };
 
 	if (argc > 0)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);
-	res = cli_request(c, json_pack("{s:s}", "cmd", "vip_list"));
-	if (!res)
-		return -EIO;
-	if (!cli_print_json(c, res)) {
-		t = cli_table_new(cols, ARRAY_SIZE(cols), res);
-		json_array_foreach(json_object_get(res, "vips"), i, row)
-			cli_table_add(t, row);
-		cli_table_print(t, stdout);
-		cli_table_free(t);
-	}
-	json_decref(res);
-	return 0;
+	return cli_show(c, json_pack("{s:s}", "cmd", "vip_list"), &view);
 }
 
 static const struct cli_cmd cmds[] = {
