@@ -26,6 +26,13 @@ if ! xlbd_start; then
 	fail "xlbd starts" "see log"; xlbd_show_log_on_failure; exit 1
 fi
 check "30 flows forwarded through the pinned program" $R drive "$PROG" "$T"
+# too_big unset: the default policy icmp sets XLB_CFG_F_ICMP_TOO_BIG (xlb_config.flags, byte 44)
+check "too_big defaults to icmp (XLB_CFG_F_ICMP_TOO_BIG in the pinned config)" python3 -c '
+import json, subprocess, sys
+v = json.loads(subprocess.run(["bpftool", "map", "lookup", "pinned", sys.argv[1], "key", "hex",
+                               "00", "00", "00", "00", "-j"], capture_output=True).stdout)
+v = v.get("value", v)
+sys.exit(0 if int(v[44], 16) & 2 else 1)' "$PIN/xlb_config"
 check "snapshot before the restart" $R snapshot "$SOCK" "$T/snap.json"
 xlbd_stop TERM
 check "SIGTERM: clean exit, no leak" test $? -eq 0

@@ -134,7 +134,8 @@ static const struct bad_case bad_cases[] = {
 	{ "flow table too small", "{\"flow_table_size\": 10}", "flow_table_size: must be" },
 	{ "mtu too big", "{\"mtu\": 100000}", "mtu: must be 576..9216" },
 	{ "hash_seed negative", "{\"hash_seed\": -5}", "hash_seed: must be 0..4294967295" },
-	{ "too_big unknown", "{\"too_big\": \"fragment\"}", "too_big: unknown value" },
+	{ "too_big unknown", "{\"too_big\": \"fragment\"}",
+	  "too_big: unknown value \"fragment\" (expected drop, pass, icmp)" },
 	{ "vips not an array", "{\"vips\": {}}", "vips: must be an array" },
 	{ "backend not an object", BE("42"), "vips[0].backends[0]: must be an object" },
 	{ "second vip of three", VIP("{\"address\": \"198.18.0.10\", \"port\": 80},"
@@ -244,6 +245,41 @@ static void test_good_roundtrip(void **state)
 	xlb_cfg_free(c);
 }
 
+/* Every too_big policy parses, serializes under its name and parses back. */
+static void test_too_big_values(void **state)
+{
+	static const struct {
+		const char *name;
+		enum xlb_cfg_too_big v;
+	} t[] = {
+		{ "drop", XLB_TOO_BIG_DROP }, { "pass", XLB_TOO_BIG_PASS }, { "icmp", XLB_TOO_BIG_ICMP },
+	};
+	struct xlb_cfg_errors e = {};
+	char text[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct xlb_cfg *a, *b;
+		json_t *j;
+		char *out;
+
+		snprintf(text, sizeof(text), "{\"too_big\": \"%s\"}", t[i].name);
+		a = xlb_cfg_parse_string(text, &e);
+		assert_non_null(a);
+		assert_int_equal(a->too_big, t[i].v);
+		j = xlb_cfg_to_json(a);
+		assert_string_equal(json_string_value(json_object_get(j, "too_big")), t[i].name);
+		out = json_dumps(j, 0);
+		json_decref(j);
+		b = xlb_cfg_parse_string(out, &e);
+		assert_non_null(b);
+		assert_true(xlb_cfg_equal(a, b));
+		free(out);
+		xlb_cfg_free(a);
+		xlb_cfg_free(b);
+	}
+}
+
 /* Defaults are applied and written out, so a minimal file round-trips to an explicit one. */
 static void test_defaults(void **state)
 {
@@ -258,6 +294,7 @@ static void test_defaults(void **state)
 	assert_int_equal(a->flow_table_size, XLB_FLOWS_DEFAULT);
 	assert_int_equal(a->gue_port, XLB_GUE_PORT_DEFAULT);
 	assert_int_equal(a->mtu, 1500);
+	assert_int_equal(a->too_big, XLB_TOO_BIG_ICMP);
 	assert_int_equal(a->vips[0].proto, IPPROTO_TCP);
 	assert_int_equal(a->vips[0].mode, XLB_MODE_IPIP);
 	assert_int_equal(a->vips[0].backends[0].weight, XLB_CFG_WEIGHT_DEFAULT);
@@ -359,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_good_roundtrip),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_too_big_values),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_backend_object),
 		cmocka_unit_test(test_vip_names),

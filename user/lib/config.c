@@ -74,7 +74,7 @@ static const char *const hash_names[] = { "5tuple", "src" };
 static const char *const state_names[] = { "active", "draining", "disabled" };
 static const char *const check_names[] = { "none", "tcp", "http", "udp" };
 static const char *const iface_mode_names[] = { "native", "generic" };
-static const char *const too_big_names[] = { "drop", "pass" };
+static const char *const too_big_names[] = { "drop", "pass", "icmp" };
 static const char *const proto_names[] = { "tcp", "udp" };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -670,7 +670,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 	if (!get_uint(root, "", "gue_port", 1, 65535, XLB_GUE_PORT_DEFAULT, false, &u, e))
 		cfg->gue_port = u;
 	if (!get_enum(root, "", "too_big", too_big_names, ARRAY_SIZE(too_big_names),
-		      XLB_TOO_BIG_DROP, &t, e))
+		      XLB_TOO_BIG_ICMP, &t, e))
 		cfg->too_big = t;
 
 	a = json_object_get(root, "vips");

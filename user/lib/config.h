@@ -15,7 +15,8 @@ enum xlb_cfg_iface_mode { XLB_IFACE_NATIVE = 0, XLB_IFACE_GENERIC = 1 };
 enum xlb_cfg_hash { XLB_HASH_5TUPLE = 0, XLB_HASH_SRC = 1 };
 enum xlb_cfg_state { XLB_STATE_ACTIVE = 0, XLB_STATE_DRAINING = 1, XLB_STATE_DISABLED = 2 };
 enum xlb_cfg_check_type { XLB_CHECK_NONE = 0, XLB_CHECK_TCP, XLB_CHECK_HTTP, XLB_CHECK_UDP };
-enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1 };
+/* Packets too big once encapsulated: drop, pass to the host, or answer with ICMP (else drop). */
+enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1, XLB_TOO_BIG_ICMP = 2 };
 
 #define XLB_CFG_WEIGHT_DEFAULT 100
 #define XLB_CFG_WEIGHT_MAX 65535

@@ -199,7 +199,8 @@ static void cfg_to_map(const struct xlb_cfg *c, struct xlb_config *m)
 	m->encap_src4_bits = c->encap_source4_bits;
 	m->mtu = c->mtu;
 	m->flood_limit = c->flood_limit;
-	m->flags = c->too_big == XLB_TOO_BIG_PASS ? XLB_CFG_F_PASS_TOO_BIG : 0;
+	m->flags = c->too_big == XLB_TOO_BIG_PASS ? XLB_CFG_F_PASS_TOO_BIG :
+		   c->too_big == XLB_TOO_BIG_ICMP ? XLB_CFG_F_ICMP_TOO_BIG : 0;
 	m->abi_version = XLB_ABI_VERSION;
 }
 
