@@ -92,15 +92,6 @@ tb_exec() {
 	ip netns exec "$ns" "$@"
 }
 
-# tb_exec_bpffs NAME CMD... - run CMD in NAME with a bpffs mounted on /sys/fs/bpf.
-# `ip netns exec` gives each command a fresh /sys without bpffs; this mount lives as long as CMD
-# (and its children), which is what a test daemon that pins its maps needs.
-tb_exec_bpffs() {
-	local ns
-	ns=$(tb_ns "$1"); shift
-	ip netns exec "$ns" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh "$@"
-}
-
 # tb_bg NAME LOG CMD... - run CMD in NAME in the background, output to LOG; pid in TB_LAST_PID.
 # Must not be called from a subshell, or tb_cleanup will not know the process. The pid is the
 # command's own (ip netns exec execs it), so `kill $TB_LAST_PID` reaches the command.
@@ -112,14 +103,13 @@ tb_bg() {
 	TB_PIDS+=("$TB_LAST_PID")
 }
 
-# tb_bg_bpffs NAME LOG CMD... - tb_bg with a private bpffs (see tb_exec_bpffs)
+# tb_bg_bpffs NAME LOG CMD... - tb_bg with a bpffs mounted on /sys/fs/bpf. `ip netns exec` gives
+# each command a fresh /sys without bpffs; this mount lives as long as CMD (and its children),
+# which is what a test daemon that pins its maps needs.
 tb_bg_bpffs() {
 	local name=$1 log=$2
 	shift 2
-	ip netns exec "$(tb_ns "$name")" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh "$@" \
-		>"$log" 2>&1 &
-	TB_LAST_PID=$!
-	TB_PIDS+=("$TB_LAST_PID")
+	tb_bg "$name" "$log" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh "$@"
 }
 
 # tb_stop PID - stop one process we started (SIGTERM, then SIGKILL after 3 s)
@@ -191,7 +181,7 @@ tb_build() {
 	tb_link client eth0 rt c0 || return 1
 	ip -n "$(tb_ns client)" link set eth0 mtu 1400
 	ip -n "$(tb_ns rt)" link set c0 mtu 1400
-	tb_addr client eth0 198.18.0.1/30 2001:db8::1/126
+	tb_addr client eth0 "$TB_CLIENT4/30" "$TB_CLIENT6/126"
 	tb_addr rt c0 198.18.0.2/30 2001:db8::2/126
 	ip -n "$(tb_ns client)" route add default via 198.18.0.2
 	ip -n "$(tb_ns client)" -6 route add default via 2001:db8::2
@@ -199,15 +189,13 @@ tb_build() {
 
 	# lb <-> rt; the VIPs are routed to lb
 	tb_link lb "$TB_LB_IF" rt lb0 || return 1
-	tb_addr lb "$TB_LB_IF" 198.18.0.5/30 2001:db8::5/126
+	tb_addr lb "$TB_LB_IF" "$TB_LB4/30" "$TB_LB6/126"
 	tb_addr rt lb0 198.18.0.6/30 2001:db8::6/126
 	ip -n "$(tb_ns lb)" route add default via 198.18.0.6
 	ip -n "$(tb_ns lb)" -6 route add default via 2001:db8::6
-	ip -n "$(tb_ns rt)" route add "$TB_VIP4/32" via "$TB_LB4"
-	ip -n "$(tb_ns rt)" -6 route add "$TB_VIP6/128" via "$TB_LB6"
 	tb_exec rt "$XLB_BUILD/sink" --attach-pass lb0 || return 1
 	tb_no_offload lb "$TB_LB_IF"
-	TB_NEXTHOP_MAC=$(ip -n "$(tb_ns rt)" -br link show dev lb0 | awk '{print $3}')
+	TB_NEXTHOP_MAC=$(tb_mac rt lb0)
 
 	# the backend segment: a bridge in rt
 	ip -n "$(tb_ns rt)" link add br0 type bridge forward_delay 0 mcast_snooping 0 stp_state 0
@@ -221,31 +209,25 @@ tb_build() {
 		tb_link "$be" eth0 rt "$be" || return 1
 		ip -n "$(tb_ns rt)" link set "$be" master br0
 		tb_addr "$be" eth0 "198.18.1.$i/24" "2001:db8:1::$i/64"
-		tb_addr "$be" lo "$TB_VIP4/32" "$TB_VIP6/128"
 		ip -n "$(tb_ns "$be")" route add default via 198.18.1.254
 		ip -n "$(tb_ns "$be")" -6 route add default via 2001:db8:1::fe
 		tb_no_offload "$be" eth0
 		TB_BE4[i]=198.18.1.$i
 		TB_BE6[i]=2001:db8:1::$i
 	done
+	tb_vip_add "$TB_VIP4" "$TB_VIP6"
 }
 
 # tb_vip_add ADDR... - one more VIP address (IPv4 or IPv6): on every backend's lo, routed to lb by rt
 tb_vip_add() {
-	local a i
+	local a i len via
 	for a in "$@"; do
+		len=32 via=$TB_LB4
+		[[ $a == *:* ]] && len=128 via=$TB_LB6
 		for i in $(seq "$TB_NBACKENDS"); do
-			if [[ $a == *:* ]]; then
-				tb_addr "be$i" lo "$a/128" || return 1
-			else
-				tb_addr "be$i" lo "$a/32" || return 1
-			fi
+			tb_addr "be$i" lo "$a/$len" || return 1
 		done
-		if [[ $a == *:* ]]; then
-			ip -n "$(tb_ns rt)" -6 route add "$a/128" via "$TB_LB6" || return 1
-		else
-			ip -n "$(tb_ns rt)" route add "$a/32" via "$TB_LB4" || return 1
-		fi
+		ip -n "$(tb_ns rt)" route add "$a/$len" via "$via" || return 1
 	done
 }
 
@@ -309,6 +291,42 @@ EOF
 		tb_wait 10 tb_exec "be$i" sh -c "ss -Hltn 'sport = :$port' | grep -q ." || {
 			tb_log "http server on be$i did not start"; return 1; }
 	done
+}
+
+# TAP output for the tests: tb_ok NAME; tb_not_ok NAME [WHY]; tb_check NAME WHY CMD... (ok when
+# CMD succeeds); tb_verdicts WHAT LINES (a test per "ok|not ok<TAB>NAME<TAB>WHY" line, as the
+# tests' python checks print them; not ok WHAT when there is none). TB_T counts the tests (the
+# plan "1..$TB_T" goes last), TB_FAILED the failures.
+TB_T=0
+TB_FAILED=0
+
+tb_ok() {
+	TB_T=$((TB_T + 1))
+	echo "ok $TB_T - $1"
+}
+
+tb_not_ok() {
+	TB_T=$((TB_T + 1))
+	TB_FAILED=$((TB_FAILED + 1))
+	echo "not ok $TB_T - $1${2:+ # $2}"
+}
+
+tb_check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then tb_ok "$name"; else tb_not_ok "$name" "$why"; fi
+}
+
+tb_verdicts() {
+	local what=$1 v name why
+	if [ -z "$2" ]; then
+		tb_not_ok "$what" "no verdicts: missing counts or python failed"
+		return
+	fi
+	while IFS=$'\t' read -r v name why; do
+		[ -z "$v" ] && continue
+		if [ "$v" = ok ]; then tb_ok "$name"; else tb_not_ok "$name" "$why"; fi
+	done <<<"$2"
 }
 
 # tb_cleanup - stop our processes, delete our namespaces and the temporary folder. Idempotent.

@@ -24,28 +24,19 @@ VIP4=198.18.0.10 VIP6=2001:db8::10
 HELPER=$XLB_BUILD/tests/e2e/smoke_lb
 PKT=tests/e2e/smoke_pkt.py
 
-t=0 failed=0
-ok() { t=$((t + 1)); echo "ok $t - $1"; }
-not_ok() { t=$((t + 1)); failed=$((failed + 1)); echo "not ok $t - $1${2:+ # $2}"; }
-check() {			# check NAME CMD... : ok if CMD succeeds
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
 finish() {
 	tb_cleanup
-	echo "1..$t"
+	echo "1..$TB_T"
 }
 trap finish EXIT
 
 if [ "$(id -u)" -ne 0 ]; then
-	ok "smoke # SKIP needs root"
+	tb_ok "smoke # SKIP needs root"
 	exit 0
 fi
 for f in "$HELPER" "$XLB_BUILD/sink" "$XLB_BUILD/tests/e2e/smoke_decap"; do
 	if [ ! -x "$f" ]; then
-		ok "smoke # SKIP $f not built (make tests-build)"
+		tb_ok "smoke # SKIP $f not built (make tests-build)"
 		exit 0
 	fi
 done
@@ -56,27 +47,27 @@ rc=$?
 nfail=0
 while IFS= read -r line; do
 	case $line in
-	"ok - "*) ok "${line#ok - }" ;;
+	"ok - "*) tb_ok "${line#ok - }" ;;
 	"not ok - "*)
 		line=${line#not ok - }
-		not_ok "${line%% # *}" "${line#* # }"
+		tb_not_ok "${line%% # *}" "${line#* # }"
 		nfail=$((nfail + 1))
 		;;
 	esac
 done <<<"$out"
-[ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ] && not_ok "decap fixtures" "exit status $rc: $out"
+[ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ] && tb_not_ok "decap fixtures" "exit status $rc: $out"
 
 tb_tmp
-tb_ns_add peer && tb_ns_add lb && tb_link peer eth0 lb eth0 || { not_ok "namespaces"; exit 1; }
+tb_ns_add peer && tb_ns_add lb && tb_link peer eth0 lb eth0 || { tb_not_ok "namespaces"; exit 1; }
 tb_addr peer eth0 198.18.0.1/30 2001:db8::1/126
 tb_addr lb eth0 198.18.0.2/30 2001:db8::2/126
-PEER_MAC=$(ip -n "$(tb_ns peer)" -br link show dev eth0 | awk '{print $3}')
-LB_MAC=$(ip -n "$(tb_ns lb)" -br link show dev eth0 | awk '{print $3}')
+PEER_MAC=$(tb_mac peer eth0)
+LB_MAC=$(tb_mac lb eth0)
 
 # The sink on the next hop; it also makes the peer's veth receive XDP_TX frames.
 tb_bg peer "$TB_TMP/sink.json" "$XLB_BUILD/sink" --pass -j -t 60 eth0
 SINK=$TB_LAST_PID
-tb_wait 5 grep -q attached "$TB_TMP/sink.json" || { not_ok "sink attached" "$(cat "$TB_TMP/sink.json")"; exit 1; }
+tb_wait 5 grep -q attached "$TB_TMP/sink.json" || { tb_not_ok "sink attached" "$(cat "$TB_TMP/sink.json")"; exit 1; }
 
 args=(--nexthop "$PEER_MAC" --vip "$VIP4:80/tcp" --vip "[$VIP6]:53/udp"
       --encap-src4 198.18.0.2 --encap-src6 2001:db8::2 --seconds 60)
@@ -84,18 +75,18 @@ for i in $(seq $NBE); do args+=(--backend "198.18.1.$i" --backend "2001:db8:1::$
 tb_bg lb "$TB_TMP/lb.out" "$HELPER" "${args[@]}" eth0
 LB=$TB_LAST_PID
 if tb_wait 10 grep -q ready "$TB_TMP/lb.out"; then
-	ok "xlb programmed and attached through libxlb"
+	tb_ok "xlb programmed and attached through libxlb"
 else
-	not_ok "xlb programmed and attached through libxlb" "$(tr '\n' ' ' <"$TB_TMP/lb.out")"
+	tb_not_ok "xlb programmed and attached through libxlb" "$(tr '\n' ' ' <"$TB_TMP/lb.out")"
 	exit 1
 fi
-check "attached in native (driver) mode" \
+tb_check "attached in native (driver) mode" "no native XDP program on lb:eth0" \
 	sh -c "ip -n $(tb_ns lb) -d link show dev eth0 | grep -q 'prog/xdp id'"
 
 # Non-VIP traffic to the LB host itself while attached: ping and a TCP exchange, both families.
 ping2() { tb_exec peer ping -c 2 -i 0.2 -W 2 -q "$1" >/dev/null; }
-check "ping lb host (IPv4) while attached" ping2 198.18.0.2
-check "ping lb host (IPv6) while attached" ping2 2001:db8::2
+tb_check "ping lb host (IPv4) while attached" "no reply" ping2 198.18.0.2
+tb_check "ping lb host (IPv6) while attached" "no reply" ping2 2001:db8::2
 cat >"$TB_TMP/echo.py" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_INET6)
@@ -124,11 +115,11 @@ c.shutdown(socket.SHUT_WR)
 print(c.recv(100).decode())
 EOF
 r4=$(tb_exec peer python3 "$TB_TMP/client.py" 198.18.0.2 2>&1)
-if [ "$r4" = "lb-host:20000" ]; then ok "TCP to lb host (IPv4) while attached"
-else not_ok "TCP to lb host (IPv4) while attached" "got '$r4'"; fi
+if [ "$r4" = "lb-host:20000" ]; then tb_ok "TCP to lb host (IPv4) while attached"
+else tb_not_ok "TCP to lb host (IPv4) while attached" "got '$r4'"; fi
 r6=$(tb_exec peer python3 "$TB_TMP/client.py" 2001:db8::2 2>&1)
-if [ "$r6" = "lb-host:20000" ]; then ok "TCP to lb host (IPv6) while attached"
-else not_ok "TCP to lb host (IPv6) while attached" "got '$(echo $r6 | tail -c 200)'"; fi
+if [ "$r6" = "lb-host:20000" ]; then tb_ok "TCP to lb host (IPv6) while attached"
+else tb_not_ok "TCP to lb host (IPv6) while attached" "got '$(echo $r6 | tail -c 200)'"; fi
 
 # VIP traffic: N new TCP flows to the IPv4 VIP, N new UDP flows to the IPv6 VIP.
 tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 198.18.0.1 "$VIP4" tcp 80 "$N"
@@ -139,8 +130,8 @@ tb_stop "$SINK"
 tb_stop "$LB"
 sink_json=$(grep '^{' "$TB_TMP/sink.json")
 lb_json=$(grep '^{' "$TB_TMP/lb.out")
-[ -n "$sink_json" ] || not_ok "sink counts" "no output"
-[ -n "$lb_json" ] || not_ok "xlb counters" "no output"
+[ -n "$sink_json" ] || tb_not_ok "sink counts" "no output"
+[ -n "$lb_json" ] || tb_not_ok "xlb counters" "no output"
 
 # Verdicts from the counts, one TAP line each (python prints "ok|not ok<TAB>name<TAB>why").
 results=$(SINK="$sink_json" LB="$lb_json" N=$N NBE=$NBE python3 - <<'EOF'
@@ -175,11 +166,7 @@ check("the LB host's own traffic counted as pass_not_vip", lb["reasons"].get("pa
 print("\n".join(out))
 EOF
 )
-while IFS=$'\t' read -r verdict name why; do
-	[ -z "$verdict" ] && continue
-	if [ "$verdict" = ok ]; then ok "$name"; else not_ok "$name" "$why"; fi
-done <<<"$results"
-[ -z "$results" ] && not_ok "count verdicts" "python failed"
+tb_verdicts "count verdicts" "$results"
 
 # ---- GUE: the same VIPs in GUE mode, outer IP + UDP to port 6080, inner packet right after UDP.
 G=200
@@ -198,24 +185,20 @@ tb_stop "$LB"
 results=$(SINK="$(grep '^{' "$TB_TMP/sink-gue.json")" N=$G NBE=$NBE python3 - <<'EOF'
 import json, os
 sink, n, nbe = json.loads(os.environ["SINK"]), int(os.environ["N"]), int(os.environ["NBE"])
+def check(name, cond, why):
+    print("%s\t%s\t%s" % ("ok" if cond else "not ok", name, "" if cond else why))
 for fam, prefix, vip, l4, port in ((4, "198.18.1.", "198.18.0.10", 6, 80),
                                    (6, "2001:db8:1::", "2001:db8::10", 17, 53)):
     per = {r["dst"]: r["packets"] for r in sink["outer"] if r["family"] == fam and
            r["proto"] == 17 and r["dport"] == 6080 and r["dst"].startswith(prefix)}
-    total = sum(per.values())
-    ok = total == n and len(per) == nbe
-    print("%s\tGUE: %d frames to the IPv%d VIP arrive in UDP to port 6080, on all %d backends\t%s"
-          % ("ok" if ok else "not ok", n, fam, nbe, per))
+    check("GUE: %d frames to the IPv%d VIP arrive in UDP to port 6080, on all %d backends"
+          % (n, fam, nbe), sum(per.values()) == n and len(per) == nbe, str(per))
     inner = sum(r["packets"] for r in sink["inner"]
                 if r["dst"] == vip and r["proto"] == l4 and r["dport"] == port)
-    print("%s\tGUE: inner IPv%d packets intact after the UDP header\t%s"
-          % ("ok" if inner == n else "not ok", fam, sink["inner"]))
+    check("GUE: inner IPv%d packets intact after the UDP header" % fam, inner == n,
+          str(sink["inner"]))
 EOF
 )
-while IFS=$'\t' read -r verdict name why; do
-	[ -z "$verdict" ] && continue
-	if [ "$verdict" = ok ]; then ok "$name"; else not_ok "$name" "$why"; fi
-done <<<"$results"
-[ -z "$results" ] && not_ok "GUE verdicts" "no sink output or python failed"
+tb_verdicts "GUE verdicts" "$results"
 
-[ "$failed" -eq 0 ]
+[ "$TB_FAILED" -eq 0 ]

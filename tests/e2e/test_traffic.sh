@@ -19,27 +19,19 @@ VIP4=198.18.0.10 VIP6=2001:db8::10
 SVC4="$VIP4:80/tcp" SVC6="[$VIP6]:80/tcp"
 PKT=tests/e2e/smoke_pkt.py
 
-t=0 failed=0
-ok() { t=$((t + 1)); echo "ok $t - $1"; }
-not_ok() { t=$((t + 1)); failed=$((failed + 1)); echo "not ok $t - $1${2:+ # $2}"; }
-verdict() {			# verdict NAME WHY-IF-FAILED CMD...
-	local name=$1 why=$2
-	shift 2
-	if "$@"; then ok "$name"; else not_ok "$name" "$why"; fi
-}
 finish() {
 	tb_cleanup
-	echo "1..$t"
+	echo "1..$TB_T"
 }
 trap finish EXIT
 
 if [ "$(id -u)" -ne 0 ]; then
-	ok "traffic # SKIP needs root"
+	tb_ok "traffic # SKIP needs root"
 	exit 0
 fi
 for f in sink xlb-decap xlbd xlb; do
 	if [ ! -x "$XLB_BUILD/$f" ]; then
-		ok "traffic # SKIP $XLB_BUILD/$f not built"
+		tb_ok "traffic # SKIP $XLB_BUILD/$f not built"
 		exit 0
 	fi
 done
@@ -47,7 +39,7 @@ done
 # More VIPs for the other forwarding modes: GUE over both families, and across families.
 GUE4=198.18.0.11 GUE6=2001:db8::11 X46=198.18.0.12 X64=2001:db8::12
 if ! tb_build 3 || ! tb_vip_add $GUE4 $GUE6 $X46 $X64 || ! tb_decap_attach || ! tb_http_servers 80; then
-	not_ok "test bed built" "see the messages above"
+	tb_not_ok "test bed built" "see the messages above"
 	exit 1
 fi
 
@@ -89,11 +81,7 @@ for v, name, why in out:
     print("%s\t%s\t%s" % (v, name, why))
 EOF
 )
-while IFS=$'\t' read -r v name why; do
-	[ -z "$v" ] && continue
-	if [ "$v" = ok ]; then ok "$name"; else not_ok "$name" "$why"; fi
-done <<<"$results"
-[ -z "$results" ] && not_ok "decapsulation verdicts" "python failed"
+tb_verdicts "decapsulation verdicts" "$results"
 
 # ---- xlbd on lb:eth0, with its own bpffs, socket and config in the temporary folder.
 cat >"$TB_TMP/xlbd.json" <<EOF
@@ -119,9 +107,9 @@ tb_bg_bpffs lb "$TB_TMP/xlbd.log" timeout 120 "$XLB_BUILD/xlbd" --config "$TB_TM
 XLBD=$TB_LAST_PID
 xlb() { "$XLB_BUILD/xlb" -s "$SOCK" "$@"; }
 if tb_wait 15 xlb status; then
-	ok "xlbd started on lb:$TB_LB_IF and answers xlb status"
+	tb_ok "xlbd started on lb:$TB_LB_IF and answers xlb status"
 else
-	not_ok "xlbd started on lb:$TB_LB_IF and answers xlb status" "$(tail -3 "$TB_TMP/xlbd.log" | tr '\n' ' ')"
+	tb_not_ok "xlbd started on lb:$TB_LB_IF and answers xlb status" "$(tail -3 "$TB_TMP/xlbd.log" | tr '\n' ' ')"
 	exit 1
 fi
 
@@ -138,17 +126,17 @@ spread() {
 	shift 2
 	tally=$(sort <<<"$answers" | uniq -c | awk '{printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1}')
 	if grep -q FAIL <<<"$answers"; then
-		not_ok "$name" "failed requests: $tally"
+		tb_not_ok "$name" "failed requests: $tally"
 		return
 	fi
 	for be in "$@"; do
-		grep -qx "$be" <<<"$answers" || { not_ok "$name" "$be never answered: $tally"; return; }
+		grep -qx "$be" <<<"$answers" || { tb_not_ok "$name" "$be never answered: $tally"; return; }
 	done
 	if [ "$(sort -u <<<"$answers" | wc -l)" -ne $# ]; then
-		not_ok "$name" "unexpected backend: $tally"
+		tb_not_ok "$name" "unexpected backend: $tally"
 		return
 	fi
-	ok "$name ($tally)"
+	tb_ok "$name ($tally)"
 }
 
 a4=$(requests "http://$VIP4/" "$NREQ")
@@ -172,22 +160,22 @@ for m in "$GUE4 gue4 GUE/IPv4" "[$GUE6] gue6 GUE/IPv6" "$X46 4in6 IPv4-in-IPv6" 
 	a=$(requests "http://$1/" "$NREQ")
 	c1=$(decap_sum "decap_$2")
 	spread "$NREQ HTTP requests to $1:80/tcp ($3) spread over be1 be2 be3" "$a" be1 be2 be3
-	verdict "... and the backends decapsulated them as $3" "decap_$2 went $c0 -> $c1" \
+	tb_check "... and the backends decapsulated them as $3" "decap_$2 went $c0 -> $c1" \
 		test "$c1" -ge $((c0 + 3 * NREQ))
 done
 
 # Full-sized segments through the encapsulation (client MTU 1400, see tools/testbed.sh).
 head -c 300000 /dev/urandom >"$TB_TMP/body"
 p4=$(tb_exec client curl -s -m 10 --data-binary @"$TB_TMP/body" "http://$VIP4/")
-verdict "300 kB POST to $SVC4 arrives whole" "got '$p4'" grep -qE '^be[1-3] 300000$' <<<"$p4"
+tb_check "300 kB POST to $SVC4 arrives whole" "got '$p4'" grep -qE '^be[1-3] 300000$' <<<"$p4"
 p6=$(tb_exec client curl -s -m 10 --data-binary @"$TB_TMP/body" "http://[$VIP6]/")
-verdict "300 kB POST to $SVC6 arrives whole" "got '$p6'" grep -qE '^be[1-3] 300000$' <<<"$p6"
+tb_check "300 kB POST to $SVC6 arrives whole" "got '$p6'" grep -qE '^be[1-3] 300000$' <<<"$p6"
 
 # ---- disable be2 for the IPv4 VIP: new connections avoid it.
-verdict "xlb backend set $SVC4 ${TB_BE4[2]} disable" "the command failed" \
+tb_check "xlb backend set $SVC4 ${TB_BE4[2]} disable" "the command failed" \
 	xlb backend set "$SVC4" "${TB_BE4[2]}" disable
 bl=$(xlb -j backend list "$SVC4")
-verdict "xlb -j backend list: ${TB_BE4[2]} disabled, no Maglev slots" "$bl" \
+tb_check "xlb -j backend list: ${TB_BE4[2]} disabled, no Maglev slots" "$bl" \
 	python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["backends"] if x["address"]==sys.argv[2]][0]; sys.exit(not (b["state"]=="disabled" and b["slots"]==0))' "$bl" "${TB_BE4[2]}"
 s_before=$(xlb -j stats "$SVC4")
 a4b=$(requests "http://$VIP4/" "$NREQ")
@@ -231,13 +219,9 @@ for v, name, why in out:
     print("%s\t%s\t%s" % (v, name, why))
 EOF
 )
-while IFS=$'\t' read -r v name why; do
-	[ -z "$v" ] && continue
-	if [ "$v" = ok ]; then ok "$name"; else not_ok "$name" "$why"; fi
-done <<<"$results"
-[ -z "$results" ] && not_ok "stats verdicts" "python failed"
+tb_verdicts "stats verdicts" "$results"
 
 tb_stop "$XLBD"
-verdict "xlbd stopped and detached" "$(tail -2 "$TB_TMP/xlbd.log" | tr '\n' ' ')" \
+tb_check "xlbd stopped and detached" "$(tail -2 "$TB_TMP/xlbd.log" | tr '\n' ' ')" \
 	sh -c "! ip -n $(tb_ns lb) link show dev $TB_LB_IF | grep -q xdp"
-[ "$failed" -eq 0 ]
+[ "$TB_FAILED" -eq 0 ]
