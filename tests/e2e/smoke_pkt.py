@@ -34,9 +34,10 @@ def pseudo(src, dst, proto, length):
     return src.packed + dst.packed + struct.pack("!IxxxB", length, proto)
 
 
-def ip_header(src, dst, proto, payload_len, ident=0):
+def ip_header(src, dst, proto, payload_len, ident=0, frag=0x4000):
+    """An IPv4 (ident and fragment field @frag, DF by default) or IPv6 header, hop limit 64."""
     if src.version == 4:
-        h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, ident & 0xFFFF, 0x4000,
+        h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, ident & 0xFFFF, frag,
                         64, proto, 0, src.packed, dst.packed)
         return h[:10] + struct.pack("!H", csum(h)) + h[12:]
     return struct.pack("!IHBB16s16s", 6 << 28, payload_len, proto, 64, src.packed, dst.packed)
