@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"  -u, --gue-port PORT  outer UDP destination port of GUE (default %d)\n"
 		"  -g, --generic        generic (skb) mode instead of native\n"
 		"  -f, --force          replace a program already attached\n"
-		"  -j, --json           JSON output for --stats\n",
+		"  -j, --json           JSON output for --stats\n"
+		"  -h, --help\n",
 		XLB_GUE_PORT_DEFAULT);
 }
 
@@ -50,7 +51,7 @@ static int do_attach(int ifindex, const char *ifname, long gue_port, __u32 mode,
 	if (!err)
 		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xlb_decap), flags, NULL);
 	if (err)
-		fprintf(stderr, "Error: %s decap on %s: %s%s\n", "attach", ifname, strerror(-err),
+		fprintf(stderr, "Error: attach decap on %s: %s%s\n", ifname, strerror(-err),
 			err == -EBUSY || err == -EEXIST ? " (a program is attached; --force)" : "");
 	decap__destroy(skel);
 	return err ? 1 : 0;
@@ -63,6 +64,7 @@ static int find_stats_map(int ifindex, const char *ifname)
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), ids[16], prog_id;
 	int prog_fd, map_fd = -1, err;
+	const __u32 max_ids = sizeof(ids) / sizeof(ids[0]);
 
 	err = bpf_xdp_query(ifindex, 0, &q);
 	prog_id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
@@ -71,9 +73,12 @@ static int find_stats_map(int ifindex, const char *ifname)
 		return -ENOENT;
 	}
 	prog_fd = bpf_prog_get_fd_by_id(prog_id);
-	if (prog_fd < 0)
-		return -errno;
-	info.nr_map_ids = 16;
+	if (prog_fd < 0) {
+		err = -errno;
+		fprintf(stderr, "Error: XDP program %u on %s: %s\n", prog_id, ifname, strerror(-err));
+		return err;
+	}
+	info.nr_map_ids = max_ids;
 	info.map_ids = (__u64)(unsigned long)ids;
 	err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
 	close(prog_fd);
@@ -81,7 +86,7 @@ static int find_stats_map(int ifindex, const char *ifname)
 		fprintf(stderr, "Error: the program on %s is not xlb_decap\n", ifname);
 		return -ENOENT;
 	}
-	for (__u32 i = 0; i < info.nr_map_ids && i < 16 && map_fd < 0; i++) {
+	for (__u32 i = 0; i < info.nr_map_ids && i < max_ids && map_fd < 0; i++) {
 		struct bpf_map_info mi = {};
 		__u32 mlen = sizeof(mi);
 		int fd = bpf_map_get_fd_by_id(ids[i]);
@@ -102,15 +107,21 @@ static int do_stats(int ifindex, const char *ifname, bool json)
 {
 	static const char *const names[] = XLB_DECAP_NAMES;
 	int ncpu = libbpf_num_possible_cpus(), map_fd, ret = 1;
-	struct xlb_decap_counters *vals;
+	struct xlb_decap_counters *vals = NULL;
 	json_t *o = NULL;
 
 	map_fd = find_stats_map(ifindex, ifname);
 	if (map_fd < 0)
 		return 1;
-	vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
-	if (!vals || ncpu < 0)
+	if (ncpu < 0) {
+		fprintf(stderr, "Error: number of CPUs: %s\n", strerror(-ncpu));
 		goto out;
+	}
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals) {
+		fprintf(stderr, "Error: out of memory\n");
+		goto out;
+	}
 	if (json)
 		o = json_object();
 	else
@@ -118,8 +129,11 @@ static int do_stats(int ifindex, const char *ifname, bool json)
 	for (__u32 k = 0; k < XLB_DECAP__MAX; k++) {
 		unsigned long long p = 0, b = 0;
 
-		if (bpf_map_lookup_elem(map_fd, &k, vals))
+		if (bpf_map_lookup_elem(map_fd, &k, vals)) {
+			fprintf(stderr, "Error: read %s counter on %s: %s\n", names[k], ifname,
+				strerror(errno));
 			goto out;
+		}
 		for (int i = 0; i < ncpu; i++) {
 			p += vals[i].packets;
 			b += vals[i].bytes;
