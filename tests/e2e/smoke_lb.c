@@ -142,19 +142,19 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'n':
 			if (xlb_mac_parse(optarg, cfg.nexthop_mac))
-				goto bad;
+				goto bad_value;
 			have_mac = true;
 			break;
 		case 'v':
 			if (nvips == MAX_VIPS || parse_vip(optarg, &vips[nvips]))
-				goto bad;
+				goto bad_value;
 			nvips++;
 			break;
 		case 'b':
 		case 'f':
 			if (nbes == MAX_BACKENDS ||
 			    xlb_addr_parse(optarg, bes[nbes].addr, &bes[nbes].family))
-				goto bad;
+				goto bad_value;
 			bes[nbes].failed = c == 'f';
 			snprintf(bes[nbes].text, sizeof(bes[nbes].text), "%s", optarg);
 			nbes++;
@@ -165,24 +165,24 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "gue"))
 				mode = XLB_MODE_GUE;
 			else
-				goto bad;
+				goto bad_value;
 			break;
 		case '4': {
 			__be32 a[4];
 
 			if (xlb_addr_parse(optarg, a, &fam) || fam != XLB_AF_INET)
-				goto bad;
+				goto bad_value;
 			cfg.encap_src4 = a[0];
 			break;
 		}
 		case '6':
 			if (xlb_addr_parse(optarg, cfg.encap_src6, &fam) || fam != XLB_AF_INET6)
-				goto bad;
+				goto bad_value;
 			break;
 		case 't':
 			m = strtoul(optarg, NULL, 10);
 			if (!xlb_maglev_size_valid(m))
-				goto bad;
+				goto bad_value;
 			break;
 		case 'p':
 			oo.pin_dir = optarg;
@@ -193,17 +193,19 @@ int main(int argc, char **argv)
 		case 's':
 			seconds = strtol(optarg, NULL, 10);
 			if (seconds < 1)
-				goto bad;
+				goto bad_value;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			goto bad;
+			goto bad;	/* getopt named it */
 		}
 	}
-	if (optind != argc - 1 || !have_mac || !nvips || !nbes)
+	if (optind != argc - 1 || !have_mac || !nvips || !nbes) {
+		fprintf(stderr, "Error: IFACE, --nexthop, --vip and --backend are required\n");
 		goto bad;
+	}
 	ifname = argv[optind];
 
 	x = xlb__open(&oo);
@@ -217,8 +219,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	table = calloc(m, sizeof(*table));
-	if (!table)
+	if (!table) {
+		fprintf(stderr, "Error: out of memory\n");
 		goto out;
+	}
 
 	for (int v = 0; v < nvips; v++) {
 		struct xlb_vip vip = { .id = v, .table_size = m, .mode = mode };
@@ -320,6 +324,10 @@ out:
 		xlb__close(x, true);
 	free(table);
 	return ret;
+bad_value:
+	for (const struct option *o = opts; o->name; o++)
+		if (o->val == c)
+			fprintf(stderr, "Error: bad --%s '%s'\n", o->name, optarg);
 bad:
 	usage(stderr);
 	return 2;
