@@ -85,8 +85,10 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
 /*
  * pick_backend() - the backend of flow p->key of VIP @vip.
  *
- * Flow-table hit on a usable backend: that backend (the entry's atime is written only when the
- * second changed). Hit on an unusable backend: re-hash and overwrite (XLB_R_EV_REHASH). Miss:
+ * Flow-table hit on a usable backend of this VIP: that backend (the entry's atime is written
+ * only when the second changed). Hit on an unusable backend, or on a backend id that now
+ * belongs to another VIP (freed and reused since the flow was recorded): re-hash and overwrite
+ * (XLB_R_EV_REHASH). Miss:
  * the Maglev slot, recorded unless the VIP opts out, the flood guard refuses, or the packet is
  * a fragment or an ICMP error (those never create state). Returns the backend id or a negative
  * reason; *@new_flow tells whether this is a new flow of the VIP.
@@ -106,7 +108,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 			__u32 bid = f->backend_id;
 			struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
 
-			if (be && (be->flags & XLB_BE_F_USABLE)) {
+			if (be && (be->flags & XLB_BE_F_USABLE) && be->vip_id == vip->id) {
 				__u32 now = now_sec();
 
 				if (f->atime != now)

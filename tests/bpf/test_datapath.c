@@ -39,7 +39,15 @@ struct vipinfo {
 	uint32_t table[M_BIG];
 };
 static struct vipinfo V[32];
-static struct xlb_backend B[64];
+
+/*
+ * Backends belong to one VIP, as xlbd programs them: VIP @vip's k-th backend has id BE(vip, k)
+ * and xlb_backend.vip_id == vip (a flow-table hit on another VIP's backend re-hashes).
+ */
+#define BE_PER_VIP 16
+#define BE(vip, k) (1 + (vip) * BE_PER_VIP + (k))
+#define BE_IDS (1 + 32 * BE_PER_VIP)
+static struct xlb_backend B[BE_IDS];
 
 /* ---------------------------------------------------------------- reporting */
 
@@ -80,13 +88,15 @@ static void addr_of(const char *s, __be32 a[4], __u8 *fam)
 	*fam = XLB_AF_INET6;
 }
 
-static int add_backend(uint32_t id, const char *addr, int usable)
+static int add_backend(uint32_t id, uint32_t vip_id, const char *addr, int usable)
 {
 	struct xlb_backend be = {};
 
 	addr_of(addr, be.addr, &be.family);
 	be.flags = usable ? XLB_BE_F_USABLE : 0;
+	be.vip_id = vip_id;
 	memcpy(be.mac, "\x02\xbe\x00\x00\x00", 5);
+	be.mac[4] = (uint8_t)(id >> 8);
 	be.mac[5] = (uint8_t)id;
 	B[id] = be;
 	return xlb_backend__set(X, id, &be);
@@ -99,14 +109,33 @@ static int set_table(uint32_t vip_id, const uint32_t *t, uint32_t m)
 	return xlb_vip__set_table(X, vip_id, t, m);
 }
 
-/* A table of @m slots cycling through backends @first .. @first + @n - 1. */
-static int fill_table(uint32_t vip_id, uint32_t first, uint32_t n, uint32_t m)
+/* A table of @m slots cycling through the VIP's backends BE(vip_id, 0 .. @n - 1). */
+static int fill_table(uint32_t vip_id, uint32_t n, uint32_t m)
 {
 	uint32_t t[M_BIG];
 
 	for (uint32_t i = 0; i < m; i++)
-		t[i] = first + (i * 7 + vip_id) % n;
+		t[i] = BE(vip_id, (i * 7 + vip_id) % n);
 	return set_table(vip_id, t, m);
+}
+
+/*
+ * @n backends of VIP @vip_id, addressed 198.19.VIP.k+1 (IPv4), 2001:db8:1:VIP::k+1 (IPv6) or
+ * the first @n4 in IPv4 and the rest in IPv6 (@fam 0).
+ */
+static int add_backends(uint32_t vip_id, int fam, uint32_t n, uint32_t n4)
+{
+	char a[64];
+	int err = 0;
+
+	for (uint32_t k = 0; k < n; k++) {
+		if (fam == 4 || (!fam && k < n4))
+			snprintf(a, sizeof(a), "198.19.%u.%u", vip_id, k + 1);
+		else
+			snprintf(a, sizeof(a), "2001:db8:1:%x::%x", vip_id, k + 1);
+		err |= add_backend(BE(vip_id, k), vip_id, a, 1);
+	}
+	return err;
 }
 
 static int add_vip(const char *addr, uint16_t port, uint8_t proto, uint32_t id, uint8_t mode,
@@ -132,23 +161,22 @@ static int setup(void)
 		const char *addr;
 		uint32_t id;
 		uint8_t mode;
-		uint32_t be_first;
+		int be_family;	/* of its 4 backends; 0 = none */
 		uint32_t flags;
 	} vips[] = {
-		{ "198.18.0.10", VIP_4IN4, XLB_MODE_IPIP, 1, 0 },
-		{ "198.18.0.11", VIP_4IN6, XLB_MODE_IPIP, 11, 0 },
-		{ "2001:db8::10", VIP_6IN6, XLB_MODE_IPIP, 11, 0 },
-		{ "2001:db8::11", VIP_6IN4, XLB_MODE_IPIP, 1, 0 },
-		{ "198.18.0.12", VIP_GUE4, XLB_MODE_GUE, 1, 0 },
-		{ "2001:db8::12", VIP_GUE6, XLB_MODE_GUE, 11, 0 },
-		{ "198.18.0.13", VIP_L2_4, XLB_MODE_L2, 1, 0 },
-		{ "2001:db8::13", VIP_L2_6, XLB_MODE_L2, 11, 0 },
-		{ "198.18.0.30", VIP_SRC, XLB_MODE_IPIP, 1, XLB_VIP_F_HASH_SRC },
-		{ "198.18.0.40", VIP_MISC, XLB_MODE_IPIP, 21, 0 },
+		{ "198.18.0.10", VIP_4IN4, XLB_MODE_IPIP, 4, 0 },
+		{ "198.18.0.11", VIP_4IN6, XLB_MODE_IPIP, 6, 0 },
+		{ "2001:db8::10", VIP_6IN6, XLB_MODE_IPIP, 6, 0 },
+		{ "2001:db8::11", VIP_6IN4, XLB_MODE_IPIP, 4, 0 },
+		{ "198.18.0.12", VIP_GUE4, XLB_MODE_GUE, 4, 0 },
+		{ "2001:db8::12", VIP_GUE6, XLB_MODE_GUE, 6, 0 },
+		{ "198.18.0.13", VIP_L2_4, XLB_MODE_L2, 4, 0 },
+		{ "2001:db8::13", VIP_L2_6, XLB_MODE_L2, 6, 0 },
+		{ "198.18.0.30", VIP_SRC, XLB_MODE_IPIP, 4, XLB_VIP_F_HASH_SRC },
+		{ "198.18.0.40", VIP_MISC, XLB_MODE_IPIP, 4, 0 },
 		{ "198.18.0.60", VIP_EMPTY, XLB_MODE_IPIP, 0, 0 },
 		{ "198.18.0.61", VIP_NOTABLE, XLB_MODE_IPIP, 0, 0 },
 	};
-	char a[64];
 	int err = 0;
 
 	CFG = (struct xlb_config){ .gue_port = 6080, .hash_seed = 0x5eed, .encap_src4_bits = 8,
@@ -158,34 +186,23 @@ static int setup(void)
 	inet_pton(AF_INET6, "2001:db8:ffff::", CFG.encap_src6);
 	err |= xlb__config_set(X, &CFG);
 
-	for (int i = 1; i <= 4; i++) {
-		snprintf(a, sizeof(a), "198.18.1.%d", i);
-		err |= add_backend(i, a, 1);
-		snprintf(a, sizeof(a), "2001:db8:1::%d", i);
-		err |= add_backend(10 + i, a, 1);
-		snprintf(a, sizeof(a), "198.18.2.%d", i);
-		err |= add_backend(20 + i, a, 1);
-	}
-	for (int i = 0; i < 10; i++) {
-		if (i < 5)
-			snprintf(a, sizeof(a), "198.18.3.%d", i + 1);
-		else
-			snprintf(a, sizeof(a), "2001:db8:3::%d", i + 1);
-		err |= add_backend(31 + i, a, 1);
-	}
 	for (size_t i = 0; i < sizeof(vips) / sizeof(vips[0]); i++) {
 		err |= add_vip(vips[i].addr, 80, 6, vips[i].id, vips[i].mode, vips[i].flags);
 		err |= add_vip(vips[i].addr, 53, 17, vips[i].id, vips[i].mode, vips[i].flags);
-		if (vips[i].be_first)
-			err |= fill_table(vips[i].id, vips[i].be_first, 4, M);
+		if (vips[i].be_family) {
+			err |= add_backends(vips[i].id, vips[i].be_family, 4, 0);
+			err |= fill_table(vips[i].id, 4, M);
+		}
 	}
 	/* all-ports VIPs */
 	err |= add_vip("198.18.0.20", 0, 6, VIP_ALL4, XLB_MODE_IPIP, 0);
 	err |= add_vip("198.18.0.20", 0, 17, VIP_ALL4, XLB_MODE_IPIP, 0);
 	err |= add_vip("2001:db8::20", 0, 6, VIP_ALL6, XLB_MODE_IPIP, 0);
 	err |= add_vip("2001:db8::20", 0, 17, VIP_ALL6, XLB_MODE_IPIP, 0);
-	err |= fill_table(VIP_ALL4, 1, 4, M);
-	err |= fill_table(VIP_ALL6, 11, 4, M);
+	err |= add_backends(VIP_ALL4, 4, 4, 0);
+	err |= add_backends(VIP_ALL6, 6, 4, 0);
+	err |= fill_table(VIP_ALL4, 4, M);
+	err |= fill_table(VIP_ALL6, 4, M);
 	/* no usable backend at all */
 	{
 		uint32_t zeros[M] = { 0 };
@@ -195,8 +212,10 @@ static int setup(void)
 	/* random flows: 10 backends of both families, a bigger table */
 	err |= add_vip("198.18.0.50", 80, 6, VIP_RAND, XLB_MODE_IPIP, 0);
 	err |= add_vip("2001:db8::50", 80, 6, VIP_RAND6, XLB_MODE_IPIP, 0);
-	err |= fill_table(VIP_RAND, 31, 10, M_BIG);
-	err |= fill_table(VIP_RAND6, 31, 10, M_BIG);
+	err |= add_backends(VIP_RAND, 0, 10, 5);
+	err |= add_backends(VIP_RAND6, 0, 10, 5);
+	err |= fill_table(VIP_RAND, 10, M_BIG);
+	err |= fill_table(VIP_RAND6, 10, M_BIG);
 	return err;
 }
 
@@ -423,7 +442,7 @@ static uint32_t backend_of(const struct pkt *in, const struct run *r, uint8_t mo
 
 	if (r->verdict != XDP_TX)
 		return 0;
-	for (uint32_t id = 1; id < 64; id++) {
+	for (uint32_t id = 1; id < BE_IDS; id++) {
 		const struct xlb_backend *be = &B[id];
 
 		if (!be->family)
@@ -662,7 +681,7 @@ static void test_icmp(int family)
 	const char *vip = family == 4 ? "198.18.0.10" : "2001:db8::10";
 	const char *client = family == 4 ? "198.18.7.7" : "2001:db8:7::7";
 	const char *router = family == 4 ? "198.18.9.1" : "2001:db8:9::1";
-	uint32_t vid = family == 4 ? VIP_4IN4 : VIP_6IN6, owner, got, first = family == 4 ? 1 : 11;
+	uint32_t vid = family == 4 ? VIP_4IN4 : VIP_6IN6, owner, got, first = BE(vid, 0);
 	static const int ev[] = { XLB_R_EV_ICMP, 0 };
 	uint32_t saved[M], rot[M];
 	struct xlb_flow_key k;
@@ -758,7 +777,7 @@ static void test_sticky_and_rehash(void)
 	WHY[0] = 0;
 	memcpy(saved, V[VIP_MISC].table, sizeof(saved));
 	b0 = send_flow(client, vip, 7000, VIP_MISC, &r, &in);
-	other = b0 == 21 ? 22 : 21;
+	other = b0 == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
 	for (int i = 0; i < M; i++)
 		t[i] = other;
 	set_table(VIP_MISC, t, M);
@@ -794,6 +813,57 @@ static void test_sticky_and_rehash(void)
 	tap(ok, "slot holding a failed backend drops as no backend", WHY);
 
 	B[b0].flags = XLB_BE_F_USABLE;
+	xlb_backend__set(X, b0, &B[b0]);
+	set_table(VIP_MISC, saved, M);
+}
+
+/*
+ * A backend id freed and reused by another VIP: the flow recorded on it must not follow the id
+ * to the other service. The hit is treated as a hit on an unusable backend: re-hash, overwrite.
+ */
+static void test_reused_backend_id(void)
+{
+	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
+	const char *vip = "198.18.0.40", *client = "198.18.8.9";
+	struct xlb_backend saved_be;
+	uint32_t b0, b1, saved[M], t[M], other;
+	struct xlb_flow_key k;
+	struct xlb_flow f;
+	struct run r;
+	struct pkt in;
+	uint8_t a[4], d[4];
+	int ok = 1;
+
+	WHY[0] = 0;
+	memcpy(saved, V[VIP_MISC].table, sizeof(saved));
+	b0 = send_flow(client, vip, 7100, VIP_MISC, &r, &in);
+	other = b0 == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
+	/* b0 leaves VIP_MISC (its slots go to another backend), its id is reused by VIP_4IN4 */
+	for (int i = 0; i < M; i++)
+		t[i] = other;
+	set_table(VIP_MISC, t, M);
+	saved_be = B[b0];
+	B[b0].vip_id = VIP_4IN4;
+	inet_pton(AF_INET, "198.19.99.1", B[b0].addr);
+	if (!b0 || xlb_backend__set(X, b0, &B[b0]))
+		ok = fail("setup: flow on backend %u", b0);
+	b1 = send_flow(client, vip, 7100, VIP_MISC, &r, &in);
+	ok = ok && check_reason(&in, &r, XLB_R_TX, ev_rehash);
+	if (ok && b1 != other)
+		ok = fail("flow went to backend %u (%s), expected %u of its own VIP", b1,
+			  b1 == b0 ? "the reused id" : "?", other);
+	inet_pton(AF_INET, client, a);
+	inet_pton(AF_INET, vip, d);
+	xlb_flow_key__init(&k, XLB_AF_INET, a, d, 7100, 80, 6);
+	if (ok && (xlb_flow__get(X, &k, &f) || f.backend_id != other))
+		ok = fail("flow entry not overwritten (backend %u)", f.backend_id);
+	/* and from then on a plain hit again */
+	b1 = send_flow(client, vip, 7100, VIP_MISC, &r, &in);
+	if (ok && (b1 != other || !check_reason(&in, &r, XLB_R_TX, NULL)))
+		ok = fail("second packet after the re-hash: backend %u, %s", b1, WHY);
+	tap(ok, "flow on a backend id reused by another VIP is re-hashed and re-recorded", WHY);
+
+	B[b0] = saved_be;
 	xlb_backend__set(X, b0, &B[b0]);
 	set_table(VIP_MISC, saved, M);
 }
@@ -1006,7 +1076,7 @@ static void test_counters(void)
 
 static void test_random_flows(void)
 {
-	int ok = 1, n = 4000, dist[64] = { 0 };
+	int ok = 1, n = 4000, dist[BE_IDS] = { 0 };
 	unsigned int seed = 42;
 
 	WHY[0] = 0;
@@ -1046,9 +1116,12 @@ static void test_random_flows(void)
 		else
 			dist[got]++;
 	}
-	for (int id = 31; ok && id <= 40; id++)
-		if (dist[id] < n / 10 / 2)
-			ok = fail("backend %d got %d of %d flows", id, dist[id], n);
+	for (int k = 0; ok && k < 20; k++) {
+		uint32_t id = BE(k < 10 ? VIP_RAND : VIP_RAND6, k % 10);
+
+		if (dist[id] < n / 2 / 10 / 2)
+			ok = fail("backend %u got %d of %d flows of its VIP", id, dist[id], n / 2);
+	}
 	tap(ok, "4000 random v4/v6 flows: datapath backend == xlb_flow_hash + table", WHY);
 }
 
@@ -1308,6 +1381,7 @@ int main(void)
 	test_icmp(4);
 	test_icmp(6);
 	test_sticky_and_rehash();
+	test_reused_backend_id();
 	test_flood();
 	test_too_big();
 	test_icmp_too_big_reply();

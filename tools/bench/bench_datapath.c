@@ -98,7 +98,7 @@ static double measure(struct ctx *c, int target, const struct bench_frame *f)
 static int setup(struct xlb *x)
 {
 	struct xlb_config cfg = { .gue_port = 6080, .hash_seed = 0x5eed, .encap_src4_bits = 8 };
-	static __u32 t4[XLB_MAGLEV_DEFAULT], t6[XLB_MAGLEV_DEFAULT];
+	static __u32 t4[XLB_MAGLEV_DEFAULT], t6[XLB_MAGLEV_DEFAULT], tl2[XLB_MAGLEV_DEFAULT];
 	struct xlb_vip_key k4 = { .port = htons(80), .proto = 6, .family = XLB_AF_INET };
 	struct xlb_vip_key k6 = { .port = htons(80), .proto = 6, .family = XLB_AF_INET6 };
 	struct xlb_vip v4 = { .id = 1, .table_size = XLB_MAGLEV_DEFAULT, .mode = XLB_MODE_IPIP };
@@ -109,9 +109,12 @@ static int setup(struct xlb *x)
 	inet_pton(AF_INET, "198.18.200.0", &cfg.encap_src4);
 	inet_pton(AF_INET6, "2001:db8:ffff::", cfg.encap_src6);
 	err |= xlb__config_set(x, &cfg);
+	/* backends belong to one VIP each (ids 1.., 101.., 201..), as xlbd programs them */
 	for (__u32 i = 1; i <= NBACKENDS; i++) {
-		struct xlb_backend b4 = { .family = XLB_AF_INET, .flags = XLB_BE_F_USABLE };
-		struct xlb_backend b6 = { .family = XLB_AF_INET6, .flags = XLB_BE_F_USABLE };
+		struct xlb_backend b4 = { .family = XLB_AF_INET, .flags = XLB_BE_F_USABLE,
+					  .vip_id = 1 };
+		struct xlb_backend b6 = { .family = XLB_AF_INET6, .flags = XLB_BE_F_USABLE,
+					  .vip_id = 2 };
 		char a[64];
 
 		snprintf(a, sizeof(a), "198.18.1.%u", i);
@@ -120,10 +123,13 @@ static int setup(struct xlb *x)
 		inet_pton(AF_INET6, a, b6.addr);
 		err |= xlb_backend__set(x, i, &b4);
 		err |= xlb_backend__set(x, 100 + i, &b6);
+		b4.vip_id = 3;
+		err |= xlb_backend__set(x, 200 + i, &b4);
 	}
 	for (__u32 i = 0; i < XLB_MAGLEV_DEFAULT; i++) {
 		t4[i] = 1 + i % NBACKENDS;
 		t6[i] = 101 + i % NBACKENDS;
+		tl2[i] = 201 + i % NBACKENDS;
 	}
 	inet_pton(AF_INET, "198.18.0.10", k4.addr);
 	inet_pton(AF_INET6, "2001:db8::10", k6.addr);
@@ -135,7 +141,7 @@ static int setup(struct xlb *x)
 	v4.id = 3;
 	v4.mode = XLB_MODE_L2;
 	err |= xlb_vip__set(x, &k4, &v4);
-	err |= xlb_vip__set_table(x, 3, t4, XLB_MAGLEV_DEFAULT);
+	err |= xlb_vip__set_table(x, 3, tl2, XLB_MAGLEV_DEFAULT);
 	err |= xlb_vip__set_table(x, 2, t6, XLB_MAGLEV_DEFAULT);
 	return err;
 }
