@@ -293,6 +293,24 @@ EOF
 	done
 }
 
+# tb_test_start NAME FILE... - start a TAP test: on exit, tb_cleanup and the plan; skip (exit 0)
+# without root or when a FILE is not executable (not built)
+tb_test_start() {
+	local name=$1 f
+	shift
+	trap 'tb_cleanup; echo "1..$TB_T"' EXIT
+	if [ "$(id -u)" -ne 0 ]; then
+		tb_ok "$name # SKIP needs root"
+		exit 0
+	fi
+	for f in "$@"; do
+		if [ ! -x "$f" ]; then
+			tb_ok "$name # SKIP $f not built (make tests-build)"
+			exit 0
+		fi
+	done
+}
+
 # TAP output for the tests: tb_ok NAME; tb_not_ok NAME [WHY]; tb_check NAME WHY CMD... (ok when
 # CMD succeeds); tb_verdicts WHAT LINES (a test per "ok|not ok<TAB>NAME<TAB>WHY" line, as the
 # tests' python checks print them; not ok WHAT when there is none). TB_T counts the tests (the

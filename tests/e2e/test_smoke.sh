@@ -24,22 +24,7 @@ VIP4=198.18.0.10 VIP6=2001:db8::10
 HELPER=$XLB_BUILD/tests/e2e/smoke_lb
 PKT=tests/e2e/smoke_pkt.py
 
-finish() {
-	tb_cleanup
-	echo "1..$TB_T"
-}
-trap finish EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	tb_ok "smoke # SKIP needs root"
-	exit 0
-fi
-for f in "$HELPER" "$XLB_BUILD/sink" "$XLB_BUILD/tests/e2e/smoke_decap"; do
-	if [ ! -x "$f" ]; then
-		tb_ok "smoke # SKIP $f not built (make tests-build)"
-		exit 0
-	fi
-done
+tb_test_start smoke "$HELPER" "$XLB_BUILD/sink" "$XLB_BUILD/tests/e2e/smoke_decap"
 
 # The decapsulation program's fixtures first (BPF_PROG_TEST_RUN, no namespace needed).
 out=$("$XLB_BUILD/tests/e2e/smoke_decap" 2>&1)
@@ -122,9 +107,12 @@ if [ "$r6" = "lb-host:20000" ]; then tb_ok "TCP to lb host (IPv6) while attached
 else tb_not_ok "TCP to lb host (IPv6) while attached" "got '$(echo $r6 | tail -c 200)'"; fi
 
 # VIP traffic: N new TCP flows to the IPv4 VIP, N new UDP flows to the IPv6 VIP.
-tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 198.18.0.1 "$VIP4" tcp 80 "$N"
-tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 2001:db8::1 "$VIP6" udp 53 "$N"
-sleep 0.5
+send_frames() {			# send_frames N
+	tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 198.18.0.1 "$VIP4" tcp 80 "$1"
+	tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 2001:db8::1 "$VIP6" udp 53 "$1"
+	sleep 0.5
+}
+send_frames "$N"
 
 tb_stop "$SINK"
 tb_stop "$LB"
@@ -176,9 +164,9 @@ tb_wait 5 grep -q attached "$TB_TMP/sink-gue.json"
 tb_bg lb "$TB_TMP/lb-gue.out" "$HELPER" "${args[@]}" --mode gue eth0
 LB=$TB_LAST_PID
 if tb_wait 10 grep -q ready "$TB_TMP/lb-gue.out"; then
-	tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 198.18.0.1 "$VIP4" tcp 80 "$G"
-	tb_exec peer python3 "$PKT" frames eth0 "$LB_MAC" 2001:db8::1 "$VIP6" udp 53 "$G"
-	sleep 0.5
+	send_frames "$G"
+else
+	tb_not_ok "GUE: xlb programmed and attached" "$(tr '\n' ' ' <"$TB_TMP/lb-gue.out")"
 fi
 tb_stop "$SINK"
 tb_stop "$LB"

@@ -19,22 +19,7 @@ VIP4=198.18.0.10 VIP6=2001:db8::10
 SVC4="$VIP4:80/tcp" SVC6="[$VIP6]:80/tcp"
 PKT=tests/e2e/smoke_pkt.py
 
-finish() {
-	tb_cleanup
-	echo "1..$TB_T"
-}
-trap finish EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	tb_ok "traffic # SKIP needs root"
-	exit 0
-fi
-for f in sink xlb-decap xlbd xlb; do
-	if [ ! -x "$XLB_BUILD/$f" ]; then
-		tb_ok "traffic # SKIP $XLB_BUILD/$f not built"
-		exit 0
-	fi
-done
+tb_test_start traffic "$XLB_BUILD"/{sink,xlb-decap,xlbd,xlb}
 
 # More VIPs for the other forwarding modes: GUE over both families, and across families.
 GUE4=198.18.0.11 GUE6=2001:db8::11 X46=198.18.0.12 X64=2001:db8::12
