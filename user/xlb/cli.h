@@ -63,7 +63,6 @@ extern const struct cli_obj cli_obj_vip, cli_obj_backend, cli_obj_stats, cli_obj
 /* main.c: errors and usage */
 int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cli_usage(const struct cli_obj *obj, FILE *f);
 
 /* args.c: local validation; each returns 0 or XLB_EUSAGE after printing an error naming @s */
 struct cli_addr {
@@ -78,7 +77,6 @@ int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *
 int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
 		  uint32_t *out);
 int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices);
-bool cli_is_help(const char *word);
 /* Pops the value of keyword argv[0]; errors with "missing value" when there is none. */
 const char *cli_value(struct cli *c, int *argc, char ***argv);
 
@@ -115,11 +113,6 @@ struct cli_table *cli_table_new(const struct cli_col *cols, size_t ncols, json_t
 void cli_table_add(struct cli_table *t, json_t *row);
 void cli_table_print(struct cli_table *t, FILE *f);
 void cli_table_free(struct cli_table *t);
-/* A key/value list of one object: one line per column, label padded. */
-void cli_kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f);
-
-/* Prints @res as JSON when -j, else nothing; returns true when it printed (caller stops). */
-bool cli_print_json(struct cli *c, json_t *res);
 
 /* How a command shows the daemon's reply in text mode; any part may be absent. */
 struct cli_view {
@@ -135,7 +128,5 @@ struct cli_view {
  * a NULL @v shows nothing in text mode (a change). Returns 0, or -EIO after the error.
  */
 int cli_show(struct cli *c, json_t *req, const struct cli_view *v);
-void cli_format(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx, char *buf,
-		size_t len);
 
 #endif /* XLB_CLI_H */

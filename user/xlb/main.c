@@ -22,7 +22,7 @@ static const char main_usage[] =
 	"             -h | --help }\n";
 
 /* Usage of one object, or of everything when @obj is NULL. */
-void cli_usage(const struct cli_obj *obj, FILE *f)
+static void usage(const struct cli_obj *obj, FILE *f)
 {
 	size_t i;
 
@@ -88,7 +88,7 @@ int cli_usage_error(struct cli *c, const char *fmt, ...)
 	return XLB_EUSAGE;
 }
 
-bool cli_is_help(const char *word)
+static bool is_help(const char *word)
 {
 	return !strcmp(word, "help") || !strcmp(word, "-h") || !strcmp(word, "--help");
 }
@@ -137,8 +137,8 @@ static int run_object(struct cli *c, const struct cli_obj *obj, int argc, char *
 	int i;
 
 	c->obj = obj;
-	if (argc > 0 && cli_is_help(argv[0])) {
-		cli_usage(obj, stdout);
+	if (argc > 0 && is_help(argv[0])) {
+		usage(obj, stdout);
 		return 0;
 	}
 	if (!obj->cmds)
@@ -149,8 +149,8 @@ static int run_object(struct cli *c, const struct cli_obj *obj, int argc, char *
 	i = match(names, n, argc ? argv[0] : "list", cands, sizeof(cands));
 	if (i < 0)
 		return no_match(c, i, argv[0], cands, obj);
-	if (argc > 1 && cli_is_help(argv[1])) {
-		cli_usage(obj, stdout);
+	if (argc > 1 && is_help(argv[1])) {
+		usage(obj, stdout);
 		return 0;
 	}
 	return obj->cmds[i].fn(c, argc ? argc - 1 : 0, argv + !!argc);
@@ -192,7 +192,7 @@ static int run(struct cli *c, int argc, char **argv)
 			printf("xlb %s\n", XLB_VERSION);
 			return 0;
 		case 'h':
-			cli_usage(NULL, stdout);
+			usage(NULL, stdout);
 			return 0;
 		case ':':
 			return cli_usage_error(c, "option \"%s\" needs a value", argv[optind - 1]);
@@ -207,8 +207,8 @@ static int run(struct cli *c, int argc, char **argv)
 
 	if (argc == 0)
 		return cli_usage_error(c, "missing OBJECT");
-	if (cli_is_help(argv[0])) {
-		cli_usage(NULL, stdout);
+	if (is_help(argv[0])) {
+		usage(NULL, stdout);
 		return 0;
 	}
 	for (i = 0; i < NOBJECTS; i++)

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The one print path of xlb: a command hands the daemon's result to cli_print_json() (-j) or
- * to a column description (aligned table, key/value list); both read the same JSON object.
+ * The one print path of xlb: a command describes how its reply reads as text (struct
+ * cli_view: columns of a key/value list and of an aligned table) and cli_show() prints the
+ * daemon's JSON object either as JSON (-j) or through that description.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-bool cli_print_json(struct cli *c, json_t *res)
+/* Prints @res as JSON when -j, else nothing; returns true when it printed (caller stops). */
+static bool print_json(struct cli *c, json_t *res)
 {
 	if (!c->json)
 		return false;
@@ -66,8 +68,9 @@ static void format_backend(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, strchr(addr, ':') ? "[%s]:%lld" : "%s:%lld", addr, port);
 }
 
-void cli_format(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx, char *buf,
-		size_t len)
+/* One cell: @key of @row (the row itself when NULL) formatted by @fmt into @buf. */
+static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx,
+			char *buf, size_t len)
 {
 	static const char *const si[] = { "", "k", "M", "G", "T", NULL };
 	static const char *const iec[] = { " B", " KiB", " MiB", " GiB", " TiB", NULL };
@@ -204,7 +207,7 @@ void cli_table_add(struct cli_table *t, json_t *row)
 		t->cap = cap;
 	}
 	for (i = 0; i < t->ncols; i++) {
-		cli_format(t->cols[i].fmt, row, t->cols[i].key, t->ctx, buf, sizeof(buf));
+		format_cell(t->cols[i].fmt, row, t->cols[i].key, t->ctx, buf, sizeof(buf));
 		t->cells[t->nrows * t->ncols + i] = strdup(buf);
 	}
 	t->nrows++;
@@ -268,7 +271,8 @@ void cli_table_free(struct cli_table *t)
 	free(t);
 }
 
-void cli_kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f)
+/* A key/value list of one object: one line per column, label padded. */
+static void kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f)
 {
 	char buf[CELL_MAX];
 	size_t i, w = 0;
@@ -277,7 +281,7 @@ void cli_kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE *f
 		if (strlen(cols[i].title) > w)
 			w = strlen(cols[i].title);
 	for (i = 0; i < ncols; i++) {
-		cli_format(cols[i].fmt, obj, cols[i].key, obj, buf, sizeof(buf));
+		format_cell(cols[i].fmt, obj, cols[i].key, obj, buf, sizeof(buf));
 		fprintf(f, "%-*s  %s\n", (int)w, cols[i].title, buf);
 	}
 }
@@ -290,10 +294,10 @@ int cli_show(struct cli *c, json_t *req, const struct cli_view *v)
 
 	if (!res)
 		return -EIO;
-	if (cli_print_json(c, res) || !v)
+	if (print_json(c, res) || !v)
 		goto out;
 	if (v->kv)
-		cli_kv_print(v->kv, v->nkv, res, stdout);
+		kv_print(v->kv, v->nkv, res, stdout);
 	if (v->kv && v->rows)
 		fputc('\n', stdout);
 	if (v->rows) {

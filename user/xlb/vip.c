@@ -68,7 +68,7 @@ static int vip_add(struct cli *c, int argc, char **argv)
 			}
 			v = json_integer(m);
 		} else {
-			if (cli_parse_choice(c, kw, val, key[0] == 'm' ? modes : hashes) < 0)
+			if (cli_parse_choice(c, kw, val, !strcmp(key, "mode") ? modes : hashes) < 0)
 				goto out;
 			v = json_string(val);
 		}
