@@ -75,7 +75,8 @@ static int find_stats_map(int ifindex, const char *ifname)
 	prog_fd = bpf_prog_get_fd_by_id(prog_id);
 	if (prog_fd < 0) {
 		err = -errno;
-		fprintf(stderr, "Error: XDP program %u on %s: %s\n", prog_id, ifname, strerror(-err));
+		fprintf(stderr, "Error: XDP program %u on %s: %s\n", prog_id, ifname,
+			strerror(-err));
 		return err;
 	}
 	info.nr_map_ids = max_ids;
