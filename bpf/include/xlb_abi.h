@@ -126,7 +126,9 @@ struct xlb_backend {
 	__u8 flags;	/* enum xlb_backend_flags */
 	__u8 mac[6];	/* destination MAC in L2 DSR mode */
 	__u32 vip_id;	/* the VIP this backend serves (ids are per VIP and backend) */
-	__u32 pad;
+	__be16 port;	/* the backend's port, network order, 0 = none; not used by the datapath
+			 * (it never rewrites ports): identity for the control plane's adoption */
+	__u16 pad;
 };
 
 /* Key of the flow table xlb_flows and input of the flow hash. */

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # xlbd restart without loss (root): flows driven through the pinned program (BPF_PROG_TEST_RUN
 # via bpftool); SIGTERM leaves it pinned and forwarding; while no daemon runs the config gains
-# a backend; a new xlbd adopts the pins: flow table, counters and backend ids survive and every
-# flow keeps its backend. --detach-on-exit removes everything. A veth in a namespace checks the
+# a backend and its backends change order; a new xlbd adopts the pins: flow table, counters and
+# backend ids (matched by address and port) survive and every flow keeps its backend. --detach-on-exit removes everything. A veth in a namespace checks the
 # attach path.
 set -u
 source "$(dirname "$0")/xlbd_lib.sh"
@@ -15,7 +15,8 @@ cat >"$CONF" <<JSON
  "encap_source4": "198.18.0.1", "encap_source6": "2001:db8::1",
  "vips": [{"address": "198.18.0.10", "port": 80, "table_size": 251,
            "backends": [{"address": "198.18.1.1"}, {"address": "198.18.1.2"},
-                        {"address": "198.18.1.3"}, {"address": "198.18.1.4"}]},
+                        {"address": "198.18.1.3"}, {"address": "198.18.1.4"},
+                        {"address": "198.18.1.1", "port": 8080}]},
           {"address": "2001:db8::10", "port": 443, "proto": "udp", "table_size": 509,
            "backends": [{"address": "2001:db8:1::1"}, {"address": "198.18.1.5"}]}]}
 JSON
@@ -39,10 +40,13 @@ check "SIGTERM: clean exit, no leak" test $? -eq 0
 check "program and maps stay pinned without a daemon" test -e "$PROG" -a -e "$PIN/xlb_flows"
 check "packets still forwarded while no daemon runs" $R drive "$PROG" "$T"
 
-# the config changes while the daemon is down: a new backend takes slots of the table
+# the config changes while the daemon is down: a new backend takes slots of the table, and the
+# backends are listed in reverse order (198.18.1.1 port 8080 first: the pins hold ports, so the
+# two backends on 198.18.1.1 keep their ids)
 python3 - "$CONF" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
+c["vips"][0]["backends"].reverse()
 c["vips"][0]["backends"].append({"address": "198.18.1.9", "weight": 400})
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY

@@ -44,7 +44,8 @@ def snapshot(sock):
     look = {}
     for vip, src, sport, _, _, proto in FLOWS:
         r = c.req({"cmd": "lookup", "vip": vip, "src": src_name(src, sport), "proto": proto})
-        look["%s %s" % (vip, src)] = [r["backend"]["address"] if r.get("backend") else None,
+        b = r.get("backend")
+        look["%s %s" % (vip, src)] = ["%s %d" % (b["address"], b["port"]) if b else None,
                                       r.get("source")]
     c.close()
     return {"status": st, "stats": stats["vips"], "tx": stats["reasons"]["tx"],
@@ -78,7 +79,8 @@ def compare(sock, snap, passes):
     t.ok(all(pk[v]["new_flows"] == pb[v]["new_flows"] for v in want),
          "no flow was new again after the restart",
          ({v: pk[v]["new_flows"] for v in want}, {v: pb[v]["new_flows"] for v in want}))
-    per_be = {(v["vip"], x["address"]): x["packets"] for v in a["stats"] for x in v["backends"]}
+    per_be = {(v["vip"], "%s %d" % (x["address"], x["port"])): x["packets"] for v in a["stats"]
+              for x in v["backends"]}
     t.ok(sum(per_be.values()) == 30 * passes and
          all(per_be[k] == n * passes for k, n in expected_per_backend(b).items()),
          "backend counters survived and every flow stayed on its backend", per_be)

@@ -30,9 +30,10 @@ static double elapsed_ms_f(const struct timespec *since)
 
 /*
  * The pinned state as a configuration: VIPs with their ids from xlb_vips, backends from
- * xlb_backends matched to their VIP by vip_id. What the maps do not hold (ports of backends,
- * weights) is unknown: state_apply() then matches backends by address alone and rebuilds
- * every table, swapping it only if it differs from the pinned one.
+ * xlb_backends matched to their VIP by vip_id, with their address and port. What the maps do
+ * not hold (weights) is unknown: state_apply() then rebuilds every table, swapping it only if it
+ * differs from the pinned one. Pins written before xlb_backend.port existed have port 0 there:
+ * such backends are matched by address alone.
  */
 struct pins_ctx {
 	struct xlbd *d;
@@ -117,6 +118,7 @@ struct xlb_cfg *state_from_pins(struct xlbd *d)
 		xlb_cfg_backend_init(b);
 		memcpy(b->addr, be.addr, 16);
 		b->family = be.family;
+		b->port = ntohs(be.port);
 		b->state = be.flags & XLB_BE_F_USABLE ? XLB_STATE_ACTIVE : XLB_STATE_DISABLED;
 		memcpy(b->mac, be.mac, 6);
 		b->has_mac = v->mode == XLB_MODE_L2;
@@ -168,13 +170,17 @@ static int alloc_id(bool *used, __u32 lo, __u32 n, __u32 *cursor, __u32 *out)
 	return -ENOSPC;
 }
 
-/* Backend of @fv matching @b: address and port, or address alone when adopting pins. */
+/*
+ * Backend of @fv matching @b: address and port. With @by_addr (adopting pins that hold no port:
+ * written before xlb_backend.port existed), address alone: the first pinned backend of that
+ * address not @claimed yet.
+ */
 static int match_backend(const struct xlb_cfg_vip *fv, const struct xlb_cfg_backend *b,
-			 bool from_pins, const bool *claimed)
+			 bool by_addr, const bool *claimed)
 {
 	size_t i;
 
-	if (!from_pins)
+	if (!by_addr)
 		return xlb_cfg_find_backend(fv, b->family, b->addr, b->port);
 	for (i = 0; i < fv->nbackends; i++) {
 		const struct xlb_cfg_backend *o = &fv->backends[i];
@@ -183,6 +189,19 @@ static int match_backend(const struct xlb_cfg_vip *fv, const struct xlb_cfg_back
 			return i;
 	}
 	return -1;
+}
+
+/*
+ * Do pins @from hold backend ports? Pins of an older xlbd have port 0 everywhere (so do pins of
+ * a configuration whose backends all have port 0: matching by address is then the same).
+ */
+static bool pins_without_ports(const struct xlb_cfg *from)
+{
+	for (size_t i = 0; i < from->nvips; i++)
+		for (size_t j = 0; j < from->vips[i].nbackends; j++)
+			if (from->vips[i].backends[j].port)
+				return false;
+	return true;
 }
 
 /* ------------------------------------------------------------------ programming */
@@ -233,6 +252,7 @@ static void backend_value(const struct xlb_cfg_vip *v, const struct xlb_cfg_back
 	if (b->has_mac)
 		memcpy(val->mac, b->mac, 6);
 	val->vip_id = v->id;
+	val->port = htons(b->port);
 }
 
 static int cmp_mb(const void *a, const void *b)
@@ -406,6 +426,7 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 	bool *claimed = calloc(XLB_MAX_BACKENDS, sizeof(bool));
 	size_t i, j;
 	char name[96], a[INET6_ADDRSTRLEN];
+	bool by_addr = from && from_pins && pins_without_ports(from);
 	int err = 0;
 
 	if (!ids || !claimed) {
@@ -459,7 +480,7 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 		v->id_set = true;
 		for (j = 0; j < v->nbackends; j++) {
 			struct xlb_cfg_backend *b = &v->backends[j];
-			int fj = fv ? match_backend(fv, b, from_pins, claimed) : -1;
+			int fj = fv ? match_backend(fv, b, by_addr, claimed) : -1;
 
 			if (fj >= 0) {
 				b->id = fv->backends[fj].id;
