@@ -64,46 +64,34 @@ cat >"$TB_TMP/xlbd.json" <<EOF
   ]
 }
 EOF
-SOCK=$TB_TMP/xlbd.sock
 say "Starting xlbd on lb"
 note "config $TB_TMP/xlbd.json: interface eth0 (native XDP), next hop $TB_NEXTHOP_MAC (rt), VIP $SVC in IPIP mode with three backends."
-tb_bg_bpffs lb "$TB_TMP/xlbd.log" timeout 100 "$XLB_BUILD/xlbd" --config "$TB_TMP/xlbd.json" \
-	--socket "$SOCK" --pin-dir /sys/fs/bpf/xlb --foreground --detach-on-exit
-XLBD=$TB_LAST_PID
-xlb() { "$XLB_BUILD/xlb" -s "$SOCK" "$@"; }
-tb_wait 15 xlb status || { cat "$TB_TMP/xlbd.log" >&2; die "xlbd did not start"; }
+tb_xlbd_start 100 || { cat "$TB_TMP/xlbd.log" >&2; die "xlbd did not start"; }
+xlb() { "$XLB_BUILD/xlb" -s "$TB_XLBD_SOCK" "$@"; }
 sed 's/^[^ ]* [a-z]*: /     xlbd: /' "$TB_TMP/xlbd.log" | grep -v libbpf
 run xlb vip list
 run xlb backend list
 run xlb table "$SVC"
 
-# requests N: N requests from the client, one new TCP connection each; prints who answered
-requests() {
-	local i r
-	for i in $(seq "$1"); do
-		r=$(tb_exec client curl -s -m 2 "http://$VIP/") || r="(failed)"
-		echo "$r"
-	done
-}
-# show ANSWERS: the answers ten per line, then a tally
+# show ANSWERS: the answers of tb_requests ten per line, then a tally
 show() {
-	local answers=$1
-	xargs -n 10 <<<"$answers" | sed 's/^/     /' | sed 's/(failed)/FAILED/g'
+	local answers=$1 be
+	xargs -n 10 <<<"$answers" | sed 's/^/     /; s/\bFAIL\b/FAILED/g'
 	printf '   tally:'
-	for be in be1 be2 be3 "(failed)"; do
-		printf '   %s %d' "${be/(failed)/failed}" "$(grep -cxF -- "$be" <<<"$answers")"
+	for be in be1 be2 be3 FAIL; do
+		printf '   %s %d' "${be/FAIL/failed}" "$(grep -cxF -- "$be" <<<"$answers")"
 	done
 	echo
 }
 
 say "$NREQ HTTP requests from the client to http://$VIP/ (a new connection each)"
-show "$(requests "$NREQ")"
+show "$(tb_requests "http://$VIP/" "$NREQ")"
 note "Each connection is a new flow with its own source port, so Maglev spreads them over the three backends."
 
 say "be2 fails: its HTTP server stops"
 tb_stop "${TB_HTTPD_PID[2]}"
 note "Health probes come in a later issue, so xlb still sends be2 its share of new flows; its kernel refuses them:"
-show "$(requests 15)"
+show "$(tb_requests "http://$VIP/" 15)"
 
 say "The operator takes be2 out"
 run xlb backend set "$SVC" "${TB_BE4[2]}" disable
@@ -113,9 +101,9 @@ run xlb backend list
 run xlb table "$SVC"
 
 say "$NREQ more requests"
-answers=$(requests "$NREQ")
+answers=$(tb_requests "http://$VIP/" "$NREQ")
 show "$answers"
-if grep -qxF -e '(failed)' -e be2 <<<"$answers"; then
+if grep -qxF -e FAIL -e be2 <<<"$answers"; then
 	note "Unexpected: some requests failed or still reached be2."
 	status=1
 else
@@ -127,5 +115,5 @@ run xlb stats
 note "Backend side (be1): what its XDP decapsulation program saw:"
 tb_exec be1 "$XLB_BUILD/xlb-decap" --stats eth0 | grep -E 'decap_4in4|pass_plain' | sed 's/^ */     /'
 
-tb_stop "$XLBD"
+tb_stop "$TB_XLBD_PID"
 exit "${status:-0}"

@@ -50,6 +50,8 @@ TB_PIDS=()			# background processes started with tb_bg
 TB_TMP=${TB_TMP:-}		# temporary folder (logs, configs, sockets), made by tb_tmp
 TB_LAST_PID=
 TB_HTTPD_PID=()			# TB_HTTPD_PID[i]: the HTTP server of be<i>
+TB_XLBD_PID=			# xlbd started by tb_xlbd_start, and its socket
+TB_XLBD_SOCK=
 
 TB_VIP4=198.18.0.10
 TB_VIP6=2001:db8::10
@@ -345,6 +347,27 @@ tb_verdicts() {
 		[ -z "$v" ] && continue
 		if [ "$v" = ok ]; then tb_ok "$name"; else tb_not_ok "$name" "$why"; fi
 	done <<<"$2"
+}
+
+# tb_xlbd_start SECONDS - xlbd on lb:$TB_LB_IF with the config $TB_TMP/xlbd.json, its own bpffs,
+# the socket $TB_XLBD_SOCK and the log $TB_TMP/xlbd.log, stopped after SECONDS at the latest;
+# waits up to 15 s for it to answer `xlb status`. Its pid in TB_XLBD_PID.
+tb_xlbd_start() {
+	TB_XLBD_SOCK=$TB_TMP/xlbd.sock
+	tb_bg_bpffs lb "$TB_TMP/xlbd.log" timeout "$1" "$XLB_BUILD/xlbd" \
+		--config "$TB_TMP/xlbd.json" --socket "$TB_XLBD_SOCK" --pin-dir /sys/fs/bpf/xlb \
+		--foreground --detach-on-exit
+	TB_XLBD_PID=$TB_LAST_PID
+	tb_wait 15 "$XLB_BUILD/xlb" -s "$TB_XLBD_SOCK" status
+}
+
+# tb_requests URL N - N HTTP requests of URL from the client, a new connection each; prints the
+# answers, one a line, FAIL for a request that failed
+tb_requests() {
+	local i
+	for i in $(seq "$2"); do
+		tb_exec client curl -s -m 3 "$1" || echo FAIL
+	done
 }
 
 # tb_cleanup - stop our processes, delete our namespaces and the temporary folder. Idempotent.

@@ -86,25 +86,14 @@ cat >"$TB_TMP/xlbd.json" <<EOF
   {"address": "$X64", "port": 80, "proto": "tcp", "backends": [
    {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]}]}
 EOF
-SOCK=$TB_TMP/xlbd.sock
-tb_bg_bpffs lb "$TB_TMP/xlbd.log" timeout 120 "$XLB_BUILD/xlbd" --config "$TB_TMP/xlbd.json" \
-	--socket "$SOCK" --pin-dir /sys/fs/bpf/xlb --foreground --detach-on-exit
-XLBD=$TB_LAST_PID
-xlb() { "$XLB_BUILD/xlb" -s "$SOCK" "$@"; }
-if tb_wait 15 xlb status; then
+xlb() { "$XLB_BUILD/xlb" -s "$TB_XLBD_SOCK" "$@"; }
+if tb_xlbd_start 120; then
 	tb_ok "xlbd started on lb:$TB_LB_IF and answers xlb status"
 else
 	tb_not_ok "xlbd started on lb:$TB_LB_IF and answers xlb status" "$(tail -3 "$TB_TMP/xlbd.log" | tr '\n' ' ')"
 	exit 1
 fi
 
-# requests URL N: N HTTP requests from the client (a new connection each); prints the answers
-requests() {
-	local i
-	for i in $(seq "$2"); do
-		tb_exec client curl -s -m 3 "$1" || echo FAIL
-	done
-}
 # spread NAME ANSWERS EXPECTED... : every request answered, by exactly the EXPECTED backends
 spread() {
 	local name=$1 answers=$2 be tally
@@ -124,9 +113,9 @@ spread() {
 	tb_ok "$name ($tally)"
 }
 
-a4=$(requests "http://$VIP4/" "$NREQ")
+a4=$(tb_requests "http://$VIP4/" "$NREQ")
 spread "$NREQ HTTP requests to $SVC4 spread over be1 be2 be3" "$a4" be1 be2 be3
-a6=$(requests "http://[$VIP6]/" "$NREQ")
+a6=$(tb_requests "http://[$VIP6]/" "$NREQ")
 spread "$NREQ HTTP requests to $SVC6 spread over be1 be2 be3" "$a6" be1 be2 be3
 
 # The other modes, each checked by the decapsulation counters of the backends.
@@ -142,7 +131,7 @@ decap_sum() {			# decap_sum COUNTER: sum over the backends
 for m in "$GUE4 gue4 GUE/IPv4" "[$GUE6] gue6 GUE/IPv6" "$X46 4in6 IPv4-in-IPv6" "[$X64] 6in4 IPv6-in-IPv4"; do
 	set -- $m
 	c0=$(decap_sum "decap_$2")
-	a=$(requests "http://$1/" "$NREQ")
+	a=$(tb_requests "http://$1/" "$NREQ")
 	c1=$(decap_sum "decap_$2")
 	spread "$NREQ HTTP requests to $1:80/tcp ($3) spread over be1 be2 be3" "$a" be1 be2 be3
 	tb_check "... and the backends decapsulated them as $3" "decap_$2 went $c0 -> $c1" \
@@ -163,9 +152,9 @@ bl=$(xlb -j backend list "$SVC4")
 tb_check "xlb -j backend list: ${TB_BE4[2]} disabled, no Maglev slots" "$bl" \
 	python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["backends"] if x["address"]==sys.argv[2]][0]; sys.exit(not (b["state"]=="disabled" and b["slots"]==0))' "$bl" "${TB_BE4[2]}"
 s_before=$(xlb -j stats "$SVC4")
-a4b=$(requests "http://$VIP4/" "$NREQ")
+a4b=$(tb_requests "http://$VIP4/" "$NREQ")
 spread "$NREQ new requests to $SVC4 avoid the disabled be2" "$a4b" be1 be3
-a6b=$(requests "http://[$VIP6]/" "$NREQ")
+a6b=$(tb_requests "http://[$VIP6]/" "$NREQ")
 spread "the IPv6 VIP keeps all three backends" "$a6b" be1 be2 be3
 
 # ---- counters through the CLI
@@ -206,7 +195,7 @@ EOF
 )
 tb_verdicts "stats verdicts" "$results"
 
-tb_stop "$XLBD"
+tb_stop "$TB_XLBD_PID"
 tb_check "xlbd stopped and detached" "$(tail -2 "$TB_TMP/xlbd.log" | tr '\n' ' ')" \
 	sh -c "! ip -n $(tb_ns lb) link show dev $TB_LB_IF | grep -q xdp"
 [ "$TB_FAILED" -eq 0 ]
