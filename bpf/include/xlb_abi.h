@@ -18,7 +18,7 @@
 #endif
 
 /* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
-#define XLB_ABI_VERSION 2
+#define XLB_ABI_VERSION 3
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
 #define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */

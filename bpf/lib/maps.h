@@ -32,12 +32,14 @@ struct {
 /*
  * Template of one VIP's Maglev table. Slot 0 holds M, slots 1..M the backend ids, so that M
  * travels with the table and changes in the same atomic swap. BPF_F_INNER_MAP lets every VIP's
- * inner map have its own size (M + 1).
+ * inner map have its own size (M + 1); BPF_F_MMAPABLE lets libxlb fill a new table with one
+ * memcpy instead of a syscall (or a batch element) per slot. Inner maps must carry exactly the
+ * template's flags.
  */
 struct xlb_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -698,54 +699,61 @@ int xlb_backend__clear(struct xlb *x, __u32 id)
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, &be, BPF_ANY));
 }
 
+/*
+ * An array map stores each value in round_up(value_size, 8) bytes: in a mapping of a Maglev
+ * table, slot i's __u32 is word TABLE_STRIDE * i.
+ */
+#define TABLE_STRIDE 2
+
+/* The bytes an mmap of a Maglev table of @n slots covers (whole pages). */
+static size_t table_map_len(__u32 n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return ((size_t)n * TABLE_STRIDE * sizeof(__u32) + page - 1) / page * page;
+}
+
 int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
-	__u32 *keys = NULL, *vals = NULL, n = m + 1, count = n;
-	int fd = -1, err;
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__u32 n = m + 1;
+	size_t len;
+	__u32 *v;
+	int fd, err;
 
 	if (vip_id >= XLB_MAX_VIPS || !m || m > XLB_MAGLEV_MAX || !table)
 		return -EINVAL;
-	keys = malloc(n * sizeof(*keys));
-	vals = malloc(n * sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (__u32 i = 0; i < n; i++) {
-		keys[i] = i;
-		vals[i] = i ? table[i - 1] : m; /* slot 0 holds M */
-	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_maglev_in", sizeof(__u32), sizeof(__u32), n,
 			    &co);
 	if (fd < 0) {
 		err = -errno;
 		pr_warn("xlb: cannot create a Maglev table of %u slots: %s", m, strerror(errno));
+		return err;
+	}
+	/* fill the new table through a mapping of its values: slot 0 holds M */
+	len = table_map_len(n);
+	v = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (v == MAP_FAILED) {
+		err = -errno;
+		pr_warn("xlb: cannot map a Maglev table of %u slots: %s", m, strerror(errno));
 		goto out;
 	}
-	err = bpf_map_update_batch(fd, keys, vals, &count, NULL);
-	if (err) {
-		for (__u32 i = 0; i < n; i++) {
-			err = bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY);
-			if (err) {
-				err = -errno;
-				goto out;
-			}
-		}
-	}
+	v[0] = m;
+	for (__u32 i = 0; i < m; i++)
+		v[(i + 1) * TABLE_STRIDE] = table[i];
+	munmap(v, len);
 	/* the swap: one update of the outer slot */
 	err = ret_errno(bpf_map_update_elem(mfd(x, "xlb_maglev"), &vip_id, &fd, BPF_ANY));
 out:
-	if (fd >= 0)
-		close(fd);
-	free(keys);
-	free(vals);
+	close(fd);
 	return err;
 }
 
 int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)
 {
 	__u32 inner_id, zero = 0, m;
+	size_t len = 0;
+	__u32 *v;
 	int fd, err = 0;
 
 	if (vip_id >= XLB_MAX_VIPS)
@@ -764,25 +772,16 @@ int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)
 		goto out;
 	}
 	if (table && m) {
-		__u32 *keys = malloc((size_t)(m + 1) * sizeof(*keys));
-		__u32 *vals = malloc((size_t)(m + 1) * sizeof(*vals));
-		__u32 count = m + 1, batch;
-
-		/* one batch read (arrays support it); element by element where it is refused */
-		if (!keys || !vals) {
-			err = -ENOMEM;
-		} else if (!bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, NULL) ||
-			   (errno == ENOENT && count == m + 1)) {
-			memcpy(table, vals + 1, (size_t)m * sizeof(*table));
-		} else {
-			for (__u32 i = 1; i <= m && !err; i++)
-				if (bpf_map_lookup_elem(fd, &i, &table[i - 1]))
-					err = -errno;
-		}
-		free(keys);
-		free(vals);
-		if (err)
+		/* the table may be swapped meanwhile: this read sees the one @fd holds, whole */
+		len = table_map_len(m + 1);
+		v = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (v == MAP_FAILED) {
+			err = -errno;
 			goto out;
+		}
+		for (__u32 i = 0; i < m; i++)
+			table[i] = v[(i + 1) * TABLE_STRIDE];
+		munmap(v, len);
 	}
 	err = (int)m;
 out:
