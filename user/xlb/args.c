@@ -113,7 +113,6 @@ static void format_hostport(const struct cli_addr *a, char *out, size_t len)
 /* ADDR:PORT/PROTO into its canonical text (as the daemon prints it); @family may be NULL. */
 int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *family)
 {
-	static const char *const protos[] = { "tcp", "udp", NULL };
 	const char *slash = strrchr(s, '/');
 	struct cli_addr a;
 	char hp[80];
@@ -126,7 +125,7 @@ int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *
 	err = parse_hostport(c, hp, s, true, &a);
 	if (err)
 		return err;
-	if (strcmp(slash + 1, protos[0]) && strcmp(slash + 1, protos[1]))
+	if (strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp"))
 		return cli_usage_error(c, "invalid protocol \"%s\" in \"%s\" (tcp, udp)", slash + 1,
 				       s);
 	format_hostport(&a, out, len);
