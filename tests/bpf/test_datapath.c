@@ -762,6 +762,42 @@ out:
 	tap(ok, name, WHY);
 }
 
+/*
+ * The 170-byte frames a `make demo` once counted as pass_l4: MLDv2 listener reports (ICMPv6
+ * type 143) from the router's link-local address to ff02::16, behind a hop-by-hop header (router
+ * alert), 5 multicast address records. They are ICMPv6 and not for a VIP: pass_icmp, untouched.
+ * Likewise an echo request to a VIP behind a destination-options header.
+ */
+static void test_icmp6_behind_ext(void)
+{
+	static const struct {
+		const char *name;
+		struct pspec s;
+		uint8_t type;
+	} t[] = {
+		{ "MLDv2 report behind hop-by-hop (170 bytes) passes untouched as ICMP",
+		  { .family = 6, .src = "fe80::48f6:c4ff:fe0e:ea17", .dst = "ff02::16", .proto = 58,
+		    .ext6 = 1, .payload = 8 + 5 * 20 }, 143 },
+		{ "ICMPv6 echo to a VIP behind destination options passes untouched as ICMP",
+		  V6(.dst = "2001:db8::10", .proto = 58, .ext6 = 2, .payload = 64), 128 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_pkt(&in, &t[i].s);
+		in.b[in.l3 + 40 + 8 * t[i].s.ext6] = t[i].type;
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_ICMP, NULL) &&
+		     check_untouched(&in, &r);
+		if (ok && i == 0 && in.len != 170)
+			ok = fail("frame of %u bytes, the demo's were 170", in.len);
+		tap(ok, t[i].name, WHY);
+	}
+}
+
 static void test_sticky_and_rehash(void)
 {
 	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
@@ -1407,6 +1443,7 @@ int main(void)
 	test_src_only();
 	test_icmp(4);
 	test_icmp(6);
+	test_icmp6_behind_ext();
 	test_sticky_and_rehash();
 	test_reused_backend_id();
 	test_flood();
