@@ -8,7 +8,7 @@ XLB_BUILD=${XLB_BUILD:-${BUILD:-build}}
 source tools/testbed.sh
 TB_PREFIX=xlbdemo$$
 
-VIP=198.18.0.10
+VIP=$TB_VIP4
 SVC="$VIP:80/tcp"
 NREQ=30
 

@@ -15,7 +15,7 @@ TB_PREFIX=xlbtraffic$$
 
 NREQ=30			# HTTP requests per round
 NINJ=20			# encapsulated probes per decapsulation variant
-VIP4=198.18.0.10 VIP6=2001:db8::10
+VIP4=$TB_VIP4 VIP6=$TB_VIP6		# the VIPs tb_build puts on the backends
 SVC4="$VIP4:80/tcp" SVC6="[$VIP6]:80/tcp"
 PKT=tests/e2e/smoke_pkt.py
 
