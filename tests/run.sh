@@ -17,7 +17,11 @@ export XLB_BUILD=$BUILD
 passed=0 failed=0 skipped=0
 failures=()
 log=$(mktemp -d /tmp/xlb-test.XXXXXX)
-trap 'rm -rf "$log"' EXIT
+# libxdp keeps its dispatcher state in /sys/fs/bpf/xdp and leaves the folder behind after a
+# single-program attach; remove it at the end if the tests created it and it is empty.
+xdp_state=/sys/fs/bpf/xdp
+[ -e "$xdp_state" ] && xdp_state=
+trap 'rm -rf "$log"; [ -n "$xdp_state" ] && rmdir "$xdp_state" 2>/dev/null' EXIT
 
 run_one() {			# $1 = name shown, rest = command
 	local name=$1; shift
