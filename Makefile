@@ -173,7 +173,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/xlb
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(PREFIX)/lib/xlb/
+	install -m 0644 $(filter-out %/bench.bpf.o,$(BPF_OBJS)) $(DESTDIR)$(PREFIX)/lib/xlb/
+	install -m 0644 user/xlbd/xlbd.example.json $(DESTDIR)/etc/xlb/xlbd.json.example
 	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard user/xlb/xlb.bash-completion),install -m 0644 user/xlb/xlb.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/xlb)

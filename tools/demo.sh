@@ -33,7 +33,7 @@ demo_cleanup() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces and XDP)"
-for f in xlbd xlb xlb-decap sink; do
+for f in xlbd xlb xlb-decap xlb-sink; do
 	[ -x "$XLB_BUILD/$f" ] || die "$XLB_BUILD/$f missing: run make first"
 done
 trap demo_cleanup EXIT

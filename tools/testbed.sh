@@ -31,7 +31,7 @@
 #   replies from the VIP arrive at rt from the backends, not from lb.
 # - The balancer XDP_TXes encapsulated frames back out of lb:eth0 to the next-hop MAC, which is
 #   rt:lb0 ($TB_NEXTHOP_MAC). A frame sent with XDP_TX into a veth is only received if the peer
-#   runs NAPI, so rt:lb0 gets a plain XDP_PASS program (`sink --attach-pass`). GRO on rt:lb0
+#   runs NAPI, so rt:lb0 gets a plain XDP_PASS program (`xlb-sink --attach-pass`). GRO on rt:lb0
 #   would also enable NAPI, but lost about a third of the XDP_TX frames in our runs.
 # - The kernel here has no ipip/ip6_tunnel/fou modules: each backend strips the outer header
 #   with the xlb-decap XDP program and the kernel delivers the inner packet to the VIP on lo
@@ -195,7 +195,7 @@ tb_build() {
 	tb_addr rt lb0 198.18.0.6/30 2001:db8::6/126
 	ip -n "$(tb_ns lb)" route add default via 198.18.0.6
 	ip -n "$(tb_ns lb)" -6 route add default via 2001:db8::6
-	tb_exec rt "$XLB_BUILD/sink" --attach-pass lb0 || return 1
+	tb_exec rt "$XLB_BUILD/xlb-sink" --attach-pass lb0 || return 1
 	tb_no_offload lb "$TB_LB_IF"
 	TB_NEXTHOP_MAC=$(tb_mac rt lb0)
 

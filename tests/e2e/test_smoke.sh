@@ -24,7 +24,7 @@ VIP4=198.18.0.10 VIP6=2001:db8::10
 HELPER=$XLB_BUILD/tests/e2e/smoke_lb
 PKT=tests/e2e/smoke_pkt.py
 
-tb_test_start smoke "$HELPER" "$XLB_BUILD/sink" "$XLB_BUILD/tests/e2e/smoke_decap"
+tb_test_start smoke "$HELPER" "$XLB_BUILD/xlb-sink" "$XLB_BUILD/tests/e2e/smoke_decap"
 
 # The decapsulation program's fixtures first (BPF_PROG_TEST_RUN, no namespace needed).
 out=$("$XLB_BUILD/tests/e2e/smoke_decap" 2>&1)
@@ -50,7 +50,7 @@ PEER_MAC=$(tb_mac peer eth0)
 LB_MAC=$(tb_mac lb eth0)
 
 # The sink on the next hop; it also makes the peer's veth receive XDP_TX frames.
-tb_bg peer "$TB_TMP/sink.json" "$XLB_BUILD/sink" --pass -j -t 60 eth0
+tb_bg peer "$TB_TMP/sink.json" "$XLB_BUILD/xlb-sink" --pass -j -t 60 eth0
 SINK=$TB_LAST_PID
 tb_wait 5 grep -q attached "$TB_TMP/sink.json" || { tb_not_ok "sink attached" "$(cat "$TB_TMP/sink.json")"; exit 1; }
 
@@ -158,7 +158,7 @@ tb_verdicts "count verdicts" "$results"
 
 # ---- GUE: the same VIPs in GUE mode, outer IP + UDP to port 6080, inner packet right after UDP.
 G=200
-tb_bg peer "$TB_TMP/sink-gue.json" "$XLB_BUILD/sink" --pass -j -t 60 eth0
+tb_bg peer "$TB_TMP/sink-gue.json" "$XLB_BUILD/xlb-sink" --pass -j -t 60 eth0
 SINK=$TB_LAST_PID
 tb_wait 5 grep -q attached "$TB_TMP/sink-gue.json"
 tb_bg lb "$TB_TMP/lb-gue.out" "$HELPER" "${args[@]}" --mode gue eth0

@@ -30,7 +30,7 @@ fi
 
 # ---- backend decapsulation, without the balancer: rt sends encapsulated echo requests from the
 # client's address to the VIP; the backend must strip the outer header and answer the client.
-tb_bg client "$TB_TMP/client-sink.json" "$XLB_BUILD/sink" --pass -j -t 30 eth0
+tb_bg client "$TB_TMP/client-sink.json" "$XLB_BUILD/xlb-sink" --pass -j -t 30 eth0
 sink=$TB_LAST_PID
 tb_wait 5 grep -q attached "$TB_TMP/client-sink.json"
 inject() { tb_exec rt python3 "$PKT" encap "$@" "$NINJ"; }

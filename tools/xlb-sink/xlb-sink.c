@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* sink: attach the counting XDP sink to an interface, wait, print packets per destination. */
+/* xlb-sink: attach the counting XDP sink to an interface, wait, print packets per destination. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -30,7 +30,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: sink [OPTIONS] IFACE\n"
+		"Usage: xlb-sink [OPTIONS] IFACE\n"
 		"Attach a counting XDP program to IFACE, count frames per outer destination\n"
 		"(and per inner destination of IPIP / IPv6-in-IP / GUE frames), print the counts.\n"
 		"  -t, --time SECONDS   stop after SECONDS (default: until SIGINT/SIGTERM)\n"
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	fprintf(stderr, "sink: attached to %s (%s), counting\n", argv[optind],
+	fprintf(stderr, "xlb-sink: attached to %s (%s), counting\n", argv[optind],
 		pass ? "pass" : "drop");
 	do {
 		usleep(20000);
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		putchar('\n');
 		json_decref(o);
 	} else {
-		printf("sink on %s: %llu packets in %.1f s\n", argv[optind], total, elapsed);
+		printf("xlb-sink on %s: %llu packets in %.1f s\n", argv[optind], total, elapsed);
 		print_text("by outer destination", outer, n_out);
 		print_text("by inner destination (encapsulated frames)", inner, n_in);
 	}
