@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <cmocka.h>
 
@@ -326,6 +327,33 @@ static void test_save_load(void **state)
 	assert_non_null(b);
 	assert_true(xlb_cfg_equal(a, b));
 	xlb_cfg_free(b);
+	/* in two steps: the file changes only at the rename; an abort leaves it as it was */
+	{
+		char *tmp = NULL;
+		struct stat st0, st1;
+
+		assert_int_equal(stat(path, &st0), 0);
+		a->hash_seed++;
+		assert_int_equal(xlb_cfg_save_begin(a, path, &tmp), 0);
+		assert_non_null(tmp);
+		assert_int_equal(access(tmp, F_OK), 0);
+		assert_int_equal(stat(path, &st1), 0);
+		assert_int_equal(st0.st_ino, st1.st_ino);
+		xlb_cfg_save_abort(tmp);
+		b = xlb_cfg_load(path, &e);
+		assert_non_null(b);
+		assert_false(xlb_cfg_equal(a, b));
+		xlb_cfg_free(b);
+		assert_int_equal(xlb_cfg_save_begin(a, path, &tmp), 0);
+		assert_int_equal(xlb_cfg_save_finish(tmp, path), 0);
+		b = xlb_cfg_load(path, &e);
+		assert_non_null(b);
+		assert_true(xlb_cfg_equal(a, b));
+		xlb_cfg_free(b);
+		tmp = (char *)1;
+		assert_int_equal(xlb_cfg_save_begin(a, "/nonexistent-xlb/x.json", &tmp), -ENOENT);
+		assert_null(tmp);
+	}
 	/* a directory that does not exist: an error, nothing written */
 	assert_int_equal(xlb_cfg_save(a, "/nonexistent-xlb/x.json"), -ENOENT);
 	/* a missing file is an error with its name */

@@ -886,14 +886,15 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path)
+int xlb_cfg_save_begin(const struct xlb_cfg *cfg, const char *path, char **tmpp)
 {
 	char *dcopy = NULL, *bcopy = NULL, *tmp = NULL, *text = NULL;
-	int fd = -1, dfd = -1, err = 0;
+	int fd = -1, err = 0;
 	const char *dir, *base;
 	struct stat st;
 	json_t *root;
 
+	*tmpp = NULL;
 	root = xlb_cfg_to_json(cfg);
 	text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 	json_decref(root);
@@ -930,20 +931,11 @@ int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path)
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL; /* renamed: nothing to remove any more */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		err = -errno;
+	*tmpp = tmp;
+	tmp = NULL; /* the caller's now */
 out:
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	if (tmp) {
 		unlink(tmp);
 		free(tmp);
@@ -952,6 +944,48 @@ out:
 	free(dcopy);
 	free(bcopy);
 	return err;
+}
+
+void xlb_cfg_save_abort(char *tmp)
+{
+	if (!tmp)
+		return;
+	unlink(tmp);
+	free(tmp);
+}
+
+int xlb_cfg_save_finish(char *tmp, const char *path)
+{
+	char *dcopy = strdup(path);
+	int dfd, err = 0;
+
+	if (!dcopy) {
+		xlb_cfg_save_abort(tmp);
+		return -ENOMEM;
+	}
+	if (rename(tmp, path) < 0) {
+		err = -errno;
+		xlb_cfg_save_abort(tmp);
+		free(dcopy);
+		return err;
+	}
+	free(tmp);
+	/* renamed: @path holds the new text; a failing directory fsync cannot undo that */
+	dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		pr_warn("%s: fsync of its directory: %s", path, strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
+	free(dcopy);
+	return 0;
+}
+
+int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path)
+{
+	char *tmp;
+	int err = xlb_cfg_save_begin(cfg, path, &tmp);
+
+	return err ? err : xlb_cfg_save_finish(tmp, path);
 }
 
 /* ------------------------------------------------------------------ copy, free, find */

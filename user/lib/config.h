@@ -132,6 +132,16 @@ json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c);
  * left as it was.
  */
 int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path);
+/*
+ * The same in two steps, so that a change can be written before it is applied:
+ * xlb_cfg_save_begin() writes and fsyncs the temporary file (*@tmp: its name, NULL on failure;
+ * @path untouched); xlb_cfg_save_finish() renames it over @path and fsyncs the directory (a
+ * failure of that last fsync is only logged: @path already holds the new text), returning 0 or
+ * -errno (@path as it was); xlb_cfg_save_abort() removes it. Both take @tmp.
+ */
+int xlb_cfg_save_begin(const struct xlb_cfg *cfg, const char *path, char **tmp);
+int xlb_cfg_save_finish(char *tmp, const char *path);
+void xlb_cfg_save_abort(char *tmp);
 
 /* Deep copy (runtime ids included) and free. */
 struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg);

@@ -655,6 +655,7 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, char *errbuf, size_t errlen
 {
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg *check;
+	char *tmp;
 	json_t *j;
 	int err;
 
@@ -670,12 +671,22 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, char *errbuf, size_t errlen
 	}
 	xlb_cfg_free(check);
 
+	/* written (not yet renamed) before the datapath changes: a full disk changes nothing */
+	err = xlb_cfg_save_begin(to, d->config_path, &tmp);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot write %s: %s (nothing changed)", d->config_path,
+			 strerror(-err));
+		pr_warn("%s", errbuf);
+		xlb_cfg_free(to);
+		return err;
+	}
 	err = state_apply(d, d->cfg, to, false);
 	if (err) {
+		xlb_cfg_save_abort(tmp);
 		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));
 		goto rollback;
 	}
-	err = xlb_cfg_save(to, d->config_path);
+	err = xlb_cfg_save_finish(tmp, d->config_path);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot write %s: %s (change rolled back)", d->config_path,
 			 strerror(-err));
