@@ -125,8 +125,12 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 	nf.backend_id = id;
 	nf.atime = now_sec();
 	if (f) {
-		/* re-hash of an existing flow: overwrite in place, no eviction */
-		bpf_map_update_elem(&xlb_flows, &p->key, &nf, BPF_ANY);
+		/*
+		 * re-hash of an existing flow: overwrite in place. An update would take a fresh
+		 * LRU node for the key it replaces and, with this CPU's share of the table full,
+		 * evict up to 4 established flows to get one.
+		 */
+		*f = nf;
 		return id;
 	}
 	*new_flow = 1;

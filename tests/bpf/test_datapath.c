@@ -760,6 +760,7 @@ out:
 	snprintf(name, sizeof(name), "%s with a truncated quote passes untouched",
 		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
 	tap(ok, name, WHY);
+
 }
 
 /*
@@ -902,6 +903,73 @@ static void test_reused_backend_id(void)
 	B[b0] = saved_be;
 	xlb_backend__set(X, b0, &B[b0]);
 	set_table(VIP_MISC, saved, M);
+}
+
+/*
+ * A re-hash overwrites the flow's own entry and evicts nothing, even when this CPU's share of
+ * the LRU flow table is full (an insert there would evict up to 4 established flows). Run on a
+ * second datapath whose flow table holds 16 flows per CPU, set up exactly like the first.
+ */
+static void test_rehash_full_table(void)
+{
+	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
+	int ncpu = libbpf_num_possible_cpus(), ok = 1, missing = 0;
+	const char *vip = "198.18.0.40", *client = "198.18.8.10";
+	struct xlb_open_opts o = { .pin_dir = "" };
+	struct xlb *main_x = X, *small;
+	struct xlb_flow_key k[16];
+	uint32_t be[16], moved = 0;
+	uint8_t a[4], d[4];
+	struct xlb_flow f;
+	__u64 n0 = 0, n1 = 0;
+	struct run r;
+	struct pkt in;
+
+	WHY[0] = 0;
+	o.flow_table_size = 16 * (ncpu > 0 ? ncpu : 1);
+	small = xlb__open(&o);
+	if (!small) {
+		tap(0, "re-hash on a full flow table evicts no other flow", "cannot load");
+		return;
+	}
+	X = small;
+	if (setup())
+		ok = fail("setup of the small datapath failed");
+	inet_pton(AF_INET, client, a);
+	inet_pton(AF_INET, vip, d);
+	for (int i = 0; i < 16 && ok; i++) {
+		be[i] = send_flow(client, vip, (uint16_t)(7200 + i), VIP_MISC, &r, &in);
+		xlb_flow_key__init(&k[i], XLB_AF_INET, a, d, (uint16_t)(7200 + i), 80, 6);
+		if (!be[i] || xlb_flow__get(X, &k[i], &f))
+			ok = fail("flow %d not forwarded and recorded", i);
+	}
+	if (ok && (xlb_flow__count(X, &n0) || n0 != 16))
+		ok = fail("%llu flows recorded, expected 16", (unsigned long long)n0);
+	if (ok) {
+		uint32_t t[M], other = be[0] == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
+
+		/* the backend fails and leaves the table, as xlbd rebuilds it */
+		for (int i = 0; i < M; i++)
+			t[i] = V[VIP_MISC].table[i] == be[0] ? other : V[VIP_MISC].table[i];
+		B[be[0]].flags = 0;
+		xlb_backend__set(X, be[0], &B[be[0]]);
+		xlb_vip__set_table(X, VIP_MISC, t, M);
+		moved = send_flow(client, vip, 7200, VIP_MISC, &r, &in);
+		ok = check_reason(&in, &r, XLB_R_TX, ev_rehash);
+		B[be[0]].flags = XLB_BE_F_USABLE;
+		if (ok && (!moved || moved == be[0]))
+			ok = fail("re-hashed to backend %u", moved);
+	}
+	if (ok && (xlb_flow__get(X, &k[0], &f) || f.backend_id != moved))
+		ok = fail("the re-hashed flow's entry is not on backend %u", moved);
+	for (int i = 1; i < 16 && ok; i++)
+		missing += !!xlb_flow__get(X, &k[i], &f);
+	if (ok && (xlb_flow__count(X, &n1) || missing || n1 != n0))
+		ok = fail("%d established flows evicted by the re-hash (%llu flows left of %llu)",
+			  missing, (unsigned long long)n1, (unsigned long long)n0);
+	X = main_x;
+	xlb__close(small, true);
+	tap(ok, "re-hash on a full flow table evicts no other flow", WHY);
 }
 
 static void test_flood(void)
@@ -1446,6 +1514,7 @@ int main(void)
 	test_icmp6_behind_ext();
 	test_sticky_and_rehash();
 	test_reused_backend_id();
+	test_rehash_full_table();
 	test_flood();
 	test_too_big();
 	test_icmp_too_big_reply();
