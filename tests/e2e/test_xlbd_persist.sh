@@ -153,7 +153,7 @@ cat >"$CONF" <<JSON
            "backends": [{"address": "198.18.2.1"}, {"address": "198.18.2.2"}]}]}
 JSON
 if xlbd_start; then
-	xlbd_py "$E2E_DIR/xlbd_reload.py" "$SOCK" "$CONF" "$LOG" || xlbd_show_log_on_failure
+	xlbd_py "$E2E_DIR/xlbd_reload.py" "$SOCK" "$CONF" "$LOG" "$PIN/prog" || xlbd_show_log_on_failure
 	xlbd_stop TERM
 	check "reload phase: clean exit (no leak)" test $? -eq 0
 else

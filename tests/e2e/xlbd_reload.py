@@ -2,16 +2,17 @@
 """SIGHUP reload test (run by test_xlbd_persist.sh): edit the config file, send SIGHUP, check
 that only the differences were applied (an untouched VIP keeps its table and gets no rebuild),
 and that an invalid file is refused with its errors while the old state keeps running.
-Usage: xlbd_reload.py SOCKET CONFIG LOG"""
+Usage: xlbd_reload.py SOCKET CONFIG LOG PROG_PIN"""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
 from xlbd_client import Client, Tap, file_matches_state
 
-sock, conf, log = sys.argv[1:4]
+sock, conf, log, prog = sys.argv[1:5]
 t = Tap()
 c = Client(sock)
 A, B, C = "198.18.0.10:80/tcp", "198.18.0.20:53/udp", "[2001:db8::30]:80/tcp"
@@ -41,6 +42,10 @@ def edit(fn):
     with open(conf) as fh:
         cfg = json.load(fh)
     fn(cfg)
+    write(cfg)
+
+
+def write(cfg):
     with open(conf + ".new", "w") as fh:
         json.dump(cfg, fh, indent=1)
     os.rename(conf + ".new", conf)
@@ -89,6 +94,8 @@ t.ok((A, "198.18.1.3") not in bl and bl[(B, "198.18.2.1")]["state"] == "draining
 good, why = file_matches_state(c, conf)
 t.ok(good, "reload: file and running state agree", why)
 
+with open(conf) as fh:
+    good_cfg = json.load(fh)
 before = (c.req({"cmd": "vip_list"}), c.req({"cmd": "backend_list"}))
 edit(lambda cfg: vip(cfg, "198.18.0.10")["backends"][0].update({"wieght": 5, "weight": -3}))
 text = hup_and_wait("keeping the running configuration")
@@ -103,6 +110,44 @@ text = hup_and_wait("keeping the running configuration")
 t.ok(text is not None and "line" in text, "reload of a truncated file is refused",
      (text or "")[-300:])
 t.ok(c.req({"cmd": "status"}).get("ok"), "daemon serving after bad reloads")
+
+# A reload that fails while being applied restores the running state as it was: ids, tables,
+# counters. Here it needs more ids than are free (the ids of removed VIPs are freed only after the
+# new VIPs are in): A and C kept, B removed, 1022 new VIPs, the last of which gets no id.
+def extras(base, n):
+    return [{"address": "198.18.%d.%d" % (base + i // 250, i % 250 + 1), "port": 80,
+             "table_size": 251} for i in range(n)]
+
+
+def counters():
+    return [[{k: x.get(k) for k in ("vip", "address", "port", "packets", "bytes", "new_flows")}
+             for x in [v] + v["backends"]] for v in c.req({"cmd": "stats"})["vips"]]
+
+
+def drive(i):
+    from xlbd_pkt import frame
+    path = conf + ".pkt"
+    with open(path, "wb") as fh:
+        fh.write(frame("198.18.5.%d" % i, 1000 + i, "198.18.0.10", 80))
+    subprocess.run(["bpftool", "prog", "run", "pinned", prog, "data_in", path, "repeat", "1"],
+                   capture_output=True)
+
+
+for i in range(1, 5):
+    drive(i)
+snap = lambda: (c.req({"cmd": "vip_list"}), c.req({"cmd": "backend_list"}), counters(),
+                [c.req({"cmd": "table", "vip": v, "full": True}) for v in (A, B, C)])
+before = snap()
+keep = [v for v in good_cfg["vips"] if v["address"] != "198.18.0.20"]
+write(dict(good_cfg, vips=keep + extras(100, 1024 - len(keep))))
+text = hup_and_wait("reload: failed")
+after = snap()
+t.ok(text is not None and "no free VIP id" in text, "reload needing more ids than free fails",
+     (text or "")[-300:])
+t.ok(before[2][0][0]["packets"] >= 4 and before == after,
+     "failed reload: ids, backends, counters and tables as before",
+     ([(x["vip"], x["id"], y["id"]) for x, y in zip(before[0]["vips"], after[0]["vips"])
+       if x != y][:3], before[2], after[2], before[3] == after[3]))
 c.close()
 t.done()
 sys.exit(1 if t.failed else 0)

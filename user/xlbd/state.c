@@ -204,6 +204,17 @@ static bool pins_without_ports(const struct xlb_cfg *from)
 	return true;
 }
 
+/*
+ * The VIP of @from matching @v: index or -1. A VIP of @from without an id matches nothing: that
+ * is a configuration whose apply failed before giving it one, being rolled back.
+ */
+static int from_vip(const struct xlb_cfg *from, const struct xlb_cfg_vip *v)
+{
+	int i = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
+
+	return i >= 0 && from->vips[i].id_set ? i : -1;
+}
+
 /* ------------------------------------------------------------------ programming */
 
 static void cfg_to_map(const struct xlb_cfg *c, struct xlb_config *m)
@@ -455,25 +466,27 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 
 	/* ids: what @from holds stays taken; @to's items take theirs or new ones */
 	for (i = 0; from && i < from->nvips; i++) {
+		if (!from->vips[i].id_set)
+			continue;
 		ids->vip[from->vips[i].id] = true;
 		for (j = 0; j < from->vips[i].nbackends; j++)
 			ids->be[from->vips[i].backends[j].id] = true;
 	}
 	for (i = 0; i < to->nvips; i++) {
 		struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
+		int fi = from_vip(from, v);
 		struct xlb_cfg_vip *fv = fi >= 0 ? &from->vips[fi] : NULL;
 
 		if (fv) {
 			v->id = fv->id;
 		} else if (v->id_set && v->id < XLB_MAX_VIPS && !ids->vip[v->id]) {
-			ids->vip[v->id] = true; /* a rollback restores the id it had */
+			/* a rollback restores the id it had, and keeps its counters */
+			ids->vip[v->id] = true;
 		} else if (alloc_id(ids->vip, 0, XLB_MAX_VIPS, &d->vip_next, &v->id)) {
 			pr_warn("no free VIP id");
 			err = -ENOSPC;
 			goto out;
-		}
-		if (!fv) {
+		} else {
 			reset_rt(&d->vip_rt[v->id]);
 			xlb_stats__clear_vip(d->x, v->id);
 		}
@@ -482,27 +495,28 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 			struct xlb_cfg_backend *b = &v->backends[j];
 			int fj = fv ? match_backend(fv, b, by_addr, claimed) : -1;
 
-			if (fj >= 0) {
+			if (fj >= 0 && fv->backends[fj].id) {
 				b->id = fv->backends[fj].id;
 				claimed[b->id] = true;
 				continue;
 			}
 			if (b->id && b->id < XLB_MAX_BACKENDS && !ids->be[b->id]) {
-				ids->be[b->id] = true;
+				ids->be[b->id] = true; /* restored by a rollback, counters kept */
 			} else if (alloc_id(ids->be, 1, XLB_MAX_BACKENDS, &d->be_next, &b->id)) {
 				pr_warn("no free backend id");
 				err = -ENOSPC;
 				goto out;
+			} else {
+				reset_rt(&d->be_rt[b->id]);
+				xlb_stats__clear_backend(d->x, b->id);
 			}
-			reset_rt(&d->be_rt[b->id]);
-			xlb_stats__clear_backend(d->x, b->id);
 		}
 	}
 
 	/* pass 1: backends that are new or keep/gain XLB_BE_F_USABLE */
 	for (i = 0; i < to->nvips; i++) {
 		struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
+		int fi = from_vip(from, v);
 
 		for (j = 0; j < v->nbackends; j++) {
 			struct xlb_cfg_backend *b = &v->backends[j];
@@ -530,7 +544,7 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 	/* pass 2: tables and VIP entries */
 	for (i = 0; i < to->nvips; i++) {
 		struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
+		int fi = from_vip(from, v);
 		struct xlb_cfg_vip *fv = fi >= 0 ? &from->vips[fi] : NULL;
 		struct xlb_vip nv, ov;
 		struct xlb_vip_key k;
@@ -612,6 +626,8 @@ vip_err:
 		int ti = xlb_cfg_find_vip(to, fv->family, fv->addr, fv->port, fv->proto);
 		struct xlb_vip_key k;
 
+		if (!fv->id_set)
+			continue; /* never programmed (see from_vip()) */
 		xlb_vip_name(fv, name, sizeof(name));
 		if (ti < 0) {
 			vip_key(fv, &k);
@@ -629,6 +645,8 @@ vip_err:
 		for (j = 0; j < fv->nbackends; j++) {
 			struct xlb_cfg_backend *b = &fv->backends[j];
 
+			if (!b->id)
+				continue;
 			if (ti >= 0 && (from_pins ? claimed[b->id] :
 				xlb_cfg_find_backend(&to->vips[ti], b->family, b->addr, b->port) >= 0))
 				continue;
