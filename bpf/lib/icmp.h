@@ -14,10 +14,12 @@
  * parse_icmp_error() - if the ICMP(v6) message at p->l4_off is a PMTU error quoting a TCP or
  * UDP packet, replace p->key by the quoted flow reversed. The quoted packet went VIP -> client
  * (a backend's reply), so the reversed key client -> VIP is the key of the flow that owns it.
+ * The quote may be cut anywhere after the quoted ports, but they must lie within the IP length.
  * Anything else returns -XLB_R_PASS_ICMP: the host handles it as usual.
  */
 static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pkt *p)
 {
+	__u32 ip_end = p->l3_off + p->l3_len, ports_off;	/* bytes beyond are padding */
 	__u8 *icmp = data + p->l4_off;
 	__u16 *ports;
 
@@ -37,8 +39,9 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 			return -XLB_R_PASS_ICMP;
 		if (bpf_ntohs(in->frag_off) & IP_OFFMASK_)
 			return -XLB_R_PASS_ICMP;
+		ports_off = p->l4_off + 8 + in->ihl * 4;
 		ports = (void *)in + in->ihl * 4;
-		if ((void *)(ports + 2) > end)
+		if ((void *)(ports + 2) > end || ports_off + 4 > ip_end)
 			return -XLB_R_PASS_ICMP;
 		p->key.src[0] = in->daddr;
 		p->key.dst[0] = in->saddr;
@@ -52,8 +55,9 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 			return -XLB_R_PASS_ICMP;
 		if (in->nexthdr != IPPROTO_TCP_ && in->nexthdr != IPPROTO_UDP_)
 			return -XLB_R_PASS_ICMP;
+		ports_off = p->l4_off + 8 + sizeof(*in);
 		ports = (void *)(in + 1);
-		if ((void *)(ports + 2) > end)
+		if ((void *)(ports + 2) > end || ports_off + 4 > ip_end)
 			return -XLB_R_PASS_ICMP;
 		__builtin_memcpy(p->key.src, &in->daddr, 16);
 		__builtin_memcpy(p->key.dst, &in->saddr, 16);

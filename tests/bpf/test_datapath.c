@@ -761,6 +761,21 @@ out:
 		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
 	tap(ok, name, WHY);
 
+	/*
+	 * the IP length ends the quote before its ports, the frame goes on (trailing bytes that
+	 * look like the rest of the quote): those bytes are padding, not the quote; the host's
+	 */
+	WHY[0] = 0;
+	build_icmp_too_big(&in, family, router, vip, client, 6, 80, 5555);
+	if (family == 4)
+		put16(in.b + in.l3 + 2, 20 + 8 + 20 + 2);
+	else
+		put16(in.b + in.l3 + 4, 8 + 40 + 2);
+	ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_ICMP, NULL) &&
+	     check_untouched(&in, &r);
+	snprintf(name, sizeof(name), "%s whose quoted ports lie beyond the IP length passes",
+		 family == 4 ? "icmp frag-needed" : "icmpv6 packet-too-big");
+	tap(ok, name, WHY);
 }
 
 /*
@@ -1473,6 +1488,7 @@ static void test_pins_and_attach(void)
 	if (ok && have_net && xdp_prog_id("xlbt0"))
 		ok = fail("still attached to xlbt0 after close(unpin)");
 	tap(ok, "close(unpin) detaches and removes the pins", WHY);
+
 	if (!have_net)
 		printf("# no private network namespace with a veth: attach not exercised\n");
 	fd = open(dir, O_RDONLY);
