@@ -148,6 +148,19 @@ t.ok(before[2][0][0]["packets"] >= 4 and before == after,
      "failed reload: ids, backends, counters and tables as before",
      ([(x["vip"], x["id"], y["id"]) for x, y in zip(before[0]["vips"], after[0]["vips"])
        if x != y][:3], before[2], after[2], before[3] == after[3]))
+
+# A reload refused by an interface that cannot be attached (here: missing) changes nothing,
+# also for the VIP it would have removed.
+before = snap()
+write(dict(good_cfg, interfaces=[{"name": "xlbnosuch0"}],
+           vips=[v for v in good_cfg["vips"] if v["address"] != "198.18.0.10"]))
+text = hup_and_wait("reload: failed")
+after = snap()
+t.ok(text is not None and "xlbnosuch0" in text, "reload with a missing interface fails",
+     (text or "")[-300:])
+t.ok(before[2][0][0]["packets"] >= 4 and before == after and "198.18.0.10:80/tcp removed" not in (text or ""),
+     "reload with a missing interface: nothing removed, counters and tables as before",
+     (before[2][0], after[2][0], before[3] == after[3]))
 c.close()
 t.done()
 sys.exit(1 if t.failed else 0)

@@ -380,13 +380,18 @@ static void reset_rt(struct xlbd_rt *rt)
 	memset(rt, 0, sizeof(*rt));
 }
 
+/*
+ * Attach to the interfaces of @to that are new (@attach), or detach from those @to drops.
+ * Attaching comes before any VIP or backend changes, so that an interface that cannot be
+ * attached refuses the configuration before anything else moved.
+ */
 static int ifaces_apply(struct xlbd *d, const struct xlb_cfg *from, const struct xlb_cfg *to,
-			bool from_pins)
+			bool from_pins, bool attach)
 {
 	size_t i, j;
 	int err;
 
-	for (i = 0; i < to->nifaces; i++) {
+	for (i = 0; attach && i < to->nifaces; i++) {
 		const struct xlb_cfg_iface *t = &to->ifaces[i];
 		bool same = false;
 
@@ -405,7 +410,7 @@ static int ifaces_apply(struct xlbd *d, const struct xlb_cfg *from, const struct
 		pr_info("attached to %s (%s mode)", t->name,
 			t->mode == XLB_IFACE_GENERIC ? "generic" : "native");
 	}
-	for (j = 0; from && !from_pins && j < from->nifaces; j++) {
+	for (j = 0; !attach && from && !from_pins && j < from->nifaces; j++) {
 		bool kept = false;
 
 		for (i = 0; i < to->nifaces; i++)
@@ -427,8 +432,10 @@ static int ifaces_apply(struct xlbd *d, const struct xlb_cfg *from, const struct
  *
  * Ids carry over from @from for every VIP and backend that stays (matched by address, port,
  * proto; backends by address and port within their VIP), so established flows keep their
- * backends. Order keeps every packet on a valid path: new and re-enabled backends first, then
- * tables and VIP entries, then backends losing XLB_BE_F_USABLE, then removals.
+ * backends. New interfaces are attached before anything else changes (one that cannot be
+ * refuses the whole change early). Order keeps every packet on a valid path: new and re-enabled
+ * backends first, then tables and VIP entries, then backends losing XLB_BE_F_USABLE, then
+ * removals, then detaching from interfaces no longer listed.
  */
 int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool from_pins)
 {
@@ -512,6 +519,10 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 			}
 		}
 	}
+
+	err = ifaces_apply(d, from, to, from_pins, true);
+	if (err)
+		goto out;
 
 	/* pass 1: backends that are new or keep/gain XLB_BE_F_USABLE */
 	for (i = 0; i < to->nvips; i++) {
@@ -660,7 +671,7 @@ vip_err:
 		}
 	}
 
-	err = ifaces_apply(d, from, to, from_pins);
+	err = ifaces_apply(d, from, to, from_pins, false);
 out:
 	free(ids);
 	free(claimed);
