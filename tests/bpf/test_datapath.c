@@ -1489,6 +1489,36 @@ static void test_pins_and_attach(void)
 		ok = fail("still attached to xlbt0 after close(unpin)");
 	tap(ok, "close(unpin) detaches and removes the pins", WHY);
 
+	/*
+	 * A generation that adopted the state without attaching re-pins its own program, so the
+	 * one attached is neither the pinned one nor ours: close(unpin) must still detach it.
+	 */
+	if (have_net) {
+		WHY[0] = 0;
+		a = xlb__open(&o);
+		ok = a && !xlb__adopted(a) && !xlb__attach(a, "xlbt0", XLB_ATTACH_NATIVE);
+		id1 = xdp_prog_id("xlbt0");
+		if (a)
+			xlb__close(a, false);
+		b = ok ? xlb__open(&o) : NULL;
+		ok = ok && b && xlb__adopted(b);
+		if (b)
+			xlb__close(b, false);
+		b = ok ? xlb__open(&o) : NULL;
+		ok = ok && b && xlb__adopted(b);
+		if (!ok)
+			fail("setup: fresh load, attach, adopt, adopt");
+		else if (xdp_prog_id("xlbt0") != id1 || !id1)
+			ok = fail("attached program %u, expected the first load's %u",
+				  xdp_prog_id("xlbt0"), id1);
+		if (b)
+			xlb__close(b, true);
+		if (ok && (id2 = xdp_prog_id("xlbt0")))
+			ok = fail("program %u still attached to xlbt0 after close(unpin)", id2);
+		if (ok && !stat(dir, &st))
+			ok = fail("%s still exists after close(unpin)", dir);
+		tap(ok, "close(unpin) detaches a program attached two adoptions back", WHY);
+	}
 	if (!have_net)
 		printf("# no private network namespace with a veth: attach not exercised\n");
 	fd = open(dir, O_RDONLY);

@@ -494,14 +494,44 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 	return 0;
 }
 
-/* Detach from @ifindex if the program there is this handle's, or the one it took over. */
+/*
+ * Does program @id use this handle's maps? Then it is an xlb of the same state, loaded by any
+ * earlier generation: one that adopted without attaching re-pinned its own program, so the one
+ * still attached is then neither ours nor the one pinned before us.
+ */
+static bool uses_our_maps(const struct xlb *x, __u32 id)
+{
+	struct bpf_prog_info info = {};
+	struct bpf_map_info minfo = {};
+	__u32 len = sizeof(info), mlen = sizeof(minfo), ids[64];
+	bool ret = false;
+	int fd;
+
+	if (bpf_obj_get_info_by_fd(x->map_fds[map_index("xlb_config")], &minfo, &mlen))
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
+			ret |= ids[i] == minfo.id;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Detach from @ifindex if the program there is this handle's, the one it took over, or any
+ * other program of the same maps.
+ */
 static int detach_ifindex(const struct xlb *x, int ifindex)
 {
 	__u32 flags, id = attached_id(ifindex, &flags);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
 	int fd, err;
 
-	if (!id || (id != prog_id(x->prog_fd) && id != x->old_prog_id))
+	if (!id || (id != prog_id(x->prog_fd) && id != x->old_prog_id && !uses_our_maps(x, id)))
 		return 0;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
