@@ -266,6 +266,37 @@ t.ok(line is not None and err_has(json.loads(line), "malformed JSON"),
 tr.close()
 t.ok(len(c.req({"cmd": "vip_list"})["vips"]) == 2, "truncated vip_del deleted nothing")
 
+# ---- many requests, then a half-close before reading: every request still gets its reply
+# (~5 MB of replies: the daemon stops reading at its output mark and sees EOF with requests left)
+N = 3000
+pl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+pl.connect(sock_path)
+
+
+def pipeline_send():
+    pl.sendall(b'{"cmd": "table", "vip": "198.18.0.10:80/tcp", "full": true}\n' * N)
+    pl.shutdown(socket.SHUT_WR)
+
+
+sender = threading.Thread(target=pipeline_send)
+sender.start()
+sender.join(3)
+pl.settimeout(20)
+buf = b""
+try:
+    while True:
+        chunk = pl.recv(1 << 20)
+        if not chunk:
+            break
+        buf += chunk
+except OSError as e:
+    buf += b"exception " + repr(e).encode()
+sender.join(5)
+pl.close()
+replies = buf.count(b"\n")
+t.ok(replies == N and buf.count(b'"ok":true') == N,
+     "%d pipelined requests then a half-close: %d replies" % (N, N), replies)
+
 # ---- clients that vanish mid-line or mid-reply
 for i in range(5):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

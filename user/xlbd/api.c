@@ -27,6 +27,7 @@ struct xlbd_client {
 	bool closing;		/* close once @out is sent */
 	bool discard;		/* after "request too long": send the reply, then drain input */
 	bool shut;		/* shutdown(SHUT_WR) done: waiting for the client's EOF */
+	bool eof;		/* the client sent EOF: answer what is buffered, then close */
 	uint32_t events;	/* epoll mask currently registered */
 	struct xlbd_client *next;
 };
@@ -99,7 +100,7 @@ static void client_update_events(struct xlbd *d, struct xlbd_client *c)
 	uint32_t ev = 0;
 	struct epoll_event e;
 
-	if ((!c->closing && c->out_len - c->out_off < XLBD_OUT_HIGH) || c->shut)
+	if ((!c->closing && !c->eof && c->out_len - c->out_off < XLBD_OUT_HIGH) || c->shut)
 		ev |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		ev |= EPOLLOUT;
@@ -957,6 +958,21 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 	}
 }
 
+/*
+ * After EOF: once every complete line is answered (which may wait for the output to drain), a
+ * last request without its newline (or a truncated one) still gets a reply; then close.
+ */
+static void client_eof(struct xlbd *d, struct xlbd_client *c)
+{
+	if (!c->eof || c->closing || c->out_len - c->out_off >= XLBD_OUT_HIGH ||
+	    memchr(c->in, '\n', c->in_len))
+		return;
+	if (c->in_len)
+		handle_line(d, c, c->in, c->in_len);
+	c->in_len = 0;
+	c->closing = true;
+}
+
 static bool client_flush(struct xlbd_client *c)
 {
 	while (c->out_off < c->out_len) {
@@ -975,8 +991,6 @@ static bool client_flush(struct xlbd_client *c)
 
 void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 {
-	bool eof = false;
-
 	clock_gettime(CLOCK_MONOTONIC, &c->last);
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->shut) {
 		/*
@@ -993,7 +1007,7 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 			client_free(d, c);
 		return;
 	}
-	if ((events & EPOLLIN) && !c->closing) {
+	if ((events & EPOLLIN) && !c->closing && !c->eof) {
 		while (c->in_len < IN_CAP) {
 			ssize_t n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
 
@@ -1001,20 +1015,12 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 				c->in_len += n;
 				continue;
 			}
-			if (n == 0)
-				eof = true;
-			else if (errno != EAGAIN && errno != EINTR)
-				eof = true;
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				c->eof = true;
 			break;
 		}
 		client_process(d, c);
-		if (eof && !c->closing) {
-			/* a last request without its newline (or truncated) still gets a reply */
-			if (c->in_len && c->out_len - c->out_off < XLBD_OUT_HIGH)
-				handle_line(d, c, c->in, c->in_len);
-			c->in_len = 0;
-			c->closing = true;
-		}
+		client_eof(d, c);
 	} else if (events & (EPOLLHUP | EPOLLERR)) {
 		c->closing = true;
 	}
@@ -1023,8 +1029,9 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 		return;
 	}
 	/* output drained below the mark: resume framing what is already buffered */
-	if (!c->closing && c->in_len && c->out_len == c->out_off) {
+	if (!c->closing && (c->in_len || c->eof) && c->out_len == c->out_off) {
 		client_process(d, c);
+		client_eof(d, c);
 		if (!client_flush(c)) {
 			client_free(d, c);
 			return;
