@@ -23,6 +23,7 @@ struct pspec {
 	int frag;		/* 0 none, 1 first fragment (MF), 2 later fragment */
 	int payload;		/* payload bytes after the L4 header */
 	int ext6;		/* IPv6: 8-byte extension headers (hop-by-hop, then dest opts) */
+	int pad;		/* zero bytes after the IP packet (Ethernet padding) */
 };
 
 /* A built frame and what the checks need to know about it. */
@@ -198,7 +199,7 @@ static inline void build_pkt(struct pkt *p, const struct pspec *s)
 		for (int i = 0; i < s->payload; i++)
 			l4[i] = (uint8_t)(i * 5 + 1);
 	}
-	p->len = off + p->l3len;
+	p->len = off + p->l3len + s->pad;
 }
 
 /*

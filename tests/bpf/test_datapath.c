@@ -513,6 +513,14 @@ static const struct tcase cases[] = {
 	{ "ipv4 options 4in4", V4(.dst = "198.18.0.10", TCP(21), .opts = 12), XLB_R_TX, VIP_4IN4 },
 	{ "ipv4 options 40 bytes 4in6", V4(.dst = "198.18.0.11", UDP(22), .opts = 40), XLB_R_TX, VIP_4IN6 },
 	{ "gue v4 vlan options", V4(.dst = "198.18.0.12", UDP(23), .opts = 4, .vlan = 9), XLB_R_TX, VIP_GUE4 },
+	/* Ethernet padding: carried behind the inner packet, never counted in the outer lengths */
+	{ "60-byte frame, 40-byte tcp syn: 4in4", V4(.dst = "198.18.0.10", .proto = 6, .sport = 24, .dport = 80, .pad = 6), XLB_R_TX, VIP_4IN4 },
+	{ "60-byte frame, 40-byte tcp syn: 4in6", V4(.dst = "198.18.0.11", .proto = 6, .sport = 25, .dport = 80, .pad = 6), XLB_R_TX, VIP_4IN6 },
+	{ "60-byte vlan frame, 28-byte udp: gue v4", V4(.dst = "198.18.0.12", .proto = 17, .sport = 26, .dport = 53, .vlan = 9, .pad = 14), XLB_R_TX, VIP_GUE4 },
+	{ "60-byte frame, ipv4 options, udp: gue v4", V4(.dst = "198.18.0.12", .proto = 17, .sport = 27, .dport = 53, .opts = 8, .pad = 10), XLB_R_TX, VIP_GUE4 },
+	{ "padded v6 udp frame: gue v6", V6(.dst = "2001:db8::12", .proto = 17, .sport = 28, .dport = 53, .pad = 16), XLB_R_TX, VIP_GUE6 },
+	{ "60-byte frame, 40-byte tcp syn: l2 dsr", V4(.dst = "198.18.0.13", .proto = 6, .sport = 29, .dport = 80, .pad = 6), XLB_R_TX, VIP_L2_4 },
+	{ "60-byte frame non-vip passes untouched", V4(.dst = "198.18.0.99", .proto = 6, .sport = 30, .dport = 80, .pad = 6), XLB_R_PASS_NOT_VIP },
 	/* all-ports VIP */
 	{ "all-ports v4 tcp", V4(.dst = "198.18.0.20", .proto = 6, .sport = 1000, .dport = 8443), XLB_R_TX, VIP_ALL4 },
 	{ "all-ports v4 udp", V4(.dst = "198.18.0.20", .proto = 17, .sport = 1000, .dport = 4789), XLB_R_TX, VIP_ALL4 },
