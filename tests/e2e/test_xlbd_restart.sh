@@ -120,14 +120,21 @@ from xlbd_client import Client
 st = Client(\"'"$T/ns.sock"'\").req({\"cmd\": \"status\"})
 sys.exit(0 if st[\"interfaces\"][0][\"name\"] == \"xa\" and st[\"interfaces\"][0][\"ifindex\"] > 0 else 5)
 " || { kill $pid; wait $pid; exit 5; }
+		# a reload that changes the attach mode re-attaches in the new mode
+		sed "s/\"mode\": \"generic\"/\"mode\": \"native\"/" '"$T/ns.json"' >'"$T/ns.json.new"' &&
+			mv '"$T/ns.json.new"' '"$T/ns.json"'
+		kill -HUP $pid
+		for i in $(seq 1 200); do grep -qs "reload: done" '"$T/ns.log"' && break; sleep 0.05; done
+		ip link show xa | grep -q "xdpgeneric" && { kill $pid; wait $pid; exit 8; }
+		ip link show xa | grep -q "xdp" || { kill $pid; wait $pid; exit 9; }
 		kill -TERM $pid; wait $pid || exit 6
 		ip link show xa | grep -q xdp && exit 7
 		exit 0'
 	rc=$?
 	if [ $rc -eq 0 ]; then
-		pass "attach to a veth in a namespace (generic), status lists it, detached on exit"
+		pass "attach to a veth in a namespace (generic), status lists it, reload to native re-attaches, detached on exit"
 	else
-		fail "attach to a veth in a namespace (generic), status lists it, detached on exit" \
+		fail "attach to a veth in a namespace (generic), status lists it, reload to native re-attaches, detached on exit" \
 			"step $rc: $(tail -n 5 "$T/ns.log" | tr '\n' ' ')"
 	fi
 else

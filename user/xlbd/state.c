@@ -395,9 +395,19 @@ static int ifaces_apply(struct xlbd *d, const struct xlb_cfg *from, const struct
 		const struct xlb_cfg_iface *t = &to->ifaces[i];
 		bool same = false;
 
-		for (j = 0; from && !from_pins && j < from->nifaces; j++)
-			if (!strcmp(from->ifaces[j].name, t->name) && from->ifaces[j].mode == t->mode)
+		for (j = 0; from && !from_pins && j < from->nifaces; j++) {
+			if (strcmp(from->ifaces[j].name, t->name))
+				continue;
+			if (from->ifaces[j].mode == t->mode) {
 				same = true;
+				break;
+			}
+			/* a program runs in one mode at a time: attaching alone would keep the old */
+			err = xlb__detach(d->x, t->name);
+			if (err)
+				pr_warn("cannot detach from %s to change its mode: %s", t->name,
+					strerror(-err));
+		}
 		if (same)
 			continue;
 		err = xlb__attach(d->x, t->name,
