@@ -154,7 +154,8 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 			return -XLB_R_DROP_MALFORMED;
 		fo = bpf_ntohs(fh->frag_off);
 		p->key.proto = fh->nexthdr;
-		p->frag = (fo & 0xfff8) ? FRAG_LATER : FRAG_FIRST;
+		/* offset 0 without M: an atomic fragment, a whole packet (RFC 8200 4.5, RFC 6946) */
+		p->frag = (fo & 0xfff8) ? FRAG_LATER : (fo & 1) ? FRAG_FIRST : FRAG_NONE;
 		p->l4_off += sizeof(*fh);
 	}
 	return 0;

@@ -20,7 +20,8 @@ struct pspec {
 	int opts;		/* IPv4 option bytes (multiple of 4, <= 40) */
 	uint8_t tos;
 	int df;
-	int frag;		/* 0 none, 1 first fragment (MF), 2 later fragment */
+	int frag;		/* 0 none, 1 first fragment (MF), 2 later fragment,
+				 * 3 IPv6 atomic fragment (header with offset 0, no MF) */
 	int payload;		/* payload bytes after the L4 header */
 	int ext6;		/* IPv6: 8-byte extension headers (hop-by-hop, then dest opts) */
 	int pad;		/* zero bytes after the IP packet (Ethernet padding) */
@@ -125,7 +126,7 @@ static inline uint32_t l3_header(struct pkt *p, uint8_t *h, const struct pspec *
 		*nh = 44;
 		nh = h + hl;
 		h[hl + 1] = 0;
-		put16(h + hl + 2, s->frag == 2 ? (185 << 3) | 1 : 1);
+		put16(h + hl + 2, s->frag == 2 ? (185 << 3) | 1 : s->frag == 3 ? 0 : 1);
 		memcpy(h + hl + 4, "\x00\x00\x12\x34", 4);
 		hl += 8;
 	}
@@ -185,7 +186,7 @@ static inline void build_pkt(struct pkt *p, const struct pspec *s)
 		memcpy(l4 + 4, "\x11\x22\x33\x44\x00\x00\x00\x00\x50\x02\xff\xff", 12);
 		for (int i = 0; i < s->payload; i++)
 			l4[20 + i] = (uint8_t)(i * 7 + 3);
-		if (!s->frag)
+		if (!s->frag || s->frag == 3)
 			l4_csum(s, p->b + off, l4, l4len, 6, 16);
 	} else if (s->frag != 2 && s->proto == 17) {
 		put16(l4, s->sport);
@@ -193,7 +194,7 @@ static inline void build_pkt(struct pkt *p, const struct pspec *s)
 		put16(l4 + 4, (uint16_t)l4len);
 		for (int i = 0; i < s->payload; i++)
 			l4[8 + i] = (uint8_t)(i * 7 + 3);
-		if (!s->frag)
+		if (!s->frag || s->frag == 3)
 			l4_csum(s, p->b + off, l4, l4len, 17, 6);
 	} else {
 		for (int i = 0; i < s->payload; i++)

@@ -314,11 +314,11 @@ static int check_untouched(const struct pkt *in, const struct run *r)
 static void key_of(const struct pspec *s, struct xlb_flow_key *k)
 {
 	uint8_t src[16], dst[16];
-	int fam = s->family == 4 ? XLB_AF_INET : XLB_AF_INET6;
+	int fam = s->family == 4 ? XLB_AF_INET : XLB_AF_INET6, frag = s->frag == 1 || s->frag == 2;
 
 	inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->src, src);
 	inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->dst, dst);
-	xlb_flow_key__init(k, fam, src, dst, s->frag ? 0 : s->sport, s->frag ? 0 : s->dport,
+	xlb_flow_key__init(k, fam, src, dst, frag ? 0 : s->sport, frag ? 0 : s->dport,
 			   s->proto);
 }
 
@@ -567,6 +567,9 @@ static const struct tcase cases[] = {
 	{ "v6 later fragment to port vip passes", V6(.dst = "2001:db8::10", UDP(66), .frag = 2), XLB_R_PASS_FRAG },
 	{ "v6 later fragment to all-ports vip", V6(.dst = "2001:db8::20", UDP(67), .frag = 2), XLB_R_TX, VIP_ALL6 },
 	{ "v6 later fragment non-vip passes", V6(.dst = "2001:db8::99", TCP(68), .frag = 2), XLB_R_PASS_FRAG },
+	/* an IPv6 atomic fragment (offset 0, no MF) is a whole packet (RFC 8200 4.5, RFC 6946) */
+	{ "v6 atomic fragment tcp balanced as its flow", V6(.dst = "2001:db8::10", TCP(69), .frag = 3), XLB_R_TX, VIP_6IN6 },
+	{ "v6 dest options + atomic fragment udp gue", V6(.dst = "2001:db8::12", UDP(70), .ext6 = 1, .frag = 3), XLB_R_TX, VIP_GUE6 },
 	/* IPv6 extension headers */
 	{ "v6 dest options + tcp 6in6", V6(.dst = "2001:db8::10", TCP(110), .ext6 = 1), XLB_R_TX, VIP_6IN6 },
 	{ "v6 hop-by-hop + 2 dest options + udp gue", V6(.dst = "2001:db8::12", UDP(111), .ext6 = 3), XLB_R_TX, VIP_GUE6 },
@@ -633,11 +636,16 @@ static void run_case(const struct tcase *c)
 		key_of(&c->s, &k);
 		want = predict(&k, c->vip);
 		ok = check_forward(&in, &r, V[c->vip].mode, want, hash_of(&k, c->vip));
-		if (ok && c->s.frag) {
+		if (ok && (c->s.frag == 1 || c->s.frag == 2)) {
 			struct xlb_flow f;
 
 			if (!xlb_flow__get(X, &k, &f))
 				ok = fail("a fragment created a flow-table entry");
+		} else if (ok && c->s.frag == 3) {
+			struct xlb_flow f;
+
+			if (xlb_flow__get(X, &k, &f))
+				ok = fail("an atomic fragment was not recorded as its flow");
 		}
 	} else if (ok && verdict_of(c->reason) == XDP_PASS) {
 		ok = check_untouched(&in, &r);
