@@ -19,7 +19,7 @@ VIP4=$TB_VIP4 VIP6=$TB_VIP6		# the VIPs tb_build puts on the backends
 SVC4="$VIP4:80/tcp" SVC6="[$VIP6]:80/tcp"
 PKT=tests/e2e/smoke_pkt.py
 
-tb_test_start traffic "$XLB_BUILD"/{sink,xlb-decap,xlbd,xlb}
+tb_test_start traffic "$XLB_BUILD"/{xlb-sink,xlb-decap,xlbd,xlb}
 
 # More VIPs for the other forwarding modes: GUE over both families, and across families.
 GUE4=198.18.0.11 GUE6=2001:db8::11 X46=198.18.0.12 X64=2001:db8::12
