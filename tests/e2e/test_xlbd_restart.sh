@@ -48,12 +48,15 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 c["vips"][0]["backends"].reverse()
 c["vips"][0]["backends"].append({"address": "198.18.1.9", "weight": 400})
+c["flow_table_size"] = 2048
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 if ! xlbd_start; then
 	fail "xlbd restarts" "see log"; xlbd_show_log_on_failure; exit 1
 fi
 check "restarted xlbd logs the adoption" grep -q "adopting the pinned datapath" "$LOG"
+check "adopting a flow table of another size than the config says is logged" \
+	grep -q "flow_table_size 2048 takes effect only" "$LOG"
 check "forwarding continues after the restart" $R drive "$PROG" "$T"
 xlbd_py "$E2E_DIR/xlbd_restart.py" compare "$SOCK" "$T/snap.json" 3 || xlbd_show_log_on_failure
 check "new flows reach the added backend" python3 - "$SOCK" <<'PY'

@@ -15,6 +15,8 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "xlbd.h"
 
@@ -83,6 +85,25 @@ static void clean_temp_files(const char *config_path)
 	if (dh)
 		closedir(dh);
 	free(dir);
+}
+
+/*
+ * An adopted flow table keeps the size it was created with, whatever the config says now. (The
+ * kernel rounds a per-CPU LRU's size up to a multiple of the possible CPUs.)
+ */
+static void warn_flow_table_size(struct xlbd *d)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), want = d->cfg->flow_table_size;
+	int fd = xlb__map_fd(d->x, "xlb_flows"), ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus > 0)
+		want = (want + ncpus - 1) / ncpus * ncpus;
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries != want &&
+	    info.max_entries != d->cfg->flow_table_size)
+		pr_warn("flow_table_size %u takes effect only when the datapath is loaded afresh "
+			"(xlbd --detach-on-exit, then start); the adopted flow table holds %u",
+			d->cfg->flow_table_size, info.max_entries);
 }
 
 int main(int argc, char **argv)
@@ -204,6 +225,7 @@ int main(int argc, char **argv)
 		}
 		if (state_apply(&d, pinned, d.cfg, true))
 			goto out;
+		warn_flow_table_size(&d);
 	} else {
 		pr_info("loaded a fresh datapath (pin dir %s)", d.pin_dir);
 		if (state_apply(&d, NULL, d.cfg, false))
