@@ -19,7 +19,9 @@
  *   the header or beyond the frame, IPv6 payload beyond the frame): XDP_DROP,
  *   drop_malformed, VIP or not. The kernel's own input path discards these at the same checks.
  * - Not IP: XDP_PASS untouched. IP but not TCP/UDP/ICMP (or behind IPv6 extension headers
- *   other than a fragment header): XDP_PASS untouched, pass_l4, without a VIP lookup.
+ *   other than up to 3 hop-by-hop/routing/destination-options headers and a fragment header):
+ *   XDP_PASS untouched, pass_l4, without a VIP lookup. An IPv6 atomic fragment (offset 0, no
+ *   M flag) is a whole packet, balanced as its flow.
  * - Fragments: every fragment of a datagram, the first included, is hashed on addresses and
  *   protocol only (ports zeroed) and never recorded in the flow table, so the whole datagram
  *   reaches one backend. The first fragment matches its {addr, port, proto} VIP and falls back

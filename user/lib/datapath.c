@@ -472,6 +472,11 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 
 		quiet_libbpf = true;
 		xp = fd >= 0 ? xdp_program__from_fd(fd) : NULL;
+		/* libxdp returns an error-encoded pointer, not NULL; it owns @fd from then on */
+		if (xp && libxdp_get_error(xp)) {
+			xp = NULL;
+			fd = -1;
+		}
 		err = xp ? xdp_program__attach(xp, ifindex, xm, 0) : -EINVAL;
 		quiet_libbpf = false;
 		if (xp)
