@@ -94,6 +94,13 @@ t.ok((A, "198.18.1.3") not in bl and bl[(B, "198.18.2.1")]["state"] == "draining
 good, why = file_matches_state(c, conf)
 t.ok(good, "reload: file and running state agree", why)
 
+# a VIP whose table shrinks (its entry is set before the table) is logged as changed too
+edit(lambda cfg: vip(cfg, "198.18.0.20").update({"table_size": 251, "hash": "src"}))
+text = hup_and_wait("reload: done") or ""
+t.ok("vip %s changed (mode ipip, hash src, M=251)" % B in text and
+     c.req({"cmd": "table", "vip": B})["table_size"] == 251,
+     "reload: a shrunk table and a new hash applied and logged", text[-400:])
+
 with open(conf) as fh:
     good_cfg = json.load(fh)
 before = (c.req({"cmd": "vip_list"}), c.req({"cmd": "backend_list"}))

@@ -569,13 +569,13 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 		struct xlb_cfg_vip *fv = fi >= 0 ? &from->vips[fi] : NULL;
 		struct xlb_vip nv, ov;
 		struct xlb_vip_key k;
-		bool set_vip, rebuild, unknown = d->vip_rt[v->id].table_unknown;
+		bool set_vip, changed, rebuild, unknown = d->vip_rt[v->id].table_unknown;
 
 		vip_key(v, &k);
 		vip_value(v, &nv);
 		if (fv)
 			vip_value(fv, &ov);
-		set_vip = !fv || memcmp(&nv, &ov, sizeof(nv));
+		set_vip = changed = !fv || memcmp(&nv, &ov, sizeof(nv));
 		rebuild = !fv || unknown || table_inputs_differ(fv, v);
 		xlb_vip_name(v, name, sizeof(name));
 		/* a packet must never index past the table: grow the table first, shrink it last */
@@ -599,7 +599,7 @@ int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool f
 			pr_info("vip %s added (id %u, mode %s, hash %s, M=%u, %zu backends)", name,
 				v->id, xlb_cfg_mode_name(v->mode), xlb_cfg_hash_name(v->hash),
 				v->table_size, v->nbackends);
-		else if (set_vip && !from_pins)
+		else if (changed && !from_pins)
 			pr_info("vip %s changed (mode %s, hash %s, M=%u)", name,
 				xlb_cfg_mode_name(v->mode), xlb_cfg_hash_name(v->hash),
 				v->table_size);
