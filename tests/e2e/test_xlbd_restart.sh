@@ -68,6 +68,26 @@ hits = [c.req({"cmd": "lookup", "vip": "198.18.0.10:80/tcp", "src": "198.18.7.%d
 sys.exit(0 if any(h["backend"]["address"] == "198.18.1.9" and h["source"] == "maglev"
                   for h in hits) else 1)
 PY
+check "lookup through an all-ports VIP names the port and finds the flow" python3 - "$SOCK" "$PROG" "$T" <<'PY'
+import subprocess, sys
+from xlbd_client import Client
+from xlbd_pkt import frame
+c = Client(sys.argv[1])
+ok = c.req({"cmd": "vip_add", "vip": "198.18.0.12:0/udp", "table_size": 251})["ok"]
+ok &= c.req({"cmd": "backend_add", "vip": "198.18.0.12:0/udp", "address": "198.18.1.7"})["ok"]
+ok &= c.req({"cmd": "backend_add", "vip": "198.18.0.12:0/udp", "address": "198.18.1.8"})["ok"]
+path = sys.argv[3] + "/allports"
+with open(path, "wb") as fh:
+    fh.write(frame("198.18.6.1", 4000, "198.18.0.12", 53, "udp"))
+p = subprocess.run(["bpftool", "prog", "run", "pinned", sys.argv[2], "data_in", path, "repeat", "1"],
+                   capture_output=True, text=True)
+ok &= "Return value: 3," in p.stdout
+r = c.req({"cmd": "lookup", "vip": "198.18.0.12:53/udp", "src": "198.18.6.1:4000"})
+ok &= r.get("ok") is True and r.get("source") == "flow_table"
+ok &= c.req({"cmd": "lookup", "vip": "198.18.0.13:53/udp", "src": "198.18.6.1:4000"})["ok"] is False
+ok &= c.req({"cmd": "vip_del", "vip": "198.18.0.12:0/udp"})["ok"]
+sys.exit(0 if ok else 1)
+PY
 xlbd_stop TERM
 check "second SIGTERM: clean exit" test $? -eq 0
 

@@ -725,6 +725,32 @@ static const struct xlb_cfg_backend *backend_by_id(const struct xlb_cfg_vip *v, 
 	return NULL;
 }
 
+/*
+ * The VIP a packet to "vip" would match, resolved as the datapath does: the VIP itself, else
+ * the all-ports VIP of that address and protocol, with the named port as the flow's
+ * destination port (@dport).
+ */
+static int lookup_vip(struct xlbd *d, json_t *req, uint16_t *dport, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(req, "vip");
+	__be32 addr[4];
+	__u8 fam, proto;
+	int i;
+
+	if (!v)
+		return ERR("vip: missing");
+	if (!json_is_string(v) ||
+	    xlb_vip_name_parse(json_string_value(v), addr, &fam, dport, &proto))
+		return ERR("vip: not a VIP (ADDR:PORT/PROTO, [IPV6]:PORT/PROTO)");
+	i = xlb_cfg_find_vip(d->cfg, fam, addr, *dport, proto);
+	if (i < 0)
+		i = xlb_cfg_find_vip(d->cfg, fam, addr, 0, proto);
+	if (i < 0)
+		return ERR("vip: no VIP %s (nor an all-ports VIP on its address)",
+			   json_string_value(v));
+	return i;
+}
+
 static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 {
 	static const char *const args[] = { "vip", "src", "proto", NULL };
@@ -738,13 +764,13 @@ static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 	__be32 saddr[4];
 	const char *from = "maglev";
 	char a[INET6_ADDRSTRLEN];
-	uint16_t sport;
+	uint16_t sport, dport;
 	__u8 fam, proto;
 	int i, n;
 
 	if (check_args(req, args, err, errlen))
 		return -EINVAL;
-	i = arg_vip(d, req, true, err, errlen);
+	i = lookup_vip(d, req, &dport, err, errlen);
 	if (i < 0)
 		return i;
 	v = &d->cfg->vips[i];
@@ -765,7 +791,7 @@ static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 		else
 			return ERR("proto: must be tcp or udp");
 	}
-	xlb_flow_key__init(&k, fam, saddr, v->addr, sport, v->port, proto);
+	xlb_flow_key__init(&k, fam, saddr, v->addr, sport, dport, proto);
 	hash = xlb_flow_hash(&k, v->hash == XLB_HASH_SRC, d->cfg->hash_seed);
 	slot = hash % v->table_size;
 	if (!xlb_flow__get(d->x, &k, &f) && f.backend_id &&
