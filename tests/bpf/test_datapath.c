@@ -1477,6 +1477,26 @@ static void test_pins_and_attach(void)
 	}
 	tap(ok, "adopt: pinned maps reused, attached program replaced in place", WHY);
 
+	/* asking for another mode moves the program there (a config change across a restart) */
+	if (ok && have_net) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		WHY[0] = 0;
+		if (xlb__attach(b, "xlbt0", XLB_ATTACH_GENERIC) ||
+		    bpf_xdp_query(if_nametoindex("xlbt0"), 0, &q))
+			ok = fail("attach in generic mode failed");
+		else if (q.skb_prog_id != id2 || q.drv_prog_id)
+			ok = fail("after asking for generic: skb %u drv %u, want skb %u", q.skb_prog_id,
+				  q.drv_prog_id, id2);
+		if (ok && (xlb__attach(b, "xlbt0", XLB_ATTACH_NATIVE) ||
+			   bpf_xdp_query(if_nametoindex("xlbt0"), 0, &q)))
+			ok = fail("attach back in native mode failed");
+		else if (ok && (q.drv_prog_id != id2 || q.skb_prog_id))
+			ok = fail("after asking for native: skb %u drv %u, want drv %u", q.skb_prog_id,
+				  q.drv_prog_id, id2);
+		tap(ok, "attach in another mode moves the program to that mode", WHY);
+	}
+
 	/* a pinned state of another ABI version is not adopted */
 	WHY[0] = 0;
 	if (b) {

@@ -436,6 +436,22 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		return -ENODEV;
 	}
 	cur = attached_id(ifindex, &cur_flags);
+	if (cur && cur_flags != flags && (cur == prog_id(x->prog_fd) || is_xlb_prog(cur))) {
+		/*
+		 * Another mode was asked for (config changed): a program cannot change mode in
+		 * place, so detach it and attach anew; packets of the moment in between reach the
+		 * host stack.
+		 */
+		pr_info("xlb: %s: switching from %s to %s mode", ifname,
+			cur_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native",
+			mode == XLB_ATTACH_GENERIC ? "generic" : "native");
+		err = bpf_xdp_detach(ifindex, cur_flags, NULL);
+		if (err) {
+			pr_warn("xlb: cannot detach from %s: %s", ifname, strerror(-err));
+			return err;
+		}
+		cur = 0;
+	}
 	if (cur && cur == prog_id(x->prog_fd)) {
 		remember_ifindex(x, ifindex);
 		return 0;
