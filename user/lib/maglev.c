@@ -97,7 +97,7 @@ struct sched {
 struct fill {
 	uint32_t m;
 	uint32_t *table;
-	uint8_t *used;	  /* occupancy, one byte per slot, see probe() */
+	uint8_t *used;	  /* occupancy, one byte per slot, see probe_lo() */
 	uint32_t tail_at; /* number of filled slots at which the tail phase starts */
 	uint32_t *empty;  /* tail phase: the empty slots, in no particular order */
 	uint32_t *inv;	  /* tail phase: skip^-1 mod M per player; 0 until needed */
@@ -125,22 +125,26 @@ static inline uint32_t is_used(const uint8_t *used, uint32_t pos)
  * first two slots are tested without a branch (both taken less than a quarter of the time);
  * past that, eight slots at a time, the first free one picked from a mask.
  */
-static inline uint32_t probe(const uint8_t *restrict used, uint32_t m, uint32_t filled,
-			     uint32_t pos, uint32_t skip)
+static inline __attribute__((always_inline)) uint32_t probe_lo(const uint8_t *restrict used,
+								uint32_t m, uint32_t pos,
+								uint32_t skip)
+{
+	uint32_t p1 = add_m(pos, skip, m), u0 = is_used(used, pos), u1 = is_used(used, p1);
+
+	if (__builtin_expect(!(u0 & u1), 1))
+		return u0 ? p1 : pos;
+	pos = add_m(p1, skip, m);
+	while (is_used(used, pos))
+		pos = add_m(pos, skip, m);
+	return pos;
+}
+
+static inline __attribute__((always_inline)) uint32_t probe_hi(const uint8_t *restrict used,
+								uint32_t m, uint32_t pos,
+								uint32_t skip)
 {
 	uint32_t s2, s4, s8;
 
-	if (filled < m / 2) {
-		/* the first two without a branch: both are taken less than a quarter of the time */
-		uint32_t p1 = add_m(pos, skip, m), u0 = is_used(used, pos), u1 = is_used(used, p1);
-
-		if (__builtin_expect(!(u0 & u1), 1))
-			return u0 ? p1 : pos;
-		pos = add_m(p1, skip, m);
-		while (is_used(used, pos))
-			pos = add_m(pos, skip, m);
-		return pos;
-	}
 	s2 = add_m(skip, skip, m);
 	s4 = add_m(s2, s2, m);
 	s8 = add_m(s4, s4, m);
@@ -224,25 +228,38 @@ static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, uint32_t fil
 }
 
 /*
- * One turn of player @i: claim the first empty slot of its permutation from its cursor on. @filled
- * (slots claimed so far) lives in the callers' registers, not in @f: the table stores could
- * alias it otherwise and make every turn wait for the previous one.
+ * All M turns: player seq[t] plays turn t, or, without @seq, players 0 .. np - 1 in turn, round
+ * after round (the classic loop). One loop per probing phase, so that a turn tests no phase;
+ * the turn number lives in registers, not in @f: the table stores could alias it otherwise and
+ * make every turn wait for the previous one.
  */
-static inline __attribute__((always_inline)) void claim(struct fill *f, uint32_t filled,
-							 struct player *pl, uint32_t i)
+static inline __attribute__((always_inline)) void play(struct fill *f, struct player *pl,
+							const uint32_t *seq, uint32_t np)
 {
-	struct player *p = &pl[i];
 	uint8_t *restrict used = f->used;
 	uint32_t *restrict table = f->table;
-	uint32_t m = f->m, pos;
+	uint32_t m = f->m, t = 0, i = 0, end = m / 2 < f->tail_at ? m / 2 : f->tail_at;
 
-	if (filled < f->tail_at)
-		pos = probe(used, m, filled, p->pos, p->skip);
-	else
-		pos = tail_pick(f, filled, p, &f->inv[i]);
-	used[pos] = 1;
-	table[pos] = p->id;
-	p->pos = add_m(pos, p->skip, m);
+#define TURN(PICK)                                                   \
+	do {                                                         \
+		uint32_t idx = seq ? seq[t] : i, pos;                \
+		struct player *p = &pl[idx];                         \
+                                                                     \
+		pos = PICK;                                          \
+		used[pos] = 1;                                       \
+		table[pos] = p->id;                                  \
+		p->pos = add_m(pos, p->skip, m);                     \
+		if (!seq && ++i == np)                               \
+			i = 0;                                       \
+	} while (0)
+
+	for (; t < end; t++)
+		TURN(probe_lo(used, m, p->pos, p->skip));
+	for (; t < f->tail_at; t++)
+		TURN(probe_hi(used, m, p->pos, p->skip));
+	for (; t < m; t++)
+		TURN(tail_pick(f, t, p, &f->inv[idx]));
+#undef TURN
 }
 
 /* A turn placed after the calendar: its round and its player. */
@@ -429,8 +446,7 @@ static int play_rounds(struct fill *f, struct player *pl, struct sched *ws, uint
 	for (uint32_t j = 0; j < nlate; j++)
 		l.seq[f->m - nlate + j] = l.late[j].idx;
 	/* the quotas add up to M, so seq is full */
-	for (uint32_t t = 0; t < f->m; t++)
-		claim(f, t, pl, l.seq[t]);
+	play(f, pl, l.seq, np);
 out:
 	free(l.late);
 	free(l.seq);
@@ -499,11 +515,7 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 		 * full. It is what play_rounds() does for equal weights (the largest remainders
 		 * tie and go to the first players in list order), only faster.
 		 */
-		for (uint32_t filled = 0, i = 0; filled < m; filled++) {
-			claim(&f, filled, pl, i);
-			if (++i == np)
-				i = 0;
-		}
+		play(&f, pl, NULL, np);
 	} else {
 		err = play_rounds(&f, pl, ws, np, wmax, wsum);
 	}
