@@ -206,8 +206,20 @@ static __attribute__((noinline)) uint32_t tail_pick(struct fill *f, uint32_t fil
 	uint32_t m = f->m, pos = p->pos, best = UINT32_MAX, bi = 0;
 
 	if (filled == f->tail_at) {
-		/* Entering the tail phase: list the empty slots once. */
-		for (uint32_t s = 0; s < m; s++)
+		/* Entering the tail phase: list the empty slots once, skipping full words. */
+		uint32_t s = 0;
+
+		for (; s + 8 <= m; s += 8) {
+			uint64_t w;
+
+			memcpy(&w, &f->used[s], sizeof(w));
+			if (w == 0x0101010101010101ULL)
+				continue;
+			for (uint32_t j = s; j < s + 8; j++)
+				if (!f->used[j])
+					f->empty[f->nempty++] = j;
+		}
+		for (; s < m; s++)
 			if (!f->used[s])
 				f->empty[f->nempty++] = s;
 	}
@@ -310,9 +322,26 @@ static void lay_turns(struct layout *l, const struct sched *w, uint32_t wmax, ui
 	uint64_t x = wmax - 1, step = 2 * (uint64_t)wmax, d = 2 * (uint64_t)w->weight;
 
 	if (x + (uint64_t)(w->quota - 1) * step <= UINT32_MAX && d <= UINT32_MAX) {
-		uint64_t c = UINT64_MAX / d + 1;
+		uint64_t c = UINT64_MAX / d + 1, lim = (l->last + 1) * d, kin = 0;
+		uint32_t k = 0;
 
-		for (uint32_t k = 0; k < w->quota; k++, x += step)
+		/* turns k < kin are in rounds up to last (x_k < lim): no test in their loops */
+		if (lim > x)
+			kin = (lim - 1 - x) / step + 1;
+		if (kin > w->quota)
+			kin = w->quota;
+		if (l->seq) {
+			uint32_t *restrict seq = l->seq, *restrict start = l->start;
+
+			for (; k < kin; k++, x += step)
+				seq[start[(uint64_t)(((unsigned __int128)c * x) >> 64)]++] = i;
+		} else {
+			uint32_t *restrict start = l->start;
+
+			for (; k < kin; k++, x += step)
+				start[(uint64_t)(((unsigned __int128)c * x) >> 64) + 1]++;
+		}
+		for (; k < w->quota; k++, x += step)
 			place(l, (uint64_t)(((unsigned __int128)c * x) >> 64), i);
 	} else {
 		for (uint32_t k = 0; k < w->quota; k++, x += step)
@@ -464,7 +493,7 @@ static uint32_t tail_size(uint32_t m)
 	return e;
 }
 
-/* The population over validated entries; @table is already zeroed. */
+/* The population over validated entries: writes every slot of @table (M turns claim M slots). */
 static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint32_t *table)
 {
 	struct fill f = { .m = m, .table = table };
@@ -485,8 +514,10 @@ static int populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, uint
 		wsum += e[i].weight;
 		np++;
 	}
-	if (!np)
-		return 0; /* every slot XLB_BACKEND_NONE */
+	if (!np) {
+		memset(table, 0, m * sizeof(*table)); /* every slot XLB_BACKEND_NONE */
+		return 0;
+	}
 
 	f.tail_at = m - tail_size(m);
 	f.barrett = UINT64_MAX / m;
@@ -537,7 +568,6 @@ int xlb_maglev_populate(const struct xlb_maglev_entry *e, size_t n, uint32_t m, 
 	for (size_t i = 0; i < n; i++)
 		if (!e[i].id || e[i].offset >= m || !e[i].skip || e[i].skip >= m)
 			return -EINVAL;
-	memset(table, 0, m * sizeof(*table));
 	err = populate(e, n, m, table);
 	if (err)
 		memset(table, 0, m * sizeof(*table));
@@ -681,9 +711,10 @@ int xlb_maglev_build(const struct xlb_maglev_backend *b, size_t n, uint32_t m, u
 
 	if (!table || (n && !b) || !xlb_maglev_size_valid(m) || n > m)
 		return -EINVAL;
-	memset(table, 0, m * sizeof(*table));
-	if (!n)
+	if (!n) {
+		memset(table, 0, m * sizeof(*table));
 		return 0;
+	}
 
 	keys = malloc(n * sizeof(struct ident));
 	ids = malloc(n * sizeof(*ids));
