@@ -39,7 +39,7 @@
  *
  * Cost. The order of turns depends on the weights only, so it is laid out in advance: a
  * counting sort of all M turns by round (the division in r(k) done as a multiplication by a
- * reciprocal), with no floating point and no empty turns: a light backend costs nothing in the
+ * reciprocal; the turns per round counted once per distinct weight), with no floating point and no empty turns: a light backend costs nothing in the
  * rounds it skips. The turns are then played in flat loops, one per probing phase. Probing
  * uses a byte map of the slots taken; the first half of the table is probed two slots at a time
  * without a branch, then four at a time up to 70%, the rest eight at a time; the last
@@ -331,16 +331,17 @@ struct layout {
 	uint32_t nlate;
 };
 
-static inline void place(struct layout *l, uint64_t r, uint32_t i)
+/* A turn of player @i in round @r; when counting, @add turns (players of the same weight). */
+static inline void place(struct layout *l, uint64_t r, uint32_t i, uint32_t add)
 {
 	if (__builtin_expect(r > l->last, 0)) {
 		if (l->seq)
 			l->late[l->nlate] = (struct late){ .round = r, .idx = i };
-		l->nlate++;
+		l->nlate += add;
 	} else if (l->seq) {
 		l->seq[l->start[r]++] = i;
 	} else {
-		l->start[r + 1]++;
+		l->start[r + 1] += add;
 	}
 }
 
@@ -350,19 +351,20 @@ static inline void place(struct layout *l, uint64_t r, uint32_t i)
  * multiplication by a 64-bit reciprocal, exact for 32-bit operands (Lemire, Kaser, Kurz, "Faster
  * remainder by direct computation", 2019); otherwise a division.
  */
-static void lay_turns(struct layout *l, const struct sched *w, uint32_t wmax, uint32_t i)
+static void lay_turns(struct layout *l, uint32_t weight, uint32_t quota, uint32_t wmax,
+		      uint32_t i, uint32_t add)
 {
-	uint64_t x = wmax - 1, step = 2 * (uint64_t)wmax, d = 2 * (uint64_t)w->weight;
+	uint64_t x = wmax - 1, step = 2 * (uint64_t)wmax, d = 2 * (uint64_t)weight;
 
-	if (x + (uint64_t)(w->quota - 1) * step <= UINT32_MAX && d <= UINT32_MAX) {
+	if (x + (uint64_t)(quota - 1) * step <= UINT32_MAX && d <= UINT32_MAX) {
 		uint64_t c = UINT64_MAX / d + 1, lim = (l->last + 1) * d, kin = 0;
 		uint32_t k = 0;
 
 		/* turns k < kin are in rounds up to last (x_k < lim): no test in their loops */
 		if (lim > x)
 			kin = (lim - 1 - x) / step + 1;
-		if (kin > w->quota)
-			kin = w->quota;
+		if (kin > quota)
+			kin = quota;
 		if (l->seq) {
 			uint32_t *restrict seq = l->seq, *restrict start = l->start;
 
@@ -372,14 +374,66 @@ static void lay_turns(struct layout *l, const struct sched *w, uint32_t wmax, ui
 			uint32_t *restrict start = l->start;
 
 			for (; k < kin; k++, x += step)
-				start[(uint64_t)(((unsigned __int128)c * x) >> 64) + 1]++;
+				start[(uint64_t)(((unsigned __int128)c * x) >> 64) + 1] += add;
 		}
-		for (; k < w->quota; k++, x += step)
-			place(l, (uint64_t)(((unsigned __int128)c * x) >> 64), i);
+		for (; k < quota; k++, x += step)
+			place(l, (uint64_t)(((unsigned __int128)c * x) >> 64), i, add);
 	} else {
-		for (uint32_t k = 0; k < w->quota; k++, x += step)
-			place(l, x / d, i);
+		for (uint32_t k = 0; k < quota; k++, x += step)
+			place(l, x / d, i, add);
 	}
+}
+
+/*
+ * The first pass: turns per round. Players of the same weight have the same rounds and quotas
+ * within one of each other (floor(M w / W), plus one for some), so their turns are counted
+ * once per weight: typical weights take few values.
+ */
+static int count_turns(struct layout *l, const struct sched *ws, uint32_t np, uint32_t m,
+		       uint64_t wsum, uint32_t wmax)
+{
+	struct group {
+		uint32_t weight, floor, n, nplus;
+	} *g;
+	uint32_t h = 2, bits = 1, ng = 0, *head;
+
+	while (h < 2 * (uint64_t)np) {
+		h *= 2;
+		bits++;
+	}
+	head = malloc(h * sizeof(*head));
+	g = malloc(np * sizeof(*g));
+	if (!head || !g) {
+		free(g);
+		free(head);
+		return -ENOMEM;
+	}
+	memset(head, 0xff, h * sizeof(*head));
+	for (uint32_t i = 0; i < np; i++) {
+		uint32_t w = ws[i].weight, j = (w * 0x9e3779b1U) >> (32 - bits);
+
+		if (!ws[i].quota)
+			continue;
+		while (head[j] != UINT32_MAX && g[head[j]].weight != w)
+			j = (j + 1) & (h - 1);
+		if (head[j] == UINT32_MAX) {
+			head[j] = ng;
+			g[ng++] = (struct group){ .weight = w, .floor = (uint64_t)m * w / wsum };
+		}
+		g[head[j]].n++;
+		if (ws[i].quota > g[head[j]].floor)
+			g[head[j]].nplus++;
+	}
+	for (uint32_t j = 0; j < ng; j++) {
+		if (g[j].floor)
+			lay_turns(l, g[j].weight, g[j].floor, wmax, 0, g[j].n);
+		if (g[j].nplus) /* turn k = floor */
+			place(l, (wmax - 1 + 2 * (uint64_t)g[j].floor * wmax) / (2 * (uint64_t)g[j].weight),
+			      0, g[j].nplus);
+	}
+	free(g);
+	free(head);
+	return 0;
 }
 
 /* Largest remainder order: larger remainder first, then list order. */
@@ -488,9 +542,9 @@ static int play_rounds(struct fill *f, struct player *pl, struct sched *ws, uint
 		err = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < np; i++)
-		if (ws[i].quota)
-			lay_turns(&l, &ws[i], wmax, i);
+	err = count_turns(&l, ws, np, f->m, wsum, wmax);
+	if (err)
+		goto out;
 	for (uint64_t r = 1; r <= l.last + 1; r++)
 		l.start[r] += l.start[r - 1];
 	nlate = l.nlate;
@@ -503,7 +557,7 @@ static int play_rounds(struct fill *f, struct player *pl, struct sched *ws, uint
 	}
 	for (uint32_t i = 0; i < np; i++)
 		if (ws[i].quota)
-			lay_turns(&l, &ws[i], wmax, i);
+			lay_turns(&l, ws[i].weight, ws[i].quota, wmax, i, 1);
 	qsort(l.late, nlate, sizeof(*l.late), cmp_late);
 	for (uint32_t j = 0; j < nlate; j++)
 		l.seq[f->m - nlate + j] = l.late[j].idx;
