@@ -39,13 +39,13 @@
  *
  * Cost. The order of turns depends on the weights only, so it is laid out in advance: a
  * counting sort of all M turns by round (the division in r(k) done as a multiplication by a
- * reciprocal; the turns per round counted once per distinct weight), with no floating point and no empty turns: a light backend costs nothing in the
- * rounds it skips. The turns are then played in flat loops, one per probing phase. Probing
- * uses a byte map of the slots taken; the first half of the table is probed two slots at a time
- * without a branch, then four at a time up to 70%, the rest eight at a time; the last
- * sqrt(M / 2) or so slots, where probing would cost M / E per turn with E slots left, are found
- * by computing each empty slot's distance along the player's permutation instead (tail_pick()).
- * Allocation happens once per build.
+ * reciprocal; the turns per round counted once per distinct weight), with no floating point
+ * and no empty turns: a light backend costs nothing in the rounds it skips. The turns are then
+ * played in flat loops, one per probing phase. Probing uses a byte map of the slots taken; the
+ * first half of the table is probed two slots at a time without a branch, then four at a time
+ * up to 70%, the rest eight at a time; the last sqrt(M / 2) or so slots, where probing would
+ * cost M / E per turn with E slots left, are found by computing each empty slot's distance
+ * along the player's permutation instead (tail_pick()). Allocation happens once per build.
  */
 #include <errno.h>
 #include <stdlib.h>
