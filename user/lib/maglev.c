@@ -396,11 +396,16 @@ static int count_turns(struct layout *l, const struct sched *ws, uint32_t np, ui
 		uint32_t weight, floor, n, nplus;
 	} *g;
 	uint32_t h = 2, bits = 1, ng = 0, *head;
+	bool direct;
 
 	while (h < 2 * (uint64_t)np) {
 		h *= 2;
 		bits++;
 	}
+	/* the weight itself as the hash when they are all below h: no collision */
+	direct = wmax < h;
+	if (direct)
+		h = wmax + 1;
 	head = malloc(h * sizeof(*head));
 	g = malloc(np * sizeof(*g));
 	if (!head || !g) {
@@ -410,7 +415,7 @@ static int count_turns(struct layout *l, const struct sched *ws, uint32_t np, ui
 	}
 	memset(head, 0xff, h * sizeof(*head));
 	for (uint32_t i = 0; i < np; i++) {
-		uint32_t w = ws[i].weight, j = (w * 0x9e3779b1U) >> (32 - bits);
+		uint32_t w = ws[i].weight, j = direct ? w : (w * 0x9e3779b1U) >> (32 - bits);
 
 		if (!ws[i].quota)
 			continue;
