@@ -349,7 +349,8 @@ static inline void place(struct layout *l, uint64_t r, uint32_t i, uint32_t add)
  * The rounds of the turns of player @i: turn k is in round floor(x_k / 2w) with
  * x_k = wmax - 1 + 2k wmax. When x and 2w fit in 32 bits (any sane weights), the division is a
  * multiplication by a 64-bit reciprocal, exact for 32-bit operands (Lemire, Kaser, Kurz, "Faster
- * remainder by direct computation", 2019); otherwise a division.
+ * remainder by direct computation", 2019); otherwise a division. When counting (no l->seq yet),
+ * each turn counts @add times: the players of one weight at once (count_turns()).
  */
 static void lay_turns(struct layout *l, uint32_t weight, uint32_t quota, uint32_t wmax,
 		      uint32_t i, uint32_t add)
@@ -430,11 +431,12 @@ static int count_turns(struct layout *l, const struct sched *ws, uint32_t np, ui
 			g[head[j]].nplus++;
 	}
 	for (uint32_t j = 0; j < ng; j++) {
+		uint64_t x = wmax - 1 + 2 * (uint64_t)g[j].floor * wmax; /* turn k = floor */
+
 		if (g[j].floor)
 			lay_turns(l, g[j].weight, g[j].floor, wmax, 0, g[j].n);
-		if (g[j].nplus) /* turn k = floor */
-			place(l, (wmax - 1 + 2 * (uint64_t)g[j].floor * wmax) / (2 * (uint64_t)g[j].weight),
-			      0, g[j].nplus);
+		if (g[j].nplus)
+			place(l, x / (2 * (uint64_t)g[j].weight), 0, g[j].nplus);
 	}
 	free(g);
 	free(head);
