@@ -66,6 +66,7 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 	__be16 tci = 0;
 	__u8 dmac[6];
 	void *l3;
+	int rc;
 
 	if ((void *)(eth + 1) > end)
 		return -XLB_R_DROP_MALFORMED;
@@ -82,22 +83,9 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		return -XLB_R_DROP_ENCAP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_ENCAP;
-	__builtin_memcpy(eth->h_dest, cfg->nexthop_mac, 6);
-	__builtin_memcpy(eth->h_source, dmac, 6);
-	if (off != ETH_HLEN_) {
-		struct vlan_hdr *vh = (void *)(eth + 1);
-
-		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
-		eth->h_proto = bpf_htons(ETH_P_8021Q_);
-		vh->h_vlan_TCI = tci;
-		vh->h_vlan_encapsulated_proto = bpf_htons(ethertype);
-	} else {
-		eth->h_proto = bpf_htons(ethertype);
-	}
+	rc = write_l2(data, end, off, cfg->nexthop_mac, dmac, tci, ethertype);
+	if (rc)
+		return rc;
 	l3 = data + off;
 	if (out6) {
 		struct ipv6hdr *oh = l3;

@@ -104,6 +104,7 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 	__be16 tci = 0;
 	__u64 sum;
 	void *l3;
+	int rc;
 
 	if (p->icmp || p->frag == FRAG_LATER || (!v6 && !p->df) || p->l3_len < quote)
 		return REPLY_NONE;
@@ -126,21 +127,9 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 		return -XLB_R_DROP_ENCAP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_ENCAP;
-	__builtin_memcpy(eth->h_dest, mac, 12);
-	if (off != ETH_HLEN_) {
-		struct vlan_hdr *vh = (void *)(eth + 1);
-
-		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
-		eth->h_proto = bpf_htons(ETH_P_8021Q_);
-		vh->h_vlan_TCI = tci;
-		vh->h_vlan_encapsulated_proto = bpf_htons(v6 ? ETH_P_IPV6_ : ETH_P_IP_);
-	} else {
-		eth->h_proto = bpf_htons(v6 ? ETH_P_IPV6_ : ETH_P_IP_);
-	}
+	rc = write_l2(data, end, off, mac, mac + 6, tci, v6 ? ETH_P_IPV6_ : ETH_P_IP_);
+	if (rc)
+		return rc;
 	l3 = data + off;
 	if (v6) {
 		struct ipv6hdr *ip6 = l3;

@@ -183,4 +183,31 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 	return 0;
 }
 
+/*
+ * write_l2() - write the Ethernet header (and the 802.1Q tag when @off says the frame has one)
+ * in front of a frame's new L3 header, after bpf_xdp_adjust_head moved the start.
+ */
+static __always_inline int write_l2(void *data, void *end, __u32 off, const __u8 *dst,
+				    const __u8 *src, __be16 tci, __u16 ethertype)
+{
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return -XLB_R_DROP_ENCAP;
+	__builtin_memcpy(eth->h_dest, dst, 6);
+	__builtin_memcpy(eth->h_source, src, 6);
+	if (off != ETH_HLEN_) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return -XLB_R_DROP_ENCAP;
+		eth->h_proto = bpf_htons(ETH_P_8021Q_);
+		vh->h_vlan_TCI = tci;
+		vh->h_vlan_encapsulated_proto = bpf_htons(ethertype);
+	} else {
+		eth->h_proto = bpf_htons(ethertype);
+	}
+	return 0;
+}
+
 #endif /* XLB_PARSE_H */
