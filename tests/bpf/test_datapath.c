@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -1568,6 +1571,108 @@ static void test_pins_and_attach(void)
 	}
 }
 
+/* ---------------------------------------------------------------- bpffs */
+
+static bool is_bpffs(const char *dir)
+{
+	struct statfs sf;
+
+	return !statfs(dir, &sf) && sf.f_type == BPF_FS_MAGIC;
+}
+
+/* bpffs mounts at @dir in this mount namespace (field 5 of mountinfo, type after " - "). */
+static int bpffs_mounts(const char *dir)
+{
+	char line[1024], mnt[512], *sep;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		sep = strstr(line, " - ");
+		if (sep && sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 && !strcmp(mnt, dir) &&
+		    !strncmp(sep, " - bpf ", 7))
+			n++;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * A mount namespace of our own in which /sys/fs/bpf holds no bpffs, whatever the host has: the
+ * pin tests run as on a fresh machine (libxlb mounts its own) and touch none of the host's.
+ */
+static int private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return -errno;
+	while (is_bpffs("/sys/fs/bpf") && !umount2("/sys/fs/bpf", MNT_DETACH))
+		;
+	return is_bpffs("/sys/fs/bpf") ? -EBUSY : 0;
+}
+
+/*
+ * xlb_bpffs_ensure(): mounts a bpffs where none is, never twice, refuses a pin dir it cannot
+ * serve with an error; xlb__open() uses it for its pin dir.
+ */
+static void test_bpffs(void)
+{
+	char pins[128], tmp[96], plain[160], root[160], sub[192];
+	struct xlb_open_opts o = { .flow_table_size = 4096 };
+	bool mounted = true;
+	struct xlb *x;
+	int err, ok;
+
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/xlb-test-bpffs-%d/pins", getpid());
+	snprintf(tmp, sizeof(tmp), "/tmp/xlb-test-bpffs-%d", getpid());
+	snprintf(plain, sizeof(plain), "%s/plain", tmp);
+	snprintf(root, sizeof(root), "%s/root", tmp);
+
+	err = xlb_bpffs_ensure(pins, NULL, &mounted);
+	ok = !err && mounted && is_bpffs("/sys/fs/bpf") && bpffs_mounts("/sys/fs/bpf") == 1;
+	tap(ok, "bpffs: a pin dir on sysfs gets a bpffs mounted at /sys/fs/bpf", strerror(-err));
+
+	err = xlb_bpffs_ensure(pins, NULL, &mounted);
+	ok = !err && !mounted && bpffs_mounts("/sys/fs/bpf") == 1;
+	tap(ok, "bpffs: one already mounted is used as it is, never mounted twice",
+	    mounted ? "mounted again" : strerror(-err));
+
+	ok = !xlb_mkdir_p(plain);
+	snprintf(sub, sizeof(sub), "%s/pins", plain);
+	err = xlb_bpffs_ensure(sub, NULL, &mounted);
+	ok = ok && err == -ENOTDIR && !mounted && !is_bpffs(plain);
+	tap(ok, "bpffs: a pin dir outside the mount point and on no bpffs is refused", WHY);
+
+	snprintf(sub, sizeof(sub), "%s/xlb/pins", root);
+	err = xlb_bpffs_ensure(sub, root, &mounted);
+	ok = !err && mounted && is_bpffs(root) && !is_bpffs(tmp);
+	tap(ok, "bpffs: mounted at a given root, created when missing", strerror(-err));
+	umount2(root, MNT_DETACH);
+
+	err = xlb_bpffs_ensure("/proc/xlb-test-bpffs/pins", "/proc/xlb-test-bpffs", &mounted);
+	ok = err < 0 && !mounted && !is_bpffs("/proc/xlb-test-bpffs");
+	tap(ok, "bpffs: a mount point that cannot be created is an error, nothing mounted",
+	    "no error");
+
+	err = xlb_bpffs_ensure("xlb/pins", NULL, &mounted);
+	tap(err == -EINVAL && !mounted, "bpffs: a relative pin dir is refused", "accepted");
+
+	/* xlb__open() on a host without bpffs: mounts one and pins there */
+	umount2("/sys/fs/bpf", MNT_DETACH);
+	o.pin_dir = pins;
+	x = xlb__open(&o);
+	snprintf(sub, sizeof(sub), "%s/xlb_vips", pins);
+	ok = x && is_bpffs("/sys/fs/bpf") && bpffs_mounts("/sys/fs/bpf") == 1 &&
+	     access(sub, F_OK) == 0;
+	tap(ok, "bpffs: xlb__open() mounts a bpffs for its pin dir and pins there",
+	    x ? "not pinned on a bpffs" : strerror(errno));
+	if (x)
+		xlb__close(x, true);
+	snprintf(sub, sizeof(sub), "rm -rf '%s' /sys/fs/bpf/xlb-test-bpffs-%d", tmp, getpid());
+	if (system(sub))
+		printf("# could not remove %s\n", tmp);
+}
+
 int main(void)
 {
 	struct xlb_open_opts opts = { .pin_dir = "", .flow_table_size = 65536 };
@@ -1581,6 +1686,9 @@ int main(void)
 	CPU_ZERO(&cpus);
 	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
+
+	tap(private_mounts() == 0, "a mount namespace of our own, /sys/fs/bpf without bpffs",
+	    strerror(errno));
 
 	X = xlb__open(&opts);
 	tap(X != NULL, "load the balancer (no pins)", strerror(errno));
@@ -1608,6 +1716,7 @@ int main(void)
 	test_table_api();
 
 	xlb__close(X, true);
+	test_bpffs();
 	test_pins_and_attach();
 	printf("1..%d\n", T);
 	return failed ? 1 : 0;

@@ -6,6 +6,7 @@
 # hash seed. Read-only commands also run through the ASan/UBSan build of xlb.
 # XLB_GOLDEN_UPDATE=1 rewrites tests/e2e/cli_golden/ from this run instead of comparing.
 set -u
+source "$(dirname "$0")/mntns.sh"
 BUILD=${XLB_BUILD:-build}
 XLB=$BUILD/xlb
 XLB_SAN=$BUILD/san/xlb

@@ -194,24 +194,6 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 	return 1;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static __u32 prog_id(int fd);
 
 struct xlb *xlb__open(const struct xlb_open_opts *opts)
@@ -236,6 +218,12 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 	}
 	snprintf(x->pin_dir, sizeof(x->pin_dir), "%s", dir);
 	x->pin = dir[0] != 0;
+	if (x->pin) {
+		/* before loading anything: a host without bpffs gets one, or a clear error */
+		err = xlb_bpffs_ensure(x->pin_dir, opts ? opts->bpffs_root : NULL, NULL);
+		if (err)
+			goto fail;
+	}
 
 	libbpf_set_print(libbpf_print);
 	libxdp_set_print(libxdp_print);
@@ -317,9 +305,9 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 			goto fail;
 	}
 	if (x->pin) {
-		err = mkdir_p(x->pin_dir);
+		err = xlb_mkdir_p(x->pin_dir);
 		if (err) {
-			pr_warn("xlb: cannot create %s: %s", x->pin_dir, strerror(-err));
+			pr_warn("xlb: cannot create the pin dir %s: %s", x->pin_dir, strerror(-err));
 			goto fail;
 		}
 		for (size_t i = 0; i < N_MAPS && !x->adopted; i++) {

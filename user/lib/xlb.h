@@ -21,8 +21,12 @@ enum xlb_attach_mode {
 	XLB_ATTACH_NONE = 2,	/* load and pin only (tests through BPF_PROG_TEST_RUN) */
 };
 
+/* Where a BPF filesystem is mounted when the pin dir is not on one (as Cilium and iproute2 do). */
+#define XLB_BPFFS_ROOT "/sys/fs/bpf"
+
 struct xlb_open_opts {
 	const char *pin_dir;	/* NULL = XLB_PIN_DIR; "" = do not pin (tests) */
+	const char *bpffs_root;	/* NULL = XLB_BPFFS_ROOT; see xlb_bpffs_ensure() */
 	const char *bpf_obj;	/* NULL = the embedded skeleton object */
 	__u32 flow_table_size;	/* 0 = XLB_FLOWS_DEFAULT; ignored when adopting */
 	bool adopt;		/* reuse pinned maps/program when present and compatible */
@@ -40,6 +44,22 @@ struct xlb;
  */
 struct xlb *xlb__open(const struct xlb_open_opts *opts);
 bool xlb__adopted(const struct xlb *x);
+
+/**
+ * xlb_bpffs_ensure() - make sure @dir (which need not exist yet) can hold BPF pins.
+ * @root: where to mount a BPF filesystem when @dir is not on one (NULL = XLB_BPFFS_ROOT); @dir
+ *	must then be @root or lie below it.
+ * @mounted: set to true when this call mounted one (may be NULL).
+ *
+ * When the nearest existing directory at or above @dir is on a bpffs, nothing happens (a bpffs
+ * that systemd or an earlier run mounted is never mounted twice). Otherwise a bpffs is mounted
+ * at @root (created if missing) and one line is logged. xlb__open() calls it for its pin dir;
+ * every program that pins goes through it. Returns 0 or -errno; on failure a message naming the
+ * directory and the fix is logged.
+ */
+int xlb_bpffs_ensure(const char *dir, const char *root, bool *mounted);
+/* mkdir -p with mode 0700; 0 or -errno. */
+int xlb_mkdir_p(const char *dir);
 
 /** xlb__close() - release handles; with @unpin also detach every interface and remove pins. */
 void xlb__close(struct xlb *x, bool unpin);

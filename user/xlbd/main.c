@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  -s, --socket PATH      API socket (default " XLBD_SOCKET_DEFAULT ")\n"
 		"  -p, --pidfile PATH     write the daemon's pid here\n"
 		"  -P, --pin-dir DIR      BPF pin directory (default " XLB_PIN_DIR ")\n"
+		"  -B, --bpffs DIR        mount a BPF filesystem here when the pin dir is on none\n"
+		"                         (default " XLB_BPFFS_ROOT "; the pin dir must lie below it)\n"
 		"  -f, --foreground       stay in the foreground (log to stderr)\n"
 		"  -S, --syslog           log to syslog\n"
 		"  -D, --detach-on-exit   on exit detach the program and remove the pins\n"
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "bpffs", required_argument, NULL, 'B' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "detach-on-exit", no_argument, NULL, 'D' },
@@ -136,12 +139,13 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	char *line, *save = NULL;
 
-	while ((opt = getopt_long(argc, argv, "c:s:p:P:fSDtvVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:p:P:B:fSDtvVh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 's': d.socket_path = optarg; break;
 		case 'p': d.pidfile = optarg; break;
 		case 'P': d.pin_dir = optarg; break;
+		case 'B': oo.bpffs_root = optarg; break;
 		case 'f': foreground = true; break;
 		case 'S': use_syslog = true; break;
 		case 'D': d.detach_on_exit = true; break;
