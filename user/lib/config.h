@@ -45,6 +45,9 @@ struct xlb_cfg_backend {
 	bool has_mac;
 	__u8 mac[6];
 	struct xlb_cfg_check check;
+	bool backup;		/* traffic only while no primary of the VIP is usable */
+	uint32_t slow_start_ms;	/* 0 = the VIP's */
+	uint32_t drain_timeout_ms;	/* 0 = the VIP's */
 	__u32 id;		/* runtime only (xlbd), never serialized; 0 = unassigned */
 };
 
@@ -56,6 +59,9 @@ struct xlb_cfg_vip {
 	enum xlb_mode mode;
 	uint32_t table_size;
 	enum xlb_cfg_hash hash;
+	uint32_t slow_start_ms;	/* ramp of a backend that comes up; 0 = none */
+	uint32_t drain_timeout_ms;	/* a draining backend loses its flows after this; 0 = never */
+	uint32_t min_healthy_pct;	/* panic threshold over the primaries; 0 = off */
 	size_t nbackends;
 	struct xlb_cfg_backend *backends;
 	__u32 id;		/* runtime only (xlbd), never serialized */

@@ -652,7 +652,7 @@ static int cmd_backend_set(struct xlbd *d, json_t *req, json_t *r, char *err, si
 	return 0;
 }
 
-static json_t *counters_json(json_t *o, const struct xlb_counters *c, const struct xlbd_rt *rt)
+static json_t *counters_json(json_t *o, const struct xlb_counters *c, const struct xlbd_rate *rt)
 {
 	json_object_set_new(o, "packets", json_integer(c->packets));
 	json_object_set_new(o, "bytes", json_integer(c->bytes));
@@ -689,7 +689,7 @@ static int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 		memset(&c, 0, sizeof(c));
 		xlb_stats__vip(d->x, v->id, &c);
 		o = json_pack("{s:s}", "vip", xlb_vip_name(v, name, sizeof(name)));
-		counters_json(o, &c, &d->vip_rt[v->id]);
+		counters_json(o, &c, &d->vip_rt[v->id].rate);
 		for (j = 0; j < v->nbackends; j++) {
 			const struct xlb_cfg_backend *b = &v->backends[j];
 			json_t *bo = json_pack("{s:s, s:i}", "address",
@@ -698,7 +698,7 @@ static int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 
 			memset(&c, 0, sizeof(c));
 			xlb_stats__backend(d->x, b->id, &c);
-			json_array_append_new(bes, counters_json(bo, &c, &d->be_rt[b->id]));
+			json_array_append_new(bes, counters_json(bo, &c, &d->be_rt[b->id].rate));
 		}
 		json_object_set_new(o, "backends", bes);
 		json_array_append_new(vips, o);

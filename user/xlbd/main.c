@@ -131,8 +131,8 @@ int main(int argc, char **argv)
 	struct xlb_cfg_errors e = {};
 	const char *config = NULL;
 	bool foreground = false, use_syslog = false, check_only = false;
-	int verbose = 0, opt, pidfd = -1, ret = 1;
-	struct xlb_cfg *pinned = NULL;
+	int verbose = 0, opt, pidfd = -1, ret = 1, err;
+	struct xlb_cfg *pinned = NULL, *want;
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	struct epoll_event ev;
 	struct rlimit rl;
@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	pr_info("xlbd %s starting: config %s, socket %s, pin dir %s", XLBD_VERSION, d.config_path,
 		d.socket_path, d.pin_dir);
 
+	/* runtime state starts zeroed: no agent share, health unknown, nothing programmed */
 	d.vip_rt = calloc(XLB_MAX_VIPS, sizeof(*d.vip_rt));
 	d.be_rt = calloc(XLB_MAX_BACKENDS, sizeof(*d.be_rt));
 	if (!d.vip_rt || !d.be_rt)
@@ -227,14 +228,18 @@ int main(int argc, char **argv)
 			pr_warn("cannot read the pinned state");
 			goto out;
 		}
-		if (state_apply(&d, pinned, d.cfg, true))
-			goto out;
-		warn_flow_table_size(&d);
 	} else {
 		pr_info("loaded a fresh datapath (pin dir %s)", d.pin_dir);
-		if (state_apply(&d, NULL, d.cfg, false))
-			goto out;
 	}
+	/* nothing runs yet (d.cfg NULL): programmed from scratch, or from what the pins hold */
+	want = d.cfg;
+	d.cfg = NULL;
+	err = state_apply(&d, pinned, want);
+	d.cfg = want;
+	if (err)
+		goto out;
+	if (d.adopted)
+		warn_flow_table_size(&d);
 	xlb_cfg_free(pinned);
 	pinned = NULL;
 
@@ -337,8 +342,11 @@ out:
 		close(d.tfd);
 	xlb_cfg_free(pinned);
 	xlb_cfg_free(d.cfg);
+	for (size_t i = 0; d.vip_rt && i < XLB_MAX_VIPS; i++)
+		free(d.vip_rt[i].inputs);
 	free(d.vip_rt);
 	free(d.be_rt);
+	free(d.events);
 	free(d.config_path);
 	if (!check_only)
 		pr_info("xlbd exits (%d)", ret);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "maglev.h"
 #include "xlb.h"
 
 #define XLBD_VERSION "0.1.0"
@@ -18,13 +19,74 @@
 #define XLBD_IDLE_S 30			/* a client silent this long is disconnected */
 #define XLBD_MAX_CLIENTS 1024
 
-/* What the daemon keeps per id beside the config: rate samples and Maglev slot counts. */
-struct xlbd_rt {
+/* Rates between the last two samples of a VIP's or a backend's counters. */
+struct xlbd_rate {
 	__u64 packets, bytes;	/* last sample */
 	__u64 pps, bps;		/* rate between the last two samples */
-	__u32 slots;		/* Maglev slots owned (backends) */
 	bool sampled;		/* packets/bytes hold a sample */
-	bool table_unknown;	/* VIPs: table adopted from pins, inputs unknown */
+};
+
+/*
+ * Why a backend has the effective weight it has (xlbd_weigh()): the first reason that applies,
+ * in this order. Shown by the CLI and the metrics; never written to the config file.
+ */
+enum xlbd_why {
+	XLBD_WHY_OK = 0,	/* full configured weight (times the agent's share) */
+	XLBD_WHY_DISABLED,	/* config state disabled: no slots, flows move */
+	XLBD_WHY_DOWN,		/* failed its health check: no slots, flows move */
+	XLBD_WHY_AGENT_DOWN,	/* its agent said down/fail/stopped or maint: no slots, flows move */
+	XLBD_WHY_DRAINING,	/* config state draining: no slots, keeps its flows */
+	XLBD_WHY_AGENT_DRAIN,	/* its agent said drain: no slots, keeps its flows */
+	XLBD_WHY_DRAINED,	/* draining longer than drain_timeout_ms: flows move */
+	XLBD_WHY_BACKUP,	/* a backup while a primary is usable: no slots, keeps its flows */
+	XLBD_WHY_SLOW_START,	/* ramping up after coming up */
+	XLBD_WHY_PANIC,		/* down, but balanced anyway: the VIP is below min_healthy_pct */
+	XLBD_WHY_ZERO,		/* configured weight 0 (or an agent share of 0%) */
+	XLBD_WHY__MAX
+};
+
+enum xlbd_health { XLBD_HEALTH_UNKNOWN = 0, XLBD_HEALTH_UP, XLBD_HEALTH_DOWN };
+
+/* What the daemon keeps per VIP id beside the config: rates, and what the datapath holds. */
+struct xlbd_vip_rt {
+	struct xlbd_rate rate;
+	bool programmed;		/* key and value below are in xlb_vips */
+	struct xlb_vip_key key;
+	struct xlb_vip val;
+	bool table_unknown;		/* table adopted from pins: its inputs are unknown */
+	struct xlb_maglev_backend *inputs;	/* inputs of the table in the datapath (sorted) */
+	size_t ninputs;
+	__u32 m;			/* its size; 0 = no table set */
+	bool dirty;			/* effective weights may have changed: refresh */
+	bool panic;			/* below min_healthy_pct: balancing over failed primaries */
+	bool no_backend;		/* no usable backend (logged once per transition) */
+	__u64 last_rebuild_ms;		/* CLOCK_MONOTONIC ms of the last table swap */
+};
+
+/* What the daemon keeps per backend id: rates, slots, the datapath's copy, health. */
+struct xlbd_be_rt {
+	struct xlbd_rate rate;
+	__u32 slots;			/* Maglev slots owned */
+	bool programmed;		/* prog is in xlb_backends */
+	struct xlb_backend prog;
+	/* runtime only: shown, exported, never written to the config file */
+	enum xlbd_health health;
+	bool agent_pct_set;		/* the agent gave a weight share */
+	__u32 agent_pct;		/* that share, 0..100 */
+	int agent_state;		/* enum agent_state (probe.h) of the last valid reply */
+	__u64 up_since_ms;		/* slow start origin: when it last came up (0 = never) */
+	__u64 drain_since_ms;		/* when it started draining (0 = not draining) */
+	__u32 weight;			/* effective weight, as last computed */
+	enum xlbd_why why;
+	bool usable;			/* XLB_BE_F_USABLE as last computed */
+};
+
+/* One entry of the event history (xlb events). */
+struct xlbd_event {
+	__u64 seq;		/* 1, 2, ...: a client asks for those after the last it saw */
+	__u64 time_ms;		/* CLOCK_REALTIME */
+	int level;		/* XLB_LOG_* */
+	char text[192];
 };
 
 struct xlbd_client;
@@ -42,8 +104,14 @@ struct xlbd {
 	struct xlb_cfg *cfg;
 	bool adopted;
 	struct timespec started;	/* CLOCK_MONOTONIC */
-	struct xlbd_rt *vip_rt;		/* [XLB_MAX_VIPS] */
-	struct xlbd_rt *be_rt;		/* [XLB_MAX_BACKENDS] */
+	struct xlbd_vip_rt *vip_rt;	/* [XLB_MAX_VIPS] */
+	struct xlbd_be_rt *be_rt;	/* [XLB_MAX_BACKENDS] */
+	bool config_programmed;		/* prog_config is in xlb_config */
+	struct xlb_config prog_config;
+	bool refresh;			/* some VIP is dirty: state_refresh() at the end of the turn */
+	__u64 next_weigh_ms;		/* a weight changes by itself then (slow start, drain) */
+	struct xlbd_event *events;	/* [XLBD_EVENTS_MAX], a ring */
+	__u64 events_seq;		/* sequence number of the newest event */
 	__u32 vip_next, be_next;	/* next-fit cursors: freed ids are reused as late as possible */
 	struct timespec last_sample;
 
@@ -55,13 +123,40 @@ struct xlbd {
 	bool stop;
 };
 
-/* state.c: reconcile the datapath with a configuration. */
+/*
+ * state.c: reconcile the datapath with a configuration. The daemon remembers what it wrote into
+ * each map entry (the *_rt "programmed" fields); applying a configuration computes what every
+ * entry should hold, from the config and the runtime health, and writes only the differences,
+ * in an order that keeps every packet on a valid path. Adoption fills the remembered copies from
+ * the pins; a rollback is an apply of the previous configuration.
+ */
 struct xlb_cfg *state_from_pins(struct xlbd *d);
-int state_apply(struct xlbd *d, struct xlb_cfg *from, struct xlb_cfg *to, bool from_pins);
+int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to);
+/* Mark VIP @v's effective weights as possibly changed; state_refresh() applies it. */
+void state_dirty(struct xlbd *d, const struct xlb_cfg_vip *v);
+/* Re-weigh the dirty VIPs of the running config and swap in what changed (no config write). */
+void state_refresh(struct xlbd *d);
 /* Validate @to as a whole, apply it, save it; on any failure roll back. Takes @to. */
 int state_commit(struct xlbd *d, struct xlb_cfg *to, char *err, size_t errlen);
 void state_reload(struct xlbd *d);
 void state_sample(struct xlbd *d);
+
+/* weight.c: effective weights, the only place they are computed. */
+__u64 xlbd_now_ms(void);	/* CLOCK_MONOTONIC in ms */
+/*
+ * Compute the effective weight, reason and usability of every backend of @v into its
+ * xlbd_be_rt. Returns the ms until a weight changes by itself (slow start, drain timeout), or 0.
+ */
+__u64 xlbd_weigh(struct xlbd *d, const struct xlb_cfg_vip *v, __u64 now);
+const char *xlbd_why_name(enum xlbd_why w);
+const char *xlbd_health_name(enum xlbd_health h);
+
+/* events.c: a bounded history of transitions, each also logged. */
+#define XLBD_EVENTS_MAX 1024
+/* The oldest event kept with a sequence number above @seq, or NULL; the next is seq + 1. */
+const struct xlbd_event *xlbd_event_after(const struct xlbd *d, __u64 seq);
+void xlbd_event(struct xlbd *d, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 __u64 state_elapsed_ms(const struct timespec *since);
 
 /* api.c: the Unix socket server. */
