@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -1399,6 +1400,221 @@ static void test_table_api(void)
 	tap(ok, "libxlb Maglev table set/get/clear", WHY);
 }
 
+/* ---------------------------------------------------------------- batch table swaps */
+
+/* The fixture VIPs a batch test sends packets to (one per forwarding mode and family). */
+static const struct {
+	uint32_t id;
+	const char *dst, *client_fmt; /* client addresses: client_fmt % flow number */
+} batch_vips[] = {
+	{ VIP_4IN4, "198.18.0.10", "198.18.77.%d" },
+	{ VIP_4IN6, "198.18.0.11", "198.18.78.%d" },
+	{ VIP_6IN6, "2001:db8::10", "2001:db8:77::%x" },
+	{ VIP_GUE4, "198.18.0.12", "198.18.79.%d" },
+	{ VIP_L2_4, "198.18.0.13", "198.18.80.%d" },
+	{ VIP_MISC, "198.18.0.40", "198.18.81.%d" },
+};
+#define N_BATCH_VIPS (sizeof(batch_vips) / sizeof(batch_vips[0]))
+#define BATCH_N 300		/* more than one chunk of 256 */
+#define BATCH_EXTRA0 100	/* first id of the VIPs that only get a table */
+#define BATCH_M_NEW 7		/* new table size of the fixture VIPs: M changes with the swap */
+
+/* The table of a batch-only VIP @id: size and contents from the id. */
+static uint32_t extra_table(uint32_t id, uint32_t *t)
+{
+	uint32_t m = 13 + (id % 5) * 59; /* up to 249 < M_BIG */
+
+	for (uint32_t i = 0; i < m; i++)
+		t[i] = 1 + (i * 31 + id) % (BE_IDS - 1);
+	return m;
+}
+
+/*
+ * Send @nflows new flows (clients never seen before, so no flow-table hit) to each fixture VIP
+ * of the batch: each must reach the backend userspace predicts from V[] (the VIP's table).
+ * With @moved, counts the flows that @old (the VIPs' previous tables, M slots each) would have
+ * sent elsewhere.
+ */
+static int batch_flows(int base, int nflows, uint32_t old[][M], int *moved)
+{
+	for (size_t v = 0; v < N_BATCH_VIPS; v++) {
+		uint32_t id = batch_vips[v].id;
+		int v6 = !!strchr(batch_vips[v].dst, ':');
+
+		for (int f = 0; f < nflows; f++) {
+			uint8_t a[16], d[16];
+			uint16_t sport = (uint16_t)(20000 + base + f);
+			struct xlb_flow_key k;
+			uint32_t want, got;
+			char src[64];
+			struct run r;
+			struct pkt in;
+
+			snprintf(src, sizeof(src), batch_vips[v].client_fmt, base + f + 1);
+			inet_pton(v6 ? AF_INET6 : AF_INET, src, a);
+			inet_pton(v6 ? AF_INET6 : AF_INET, batch_vips[v].dst, d);
+			xlb_flow_key__init(&k, v6 ? XLB_AF_INET6 : XLB_AF_INET, a, d, sport, 80, 6);
+			want = predict(&k, id);
+			got = send_flow(src, batch_vips[v].dst, sport, id, &r, &in);
+			if (got != want)
+				return fail("VIP %u flow from %s:%u went to backend %u, its table says %u",
+					    id, src, sport, got, want);
+			if (moved && old[v][hash_of(&k, id) % M] != want)
+				(*moved)++;
+		}
+	}
+	return 1;
+}
+
+static void test_batch_swap(void)
+{
+	static uint32_t extra[BATCH_N][M_BIG], got[M_BIG];
+	struct xlb_table_update u[BATCH_N];
+	uint32_t saved[N_BATCH_VIPS][M], fresh[N_BATCH_VIPS][BATCH_M_NEW];
+	size_t n = 0, applied = 99;
+	int ok = 1, moved = 0, rc;
+
+	WHY[0] = 0;
+	for (size_t v = 0; v < N_BATCH_VIPS; v++) {
+		uint32_t id = batch_vips[v].id;
+
+		memcpy(saved[v], V[id].table, sizeof(saved[v]));
+		/* only backends 2 and 3: a flow the old table gave to 0 or 1 must move */
+		for (uint32_t i = 0; i < BATCH_M_NEW; i++)
+			fresh[v][i] = BE(id, 2 + i % 2);
+		u[n++] = (struct xlb_table_update){ .vip_id = id, .m = BATCH_M_NEW,
+						    .table = fresh[v] };
+	}
+	for (uint32_t id = BATCH_EXTRA0; n < BATCH_N; id++, n++)
+		u[n] = (struct xlb_table_update){ .vip_id = id, .table = extra[n],
+						  .m = extra_table(id, extra[n]) };
+	rc = xlb_vip__set_tables(X, u, n, &applied);
+	if (rc || applied != n)
+		ok = fail("set_tables of %zu returned %d, applied %zu", n, rc, applied);
+	for (size_t i = 0; ok && i < n; i++) {
+		int m = xlb_vip__get_table(X, u[i].vip_id, got, M_BIG);
+
+		if (m != (int)u[i].m || memcmp(got, u[i].table, u[i].m * sizeof(*got)))
+			ok = fail("VIP %u reads back %d slots / other ids than its new table of %u",
+				  u[i].vip_id, m, u[i].m);
+	}
+	if (ok) {
+		for (size_t v = 0; v < N_BATCH_VIPS; v++) {
+			V[batch_vips[v].id].m = BATCH_M_NEW;
+			memcpy(V[batch_vips[v].id].table, fresh[v], sizeof(fresh[v]));
+		}
+		ok = batch_flows(0, 16, saved, &moved);
+	}
+	if (ok && moved == 0)
+		ok = fail("no flow would have gone elsewhere under the old tables: test proves nothing");
+	tap(ok, "300 VIPs' tables swapped in one batch: read back, new flows follow the new tables",
+	    WHY);
+
+	/* put the fixture tables back through the same API, and drop the batch-only tables */
+	WHY[0] = 0;
+	for (size_t v = 0; v < N_BATCH_VIPS; v++) {
+		u[v] = (struct xlb_table_update){ .vip_id = batch_vips[v].id, .m = M,
+						  .table = saved[v] };
+		V[batch_vips[v].id].m = M;
+		memcpy(V[batch_vips[v].id].table, saved[v], sizeof(saved[v]));
+	}
+	ok = !xlb_vip__set_tables(X, u, N_BATCH_VIPS, &applied) && applied == N_BATCH_VIPS;
+	for (uint32_t id = BATCH_EXTRA0; id < BATCH_EXTRA0 + BATCH_N - N_BATCH_VIPS; id++)
+		ok &= !xlb_vip__clear_table(X, id);
+	if (!ok)
+		fail("restoring the fixture tables failed");
+	else
+		ok = batch_flows(100, 4, NULL, NULL);
+	tap(ok, "fixture tables restored by a batch of 6: flows follow them again", WHY);
+}
+
+static void test_batch_refused(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t vip_id, m;
+		int no_table;
+	} bad[] = {
+		{ "m = 0", 200, 0, 0 },
+		{ "vip id = XLB_MAX_VIPS", XLB_MAX_VIPS, 5, 0 },
+		{ "m > XLB_MAGLEV_MAX", 200, XLB_MAGLEV_MAX + 1, 0 },
+		{ "no table", 200, 5, 1 },
+		{ "VIP_MISC twice", VIP_MISC, 5, 0 },
+	};
+	uint32_t t[M], got[M], t200[M];
+	struct xlb_table_update u[3];
+	char name[128];
+	int ok = 1;
+
+	for (int i = 0; i < M; i++) {
+		t[i] = BE(VIP_MISC, 3);
+		t200[i] = 7;
+	}
+	for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		size_t applied = 99;
+		int rc, m;
+
+		WHY[0] = 0;
+		ok = 1;
+		/* valid entries before and after the bad one, one of them a live fixture VIP */
+		u[0] = (struct xlb_table_update){ .vip_id = VIP_MISC, .m = M, .table = t };
+		u[1] = (struct xlb_table_update){ .vip_id = bad[b].vip_id, .m = bad[b].m,
+						  .table = bad[b].no_table ? NULL : t };
+		u[2] = (struct xlb_table_update){ .vip_id = 201, .m = M, .table = t200 };
+		rc = xlb_vip__set_tables(X, u, 3, &applied);
+		if (rc != -EINVAL || applied != 0)
+			ok = fail("returned %d, applied %zu; expected -EINVAL, 0", rc, applied);
+		else if ((m = xlb_vip__get_table(X, VIP_MISC, got, M)) != (int)V[VIP_MISC].m ||
+			 memcmp(got, V[VIP_MISC].table, M * sizeof(*got)))
+			ok = fail("VIP_MISC's table changed (reads %d slots)", m);
+		else if ((m = xlb_vip__get_table(X, 201, got, M)) != -ENOENT)
+			ok = fail("VIP 201 got a table (get_table says %d)", m);
+		else if ((m = xlb_vip__get_table(X, 200, got, M)) != -ENOENT)
+			ok = fail("VIP 200 got a table (get_table says %d)", m);
+		ok = ok && batch_flows(200 + 10 * (int)b, 2, NULL, NULL);
+		snprintf(name, sizeof(name), "batch with %s refused before anything changed",
+			 bad[b].name);
+		tap(ok, name, WHY);
+	}
+}
+
+/* Fewer descriptors than tables: the batch swaps what it has created and goes on. */
+static void test_batch_few_fds(void)
+{
+	static uint32_t tabs[40][M_BIG], got[M_BIG];
+	struct xlb_table_update u[40];
+	struct rlimit old, low;
+	size_t applied = 0;
+	int ok = 1, rc, lim, room = 0;
+
+	WHY[0] = 0;
+	for (uint32_t i = 0; i < 40; i++)
+		u[i] = (struct xlb_table_update){ .vip_id = 400 + i, .table = tabs[i],
+						  .m = extra_table(400 + i, tabs[i]) };
+	/* a limit with exactly 5 free descriptor numbers below it: room for 5 inner maps */
+	for (lim = 0; room < 5; lim++)
+		if (fcntl(lim, F_GETFD) < 0 && errno == EBADF)
+			room++;
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)lim;
+	if (setrlimit(RLIMIT_NOFILE, &low))
+		ok = fail("setrlimit: %s", strerror(errno));
+	rc = ok ? xlb_vip__set_tables(X, u, 40, &applied) : 0;
+	setrlimit(RLIMIT_NOFILE, &old);
+	if (ok && (rc || applied != 40))
+		ok = fail("set_tables returned %d, applied %zu of 40", rc, applied);
+	for (uint32_t i = 0; ok && i < 40; i++) {
+		int m = xlb_vip__get_table(X, 400 + i, got, M_BIG);
+
+		if (m != (int)u[i].m || memcmp(got, u[i].table, u[i].m * sizeof(*got)))
+			ok = fail("VIP %u reads back %d slots / other ids", 400 + i, m);
+	}
+	for (uint32_t i = 0; i < 40; i++)
+		xlb_vip__clear_table(X, 400 + i);
+	tap(ok, "batch of 40 tables with descriptors for 5: swapped in smaller chunks", WHY);
+}
+
 static __u32 xdp_prog_id(const char *ifname)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -1714,6 +1930,9 @@ int main(void)
 	test_all_ports_meta();
 	test_filter_collision();
 	test_table_api();
+	test_batch_swap();
+	test_batch_refused();
+	test_batch_few_fds();
 
 	xlb__close(X, true);
 	test_bpffs();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# `make bench`: runs every benchmark binary $BUILD/tools/bench_* in turn (datapath, maglev, ...).
+# `make bench`: runs every benchmark binary $BUILD/tools/bench_* in turn (datapath, maglev, swap).
 set -u
 BUILD=${BUILD:-build}
 rc=0

@@ -752,7 +752,12 @@ static size_t table_map_len(__u32 n)
 	return ((size_t)n * TABLE_STRIDE * sizeof(__u32) + page - 1) / page * page;
 }
 
-int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m)
+/*
+ * Create the inner map of one table and fill it through a mapping of its values (slot 0 holds
+ * M); returns its fd or -errno (the caller logs: running out of fds is not always an error).
+ * Nothing else holds the map until it is swapped in, so no reader can see it half written.
+ */
+static int table_create(const __u32 *table, __u32 m)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__u32 n = m + 1;
@@ -760,32 +765,120 @@ int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m)
 	__u32 *v;
 	int fd, err;
 
-	if (vip_id >= XLB_MAX_VIPS || !m || m > XLB_MAGLEV_MAX || !table)
-		return -EINVAL;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_maglev_in", sizeof(__u32), sizeof(__u32), n,
 			    &co);
-	if (fd < 0) {
-		err = -errno;
-		pr_warn("xlb: cannot create a Maglev table of %u slots: %s", m, strerror(errno));
-		return err;
-	}
-	/* fill the new table through a mapping of its values: slot 0 holds M */
+	if (fd < 0)
+		return -errno;
 	len = table_map_len(n);
 	v = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (v == MAP_FAILED) {
 		err = -errno;
-		pr_warn("xlb: cannot map a Maglev table of %u slots: %s", m, strerror(errno));
-		goto out;
+		close(fd);
+		return err;
 	}
 	v[0] = m;
 	for (__u32 i = 0; i < m; i++)
 		v[(i + 1) * TABLE_STRIDE] = table[i];
 	munmap(v, len);
-	/* the swap: one update of the outer slot */
-	err = ret_errno(bpf_map_update_elem(mfd(x, "xlb_maglev"), &vip_id, &fd, BPF_ANY));
-out:
-	close(fd);
+	return fd;
+}
+
+/*
+ * Tables swapped per BPF_MAP_UPDATE_BATCH. Every new inner map of a chunk is alive (an fd, its
+ * slots in kernel memory) until the chunk is swapped, beside the old tables the chunk replaces:
+ * this bounds that overhead to 256 tables and the memory of 256 default-size tables (128 MiB),
+ * i.e. fewer tables per chunk when they are bigger. Each chunk costs one RCU grace period.
+ */
+#define SWAP_CHUNK_TABLES 256
+#define SWAP_CHUNK_BYTES (256ULL * (XLB_MAGLEV_DEFAULT + 1) * 8)
+
+/* Swap in @k inner maps: one batch update of the outer map, one grace period. */
+static int swap_chunk(struct xlb *x, const __u32 *keys, const int *fds, __u32 k, size_t *done)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 count = k;
+	int err;
+
+	err = ret_errno(bpf_map_update_batch(mfd(x, "xlb_maglev"), keys, fds, &count, &o));
+	/* on failure the kernel reports how many leading elements it applied */
+	*done += err ? (count <= k ? count : 0) : k;
+	if (err)
+		pr_warn("xlb: batch swap of %u Maglev tables failed after %u: %s", k, count,
+			strerror(-err));
 	return err;
+}
+
+int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t n,
+			size_t *applied)
+{
+	__u64 seen[(XLB_MAX_VIPS + 63) / 64] = { 0 };
+	__u32 keys[SWAP_CHUNK_TABLES];
+	int fds[SWAP_CHUNK_TABLES];
+	size_t done = 0, i = 0;
+	bool no_fds = false;
+	__u64 bytes = 0;
+	__u32 k = 0;
+	int err = 0;
+
+	if (applied)
+		*applied = 0;
+	if (n && !u)
+		return -EINVAL;
+	/* the whole batch is checked before anything changes */
+	for (i = 0; i < n; i++) {
+		__u32 id = u[i].vip_id;
+
+		if (id >= XLB_MAX_VIPS || !u[i].m || u[i].m > XLB_MAGLEV_MAX || !u[i].table)
+			return -EINVAL;
+		if (seen[id / 64] & (1ULL << (id % 64)))
+			return -EINVAL; /* twice in one batch: which table would be "the new one"? */
+		seen[id / 64] |= 1ULL << (id % 64);
+	}
+	for (i = 0; i < n;) {
+		__u64 need = ((__u64)u[i].m + 1) * 8;
+		int fd;
+
+		if (k == SWAP_CHUNK_TABLES || (k && bytes + need > SWAP_CHUNK_BYTES) || no_fds) {
+			err = swap_chunk(x, keys, fds, k, &done);
+			while (k)
+				close(fds[--k]);
+			bytes = 0;
+			no_fds = false;
+			if (err)
+				goto out;
+		}
+		fd = table_create(u[i].table, u[i].m);
+		if ((fd == -EMFILE || fd == -ENFILE) && k) {
+			/* out of descriptors: swap what is ready, which frees them, and go on */
+			no_fds = true;
+			continue;
+		}
+		if (fd < 0) {
+			err = fd;
+			pr_warn("xlb: cannot create the Maglev table of VIP %u (%u slots): %s",
+				u[i].vip_id, u[i].m, strerror(-err));
+			goto out;
+		}
+		keys[k] = u[i].vip_id;
+		fds[k++] = fd;
+		bytes += need;
+		i++;
+	}
+	if (k)
+		err = swap_chunk(x, keys, fds, k, &done);
+out:
+	while (k)
+		close(fds[--k]);
+	if (applied)
+		*applied = done;
+	return err;
+}
+
+int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m)
+{
+	struct xlb_table_update u = { .vip_id = vip_id, .m = m, .table = table };
+
+	return xlb_vip__set_tables(x, &u, 1, NULL);
 }
 
 int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)

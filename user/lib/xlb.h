@@ -90,12 +90,43 @@ int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be);
 int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be);
 int xlb_backend__clear(struct xlb *x, __u32 id);
 
+/* One VIP's new Maglev table, for xlb_vip__set_tables(). */
+struct xlb_table_update {
+	__u32 vip_id;		/* < XLB_MAX_VIPS; at most once per batch */
+	__u32 m;		/* slots in @table: 1 .. XLB_MAGLEV_MAX */
+	const __u32 *table;	/* @m backend ids (XLB_BACKEND_NONE where none is usable) */
+};
+
+/**
+ * xlb_vip__set_tables() - swap in the Maglev tables of @n VIPs, paying one RCU grace period per
+ * chunk of up to 256 tables instead of one per VIP.
+ * @u: the VIPs and their new tables; each VIP at most once.
+ * @applied: if not NULL, set to how many tables were swapped in (also on failure).
+ *
+ * For each VIP a fresh inner map is created and filled, and then replaces the VIP's slot of
+ * xlb_maglev in one pointer exchange: a packet sees the VIP's old table or its new one whole,
+ * never a mix. The batch as a whole is not atomic: for a moment some VIPs of it run on their new
+ * tables and others still on their old ones. Tables go in by chunks (BPF_MAP_UPDATE_BATCH), so
+ * at most a chunk's new inner maps (256 tables, or fewer when they are large; one fd each) exist
+ * beside the old ones at a time. The call returns once the programs that could still see an old
+ * table have finished.
+ *
+ * The whole of @u is checked first: an entry with a vip id out of range, m = 0 or too big, no
+ * table, or a vip id given twice fails the call with -EINVAL before anything changes. After
+ * that, a failure (no memory for a table, a refused update) stops the batch: the first
+ * *@applied entries of @u are in place, the others keep their old tables, and -errno is
+ * returned.
+ *
+ * Return: 0 when all @n are in place, or -errno.
+ */
+int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t n,
+			size_t *applied);
+
 /**
  * xlb_vip__set_table() - swap in the Maglev table of VIP @vip_id atomically.
  * @table: @m backend ids (XLB_BACKEND_NONE where no backend is usable).
  *
- * A fresh inner map is created, filled, and then replaces the old one in xlb_maglev in one
- * update: a packet sees the old table or the new one, never a mix.
+ * xlb_vip__set_tables() with one entry: a packet sees the old table or the new one, never a mix.
  */
 int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m);
 /** Read the current table of @vip_id into @table (capacity @cap); returns M or -errno. */
