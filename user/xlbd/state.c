@@ -16,35 +16,11 @@
 
 #include "xlbd.h"
 
-/* Tables built before one batched swap: bounds the memory a large apply holds at once. */
-#define SWAP_CHUNK 64
-
-__u64 state_elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000ull + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
-static double elapsed_ms_f(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
-}
-
-static void reset_vip_rt(struct xlbd_vip_rt *rt)
-{
-	free(rt->inputs);
-	memset(rt, 0, sizeof(*rt));
-}
-
-static void reset_be_rt(struct xlbd_be_rt *rt)
-{
-	memset(rt, 0, sizeof(*rt));
-}
+/*
+ * Tables built before one batched swap (one RCU grace period): bounds the memory a large apply
+ * holds at once (128 tables of M = 65537: 32 MiB).
+ */
+#define SWAP_CHUNK 128
 
 /* ------------------------------------------------------------------ desired values */
 
@@ -126,273 +102,6 @@ static size_t table_inputs(const struct xlbd *d, const struct xlb_cfg_vip *v,
 	}
 	qsort(out, n, sizeof(*out), cmp_mb);
 	return n;
-}
-
-/* ------------------------------------------------------------------ adoption */
-
-/*
- * The pinned state as a configuration, and the remembered copies of what the maps hold: VIPs
- * with their ids from xlb_vips, backends from xlb_backends matched to their VIP by vip_id, with
- * their address and port. What the maps do not hold (weights) is unknown: the tables are
- * rebuilt, and a rebuilt table equal to the pinned one is left in place. A backend starts in
- * the health the datapath holds for it (usable: up; not: down), so a restart neither floods a
- * cold backend nor drops a healthy one. Pins written before xlb_backend.port existed have port
- * 0 there: such backends are matched by address alone.
- */
-struct pins_ctx {
-	struct xlbd *d;
-	struct xlb_cfg *cfg;
-	size_t cap;
-	int err;
-};
-
-static int pins_vip_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip, void *ctx)
-{
-	struct pins_ctx *p = ctx;
-	struct xlbd_vip_rt *rt;
-	struct xlb_cfg_vip *v;
-
-	if (vip->id >= XLB_MAX_VIPS) {
-		pr_warn("adopt: pinned VIP with id %u out of range, ignored", vip->id);
-		return 0;
-	}
-	if (p->cfg->nvips == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		struct xlb_cfg_vip *n = realloc(p->cfg->vips, cap * sizeof(*n));
-
-		if (!n) {
-			p->err = -ENOMEM;
-			return 1;
-		}
-		p->cfg->vips = n;
-		p->cap = cap;
-	}
-	v = &p->cfg->vips[p->cfg->nvips++];
-	xlb_cfg_vip_init(v);
-	memcpy(v->addr, key->addr, 16);
-	v->family = key->family;
-	v->port = ntohs(key->port);
-	v->proto = key->proto;
-	v->mode = vip->mode;
-	v->hash = vip->flags & XLB_VIP_F_HASH_SRC ? XLB_HASH_SRC : XLB_HASH_5TUPLE;
-	v->table_size = vip->table_size;
-	v->id = vip->id;
-	v->id_set = true;
-	rt = &p->d->vip_rt[vip->id];
-	rt->programmed = true;
-	rt->key = *key;
-	rt->val = *vip;
-	rt->table_unknown = true;
-	rt->m = vip->table_size;
-	return 0;
-}
-
-struct xlb_cfg *state_from_pins(struct xlbd *d)
-{
-	struct pins_ctx p = { .d = d };
-	unsigned int orphans = 0, n = 0;
-	struct xlb_backend be;
-	size_t i;
-	__u32 id;
-
-	p.cfg = calloc(1, sizeof(*p.cfg));
-	if (!p.cfg)
-		return NULL;
-	if (xlb_vip__foreach(d->x, pins_vip_cb, &p) < 0 || p.err) {
-		xlb_cfg_free(p.cfg);
-		return NULL;
-	}
-	if (!xlb__config_get(d->x, &d->prog_config))
-		d->config_programmed = true;
-	for (id = 1; id < XLB_MAX_BACKENDS; id++) {
-		struct xlb_cfg_backend *b, *nb;
-		struct xlb_cfg_vip *v = NULL;
-		struct xlbd_be_rt *rt;
-
-		if (xlb_backend__get(d->x, id, &be) || !be.family)
-			continue;
-		for (i = 0; i < p.cfg->nvips; i++)
-			if (p.cfg->vips[i].id == be.vip_id)
-				v = &p.cfg->vips[i];
-		if (!v) {
-			/* A backend whose VIP is gone (a daemon killed mid-change): remove it. */
-			xlb_backend__clear(d->x, id);
-			xlb_stats__clear_backend(d->x, id);
-			orphans++;
-			continue;
-		}
-		nb = realloc(v->backends, (v->nbackends + 1) * sizeof(*nb));
-		if (!nb) {
-			xlb_cfg_free(p.cfg);
-			return NULL;
-		}
-		v->backends = nb;
-		b = &v->backends[v->nbackends++];
-		xlb_cfg_backend_init(b);
-		memcpy(b->addr, be.addr, 16);
-		b->family = be.family;
-		b->port = ntohs(be.port);
-		b->state = be.flags & XLB_BE_F_USABLE ? XLB_STATE_ACTIVE : XLB_STATE_DISABLED;
-		memcpy(b->mac, be.mac, 6);
-		b->has_mac = v->mode == XLB_MODE_L2;
-		b->id = id;
-		rt = &d->be_rt[id];
-		rt->programmed = true;
-		rt->prog = be;
-		rt->health = be.flags & XLB_BE_F_USABLE ? XLBD_HEALTH_UP : XLBD_HEALTH_DOWN;
-		n++;
-	}
-	/*
-	 * New ids continue after the highest pinned one: an id freed by the previous daemon is
-	 * reused as late as possible, so a stale flow-table entry meets a cleared backend (and
-	 * re-hashes) rather than a new one.
-	 */
-	for (i = 0; i < p.cfg->nvips; i++) {
-		struct xlb_cfg_vip *v = &p.cfg->vips[i];
-		size_t j;
-
-		if (v->id + 1 > d->vip_next)
-			d->vip_next = (v->id + 1) % XLB_MAX_VIPS;
-		for (j = 0; j < v->nbackends; j++)
-			if (v->backends[j].id + 1 > d->be_next)
-				d->be_next = v->backends[j].id + 1 >= XLB_MAX_BACKENDS ?
-						     1 : v->backends[j].id + 1;
-	}
-	if (orphans)
-		pr_warn("adopt: removed %u pinned backends whose VIP is gone", orphans);
-	pr_info("adopt: pinned state holds %zu VIPs and %u backends", p.cfg->nvips, n);
-	return p.cfg;
-}
-
-/* ------------------------------------------------------------------ ids */
-
-struct ids {
-	bool vip[XLB_MAX_VIPS];
-	bool be[XLB_MAX_BACKENDS];
-};
-
-static int alloc_id(bool *used, __u32 lo, __u32 n, __u32 *cursor, __u32 *out)
-{
-	__u32 i, id;
-
-	for (i = 0; i < n - lo; i++) {
-		id = lo + (*cursor - lo + i) % (n - lo);
-		if (!used[id]) {
-			used[id] = true;
-			*out = id;
-			*cursor = id + 1 >= n ? lo : id + 1;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-/*
- * Do the backends of @from hold ports? Pins of an older xlbd have port 0 everywhere (so do the
- * pins of a configuration whose backends all have port 0: matching by address is then the same).
- */
-static bool without_ports(const struct xlb_cfg *from)
-{
-	for (size_t i = 0; i < from->nvips; i++)
-		for (size_t j = 0; j < from->vips[i].nbackends; j++)
-			if (from->vips[i].backends[j].port)
-				return false;
-	return true;
-}
-
-/*
- * Backend of @fv matching @b: address and port. With @by_addr (adopting pins that hold no
- * port), address alone: the first backend of that address not @claimed yet.
- */
-static int match_backend(const struct xlb_cfg_vip *fv, const struct xlb_cfg_backend *b,
-			 bool by_addr, const bool *claimed)
-{
-	size_t i;
-
-	if (!by_addr)
-		return xlb_cfg_find_backend(fv, b->family, b->addr, b->port);
-	for (i = 0; i < fv->nbackends; i++) {
-		const struct xlb_cfg_backend *o = &fv->backends[i];
-
-		if (!claimed[o->id] && o->family == b->family && !memcmp(o->addr, b->addr, 16))
-			return i;
-	}
-	return -1;
-}
-
-/*
- * Ids of @to: a VIP or backend that @from holds (same address, port, proto; backends by address
- * and port within their VIP) keeps its id, so established flows keep their backends. A VIP of
- * @from without an id matches nothing: that is a configuration whose apply failed before giving
- * it one, being rolled back. A new item takes the id a rollback gives back, or a free one (its
- * counters and runtime state cleared). Marks @to's ids in @want.
- */
-static int assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
-		      struct ids *want)
-{
-	struct ids *used = calloc(1, sizeof(*used));
-	bool *claimed = calloc(XLB_MAX_BACKENDS, sizeof(bool));
-	bool by_addr = from && d->adopted && !d->cfg && without_ports(from);
-	size_t i, j;
-	int err = 0;
-
-	if (!used || !claimed) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; from && i < from->nvips; i++) {
-		if (!from->vips[i].id_set)
-			continue;
-		used->vip[from->vips[i].id] = true;
-		for (j = 0; j < from->vips[i].nbackends; j++)
-			used->be[from->vips[i].backends[j].id] = true;
-	}
-	for (i = 0; i < to->nvips; i++) {
-		struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
-		const struct xlb_cfg_vip *fv = fi >= 0 && from->vips[fi].id_set ? &from->vips[fi] : NULL;
-
-		if (fv) {
-			v->id = fv->id;
-		} else if (v->id_set && v->id < XLB_MAX_VIPS && !used->vip[v->id]) {
-			used->vip[v->id] = true; /* a rollback restores its id and counters */
-		} else if (alloc_id(used->vip, 0, XLB_MAX_VIPS, &d->vip_next, &v->id)) {
-			pr_warn("no free VIP id");
-			err = -ENOSPC;
-			goto out;
-		} else {
-			reset_vip_rt(&d->vip_rt[v->id]);
-			xlb_stats__clear_vip(d->x, v->id);
-		}
-		v->id_set = true;
-		want->vip[v->id] = true;
-		for (j = 0; j < v->nbackends; j++) {
-			struct xlb_cfg_backend *b = &v->backends[j];
-			int fj = fv ? match_backend(fv, b, by_addr, claimed) : -1;
-
-			if (fj >= 0 && fv->backends[fj].id) {
-				b->id = fv->backends[fj].id;
-				claimed[b->id] = true;
-			} else if (b->id && b->id < XLB_MAX_BACKENDS && !used->be[b->id]) {
-				used->be[b->id] = true; /* restored by a rollback, counters kept */
-			} else if (alloc_id(used->be, 1, XLB_MAX_BACKENDS, &d->be_next, &b->id)) {
-				pr_warn("no free backend id");
-				err = -ENOSPC;
-				goto out;
-			} else {
-				reset_be_rt(&d->be_rt[b->id]);
-				xlb_stats__clear_backend(d->x, b->id);
-				/* added to a running daemon: ramps in (slow start), as on recovery */
-				if (d->cfg)
-					d->be_rt[b->id].up_since_ms = xlbd_now_ms();
-			}
-			want->be[b->id] = true;
-		}
-	}
-out:
-	free(used);
-	free(claimed);
-	return err;
 }
 
 /* ------------------------------------------------------------------ interfaces */
@@ -521,28 +230,30 @@ static void table_done(struct xlbd *d, struct pending *p)
 /* Swap the tables of @n pending VIPs in, then log one line each. */
 static int swap_pending(struct xlbd *d, struct pending *p, size_t n)
 {
+	struct xlb_table_update u[SWAP_CHUNK];
 	struct timespec t0;
 	char name[96];
 	double swap_ms;
-	size_t i, done;
-	int err = 0;
+	size_t i, done = 0;
+	int err;
 
+	for (i = 0; i < n; i++)
+		u[i] = (struct xlb_table_update){ .vip_id = p[i].v->id, .m = p[i].v->table_size,
+						  .table = p[i].table };
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (done = 0; done < n && !err; done++) {
-		err = xlb_vip__set_table(d->x, p[done].v->id, p[done].table, p[done].v->table_size);
-		if (err)
-			break;
-	}
-	swap_ms = elapsed_ms_f(&t0);
+	err = xlb_vip__set_tables(d->x, u, n, &done);
+	swap_ms = state_elapsed_ms_f(&t0);
 	for (i = 0; i < done; i++) {
 		table_done(d, &p[i]);
 		xlbd_event(d, XLB_LOG_INFO, "vip %s: table rebuilt (M=%u, %zu backends) in %.2f ms",
 			   xlb_vip_name(p[i].v, name, sizeof(name)), p[i].v->table_size, p[i].n,
 			   p[i].build_ms + swap_ms / n);
 	}
+	if (n > 1)
+		pr_info("%zu tables swapped in one batch in %.2f ms", done, swap_ms);
 	if (err)
-		pr_warn("vip %s: cannot set table: %s", xlb_vip_name(p[done].v, name, sizeof(name)),
-			strerror(-err));
+		pr_warn("vip %s: cannot set table: %s",
+			xlb_vip_name(p[done < n ? done : n - 1].v, name, sizeof(name)), strerror(-err));
 	return err;
 }
 
@@ -574,14 +285,14 @@ static int build_table(struct xlbd *d, const struct xlb_cfg_vip *v, struct pendi
 		if (err)
 			return err;
 	}
-	p->build_ms = elapsed_ms_f(&t0);
+	p->build_ms = state_elapsed_ms_f(&t0);
 	if (!rt->table_unknown || rt->m != v->table_size)
 		return 0;
 	old = calloc(v->table_size, sizeof(*old));
 	if (old && xlb_vip__get_table(d->x, v->id, old, v->table_size) == (int)v->table_size &&
 	    !memcmp(old, p->table, v->table_size * sizeof(*old))) {
 		pr_info("vip %s: pinned table kept (M=%u, %zu backends, checked in %.2f ms)",
-			xlb_vip_name(v, name, sizeof(name)), v->table_size, p->n, elapsed_ms_f(&t0));
+			xlb_vip_name(v, name, sizeof(name)), v->table_size, p->n, state_elapsed_ms_f(&t0));
 		table_done(d, p);
 		free(old);
 		return 1;
@@ -679,14 +390,14 @@ static int removals_pass(struct xlbd *d, const struct ids *want)
 		}
 		xlb_vip__clear_table(d->x, id);
 		xlb_stats__clear_vip(d->x, id);
-		reset_vip_rt(rt);
+		state_reset_vip_rt(rt);
 	}
 	for (id = 1; id < XLB_MAX_BACKENDS; id++) {
 		if (!d->be_rt[id].programmed || want->be[id])
 			continue;
 		xlb_backend__clear(d->x, id);
 		xlb_stats__clear_backend(d->x, id);
-		reset_be_rt(&d->be_rt[id]);
+		state_reset_be_rt(&d->be_rt[id]);
 	}
 	return 0;
 }
@@ -830,7 +541,7 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 		pr_warn("flow_table_size %u takes effect only when the datapath is loaded afresh "
 			"(xlbd --detach-on-exit, then start)", to->flow_table_size);
 
-	err = assign_ids(d, from, to, want);
+	err = state_assign_ids(d, from, to, want);
 	if (!err)
 		err = ifaces_apply(d, adopting ? NULL : from, to, true);
 	if (err)
@@ -874,123 +585,3 @@ void state_refresh(struct xlbd *d)
 	free(only);
 }
 
-/* ------------------------------------------------------------------ commit, reload */
-
-int state_commit(struct xlbd *d, struct xlb_cfg *to, char *errbuf, size_t errlen)
-{
-	struct xlb_cfg_errors e = {};
-	struct xlb_cfg *check;
-	char *tmp;
-	json_t *j;
-	int err;
-
-	/* the whole new configuration must pass the same validation as a file */
-	j = xlb_cfg_to_json(to);
-	check = xlb_cfg_from_json(j, &e);
-	json_decref(j);
-	if (!check) {
-		xlb_cfg_errors_first(&e, errbuf, errlen);
-		xlb_cfg_errors_free(&e);
-		xlb_cfg_free(to);
-		return -EINVAL;
-	}
-	xlb_cfg_free(check);
-
-	/* written (not yet renamed) before the datapath changes: a full disk changes nothing */
-	err = xlb_cfg_save_begin(to, d->config_path, &tmp);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot write %s: %s (nothing changed)", d->config_path,
-			 strerror(-err));
-		pr_warn("%s", errbuf);
-		xlb_cfg_free(to);
-		return err;
-	}
-	err = state_apply(d, d->cfg, to);
-	if (err) {
-		xlb_cfg_save_abort(tmp);
-		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));
-		goto rollback;
-	}
-	err = xlb_cfg_save_finish(tmp, d->config_path);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot write %s: %s (change rolled back)", d->config_path,
-			 strerror(-err));
-		pr_warn("%s", errbuf);
-		goto rollback;
-	}
-	xlb_cfg_free(d->cfg);
-	d->cfg = to;
-	return 0;
-rollback:
-	if (state_apply(d, to, d->cfg))
-		pr_warn("rollback incomplete: the datapath may differ from the running config");
-	xlb_cfg_free(to);
-	return err;
-}
-
-void state_reload(struct xlbd *d)
-{
-	struct xlb_cfg_errors e = {};
-	struct xlb_cfg *to;
-	char *line, *save = NULL;
-	int err;
-
-	pr_info("reload: reading %s", d->config_path);
-	to = xlb_cfg_load(d->config_path, &e);
-	if (!to) {
-		for (line = strtok_r(e.text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			pr_warn("reload: %s", line);
-		pr_warn("reload: %u errors, keeping the running configuration", e.count);
-		xlb_cfg_errors_free(&e);
-		return;
-	}
-	if (xlb_cfg_equal(d->cfg, to)) {
-		pr_info("reload: no change");
-		xlb_cfg_free(to);
-		return;
-	}
-	err = state_apply(d, d->cfg, to);
-	if (err) {
-		pr_warn("reload: failed (%s), restoring the running configuration", strerror(-err));
-		if (state_apply(d, to, d->cfg))
-			pr_warn("rollback incomplete: the datapath may differ from the running config");
-		xlb_cfg_free(to);
-		return;
-	}
-	xlb_cfg_free(d->cfg);
-	d->cfg = to;
-	pr_info("reload: done (%zu VIPs)", to->nvips);
-}
-
-/* ------------------------------------------------------------------ rates */
-
-static void sample_one(struct xlbd_rate *rt, const struct xlb_counters *c, double dt)
-{
-	if (rt->sampled && dt > 0 && c->packets >= rt->packets && c->bytes >= rt->bytes) {
-		rt->pps = (__u64)((c->packets - rt->packets) / dt + 0.5);
-		rt->bps = (__u64)((c->bytes - rt->bytes) * 8 / dt + 0.5);
-	} else {
-		rt->pps = rt->bps = 0;
-	}
-	rt->packets = c->packets;
-	rt->bytes = c->bytes;
-	rt->sampled = true;
-}
-
-void state_sample(struct xlbd *d)
-{
-	struct xlb_counters c;
-	double dt = d->last_sample.tv_sec ? elapsed_ms_f(&d->last_sample) / 1e3 : 0;
-	size_t i, j;
-
-	clock_gettime(CLOCK_MONOTONIC, &d->last_sample);
-	for (i = 0; i < d->cfg->nvips; i++) {
-		struct xlb_cfg_vip *v = &d->cfg->vips[i];
-
-		if (!xlb_stats__vip(d->x, v->id, &c))
-			sample_one(&d->vip_rt[v->id].rate, &c, dt);
-		for (j = 0; j < v->nbackends; j++)
-			if (!xlb_stats__backend(d->x, v->backends[j].id, &c))
-				sample_one(&d->be_rt[v->backends[j].id].rate, &c, dt);
-	}
-}

@@ -140,6 +140,22 @@ void state_refresh(struct xlbd *d);
 int state_commit(struct xlbd *d, struct xlb_cfg *to, char *err, size_t errlen);
 void state_reload(struct xlbd *d);
 void state_sample(struct xlbd *d);
+__u64 state_elapsed_ms(const struct timespec *since);
+double state_elapsed_ms_f(const struct timespec *since);
+
+/* ids.c: ids of a configuration about to be applied; runtime state of a freed id. */
+struct ids {
+	bool vip[XLB_MAX_VIPS];
+	bool be[XLB_MAX_BACKENDS];
+};
+/*
+ * Give every VIP and backend of @to an id: the one of its match in @from (the configuration the
+ * datapath was programmed for), or a free one. Marks them in @want. 0 or -ENOSPC / -ENOMEM.
+ */
+int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
+		     struct ids *want);
+void state_reset_vip_rt(struct xlbd_vip_rt *rt);
+void state_reset_be_rt(struct xlbd_be_rt *rt);
 
 /* weight.c: effective weights, the only place they are computed. */
 __u64 xlbd_now_ms(void);	/* CLOCK_MONOTONIC in ms */
@@ -157,7 +173,6 @@ const char *xlbd_health_name(enum xlbd_health h);
 const struct xlbd_event *xlbd_event_after(const struct xlbd *d, __u64 seq);
 void xlbd_event(struct xlbd *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-__u64 state_elapsed_ms(const struct timespec *since);
 
 /* api.c: the Unix socket server. */
 int api_listen(struct xlbd *d);
