@@ -716,7 +716,7 @@ static void probe_read_udp(struct probe *pr)
 		errno_detail(detail, sizeof(detail), "recv", errno);
 		return probe_finish(pr, false, "%s", detail);
 	}
-	if ((size_t)n < pr->expect_len || memcmp(buf, pr->expect, pr->expect_len))
+	if (pr->expect_len && ((size_t)n < pr->expect_len || memcmp(buf, pr->expect, pr->expect_len)))
 		return probe_finish(pr, false, "reply mismatch (%zd bytes)", n);
 	probe_finish(pr, true, "udp reply (%zd bytes)", n);
 }
