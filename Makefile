@@ -38,23 +38,30 @@ BPF_HDRS  := $(wildcard bpf/include/*.h bpf/lib/*.h)
 LIB_SRCS  := $(wildcard user/lib/*.c)
 LIB_HDRS  := $(wildcard user/lib/*.h) $(BPF_HDRS)
 XLBD_SRCS := $(wildcard user/xlbd/*.c)
+# Daemon modules that need none of the daemon's state (the probe engine, the health checkers):
+# besides xlbd, the unit tests and end-to-end helpers link them, from an archive of their own.
+XLBD_MOD_SRCS := user/xlbd/probe.c user/xlbd/health.c
 XLB_SRCS  := $(wildcard user/xlb/*.c)
 USER_HDRS := $(LIB_HDRS) $(wildcard user/xlbd/*.h user/xlb/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
+E2E_SAN_SRCS := tests/e2e/probe_drv.c	# helpers also built sanitized (no BPF skeleton inside)
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
 TOOL_DIRS := $(filter-out tools/bench,$(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
 
 LIB       := $(BUILD)/libxlb.a
 LIB_SAN   := $(BUILD)/san/libxlb.a
+XLBD_MOD  := $(BUILD)/libxlbd-mod.a
+XLBD_MOD_SAN := $(BUILD)/san/libxlbd-mod.a
 BINS      := $(BUILD)/xlbd $(BUILD)/xlb $(foreach d,$(TOOL_DIRS),$(BUILD)/$(notdir $(d)))
 SAN_BINS  := $(BUILD)/san/xlbd $(BUILD)/san/xlb
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS)) \
 	     $(patsubst tests/unit/%.c,$(BUILD)/san/tests/unit/%,$(UNIT_SRCS))
 TBPF_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(TBPF_SRCS))
-E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
+E2E_BINS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS)) \
+	     $(patsubst tests/e2e/%.c,$(BUILD)/san/tests/e2e/%,$(E2E_SAN_SRCS))
 BENCH_BINS := $(patsubst tools/bench/%.c,$(BUILD)/tools/%,$(BENCH_SRCS))
 MAN_SRCS  := $(wildcard user/*/*.8)
 MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
@@ -98,6 +105,20 @@ $(LIB_SAN): $(patsubst user/lib/%.c,$(BUILD)/san/lib/%.o,$(LIB_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# the daemon modules for tests (normal and sanitized)
+$(BUILD)/xlbd-mod/%.o: user/xlbd/%.c $(USER_HDRS) | $(BUILD)/xlbd-mod
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd -c $< -o $@
+$(BUILD)/san/xlbd-mod/%.o: user/xlbd/%.c $(USER_HDRS) | $(BUILD)/san/xlbd-mod
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd -c $< -o $@
+$(XLBD_MOD): $(patsubst user/xlbd/%.c,$(BUILD)/xlbd-mod/%.o,$(XLBD_MOD_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(XLBD_MOD_SAN): $(patsubst user/xlbd/%.c,$(BUILD)/san/xlbd-mod/%.o,$(XLBD_MOD_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # daemon and CLI
 $(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
@@ -125,19 +146,25 @@ $(BUILD)/tools/%: tools/bench/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tools
 	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) -o $@
 
 # tests
-$(BUILD)/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tests/unit
+$(BUILD)/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(XLBD_MOD) $(LIB) | $(BUILD)/tests/unit
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Itests/unit $< $(LIB) $(LIBS) -lcmocka -o $@
-$(BUILD)/san/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(LIB_SAN) | $(BUILD)/san/tests/unit
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/unit -Iuser/xlbd $< $(XLBD_MOD) $(LIB) $(LIBS) -lcmocka -o $@
+$(BUILD)/san/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(XLBD_MOD_SAN) $(LIB_SAN) \
+		| $(BUILD)/san/tests/unit
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(LIB_SAN) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) \
+		$(LIBS) -lcmocka -o $@
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tests/bpf
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(LIB) $(LIBS) -o $@
 # helper programs of the end-to-end tests (tests/e2e/NAME.c -> $(BUILD)/tests/e2e/NAME)
-$(BUILD)/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tests/e2e
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(XLBD_MOD) $(LIB) | $(BUILD)/tests/e2e
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $< $(XLBD_MOD) $(LIB) $(LIBS) -o $@
+$(BUILD)/san/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(XLBD_MOD_SAN) $(LIB_SAN) \
+		| $(BUILD)/san/tests/e2e
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) $(LIBS) -o $@
 
 # man pages
 $(BUILD)/man/%.8.gz: user/%.8
@@ -145,7 +172,8 @@ $(BUILD)/man/%.8.gz: user/%.8
 	$(Q)mkdir -p $(dir $@) && gzip -9nc $< > $@
 
 $(BUILD)/bpf $(BUILD)/lib $(BUILD)/san/lib $(BUILD)/tools $(BUILD)/tests/unit \
-$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/e2e:
+$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/e2e $(BUILD)/san/tests/e2e \
+$(BUILD)/xlbd-mod $(BUILD)/san/xlbd-mod:
 	$(Q)mkdir -p $@
 
 tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS) $(E2E_BINS)
