@@ -34,6 +34,21 @@ struct xlb_cfg_check {
 	uint32_t timeout_ms;
 	uint32_t rise;		/* successes before up */
 	uint32_t fall;		/* failures before down */
+	uint16_t expect_hi;	/* http only: statuses expect..expect_hi pass */
+	char host[256];		/* http only: Host header; "" = the backend's address */
+	uint32_t jitter_pct;	/* each interval drawn within +- this share */
+	uint32_t fastinter_ms;	/* interval while a transition is in progress */
+	uint32_t downinter_ms;	/* interval while down */
+	bool has_source;	/* probes leave from this address */
+	__u8 source_family;
+	__be32 source[4];
+	uint8_t payload[512];	/* udp only: datagram sent */
+	uint32_t payload_len;
+	uint8_t expect_payload[512];	/* udp only: the reply starts with these bytes */
+	uint32_t expect_payload_len;
+	uint16_t agent_port;	/* agent check (HAProxy convention); 0 = none */
+	uint32_t agent_interval_ms;
+	char agent_send[256];	/* sent to the agent after connecting; "" = nothing */
 };
 
 struct xlb_cfg_backend {
@@ -87,6 +102,7 @@ struct xlb_cfg {
 	uint32_t flood_limit;
 	uint16_t gue_port;
 	enum xlb_cfg_too_big too_big;
+	uint32_t rebuild_min_interval_ms;	/* damping: least time between two rebuilds of a VIP */
 	size_t nvips;
 	struct xlb_cfg_vip *vips;
 };

@@ -68,6 +68,7 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, char *errbuf, size_t errlen
 	}
 	xlb_cfg_free(d->cfg);
 	d->cfg = to;
+	checks_sync(d);
 	return 0;
 rollback:
 	if (state_apply(d, to, d->cfg))
@@ -107,6 +108,7 @@ void state_reload(struct xlbd *d)
 	}
 	xlb_cfg_free(d->cfg);
 	d->cfg = to;
+	checks_sync(d);
 	pr_info("reload: done (%zu VIPs)", to->nvips);
 }
 

@@ -14,9 +14,10 @@ void state_reset_vip_rt(struct xlbd_vip_rt *rt)
 	memset(rt, 0, sizeof(*rt));
 }
 
-void state_reset_be_rt(struct xlbd_be_rt *rt)
+void state_reset_be_rt(struct xlbd *d, __u32 id)
 {
-	memset(rt, 0, sizeof(*rt));
+	checks_drop(d, id);
+	memset(&d->be_rt[id], 0, sizeof(d->be_rt[id]));
 }
 
 static int alloc_id(bool *used, __u32 lo, __u32 n, __u32 *cursor, __u32 *out)
@@ -128,7 +129,7 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 				err = -ENOSPC;
 				goto out;
 			} else {
-				state_reset_be_rt(&d->be_rt[b->id]);
+				state_reset_be_rt(d, b->id);
 				xlb_stats__clear_backend(d->x, b->id);
 				/* added to a running daemon: ramps in (slow start), as on recovery */
 				if (d->cfg)

@@ -195,9 +195,12 @@ int main(int argc, char **argv)
 		goto out;
 	d.be_next = 1;
 
-	/* room for XLBD_MAX_CLIENTS clients beside the datapath's maps */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4096 && rl.rlim_max > rl.rlim_cur) {
-		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+	/*
+	 * room for XLBD_MAX_CLIENTS clients and a probe socket per backend (two with an agent)
+	 * beside the datapath's maps
+	 */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 65536 && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 
@@ -208,6 +211,13 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	d.prober = prober_new();
+	if (!d.prober) {
+		pr_warn("probe engine: %s", strerror(errno));
+		goto out;
+	}
+	d.weigh_timer.fn = state_weigh_timer;
 
 	/* the socket first: a second xlbd stops here before touching the datapath */
 	if (api_listen(&d))
@@ -240,6 +250,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (d.adopted)
 		warn_flow_table_size(&d);
+	checks_sync(&d);
 	xlb_cfg_free(pinned);
 	pinned = NULL;
 
@@ -261,7 +272,8 @@ int main(int argc, char **argv)
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d.epfd < 0 || d.sigfd < 0 || d.tfd < 0 || timerfd_settime(d.tfd, 0, &its, NULL)) {
+	if (d.epfd < 0 || d.sigfd < 0 || d.tfd < 0 || timerfd_settime(d.tfd, 0, &its, NULL) ||
+	    !d.prober) {
 		pr_warn("event loop: %s", strerror(errno));
 		goto out;
 	}
@@ -272,6 +284,8 @@ int main(int argc, char **argv)
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sigfd, &ev);
 	ev.data.u64 = XLBD_EV_TIMER;
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.tfd, &ev);
+	ev.data.u64 = XLBD_EV_PROBE;
+	epoll_ctl(d.epfd, EPOLL_CTL_ADD, prober_fd(d.prober), &ev);
 	state_sample(&d);
 	pr_info("serving on %s (%zu VIPs)", d.socket_path, d.cfg->nvips);
 
@@ -290,6 +304,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u64 == XLBD_EV_LISTEN) {
 				api_accept(&d);
+			} else if (evs[i].data.u64 == XLBD_EV_PROBE) {
+				prober_run(d.prober);
 			} else if (evs[i].data.u64 == XLBD_EV_TIMER) {
 				__u64 ticks;
 
@@ -316,12 +332,18 @@ int main(int argc, char **argv)
 				api_client_event(&d, evs[i].data.ptr, evs[i].events);
 			}
 		}
+		/* verdicts of this turn, coalesced: one rebuild per VIP */
+		if (d.refresh)
+			state_refresh(&d);
 		if (tick)
 			api_tick(&d);
 	}
 	ret = 0;
 out:
 	api_close_all(&d);
+	checks_free(&d);
+	if (d.prober)
+		prober_free(d.prober);
 	if (d.x) {
 		if (d.detach_on_exit)
 			pr_info("detaching and removing the pins under %s", d.pin_dir);

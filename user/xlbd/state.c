@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,7 +398,7 @@ static int removals_pass(struct xlbd *d, const struct ids *want)
 			continue;
 		xlb_backend__clear(d->x, id);
 		xlb_stats__clear_backend(d->x, id);
-		state_reset_be_rt(&d->be_rt[id]);
+		state_reset_be_rt(d, id);
 	}
 	return 0;
 }
@@ -408,6 +409,46 @@ static int removals_pass(struct xlbd *d, const struct ids *want)
  * first, then the tables, then VIP entries, then backends losing XLB_BE_F_USABLE (their slots
  * are gone by then).
  */
+/* Re-weigh at @when_ms (monotonic): a slow-start step, a drain timeout, a damped rebuild. */
+static void weigh_at(struct xlbd *d, __u64 when_ms)
+{
+	if (d->next_weigh_ms && d->next_weigh_ms <= when_ms)
+		return;
+	d->next_weigh_ms = when_ms;
+	if (d->prober)
+		prober_timer_arm(d->prober, &d->weigh_timer, when_ms * 1000000ull);
+}
+
+void state_weigh_timer(struct prober_timer *t)
+{
+	struct xlbd *d = (struct xlbd *)((char *)t - offsetof(struct xlbd, weigh_timer));
+
+	d->next_weigh_ms = 0;
+	for (size_t i = 0; i < d->cfg->nvips; i++)
+		d->vip_rt[d->cfg->vips[i].id].dirty = true;
+	d->refresh = true;
+}
+
+/* One line when a VIP loses its last usable backend (new flows dropped), one when it has one. */
+static void note_usable(struct xlbd *d, const struct xlb_cfg_vip *v)
+{
+	struct xlbd_vip_rt *rt = &d->vip_rt[v->id];
+	unsigned int n = 0;
+	char name[96];
+
+	for (size_t i = 0; i < v->nbackends; i++)
+		n += d->be_rt[v->backends[i].id].weight > 0;
+	if (!n == rt->no_backend)
+		return;
+	rt->no_backend = !n;
+	if (!n && v->nbackends)
+		xlbd_event(d, XLB_LOG_WARN, "vip %s: no usable backend: new flows are dropped",
+			   xlb_vip_name(v, name, sizeof(name)));
+	else if (n)
+		xlbd_event(d, XLB_LOG_INFO, "vip %s: %u usable backends again",
+			   xlb_vip_name(v, name, sizeof(name)), n);
+}
+
 static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *only)
 {
 	__u64 now = xlbd_now_ms(), next;
@@ -419,8 +460,9 @@ static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *onl
 			continue;
 		d->vip_rt[cfg->vips[i].id].dirty = false;
 		next = xlbd_weigh(d, &cfg->vips[i], now);
-		if (next && (!d->next_weigh_ms || now + next < d->next_weigh_ms))
-			d->next_weigh_ms = now + next;
+		if (next)
+			weigh_at(d, now + next);
+		note_usable(d, &cfg->vips[i]);
 	}
 	for (i = 0; i < cfg->nvips && !err; i++)
 		if (!only || only[i])
@@ -567,6 +609,7 @@ void state_refresh(struct xlbd *d)
 {
 	bool *only = calloc(d->cfg->nvips + 1, sizeof(bool));
 	size_t i, n = 0;
+	__u64 now;
 	int err;
 
 	d->refresh = false;
@@ -574,8 +617,20 @@ void state_refresh(struct xlbd *d)
 		d->refresh = true; /* try again next turn */
 		return;
 	}
-	for (i = 0; i < d->cfg->nvips; i++)
-		n += only[i] = d->vip_rt[d->cfg->vips[i].id].dirty;
+	/* damping: a VIP rebuilt less than rebuild_min_interval_ms ago waits for the rest of it */
+	now = xlbd_now_ms();
+	for (i = 0; i < d->cfg->nvips; i++) {
+		struct xlbd_vip_rt *rt = &d->vip_rt[d->cfg->vips[i].id];
+
+		if (!rt->dirty)
+			continue;
+		if (rt->last_rebuild_ms && now - rt->last_rebuild_ms < d->cfg->rebuild_min_interval_ms) {
+			weigh_at(d, rt->last_rebuild_ms + d->cfg->rebuild_min_interval_ms);
+			continue;
+		}
+		only[i] = true;
+		n++;
+	}
 	if (n) {
 		err = vips_apply(d, d->cfg, only);
 		if (err)

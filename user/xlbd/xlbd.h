@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "maglev.h"
+#include "probe.h"
 #include "xlb.h"
 
 #define XLBD_VERSION "0.1.0"
@@ -79,6 +80,7 @@ struct xlbd_be_rt {
 	__u32 weight;			/* effective weight, as last computed */
 	enum xlbd_why why;
 	bool usable;			/* XLB_BE_F_USABLE as last computed */
+	struct xlbd_check *check;	/* its health checker (checks.c), or NULL */
 };
 
 /* One entry of the event history (xlb events). */
@@ -90,6 +92,8 @@ struct xlbd_event {
 };
 
 struct xlbd_client;
+struct xlbd_check;
+struct health_checker;
 
 struct xlbd {
 	/* options */
@@ -110,6 +114,8 @@ struct xlbd {
 	struct xlb_config prog_config;
 	bool refresh;			/* some VIP is dirty: state_refresh() at the end of the turn */
 	__u64 next_weigh_ms;		/* a weight changes by itself then (slow start, drain) */
+	struct prober *prober;		/* probes and the loop's timers */
+	struct prober_timer weigh_timer;	/* fires at next_weigh_ms */
 	struct xlbd_event *events;	/* [XLBD_EVENTS_MAX], a ring */
 	__u64 events_seq;		/* sequence number of the newest event */
 	__u32 vip_next, be_next;	/* next-fit cursors: freed ids are reused as late as possible */
@@ -136,6 +142,8 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to);
 void state_dirty(struct xlbd *d, const struct xlb_cfg_vip *v);
 /* Re-weigh the dirty VIPs of the running config and swap in what changed (no config write). */
 void state_refresh(struct xlbd *d);
+/* d->weigh_timer's function: a slow-start step or a drain timeout is due. */
+void state_weigh_timer(struct prober_timer *t);
 /* Validate @to as a whole, apply it, save it; on any failure roll back. Takes @to. */
 int state_commit(struct xlbd *d, struct xlb_cfg *to, char *err, size_t errlen);
 void state_reload(struct xlbd *d);
@@ -155,7 +163,16 @@ struct ids {
 int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
 		     struct ids *want);
 void state_reset_vip_rt(struct xlbd_vip_rt *rt);
-void state_reset_be_rt(struct xlbd_be_rt *rt);
+/* Forget backend @id's runtime state (its checker stopped): a new backend may take the id. */
+void state_reset_be_rt(struct xlbd *d, __u32 id);
+
+/* checks.c: the health checkers of the running configuration's backends. */
+/* Start, restart (changed check or address) or stop checkers to match d->cfg. */
+void checks_sync(struct xlbd *d);
+void checks_drop(struct xlbd *d, __u32 id);
+void checks_free(struct xlbd *d);
+/* Backend @id's checker, for the views (NULL: none). */
+const struct health_checker *checks_of(const struct xlbd *d, __u32 id);
 
 /* weight.c: effective weights, the only place they are computed. */
 __u64 xlbd_now_ms(void);	/* CLOCK_MONOTONIC in ms */
@@ -182,6 +199,7 @@ void api_tick(struct xlbd *d);
 void api_close_all(struct xlbd *d);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
-enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV__MAX = 16 };
+enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
+       XLBD_EV__MAX = 16 };
 
 #endif /* XLBD_H */
