@@ -40,6 +40,7 @@ struct probe {
 	enum probe_type type;
 	enum probe_phase phase;
 	bool retired;			/* finished or cancelled; freed at the end of prober_run() */
+	bool connected;			/* stream: established, so closing it could leave TIME_WAIT */
 	uint16_t expect_lo, expect_hi;
 	uint16_t http_status;
 	uint64_t start_ns;
@@ -521,7 +522,7 @@ static void probe_close(struct probe *pr)
 
 	if (pr->fd < 0)
 		return;
-	if (pr->type != PROBE_UDP)
+	if (pr->connected)
 		setsockopt(pr->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(pr->fd); /* also removes it from the epoll set */
 	pr->fd = -1;
@@ -673,6 +674,7 @@ void prober_cancel(struct probe *pr)
 
 static void probe_connected(struct probe *pr)
 {
+	pr->connected = true;
 	if (pr->type == PROBE_TCP)
 		return probe_finish(pr, true, "connected");
 	pr->phase = PH_SEND; /* even with nothing to send: it moves the socket to EPOLLIN */
