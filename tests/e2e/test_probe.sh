@@ -347,6 +347,10 @@ done
 tb_check "storm: timeouts, refusals, no route and successes all reported" "missing$missing" \
 	test -z "$missing"
 
+tw=$(tb_exec cl ss -Htan state time-wait | wc -l)
+tb_check "storm: connected probes closed with a reset leave no TIME_WAIT ($tw)" "$tw sockets" \
+	test "$tw" -eq 0
+
 # Out of fds: a failed socket() is a failed probe with a clear detail, not a crash.
 storm --count 300 --timeout 300 --nofile 64 tcp:$SILENT4:80
 rc=$?
@@ -356,5 +360,14 @@ if [ $rc -eq 0 ] && grep -q 'detail "socket: Too many open files"' <<<"$OUT" &&
 else
 	tb_not_ok "storm: EMFILE" "rc $rc: $(tr '\n' ' ' <<<"$OUT" | head -c 600)"
 fi
+
+# Scale, as behaviour: 5,000 checkers probing every 200 ms in one loop (the daemon's load) keep up
+# with the nominal 25,000 probes/s; the bound is loose because other jobs share the machine.
+OUT=$(tb_exec cl "${PROBE_DRV_PLAIN:-$XLB_BUILD/tests/e2e/probe_drv}" scale --count 5000 \
+	--interval 200 --timeout 200 --seconds 2 --nofile 16384 tcp $S4:8002 2>&1)
+pct=$(sed -n 's/.* achieved_pct=\([0-9]*\) .*/\1/p' <<<"$OUT")
+tb_check "scale: 5000 checkers x 200 ms keep up (${pct:-?}% of 25000/s)" "$OUT" \
+	test "${pct:-0}" -ge 50
+echo "# $OUT"
 
 [ "${TB_FAILED:-0}" -eq 0 ]
