@@ -26,7 +26,8 @@ static const char usage_text[] =
 	"  --timeout MS --path P --host H --expect LO-HI --payload S --expect-reply S --send S\n"
 	"  --source ADDR --interval MS --rise N --fall N --jitter PCT --fastinter MS\n"
 	"  --downinter MS --agent-port N --agent-interval MS --initial up|down|unknown\n"
-	"  --seconds S (watch, scale) --count N (scale, storm) --nofile N --cancel-every K (storm)\n";
+	"  --seconds S (watch, scale) --count N (scale, storm) --nofile N\n"
+	"  --cancel-every K (storm)\n";
 
 struct opts {
 	struct hc_params hp;
@@ -409,8 +410,8 @@ static int cmd_scale(struct opts *o)
 	probes -= probes0;
 	secs = (t1 - t0) / 1e9;
 	nominal = o->count * 1000.0 / o->hp.interval_ms;
-	printf("scale checkers=%u seconds=%.2f probes=%llu rate=%.0f nominal=%.0f achieved_pct=%.0f "
-	       "user_pct=%.0f sys_pct=%.0f max_inflight=%u\n",
+	printf("scale checkers=%u seconds=%.2f probes=%llu rate=%.0f nominal=%.0f "
+	       "achieved_pct=%.0f user_pct=%.0f sys_pct=%.0f max_inflight=%u\n",
 	       o->count, secs, (unsigned long long)probes, probes / secs, nominal,
 	       100.0 * probes / secs / nominal, (u1 - u0) / 10.0 / secs, (s1 - s0) / 10.0 / secs,
 	       max);
