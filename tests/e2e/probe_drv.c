@@ -20,12 +20,14 @@
 static const char usage_text[] =
 	"Usage: probe_drv probe [OPTIONS] TYPE ADDR:PORT\n"
 	"       probe_drv watch [OPTIONS] TYPE ADDR:PORT\n"
+	"       probe_drv scale [OPTIONS] TYPE ADDR:PORT\n"
 	"       probe_drv storm [OPTIONS] TYPE:ADDR:PORT...\n"
 	"TYPE: tcp, http, udp, agent (watch: also none, for an agent alone)\n"
 	"  --timeout MS --path P --host H --expect LO-HI --payload S --expect-reply S --send S\n"
 	"  --source ADDR --interval MS --rise N --fall N --jitter PCT --fastinter MS\n"
 	"  --downinter MS --agent-port N --agent-interval MS --initial up|down|unknown\n"
-	"  --seconds S (watch) --count N --nofile N --cancel-every K (storm)\n";
+	"  --seconds S (watch, scale) --count N (scale, storm) --nofile N\n"
+	"  --cancel-every K (storm)\n";
 
 struct opts {
 	struct hc_params hp;
@@ -338,6 +340,92 @@ out:
 	return ret;
 }
 
+/* ---------------------------------------------------------------- scale */
+
+static void raise_nofile(unsigned int n)
+{
+	struct rlimit rl = { .rlim_cur = n, .rlim_max = n };
+
+	if (n && setrlimit(RLIMIT_NOFILE, &rl)) {
+		/* without the privilege to raise the hard limit, the soft one */
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = n < rl.rlim_max ? n : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* CPU time of the process in ms: user, and system (which includes the softirq work that the
+ * veth pair does in our context for both ends of every connection). */
+static void cpu_ms(double *user, double *sys)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*user = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
+	*sys = ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+}
+
+/*
+ * --count checkers of one target, all in one loop as in the daemon: the probe rate achieved
+ * against the nominal count / interval, and the CPU spent, once every checker has started.
+ */
+static int cmd_scale(struct opts *o)
+{
+	struct health_checker **hcs;
+	struct prober *p;
+	unsigned int i, max = 0;
+	uint64_t probes0 = 0, probes = 0, t0, t1, end;
+	double u0, s0, u1, s1, secs, nominal;
+	int epfd = -1, ret = 1;
+
+	raise_nofile(o->nofile);
+	hcs = calloc(o->count, sizeof(*hcs));
+	p = prober_new();
+	if (!hcs || !p)
+		goto out;
+	epfd = loop_new(p);
+	for (i = 0; i < o->count; i++) {
+		hcs[i] = hc_new(p, &o->hp, NULL, NULL);
+		if (!hcs[i] || hc_start(hcs[i], o->initial))
+			goto out;
+	}
+	/* one interval to spread the first probes, then measure */
+	end = prober_now_ns() + o->hp.interval_ms * 1000000ull;
+	while (prober_now_ns() < end)
+		loop_once(p, epfd, 50);
+	for (i = 0; i < o->count; i++)
+		probes0 += hcs[i]->nprobes;
+	t0 = prober_now_ns();
+	cpu_ms(&u0, &s0);
+	end = t0 + (uint64_t)(o->seconds * 1e9);
+	while (!stop && prober_now_ns() < end) {
+		loop_once(p, epfd, 50);
+		if (prober_inflight(p) > max)
+			max = prober_inflight(p);
+	}
+	t1 = prober_now_ns();
+	cpu_ms(&u1, &s1);
+	for (i = 0; i < o->count; i++)
+		probes += hcs[i]->nprobes;
+	probes -= probes0;
+	secs = (t1 - t0) / 1e9;
+	nominal = o->count * 1000.0 / o->hp.interval_ms;
+	printf("scale checkers=%u seconds=%.2f probes=%llu rate=%.0f nominal=%.0f "
+	       "achieved_pct=%.0f user_pct=%.0f sys_pct=%.0f max_inflight=%u\n",
+	       o->count, secs, (unsigned long long)probes, probes / secs, nominal,
+	       100.0 * probes / secs / nominal, (u1 - u0) / 10.0 / secs, (s1 - s0) / 10.0 / secs,
+	       max);
+	ret = 0;
+out:
+	for (i = 0; hcs && i < o->count; i++)
+		hc_free(hcs[i]);
+	free(hcs);
+	if (epfd >= 0)
+		close(epfd);
+	prober_free(p);
+	return ret;
+}
+
 /* ---------------------------------------------------------------- storm */
 
 struct storm_slot {
@@ -387,17 +475,8 @@ static int cmd_storm(struct opts *o, struct probe_target *targets, unsigned int 
 	struct prober *p = NULL;
 	int fds_before, fds_after, epfd = -1, ret = 1;
 	bool mid_done = false;
-	struct rlimit rl;
 
-	if (o->nofile) {
-		rl.rlim_cur = rl.rlim_max = o->nofile;
-		if (setrlimit(RLIMIT_NOFILE, &rl)) {
-			/* without the privilege to raise the hard limit, the soft one */
-			getrlimit(RLIMIT_NOFILE, &rl);
-			rl.rlim_cur = o->nofile < rl.rlim_max ? o->nofile : rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
+	raise_nofile(o->nofile);
 	storm_slots = calloc(o->count, sizeof(*storm_slots));
 	if (!storm_slots)
 		return 1;
@@ -520,6 +599,8 @@ int main(int argc, char **argv)
 		return cmd_probe(&o);
 	if (!strcmp(cmd, "watch"))
 		return cmd_watch(&o);
+	if (!strcmp(cmd, "scale"))
+		return cmd_scale(&o);
 	fputs(usage_text, stderr);
 	return 2;
 }

@@ -87,13 +87,14 @@ static void test_agent_parse(void **state)
 		if (ret) {
 			/* a malformed line leaves the output alone */
 			if (r.weight_pct != 12345 || strcmp(r.reason, "untouched"))
-				fail_msg("agent_parse(\"%s\") wrote its output on failure", c->line);
+				fail_msg("agent_parse(\"%s\") wrote its output on failure",
+					 c->line);
 			continue;
 		}
 		if (r.weight_pct != c->weight || r.state != c->state || strcmp(r.reason, c->reason))
-			fail_msg("agent_parse(\"%s\") = {%d, %s, \"%s\"}, want {%d, %s, \"%s\"}", c->line,
-				 r.weight_pct, agent_state_name(r.state), r.reason, c->weight,
-				 agent_state_name(c->state), c->reason);
+			fail_msg("agent_parse(\"%s\") = {%d, %s, \"%s\"}, want {%d, %s, \"%s\"}",
+				 c->line, r.weight_pct, agent_state_name(r.state), r.reason,
+				 c->weight, agent_state_name(c->state), c->reason);
 	}
 }
 
@@ -165,7 +166,8 @@ static void test_http_status_parse(void **state)
 		if (ret != c->ret)
 			fail_msg("http_status_parse(\"%s\") = %d, want %d", c->buf, ret, c->ret);
 		if (!ret && st != c->status)
-			fail_msg("http_status_parse(\"%s\"): status %d, want %d", c->buf, st, c->status);
+			fail_msg("http_status_parse(\"%s\"): status %d, want %d", c->buf, st,
+				 c->status);
 	}
 }
 
@@ -413,7 +415,7 @@ static void test_delay(void **state)
 	assert_int_equal(hc_delay_ms(&hp, HC_DOWN, 1, 0), 50);		/* coming back */
 	assert_int_equal(hc_delay_ms(&hp, HC_UNKNOWN, 0, 0), 200);
 	assert_int_equal(hc_delay_ms(&hp, HC_UNKNOWN, 1, 0), 50);
-	hp.fastinter_ms = hp.downinter_ms = 0;				/* both default to interval */
+	hp.fastinter_ms = hp.downinter_ms = 0;			/* both default to interval */
 	assert_int_equal(hc_delay_ms(&hp, HC_UP, 0, 1), 200);
 	assert_int_equal(hc_delay_ms(&hp, HC_DOWN, 0, 4), 200);
 
@@ -456,7 +458,8 @@ static void test_agent_merge(void **state)
 static void test_hc_params(void **state)
 {
 	struct hc_params good = {
-		.target = { .type = PROBE_TCP, .family = XLB_AF_INET, .port = 80, .timeout_ms = 200 },
+		.target = { .type = PROBE_TCP, .family = XLB_AF_INET, .port = 80,
+			    .timeout_ms = 200 },
 		.interval_ms = 200, .rise = 3, .fall = 2,
 	}, hp;
 	struct prober *p = prober_new();

@@ -64,11 +64,11 @@ struct hc_last {
  */
 struct health_checker {
 	enum hc_verdict verdict;
-	uint32_t successes;		/* consecutive successes of the health probe (0 after a failure) */
+	uint32_t successes;		/* consecutive successes (0 after a failure) */
 	uint32_t failures;		/* consecutive failures (0 after a success) */
 	struct hc_last last;		/* health probe */
 	struct hc_last agent_last;	/* agent probe; failed ones too: unreachable, malformed */
-	struct agent_reply agent;	/* what the valid agent replies said so far (weight -1, NONE) */
+	struct agent_reply agent;	/* the valid agent replies merged (first: -1, NONE) */
 	uint64_t nprobes, nagent;	/* outcomes so far */
 	bool running;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Single non-blocking probes (tcp, http, udp, agent) over one epoll fd, and the loop's timer heap. */
+/* Single non-blocking probes (tcp, http, udp, agent) over one epoll fd, and the loop's timers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,7 +26,7 @@
 #define NSEC_PER_SEC 1000000000ull
 #define NSEC_PER_MSEC 1000000ull
 #define RUN_EVENTS 256		/* epoll events fetched at a time */
-#define RUN_BATCHES 8		/* at most this many fetches per prober_run(): the daemon's fds wait */
+#define RUN_BATCHES 8		/* fetches per prober_run() at most: the daemon's fds get a turn */
 
 enum probe_phase { PH_CONNECT, PH_SEND, PH_READ, PH_DONE };
 
@@ -39,11 +39,12 @@ struct probe {
 	int fd;
 	enum probe_type type;
 	enum probe_phase phase;
-	bool retired;			/* finished or cancelled; freed at the end of prober_run() */
+	bool retired;			/* finished or cancelled; freed after prober_run() */
+	bool connected;			/* stream: established (a plain close leaves TIME_WAIT) */
 	uint16_t expect_lo, expect_hi;
 	uint16_t http_status;
 	uint64_t start_ns;
-	char *sbuf;			/* what to send after connecting (http, agent) or the datagram */
+	char *sbuf;			/* sent once connected (http, agent), or the datagram */
 	size_t slen, soff;
 	void *expect;			/* udp: expected reply prefix */
 	size_t expect_len;
@@ -59,7 +60,7 @@ struct prober {
 	size_t n, cap;
 	uint64_t tfd_when;		/* the expiry the timerfd holds; 0 when disarmed or fired */
 	struct probe *live;		/* running probes */
-	struct probe *dead;		/* retired during prober_run(): events of the batch may name them */
+	struct probe *dead;		/* retired in prober_run(): its batch may still name them */
 	unsigned int inflight;
 	int in_run;
 };
@@ -375,9 +376,11 @@ int probe_target_check(const struct probe_target *t)
 			return -EINVAL;
 		break;
 	case PROBE_UDP:
-		if (t->udp_payload_len > PROBE_UDP_PAYLOAD_MAX || (t->udp_payload_len && !t->udp_payload))
+		if (t->udp_payload_len > PROBE_UDP_PAYLOAD_MAX ||
+		    (t->udp_payload_len && !t->udp_payload))
 			return -EINVAL;
-		if (t->udp_expect_len > PROBE_UDP_EXPECT_MAX || (t->udp_expect_len && !t->udp_expect))
+		if (t->udp_expect_len > PROBE_UDP_EXPECT_MAX ||
+		    (t->udp_expect_len && !t->udp_expect))
 			return -EINVAL;
 		break;
 	case PROBE_AGENT:
@@ -440,7 +443,8 @@ static int build_request(struct probe *pr, const struct probe_target *t)
 	int n;
 
 	if (!t->http_host) {
-		inet_ntop(t->family == XLB_AF_INET ? AF_INET : AF_INET6, t->addr, addr, sizeof(addr));
+		inet_ntop(t->family == XLB_AF_INET ? AF_INET : AF_INET6, t->addr, addr,
+			  sizeof(addr));
 		snprintf(host, sizeof(host), t->family == XLB_AF_INET ? "%s" : "[%s]", addr);
 		if (t->port != 80)
 			snprintf(host + strlen(host), sizeof(host) - strlen(host), ":%u", t->port);
@@ -521,7 +525,7 @@ static void probe_close(struct probe *pr)
 
 	if (pr->fd < 0)
 		return;
-	if (pr->type != PROBE_UDP)
+	if (pr->connected)
 		setsockopt(pr->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(pr->fd); /* also removes it from the epoll set */
 	pr->fd = -1;
@@ -673,6 +677,7 @@ void prober_cancel(struct probe *pr)
 
 static void probe_connected(struct probe *pr)
 {
+	pr->connected = true;
 	if (pr->type == PROBE_TCP)
 		return probe_finish(pr, true, "connected");
 	pr->phase = PH_SEND; /* even with nothing to send: it moves the socket to EPOLLIN */
@@ -716,7 +721,8 @@ static void probe_read_udp(struct probe *pr)
 		errno_detail(detail, sizeof(detail), "recv", errno);
 		return probe_finish(pr, false, "%s", detail);
 	}
-	if (pr->expect_len && ((size_t)n < pr->expect_len || memcmp(buf, pr->expect, pr->expect_len)))
+	if (pr->expect_len &&
+	    ((size_t)n < pr->expect_len || memcmp(buf, pr->expect, pr->expect_len)))
 		return probe_finish(pr, false, "reply mismatch (%zd bytes)", n);
 	probe_finish(pr, true, "udp reply (%zd bytes)", n);
 }
@@ -759,7 +765,8 @@ static void probe_read_stream(struct probe *pr)
 		pr->rlen += n;
 		if (pr->type == PROBE_AGENT && memchr(pr->rbuf + pr->rlen - n, '\n', n))
 			break;
-		if (pr->type == PROBE_HTTP && http_status_parse(pr->rbuf, pr->rlen, &status) != -EAGAIN)
+		if (pr->type == PROBE_HTTP &&
+		    http_status_parse(pr->rbuf, pr->rlen, &status) != -EAGAIN)
 			break;
 	}
 	if (pr->type == PROBE_AGENT) {
@@ -889,7 +896,7 @@ void prober_run(struct prober *p)
 					p->tfd_when = 0; /* fired: the next tfd_program() sets it */
 				continue;
 			}
-			/* retired by an earlier callback of this batch: its memory waits in p->dead */
+			/* retired by an earlier callback: kept in p->dead until the end */
 			if (!pr->retired)
 				probe_event(pr, evs[i].events);
 		}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The probe engine of xlbd: single non-blocking probe attempts and the one timer heap of the loop. */
+/* The probe engine of xlbd: single non-blocking probe attempts and the loop's one timer heap. */
 #ifndef XLBD_PROBE_H
 #define XLBD_PROBE_H
 
@@ -92,7 +92,10 @@ struct prober_timer {
  * deadline). Returns NULL with errno set.
  */
 struct prober *prober_new(void);
-/* Closes every socket of the probes still running (their callbacks are not called). */
+/*
+ * Closes every socket of the probes still running (their callbacks are not called). Free the
+ * owners of armed timers (health checkers) first: their timers live in this heap.
+ */
 void prober_free(struct prober *p);
 
 /** prober_fd() - the fd to add to the daemon's epoll (EPOLLIN): readable when work is due. */
@@ -135,7 +138,9 @@ static inline bool prober_timer_armed(const struct prober_timer *t)
 }
 /*
  * Fire the timers due at @now_ns, earliest first (prober_run() passes the clock; tests pass a
- * chosen time). Timers armed by a callback for @now_ns or earlier wait for the next call.
+ * chosen time). At most as many timers fire as the heap held on entry, so a callback that re-arms
+ * for the past cannot hold the loop; the rest fire on the next call (prober_run() leaves its fd
+ * readable for them).
  */
 void prober_expire(struct prober *p, uint64_t now_ns);
 
