@@ -7,6 +7,8 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# the release version, read from its one definition (user/lib/version.h)
+VERSION := $(shell sed -n 's/^\#define XLB_VERSION "\(.*\)"$$/\1/p' user/lib/version.h)
 
 ifeq ($(V),1)
 Q =
@@ -65,6 +67,7 @@ MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
 
 help:
+	@echo 'xlb $(VERSION)'
 	@echo 'make            build everything into $(BUILD)/'
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'

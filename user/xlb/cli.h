@@ -11,11 +11,8 @@
 
 #include <jansson.h>
 
-#ifndef XLB_VERSION
-#define XLB_VERSION "0.1.0"
-#endif
+#include "version.h"
 
-#define XLB_SOCKET_DEFAULT "/run/xlb/xlbd.sock"
 #define XLB_TIMEOUT_MS 5000		/* the daemon must answer within this */
 
 #ifndef ARRAY_SIZE

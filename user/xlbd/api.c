@@ -396,7 +396,7 @@ static int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 	for (i = 0; i < d->cfg->nvips; i++)
 		nbe += d->cfg->vips[i].nbackends;
 	xlb_flow__count(d->x, &flows);
-	json_object_set_new(r, "version", json_string(XLBD_VERSION));
+	json_object_set_new(r, "version", json_string(XLB_VERSION));
 	json_object_set_new(r, "pid", json_integer(getpid()));
 	json_object_set_new(r, "uptime_s", json_integer(state_elapsed_ms(&d->started) / 1000));
 	json_object_set_new(r, "config", json_string(d->config_path));
