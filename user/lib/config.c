@@ -67,67 +67,6 @@ const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size
 	return buf;
 }
 
-/* ------------------------------------------------------------------ names */
-
-static const char *const mode_names[] = { "ipip", "gue", "l2" };
-static const char *const hash_names[] = { "5tuple", "src" };
-static const char *const state_names[] = { "active", "draining", "disabled" };
-static const char *const check_names[] = { "none", "tcp", "http", "udp" };
-static const char *const iface_mode_names[] = { "native", "generic" };
-static const char *const too_big_names[] = { "drop", "pass", "icmp" };
-static const char *const proto_names[] = { "tcp", "udp" };
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-const char *xlb_cfg_mode_name(enum xlb_mode m)
-{
-	return (unsigned int)m < ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
-}
-
-const char *xlb_cfg_hash_name(enum xlb_cfg_hash h)
-{
-	return (unsigned int)h < ARRAY_SIZE(hash_names) ? hash_names[h] : "?";
-}
-
-const char *xlb_cfg_state_name(enum xlb_cfg_state s)
-{
-	return (unsigned int)s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
-}
-
-const char *xlb_cfg_check_name(enum xlb_cfg_check_type t)
-{
-	return (unsigned int)t < ARRAY_SIZE(check_names) ? check_names[t] : "?";
-}
-
-const char *xlb_cfg_proto_name(__u8 proto)
-{
-	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_TCP ? "tcp" : "?";
-}
-
-int xlb_cfg_state_parse(const char *s, enum xlb_cfg_state *st)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(state_names); i++) {
-		if (!strcmp(s, state_names[i])) {
-			*st = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static int proto_parse(const char *s, __u8 *proto)
-{
-	if (!strcmp(s, "tcp"))
-		*proto = IPPROTO_TCP;
-	else if (!strcmp(s, "udp"))
-		*proto = IPPROTO_UDP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 /* ------------------------------------------------------------------ addresses */
 
 int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port)
@@ -178,6 +117,7 @@ int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *po
 {
 	char buf[96];
 	char *slash;
+	int v;
 
 	if (!s || strlen(s) >= sizeof(buf))
 		return -EINVAL;
@@ -186,8 +126,9 @@ int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *po
 	if (!slash)
 		return -EINVAL;
 	*slash = '\0';
-	if (proto_parse(slash + 1, proto))
+	if (xlb_name_parse(&xlb_proto_names, slash + 1, &v))
 		return -EINVAL;
+	*proto = v;
 	return xlb_addr_port_parse(buf, addr, family, port);
 }
 
@@ -296,14 +237,13 @@ static const char *get_str(json_t *obj, const char *path, const char *key, bool 
 	return json_string_value(v);
 }
 
-/* Enum @key: one of @names (n of them); @def when absent. */
-static int get_enum(json_t *obj, const char *path, const char *key, const char *const *names,
-		    size_t n, unsigned int def, unsigned int *out, struct xlb_cfg_errors *e)
+/* Enum @key: one of the names of @t; @def when absent. */
+static int get_enum(json_t *obj, const char *path, const char *key, const struct xlb_names *t,
+		    int def, int *out, struct xlb_cfg_errors *e)
 {
-	char p[PATH_LEN], list[128] = "";
+	char p[PATH_LEN], list[128];
 	int err = 0;
 	const char *s = get_str(obj, path, key, false, e, &err);
-	size_t i;
 
 	if (err)
 		return err;
@@ -311,17 +251,11 @@ static int get_enum(json_t *obj, const char *path, const char *key, const char *
 		*out = def;
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
-		if (!strcmp(s, names[i])) {
-			*out = i;
-			return 0;
-		}
-	}
-	for (i = 0; i < n; i++)
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-			 names[i]);
+	if (!xlb_name_parse(t, s, out))
+		return 0;
 	join(p, path, key);
-	xlb_cfg_errors_add(e, p, "unknown value \"%s\" (expected %s)", s, list);
+	xlb_cfg_errors_add(e, p, "unknown value \"%s\" (expected %s)", s,
+			   xlb_names_list(t, NULL, 0, list, sizeof(list)));
 	return -EINVAL;
 }
 
@@ -403,19 +337,18 @@ static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *
 {
 	static const char *const keys[] = { "type",	   "port", "path", "expect", "interval_ms",
 					    "timeout_ms", "rise", "fall", NULL };
-	unsigned int before = e->count, t;
+	unsigned int before = e->count;
 	char p[PATH_LEN];
 	const char *s;
 	uint32_t v;
-	int err = 0;
+	int err = 0, t;
 
 	if (!json_is_object(obj)) {
 		xlb_cfg_errors_add(e, path, "must be an object");
 		return -EINVAL;
 	}
 	check_keys(obj, path, keys, e);
-	if (!get_enum(obj, path, "type", check_names, ARRAY_SIZE(check_names), XLB_CHECK_NONE, &t,
-		      e))
+	if (!get_enum(obj, path, "type", &xlb_check_names, XLB_CHECK_NONE, &t, e))
 		c->type = t;
 	if (!get_uint(obj, path, "port", 0, 65535, 0, false, &v, e))
 		c->port = v;
@@ -454,10 +387,11 @@ int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
 {
 	static const char *const keys[] = { "address", "port",	"weight", "state",
 					    "mac",     "check", NULL };
-	unsigned int before = e->count, t;
+	unsigned int before = e->count;
 	char p[PATH_LEN];
 	json_t *c;
 	uint32_t v;
+	int t;
 
 	xlb_cfg_backend_init(be);
 	if (!json_is_object(obj)) {
@@ -470,8 +404,7 @@ int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
 		be->port = v;
 	get_uint(obj, path, "weight", 0, XLB_CFG_WEIGHT_MAX, XLB_CFG_WEIGHT_DEFAULT, false,
 		 &be->weight, e);
-	if (!get_enum(obj, path, "state", state_names, ARRAY_SIZE(state_names), XLB_STATE_ACTIVE,
-		      &t, e))
+	if (!get_enum(obj, path, "state", &xlb_state_names, XLB_STATE_ACTIVE, &t, e))
 		be->state = t;
 	get_mac(obj, path, "mac", be->mac, &be->has_mac, e);
 	if (mode == XLB_MODE_L2 && !be->has_mac && !json_object_get(obj, "mac")) {
@@ -498,11 +431,12 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 {
 	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
 					    "table_size", "hash", "backends", NULL };
-	unsigned int before = e->count, t;
+	unsigned int before = e->count;
 	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
 	json_t *bes, *b;
 	size_t i, j;
 	uint32_t v;
+	int t;
 
 	xlb_cfg_vip_init(vip);
 	if (!json_is_object(obj)) {
@@ -513,11 +447,11 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	get_addr(obj, path, "address", true, vip->addr, &vip->family, NULL, e);
 	if (!get_uint(obj, path, "port", 0, 65535, 0, true, &v, e))
 		vip->port = v;
-	if (!get_enum(obj, path, "proto", proto_names, ARRAY_SIZE(proto_names), 0, &t, e))
-		vip->proto = t ? IPPROTO_UDP : IPPROTO_TCP;
-	if (!get_enum(obj, path, "mode", mode_names, ARRAY_SIZE(mode_names), XLB_MODE_IPIP, &t, e))
+	if (!get_enum(obj, path, "proto", &xlb_proto_names, IPPROTO_TCP, &t, e))
+		vip->proto = t;
+	if (!get_enum(obj, path, "mode", &xlb_mode_names, XLB_MODE_IPIP, &t, e))
 		vip->mode = t;
-	if (!get_enum(obj, path, "hash", hash_names, ARRAY_SIZE(hash_names), XLB_HASH_5TUPLE, &t, e))
+	if (!get_enum(obj, path, "hash", &xlb_hash_names, XLB_HASH_5TUPLE, &t, e))
 		vip->hash = t;
 	if (!get_uint(obj, path, "table_size", 0, XLB_MAGLEV_MAX, XLB_MAGLEV_DEFAULT, false, &v,
 		      e)) {
@@ -574,10 +508,10 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 {
 	static const char *const keys[] = { "name", "mode", NULL };
 	struct xlb_cfg_iface *ifc = &cfg->ifaces[cfg->nifaces];
-	unsigned int before = e->count, t;
+	unsigned int before = e->count;
 	char p[PATH_LEN];
 	const char *name;
-	int err = 0;
+	int err = 0, t;
 	size_t i;
 
 	if (!json_is_object(obj)) {
@@ -594,8 +528,7 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 			if (!strcmp(cfg->ifaces[i].name, name))
 				xlb_cfg_errors_add(e, p, "duplicate interface \"%s\"", name);
 	}
-	if (!get_enum(obj, path, "mode", iface_mode_names, ARRAY_SIZE(iface_mode_names),
-		      XLB_IFACE_NATIVE, &t, e))
+	if (!get_enum(obj, path, "mode", &xlb_iface_mode_names, XLB_IFACE_NATIVE, &t, e))
 		ifc->mode = t;
 	if (e->count == before) {
 		strcpy(ifc->name, name);
@@ -611,7 +544,7 @@ static const char *const top_keys[] = {
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 {
-	unsigned int before = e->count, t;
+	unsigned int before = e->count;
 	struct xlb_cfg *cfg;
 	size_t i, j, total = 0;
 	char p[PATH_LEN];
@@ -619,6 +552,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 	bool present;
 	uint32_t u;
 	__u8 fam;
+	int t;
 
 	if (!json_is_object(root)) {
 		xlb_cfg_errors_add(e, "config", "must be a JSON object");
@@ -669,8 +603,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 	get_uint(root, "", "flood_limit", 0, UINT32_MAX, 0, false, &cfg->flood_limit, e);
 	if (!get_uint(root, "", "gue_port", 1, 65535, XLB_GUE_PORT_DEFAULT, false, &u, e))
 		cfg->gue_port = u;
-	if (!get_enum(root, "", "too_big", too_big_names, ARRAY_SIZE(too_big_names),
-		      XLB_TOO_BIG_ICMP, &t, e))
+	if (!get_enum(root, "", "too_big", &xlb_too_big_names, XLB_TOO_BIG_ICMP, &t, e))
 		cfg->too_big = t;
 
 	a = json_object_get(root, "vips");
@@ -832,7 +765,8 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 		json_t *f = json_object();
 
 		json_object_set_new(f, "name", json_string(cfg->ifaces[i].name));
-		json_object_set_new(f, "mode", json_string(iface_mode_names[cfg->ifaces[i].mode]));
+		json_object_set_new(f, "mode", json_string(xlb_name_of(&xlb_iface_mode_names,
+								      cfg->ifaces[i].mode)));
 		json_array_append_new(a, f);
 	}
 	json_object_set_new(o, "interfaces", a);
@@ -850,7 +784,7 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "mtu", json_integer(cfg->mtu));
 	json_object_set_new(o, "flood_limit", json_integer(cfg->flood_limit));
 	json_object_set_new(o, "gue_port", json_integer(cfg->gue_port));
-	json_object_set_new(o, "too_big", json_string(too_big_names[cfg->too_big]));
+	json_object_set_new(o, "too_big", json_string(xlb_name_of(&xlb_too_big_names, cfg->too_big)));
 	a = json_array();
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <net/if.h>
 
+#include "names.h"
 #include "xlb.h"
 
 enum xlb_cfg_iface_mode { XLB_IFACE_NATIVE = 0, XLB_IFACE_GENERIC = 1 };
@@ -169,12 +170,11 @@ const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len);
 /* "198.18.0.1:1234" or "[2001:db8::1]:1234" (port required). */
 int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port);
 
-/* Names of enum values as they appear in JSON. */
+/* Names of enum values as they appear in JSON: shorthands for the tables of names.h. */
 const char *xlb_cfg_mode_name(enum xlb_mode m);
 const char *xlb_cfg_hash_name(enum xlb_cfg_hash h);
 const char *xlb_cfg_state_name(enum xlb_cfg_state s);
 const char *xlb_cfg_check_name(enum xlb_cfg_check_type t);
 const char *xlb_cfg_proto_name(__u8 proto);
-int xlb_cfg_state_parse(const char *s, enum xlb_cfg_state *st);
 
 #endif /* XLB_CONFIG_H */

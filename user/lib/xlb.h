@@ -10,6 +10,10 @@
 
 #include "../../bpf/include/xlb_abi.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 /*
  * Conventions: functions return 0 or a negative errno; functions returning a pointer return
  * NULL with errno set. Nothing here allocates ids: the caller (xlbd) owns vip and backend ids.

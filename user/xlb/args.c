@@ -166,19 +166,19 @@ int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, 
 	return 0;
 }
 
-/* Index of @s in the NULL-terminated @choices, or XLB_EUSAGE naming @what and the choices. */
-int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices)
+int cli_parse_name(struct cli *c, const char *what, const char *s, const struct xlb_names *t,
+		   const int *order, size_t norder, int *value)
 {
-	char list[256] = "";
-	int i;
+	char list[256];
+	int v;
 
-	for (i = 0; choices[i]; i++) {
-		if (!strcmp(choices[i], s))
-			return i;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-			 choices[i]);
+	if (!xlb_name_parse(t, s, &v)) {
+		if (value)
+			*value = v;
+		return 0;
 	}
-	return cli_usage_error(c, "invalid %s \"%s\" (%s)", what, s, list);
+	return cli_usage_error(c, "invalid %s \"%s\" (%s)", what, s,
+			       xlb_names_list(t, order, norder, list, sizeof(list)));
 }
 
 const char *cli_value(struct cli *c, int *argc, char ***argv)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "xlb.h"
+#include "config.h"
 
 /* Numeric keywords of "backend add": where each goes in the request and its range. */
 static const struct num_kw {
@@ -61,7 +61,9 @@ static bool http_path_ok(const char *p)
 /* One keyword of "backend add" at argv[0] into @req / @check; XLB_EUSAGE after an error. */
 static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, char ***argv)
 {
-	static const char *const checks[] = { "tcp", "http", "udp", "none", NULL };
+	/* check types in the order of the usage text: "none" (no probe) last */
+	static const int checks[] = { XLB_CHECK_TCP, XLB_CHECK_HTTP, XLB_CHECK_UDP,
+				      XLB_CHECK_NONE };
 	const char *kw = (*argv)[0], *val;
 	json_t *dst = req;
 	const char *key;
@@ -98,10 +100,13 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 			return cli_usage_error(c, "invalid MAC \"%s\" (aa:bb:cc:dd:ee:ff)", val);
 		json_object_set_new(dst, key, json_string(val));
 	} else {
-		if (cli_parse_choice(c, "check", val, checks) < 0)
+		int type;
+
+		if (cli_parse_name(c, "check", val, &xlb_check_names, checks, ARRAY_SIZE(checks),
+				   &type))
 			return XLB_EUSAGE;
 		json_object_set_new(dst, key, json_string(val));
-		if (!strcmp(val, "http")) {
+		if (type == XLB_CHECK_HTTP) {
 			if (*argc < 1)
 				return cli_usage_error(c, "missing PATH after \"check http\"");
 			if (!http_path_ok((*argv)[0]))
@@ -139,8 +144,13 @@ out:
 static int backend_set(struct cli *c, int argc, char **argv)
 {
 	static const struct {
-		const char *kw, *state;
-	} states[] = { { "drain", "draining" }, { "enable", "active" }, { "disable", "disabled" } };
+		const char *kw;
+		enum xlb_cfg_state state;
+	} states[] = {
+		{ "drain", XLB_STATE_DRAINING },
+		{ "enable", XLB_STATE_ACTIVE },
+		{ "disable", XLB_STATE_DISABLED },
+	};
 	json_t *req;
 	uint32_t w;
 	size_t i;
@@ -161,7 +171,7 @@ static int backend_set(struct cli *c, int argc, char **argv)
 		if (i < ARRAY_SIZE(states)) {
 			if (json_object_get(req, "state"))
 				goto twice;
-			json_object_set_new(req, "state", json_string(states[i].state));
+			json_object_set_new(req, "state", json_string(xlb_cfg_state_name(states[i].state)));
 			argc--;
 			argv++;
 		} else if (!strcmp(kw, "weight")) {

@@ -11,13 +11,11 @@
 
 #include <jansson.h>
 
+#include "names.h"
 #include "version.h"
+#include "xlb.h"
 
 #define XLB_TIMEOUT_MS 5000		/* the daemon must answer within this */
-
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#endif
 
 /*
  * Return values of command functions: 0, or a negative errno. -EINVAL is reserved for bad
@@ -73,7 +71,9 @@ int cli_parse_backend(struct cli *c, const char *s, struct cli_addr *a);
 int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
 int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
 		  uint32_t *out);
-int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices);
+/* A name of @t into *@value (may be NULL); the error lists @t's names (in @order if not NULL). */
+int cli_parse_name(struct cli *c, const char *what, const char *s, const struct xlb_names *t,
+		   const int *order, size_t norder, int *value);
 /* Pops the value of keyword argv[0]; errors with "missing value" when there is none. */
 const char *cli_value(struct cli *c, int *argc, char ***argv);
 

@@ -22,8 +22,6 @@ static const char *sizes(void)
 
 static int vip_add(struct cli *c, int argc, char **argv)
 {
-	static const char *const modes[] = { "ipip", "gue", "l2", NULL };
-	static const char *const hashes[] = { "5tuple", "src", NULL };
 	json_t *req;
 	char vip[96];
 	int err = XLB_EUSAGE;
@@ -68,7 +66,8 @@ static int vip_add(struct cli *c, int argc, char **argv)
 			}
 			v = json_integer(m);
 		} else {
-			if (cli_parse_choice(c, kw, val, !strcmp(key, "mode") ? modes : hashes) < 0)
+			if (cli_parse_name(c, kw, val, !strcmp(key, "mode") ? &xlb_mode_names :
+					   &xlb_hash_names, NULL, 0, NULL))
 				goto out;
 			v = json_string(val);
 		}
