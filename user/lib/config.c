@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "maglev.h"
+#include "rules.h"
 
 #define PATH_LEN 192
 
@@ -183,12 +184,12 @@ static void check_keys(json_t *obj, const char *path, const char *const *keys,
 	}
 }
 
-/* Integer @key of @obj in min..max; @def when absent (or an error if @required). */
-static int get_uint(json_t *obj, const char *path, const char *key, long long min, long long max,
-		    long long def, bool required, uint32_t *out, struct xlb_cfg_errors *e)
+/* Integer @key of @obj in range @r; @def when absent (or an error if @required). */
+static int get_uint(json_t *obj, const char *path, const char *key, enum xlb_range_id r,
+		    uint32_t def, bool required, uint32_t *out, struct xlb_cfg_errors *e)
 {
 	json_t *v = json_object_get(obj, key);
-	char p[PATH_LEN];
+	char p[PATH_LEN], range[XLB_RANGE_TEXT_LEN];
 	long long x;
 
 	join(p, path, key);
@@ -200,13 +201,14 @@ static int get_uint(json_t *obj, const char *path, const char *key, long long mi
 		*out = def;
 		return 0;
 	}
+	xlb_range_text(xlb_range(r), range, sizeof(range));
 	if (!json_is_integer(v)) {
-		xlb_cfg_errors_add(e, p, "must be an integer %lld..%lld", min, max);
+		xlb_cfg_errors_add(e, p, "must be an integer %s", range);
 		return -EINVAL;
 	}
 	x = json_integer_value(v);
-	if (x < min || x > max) {
-		xlb_cfg_errors_add(e, p, "must be %lld..%lld", min, max);
+	if (!xlb_range_has(xlb_range(r), x)) {
+		xlb_cfg_errors_add(e, p, "must be %s", range);
 		return -EINVAL;
 	}
 	*out = x;
@@ -297,16 +299,6 @@ static int get_mac(json_t *obj, const char *path, const char *key, __u8 mac[6], 
 	return 0;
 }
 
-static const char *maglev_sizes_text(char *buf, size_t len)
-{
-	size_t i, n = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < xlb_maglev_nsizes && n < len; i++)
-		n += snprintf(buf + n, len - n, "%s%u", i ? ", " : "", xlb_maglev_sizes[i]);
-	return buf;
-}
-
 /* ------------------------------------------------------------------ parsing */
 
 void xlb_cfg_backend_init(struct xlb_cfg_backend *be)
@@ -350,12 +342,14 @@ static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *
 	check_keys(obj, path, keys, e);
 	if (!get_enum(obj, path, "type", &xlb_check_names, XLB_CHECK_NONE, &t, e))
 		c->type = t;
-	if (!get_uint(obj, path, "port", 0, 65535, 0, false, &v, e))
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, false, &v, e))
 		c->port = v;
-	get_uint(obj, path, "interval_ms", 100, 3600000, c->interval_ms, false, &c->interval_ms, e);
-	get_uint(obj, path, "timeout_ms", 10, 3600000, c->timeout_ms, false, &c->timeout_ms, e);
-	get_uint(obj, path, "rise", 1, 1000, c->rise, false, &c->rise, e);
-	get_uint(obj, path, "fall", 1, 1000, c->fall, false, &c->fall, e);
+	get_uint(obj, path, "interval_ms", XLB_RANGE_INTERVAL_MS, c->interval_ms, false,
+		 &c->interval_ms, e);
+	get_uint(obj, path, "timeout_ms", XLB_RANGE_TIMEOUT_MS, c->timeout_ms, false,
+		 &c->timeout_ms, e);
+	get_uint(obj, path, "rise", XLB_RANGE_RISE, c->rise, false, &c->rise, e);
+	get_uint(obj, path, "fall", XLB_RANGE_FALL, c->fall, false, &c->fall, e);
 	if (c->timeout_ms > c->interval_ms) {
 		join(p, path, "timeout_ms");
 		xlb_cfg_errors_add(e, p, "must not exceed interval_ms (%u)", c->interval_ms);
@@ -375,7 +369,7 @@ static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *
 		if (c->type != XLB_CHECK_HTTP) {
 			join(p, path, "expect");
 			xlb_cfg_errors_add(e, p, "only for http checks");
-		} else if (!get_uint(obj, path, "expect", 100, 599, 200, false, &v, e)) {
+		} else if (!get_uint(obj, path, "expect", XLB_RANGE_EXPECT, 200, false, &v, e)) {
 			c->expect = v;
 		}
 	}
@@ -400,9 +394,9 @@ int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
 	}
 	check_keys(obj, path, keys, e);
 	get_addr(obj, path, "address", true, be->addr, &be->family, NULL, e);
-	if (!get_uint(obj, path, "port", 0, 65535, 0, false, &v, e))
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, false, &v, e))
 		be->port = v;
-	get_uint(obj, path, "weight", 0, XLB_CFG_WEIGHT_MAX, XLB_CFG_WEIGHT_DEFAULT, false,
+	get_uint(obj, path, "weight", XLB_RANGE_WEIGHT, XLB_CFG_WEIGHT_DEFAULT, false,
 		 &be->weight, e);
 	if (!get_enum(obj, path, "state", &xlb_state_names, XLB_STATE_ACTIVE, &t, e))
 		be->state = t;
@@ -445,7 +439,7 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	}
 	check_keys(obj, path, keys, e);
 	get_addr(obj, path, "address", true, vip->addr, &vip->family, NULL, e);
-	if (!get_uint(obj, path, "port", 0, 65535, 0, true, &v, e))
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, true, &v, e))
 		vip->port = v;
 	if (!get_enum(obj, path, "proto", &xlb_proto_names, IPPROTO_TCP, &t, e))
 		vip->proto = t;
@@ -453,14 +447,14 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 		vip->mode = t;
 	if (!get_enum(obj, path, "hash", &xlb_hash_names, XLB_HASH_5TUPLE, &t, e))
 		vip->hash = t;
-	if (!get_uint(obj, path, "table_size", 0, XLB_MAGLEV_MAX, XLB_MAGLEV_DEFAULT, false, &v,
+	if (!get_uint(obj, path, "table_size", XLB_RANGE_TABLE_SIZE, XLB_MAGLEV_DEFAULT, false, &v,
 		      e)) {
 		if (xlb_maglev_size_valid(v)) {
 			vip->table_size = v;
 		} else {
 			join(p, path, "table_size");
 			xlb_cfg_errors_add(e, p, "must be one of %s",
-					   maglev_sizes_text(sizes, sizeof(sizes)));
+					   xlb_table_sizes_text(sizes, sizeof(sizes)));
 		}
 	}
 	bes = json_object_get(obj, "backends");
@@ -578,9 +572,9 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 		}
 	}
 	get_mac(root, "", "nexthop_mac", cfg->nexthop_mac, &present, e);
-	get_uint(root, "", "hash_seed", 0, UINT32_MAX, 0, false, &cfg->hash_seed, e);
-	get_uint(root, "", "flow_table_size", XLB_CFG_FLOWS_MIN, XLB_CFG_FLOWS_MAX,
-		 XLB_FLOWS_DEFAULT, false, &cfg->flow_table_size, e);
+	get_uint(root, "", "hash_seed", XLB_RANGE_HASH_SEED, 0, false, &cfg->hash_seed, e);
+	get_uint(root, "", "flow_table_size", XLB_RANGE_FLOW_TABLE_SIZE, XLB_FLOWS_DEFAULT, false,
+		 &cfg->flow_table_size, e);
 	{
 		__be32 a4[4];
 
@@ -593,15 +587,16 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 			cfg->encap_source4 = a4[0];
 		}
 	}
-	get_uint(root, "", "encap_source4_bits", 0, 16, 0, false, &cfg->encap_source4_bits, e);
+	get_uint(root, "", "encap_source4_bits", XLB_RANGE_ENCAP4_BITS, 0, false,
+		 &cfg->encap_source4_bits, e);
 	if (!get_addr(root, "", "encap_source6", false, cfg->encap_source6, &fam, &cfg->has_encap6,
 		      e) && cfg->has_encap6 && fam != XLB_AF_INET6) {
 		xlb_cfg_errors_add(e, "encap_source6", "must be an IPv6 address");
 		cfg->has_encap6 = false;
 	}
-	get_uint(root, "", "mtu", 576, 9216, XLB_CFG_MTU_DEFAULT, false, &cfg->mtu, e);
-	get_uint(root, "", "flood_limit", 0, UINT32_MAX, 0, false, &cfg->flood_limit, e);
-	if (!get_uint(root, "", "gue_port", 1, 65535, XLB_GUE_PORT_DEFAULT, false, &u, e))
+	get_uint(root, "", "mtu", XLB_RANGE_MTU, XLB_CFG_MTU_DEFAULT, false, &cfg->mtu, e);
+	get_uint(root, "", "flood_limit", XLB_RANGE_FLOOD_LIMIT, 0, false, &cfg->flood_limit, e);
+	if (!get_uint(root, "", "gue_port", XLB_RANGE_PORT_SET, XLB_GUE_PORT_DEFAULT, false, &u, e))
 		cfg->gue_port = u;
 	if (!get_enum(root, "", "too_big", &xlb_too_big_names, XLB_TOO_BIG_ICMP, &t, e))
 		cfg->too_big = t;

@@ -6,26 +6,11 @@
 #include "cli.h"
 #include "xlb.h"
 
-/* A decimal number without sign or spaces, at most 10 digits; false otherwise. */
-static bool parse_dec(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t n;
-
-	for (n = 0; s[n]; n++) {
-		if (s[n] < '0' || s[n] > '9' || n >= 10)
-			return false;
-		v = v * 10 + (s[n] - '0');
-	}
-	*out = v;
-	return n > 0;
-}
-
 static int parse_port(struct cli *c, const char *p, const char *whole, uint16_t *port)
 {
-	uint64_t v;
+	uint32_t v;
 
-	if (!parse_dec(p, &v) || v > 65535)
+	if (xlb_range_parse(xlb_range(XLB_RANGE_PORT), p, strlen(p), &v))
 		return cli_usage_error(c, "invalid port \"%s\" in \"%s\"", p, whole);
 	*port = v;
 	return 0;
@@ -155,14 +140,14 @@ int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *
 	return 0;
 }
 
-int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
-		  uint32_t *out)
+int cli_parse_range(struct cli *c, const char *what, const char *s, enum xlb_range_id r,
+		    uint32_t *out)
 {
-	uint64_t v;
+	char range[XLB_RANGE_TEXT_LEN];
 
-	if (!parse_dec(s, &v) || v < min || v > max)
-		return cli_usage_error(c, "invalid %s \"%s\" (%u..%u)", what, s, min, max);
-	*out = v;
+	if (xlb_range_parse(xlb_range(r), s, strlen(s), out))
+		return cli_usage_error(c, "invalid %s \"%s\" (%s)", what, s,
+				       xlb_range_text(xlb_range(r), range, sizeof(range)));
 	return 0;
 }
 

@@ -10,15 +10,16 @@ static const struct num_kw {
 	const char *kw;
 	const char *key;
 	bool in_check;		/* a field of the "check" object */
-	uint32_t min, max;
+	enum xlb_range_id range;
 } num_kws[] = {
-	{ "weight", "weight", false, 0, 65535 },
-	{ "check-port", "port", true, 1, 65535 },
-	{ "interval", "interval_ms", true, 100, 3600000 },
-	{ "timeout", "timeout_ms", true, 10, 3600000 },
-	{ "rise", "rise", true, 1, 1000 },
-	{ "fall", "fall", true, 1, 1000 },
-	{ "expect", "expect", true, 100, 599 },
+	{ "weight", "weight", false, XLB_RANGE_WEIGHT },
+	/* 0, the backend's own port, is what leaving check-port out means */
+	{ "check-port", "port", true, XLB_RANGE_PORT_SET },
+	{ "interval", "interval_ms", true, XLB_RANGE_INTERVAL_MS },
+	{ "timeout", "timeout_ms", true, XLB_RANGE_TIMEOUT_MS },
+	{ "rise", "rise", true, XLB_RANGE_RISE },
+	{ "fall", "fall", true, XLB_RANGE_FALL },
+	{ "expect", "expect", true, XLB_RANGE_EXPECT },
 };
 
 /* {"cmd": @cmd, "vip", "address"[, "port"]} from "VIP BACKEND"; NULL after a usage error. */
@@ -92,7 +93,7 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 		return XLB_EUSAGE;
 
 	if (i < ARRAY_SIZE(num_kws)) {
-		if (cli_parse_u32(c, kw, val, num_kws[i].min, num_kws[i].max, &n))
+		if (cli_parse_range(c, kw, val, num_kws[i].range, &n))
 			return XLB_EUSAGE;
 		json_object_set_new(dst, key, json_integer(n));
 	} else if (!strcmp(key, "mac")) {
@@ -178,7 +179,7 @@ static int backend_set(struct cli *c, int argc, char **argv)
 			if (json_object_get(req, "weight"))
 				goto twice;
 			val = cli_value(c, &argc, &argv);
-			if (!val || cli_parse_u32(c, "weight", val, 0, 65535, &w))
+			if (!val || cli_parse_range(c, "weight", val, XLB_RANGE_WEIGHT, &w))
 				goto usage;
 			json_object_set_new(req, "weight", json_integer(w));
 		} else {

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "names.h"
+#include "rules.h"
 #include "version.h"
 #include "xlb.h"
 
@@ -69,8 +70,9 @@ struct cli_addr {
 int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
 int cli_parse_backend(struct cli *c, const char *s, struct cli_addr *a);
 int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
-int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
-		  uint32_t *out);
+/* A number in range @r (rules.h), named @what in the error. */
+int cli_parse_range(struct cli *c, const char *what, const char *s, enum xlb_range_id r,
+		    uint32_t *out);
 /* A name of @t into *@value (may be NULL); the error lists @t's names (in @order if not NULL). */
 int cli_parse_name(struct cli *c, const char *what, const char *s, const struct xlb_names *t,
 		   const int *order, size_t norder, int *value);

@@ -315,9 +315,12 @@ static int arg_backend(const struct xlb_cfg_vip *v, json_t *req, char *err, size
 	if (!json_is_string(a) || xlb_addr_parse(json_string_value(a), addr, &fam))
 		return ERR("address: not an IPv4 or IPv6 address");
 	if (p) {
-		if (!json_is_integer(p) || json_integer_value(p) < 0 ||
-		    json_integer_value(p) > 65535)
-			return ERR("port: must be 0..65535");
+		char range[XLB_RANGE_TEXT_LEN];
+
+		if (!json_is_integer(p) ||
+		    !xlb_range_has(xlb_range(XLB_RANGE_PORT), json_integer_value(p)))
+			return ERR("port: must be %s",
+				   xlb_range_text(xlb_range(XLB_RANGE_PORT), range, sizeof(range)));
 		port = json_integer_value(p);
 	}
 	i = xlb_cfg_find_backend(v, fam, addr, port);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "rules.h"
 #include "version.h"
 #include "xlb.h"
 
