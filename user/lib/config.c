@@ -324,6 +324,9 @@ void xlb_cfg_vip_init(struct xlb_cfg_vip *vip)
 	vip->hash = XLB_HASH_5TUPLE;
 }
 
+_Static_assert(sizeof(((struct xlb_cfg_check *)0)->path) == XLB_HTTP_PATH_MAX,
+	       "XLB_HTTP_PATH_MAX is the size of a check's path");
+
 static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *c,
 			   struct xlb_cfg_errors *e)
 {
@@ -359,9 +362,9 @@ static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *
 		join(p, path, "path");
 		if (c->type != XLB_CHECK_HTTP)
 			xlb_cfg_errors_add(e, p, "only for http checks");
-		else if (s[0] != '/' || strlen(s) >= sizeof(c->path) || strpbrk(s, " \r\n\t"))
-			xlb_cfg_errors_add(e, p, "must be an absolute URL path without spaces, "
-					   "shorter than %zu bytes", sizeof(c->path));
+		else if (!xlb_http_path_ok(s))
+			xlb_cfg_errors_add(e, p, "must be an absolute URL path (" XLB_HTTP_PATH_RULE
+					   ")");
 		else
 			strcpy(c->path, s);
 	}

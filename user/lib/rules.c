@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The ranges of xlb's numbers and the texts that state them, for the config and the CLI. */
+/* The value rules of xlb (ranges and their texts, HTTP paths, table sizes): config and CLI. */
 #include <errno.h>
 #include <stdio.h>
 
@@ -47,6 +47,21 @@ int xlb_range_parse(const struct xlb_range *r, const char *s, size_t len, uint32
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+bool xlb_http_path_ok(const char *p)
+{
+	size_t n;
+
+	if (!p || *p != '/')
+		return false;
+	for (n = 0; p[n]; n++) {
+		unsigned char ch = p[n];
+
+		if (ch <= ' ' || ch > '~' || n + 1 >= XLB_HTTP_PATH_MAX)
+			return false;
+	}
+	return true;
 }
 
 const char *xlb_table_sizes_text(char *buf, size_t len)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Value rules shared by the config validator, xlbd and the CLI: numeric ranges, table sizes. */
+/* Value rules shared by the config validator, xlbd and the CLI: ranges, HTTP paths, table sizes. */
 #ifndef XLB_RULES_H
 #define XLB_RULES_H
 
@@ -55,6 +55,15 @@ const char *xlb_range_text(const struct xlb_range *r, char *buf, size_t len);
  * blank), at most 10 of them. Returns 0 (*@out set) or -EINVAL.
  */
 int xlb_range_parse(const struct xlb_range *r, const char *s, size_t len, uint32_t *out);
+
+/*
+ * The path of an http check, as it goes on the request line: "/", then printable ASCII without
+ * blanks (0x21..0x7e), shorter than XLB_HTTP_PATH_MAX bytes (struct xlb_cfg_check.path, its NUL
+ * included). XLB_HTTP_PATH_RULE says so in the words of the error messages.
+ */
+#define XLB_HTTP_PATH_MAX 256
+#define XLB_HTTP_PATH_RULE "/ then printable ASCII, no blank, shorter than 256 bytes"
+bool xlb_http_path_ok(const char *p);
 
 /** xlb_table_sizes_text() - the allowed Maglev table sizes, "251, 509, ...". Returns @buf. */
 const char *xlb_table_sizes_text(char *buf, size_t len);

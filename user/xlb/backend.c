@@ -48,17 +48,6 @@ static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***ar
 	return req;
 }
 
-/* A path as it goes on the request line: /, then printable ASCII without blanks. */
-static bool http_path_ok(const char *p)
-{
-	if (*p != '/')
-		return false;
-	for (; *p; p++)
-		if (*p <= ' ' || *p > '~')
-			return false;
-	return true;
-}
-
 /* One keyword of "backend add" at argv[0] into @req / @check; XLB_EUSAGE after an error. */
 static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, char ***argv)
 {
@@ -110,9 +99,9 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 		if (type == XLB_CHECK_HTTP) {
 			if (*argc < 1)
 				return cli_usage_error(c, "missing PATH after \"check http\"");
-			if (!http_path_ok((*argv)[0]))
-				return cli_usage_error(c, "invalid HTTP path \"%s\" (/ then printable"
-						       " ASCII, no blank)", (*argv)[0]);
+			if (!xlb_http_path_ok((*argv)[0]))
+				return cli_usage_error(c, "invalid HTTP path \"%s\" ("
+						       XLB_HTTP_PATH_RULE ")", (*argv)[0]);
 			json_object_set_new(check, "path", json_string((*argv)[0]));
 			(*argc)--;
 			(*argv)++;
