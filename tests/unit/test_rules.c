@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Unit tests of libxlb's shared rules: name tables, numeric ranges, the HTTP path rule. */
+/* Unit tests of libxlb's shared rules: names, ranges, the HTTP path, ADDR:PORT and VIP parsing. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "addr.h"
 #include "config.h"
 #include "rules.h"
 
@@ -184,6 +185,116 @@ static void test_http_path(void **state)
 	assert_false(xlb_http_path_ok(p));
 }
 
+struct hp_case {
+	const char *in;
+	bool need_port;
+	enum xlb_hostport_err err;
+	const char *bad;	/* the part at fault, or the canonical ADDR:PORT when accepted */
+	__u8 family;		/* accepted: its family; refused: the family the form implies */
+};
+
+/* What the CLI's messages are made of: the reason and the part of the input at fault. */
+static const struct hp_case hp_cases[] = {
+	{ "198.18.0.1:80", true, XLB_HOSTPORT_OK, "198.18.0.1:80", XLB_AF_INET },
+	{ "198.18.0.1:0080", true, XLB_HOSTPORT_OK, "198.18.0.1:80", XLB_AF_INET },
+	{ "[2001:db8::1]:443", true, XLB_HOSTPORT_OK, "[2001:db8::1]:443", XLB_AF_INET6 },
+	{ "[2001:DB8:0::1]:1", true, XLB_HOSTPORT_OK, "[2001:db8::1]:1", XLB_AF_INET6 },
+	{ "198.18.0.1", false, XLB_HOSTPORT_OK, "198.18.0.1:0", XLB_AF_INET },
+	{ "[2001:db8::1]", false, XLB_HOSTPORT_OK, "[2001:db8::1]:0", XLB_AF_INET6 },
+	{ "2001:db8::1", false, XLB_HOSTPORT_OK, "[2001:db8::1]:0", XLB_AF_INET6 },
+	{ "198.18.0.1", true, XLB_HOSTPORT_E_NO_PORT, "198.18.0.1", XLB_AF_INET },
+	{ "2001:db8::1", true, XLB_HOSTPORT_E_NO_PORT, "2001:db8::1", XLB_AF_INET6 },
+	{ "2001:db8::1:80", true, XLB_HOSTPORT_E_NO_PORT, "2001:db8::1:80", XLB_AF_INET6 },
+	{ "[2001:db8::1]", true, XLB_HOSTPORT_E_NO_PORT, "[2001:db8::1]", XLB_AF_INET6 },
+	{ "[2001:db8::1:80", true, XLB_HOSTPORT_E_BRACKET, "[2001:db8::1:80", XLB_AF_INET },
+	{ "[2001:db8::1]x", false, XLB_HOSTPORT_E_TRAILING, "x", XLB_AF_INET },
+	{ "[2001:db8::1]]:80", false, XLB_HOSTPORT_E_TRAILING, "]:80", XLB_AF_INET },
+	{ "[198.18.0.1]:80", true, XLB_HOSTPORT_E_ADDR, "198.18.0.1", XLB_AF_INET6 },
+	{ "198.18.0.300:80", true, XLB_HOSTPORT_E_ADDR, "198.18.0.300", XLB_AF_INET },
+	{ ":80", true, XLB_HOSTPORT_E_ADDR, "", XLB_AF_INET },
+	{ "", false, XLB_HOSTPORT_E_ADDR, "", XLB_AF_INET },
+	{ "[]:80", true, XLB_HOSTPORT_E_ADDR, "", XLB_AF_INET6 },
+	{ "2001:db8:1:::2", false, XLB_HOSTPORT_E_ADDR, "2001:db8:1:::2", XLB_AF_INET6 },
+	{ "198.18.0.1:", true, XLB_HOSTPORT_E_PORT, "", XLB_AF_INET },
+	{ "198.18.0.1:65536", true, XLB_HOSTPORT_E_PORT, "65536", XLB_AF_INET },
+	{ "198.18.0.1:-1", true, XLB_HOSTPORT_E_PORT, "-1", XLB_AF_INET },
+	{ "198.18.0.1: 80", true, XLB_HOSTPORT_E_PORT, " 80", XLB_AF_INET },
+	{ "198.18.0.1:00000000080", true, XLB_HOSTPORT_E_PORT, "00000000080", XLB_AF_INET },
+	{ "[2001:db8::1]:8x", true, XLB_HOSTPORT_E_PORT, "8x", XLB_AF_INET6 },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:80", true,
+	  XLB_HOSTPORT_E_LONG, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	  XLB_AF_INET },
+};
+
+static void test_hostport(void **state)
+{
+	struct xlb_hostport hp;
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(hp_cases); i++) {
+		const struct hp_case *c = &hp_cases[i];
+		int ret = xlb_hostport_parse(c->in, strlen(c->in), c->need_port, &hp);
+
+		if (ret != (c->err ? -EINVAL : 0) || hp.err != c->err || hp.family != c->family) {
+			print_error("\"%s\": returned %d, reason %d, family %u\n", c->in, ret, hp.err,
+				    hp.family);
+			fail();
+		}
+		if (c->err) {
+			assert_int_equal(hp.bad_len, strlen(c->bad));
+			assert_memory_equal(hp.bad, c->bad, hp.bad_len);
+		} else {
+			assert_string_equal(xlb_hostport_format(hp.addr, hp.family, hp.port, buf,
+								sizeof(buf)), c->bad);
+		}
+	}
+	assert_int_equal(xlb_hostport_parse("198.18.0.1:0", 12, false, &hp), 0);
+	assert_true(hp.has_port);
+	assert_int_equal(xlb_hostport_parse("2001:db8::1", 11, false, &hp), 0);
+	assert_false(hp.has_port);
+	/* the length bounds the text: a VIP's address part is parsed in place */
+	assert_int_equal(xlb_hostport_parse("198.18.0.1:80/tcp", 13, true, &hp), 0);
+	assert_int_equal(hp.port, 80);
+}
+
+static void test_vip_parse(void **state)
+{
+	struct xlb_hostport hp;
+	char buf[96];
+
+	(void)state;
+	assert_int_equal(xlb_vip_parse("[2001:db8::10]:443/udp", &hp), 0);
+	assert_int_equal(hp.proto, IPPROTO_UDP);
+	assert_string_equal(xlb_vip_format(hp.addr, hp.family, hp.port, hp.proto, buf, sizeof(buf)),
+			    "[2001:db8::10]:443/udp");
+	assert_int_equal(xlb_vip_parse("198.18.0.10:0/tcp", &hp), 0);
+	assert_string_equal(xlb_vip_format(hp.addr, hp.family, hp.port, hp.proto, buf, sizeof(buf)),
+			    "198.18.0.10:0/tcp");
+	assert_string_equal(xlb_vip_format(hp.addr, hp.family, hp.port, hp.proto, buf, 8),
+			    "198.18.");
+	/* reasons in reading order: the form, the address and port, then the protocol */
+	assert_int_equal(xlb_vip_parse("198.18.0.10:80", &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_VIP);
+	assert_int_equal(xlb_vip_parse(NULL, &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_VIP);
+	assert_int_equal(xlb_vip_parse("198.18.0.300:80/icmp", &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_ADDR);
+	assert_int_equal(xlb_vip_parse("198.18.0.10:80/icmp", &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_PROTO);
+	assert_int_equal(hp.bad_len, 4);
+	assert_memory_equal(hp.bad, "icmp", 4);
+	assert_int_equal(xlb_vip_parse("198.18.0.10:80/", &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_PROTO);
+	assert_int_equal(xlb_vip_parse("198.18.0.10:80/TCP", &hp), -EINVAL);
+	assert_int_equal(xlb_vip_parse("198.18.0.10:/tcp", &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_PORT);
+	assert_int_equal(hp.bad_len, 0);
+	assert_int_equal(xlb_vip_parse("[::1/tcp]:80/tcp", &hp), -EINVAL);
+	assert_int_equal(hp.err, XLB_HOSTPORT_E_ADDR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +303,8 @@ int main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_table_sizes_text),
 		cmocka_unit_test(test_http_path),
+		cmocka_unit_test(test_hostport),
+		cmocka_unit_test(test_vip_parse),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);

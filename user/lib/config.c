@@ -68,81 +68,9 @@ const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size
 	return buf;
 }
 
-/* ------------------------------------------------------------------ addresses */
-
-int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *p, *colon;
-	unsigned long v;
-	char *end;
-	size_t n;
-
-	if (!s)
-		return -EINVAL;
-	if (s[0] == '[') {
-		p = strchr(s, ']');
-		if (!p || p[1] != ':')
-			return -EINVAL;
-		n = p - s - 1;
-		if (n == 0 || n >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-		colon = p + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', colon - s))
-			return -EINVAL; /* IPv6 needs brackets */
-		n = colon - s;
-		if (n == 0 || n >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, n);
-		host[n] = '\0';
-	}
-	if (colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(colon + 1, &end, 10);
-	if (errno || *end || v > 65535)
-		return -EINVAL;
-	if (xlb_addr_parse(host, addr, family))
-		return -EINVAL;
-	if (s[0] == '[' && *family != XLB_AF_INET6)
-		return -EINVAL;
-	*port = v;
-	return 0;
-}
-
-int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port, __u8 *proto)
-{
-	char buf[96];
-	char *slash;
-	int v;
-
-	if (!s || strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strrchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	if (xlb_name_parse(&xlb_proto_names, slash + 1, &v))
-		return -EINVAL;
-	*proto = v;
-	return xlb_addr_port_parse(buf, addr, family, port);
-}
-
 const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
-
-	xlb_addr_format(vip->addr, vip->family, a, sizeof(a));
-	if (vip->family == XLB_AF_INET6)
-		snprintf(buf, len, "[%s]:%u/%s", a, vip->port, xlb_cfg_proto_name(vip->proto));
-	else
-		snprintf(buf, len, "%s:%u/%s", a, vip->port, xlb_cfg_proto_name(vip->proto));
-	return buf;
+	return xlb_vip_format(vip->addr, vip->family, vip->port, vip->proto, buf, len);
 }
 
 /* ------------------------------------------------------------------ field helpers */

@@ -161,14 +161,8 @@ int xlb_cfg_find_vip(const struct xlb_cfg *cfg, __u8 family, const __be32 addr[4
 int xlb_cfg_find_backend(const struct xlb_cfg_vip *vip, __u8 family, const __be32 addr[4],
 			 uint16_t port);
 
-/*
- * VIP names as the API and the CLI write them: "198.18.0.10:80/tcp", "[2001:db8::10]:443/udp".
- * xlb_vip_name_parse() returns 0 or -EINVAL; xlb_vip_name() formats into @buf (>= 64 bytes).
- */
-int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port, __u8 *proto);
+/* The name of @vip as the API and the CLI write it (addr.h): "198.18.0.10:80/tcp", into @buf. */
 const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len);
-/* "198.18.0.1:1234" or "[2001:db8::1]:1234" (port required). */
-int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port);
 
 /* Names of enum values as they appear in JSON: shorthands for the tables of names.h. */
 const char *xlb_cfg_mode_name(enum xlb_mode m);

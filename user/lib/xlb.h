@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 #include "../../bpf/include/xlb_abi.h"
+#include "addr.h"		/* xlb_addr_parse() and friends, for every user of libxlb */
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -104,13 +105,6 @@ int xlb_flow__count(struct xlb *x, __u64 *n);
  */
 void xlb_flow_key__init(struct xlb_flow_key *k, int family, const void *src, const void *dst,
 			__u16 sport, __u16 dport, __u8 proto);
-
-/* Addresses: "198.18.0.1", "2001:db8::1"; returns 0 or -EINVAL. @addr holds 4 words. */
-int xlb_addr_parse(const char *s, __be32 addr[4], __u8 *family);
-/* Formats into @buf (at least 46 bytes). Returns @buf. */
-const char *xlb_addr_format(const __be32 addr[4], __u8 family, char *buf, size_t len);
-/* "aa:bb:cc:dd:ee:ff" */
-int xlb_mac_parse(const char *s, __u8 mac[6]);
 
 /* Logging shared by libxlb, xlbd and xlb: level 0 warn, 1 info, 2 debug. */
 enum xlb_log_level { XLB_LOG_WARN = 0, XLB_LOG_INFO = 1, XLB_LOG_DEBUG = 2 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb backend add|set|del|list: the real servers behind a VIP and their health checks. */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "cli.h"
@@ -25,8 +26,8 @@ static const struct num_kw {
 /* {"cmd": @cmd, "vip", "address"[, "port"]} from "VIP BACKEND"; NULL after a usage error. */
 static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***argv)
 {
-	struct cli_addr a;
-	char vip[96];
+	char vip[96], addr[INET6_ADDRSTRLEN];
+	struct xlb_hostport a;
 	json_t *req;
 
 	if (*argc < 1) {
@@ -40,7 +41,8 @@ static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***ar
 	if (cli_parse_vip(c, (*argv)[0], vip, sizeof(vip), NULL) ||
 	    cli_parse_backend(c, (*argv)[1], &a))
 		return NULL;
-	req = json_pack("{s:s, s:s, s:s}", "cmd", cmd, "vip", vip, "address", a.addr);
+	req = json_pack("{s:s, s:s, s:s}", "cmd", cmd, "vip", vip, "address",
+			xlb_addr_format(a.addr, a.family, addr, sizeof(addr)));
 	if (req && a.has_port)
 		json_object_set_new(req, "port", json_integer(a.port));
 	*argc -= 2;

@@ -61,14 +61,8 @@ int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf,
 int cli_usage_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* args.c: local validation; each returns 0 or XLB_EUSAGE after printing an error naming @s */
-struct cli_addr {
-	char addr[64];		/* canonical address text, no brackets */
-	uint8_t family;		/* 4 or 6 */
-	uint16_t port;
-	bool has_port;
-};
 int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
-int cli_parse_backend(struct cli *c, const char *s, struct cli_addr *a);
+int cli_parse_backend(struct cli *c, const char *s, struct xlb_hostport *hp);
 int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
 /* A number in range @r (rules.h), named @what in the error. */
 int cli_parse_range(struct cli *c, const char *what, const char *s, enum xlb_range_id r,
