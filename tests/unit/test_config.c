@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "config.h"
+#include "config_file.h"
 
 static const char good_config[] =
 	"{\n"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Local validation of xlb arguments: VIPs, backends, sources, numbers and keywords (libxlb's rules). */
+/* Local validation of xlb arguments (VIPs, backends, sources, numbers, keywords): libxlb rules. */
 #include <stdio.h>
 #include <string.h>
 

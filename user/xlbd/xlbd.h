@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "config.h"
+#include "config_file.h"
 #include "rules.h"
 #include "version.h"
 #include "xlb.h"
