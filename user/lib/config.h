@@ -106,7 +106,7 @@ struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg);
 void xlb_cfg_free(struct xlb_cfg *cfg);
 void xlb_cfg_vip_release(struct xlb_cfg_vip *vip);	/* frees vip->backends only */
 
-/* Defaults of a VIP / backend / check, as the parser applies them. */
+/* Defaults of a VIP / a backend (its check included), as the parser applies them. */
 void xlb_cfg_vip_init(struct xlb_cfg_vip *vip);
 void xlb_cfg_backend_init(struct xlb_cfg_backend *be);
 
