@@ -49,24 +49,26 @@ static void test_name_tables(void **state)
 /* The names the config, the API and the CLI write, fixed: files and scripts depend on them. */
 static void test_names_fixed(void **state)
 {
+	static const struct {
+		const struct xlb_names *t;
+		const char *names;
+	} lists[] = {
+		{ &xlb_mode_names, "ipip, gue, l2" },
+		{ &xlb_hash_names, "5tuple, src" },
+		{ &xlb_state_names, "active, draining, disabled" },
+		{ &xlb_check_names, "none, tcp, http, udp" },
+		{ &xlb_iface_mode_names, "native, generic" },
+		{ &xlb_too_big_names, "drop, pass, icmp" },
+		{ &xlb_proto_names, "tcp, udp" },
+	};
 	char buf[128];
+	size_t i;
 	int v;
 
 	(void)state;
-	assert_string_equal(xlb_names_list(&xlb_mode_names, NULL, 0, buf, sizeof(buf)),
-			    "ipip, gue, l2");
-	assert_string_equal(xlb_names_list(&xlb_hash_names, NULL, 0, buf, sizeof(buf)),
-			    "5tuple, src");
-	assert_string_equal(xlb_names_list(&xlb_state_names, NULL, 0, buf, sizeof(buf)),
-			    "active, draining, disabled");
-	assert_string_equal(xlb_names_list(&xlb_check_names, NULL, 0, buf, sizeof(buf)),
-			    "none, tcp, http, udp");
-	assert_string_equal(xlb_names_list(&xlb_iface_mode_names, NULL, 0, buf, sizeof(buf)),
-			    "native, generic");
-	assert_string_equal(xlb_names_list(&xlb_too_big_names, NULL, 0, buf, sizeof(buf)),
-			    "drop, pass, icmp");
-	assert_string_equal(xlb_names_list(&xlb_proto_names, NULL, 0, buf, sizeof(buf)),
-			    "tcp, udp");
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		assert_string_equal(xlb_names_list(lists[i].t, NULL, 0, buf, sizeof(buf)),
+				    lists[i].names);
 	assert_int_equal(xlb_name_parse(&xlb_proto_names, "udp", &v), 0);
 	assert_int_equal(v, IPPROTO_UDP);
 	assert_string_equal(xlb_cfg_proto_name(IPPROTO_TCP), "tcp");
@@ -89,6 +91,23 @@ static void test_names_fixed(void **state)
 
 static void test_ranges(void **state)
 {
+	static const char *const texts[XLB_RANGE__MAX] = {
+		[XLB_RANGE_PORT] = "0..65535",
+		[XLB_RANGE_PORT_SET] = "1..65535",
+		[XLB_RANGE_WEIGHT] = "0..65535",
+		[XLB_RANGE_INTERVAL_MS] = "100..3600000",
+		[XLB_RANGE_TIMEOUT_MS] = "10..3600000",
+		[XLB_RANGE_RISE] = "1..1000",
+		[XLB_RANGE_FALL] = "1..1000",
+		[XLB_RANGE_EXPECT] = "100..599",
+		[XLB_RANGE_TABLE_SIZE] = "0..655373",
+		[XLB_RANGE_TABLE_SIZE_SET] = "1..655373",
+		[XLB_RANGE_HASH_SEED] = "0..4294967295",
+		[XLB_RANGE_FLOW_TABLE_SIZE] = "1024..67108864",
+		[XLB_RANGE_ENCAP4_BITS] = "0..16",
+		[XLB_RANGE_MTU] = "576..9216",
+		[XLB_RANGE_FLOOD_LIMIT] = "0..4294967295",
+	};
 	char buf[XLB_RANGE_TEXT_LEN];
 	uint32_t v;
 	size_t i;
@@ -105,19 +124,9 @@ static void test_ranges(void **state)
 		assert_false(xlb_range_has(r, (long long)r->min - 1));
 		assert_true(strlen(xlb_range_text(r, buf, sizeof(buf))) < sizeof(buf));
 	}
-	/* the texts the config's and the CLI's messages carry */
-	assert_string_equal(xlb_range_text(xlb_range(XLB_RANGE_PORT), buf, sizeof(buf)),
-			    "0..65535");
-	assert_string_equal(xlb_range_text(xlb_range(XLB_RANGE_PORT_SET), buf, sizeof(buf)),
-			    "1..65535");
-	assert_string_equal(xlb_range_text(xlb_range(XLB_RANGE_WEIGHT), buf, sizeof(buf)),
-			    "0..65535");
-	assert_string_equal(xlb_range_text(xlb_range(XLB_RANGE_INTERVAL_MS), buf, sizeof(buf)),
-			    "100..3600000");
-	assert_string_equal(xlb_range_text(xlb_range(XLB_RANGE_HASH_SEED), buf, sizeof(buf)),
-			    "0..4294967295");
-	assert_string_equal(xlb_range_text(xlb_range(XLB_RANGE_MTU), buf, sizeof(buf)),
-			    "576..9216");
+	/* every range, as the config's and the CLI's messages state it */
+	for (i = 0; i < XLB_RANGE__MAX; i++)
+		assert_string_equal(xlb_range_text(xlb_range(i), buf, sizeof(buf)), texts[i]);
 
 	/* parsing: decimal digits only, at most 10, within the range */
 	assert_int_equal(xlb_range_parse(xlb_range(XLB_RANGE_PORT), "65535", 5, &v), 0);
