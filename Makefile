@@ -7,6 +7,8 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# the release version, read from its one definition (user/lib/version.h)
+VERSION := $(shell sed -n 's/^\#define XLB_VERSION "\(.*\)"$$/\1/p' user/lib/version.h)
 
 ifeq ($(V),1)
 Q =
@@ -27,7 +29,11 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unu
 USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-D_GNU_SOURCE -I$(BUILD) -Iuser/lib -Ibpf/include $(EXTRA_CFLAGS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LIBS := -lxdp -lbpf -lelf -lz -ljansson -lm
+LIBS := -lxdp -lbpf -lelf -lz -lm
+# jansson only where JSON is read or written: xlbd, xlb, and the tools and tests whose own
+# sources include <jansson.h> (libxlb's JSON is config_parse.c, config_json.c, config_save.c)
+JSON_LIBS := -ljansson
+json_libs = $(if $(shell grep -l '<jansson.h>' $(filter %.c,$(1)) /dev/null),$(JSON_LIBS))
 
 # ---------------------------------------------------------------- sources
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -72,6 +78,7 @@ MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
 
 help:
+	@echo 'xlb $(VERSION)'
 	@echo 'make            build everything into $(BUILD)/'
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
@@ -122,49 +129,52 @@ $(XLBD_MOD_SAN): $(patsubst user/xlbd/%.c,$(BUILD)/san/xlbd-mod/%.o,$(XLBD_MOD_S
 # daemon and CLI
 $(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/san/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/san/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
 
 # tools: one folder per binary (tools/NAME/*.c -> $(BUILD)/NAME); benchmarks one file each
 define tool_rule
 $(BUILD)/$(notdir $(1)): $(wildcard $(1)/*.c) $(wildcard $(1)/*.h) $(USER_HDRS) $(LIB)
 	$$(call msg,LINK,$$@)
-	$$(Q)$$(CC) $$(USER_CFLAGS) -I$(1) $(wildcard $(1)/*.c) $$(LIB) $$(LIBS) -o $$@
+	$$(Q)$$(CC) $$(USER_CFLAGS) -I$(1) $(wildcard $(1)/*.c) $$(LIB) $$(LIBS) \
+		$$(call json_libs,$(wildcard $(1)/*.c)) -o $$@
 endef
 $(foreach d,$(TOOL_DIRS),$(eval $(call tool_rule,$(d))))
 
 $(BUILD)/tools/%: tools/bench/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tools
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) $(call json_libs,$<) -o $@
 
 # tests
 $(BUILD)/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(XLBD_MOD) $(LIB) | $(BUILD)/tests/unit
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Itests/unit -Iuser/xlbd $< $(XLBD_MOD) $(LIB) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/unit -Iuser/xlbd $< $(XLBD_MOD) $(LIB) $(LIBS) \
+		$(call json_libs,$<) -lcmocka -o $@
 $(BUILD)/san/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(XLBD_MOD_SAN) $(LIB_SAN) \
 		| $(BUILD)/san/tests/unit
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) \
-		$(LIBS) -lcmocka -o $@
+		$(LIBS) $(call json_libs,$<) -lcmocka -o $@
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tests/bpf
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(LIB) $(LIBS) $(call json_libs,$<) -o $@
 # helper programs of the end-to-end tests (tests/e2e/NAME.c -> $(BUILD)/tests/e2e/NAME)
 $(BUILD)/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(XLBD_MOD) $(LIB) | $(BUILD)/tests/e2e
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $< $(XLBD_MOD) $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $< $(XLBD_MOD) $(LIB) $(LIBS) $(call json_libs,$<) -o $@
 $(BUILD)/san/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(XLBD_MOD_SAN) $(LIB_SAN) \
 		| $(BUILD)/san/tests/e2e
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) $(LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) $(LIBS) \
+		$(call json_libs,$<) -o $@
 
 # man pages
 $(BUILD)/man/%.8.gz: user/%.8

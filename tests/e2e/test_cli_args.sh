@@ -24,6 +24,7 @@ fail() { n=$((n + 1)); echo "not ok $n - $1 # $2"; }
 V4=198.18.0.10:80/tcp
 V6=[2001:db8::10]:443/tcp
 NOSOCK="cannot connect to xlbd at $XLB_SOCKET"
+LONGPATH=/$(printf 'a%.0s' $(seq 255))	# 256 bytes: one more than a check's path holds
 
 # expected exit | text the error must contain | arguments (split on blanks; @V4@/@V6@ expand)
 cases=$(cat <<CASES
@@ -71,7 +72,8 @@ cases=$(cat <<CASES
 2|invalid check "icmp" (tcp, http, udp, none)|backend add @V4@ 198.18.1.2 check icmp
 2|missing PATH after "check http"|backend add @V4@ 198.18.1.2 check http
 2|invalid HTTP path "health"|backend add @V4@ 198.18.1.2 check http health
-2|invalid HTTP path "/café"|backend add @V4@ 198.18.1.2 check http /café
+2|invalid HTTP path "/café" (/ then printable ASCII, no blank, shorter than 256 bytes)|backend add @V4@ 198.18.1.2 check http /café
+2|invalid HTTP path "$LONGPATH"|backend add @V4@ 198.18.1.2 check http $LONGPATH
 2|invalid check-port "0" (1..65535)|backend add @V4@ 198.18.1.2 check tcp check-port 0
 2|invalid interval "99" (100..3600000)|backend add @V4@ 198.18.1.2 interval 99
 2|invalid timeout "1s"|backend add @V4@ 198.18.1.2 timeout 1s

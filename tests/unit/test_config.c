@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "config.h"
+#include "config_file.h"
 
 static const char good_config[] =
 	"{\n"
@@ -109,6 +110,17 @@ static const struct bad_case bad_cases[] = {
 	{ "check timeout above interval",
 	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"interval_ms\": 1000, \"timeout_ms\": 2000}}"),
 	  "vips[0].backends[0].check.timeout_ms: must not exceed interval_ms" },
+	/* the HTTP path rule of the CLI and the config differed; both now refuse all of these */
+	{ "check path not ASCII",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"path\": \"/caf\\u00e9\"}}"),
+	  "vips[0].backends[0].check.path: must be an absolute URL path (/ then printable ASCII, "
+	  "no blank, shorter than 256 bytes)" },
+	{ "check path with a control character",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"path\": \"/a\\u0001b\"}}"),
+	  "vips[0].backends[0].check.path: must be an absolute URL path" },
+	{ "check path relative",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"path\": \"health\"}}"),
+	  "vips[0].backends[0].check.path: must be an absolute URL path" },
 	{ "check expect out of range",
 	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"expect\": 700}}"),
 	  "vips[0].backends[0].check.expect: must be 100..599" },

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The xlbd configuration model: JSON parsing with full validation, serialization, atomic save. */
+/* The xlbd configuration model: its structs, defaults, copies, lookups and the error list. */
 #ifndef XLB_CONFIG_H
 #define XLB_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 #include <net/if.h>
 
+#include "names.h"
 #include "xlb.h"
 
 enum xlb_cfg_iface_mode { XLB_IFACE_NATIVE = 0, XLB_IFACE_GENERIC = 1 };
@@ -123,56 +123,12 @@ void xlb_cfg_errors_free(struct xlb_cfg_errors *e);
 /* The first error line (without its newline) copied into @buf, or "" when none. */
 const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size_t len);
 
-/**
- * xlb_cfg_from_json() - validate a whole configuration and build its model.
- * Returns a new config, or NULL when anything is wrong (each problem is in @e).
- */
-struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e);
-/* Parse text / a file, then xlb_cfg_from_json(). Syntax errors carry line and column. */
-struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e);
-struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e);
-
-/**
- * xlb_cfg_vip_from_json() / xlb_cfg_backend_from_json() - validate one VIP / backend object
- * (the same rules as inside a whole config). @path prefixes the error paths ("" for none).
- * A VIP object may omit "backends". Return 0 or -EINVAL (problems in @e).
- */
-int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
-			  struct xlb_cfg_errors *e);
-int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
-			      struct xlb_cfg_backend *be, struct xlb_cfg_errors *e);
-
-/* Serialization: every field is written, defaults included, so that files are explicit. */
-json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg);
-json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends);
-json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be);
-json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c);
-
-/**
- * xlb_cfg_save() - write @cfg to @path atomically: a temporary file in the same directory,
- * fsync, rename over @path, fsync of the directory. Returns 0 or -errno; on failure @path is
- * left as it was.
- */
-int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path);
-/*
- * The same in two steps, so that a change can be written before it is applied:
- * xlb_cfg_save_begin() writes and fsyncs the temporary file (*@tmp: its name, NULL on failure;
- * @path untouched); xlb_cfg_save_finish() renames it over @path and fsyncs the directory (a
- * failure of that last fsync is only logged: @path already holds the new text), returning 0 or
- * -errno (@path as it was); xlb_cfg_save_abort() removes it. Both take @tmp.
- */
-int xlb_cfg_save_begin(const struct xlb_cfg *cfg, const char *path, char **tmp);
-int xlb_cfg_save_finish(char *tmp, const char *path);
-void xlb_cfg_save_abort(char *tmp);
-
 /* Deep copy (runtime ids included) and free. */
 struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg);
 void xlb_cfg_free(struct xlb_cfg *cfg);
 void xlb_cfg_vip_release(struct xlb_cfg_vip *vip);	/* frees vip->backends only */
-/* Equal configurations (runtime ids ignored). */
-bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b);
 
-/* Defaults of a VIP / backend / check, as the parser applies them. */
+/* Defaults of a VIP / a backend (its check included), as the parser applies them. */
 void xlb_cfg_vip_init(struct xlb_cfg_vip *vip);
 void xlb_cfg_backend_init(struct xlb_cfg_backend *be);
 
@@ -182,21 +138,14 @@ int xlb_cfg_find_vip(const struct xlb_cfg *cfg, __u8 family, const __be32 addr[4
 int xlb_cfg_find_backend(const struct xlb_cfg_vip *vip, __u8 family, const __be32 addr[4],
 			 uint16_t port);
 
-/*
- * VIP names as the API and the CLI write them: "198.18.0.10:80/tcp", "[2001:db8::10]:443/udp".
- * xlb_vip_name_parse() returns 0 or -EINVAL; xlb_vip_name() formats into @buf (>= 64 bytes).
- */
-int xlb_vip_name_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port, __u8 *proto);
+/* The name of @vip as the API and the CLI write it (addr.h): "198.18.0.10:80/tcp", into @buf. */
 const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len);
-/* "198.18.0.1:1234" or "[2001:db8::1]:1234" (port required). */
-int xlb_addr_port_parse(const char *s, __be32 addr[4], __u8 *family, uint16_t *port);
 
-/* Names of enum values as they appear in JSON. */
+/* Names of enum values as they appear in JSON: shorthands for the tables of names.h. */
 const char *xlb_cfg_mode_name(enum xlb_mode m);
 const char *xlb_cfg_hash_name(enum xlb_cfg_hash h);
 const char *xlb_cfg_state_name(enum xlb_cfg_state s);
 const char *xlb_cfg_check_name(enum xlb_cfg_check_type t);
 const char *xlb_cfg_proto_name(__u8 proto);
-int xlb_cfg_state_parse(const char *s, enum xlb_cfg_state *st);
 
 #endif /* XLB_CONFIG_H */

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Maglev consistent-hash table builder with weights (Eisenbud et al., NSDI 2016, 3.4). */
+/*
+ * Over 600 lines on purpose: this is one algorithm whose phases (quotas, the turn schedule,
+ * the probing loops, the tail) share the layout described below and are tuned together.
+ */
 
 /*
  * Permutations. Backend i prefers the slots offset_i, offset_i + skip_i, offset_i + 2 skip_i,

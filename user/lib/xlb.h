@@ -9,6 +9,11 @@
 #include <linux/types.h>
 
 #include "../../bpf/include/xlb_abi.h"
+#include "addr.h"		/* xlb_addr_parse() and friends, for every user of libxlb */
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 /*
  * Conventions: functions return 0 or a negative errno; functions returning a pointer return
@@ -68,24 +73,24 @@ void xlb__close(struct xlb *x, bool unpin);
 int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode);
 int xlb__detach(struct xlb *x, const char *ifname);
 
-/** File descriptors for tests and tools (BPF_PROG_TEST_RUN, bpftool). */
+/* File descriptors for tests and tools (BPF_PROG_TEST_RUN, bpftool). */
 int xlb__prog_fd(const struct xlb *x);
 int xlb__map_fd(const struct xlb *x, const char *name); /* "xlb_vips", "xlb_flows", ... */
 
-/** Config map. */
+/* Config map. */
 int xlb__config_get(struct xlb *x, struct xlb_config *cfg);
 int xlb__config_set(struct xlb *x, const struct xlb_config *cfg);
 
-/** VIPs. @vip->id must be < XLB_MAX_VIPS and owned by the caller. */
+/* VIPs. @vip->id must be < XLB_MAX_VIPS and owned by the caller. */
 int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip);
 int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip);
 int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key);
-/** Iterate VIPs in the map: @cb returns non-zero to stop (that value is returned). */
+/* Iterate VIPs in the map: @cb returns non-zero to stop (that value is returned). */
 int xlb_vip__foreach(struct xlb *x,
 		     int (*cb)(const struct xlb_vip_key *key, const struct xlb_vip *vip, void *ctx),
 		     void *ctx);
 
-/** Backends. @id in 1 .. XLB_MAX_BACKENDS-1. */
+/* Backends. @id in 1 .. XLB_MAX_BACKENDS-1. */
 int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be);
 int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be);
 int xlb_backend__clear(struct xlb *x, __u32 id);
@@ -129,11 +134,11 @@ int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t 
  * xlb_vip__set_tables() with one entry: a packet sees the old table or the new one, never a mix.
  */
 int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m);
-/** Read the current table of @vip_id into @table (capacity @cap); returns M or -errno. */
+/* Read the current table of @vip_id into @table (capacity @cap); returns M or -errno. */
 int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap);
 int xlb_vip__clear_table(struct xlb *x, __u32 vip_id);
 
-/** Counters summed over CPUs. */
+/* Counters summed over CPUs. */
 int xlb_stats__vip(struct xlb *x, __u32 vip_id, struct xlb_counters *out);
 int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out);
 int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX]);
@@ -141,23 +146,16 @@ int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id);
 int xlb_stats__clear_backend(struct xlb *x, __u32 id);
 const char *xlb_reason_name(unsigned int reason);
 
-/** Flow table. */
+/* Flow table. */
 int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f);
 int xlb_flow__count(struct xlb *x, __u64 *n);
 
 /**
- * xlb_flow_key__from() - build a flow key from parsed addresses (host order ports).
+ * xlb_flow_key__init() - build a flow key from parsed addresses (host order ports).
  * Exactly the key the datapath builds for the same packet.
  */
 void xlb_flow_key__init(struct xlb_flow_key *k, int family, const void *src, const void *dst,
 			__u16 sport, __u16 dport, __u8 proto);
-
-/* Addresses: "198.18.0.1", "2001:db8::1"; returns 0 or -EINVAL. @addr holds 4 words. */
-int xlb_addr_parse(const char *s, __be32 addr[4], __u8 *family);
-/* Formats into @buf (at least 46 bytes). Returns @buf. */
-const char *xlb_addr_format(const __be32 addr[4], __u8 family, char *buf, size_t len);
-/* "aa:bb:cc:dd:ee:ff" */
-int xlb_mac_parse(const char *s, __u8 mac[6]);
 
 /* Logging shared by libxlb, xlbd and xlb: level 0 warn, 1 info, 2 debug. */
 enum xlb_log_level { XLB_LOG_WARN = 0, XLB_LOG_INFO = 1, XLB_LOG_DEBUG = 2 };

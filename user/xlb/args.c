@@ -1,184 +1,105 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Local validation of xlb arguments: VIPs, backends, sources, numbers and keywords. */
+/* Local validation of xlb arguments (VIPs, backends, sources, numbers, keywords): libxlb rules. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-#include "xlb.h"
 
-/* A decimal number without sign or spaces, at most 10 digits; false otherwise. */
-static bool parse_dec(const char *s, uint64_t *out)
+/* The CLI's words for why @whole (a VIP, a backend or a source) was refused. */
+static int hostport_error(struct cli *c, const struct xlb_hostport *hp, const char *whole)
 {
-	uint64_t v = 0;
-	size_t n;
+	int n = hp->bad_len;
 
-	for (n = 0; s[n]; n++) {
-		if (s[n] < '0' || s[n] > '9' || n >= 10)
-			return false;
-		v = v * 10 + (s[n] - '0');
-	}
-	*out = v;
-	return n > 0;
-}
-
-static int parse_port(struct cli *c, const char *p, const char *whole, uint16_t *port)
-{
-	uint64_t v;
-
-	if (!parse_dec(p, &v) || v > 65535)
-		return cli_usage_error(c, "invalid port \"%s\" in \"%s\"", p, whole);
-	*port = v;
-	return 0;
-}
-
-/* Bare address @s (no brackets) into canonical text; @family 0 = either. */
-static int parse_addr(struct cli *c, const char *s, const char *whole, uint8_t family,
-		      struct cli_addr *a)
-{
-	__be32 addr[4];
-	__u8 fam;
-
-	if (xlb_addr_parse(s, addr, &fam) || (family && fam != family))
-		return cli_usage_error(c, "invalid %saddress \"%s\" in \"%s\"",
-				       family == 6 ? "IPv6 " : family == 4 ? "IPv4 " : "", s,
+	switch (hp->err) {
+	case XLB_HOSTPORT_E_VIP:
+		return cli_usage_error(c, "invalid VIP \"%s\" (expected ADDR:PORT/PROTO)", whole);
+	case XLB_HOSTPORT_E_BRACKET:
+		return cli_usage_error(c, "missing \"]\" in \"%s\"", whole);
+	case XLB_HOSTPORT_E_TRAILING:
+		return cli_usage_error(c, "unexpected \"%.*s\" after \"]\" in \"%s\"", n, hp->bad,
 				       whole);
-	a->family = fam;
-	xlb_addr_format(addr, fam, a->addr, sizeof(a->addr));
-	return 0;
-}
-
-/*
- * ADDR[:PORT] with IPv6 in brackets ("[2001:db8::1]:80", "[2001:db8::1]"), or a bare IPv6
- * address without port. @need_port: the port is mandatory (sources, VIPs).
- */
-static int parse_hostport(struct cli *c, const char *s, const char *whole, bool need_port,
-			  struct cli_addr *a)
-{
-	char host[64];
-	const char *colon, *port = NULL;
-	uint8_t family = 4;
-	size_t n;
-	int err;
-
-	memset(a, 0, sizeof(*a));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end)
-			return cli_usage_error(c, "missing \"]\" in \"%s\"", whole);
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1])
-			return cli_usage_error(c, "unexpected \"%s\" after \"]\" in \"%s\"",
-					       end + 1, whole);
-		s++;
-		n = end - s;
-		family = 6;
-	} else {
-		colon = strchr(s, ':');
-		if (colon && strchr(colon + 1, ':')) {
-			n = strlen(s);		/* bare IPv6: several colons, no port */
-			family = 6;
-		} else if (colon) {
-			n = colon - s;
-			port = colon + 1;
-		} else {
-			n = strlen(s);
-		}
-	}
-	if (n >= sizeof(host))
+	case XLB_HOSTPORT_E_LONG:
 		return cli_usage_error(c, "invalid address in \"%s\"", whole);
-	memcpy(host, s, n);
-	host[n] = '\0';
-	err = parse_addr(c, host, whole, family, a);
-	if (err)
-		return err;
-	if (port) {
-		err = parse_port(c, port, whole, &a->port);
-		if (err)
-			return err;
-		a->has_port = true;
-	} else if (need_port) {
+	case XLB_HOSTPORT_E_ADDR:
+		return cli_usage_error(c, "invalid %saddress \"%.*s\" in \"%s\"",
+				       hp->family == XLB_AF_INET6 ? "IPv6 " : "IPv4 ", n, hp->bad,
+				       whole);
+	case XLB_HOSTPORT_E_PORT:
+		return cli_usage_error(c, "invalid port \"%.*s\" in \"%s\"", n, hp->bad, whole);
+	case XLB_HOSTPORT_E_NO_PORT:
 		return cli_usage_error(c, "missing port in \"%s\"%s", whole,
-				       family == 6 ? " (IPv6 goes in brackets: [ADDR]:PORT)" : "");
-	}
-	return 0;
-}
+				       hp->family == XLB_AF_INET6 ?
+					       " (IPv6 goes in brackets: [ADDR]:PORT)" : "");
+	case XLB_HOSTPORT_E_PROTO: {
+		char list[64];
 
-static void format_hostport(const struct cli_addr *a, char *out, size_t len)
-{
-	snprintf(out, len, a->family == 6 ? "[%s]:%u" : "%s:%u", a->addr, a->port);
+		return cli_usage_error(c, "invalid protocol \"%.*s\" in \"%s\" (%s)", n, hp->bad,
+				       whole, xlb_names_list(&xlb_proto_names, NULL, 0, list,
+							     sizeof(list)));
+	}
+	case XLB_HOSTPORT_OK:
+		break;
+	}
+	return cli_usage_error(c, "invalid address \"%s\"", whole);
 }
 
 /* ADDR:PORT/PROTO into its canonical text (as the daemon prints it); @family may be NULL. */
 int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *family)
 {
-	const char *slash = strrchr(s, '/');
-	struct cli_addr a;
-	char hp[80];
-	int err;
+	struct xlb_hostport hp;
 
-	if (!slash || (size_t)(slash - s) >= sizeof(hp))
-		return cli_usage_error(c, "invalid VIP \"%s\" (expected ADDR:PORT/PROTO)", s);
-	memcpy(hp, s, slash - s);
-	hp[slash - s] = '\0';
-	err = parse_hostport(c, hp, s, true, &a);
-	if (err)
-		return err;
-	if (strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp"))
-		return cli_usage_error(c, "invalid protocol \"%s\" in \"%s\" (tcp, udp)", slash + 1,
-				       s);
-	format_hostport(&a, out, len);
-	snprintf(out + strlen(out), len - strlen(out), "/%s", slash + 1);
+	if (xlb_vip_parse(s, &hp))
+		return hostport_error(c, &hp, s);
+	xlb_vip_format(hp.addr, hp.family, hp.port, hp.proto, out, len);
 	if (family)
-		*family = a.family;
+		*family = hp.family;
 	return 0;
 }
 
 /* A backend: IPV4[:PORT], [IPV6]:PORT, [IPV6] or bare IPV6. */
-int cli_parse_backend(struct cli *c, const char *s, struct cli_addr *a)
+int cli_parse_backend(struct cli *c, const char *s, struct xlb_hostport *hp)
 {
-	return parse_hostport(c, s, s, false, a);
+	if (xlb_hostport_parse(s, strlen(s), false, hp))
+		return hostport_error(c, hp, s);
+	return 0;
 }
 
 /* A flow source ADDR:PORT, canonical text into @out. */
 int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *family)
 {
-	struct cli_addr a;
-	int err;
+	struct xlb_hostport hp;
 
-	err = parse_hostport(c, s, s, true, &a);
-	if (err)
-		return err;
-	format_hostport(&a, out, len);
-	*family = a.family;
+	if (xlb_hostport_parse(s, strlen(s), true, &hp))
+		return hostport_error(c, &hp, s);
+	xlb_hostport_format(hp.addr, hp.family, hp.port, out, len);
+	*family = hp.family;
 	return 0;
 }
 
-int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
-		  uint32_t *out)
+int cli_parse_range(struct cli *c, const char *what, const char *s, enum xlb_range_id r,
+		    uint32_t *out)
 {
-	uint64_t v;
+	char range[XLB_RANGE_TEXT_LEN];
 
-	if (!parse_dec(s, &v) || v < min || v > max)
-		return cli_usage_error(c, "invalid %s \"%s\" (%u..%u)", what, s, min, max);
-	*out = v;
+	if (xlb_range_parse(xlb_range(r), s, strlen(s), out))
+		return cli_usage_error(c, "invalid %s \"%s\" (%s)", what, s,
+				       xlb_range_text(xlb_range(r), range, sizeof(range)));
 	return 0;
 }
 
-/* Index of @s in the NULL-terminated @choices, or XLB_EUSAGE naming @what and the choices. */
-int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices)
+int cli_parse_name(struct cli *c, const char *what, const char *s, const struct xlb_names *t,
+		   const int *order, size_t norder, int *value)
 {
-	char list[256] = "";
-	int i;
+	char list[256];
+	int v;
 
-	for (i = 0; choices[i]; i++) {
-		if (!strcmp(choices[i], s))
-			return i;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-			 choices[i]);
+	if (!xlb_name_parse(t, s, &v)) {
+		if (value)
+			*value = v;
+		return 0;
 	}
-	return cli_usage_error(c, "invalid %s \"%s\" (%s)", what, s, list);
+	return cli_usage_error(c, "invalid %s \"%s\" (%s)", what, s,
+			       xlb_names_list(t, order, norder, list, sizeof(list)));
 }
 
 const char *cli_value(struct cli *c, int *argc, char ***argv)

@@ -1,31 +1,33 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb backend add|set|del|list: the real servers behind a VIP and their health checks. */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "cli.h"
-#include "xlb.h"
+#include "config.h"
 
 /* Numeric keywords of "backend add": where each goes in the request and its range. */
 static const struct num_kw {
 	const char *kw;
 	const char *key;
 	bool in_check;		/* a field of the "check" object */
-	uint32_t min, max;
+	enum xlb_range_id range;
 } num_kws[] = {
-	{ "weight", "weight", false, 0, 65535 },
-	{ "check-port", "port", true, 1, 65535 },
-	{ "interval", "interval_ms", true, 100, 3600000 },
-	{ "timeout", "timeout_ms", true, 10, 3600000 },
-	{ "rise", "rise", true, 1, 1000 },
-	{ "fall", "fall", true, 1, 1000 },
-	{ "expect", "expect", true, 100, 599 },
+	{ "weight", "weight", false, XLB_RANGE_WEIGHT },
+	/* 0, the backend's own port, is what leaving check-port out means */
+	{ "check-port", "port", true, XLB_RANGE_PORT_SET },
+	{ "interval", "interval_ms", true, XLB_RANGE_INTERVAL_MS },
+	{ "timeout", "timeout_ms", true, XLB_RANGE_TIMEOUT_MS },
+	{ "rise", "rise", true, XLB_RANGE_RISE },
+	{ "fall", "fall", true, XLB_RANGE_FALL },
+	{ "expect", "expect", true, XLB_RANGE_EXPECT },
 };
 
 /* {"cmd": @cmd, "vip", "address"[, "port"]} from "VIP BACKEND"; NULL after a usage error. */
 static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***argv)
 {
-	struct cli_addr a;
-	char vip[96];
+	char vip[96], addr[INET6_ADDRSTRLEN];
+	struct xlb_hostport a;
 	json_t *req;
 
 	if (*argc < 1) {
@@ -39,7 +41,8 @@ static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***ar
 	if (cli_parse_vip(c, (*argv)[0], vip, sizeof(vip), NULL) ||
 	    cli_parse_backend(c, (*argv)[1], &a))
 		return NULL;
-	req = json_pack("{s:s, s:s, s:s}", "cmd", cmd, "vip", vip, "address", a.addr);
+	req = json_pack("{s:s, s:s, s:s}", "cmd", cmd, "vip", vip, "address",
+			xlb_addr_format(a.addr, a.family, addr, sizeof(addr)));
 	if (req && a.has_port)
 		json_object_set_new(req, "port", json_integer(a.port));
 	*argc -= 2;
@@ -47,21 +50,12 @@ static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***ar
 	return req;
 }
 
-/* A path as it goes on the request line: /, then printable ASCII without blanks. */
-static bool http_path_ok(const char *p)
-{
-	if (*p != '/')
-		return false;
-	for (; *p; p++)
-		if (*p <= ' ' || *p > '~')
-			return false;
-	return true;
-}
-
 /* One keyword of "backend add" at argv[0] into @req / @check; XLB_EUSAGE after an error. */
 static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, char ***argv)
 {
-	static const char *const checks[] = { "tcp", "http", "udp", "none", NULL };
+	/* check types in the order of the usage text: "none" (no probe) last */
+	static const int checks[] = { XLB_CHECK_TCP, XLB_CHECK_HTTP, XLB_CHECK_UDP,
+				      XLB_CHECK_NONE };
 	const char *kw = (*argv)[0], *val;
 	json_t *dst = req;
 	const char *key;
@@ -90,7 +84,7 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 		return XLB_EUSAGE;
 
 	if (i < ARRAY_SIZE(num_kws)) {
-		if (cli_parse_u32(c, kw, val, num_kws[i].min, num_kws[i].max, &n))
+		if (cli_parse_range(c, kw, val, num_kws[i].range, &n))
 			return XLB_EUSAGE;
 		json_object_set_new(dst, key, json_integer(n));
 	} else if (!strcmp(key, "mac")) {
@@ -98,15 +92,18 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 			return cli_usage_error(c, "invalid MAC \"%s\" (aa:bb:cc:dd:ee:ff)", val);
 		json_object_set_new(dst, key, json_string(val));
 	} else {
-		if (cli_parse_choice(c, "check", val, checks) < 0)
+		int type;
+
+		if (cli_parse_name(c, "check", val, &xlb_check_names, checks, ARRAY_SIZE(checks),
+				   &type))
 			return XLB_EUSAGE;
 		json_object_set_new(dst, key, json_string(val));
-		if (!strcmp(val, "http")) {
+		if (type == XLB_CHECK_HTTP) {
 			if (*argc < 1)
 				return cli_usage_error(c, "missing PATH after \"check http\"");
-			if (!http_path_ok((*argv)[0]))
-				return cli_usage_error(c, "invalid HTTP path \"%s\" (/ then printable"
-						       " ASCII, no blank)", (*argv)[0]);
+			if (!xlb_http_path_ok((*argv)[0]))
+				return cli_usage_error(c, "invalid HTTP path \"%s\" ("
+						       XLB_HTTP_PATH_RULE ")", (*argv)[0]);
 			json_object_set_new(check, "path", json_string((*argv)[0]));
 			(*argc)--;
 			(*argv)++;
@@ -139,8 +136,13 @@ out:
 static int backend_set(struct cli *c, int argc, char **argv)
 {
 	static const struct {
-		const char *kw, *state;
-	} states[] = { { "drain", "draining" }, { "enable", "active" }, { "disable", "disabled" } };
+		const char *kw;
+		enum xlb_cfg_state state;
+	} states[] = {
+		{ "drain", XLB_STATE_DRAINING },
+		{ "enable", XLB_STATE_ACTIVE },
+		{ "disable", XLB_STATE_DISABLED },
+	};
 	json_t *req;
 	uint32_t w;
 	size_t i;
@@ -161,14 +163,14 @@ static int backend_set(struct cli *c, int argc, char **argv)
 		if (i < ARRAY_SIZE(states)) {
 			if (json_object_get(req, "state"))
 				goto twice;
-			json_object_set_new(req, "state", json_string(states[i].state));
+			json_object_set_new(req, "state", json_string(xlb_cfg_state_name(states[i].state)));
 			argc--;
 			argv++;
 		} else if (!strcmp(kw, "weight")) {
 			if (json_object_get(req, "weight"))
 				goto twice;
 			val = cli_value(c, &argc, &argv);
-			if (!val || cli_parse_u32(c, "weight", val, 0, 65535, &w))
+			if (!val || cli_parse_range(c, "weight", val, XLB_RANGE_WEIGHT, &w))
 				goto usage;
 			json_object_set_new(req, "weight", json_integer(w));
 		} else {

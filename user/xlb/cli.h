@@ -11,16 +11,12 @@
 
 #include <jansson.h>
 
-#ifndef XLB_VERSION
-#define XLB_VERSION "0.1.0"
-#endif
+#include "names.h"
+#include "rules.h"
+#include "version.h"
+#include "xlb.h"
 
-#define XLB_SOCKET_DEFAULT "/run/xlb/xlbd.sock"
 #define XLB_TIMEOUT_MS 5000		/* the daemon must answer within this */
-
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#endif
 
 /*
  * Return values of command functions: 0, or a negative errno. -EINVAL is reserved for bad
@@ -65,18 +61,15 @@ int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf,
 int cli_usage_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* args.c: local validation; each returns 0 or XLB_EUSAGE after printing an error naming @s */
-struct cli_addr {
-	char addr[64];		/* canonical address text, no brackets */
-	uint8_t family;		/* 4 or 6 */
-	uint16_t port;
-	bool has_port;
-};
 int cli_parse_vip(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
-int cli_parse_backend(struct cli *c, const char *s, struct cli_addr *a);
+int cli_parse_backend(struct cli *c, const char *s, struct xlb_hostport *hp);
 int cli_parse_src(struct cli *c, const char *s, char *out, size_t len, uint8_t *family);
-int cli_parse_u32(struct cli *c, const char *what, const char *s, uint32_t min, uint32_t max,
-		  uint32_t *out);
-int cli_parse_choice(struct cli *c, const char *what, const char *s, const char *const *choices);
+/* A number in range @r (rules.h), named @what in the error. */
+int cli_parse_range(struct cli *c, const char *what, const char *s, enum xlb_range_id r,
+		    uint32_t *out);
+/* A name of @t into *@value (may be NULL); the error lists @t's names (in @order if not NULL). */
+int cli_parse_name(struct cli *c, const char *what, const char *s, const struct xlb_names *t,
+		   const int *order, size_t norder, int *value);
 /* Pops the value of keyword argv[0]; errors with "missing value" when there is none. */
 const char *cli_value(struct cli *c, int *argc, char ***argv);
 

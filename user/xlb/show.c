@@ -85,7 +85,6 @@ static int do_stats(struct cli *c, int argc, char **argv)
 
 static int do_lookup(struct cli *c, int argc, char **argv)
 {
-	static const char *const protos[] = { "tcp", "udp", NULL };
 	static const struct cli_col cols[] = {
 		{ "backend", "backend", F_BACKEND },
 		{ "backend.id", "id", F_INT },
@@ -110,7 +109,7 @@ static int do_lookup(struct cli *c, int argc, char **argv)
 	if (vfam != sfam)
 		return cli_usage_error(c, "source \"%s\" is IPv%u but VIP \"%s\" is IPv%u", argv[1],
 				       sfam, argv[0], vfam);
-	if (argc == 3 && cli_parse_choice(c, "protocol", argv[2], protos) < 0)
+	if (argc == 3 && cli_parse_name(c, "protocol", argv[2], &xlb_proto_names, NULL, 0, NULL))
 		return XLB_EUSAGE;
 	req = json_pack("{s:s, s:s, s:s}", "cmd", "lookup", "vip", vip, "src", src);
 	if (req && argc == 3)

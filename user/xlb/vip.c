@@ -7,23 +7,8 @@
 #include "maglev.h"
 #include "xlb.h"
 
-/* The allowed Maglev table sizes, "251, 509, ..." */
-static const char *sizes(void)
-{
-	static char buf[256];
-	size_t i;
-
-	buf[0] = '\0';
-	for (i = 0; i < xlb_maglev_nsizes; i++)
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%u", i ? ", " : "",
-			 xlb_maglev_sizes[i]);
-	return buf;
-}
-
 static int vip_add(struct cli *c, int argc, char **argv)
 {
-	static const char *const modes[] = { "ipip", "gue", "l2", NULL };
-	static const char *const hashes[] = { "5tuple", "src", NULL };
 	json_t *req;
 	char vip[96];
 	int err = XLB_EUSAGE;
@@ -58,17 +43,20 @@ static int vip_add(struct cli *c, int argc, char **argv)
 		if (!val)
 			goto out;
 		if (!strcmp(key, "table_size")) {
+			char sizes[256];
 			uint32_t m;
 
-			if (cli_parse_u32(c, "table size", val, 1, XLB_MAGLEV_MAX, &m))
+			if (cli_parse_range(c, "table size", val, XLB_RANGE_TABLE_SIZE_SET, &m))
 				goto out;
 			if (!xlb_maglev_size_valid(m)) {
-				cli_usage_error(c, "invalid table size \"%s\" (%s)", val, sizes());
+				cli_usage_error(c, "invalid table size \"%s\" (%s)", val,
+						xlb_table_sizes_text(sizes, sizeof(sizes)));
 				goto out;
 			}
 			v = json_integer(m);
 		} else {
-			if (cli_parse_choice(c, kw, val, !strcmp(key, "mode") ? modes : hashes) < 0)
+			if (cli_parse_name(c, kw, val, !strcmp(key, "mode") ? &xlb_mode_names :
+					   &xlb_hash_names, NULL, 0, NULL))
 				goto out;
 			v = json_string(val);
 		}

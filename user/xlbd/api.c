@@ -315,9 +315,12 @@ static int arg_backend(const struct xlb_cfg_vip *v, json_t *req, char *err, size
 	if (!json_is_string(a) || xlb_addr_parse(json_string_value(a), addr, &fam))
 		return ERR("address: not an IPv4 or IPv6 address");
 	if (p) {
-		if (!json_is_integer(p) || json_integer_value(p) < 0 ||
-		    json_integer_value(p) > 65535)
-			return ERR("port: must be 0..65535");
+		char range[XLB_RANGE_TEXT_LEN];
+
+		if (!json_is_integer(p) ||
+		    !xlb_range_has(xlb_range(XLB_RANGE_PORT), json_integer_value(p)))
+			return ERR("port: must be %s",
+				   xlb_range_text(xlb_range(XLB_RANGE_PORT), range, sizeof(range)));
 		port = json_integer_value(p);
 	}
 	i = xlb_cfg_find_backend(v, fam, addr, port);
@@ -391,12 +394,12 @@ static int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 						     d->cfg->ifaces[i].name, "ifindex",
 						     (int)if_nametoindex(d->cfg->ifaces[i].name),
 						     "mode",
-						     d->cfg->ifaces[i].mode == XLB_IFACE_GENERIC ?
-							     "generic" : "native"));
+						     xlb_name_of(&xlb_iface_mode_names,
+								 d->cfg->ifaces[i].mode)));
 	for (i = 0; i < d->cfg->nvips; i++)
 		nbe += d->cfg->vips[i].nbackends;
 	xlb_flow__count(d->x, &flows);
-	json_object_set_new(r, "version", json_string(XLBD_VERSION));
+	json_object_set_new(r, "version", json_string(XLB_VERSION));
 	json_object_set_new(r, "pid", json_integer(getpid()));
 	json_object_set_new(r, "uptime_s", json_integer(state_elapsed_ms(&d->started) / 1000));
 	json_object_set_new(r, "config", json_string(d->config_path));
@@ -448,7 +451,7 @@ static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t
 									 sizeof(vn))));
 	json_object_set_new(obj, "port", json_integer(v.port));
 	json_object_set_new(obj, "proto", json_string(xlb_cfg_proto_name(v.proto)));
-	for (i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(copy); i++)
 		if (json_object_get(req, copy[i]))
 			json_object_set(obj, copy[i], json_object_get(req, copy[i]));
 	ret = xlb_cfg_vip_from_json(obj, "", &v, &e);
@@ -782,14 +785,11 @@ static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 		return ERR("src: must be %s like the VIP", v->family == XLB_AF_INET ? "IPv4" : "IPv6");
 	proto = v->proto;
 	if (p) {
-		if (!json_is_string(p))
+		int v;
+
+		if (!json_is_string(p) || xlb_name_parse(&xlb_proto_names, json_string_value(p), &v))
 			return ERR("proto: must be tcp or udp");
-		if (!strcmp(json_string_value(p), "tcp"))
-			proto = IPPROTO_TCP;
-		else if (!strcmp(json_string_value(p), "udp"))
-			proto = IPPROTO_UDP;
-		else
-			return ERR("proto: must be tcp or udp");
+		proto = v;
 	}
 	xlb_flow_key__init(&k, fam, saddr, v->addr, sport, dport, proto);
 	hash = xlb_flow_hash(&k, v->hash == XLB_HASH_SRC, d->cfg->hash_seed);
@@ -934,10 +934,10 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 		return;
 	}
 	name = json_string_value(cmd);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
 			break;
-	if (i == sizeof(commands) / sizeof(commands[0])) {
+	if (i == ARRAY_SIZE(commands)) {
 		reply_error(c, "cmd: unknown command \"%.64s\"", name);
 		json_decref(req);
 		return;

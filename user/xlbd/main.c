@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"Usage: xlbd --config FILE [OPTIONS]\n"
 		"\n"
 		"  -c, --config FILE      configuration (JSON); rewritten on every API change\n"
-		"  -s, --socket PATH      API socket (default " XLBD_SOCKET_DEFAULT ")\n"
+		"  -s, --socket PATH      API socket (default " XLB_SOCKET_DEFAULT ")\n"
 		"  -p, --pidfile PATH     write the daemon's pid here\n"
 		"  -P, --pin-dir DIR      BPF pin directory (default " XLB_PIN_DIR ")\n"
 		"  -B, --bpffs DIR        mount a BPF filesystem here when the pin dir is on none\n"
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct xlbd d = { .socket_path = XLBD_SOCKET_DEFAULT, .pin_dir = XLB_PIN_DIR,
+	struct xlbd d = { .socket_path = XLB_SOCKET_DEFAULT, .pin_dir = XLB_PIN_DIR,
 			  .epfd = -1, .lfd = -1, .sigfd = -1, .tfd = -1, .spare_fd = -1 };
 	struct xlb_open_opts oo = { .adopt = true };
 	struct xlb_cfg_errors e = {};
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		case 'D': d.detach_on_exit = true; break;
 		case 't': check_only = true; break;
 		case 'v': verbose++; break;
-		case 'V': printf("xlbd %s\n", XLBD_VERSION); return 0;
+		case 'V': printf("xlbd %s\n", XLB_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	clean_temp_files(d.config_path);
-	pr_info("xlbd %s starting: config %s, socket %s, pin dir %s", XLBD_VERSION, d.config_path,
+	pr_info("xlbd %s starting: config %s, socket %s, pin dir %s", XLB_VERSION, d.config_path,
 		d.socket_path, d.pin_dir);
 
 	/* runtime state starts zeroed: no agent share, health unknown, nothing programmed */

@@ -7,13 +7,13 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "config.h"
+#include "config_file.h"
 #include "maglev.h"
 #include "probe.h"
+#include "rules.h"
+#include "version.h"
 #include "xlb.h"
 
-#define XLBD_VERSION "0.1.0"
-#define XLBD_SOCKET_DEFAULT "/run/xlb/xlbd.sock"
 #define XLBD_LINE_MAX 65536		/* longest request line (bytes, newline excluded) */
 #define XLBD_OUT_HIGH (1u << 20)	/* stop reading a client while this much is unsent */
 #define XLBD_OUT_MAX (64u << 20)	/* a reply never grows a client's output beyond this */

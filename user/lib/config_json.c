@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The configuration to JSON: every field written, defaults included, so that files are explicit. */
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "config_file.h"
+
+static json_t *addr_json(const __be32 addr[4], __u8 family)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	return json_string(xlb_addr_format(addr, family, a, sizeof(a)));
+}
+
+static json_t *mac_json(const __u8 m[6])
+{
+	char s[18];
+
+	snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	return json_string(s);
+}
+
+json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "type", json_string(xlb_cfg_check_name(c->type)));
+	json_object_set_new(o, "port", json_integer(c->port));
+	if (c->type == XLB_CHECK_HTTP) {
+		json_object_set_new(o, "path", json_string(c->path));
+		json_object_set_new(o, "expect", json_integer(c->expect));
+	}
+	json_object_set_new(o, "interval_ms", json_integer(c->interval_ms));
+	json_object_set_new(o, "timeout_ms", json_integer(c->timeout_ms));
+	json_object_set_new(o, "rise", json_integer(c->rise));
+	json_object_set_new(o, "fall", json_integer(c->fall));
+	return o;
+}
+
+json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "address", addr_json(be->addr, be->family));
+	json_object_set_new(o, "port", json_integer(be->port));
+	json_object_set_new(o, "weight", json_integer(be->weight));
+	json_object_set_new(o, "state", json_string(xlb_cfg_state_name(be->state)));
+	if (be->has_mac)
+		json_object_set_new(o, "mac", mac_json(be->mac));
+	json_object_set_new(o, "check", xlb_cfg_check_to_json(&be->check));
+	return o;
+}
+
+json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	json_object_set_new(o, "address", addr_json(vip->addr, vip->family));
+	json_object_set_new(o, "port", json_integer(vip->port));
+	json_object_set_new(o, "proto", json_string(xlb_cfg_proto_name(vip->proto)));
+	json_object_set_new(o, "mode", json_string(xlb_cfg_mode_name(vip->mode)));
+	json_object_set_new(o, "table_size", json_integer(vip->table_size));
+	json_object_set_new(o, "hash", json_string(xlb_cfg_hash_name(vip->hash)));
+	if (with_backends) {
+		a = json_array();
+		for (i = 0; i < vip->nbackends; i++)
+			json_array_append_new(a, xlb_cfg_backend_to_json(&vip->backends[i]));
+		json_object_set_new(o, "backends", a);
+	}
+	return o;
+}
+
+json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	a = json_array();
+	for (i = 0; i < cfg->nifaces; i++) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "name", json_string(cfg->ifaces[i].name));
+		json_object_set_new(f, "mode", json_string(xlb_name_of(&xlb_iface_mode_names,
+								      cfg->ifaces[i].mode)));
+		json_array_append_new(a, f);
+	}
+	json_object_set_new(o, "interfaces", a);
+	json_object_set_new(o, "nexthop_mac", mac_json(cfg->nexthop_mac));
+	json_object_set_new(o, "hash_seed", json_integer(cfg->hash_seed));
+	json_object_set_new(o, "flow_table_size", json_integer(cfg->flow_table_size));
+	if (cfg->has_encap4) {
+		__be32 a4[4] = { cfg->encap_source4 };
+
+		json_object_set_new(o, "encap_source4", addr_json(a4, XLB_AF_INET));
+	}
+	json_object_set_new(o, "encap_source4_bits", json_integer(cfg->encap_source4_bits));
+	if (cfg->has_encap6)
+		json_object_set_new(o, "encap_source6", addr_json(cfg->encap_source6, XLB_AF_INET6));
+	json_object_set_new(o, "mtu", json_integer(cfg->mtu));
+	json_object_set_new(o, "flood_limit", json_integer(cfg->flood_limit));
+	json_object_set_new(o, "gue_port", json_integer(cfg->gue_port));
+	json_object_set_new(o, "too_big", json_string(xlb_name_of(&xlb_too_big_names, cfg->too_big)));
+	a = json_array();
+	for (i = 0; i < cfg->nvips; i++)
+		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));
+	json_object_set_new(o, "vips", a);
+	return o;
+}
+
+bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b)
+{
+	json_t *ja = xlb_cfg_to_json(a), *jb = xlb_cfg_to_json(b);
+	bool eq = json_equal(ja, jb);
+
+	json_decref(ja);
+	json_decref(jb);
+	return eq;
+}

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The configuration from JSON: every field validated, every problem reported with its JSON path
+ * ("vips[1].backends[0].weight: must be 0..65535"), by the rules of rules.h and the names of
+ * names.h.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_file.h"
+#include "maglev.h"
+#include "rules.h"
+
+#define PATH_LEN 192
+
+/* snprintf into a path buffer: error paths are cut rather than overflowing. */
+static void __attribute__((format(printf, 3, 4))) fmt_path(char *out, size_t len,
+							    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
+
+static void join(char *out, const char *path, const char *key)
+{
+	fmt_path(out, PATH_LEN, "%s%s%s", path, *path ? "." : "", key);
+}
+
+/* Every key of @obj must be in @keys (NULL-terminated). */
+static void check_keys(json_t *obj, const char *path, const char *const *keys,
+		       struct xlb_cfg_errors *e)
+{
+	const char *k;
+	json_t *v;
+	char p[PATH_LEN];
+
+	json_object_foreach(obj, k, v) {
+		const char *const *a;
+
+		for (a = keys; *a; a++)
+			if (!strcmp(*a, k))
+				break;
+		if (!*a) {
+			join(p, path, k);
+			xlb_cfg_errors_add(e, p, "unknown key");
+		}
+	}
+}
+
+/* Integer @key of @obj in range @r; @def when absent (or an error if @required). */
+static int get_uint(json_t *obj, const char *path, const char *key, enum xlb_range_id r,
+		    uint32_t def, bool required, uint32_t *out, struct xlb_cfg_errors *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATH_LEN], range[XLB_RANGE_TEXT_LEN];
+	long long x;
+
+	join(p, path, key);
+	if (!v) {
+		if (required) {
+			xlb_cfg_errors_add(e, p, "missing");
+			return -EINVAL;
+		}
+		*out = def;
+		return 0;
+	}
+	xlb_range_text(xlb_range(r), range, sizeof(range));
+	if (!json_is_integer(v)) {
+		xlb_cfg_errors_add(e, p, "must be an integer %s", range);
+		return -EINVAL;
+	}
+	x = json_integer_value(v);
+	if (!xlb_range_has(xlb_range(r), x)) {
+		xlb_cfg_errors_add(e, p, "must be %s", range);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+/* String @key of @obj; NULL (no error) when absent and not @required. */
+static const char *get_str(json_t *obj, const char *path, const char *key, bool required,
+			   struct xlb_cfg_errors *e, int *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATH_LEN];
+
+	if (!v) {
+		if (required) {
+			join(p, path, key);
+			xlb_cfg_errors_add(e, p, "missing");
+			*err = -EINVAL;
+		}
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "must be a string");
+		*err = -EINVAL;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* Enum @key: one of the names of @t; @def when absent. */
+static int get_enum(json_t *obj, const char *path, const char *key, const struct xlb_names *t,
+		    int def, int *out, struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN], list[128];
+	int err = 0;
+	const char *s = get_str(obj, path, key, false, e, &err);
+
+	if (err)
+		return err;
+	if (!s) {
+		*out = def;
+		return 0;
+	}
+	if (!xlb_name_parse(t, s, out))
+		return 0;
+	join(p, path, key);
+	xlb_cfg_errors_add(e, p, "unknown value \"%s\" (expected %s)", s,
+			   xlb_names_list(t, NULL, 0, list, sizeof(list)));
+	return -EINVAL;
+}
+
+static int get_addr(json_t *obj, const char *path, const char *key, bool required, __be32 addr[4],
+		    __u8 *family, bool *present, struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN];
+	int err = 0;
+	const char *s = get_str(obj, path, key, required, e, &err);
+
+	if (present)
+		*present = s != NULL;
+	if (!s)
+		return err;
+	if (xlb_addr_parse(s, addr, family)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "not an IPv4 or IPv6 address: \"%s\"", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int get_mac(json_t *obj, const char *path, const char *key, __u8 mac[6], bool *present,
+		   struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN];
+	int err = 0;
+	const char *s = get_str(obj, path, key, false, e, &err);
+
+	*present = s != NULL;
+	if (!s)
+		return err;
+	if (xlb_mac_parse(s, mac)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "not a MAC address (aa:bb:cc:dd:ee:ff): \"%s\"", s);
+		*present = false;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ objects */
+
+_Static_assert(sizeof(((struct xlb_cfg_check *)0)->path) == XLB_HTTP_PATH_MAX,
+	       "XLB_HTTP_PATH_MAX is the size of a check's path");
+
+static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *c,
+			   struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "type",	   "port", "path", "expect", "interval_ms",
+					    "timeout_ms", "rise", "fall", NULL };
+	unsigned int before = e->count;
+	char p[PATH_LEN];
+	const char *s;
+	uint32_t v;
+	int err = 0, t;
+
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, path, "must be an object");
+		return -EINVAL;
+	}
+	check_keys(obj, path, keys, e);
+	if (!get_enum(obj, path, "type", &xlb_check_names, XLB_CHECK_NONE, &t, e))
+		c->type = t;
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, false, &v, e))
+		c->port = v;
+	get_uint(obj, path, "interval_ms", XLB_RANGE_INTERVAL_MS, c->interval_ms, false,
+		 &c->interval_ms, e);
+	get_uint(obj, path, "timeout_ms", XLB_RANGE_TIMEOUT_MS, c->timeout_ms, false,
+		 &c->timeout_ms, e);
+	get_uint(obj, path, "rise", XLB_RANGE_RISE, c->rise, false, &c->rise, e);
+	get_uint(obj, path, "fall", XLB_RANGE_FALL, c->fall, false, &c->fall, e);
+	if (c->timeout_ms > c->interval_ms) {
+		join(p, path, "timeout_ms");
+		xlb_cfg_errors_add(e, p, "must not exceed interval_ms (%u)", c->interval_ms);
+	}
+	s = get_str(obj, path, "path", false, e, &err);
+	if (s) {
+		join(p, path, "path");
+		if (c->type != XLB_CHECK_HTTP)
+			xlb_cfg_errors_add(e, p, "only for http checks");
+		else if (!xlb_http_path_ok(s))
+			xlb_cfg_errors_add(e, p, "must be an absolute URL path (" XLB_HTTP_PATH_RULE
+					   ")");
+		else
+			strcpy(c->path, s);
+	}
+	if (json_object_get(obj, "expect")) {
+		if (c->type != XLB_CHECK_HTTP) {
+			join(p, path, "expect");
+			xlb_cfg_errors_add(e, p, "only for http checks");
+		} else if (!get_uint(obj, path, "expect", XLB_RANGE_EXPECT, 200, false, &v, e)) {
+			c->expect = v;
+		}
+	}
+	return e->count == before ? 0 : -EINVAL;
+}
+
+int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
+			      struct xlb_cfg_backend *be, struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "address", "port",	"weight", "state",
+					    "mac",     "check", NULL };
+	unsigned int before = e->count;
+	char p[PATH_LEN];
+	json_t *c;
+	uint32_t v;
+	int t;
+
+	xlb_cfg_backend_init(be);
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, *path ? path : "backend", "must be an object");
+		return -EINVAL;
+	}
+	check_keys(obj, path, keys, e);
+	get_addr(obj, path, "address", true, be->addr, &be->family, NULL, e);
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, false, &v, e))
+		be->port = v;
+	get_uint(obj, path, "weight", XLB_RANGE_WEIGHT, XLB_CFG_WEIGHT_DEFAULT, false,
+		 &be->weight, e);
+	if (!get_enum(obj, path, "state", &xlb_state_names, XLB_STATE_ACTIVE, &t, e))
+		be->state = t;
+	get_mac(obj, path, "mac", be->mac, &be->has_mac, e);
+	if (mode == XLB_MODE_L2 && !be->has_mac && !json_object_get(obj, "mac")) {
+		join(p, path, "mac");
+		xlb_cfg_errors_add(e, p, "required in l2 mode");
+	}
+	c = json_object_get(obj, "check");
+	if (c) {
+		join(p, path, "check");
+		check_from_json(c, p, &be->check, e);
+	}
+	return e->count == before ? 0 : -EINVAL;
+}
+
+int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
+			  struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
+					    "table_size", "hash", "backends", NULL };
+	unsigned int before = e->count;
+	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
+	json_t *bes, *b;
+	size_t i, j;
+	uint32_t v;
+	int t;
+
+	xlb_cfg_vip_init(vip);
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, *path ? path : "vip", "must be an object");
+		return -EINVAL;
+	}
+	check_keys(obj, path, keys, e);
+	get_addr(obj, path, "address", true, vip->addr, &vip->family, NULL, e);
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, true, &v, e))
+		vip->port = v;
+	if (!get_enum(obj, path, "proto", &xlb_proto_names, IPPROTO_TCP, &t, e))
+		vip->proto = t;
+	if (!get_enum(obj, path, "mode", &xlb_mode_names, XLB_MODE_IPIP, &t, e))
+		vip->mode = t;
+	if (!get_enum(obj, path, "hash", &xlb_hash_names, XLB_HASH_5TUPLE, &t, e))
+		vip->hash = t;
+	if (!get_uint(obj, path, "table_size", XLB_RANGE_TABLE_SIZE, XLB_MAGLEV_DEFAULT, false, &v,
+		      e)) {
+		if (xlb_maglev_size_valid(v)) {
+			vip->table_size = v;
+		} else {
+			join(p, path, "table_size");
+			xlb_cfg_errors_add(e, p, "must be one of %s",
+					   xlb_table_sizes_text(sizes, sizeof(sizes)));
+		}
+	}
+	bes = json_object_get(obj, "backends");
+	join(p, path, "backends");
+	if (bes && !json_is_array(bes)) {
+		xlb_cfg_errors_add(e, p, "must be an array");
+	} else if (bes && json_array_size(bes)) {
+		vip->backends = calloc(json_array_size(bes), sizeof(*vip->backends));
+		if (!vip->backends) {
+			xlb_cfg_errors_add(e, p, "out of memory");
+			return -ENOMEM;
+		}
+		json_array_foreach(bes, i, b) {
+			struct xlb_cfg_backend *be = &vip->backends[vip->nbackends];
+
+			fmt_path(bp, sizeof(bp), "%s[%zu]", p, i);
+			if (xlb_cfg_backend_from_json(b, bp, vip->mode, be, e))
+				continue;
+			for (j = 0; j < vip->nbackends; j++) {
+				struct xlb_cfg_backend *o = &vip->backends[j];
+
+				if (o->family == be->family && o->port == be->port &&
+				    !memcmp(o->addr, be->addr, 16)) {
+					char a[INET6_ADDRSTRLEN];
+
+					xlb_addr_format(be->addr, be->family, a, sizeof(a));
+					xlb_cfg_errors_add(e, bp, "duplicate backend %s port %u",
+							   a, be->port);
+					break;
+				}
+			}
+			if (j == vip->nbackends)
+				vip->nbackends++;
+		}
+	}
+	if (e->count != before) {
+		xlb_cfg_vip_release(vip);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
+			    struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "name", "mode", NULL };
+	struct xlb_cfg_iface *ifc = &cfg->ifaces[cfg->nifaces];
+	unsigned int before = e->count;
+	char p[PATH_LEN];
+	const char *name;
+	int err = 0, t;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		xlb_cfg_errors_add(e, path, "must be an object");
+		return;
+	}
+	check_keys(obj, path, keys, e);
+	name = get_str(obj, path, "name", true, e, &err);
+	join(p, path, "name");
+	if (name && (!*name || strlen(name) >= IF_NAMESIZE || strpbrk(name, "/ \t\n:"))) {
+		xlb_cfg_errors_add(e, p, "not an interface name: \"%s\"", name);
+	} else if (name) {
+		for (i = 0; i < cfg->nifaces; i++)
+			if (!strcmp(cfg->ifaces[i].name, name))
+				xlb_cfg_errors_add(e, p, "duplicate interface \"%s\"", name);
+	}
+	if (!get_enum(obj, path, "mode", &xlb_iface_mode_names, XLB_IFACE_NATIVE, &t, e))
+		ifc->mode = t;
+	if (e->count == before) {
+		strcpy(ifc->name, name);
+		cfg->nifaces++;
+	}
+}
+
+static const char *const top_keys[] = {
+	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
+	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
+	"too_big", "vips", NULL,
+};
+
+struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
+{
+	unsigned int before = e->count;
+	struct xlb_cfg *cfg;
+	size_t i, j, total = 0;
+	char p[PATH_LEN];
+	json_t *a, *v;
+	bool present;
+	uint32_t u;
+	__u8 fam;
+	int t;
+
+	if (!json_is_object(root)) {
+		xlb_cfg_errors_add(e, "config", "must be a JSON object");
+		return NULL;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		xlb_cfg_errors_add(e, "config", "out of memory");
+		return NULL;
+	}
+	check_keys(root, "", top_keys, e);
+
+	a = json_object_get(root, "interfaces");
+	if (a && !json_is_array(a)) {
+		xlb_cfg_errors_add(e, "interfaces", "must be an array");
+	} else if (a && json_array_size(a)) {
+		cfg->ifaces = calloc(json_array_size(a), sizeof(*cfg->ifaces));
+		if (!cfg->ifaces)
+			goto oom;
+		json_array_foreach(a, i, v) {
+			fmt_path(p, sizeof(p), "interfaces[%zu]", i);
+			iface_from_json(v, p, cfg, e);
+		}
+	}
+	get_mac(root, "", "nexthop_mac", cfg->nexthop_mac, &present, e);
+	get_uint(root, "", "hash_seed", XLB_RANGE_HASH_SEED, 0, false, &cfg->hash_seed, e);
+	get_uint(root, "", "flow_table_size", XLB_RANGE_FLOW_TABLE_SIZE, XLB_FLOWS_DEFAULT, false,
+		 &cfg->flow_table_size, e);
+	{
+		__be32 a4[4];
+
+		if (!get_addr(root, "", "encap_source4", false, a4, &fam, &cfg->has_encap4, e) &&
+		    cfg->has_encap4) {
+			if (fam != XLB_AF_INET) {
+				xlb_cfg_errors_add(e, "encap_source4", "must be an IPv4 address");
+				cfg->has_encap4 = false;
+			}
+			cfg->encap_source4 = a4[0];
+		}
+	}
+	get_uint(root, "", "encap_source4_bits", XLB_RANGE_ENCAP4_BITS, 0, false,
+		 &cfg->encap_source4_bits, e);
+	if (!get_addr(root, "", "encap_source6", false, cfg->encap_source6, &fam, &cfg->has_encap6,
+		      e) && cfg->has_encap6 && fam != XLB_AF_INET6) {
+		xlb_cfg_errors_add(e, "encap_source6", "must be an IPv6 address");
+		cfg->has_encap6 = false;
+	}
+	get_uint(root, "", "mtu", XLB_RANGE_MTU, XLB_CFG_MTU_DEFAULT, false, &cfg->mtu, e);
+	get_uint(root, "", "flood_limit", XLB_RANGE_FLOOD_LIMIT, 0, false, &cfg->flood_limit, e);
+	if (!get_uint(root, "", "gue_port", XLB_RANGE_PORT_SET, XLB_GUE_PORT_DEFAULT, false, &u, e))
+		cfg->gue_port = u;
+	if (!get_enum(root, "", "too_big", &xlb_too_big_names, XLB_TOO_BIG_ICMP, &t, e))
+		cfg->too_big = t;
+
+	a = json_object_get(root, "vips");
+	if (a && !json_is_array(a)) {
+		xlb_cfg_errors_add(e, "vips", "must be an array");
+	} else if (a && json_array_size(a) > XLB_MAX_VIPS) {
+		xlb_cfg_errors_add(e, "vips", "at most %d VIPs", XLB_MAX_VIPS);
+	} else if (a && json_array_size(a)) {
+		cfg->vips = calloc(json_array_size(a), sizeof(*cfg->vips));
+		if (!cfg->vips)
+			goto oom;
+		json_array_foreach(a, i, v) {
+			struct xlb_cfg_vip *vip = &cfg->vips[cfg->nvips];
+
+			fmt_path(p, sizeof(p), "vips[%zu]", i);
+			if (xlb_cfg_vip_from_json(v, p, vip, e))
+				continue;
+			for (j = 0; j < cfg->nvips; j++) {
+				struct xlb_cfg_vip *o = &cfg->vips[j];
+
+				if (o->family == vip->family && o->port == vip->port &&
+				    o->proto == vip->proto && !memcmp(o->addr, vip->addr, 16))
+					break;
+			}
+			if (j < cfg->nvips) {
+				char n[96];
+
+				xlb_cfg_errors_add(e, p, "duplicate VIP %s (also vips[%zu])",
+						   xlb_vip_name(vip, n, sizeof(n)), j);
+				xlb_cfg_vip_release(vip);
+				continue;
+			}
+			total += vip->nbackends;
+			cfg->nvips++;
+		}
+		if (total > XLB_MAX_BACKENDS - 1)
+			xlb_cfg_errors_add(e, "vips", "at most %d backends in all", XLB_MAX_BACKENDS - 1);
+	}
+	if (e->count != before) {
+		xlb_cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+oom:
+	xlb_cfg_errors_add(e, "config", "out of memory");
+	xlb_cfg_free(cfg);
+	return NULL;
+}
+
+struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e)
+{
+	struct xlb_cfg *cfg;
+	json_error_t jerr;
+	json_t *root;
+
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		xlb_cfg_errors_add(e, NULL, "line %d column %d: %s", jerr.line, jerr.column,
+				   jerr.text);
+		return NULL;
+	}
+	cfg = xlb_cfg_from_json(root, e);
+	json_decref(root);
+	return cfg;
+}
+
+struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e)
+{
+	struct xlb_cfg *cfg;
+	json_error_t jerr;
+	json_t *root;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		xlb_cfg_errors_add(e, NULL, "%s: line %d column %d: %s", path, jerr.line,
+				   jerr.column, jerr.text);
+		return NULL;
+	}
+	cfg = xlb_cfg_from_json(root, e);
+	json_decref(root);
+	return cfg;
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The value rules of xlb (ranges and their texts, HTTP paths, table sizes): config and CLI. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "maglev.h"
+#include "rules.h"
+
+const struct xlb_range xlb_ranges[XLB_RANGE__MAX] = {
+	[XLB_RANGE_PORT] = { "port", 0, 65535 },
+	[XLB_RANGE_PORT_SET] = { "non-zero port", 1, 65535 },
+	[XLB_RANGE_WEIGHT] = { "weight", 0, XLB_CFG_WEIGHT_MAX },
+	[XLB_RANGE_INTERVAL_MS] = { "check interval (ms)", 100, 3600000 },
+	[XLB_RANGE_TIMEOUT_MS] = { "check timeout (ms)", 10, 3600000 },
+	[XLB_RANGE_RISE] = { "check rise", 1, 1000 },
+	[XLB_RANGE_FALL] = { "check fall", 1, 1000 },
+	[XLB_RANGE_EXPECT] = { "HTTP status", 100, 599 },
+	[XLB_RANGE_TABLE_SIZE] = { "table size", 0, XLB_MAGLEV_MAX },
+	[XLB_RANGE_TABLE_SIZE_SET] = { "table size argument", 1, XLB_MAGLEV_MAX },
+	[XLB_RANGE_HASH_SEED] = { "hash seed", 0, UINT32_MAX },
+	[XLB_RANGE_FLOW_TABLE_SIZE] = { "flow table size", XLB_CFG_FLOWS_MIN, XLB_CFG_FLOWS_MAX },
+	[XLB_RANGE_ENCAP4_BITS] = { "encap source bits", 0, 16 },
+	[XLB_RANGE_MTU] = { "mtu", 576, 9216 },
+	[XLB_RANGE_FLOOD_LIMIT] = { "flood limit", 0, UINT32_MAX },
+};
+
+const char *xlb_range_text(const struct xlb_range *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u..%u", r->min, r->max);
+	return buf;
+}
+
+int xlb_range_parse(const struct xlb_range *r, const char *s, size_t len, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!len || len > 10)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (!xlb_range_has(r, v))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+bool xlb_http_path_ok(const char *p)
+{
+	size_t n;
+
+	if (!p || *p != '/')
+		return false;
+	for (n = 0; p[n]; n++) {
+		unsigned char ch = p[n];
+
+		if (ch <= ' ' || ch > '~' || n + 1 >= XLB_HTTP_PATH_MAX)
+			return false;
+	}
+	return true;
+}
+
+const char *xlb_table_sizes_text(char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < xlb_maglev_nsizes && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%u", i ? ", " : "", xlb_maglev_sizes[i]);
+	return buf;
+}
