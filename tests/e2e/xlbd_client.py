@@ -97,17 +97,22 @@ def file_matches_state(cli, path, xlbd=None):
     bkeys = ("address", "port", "weight", "state")
     bdef = {"port": 0, "weight": 100, "state": "active"}
 
-    def check(b):
-        c = {"type": "none", "port": 0, "interval_ms": 2000, "timeout_ms": 1000, "rise": 2,
-             "fall": 3}
-        c.update(b.get("check", {}))
+    # a backend's check is its VIP's (defaults where the file says nothing) with its own keys
+    cdef = {"type": "none", "port": 0, "interval_ms": 200, "timeout_ms": 150, "rise": 3,
+            "fall": 2, "jitter_pct": 10, "fastinter_ms": 100, "downinter_ms": 500}
+
+    def check(*layers):
+        c = dict(cdef)
+        for layer in layers:
+            c.update(layer.get("check", {}))
         if c["type"] == "http":
             c.setdefault("path", "/")
             c.setdefault("expect", 200)
-        return json.dumps(c, sort_keys=True)
+        keep = list(cdef) + (["path", "expect"] if c["type"] == "http" else [])
+        return json.dumps({k: c[k] for k in keep}, sort_keys=True)
 
     fb = sorted((vip_name(dict(vdef, **v)),) + tuple(b.get(k, bdef.get(k)) for k in bkeys)
-                + (check(b),) for v in cfg.get("vips", []) for b in v.get("backends", []))
+                + (check(v, b),) for v in cfg.get("vips", []) for b in v.get("backends", []))
     sb = sorted((b["vip"],) + tuple(b[k] for k in bkeys) + (check(b),) for b in bl["backends"])
     if fb != sb:
         return False, "backends differ: file %s, daemon %s" % (fb, sb)

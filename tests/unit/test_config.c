@@ -123,7 +123,7 @@ static const struct bad_case bad_cases[] = {
 	  "vips[0].backends[0].check.path: must be an absolute URL path" },
 	{ "check expect out of range",
 	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"expect\": 700}}"),
-	  "vips[0].backends[0].check.expect: must be 100..599" },
+	  "vips[0].backends[0].check.expect: must be an HTTP status 100..599 or a range" },
 	{ "truncated file", "{\"vips\": [{\"address\": \"198.18.0.10\", \"po", "line 1 column" },
 	{ "empty file", "", "line 1 column" },
 	{ "not an object", "[1, 2]", "config: must be a JSON object" },
@@ -383,11 +383,13 @@ static void test_backend_object(void **state)
 {
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg_backend be;
+	struct xlb_cfg_vip vip;
 	json_t *o;
 
 	(void)state;
+	xlb_cfg_vip_init(&vip);
 	o = json_loads("{\"address\": \"198.18.1.1\", \"weight\": 70000}", 0, NULL);
-	assert_int_equal(xlb_cfg_backend_from_json(o, "", XLB_MODE_IPIP, &be, &e), -EINVAL);
+	assert_int_equal(xlb_cfg_backend_from_json(o, "", &vip, &be, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "weight: must be 0..65535"));
 	assert_int_equal(e.text[0], 'w');
 	json_decref(o);

@@ -12,18 +12,35 @@ const char *xlb_vip_name(const struct xlb_cfg_vip *vip, char *buf, size_t len)
 	return xlb_vip_format(vip->addr, vip->family, vip->port, vip->proto, buf, len);
 }
 
+const char *const xlb_check_keys[XLB_CHECK_KEY__MAX + 1] = {
+	"type",		"port",		"path",		"host",		"expect",
+	"interval_ms",	"timeout_ms",	"rise",		"fall",		"jitter_pct",
+	"fastinter_ms", "downinter_ms", "source",	"payload",	"expect_payload",
+	"agent_port",	"agent_interval_ms", "agent_send", NULL,
+};
+
+void xlb_cfg_check_init(struct xlb_cfg_check *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = XLB_CHECK_NONE;
+	strcpy(c->path, "/");
+	c->expect = 200;
+	c->expect_hi = 200;
+	c->interval_ms = XLB_CHECK_INTERVAL_DEFAULT;
+	c->timeout_ms = XLB_CHECK_TIMEOUT_DEFAULT;
+	c->rise = XLB_CHECK_RISE_DEFAULT;
+	c->fall = XLB_CHECK_FALL_DEFAULT;
+	c->jitter_pct = XLB_CHECK_JITTER_DEFAULT;
+	c->fastinter_ms = XLB_CHECK_FASTINTER_DEFAULT;
+	c->downinter_ms = XLB_CHECK_DOWNINTER_DEFAULT;
+}
+
 void xlb_cfg_backend_init(struct xlb_cfg_backend *be)
 {
 	memset(be, 0, sizeof(*be));
 	be->weight = XLB_CFG_WEIGHT_DEFAULT;
 	be->state = XLB_STATE_ACTIVE;
-	be->check.type = XLB_CHECK_NONE;
-	strcpy(be->check.path, "/");
-	be->check.expect = 200;
-	be->check.interval_ms = 2000;
-	be->check.timeout_ms = 1000;
-	be->check.rise = 2;
-	be->check.fall = 3;
+	xlb_cfg_check_init(&be->check);
 }
 
 void xlb_cfg_vip_init(struct xlb_cfg_vip *vip)
@@ -33,6 +50,7 @@ void xlb_cfg_vip_init(struct xlb_cfg_vip *vip)
 	vip->mode = XLB_MODE_IPIP;
 	vip->table_size = XLB_MAGLEV_DEFAULT;
 	vip->hash = XLB_HASH_5TUPLE;
+	xlb_cfg_check_init(&vip->check);
 }
 
 void xlb_cfg_vip_release(struct xlb_cfg_vip *vip)

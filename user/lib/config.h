@@ -47,9 +47,35 @@ struct xlb_cfg_check {
 	uint8_t expect_payload[512];	/* udp only: the reply starts with these bytes */
 	uint32_t expect_payload_len;
 	uint16_t agent_port;	/* agent check (HAProxy convention); 0 = none */
-	uint32_t agent_interval_ms;
+	uint32_t agent_interval_ms;	/* 0 = interval_ms */
 	char agent_send[256];	/* sent to the agent after connecting; "" = nothing */
+	uint32_t set;		/* keys given in the backend's own "check" (XLB_CHECK_KEY_*) */
 };
+
+/*
+ * The keys of a "check" object, as bits of xlb_cfg_check.set: a backend's check is its VIP's
+ * with the keys the backend gives itself; only those are written back for the backend.
+ */
+enum {
+	XLB_CHECK_KEY_TYPE, XLB_CHECK_KEY_PORT, XLB_CHECK_KEY_PATH, XLB_CHECK_KEY_HOST,
+	XLB_CHECK_KEY_EXPECT, XLB_CHECK_KEY_INTERVAL, XLB_CHECK_KEY_TIMEOUT, XLB_CHECK_KEY_RISE,
+	XLB_CHECK_KEY_FALL, XLB_CHECK_KEY_JITTER, XLB_CHECK_KEY_FASTINTER, XLB_CHECK_KEY_DOWNINTER,
+	XLB_CHECK_KEY_SOURCE, XLB_CHECK_KEY_PAYLOAD, XLB_CHECK_KEY_EXPECT_PAYLOAD,
+	XLB_CHECK_KEY_AGENT_PORT, XLB_CHECK_KEY_AGENT_INTERVAL, XLB_CHECK_KEY_AGENT_SEND,
+	XLB_CHECK_KEY__MAX
+};
+/* Their names, in XLB_CHECK_KEY_* order (NULL-terminated). */
+extern const char *const xlb_check_keys[XLB_CHECK_KEY__MAX + 1];
+
+/* Check defaults: a refused port is seen in ~0.3 s, a silent host in ~0.5 s, no flapping. */
+#define XLB_CHECK_INTERVAL_DEFAULT 200
+#define XLB_CHECK_TIMEOUT_DEFAULT 150
+#define XLB_CHECK_RISE_DEFAULT 3
+#define XLB_CHECK_FALL_DEFAULT 2
+#define XLB_CHECK_JITTER_DEFAULT 10
+#define XLB_CHECK_FASTINTER_DEFAULT 100
+#define XLB_CHECK_DOWNINTER_DEFAULT 500
+#define XLB_REBUILD_MIN_INTERVAL_DEFAULT 50
 
 struct xlb_cfg_backend {
 	__be32 addr[4];
@@ -77,6 +103,7 @@ struct xlb_cfg_vip {
 	uint32_t slow_start_ms;	/* ramp of a backend that comes up; 0 = none */
 	uint32_t drain_timeout_ms;	/* a draining backend loses its flows after this; 0 = never */
 	uint32_t min_healthy_pct;	/* panic threshold over the primaries; 0 = off */
+	struct xlb_cfg_check check;	/* its backends' check, unless they say otherwise */
 	size_t nbackends;
 	struct xlb_cfg_backend *backends;
 	__u32 id;		/* runtime only (xlbd), never serialized */

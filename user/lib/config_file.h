@@ -26,14 +26,15 @@ struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e);
  */
 int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
 			  struct xlb_cfg_errors *e);
-int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
+int xlb_cfg_backend_from_json(json_t *obj, const char *path, const struct xlb_cfg_vip *vip,
 			      struct xlb_cfg_backend *be, struct xlb_cfg_errors *e);
 
 /* ---- JSON out (config_json.c): every field is written, defaults included (explicit files). */
 json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg);
 json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends);
 json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be);
-json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c);
+/* A check in full (@only_set false), or only the keys of c->set (a backend's own). */
+json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c, bool only_set);
 
 /* Equal configurations (runtime ids ignored). */
 bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b);

@@ -20,20 +20,64 @@ static json_t *mac_json(const __u8 m[6])
 	return json_string(s);
 }
 
-json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c)
+static json_t *bytes_json(const uint8_t *b, uint32_t len)
+{
+	return json_stringn((const char *)b, len);
+}
+
+json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c, bool only_set)
 {
 	json_t *o = json_object();
+	char ex[16];
 
-	json_object_set_new(o, "type", json_string(xlb_cfg_check_name(c->type)));
-	json_object_set_new(o, "port", json_integer(c->port));
+#define KEY(k) (!only_set || (c->set & (1u << XLB_CHECK_KEY_##k)))
+	if (KEY(TYPE))
+		json_object_set_new(o, "type", json_string(xlb_cfg_check_name(c->type)));
+	if (KEY(PORT))
+		json_object_set_new(o, "port", json_integer(c->port));
 	if (c->type == XLB_CHECK_HTTP) {
-		json_object_set_new(o, "path", json_string(c->path));
-		json_object_set_new(o, "expect", json_integer(c->expect));
+		if (KEY(PATH))
+			json_object_set_new(o, "path", json_string(c->path));
+		if (KEY(HOST) && (c->host[0] || only_set))
+			json_object_set_new(o, "host", json_string(c->host));
+		snprintf(ex, sizeof(ex), "%u-%u", c->expect, c->expect_hi);
+		if (KEY(EXPECT))
+			json_object_set_new(o, "expect", c->expect == c->expect_hi ?
+							 json_integer(c->expect) : json_string(ex));
 	}
-	json_object_set_new(o, "interval_ms", json_integer(c->interval_ms));
-	json_object_set_new(o, "timeout_ms", json_integer(c->timeout_ms));
-	json_object_set_new(o, "rise", json_integer(c->rise));
-	json_object_set_new(o, "fall", json_integer(c->fall));
+	if (c->type == XLB_CHECK_UDP) {
+		if (KEY(PAYLOAD))
+			json_object_set_new(o, "payload", bytes_json(c->payload, c->payload_len));
+		if (KEY(EXPECT_PAYLOAD))
+			json_object_set_new(o, "expect_payload",
+					    bytes_json(c->expect_payload, c->expect_payload_len));
+	}
+	if (KEY(INTERVAL))
+		json_object_set_new(o, "interval_ms", json_integer(c->interval_ms));
+	if (KEY(TIMEOUT))
+		json_object_set_new(o, "timeout_ms", json_integer(c->timeout_ms));
+	if (KEY(RISE))
+		json_object_set_new(o, "rise", json_integer(c->rise));
+	if (KEY(FALL))
+		json_object_set_new(o, "fall", json_integer(c->fall));
+	if (KEY(JITTER))
+		json_object_set_new(o, "jitter_pct", json_integer(c->jitter_pct));
+	if (KEY(FASTINTER))
+		json_object_set_new(o, "fastinter_ms", json_integer(c->fastinter_ms));
+	if (KEY(DOWNINTER))
+		json_object_set_new(o, "downinter_ms", json_integer(c->downinter_ms));
+	if (KEY(SOURCE) && c->has_source)
+		json_object_set_new(o, "source", addr_json(c->source, c->source_family));
+	if (KEY(AGENT_PORT) && (c->agent_port || only_set))
+		json_object_set_new(o, "agent_port", json_integer(c->agent_port));
+	if (c->agent_port || only_set) {
+		if (KEY(AGENT_INTERVAL))
+			json_object_set_new(o, "agent_interval_ms",
+					    json_integer(c->agent_interval_ms));
+		if (KEY(AGENT_SEND) && (c->agent_send[0] || only_set))
+			json_object_set_new(o, "agent_send", json_string(c->agent_send));
+	}
+#undef KEY
 	return o;
 }
 
@@ -47,7 +91,12 @@ json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be)
 	json_object_set_new(o, "state", json_string(xlb_cfg_state_name(be->state)));
 	if (be->has_mac)
 		json_object_set_new(o, "mac", mac_json(be->mac));
-	json_object_set_new(o, "check", xlb_cfg_check_to_json(&be->check));
+	json_object_set_new(o, "backup", json_boolean(be->backup));
+	json_object_set_new(o, "slow_start_ms", json_integer(be->slow_start_ms));
+	json_object_set_new(o, "drain_timeout_ms", json_integer(be->drain_timeout_ms));
+	/* only what the backend says itself: the rest follows its VIP's check */
+	if (be->check.set)
+		json_object_set_new(o, "check", xlb_cfg_check_to_json(&be->check, true));
 	return o;
 }
 
@@ -62,6 +111,10 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
 	json_object_set_new(o, "mode", json_string(xlb_cfg_mode_name(vip->mode)));
 	json_object_set_new(o, "table_size", json_integer(vip->table_size));
 	json_object_set_new(o, "hash", json_string(xlb_cfg_hash_name(vip->hash)));
+	json_object_set_new(o, "slow_start_ms", json_integer(vip->slow_start_ms));
+	json_object_set_new(o, "drain_timeout_ms", json_integer(vip->drain_timeout_ms));
+	json_object_set_new(o, "min_healthy_pct", json_integer(vip->min_healthy_pct));
+	json_object_set_new(o, "check", xlb_cfg_check_to_json(&vip->check, false));
 	if (with_backends) {
 		a = json_array();
 		for (i = 0; i < vip->nbackends; i++)
@@ -101,6 +154,7 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "flood_limit", json_integer(cfg->flood_limit));
 	json_object_set_new(o, "gue_port", json_integer(cfg->gue_port));
 	json_object_set_new(o, "too_big", json_string(xlb_name_of(&xlb_too_big_names, cfg->too_big)));
+	json_object_set_new(o, "rebuild_min_interval_ms", json_integer(cfg->rebuild_min_interval_ms));
 	a = json_array();
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));

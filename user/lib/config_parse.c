@@ -5,6 +5,7 @@
  * names.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,32 +175,99 @@ static int get_mac(json_t *obj, const char *path, const char *key, __u8 mac[6], 
 _Static_assert(sizeof(((struct xlb_cfg_check *)0)->path) == XLB_HTTP_PATH_MAX,
 	       "XLB_HTTP_PATH_MAX is the size of a check's path");
 
+/* A string of at most @cap bytes (NUL bytes allowed, "\u0000"), copied into @buf. */
+static int get_bytes(json_t *obj, const char *path, const char *key, uint8_t *buf, size_t cap,
+		     uint32_t *len, struct xlb_cfg_errors *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATH_LEN];
+
+	join(p, path, key);
+	if (!json_is_string(v)) {
+		xlb_cfg_errors_add(e, p, "must be a string");
+		return -EINVAL;
+	}
+	if (json_string_length(v) > cap) {
+		xlb_cfg_errors_add(e, p, "at most %zu bytes", cap);
+		return -EINVAL;
+	}
+	*len = json_string_length(v);
+	memcpy(buf, json_string_value(v), *len);
+	return 0;
+}
+
+/* "expect": a status (204) or a range of them ("200-399"). */
+static void get_expect(json_t *obj, const char *path, struct xlb_cfg_check *c,
+		       struct xlb_cfg_errors *e)
+{
+	json_t *v = json_object_get(obj, "expect");
+	const struct xlb_range *r = xlb_range(XLB_RANGE_EXPECT);
+	char p[PATH_LEN], range[XLB_RANGE_TEXT_LEN];
+	const char *s, *dash;
+	uint32_t lo, hi;
+
+	join(p, path, "expect");
+	xlb_range_text(r, range, sizeof(range));
+	if (json_is_integer(v) && xlb_range_has(r, json_integer_value(v))) {
+		c->expect = c->expect_hi = json_integer_value(v);
+		return;
+	}
+	s = json_is_string(v) ? json_string_value(v) : NULL;
+	dash = s ? strchr(s, '-') : NULL;
+	if (dash && !xlb_range_parse(r, s, dash - s, &lo) &&
+	    !xlb_range_parse(r, dash + 1, strlen(dash + 1), &hi) && lo <= hi) {
+		c->expect = lo;
+		c->expect_hi = hi;
+		return;
+	}
+	xlb_cfg_errors_add(e, p, "must be an HTTP status %s or a range \"LO-HI\" of them", range);
+}
+
+/*
+ * The keys of @obj over @c, which holds what they override (the defaults, or the VIP's check
+ * for a backend's). Keys of one check type are refused for another, as that type is once the
+ * keys are applied. Each key given is marked in c->set.
+ */
 static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *c,
 			   struct xlb_cfg_errors *e)
 {
-	static const char *const keys[] = { "type",	   "port", "path", "expect", "interval_ms",
-					    "timeout_ms", "rise", "fall", NULL };
+	static const struct {
+		const char *key;
+		enum xlb_range_id r;
+		size_t off;
+	} nums[] = {
+		{ "interval_ms", XLB_RANGE_INTERVAL_MS, offsetof(struct xlb_cfg_check, interval_ms) },
+		{ "timeout_ms", XLB_RANGE_TIMEOUT_MS, offsetof(struct xlb_cfg_check, timeout_ms) },
+		{ "rise", XLB_RANGE_RISE, offsetof(struct xlb_cfg_check, rise) },
+		{ "fall", XLB_RANGE_FALL, offsetof(struct xlb_cfg_check, fall) },
+		{ "jitter_pct", XLB_RANGE_JITTER_PCT, offsetof(struct xlb_cfg_check, jitter_pct) },
+		{ "fastinter_ms", XLB_RANGE_INTER_MS, offsetof(struct xlb_cfg_check, fastinter_ms) },
+		{ "downinter_ms", XLB_RANGE_INTER_MS, offsetof(struct xlb_cfg_check, downinter_ms) },
+		{ "agent_interval_ms", XLB_RANGE_AGENT_INTERVAL_MS,
+		  offsetof(struct xlb_cfg_check, agent_interval_ms) },
+	};
 	unsigned int before = e->count;
 	char p[PATH_LEN];
 	const char *s;
 	uint32_t v;
-	int err = 0, t;
+	int err = 0, t, k;
+	size_t i;
 
 	if (!json_is_object(obj)) {
 		xlb_cfg_errors_add(e, path, "must be an object");
 		return -EINVAL;
 	}
-	check_keys(obj, path, keys, e);
-	if (!get_enum(obj, path, "type", &xlb_check_names, XLB_CHECK_NONE, &t, e))
+	check_keys(obj, path, xlb_check_keys, e);
+	for (k = 0; k < XLB_CHECK_KEY__MAX; k++)
+		if (json_object_get(obj, xlb_check_keys[k]))
+			c->set |= 1u << k;
+	if (!get_enum(obj, path, "type", &xlb_check_names, c->type, &t, e))
 		c->type = t;
-	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, 0, false, &v, e))
+	if (!get_uint(obj, path, "port", XLB_RANGE_PORT, c->port, false, &v, e))
 		c->port = v;
-	get_uint(obj, path, "interval_ms", XLB_RANGE_INTERVAL_MS, c->interval_ms, false,
-		 &c->interval_ms, e);
-	get_uint(obj, path, "timeout_ms", XLB_RANGE_TIMEOUT_MS, c->timeout_ms, false,
-		 &c->timeout_ms, e);
-	get_uint(obj, path, "rise", XLB_RANGE_RISE, c->rise, false, &c->rise, e);
-	get_uint(obj, path, "fall", XLB_RANGE_FALL, c->fall, false, &c->fall, e);
+	for (i = 0; i < ARRAY_SIZE(nums); i++)
+		get_uint(obj, path, nums[i].key, nums[i].r, *(uint32_t *)((char *)c + nums[i].off),
+			 false, (uint32_t *)((char *)c + nums[i].off), e);
 	if (c->timeout_ms > c->interval_ms) {
 		join(p, path, "timeout_ms");
 		xlb_cfg_errors_add(e, p, "must not exceed interval_ms (%u)", c->interval_ms);
@@ -215,22 +283,64 @@ static int check_from_json(json_t *obj, const char *path, struct xlb_cfg_check *
 		else
 			strcpy(c->path, s);
 	}
+	s = get_str(obj, path, "host", false, e, &err);
+	if (s) {
+		join(p, path, "host");
+		if (c->type != XLB_CHECK_HTTP)
+			xlb_cfg_errors_add(e, p, "only for http checks");
+		else if (!*s || strlen(s) >= sizeof(c->host) || strpbrk(s, " \t\r\n/"))
+			xlb_cfg_errors_add(e, p, "must be a host name (1..255 bytes, no blank or /)");
+		else
+			strcpy(c->host, s);
+	}
 	if (json_object_get(obj, "expect")) {
 		if (c->type != XLB_CHECK_HTTP) {
 			join(p, path, "expect");
 			xlb_cfg_errors_add(e, p, "only for http checks");
-		} else if (!get_uint(obj, path, "expect", XLB_RANGE_EXPECT, 200, false, &v, e)) {
-			c->expect = v;
+		} else {
+			get_expect(obj, path, c, e);
 		}
+	}
+	if (!get_addr(obj, path, "source", false, c->source, &c->source_family, &c->has_source, e) &&
+	    c->has_source && c->type == XLB_CHECK_NONE && !json_object_get(obj, "agent_port")) {
+		join(p, path, "source");
+		xlb_cfg_errors_add(e, p, "only for a check that probes");
+	}
+	for (i = 0; i < 2; i++) {
+		const char *key = i ? "expect_payload" : "payload";
+
+		if (!json_object_get(obj, key))
+			continue;
+		if (c->type != XLB_CHECK_UDP) {
+			join(p, path, key);
+			xlb_cfg_errors_add(e, p, "only for udp checks");
+		} else if (i) {
+			get_bytes(obj, path, key, c->expect_payload, sizeof(c->expect_payload),
+				  &c->expect_payload_len, e);
+		} else {
+			get_bytes(obj, path, key, c->payload, sizeof(c->payload), &c->payload_len, e);
+		}
+	}
+	if (!get_uint(obj, path, "agent_port", XLB_RANGE_PORT, c->agent_port, false, &v, e))
+		c->agent_port = v;
+	s = get_str(obj, path, "agent_send", false, e, &err);
+	if (s) {
+		join(p, path, "agent_send");
+		if (strlen(s) >= sizeof(c->agent_send))
+			xlb_cfg_errors_add(e, p, "at most %zu bytes", sizeof(c->agent_send) - 1);
+		else
+			strcpy(c->agent_send, s);
 	}
 	return e->count == before ? 0 : -EINVAL;
 }
 
-int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
+int xlb_cfg_backend_from_json(json_t *obj, const char *path, const struct xlb_cfg_vip *vip,
 			      struct xlb_cfg_backend *be, struct xlb_cfg_errors *e)
 {
-	static const char *const keys[] = { "address", "port",	"weight", "state",
-					    "mac",     "check", NULL };
+	static const char *const keys[] = { "address", "port",	 "weight",	  "state",
+					    "mac",     "check",	 "backup",	  "slow_start_ms",
+					    "drain_timeout_ms", NULL };
+	enum xlb_mode mode = vip->mode;
 	unsigned int before = e->count;
 	char p[PATH_LEN];
 	json_t *c;
@@ -255,11 +365,26 @@ int xlb_cfg_backend_from_json(json_t *obj, const char *path, enum xlb_mode mode,
 		join(p, path, "mac");
 		xlb_cfg_errors_add(e, p, "required in l2 mode");
 	}
-	c = json_object_get(obj, "check");
-	if (c) {
-		join(p, path, "check");
-		check_from_json(c, p, &be->check, e);
+	c = json_object_get(obj, "backup");
+	if (c && !json_is_boolean(c)) {
+		join(p, path, "backup");
+		xlb_cfg_errors_add(e, p, "must be true or false");
 	}
+	be->backup = json_is_true(c);
+	get_uint(obj, path, "slow_start_ms", XLB_RANGE_SLOW_START_MS, 0, false, &be->slow_start_ms,
+		 e);
+	get_uint(obj, path, "drain_timeout_ms", XLB_RANGE_DRAIN_TIMEOUT_MS, 0, false,
+		 &be->drain_timeout_ms, e);
+	/* the VIP's check, with what the backend says itself */
+	be->check = vip->check;
+	be->check.set = 0;
+	c = json_object_get(obj, "check");
+	join(p, path, "check");
+	if (c)
+		check_from_json(c, p, &be->check, e);
+	if (be->check.has_source && be->family && be->check.source_family != be->family)
+		xlb_cfg_errors_add(e, p, "source: must be an %s address, as the backend's",
+				   be->family == XLB_AF_INET6 ? "IPv6" : "IPv4");
 	return e->count == before ? 0 : -EINVAL;
 }
 
@@ -267,7 +392,9 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 			  struct xlb_cfg_errors *e)
 {
 	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
-					    "table_size", "hash", "backends", NULL };
+					    "table_size", "hash", "backends", "check",
+					    "slow_start_ms", "drain_timeout_ms", "min_healthy_pct",
+					    NULL };
 	unsigned int before = e->count;
 	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
 	json_t *bes, *b;
@@ -300,6 +427,17 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 					   xlb_table_sizes_text(sizes, sizeof(sizes)));
 		}
 	}
+	get_uint(obj, path, "slow_start_ms", XLB_RANGE_SLOW_START_MS, 0, false, &vip->slow_start_ms,
+		 e);
+	get_uint(obj, path, "drain_timeout_ms", XLB_RANGE_DRAIN_TIMEOUT_MS, 0, false,
+		 &vip->drain_timeout_ms, e);
+	get_uint(obj, path, "min_healthy_pct", XLB_RANGE_PCT, 0, false, &vip->min_healthy_pct, e);
+	b = json_object_get(obj, "check");
+	if (b) {
+		join(p, path, "check");
+		check_from_json(b, p, &vip->check, e);
+		vip->check.set = 0; /* the VIP's own are all written */
+	}
 	bes = json_object_get(obj, "backends");
 	join(p, path, "backends");
 	if (bes && !json_is_array(bes)) {
@@ -314,7 +452,7 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 			struct xlb_cfg_backend *be = &vip->backends[vip->nbackends];
 
 			fmt_path(bp, sizeof(bp), "%s[%zu]", p, i);
-			if (xlb_cfg_backend_from_json(b, bp, vip->mode, be, e))
+			if (xlb_cfg_backend_from_json(b, bp, vip, be, e))
 				continue;
 			for (j = 0; j < vip->nbackends; j++) {
 				struct xlb_cfg_backend *o = &vip->backends[j];
@@ -376,7 +514,7 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
-	"too_big", "vips", NULL,
+	"too_big", "rebuild_min_interval_ms", "vips", NULL,
 };
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
@@ -443,6 +581,8 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 		cfg->gue_port = u;
 	if (!get_enum(root, "", "too_big", &xlb_too_big_names, XLB_TOO_BIG_ICMP, &t, e))
 		cfg->too_big = t;
+	get_uint(root, "", "rebuild_min_interval_ms", XLB_RANGE_REBUILD_MS,
+		 XLB_REBUILD_MIN_INTERVAL_DEFAULT, false, &cfg->rebuild_min_interval_ms, e);
 
 	a = json_object_get(root, "vips");
 	if (a && !json_is_array(a)) {

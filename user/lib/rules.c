@@ -23,6 +23,13 @@ const struct xlb_range xlb_ranges[XLB_RANGE__MAX] = {
 	[XLB_RANGE_ENCAP4_BITS] = { "encap source bits", 0, 16 },
 	[XLB_RANGE_MTU] = { "mtu", 576, 9216 },
 	[XLB_RANGE_FLOOD_LIMIT] = { "flood limit", 0, UINT32_MAX },
+	[XLB_RANGE_JITTER_PCT] = { "check jitter (%)", 0, 50 },
+	[XLB_RANGE_INTER_MS] = { "check fast/down interval (ms)", 10, 3600000 },
+	[XLB_RANGE_AGENT_INTERVAL_MS] = { "agent interval (ms)", 0, 3600000 },
+	[XLB_RANGE_SLOW_START_MS] = { "slow start (ms)", 0, 3600000 },
+	[XLB_RANGE_DRAIN_TIMEOUT_MS] = { "drain timeout (ms)", 0, 86400000 },
+	[XLB_RANGE_PCT] = { "share (%)", 0, 100 },
+	[XLB_RANGE_REBUILD_MS] = { "rebuild interval (ms)", 0, 60000 },
 };
 
 const char *xlb_range_text(const struct xlb_range *r, char *buf, size_t len)

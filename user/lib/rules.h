@@ -29,6 +29,13 @@ enum xlb_range_id {
 	XLB_RANGE_ENCAP4_BITS,	/* encap_source4_bits */
 	XLB_RANGE_MTU,
 	XLB_RANGE_FLOOD_LIMIT,
+	XLB_RANGE_JITTER_PCT,	/* check jitter_pct */
+	XLB_RANGE_INTER_MS,	/* check fastinter_ms / downinter_ms */
+	XLB_RANGE_AGENT_INTERVAL_MS, /* agent_interval_ms (0: interval_ms) */
+	XLB_RANGE_SLOW_START_MS,
+	XLB_RANGE_DRAIN_TIMEOUT_MS,
+	XLB_RANGE_PCT,		/* min_healthy_pct */
+	XLB_RANGE_REBUILD_MS,	/* rebuild_min_interval_ms */
 	XLB_RANGE__MAX
 };
 

@@ -20,8 +20,47 @@ static const struct num_kw {
 	{ "timeout", "timeout_ms", true, XLB_RANGE_TIMEOUT_MS },
 	{ "rise", "rise", true, XLB_RANGE_RISE },
 	{ "fall", "fall", true, XLB_RANGE_FALL },
-	{ "expect", "expect", true, XLB_RANGE_EXPECT },
+	{ "jitter", "jitter_pct", true, XLB_RANGE_JITTER_PCT },
+	{ "fastinter", "fastinter_ms", true, XLB_RANGE_INTER_MS },
+	{ "downinter", "downinter_ms", true, XLB_RANGE_INTER_MS },
+	{ "agent-port", "agent_port", true, XLB_RANGE_PORT_SET },
+	{ "agent-interval", "agent_interval_ms", true, XLB_RANGE_AGENT_INTERVAL_MS },
+	{ "slow-start", "slow_start_ms", false, XLB_RANGE_SLOW_START_MS },
+	{ "drain-timeout", "drain_timeout_ms", false, XLB_RANGE_DRAIN_TIMEOUT_MS },
 };
+
+/* Text keywords of "backend add" that go into the "check" object as they are (xlbd checks them). */
+static const struct str_kw {
+	const char *kw;
+	const char *key;
+} str_kws[] = {
+	{ "host", "host" },
+	{ "source", "source" },
+	{ "payload", "payload" },
+	{ "expect-payload", "expect_payload" },
+	{ "agent-send", "agent_send" },
+};
+
+/* "expect 204" or "expect 200-399": a status or a range of them. */
+static int parse_expect(struct cli *c, const char *val, json_t *check)
+{
+	const struct xlb_range *r = xlb_range(XLB_RANGE_EXPECT);
+	const char *dash = strchr(val, '-');
+	char range[XLB_RANGE_TEXT_LEN];
+	uint32_t lo, hi;
+
+	if (!dash && !xlb_range_parse(r, val, strlen(val), &lo)) {
+		json_object_set_new(check, "expect", json_integer(lo));
+		return 0;
+	}
+	if (dash && !xlb_range_parse(r, val, dash - val, &lo) &&
+	    !xlb_range_parse(r, dash + 1, strlen(dash + 1), &hi) && lo <= hi) {
+		json_object_set_new(check, "expect", json_string(val));
+		return 0;
+	}
+	return cli_usage_error(c, "invalid expect \"%s\" (an HTTP status %s or LO-HI)", val,
+			       xlb_range_text(r, range, sizeof(range)));
+}
 
 /* {"cmd": @cmd, "vip", "address"[, "port"]} from "VIP BACKEND"; NULL after a usage error. */
 static json_t *backend_req(struct cli *c, const char *cmd, int *argc, char ***argv)
@@ -60,15 +99,32 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 	json_t *dst = req;
 	const char *key;
 	uint32_t n;
-	size_t i;
+	size_t i, j;
 	__u8 mac[6];
 
 	for (i = 0; i < ARRAY_SIZE(num_kws); i++)
 		if (!strcmp(kw, num_kws[i].kw))
 			break;
+	for (j = 0; j < ARRAY_SIZE(str_kws); j++)
+		if (!strcmp(kw, str_kws[j].kw))
+			break;
+	if (!strcmp(kw, "backup")) {
+		if (json_object_get(req, "backup"))
+			return cli_usage_error(c, "\"%s\" given twice", kw);
+		json_object_set_new(req, "backup", json_true());
+		(*argc)--;
+		(*argv)++;
+		return 0;
+	}
 	if (i < ARRAY_SIZE(num_kws)) {
 		key = num_kws[i].key;
 		dst = num_kws[i].in_check ? check : req;
+	} else if (j < ARRAY_SIZE(str_kws)) {
+		key = str_kws[j].key;
+		dst = check;
+	} else if (!strcmp(kw, "expect")) {
+		key = "expect";
+		dst = check;
 	} else if (!strcmp(kw, "mac")) {
 		key = "mac";
 	} else if (!strcmp(kw, "check")) {
@@ -87,6 +143,10 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 		if (cli_parse_range(c, kw, val, num_kws[i].range, &n))
 			return XLB_EUSAGE;
 		json_object_set_new(dst, key, json_integer(n));
+	} else if (j < ARRAY_SIZE(str_kws)) {
+		json_object_set_new(dst, key, json_string(val));
+	} else if (!strcmp(key, "expect")) {
+		return parse_expect(c, val, check);
 	} else if (!strcmp(key, "mac")) {
 		if (xlb_mac_parse(val, mac))
 			return cli_usage_error(c, "invalid MAC \"%s\" (aa:bb:cc:dd:ee:ff)", val);
@@ -207,10 +267,13 @@ static int backend_list(struct cli *c, int argc, char **argv)
 		{ NULL, "BACKEND", F_BACKEND },
 		{ "id", "ID", F_INT, true },
 		{ "weight", "WEIGHT", F_INT, true },
+		{ "effective_weight", "EFFECTIVE", F_INT, true },
 		{ "state", "STATE", F_STR },
 		{ "health", "HEALTH", F_STR },
+		{ "why", "WHY", F_STR },
 		{ "slots", "SLOTS", F_INT, true },
 		{ "check", "CHECK", F_CHECK },
+		{ "last_check", "LAST CHECK", F_LAST },
 	};
 	static const struct cli_view view = { .rows = "backends", .cols = cols,
 					       .ncols = ARRAY_SIZE(cols) };
@@ -239,9 +302,13 @@ const struct cli_obj cli_obj_backend = {
 	.name = "backend",
 	.cmds = cmds,
 	.usage =
-	"Usage: xlb backend add VIP BACKEND [ weight W ] [ mac MAC ] [ check CHECK ]\n"
+	"Usage: xlb backend add VIP BACKEND [ weight W ] [ mac MAC ] [ backup ]\n"
+	"                       [ slow-start MS ] [ drain-timeout MS ] [ check CHECK ]\n"
 	"                       [ check-port PORT ] [ interval MS ] [ timeout MS ]\n"
-	"                       [ rise N ] [ fall N ] [ expect STATUS ]\n"
+	"                       [ rise N ] [ fall N ] [ jitter PCT ] [ fastinter MS ]\n"
+	"                       [ downinter MS ] [ source ADDR ] [ expect STATUS ]\n"
+	"                       [ host NAME ] [ payload TEXT ] [ expect-payload TEXT ]\n"
+	"                       [ agent-port PORT ] [ agent-interval MS ] [ agent-send TEXT ]\n"
 	"       xlb backend set VIP BACKEND { weight W | drain | enable | disable } ...\n"
 	"       xlb backend del VIP BACKEND\n"
 	"       xlb backend list [ VIP ]\n"

@@ -54,7 +54,7 @@ struct cli_obj {
 };
 
 extern const struct cli_obj cli_obj_vip, cli_obj_backend, cli_obj_stats, cli_obj_lookup,
-	cli_obj_table, cli_obj_status;
+	cli_obj_table, cli_obj_status, cli_obj_events;
 
 /* main.c: errors and usage */
 int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -91,6 +91,7 @@ enum cli_fmt {
 	F_UPTIME,	/* seconds as 3d04h02m05s */
 	F_IFACES,	/* interfaces: "eth0 (2, native), ..." */
 	F_STATS_NAME,	/* a VIP row's vip, or an indented backend row's address */
+	F_LAST,		/* a probe outcome: "connected 0.21ms", "-" when none yet */
 };
 
 struct cli_col {

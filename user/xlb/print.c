@@ -113,6 +113,16 @@ static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *
 		snprintf(buf, len, "%s%s%s", type ? type : "-", path ? " " : "", path ? path : "");
 		break;
 	}
+	case F_LAST: {
+		const char *detail = json_string_value(json_object_get(v, "detail"));
+
+		if (!detail)
+			snprintf(buf, len, "-");
+		else
+			snprintf(buf, len, "%s %.2fms", detail,
+				 json_number_value(json_object_get(v, "latency_ms")));
+		break;
+	}
 	case F_SHARE: {
 		double m = json_number_value(json_object_get(ctx, "table_size"));
 

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "xlbd.h"
 
 struct xlbd_client {
@@ -330,17 +331,18 @@ static int arg_backend(const struct xlb_cfg_vip *v, json_t *req, char *err, size
 	return i;
 }
 
-static unsigned int vip_usable(const struct xlb_cfg_vip *v)
+/* Backends with an effective weight: those that take new flows now. */
+static unsigned int vip_usable(const struct xlbd *d, const struct xlb_cfg_vip *v)
 {
 	unsigned int n = 0;
 	size_t i;
 
 	for (i = 0; i < v->nbackends; i++)
-		n += v->backends[i].state == XLB_STATE_ACTIVE && v->backends[i].weight;
+		n += d->be_rt[v->backends[i].id].weight > 0;
 	return n;
 }
 
-static json_t *vip_json(const struct xlb_cfg_vip *v)
+static json_t *vip_json(const struct xlbd *d, const struct xlb_cfg_vip *v)
 {
 	json_t *o = xlb_cfg_vip_to_json(v, false);
 	char name[96];
@@ -348,22 +350,55 @@ static json_t *vip_json(const struct xlb_cfg_vip *v)
 	json_object_set_new(o, "vip", json_string(xlb_vip_name(v, name, sizeof(name))));
 	json_object_set_new(o, "id", json_integer(v->id));
 	json_object_set_new(o, "backends", json_integer(v->nbackends));
-	json_object_set_new(o, "usable", json_integer(vip_usable(v)));
+	json_object_set_new(o, "usable", json_integer(vip_usable(d, v)));
 	return o;
 }
 
+/* The last outcome of a probe, for the views: ok, detail, latency, age. */
+static json_t *last_json(const struct hc_last *l)
+{
+	if (!l->valid)
+		return json_null();
+	return json_pack("{s:b, s:s, s:f, s:I}", "ok", l->r.ok, "detail", l->r.detail,
+			 "latency_ms", l->r.latency_us / 1000.0, "age_ms",
+			 (json_int_t)((prober_now_ns() - l->when_ns) / 1000000));
+}
+
+/*
+ * A backend as the API shows it: its configuration (the check in full, its VIP's defaults
+ * resolved) and its runtime state: health, effective weight and why, slots, last probe, agent.
+ */
 static json_t *backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
 			    const struct xlb_cfg_backend *b)
 {
+	const struct xlbd_be_rt *rt = &d->be_rt[b->id];
+	const struct health_checker *hc = checks_of(d, b->id);
 	json_t *o = xlb_cfg_backend_to_json(b);
 	char name[96];
 
+	json_object_set_new(o, "check", xlb_cfg_check_to_json(&b->check, false));
 	json_object_set_new(o, "vip", json_string(xlb_vip_name(v, name, sizeof(name))));
-	/* probing comes with a later issue: a backend without a check counts as up */
+	/* a backend without a check counts as up */
 	json_object_set_new(o, "health",
-			    json_string(b->check.type == XLB_CHECK_NONE ? "up" : "unknown"));
+			    json_string(b->check.type == XLB_CHECK_NONE ? "up" :
+					xlbd_health_name(rt->health)));
+	json_object_set_new(o, "effective_weight", json_integer(rt->weight));
+	json_object_set_new(o, "why", json_string(xlbd_why_name(rt->why)));
 	json_object_set_new(o, "id", json_integer(b->id));
-	json_object_set_new(o, "slots", json_integer(d->be_rt[b->id].slots));
+	json_object_set_new(o, "slots", json_integer(rt->slots));
+	if (hc && b->check.type != XLB_CHECK_NONE)
+		json_object_set_new(o, "last_check", last_json(&hc->last));
+	if (hc && b->check.agent_port) {
+		json_t *a = json_pack("{s:s, s:o}", "state", agent_state_name(hc->agent.state),
+				      "last", last_json(&hc->agent_last));
+
+		json_object_set_new(a, "weight_pct", hc->agent.weight_pct >= 0 ?
+							json_integer(hc->agent.weight_pct) :
+							json_null());
+		if (hc->agent.reason[0])
+			json_object_set_new(a, "reason", json_string(hc->agent.reason));
+		json_object_set_new(o, "agent", a);
+	}
 	return o;
 }
 
@@ -421,7 +456,7 @@ static int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_
 		return -EINVAL;
 	a = json_array();
 	for (i = 0; i < d->cfg->nvips; i++)
-		json_array_append_new(a, vip_json(&d->cfg->vips[i]));
+		json_array_append_new(a, vip_json(d, &d->cfg->vips[i]));
 	json_object_set_new(r, "vips", a);
 	return 0;
 }
@@ -478,7 +513,7 @@ static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t
 	ret = state_commit(d, to, err, errlen);
 	if (ret)
 		return ret;
-	json_object_set_new(r, "vip", vip_json(find_vip_like(d, &v)));
+	json_object_set_new(r, "vip", vip_json(d, find_vip_like(d, &v)));
 	return 0;
 }
 
@@ -531,7 +566,8 @@ static int cmd_backend_list(struct xlbd *d, json_t *req, json_t *r, char *err, s
 static int cmd_backend_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 {
 	static const char *const args[] = { "vip", "address", "port", "weight", "state",
-					    "mac", "check", NULL };
+					    "mac", "check", "backup", "slow_start_ms",
+					    "drain_timeout_ms", NULL };
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg_backend b, *nb;
 	struct xlb_cfg_vip *tv;
@@ -550,7 +586,7 @@ static int cmd_backend_add(struct xlbd *d, json_t *req, json_t *r, char *err, si
 	obj = json_deep_copy(req);
 	json_object_del(obj, "cmd");
 	json_object_del(obj, "vip");
-	ret = xlb_cfg_backend_from_json(obj, "", v->mode, &b, &e);
+	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
 	json_decref(obj);
 	if (ret) {
 		xlb_cfg_errors_first(&e, err, errlen);
@@ -635,7 +671,7 @@ static int cmd_backend_set(struct xlbd *d, json_t *req, json_t *r, char *err, si
 		json_object_set(obj, "weight", json_object_get(req, "weight"));
 	if (json_object_get(req, "state"))
 		json_object_set(obj, "state", json_object_get(req, "state"));
-	ret = xlb_cfg_backend_from_json(obj, "", v->mode, &b, &e);
+	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
 	json_decref(obj);
 	if (ret) {
 		xlb_cfg_errors_first(&e, err, errlen);
@@ -894,6 +930,34 @@ static int cmd_table(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 	return 0;
 }
 
+/* The event history after "since" (a sequence number; 0: all that is kept). */
+static int cmd_events(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "since", NULL };
+	const struct xlbd_event *ev;
+	json_t *since = json_object_get(req, "since"), *a;
+	json_int_t after = 0;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	if (since && (!json_is_integer(since) || json_integer_value(since) < 0)) {
+		snprintf(err, errlen, "since: must be an integer >= 0");
+		return -EINVAL;
+	}
+	if (since)
+		after = json_integer_value(since);
+	a = json_array();
+	while ((ev = xlbd_event_after(d, after))) {
+		json_array_append_new(a, json_pack("{s:I, s:I, s:i, s:s}", "seq", (json_int_t)ev->seq,
+						   "time_ms", (json_int_t)ev->time_ms, "level",
+						   ev->level, "text", ev->text));
+		after = ev->seq;
+	}
+	json_object_set_new(r, "events", a);
+	json_object_set_new(r, "last", json_integer(d->events_seq));
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	cmd_fn fn;
@@ -903,7 +967,7 @@ static const struct {
 	{ "backend_add", cmd_backend_add }, { "backend_del", cmd_backend_del },
 	{ "backend_set", cmd_backend_set }, { "backend_list", cmd_backend_list },
 	{ "stats", cmd_stats },		    { "lookup", cmd_lookup },
-	{ "table", cmd_table },
+	{ "table", cmd_table },		    { "events", cmd_events },
 };
 
 static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line, size_t len)
