@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# `make demo`: balance real HTTP traffic in network namespaces with xlbd and the xlb CLI, fail a
-# backend over, show the counters. Bounded (well under a minute); removes everything on exit.
+# `make demo`: balance real HTTP traffic in network namespaces with xlbd and the xlb CLI; a
+# backend's server stops and the health probes take it out with no operator command; it comes
+# back and ramps in (slow start); the counters. Bounded (well under a minute); removes everything.
 set -u
 cd "$(dirname "$0")/.."
 XLB_BUILD=${XLB_BUILD:-${BUILD:-build}}
@@ -59,13 +60,15 @@ cat >"$TB_TMP/xlbd.json" <<EOF
   "nexthop_mac": "$TB_NEXTHOP_MAC",
   "encap_source4": "$TB_LB4",
   "vips": [
-    {"address": "$VIP", "port": 80, "proto": "tcp", "mode": "ipip", "backends": [
+    {"address": "$VIP", "port": 80, "proto": "tcp", "mode": "ipip", "slow_start_ms": 2000,
+     "check": {"type": "http", "path": "/", "port": 80},
+     "backends": [
       {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]}
   ]
 }
 EOF
 say "Starting xlbd on lb"
-note "config $TB_TMP/xlbd.json: interface eth0 (native XDP), next hop $TB_NEXTHOP_MAC (rt), VIP $SVC in IPIP mode with three backends."
+note "config $TB_TMP/xlbd.json: interface eth0 (native XDP), next hop $TB_NEXTHOP_MAC (rt), VIP $SVC in IPIP mode with three backends, each probed with HTTP GET / at the default settings (every 200 ms, timeout 150 ms, down after 2 failures, up after 3 successes), and a 2 s slow start for a backend that comes back."
 tb_xlbd_start 100 || { cat "$TB_TMP/xlbd.log" >&2; die "xlbd did not start"; }
 xlb() { "$XLB_BUILD/xlb" -s "$TB_XLBD_SOCK" "$@"; }
 sed 's/^[^ ]* [a-z]*: /     xlbd: /' "$TB_TMP/xlbd.log" | grep -v libbpf
@@ -90,15 +93,23 @@ note "Each connection is a new flow with its own source port, so Maglev spreads 
 
 say "be2 fails: its HTTP server stops"
 tb_stop "${TB_HTTPD_PID[2]}"
-note "Health probes come in a later issue, so xlb still sends be2 its share of new flows; its kernel refuses them:"
-show "$(tb_requests "http://$VIP/" 15)"
-
-say "The operator takes be2 out"
-run xlb backend set "$SVC" "${TB_BE4[2]}" disable
-note "xlbd rebuilt the Maglev table without be2 (its slots went to be1 and be3) and swapped it in atomically:"
-grep 'rebuilt' "$TB_TMP/xlbd.log" | tail -1 | sed 's/^[^ ]* [a-z]*: /     xlbd: /'
+t0=$(date +%s%N)
+# wait_health STATE - poll be2's health every 20 ms, 5 s at most
+wait_health() {
+	local i
+	for i in $(seq 250); do
+		[ "$(xlb backend list "$SVC" | awk -v b="${TB_BE4[2]}" '$2 == b { print $7 }')" = "$1" ] &&
+			return 0
+		sleep 0.02
+	done
+	note "Unexpected: be2 was not marked $1 within 5 s."
+	status=1
+}
+wait_health down
+t1=$(date +%s%N)
+note "No operator command: xlbd's probes saw be2 refuse connections and took it out of the Maglev table $(( (t1 - t0) / 1000000 )) ms after its server stopped (as measured by this script, polling). What xlbd logged:"
+run xlb events
 run xlb backend list
-run xlb table "$SVC"
 
 say "$NREQ more requests"
 answers=$(tb_requests "http://$VIP/" "$NREQ")
@@ -109,6 +120,21 @@ if grep -qxF -e FAIL -e be2 <<<"$answers"; then
 else
 	note "Every request is answered, by be1 and be3 only."
 fi
+
+say "be2 comes back"
+tb_http_server_start 2 80 || die "could not restart be2's HTTP server"
+wait_health up
+note "After 3 good probes be2 is up again, and ramps in: it starts with a small share of its weight (slow start), then more:"
+run xlb backend list
+sleep 2.2
+note "2 s later, full weight:"
+run xlb backend list
+run xlb table "$SVC"
+say "$NREQ more requests"
+answers=$(tb_requests "http://$VIP/" "$NREQ")
+show "$answers"
+grep -qxF FAIL <<<"$answers" && { note "Unexpected: some requests failed."; status=1; }
+run xlb events
 
 say "Counters"
 run xlb stats

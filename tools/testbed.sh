@@ -286,13 +286,25 @@ class Server(http.server.ThreadingHTTPServer):
 Server(("::", port), Handler).serve_forever()
 EOF
 	for i in $(seq "$TB_NBACKENDS"); do
-		tb_bg "be$i" "$TB_TMP/httpd-be$i.log" python3 "$py" "be$i" "$port"
-		TB_HTTPD_PID[i]=$TB_LAST_PID
+		tb_http_server_start "$i" "$port" nowait
 	done
 	for i in $(seq "$TB_NBACKENDS"); do
-		tb_wait 10 tb_exec "be$i" sh -c "ss -Hltn 'sport = :$port' | grep -q ." || {
-			tb_log "http server on be$i did not start"; return 1; }
+		tb_http_server_wait "$i" "$port" || return 1
 	done
+}
+
+# tb_http_server_start I [PORT] [nowait] - (re)start be<I>'s HTTP server of tb_http_servers
+# (after a tb_stop of it, say); waits until it listens unless "nowait"
+tb_http_server_start() {
+	local i=$1 port=${2:-80}
+	tb_bg "be$i" "$TB_TMP/httpd-be$i.log" python3 "$TB_TMP/httpd.py" "be$i" "$port"
+	TB_HTTPD_PID[i]=$TB_LAST_PID
+	[ "${3:-}" = nowait ] || tb_http_server_wait "$i" "$port"
+}
+
+tb_http_server_wait() {
+	tb_wait 10 tb_exec "be$1" sh -c "ss -Hltn 'sport = :${2:-80}' | grep -q ." || {
+		tb_log "http server on be$1 did not start"; return 1; }
 }
 
 # tb_test_start NAME FILE... - start a TAP test: on exit, tb_cleanup and the plan; skip (exit 0)

@@ -23,11 +23,10 @@ struct xlbd_check {
 
 static const char *be_name(const struct xlbd_check *c, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
-
-	xlb_addr_format(c->addr, c->family, a, sizeof(a));
-	snprintf(buf, len, c->family == XLB_AF_INET6 ? "[%s]:%u" : "%s:%u", a, c->port);
-	return buf;
+	/* port 0: the VIP's port, as the config writes it */
+	if (!c->port)
+		return xlb_addr_format(c->addr, c->family, buf, len);
+	return xlb_hostport_format(c->addr, c->family, c->port, buf, len);
 }
 
 static const char *vip_name_of(const struct xlbd *d, __u32 vip_id, char *buf, size_t len)
