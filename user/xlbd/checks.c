@@ -83,8 +83,9 @@ static void on_agent(void *ctx, struct health_checker *hc, const struct agent_re
 
 static const struct hc_ops ops = { .on_change = on_change, .on_agent = on_agent };
 
-/* The checker parameters of backend @b's check. */
-static void params_of(const struct xlb_cfg_backend *b, struct hc_params *hp)
+/* The checker parameters of backend @b's check (port: the check's, the backend's, the VIP's). */
+static void params_of(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b,
+		      struct hc_params *hp)
 {
 	const struct xlb_cfg_check *k = &b->check;
 	struct probe_target *t = &hp->target;
@@ -94,7 +95,7 @@ static void params_of(const struct xlb_cfg_backend *b, struct hc_params *hp)
 		  k->type == XLB_CHECK_UDP ? PROBE_UDP : 0;
 	t->family = b->family;
 	memcpy(t->addr, b->addr, 16);
-	t->port = k->port ? k->port : b->port;
+	t->port = k->port ? k->port : b->port ? b->port : v->port;
 	t->has_source = k->has_source;
 	memcpy(t->source, k->source, 16);
 	t->timeout_ms = k->timeout_ms;
@@ -158,7 +159,7 @@ static int check_new(struct xlbd *d, const struct xlb_cfg_vip *v, const struct x
 	c->family = b->family;
 	memcpy(c->addr, b->addr, 16);
 	c->port = b->port;
-	params_of(b, &hp);
+	params_of(v, b, &hp);
 	c->hc = hc_new(d->prober, &hp, &ops, c);
 	if (!c->hc) {
 		err = -errno;
@@ -166,6 +167,11 @@ static int check_new(struct xlbd *d, const struct xlb_cfg_vip *v, const struct x
 			xlb_vip_name(v, vn, sizeof(vn)), be_name(c, bn, sizeof(bn)), strerror(errno));
 		free(c);
 		return err;
+	}
+	if (!b->check.agent_port) {
+		/* an agent no longer asked has nothing to say */
+		d->be_rt[b->id].agent_state = 0;
+		d->be_rt[b->id].agent_pct_set = false;
 	}
 	err = hc_start(c->hc, seed(d, b->id));
 	if (err) {
