@@ -68,6 +68,8 @@ struct xlb {
 	int prog_fd;
 	bool adopted;
 	bool pin;
+	__u32 max_vips;		/* entries of the maps indexed by vip id, as loaded or adopted */
+	__u32 max_backends;	/* entries of the maps indexed by backend id (id 0 = none) */
 	char pin_dir[PATH_MAX - 64];
 	__u32 old_prog_id;	/* the program pinned before this open (an earlier xlb's) */
 	int ifindexes[XLB_MAX_IFACES]; /* interfaces this handle attached */
@@ -136,6 +138,33 @@ static void unpin_all(struct xlb *x)
 }
 
 /*
+ * Maps whose size is chosen at load time (the flow table, and the maps indexed by vip or
+ * backend id): a pinned one keeps the size it was created with, whatever is asked now.
+ * Returns 1 for the vip id maps, 2 for the backend id maps, 3 for the flow table, else 0.
+ */
+static int sized_map(const char *name)
+{
+	static const char *const vip_maps[] = { "xlb_vips", "xlb_maglev", "xlb_stats_vip" };
+	static const char *const be_maps[] = { "xlb_backends", "xlb_stats_backend" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(vip_maps); i++)
+		if (!strcmp(name, vip_maps[i]))
+			return 1;
+	for (size_t i = 0; i < ARRAY_SIZE(be_maps); i++)
+		if (!strcmp(name, be_maps[i]))
+			return 2;
+	return strcmp(name, "xlb_flows") ? 0 : 3;
+}
+
+static __u32 map_size(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+/*
  * Open the pinned maps if they form a compatible state: every map present with the type, key
  * and value size this object expects, and xlb_config written by the same ABI version.
  * Returns 1 with @fds filled, 0 if nothing is pinned, -ESTALE if a pinned state is unusable.
@@ -164,14 +193,25 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 		if (!m || bpf_obj_get_info_by_fd(fds[i], &info, &len) ||
 		    info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
 		    info.value_size != bpf_map__value_size(m) ||
-		    (strcmp(map_names[i], "xlb_flows") &&
-		     info.max_entries != bpf_map__max_entries(m))) {
+		    (!sized_map(map_names[i]) && info.max_entries != bpf_map__max_entries(m))) {
 			pr_warn("xlb: pinned map %s does not match this program's layout", path);
 			err = -ESTALE;
 		}
 	}
 	if (!present)
 		return 0;
+	/* the maps of one kind of id were sized together: a mix is not a state of ours */
+	for (size_t i = 0; !err && i < N_MAPS; i++) {
+		for (size_t j = i + 1; sized_map(map_names[i]) % 3 && j < N_MAPS; j++) {
+			if (sized_map(map_names[i]) == sized_map(map_names[j]) &&
+			    map_size(fds[i]) != map_size(fds[j])) {
+				pr_warn("xlb: pinned maps %s and %s differ in size", map_names[i],
+					map_names[j]);
+				err = -ESTALE;
+				break;
+			}
+		}
+	}
 	if (!err) {
 		struct xlb_config cfg = {};
 		__u32 zero = 0;
@@ -252,6 +292,21 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 	m = bpf_object__find_map_by_name(x->obj, "xlb_flows");
 	if (m && opts && opts->flow_table_size)
 		bpf_map__set_max_entries(m, opts->flow_table_size);
+	/* the id-indexed maps sized as asked (adopted maps keep theirs: bpf_map__reuse_fd()) */
+	for (size_t i = 0; opts && i < N_MAPS; i++) {
+		__u32 want = sized_map(map_names[i]) == 1 ? opts->max_vips :
+			     sized_map(map_names[i]) == 2 ? opts->max_backends : 0;
+
+		if (want > (sized_map(map_names[i]) == 1 ? XLB_MAX_VIPS_LIMIT : XLB_MAX_BACKENDS_LIMIT) ||
+		    (want && want < 2)) {
+			err = -EINVAL;
+			pr_warn("xlb: %u entries for %s: out of range", want, map_names[i]);
+			goto fail;
+		}
+		m = bpf_object__find_map_by_name(x->obj, map_names[i]);
+		if (m && want)
+			bpf_map__set_max_entries(m, want);
+	}
 
 	if (x->pin) {
 		/* the program an earlier xlb pinned (and may have attached): ours to replace */
@@ -297,6 +352,8 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 			goto fail;
 		}
 	}
+	x->max_vips = bpf_map__max_entries(bpf_object__find_map_by_name(x->obj, "xlb_maglev"));
+	x->max_backends = bpf_map__max_entries(bpf_object__find_map_by_name(x->obj, "xlb_backends"));
 	if (!x->adopted) {
 		struct xlb_config cfg = { .gue_port = XLB_GUE_PORT_DEFAULT };
 
@@ -349,6 +406,16 @@ fail:
 bool xlb__adopted(const struct xlb *x)
 {
 	return x->adopted;
+}
+
+__u32 xlb__max_vips(const struct xlb *x)
+{
+	return x->max_vips;
+}
+
+__u32 xlb__max_backends(const struct xlb *x)
+{
+	return x->max_backends;
 }
 
 /* The id of the program attached to @ifindex in any mode, and the mode's flags. */
@@ -640,11 +707,12 @@ static void vip_meta_add(struct xlb_vip_meta *meta, const struct xlb_vip_key *ke
 }
 
 /*
- * Recompute xlb_vip_meta from xlb_vips (plus @extra, the key about to be added): a filter bit
- * is set before the VIP it announces appears, and cleared only after the last one is gone, so
- * the datapath never skips a live VIP.
+ * Recompute xlb_vip_meta from xlb_vips (plus @extra, the @n keys about to be added): a filter
+ * bit is set before the VIP it announces appears, and cleared only after the last one is gone,
+ * so the datapath never skips a live VIP. One walk of xlb_vips: callers changing many VIPs
+ * batch them (xlb_vip__set_batch()) rather than paying a walk per VIP.
  */
-static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra)
+static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t n)
 {
 	struct xlb_vip_key key, next;
 	struct xlb_vip_meta meta = {};
@@ -652,8 +720,8 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra)
 	void *prev = NULL;
 	__u32 zero = 0;
 
-	if (extra)
-		vip_meta_add(&meta, extra);
+	for (size_t i = 0; i < n; i++)
+		vip_meta_add(&meta, &extra[i]);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -664,18 +732,40 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra)
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vip_meta"), &zero, &meta, BPF_ANY));
 }
 
-int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+static int vip_check(const struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
 {
-	int err;
-
-	if (vip->id >= XLB_MAX_VIPS || vip->mode >= XLB_MODE__MAX)
+	if (vip->id >= x->max_vips || vip->mode >= XLB_MODE__MAX)
 		return -EINVAL;
 	if (key->family != XLB_AF_INET && key->family != XLB_AF_INET6)
 		return -EINVAL;
-	err = vip_meta_sync(x, key);
+	return 0;
+}
+
+int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+{
+	return xlb_vip__set_batch(x, key, vip, 1);
+}
+
+int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const struct xlb_vip *vips,
+		       size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 count = n;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		err = vip_check(x, &keys[i], &vips[i]);
+		if (err)
+			return err;
+	}
+	if (!n)
+		return 0;
+	err = vip_meta_sync(x, keys, n);
 	if (err)
 		return err;
-	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vips"), key, vip, BPF_ANY));
+	if (n == 1)
+		return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vips"), keys, vips, BPF_ANY));
+	return ret_errno(bpf_map_update_batch(mfd(x, "xlb_vips"), keys, vips, &count, &o));
 }
 
 int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip)
@@ -688,8 +778,22 @@ int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
 	int err = ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), key));
 
 	if (!err)
-		err = vip_meta_sync(x, NULL);
+		err = vip_meta_sync(x, NULL, 0);
 	return err;
+}
+
+int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
+{
+	int err = 0, e;
+
+	/* one by one (a key already gone must not stop the others), then one walk */
+	for (size_t i = 0; i < n; i++) {
+		e = ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), &keys[i]));
+		if (e && e != -ENOENT && !err)
+			err = e;
+	}
+	e = n ? vip_meta_sync(x, NULL, 0) : 0;
+	return err ? err : e;
 }
 
 int xlb_vip__foreach(struct xlb *x,
@@ -715,16 +819,31 @@ int xlb_vip__foreach(struct xlb *x,
 
 int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be)
 {
-	if (id == XLB_BACKEND_NONE || id >= XLB_MAX_BACKENDS)
+	if (id == XLB_BACKEND_NONE || id >= x->max_backends)
 		return -EINVAL;
 	if (be->family != XLB_AF_INET && be->family != XLB_AF_INET6)
 		return -EINVAL;
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, be, BPF_ANY));
 }
 
+int xlb_backend__set_batch(struct xlb *x, const __u32 *ids, const struct xlb_backend *bes,
+			   size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 count = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == XLB_BACKEND_NONE || ids[i] >= x->max_backends ||
+		    (bes[i].family != XLB_AF_INET && bes[i].family != XLB_AF_INET6))
+			return -EINVAL;
+	if (n == 1)
+		return xlb_backend__set(x, ids[0], bes);
+	return n ? ret_errno(bpf_map_update_batch(mfd(x, "xlb_backends"), ids, bes, &count, &o)) : 0;
+}
+
 int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be)
 {
-	if (id >= XLB_MAX_BACKENDS)
+	if (id >= x->max_backends)
 		return -EINVAL;
 	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_backends"), &id, be));
 }
@@ -733,7 +852,7 @@ int xlb_backend__clear(struct xlb *x, __u32 id)
 {
 	struct xlb_backend be = {};
 
-	if (id == XLB_BACKEND_NONE || id >= XLB_MAX_BACKENDS)
+	if (id == XLB_BACKEND_NONE || id >= x->max_backends)
 		return -EINVAL;
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, &be, BPF_ANY));
 }
@@ -757,7 +876,7 @@ static size_t table_map_len(__u32 n)
  * M); returns its fd or -errno (the caller logs: running out of fds is not always an error).
  * Nothing else holds the map until it is swapped in, so no reader can see it half written.
  */
-static int table_create(const __u32 *table, __u32 m)
+int xlb_table__create(const __u32 *table, __u32 m)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__u32 n = m + 1;
@@ -811,9 +930,10 @@ static int swap_chunk(struct xlb *x, const __u32 *keys, const int *fds, __u32 k,
 int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t n,
 			size_t *applied)
 {
-	__u64 seen[(XLB_MAX_VIPS + 63) / 64] = { 0 };
+	__u64 seen[(XLB_MAX_VIPS_LIMIT + 63) / 64] = { 0 };
 	__u32 keys[SWAP_CHUNK_TABLES];
 	int fds[SWAP_CHUNK_TABLES];
+	bool own[SWAP_CHUNK_TABLES];
 	size_t done = 0, i = 0;
 	bool no_fds = false;
 	__u64 bytes = 0;
@@ -828,7 +948,8 @@ int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t 
 	for (i = 0; i < n; i++) {
 		__u32 id = u[i].vip_id;
 
-		if (id >= XLB_MAX_VIPS || !u[i].m || u[i].m > XLB_MAGLEV_MAX || !u[i].table)
+		if (id >= x->max_vips || !u[i].m || u[i].m > XLB_MAGLEV_MAX ||
+		    (!u[i].table && !u[i].prebuilt) || (u[i].prebuilt && u[i].fd < 0))
 			return -EINVAL;
 		if (seen[id / 64] & (1ULL << (id % 64)))
 			return -EINVAL; /* twice in one batch: which table would be "the new one"? */
@@ -841,13 +962,14 @@ int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t 
 		if (k == SWAP_CHUNK_TABLES || (k && bytes + need > SWAP_CHUNK_BYTES) || no_fds) {
 			err = swap_chunk(x, keys, fds, k, &done);
 			while (k)
-				close(fds[--k]);
+				if (own[--k])
+					close(fds[k]);
 			bytes = 0;
 			no_fds = false;
 			if (err)
 				goto out;
 		}
-		fd = table_create(u[i].table, u[i].m);
+		fd = u[i].prebuilt ? u[i].fd : xlb_table__create(u[i].table, u[i].m);
 		if ((fd == -EMFILE || fd == -ENFILE) && k) {
 			/* out of descriptors: swap what is ready, which frees them, and go on */
 			no_fds = true;
@@ -860,6 +982,7 @@ int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t 
 			goto out;
 		}
 		keys[k] = u[i].vip_id;
+		own[k] = !u[i].prebuilt;
 		fds[k++] = fd;
 		bytes += need;
 		i++;
@@ -868,7 +991,8 @@ int xlb_vip__set_tables(struct xlb *x, const struct xlb_table_update *u, size_t 
 		err = swap_chunk(x, keys, fds, k, &done);
 out:
 	while (k)
-		close(fds[--k]);
+		if (own[--k])
+			close(fds[k]);
 	if (applied)
 		*applied = done;
 	return err;
@@ -888,7 +1012,7 @@ int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)
 	__u32 *v;
 	int fd, err = 0;
 
-	if (vip_id >= XLB_MAX_VIPS)
+	if (vip_id >= x->max_vips)
 		return -EINVAL;
 	if (bpf_map_lookup_elem(mfd(x, "xlb_maglev"), &vip_id, &inner_id))
 		return -errno;
@@ -923,7 +1047,7 @@ out:
 
 int xlb_vip__clear_table(struct xlb *x, __u32 vip_id)
 {
-	if (vip_id >= XLB_MAX_VIPS)
+	if (vip_id >= x->max_vips)
 		return -EINVAL;
 	if (bpf_map_delete_elem(mfd(x, "xlb_maglev"), &vip_id) && errno != ENOENT)
 		return -errno;
@@ -972,16 +1096,74 @@ static int percpu_clear(int fd, __u32 key, size_t n)
 
 int xlb_stats__vip(struct xlb *x, __u32 vip_id, struct xlb_counters *out)
 {
-	if (vip_id >= XLB_MAX_VIPS)
+	if (vip_id >= x->max_vips)
 		return -EINVAL;
 	return percpu_sum(mfd(x, "xlb_stats_vip"), vip_id, (__u64 *)out, 3);
 }
 
 int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out)
 {
-	if (id >= XLB_MAX_BACKENDS)
+	if (id >= x->max_backends)
 		return -EINVAL;
 	return percpu_sum(mfd(x, "xlb_stats_backend"), id, (__u64 *)out, 3);
+}
+
+/* Keys per BPF_MAP_LOOKUP_BATCH of a range read: bounds its buffer (keys x CPUs x value). */
+#define RANGE_CHUNK 1024
+
+/* Sum the per-CPU values (@n __u64 each) of keys @lo .. @lo + @count - 1 of array @fd. */
+static int percpu_sum_range(int fd, __u32 lo, __u32 count, __u64 *out, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 keys[RANGE_CHUNK], done = 0;
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu * n * RANGE_CHUNK, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, (size_t)count * n * sizeof(*out));
+	while (done < count) {
+		/* an array's batch token is the key before the first one to read */
+		__u32 prev = lo + done - 1, next, got = count - done < RANGE_CHUNK ? count - done :
+								     RANGE_CHUNK;
+
+		err = ret_errno(bpf_map_lookup_batch(fd, lo + done ? &prev : NULL, &next, keys, vals,
+						     &got, &o));
+		if (err && err != -ENOENT)
+			break;
+		err = 0;
+		for (__u32 k = 0; k < got; k++) {
+			__u64 *dst = &out[(size_t)(keys[k] - lo) * n];
+
+			if (keys[k] < lo || keys[k] - lo >= count)
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				for (size_t i = 0; i < n; i++)
+					dst[i] += vals[((size_t)k * ncpu + c) * n + i];
+		}
+		if (!got)
+			break;
+		done += got;
+	}
+	free(vals);
+	return err;
+}
+
+int xlb_stats__vips(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
+{
+	if (lo >= x->max_vips || count > x->max_vips - lo)
+		return -EINVAL;
+	return percpu_sum_range(mfd(x, "xlb_stats_vip"), lo, count, (__u64 *)out, 3);
+}
+
+int xlb_stats__backends(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
+{
+	if (lo >= x->max_backends || count > x->max_backends - lo)
+		return -EINVAL;
+	return percpu_sum_range(mfd(x, "xlb_stats_backend"), lo, count, (__u64 *)out, 3);
 }
 
 int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX])
@@ -997,14 +1179,14 @@ int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX]
 
 int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id)
 {
-	if (vip_id >= XLB_MAX_VIPS)
+	if (vip_id >= x->max_vips)
 		return -EINVAL;
 	return percpu_clear(mfd(x, "xlb_stats_vip"), vip_id, 3);
 }
 
 int xlb_stats__clear_backend(struct xlb *x, __u32 id)
 {
-	if (id >= XLB_MAX_BACKENDS)
+	if (id >= x->max_backends)
 		return -EINVAL;
 	return percpu_clear(mfd(x, "xlb_stats_backend"), id, 3);
 }

@@ -29,11 +29,20 @@ enum xlb_attach_mode {
 /* Where a BPF filesystem is mounted when the pin dir is not on one (as Cilium and iproute2 do). */
 #define XLB_BPFFS_ROOT "/sys/fs/bpf"
 
+/*
+ * The largest sizes the maps indexed by vip id and by backend id may be given at load time
+ * (xlb_open_opts.max_vips / max_backends); XLB_MAX_VIPS and XLB_MAX_BACKENDS are the defaults.
+ */
+#define XLB_MAX_VIPS_LIMIT 65536
+#define XLB_MAX_BACKENDS_LIMIT (1u << 20)
+
 struct xlb_open_opts {
 	const char *pin_dir;	/* NULL = XLB_PIN_DIR; "" = do not pin (tests) */
 	const char *bpffs_root;	/* NULL = XLB_BPFFS_ROOT; see xlb_bpffs_ensure() */
 	const char *bpf_obj;	/* NULL = the embedded skeleton object */
 	__u32 flow_table_size;	/* 0 = XLB_FLOWS_DEFAULT; ignored when adopting */
+	__u32 max_vips;		/* vip ids 0 .. max_vips-1; 0 = XLB_MAX_VIPS; ignored when adopting */
+	__u32 max_backends;	/* backend ids 1 .. max_backends-1; 0 = XLB_MAX_BACKENDS; likewise */
 	bool adopt;		/* reuse pinned maps/program when present and compatible */
 };
 
@@ -49,6 +58,12 @@ struct xlb;
  */
 struct xlb *xlb__open(const struct xlb_open_opts *opts);
 bool xlb__adopted(const struct xlb *x);
+/*
+ * The sizes of the id-indexed maps as loaded, or as pinned when adopting (a pinned state keeps
+ * its sizes): vip ids are 0 .. xlb__max_vips()-1, backend ids 1 .. xlb__max_backends()-1.
+ */
+__u32 xlb__max_vips(const struct xlb *x);
+__u32 xlb__max_backends(const struct xlb *x);
 
 /**
  * xlb_bpffs_ensure() - make sure @dir (which need not exist yet) can hold BPF pins.
@@ -81,8 +96,17 @@ int xlb__map_fd(const struct xlb *x, const char *name); /* "xlb_vips", "xlb_flow
 int xlb__config_get(struct xlb *x, struct xlb_config *cfg);
 int xlb__config_set(struct xlb *x, const struct xlb_config *cfg);
 
-/* VIPs. @vip->id must be < XLB_MAX_VIPS and owned by the caller. */
+/* VIPs. @vip->id must be < xlb__max_vips() and owned by the caller. */
 int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip);
+/*
+ * Set @n VIPs at once: the address filter (xlb_vip_meta) is recomputed once for all of them
+ * and announces them before they appear; the entries go in with one BPF_MAP_UPDATE_BATCH.
+ * Every entry is checked first (-EINVAL before anything changes).
+ */
+int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const struct xlb_vip *vips,
+		       size_t n);
+/* Delete @n VIPs (absent ones are skipped), then recompute the address filter once. */
+int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n);
 int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip);
 int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key);
 /* Iterate VIPs in the map: @cb returns non-zero to stop (that value is returned). */
@@ -90,17 +114,29 @@ int xlb_vip__foreach(struct xlb *x,
 		     int (*cb)(const struct xlb_vip_key *key, const struct xlb_vip *vip, void *ctx),
 		     void *ctx);
 
-/* Backends. @id in 1 .. XLB_MAX_BACKENDS-1. */
+/* Backends. @id in 1 .. xlb__max_backends()-1. */
 int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be);
+/* Set @n backends with one BPF_MAP_UPDATE_BATCH; all are checked first (-EINVAL). */
+int xlb_backend__set_batch(struct xlb *x, const __u32 *ids, const struct xlb_backend *bes,
+			   size_t n);
 int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be);
 int xlb_backend__clear(struct xlb *x, __u32 id);
 
 /* One VIP's new Maglev table, for xlb_vip__set_tables(). */
 struct xlb_table_update {
-	__u32 vip_id;		/* < XLB_MAX_VIPS; at most once per batch */
+	__u32 vip_id;		/* < xlb__max_vips(); at most once per batch */
 	__u32 m;		/* slots in @table: 1 .. XLB_MAGLEV_MAX */
 	const __u32 *table;	/* @m backend ids (XLB_BACKEND_NONE where none is usable) */
+	bool prebuilt;		/* @fd holds the table already (xlb_table__create()); @table unused */
+	int fd;			/* with @prebuilt: swapped in as is, closed by the caller */
 };
+
+/*
+ * xlb_table__create() - a new inner map holding the Maglev table @table of @m slots, ready for
+ * xlb_vip__set_tables() (prebuilt). It touches no map of a handle, so that builder threads may
+ * create tables side by side. Returns its fd or -errno.
+ */
+int xlb_table__create(const __u32 *table, __u32 m);
 
 /**
  * xlb_vip__set_tables() - swap in the Maglev tables of @n VIPs, paying one RCU grace period per
@@ -141,6 +177,12 @@ int xlb_vip__clear_table(struct xlb *x, __u32 vip_id);
 /* Counters summed over CPUs. */
 int xlb_stats__vip(struct xlb *x, __u32 vip_id, struct xlb_counters *out);
 int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out);
+/*
+ * Counters of the @count ids from @lo on (@out[i] is id @lo + i), read with a few
+ * BPF_MAP_LOOKUP_BATCH calls instead of one lookup per id.
+ */
+int xlb_stats__vips(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out);
+int xlb_stats__backends(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out);
 int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX]);
 int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id);
 int xlb_stats__clear_backend(struct xlb *x, __u32 id);
