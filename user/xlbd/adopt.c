@@ -30,7 +30,7 @@ static int pins_vip_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip,
 	struct xlbd_vip_rt *rt;
 	struct xlb_cfg_vip *v;
 
-	if (vip->id >= XLB_MAX_VIPS) {
+	if (vip->id >= p->d->max_vips) {
 		pr_warn("adopt: pinned VIP with id %u out of range, ignored", vip->id);
 		return 0;
 	}
@@ -82,7 +82,7 @@ struct xlb_cfg *state_from_pins(struct xlbd *d)
 	}
 	if (!xlb__config_get(d->x, &d->prog_config))
 		d->config_programmed = true;
-	for (id = 1; id < XLB_MAX_BACKENDS; id++) {
+	for (id = 1; id < d->max_backends; id++) {
 		struct xlb_cfg_backend *b, *nb;
 		struct xlb_cfg_vip *v = NULL;
 		struct xlbd_be_rt *rt;
@@ -130,10 +130,10 @@ struct xlb_cfg *state_from_pins(struct xlbd *d)
 		size_t j;
 
 		if (v->id + 1 > d->vip_next)
-			d->vip_next = (v->id + 1) % XLB_MAX_VIPS;
+			d->vip_next = (v->id + 1) % d->max_vips;
 		for (j = 0; j < v->nbackends; j++)
 			if (v->backends[j].id + 1 > d->be_next)
-				d->be_next = v->backends[j].id + 1 >= XLB_MAX_BACKENDS ?
+				d->be_next = v->backends[j].id + 1 >= d->max_backends ?
 						     1 : v->backends[j].id + 1;
 	}
 	if (orphans)

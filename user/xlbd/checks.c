@@ -192,7 +192,7 @@ static bool same(const struct xlbd_check *c, const struct xlb_cfg_vip *v,
 
 void checks_sync(struct xlbd *d)
 {
-	bool *keep = calloc(XLB_MAX_BACKENDS, sizeof(bool));
+	bool *keep = calloc(d->max_backends, sizeof(bool));
 	size_t i, j;
 	__u32 id;
 
@@ -215,7 +215,7 @@ void checks_sync(struct xlbd *d)
 			check_new(d, v, b);
 		}
 	}
-	for (id = 1; keep && id < XLB_MAX_BACKENDS; id++) {
+	for (id = 1; keep && id < d->max_backends; id++) {
 		if (!d->be_rt[id].check || keep[id])
 			continue;
 		checks_drop(d, id);
@@ -223,7 +223,7 @@ void checks_sync(struct xlbd *d)
 		d->be_rt[id].health = XLBD_HEALTH_UNKNOWN;
 		d->be_rt[id].agent_state = 0;
 		d->be_rt[id].agent_pct_set = false;
-		if (d->be_rt[id].programmed && d->be_rt[id].prog.vip_id < XLB_MAX_VIPS) {
+		if (d->be_rt[id].programmed && d->be_rt[id].prog.vip_id < d->max_vips) {
 			d->vip_rt[d->be_rt[id].prog.vip_id].dirty = true;
 			d->refresh = true;
 		}
@@ -234,7 +234,7 @@ out:
 
 void checks_free(struct xlbd *d)
 {
-	for (__u32 id = 1; d->be_rt && id < XLB_MAX_BACKENDS; id++)
+	for (__u32 id = 1; d->be_rt && id < d->max_backends; id++)
 		checks_drop(d, id);
 }
 

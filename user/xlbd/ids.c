@@ -20,6 +20,30 @@ void state_reset_be_rt(struct xlbd *d, __u32 id)
 	memset(&d->be_rt[id], 0, sizeof(d->be_rt[id]));
 }
 
+struct ids *ids_new(const struct xlbd *d)
+{
+	struct ids *ids = calloc(1, sizeof(*ids));
+
+	if (!ids)
+		return NULL;
+	ids->vip = calloc(d->max_vips, sizeof(bool));
+	ids->be = calloc(d->max_backends, sizeof(bool));
+	if (!ids->vip || !ids->be) {
+		ids_free(ids);
+		return NULL;
+	}
+	return ids;
+}
+
+void ids_free(struct ids *ids)
+{
+	if (!ids)
+		return;
+	free(ids->vip);
+	free(ids->be);
+	free(ids);
+}
+
 static int alloc_id(bool *used, __u32 lo, __u32 n, __u32 *cursor, __u32 *out)
 {
 	__u32 i, id;
@@ -79,8 +103,8 @@ static int match_backend(const struct xlb_cfg_vip *fv, const struct xlb_cfg_back
 int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
 		      struct ids *want)
 {
-	struct ids *used = calloc(1, sizeof(*used));
-	bool *claimed = calloc(XLB_MAX_BACKENDS, sizeof(bool));
+	struct ids *used = ids_new(d);
+	bool *claimed = calloc(d->max_backends, sizeof(bool));
 	bool by_addr = from && d->adopted && !d->cfg && without_ports(from);
 	size_t i, j;
 	int err = 0;
@@ -103,10 +127,10 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 
 		if (fv) {
 			v->id = fv->id;
-		} else if (v->id_set && v->id < XLB_MAX_VIPS && !used->vip[v->id]) {
+		} else if (v->id_set && v->id < d->max_vips && !used->vip[v->id]) {
 			used->vip[v->id] = true; /* a rollback restores its id and counters */
-		} else if (alloc_id(used->vip, 0, XLB_MAX_VIPS, &d->vip_next, &v->id)) {
-			pr_warn("no free VIP id");
+		} else if (alloc_id(used->vip, 0, d->max_vips, &d->vip_next, &v->id)) {
+			pr_warn("no free VIP id (max_vips %u)", d->max_vips);
 			err = -ENOSPC;
 			goto out;
 		} else {
@@ -122,10 +146,10 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 			if (fj >= 0 && fv->backends[fj].id) {
 				b->id = fv->backends[fj].id;
 				claimed[b->id] = true;
-			} else if (b->id && b->id < XLB_MAX_BACKENDS && !used->be[b->id]) {
+			} else if (b->id && b->id < d->max_backends && !used->be[b->id]) {
 				used->be[b->id] = true; /* restored by a rollback, counters kept */
-			} else if (alloc_id(used->be, 1, XLB_MAX_BACKENDS, &d->be_next, &b->id)) {
-				pr_warn("no free backend id");
+			} else if (alloc_id(used->be, 1, d->max_backends, &d->be_next, &b->id)) {
+				pr_warn("no free backend id (max_backends %u)", d->max_backends);
 				err = -ENOSPC;
 				goto out;
 			} else {
@@ -139,7 +163,7 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 		}
 	}
 out:
-	free(used);
+	ids_free(used);
 	free(claimed);
 	return err;
 }

@@ -188,11 +188,6 @@ int main(int argc, char **argv)
 	pr_info("xlbd %s starting: config %s, socket %s, pin dir %s", XLB_VERSION, d.config_path,
 		d.socket_path, d.pin_dir);
 
-	/* runtime state starts zeroed: no agent share, health unknown, nothing programmed */
-	d.vip_rt = calloc(XLB_MAX_VIPS, sizeof(*d.vip_rt));
-	d.be_rt = calloc(XLB_MAX_BACKENDS, sizeof(*d.be_rt));
-	if (!d.vip_rt || !d.be_rt)
-		goto out;
 	d.be_next = 1;
 
 	/*
@@ -231,6 +226,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.adopted = xlb__adopted(d.x);
+	/* runtime state starts zeroed: no agent share, health unknown, nothing programmed */
+	d.max_vips = xlb__max_vips(d.x);
+	d.max_backends = xlb__max_backends(d.x);
+	d.vip_rt = calloc(d.max_vips, sizeof(*d.vip_rt));
+	d.be_rt = calloc(d.max_backends, sizeof(*d.be_rt));
+	if (!d.vip_rt || !d.be_rt)
+		goto out;
 	if (d.adopted) {
 		pr_info("adopting the pinned datapath under %s", d.pin_dir);
 		pinned = state_from_pins(&d);
@@ -364,7 +366,7 @@ out:
 		close(d.tfd);
 	xlb_cfg_free(pinned);
 	xlb_cfg_free(d.cfg);
-	for (size_t i = 0; d.vip_rt && i < XLB_MAX_VIPS; i++)
+	for (size_t i = 0; d.vip_rt && i < d.max_vips; i++)
 		free(d.vip_rt[i].inputs);
 	free(d.vip_rt);
 	free(d.be_rt);

@@ -10,10 +10,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xlbd.h"
 
@@ -167,56 +169,95 @@ static int ifaces_apply(struct xlbd *d, const struct xlb_cfg *from, const struct
 
 /* ------------------------------------------------------------------ passes */
 
-/* Write backend entries of @v that differ from the datapath's: those that are (@usable) or not. */
-static int backends_pass(struct xlbd *d, const struct xlb_cfg_vip *v, bool usable)
+/* Entries gathered for one batched map write. */
+struct be_batch {
+	__u32 *ids;
+	struct xlb_backend *vals;
+	size_t n, cap;
+};
+
+static int be_batch_add(struct be_batch *bb, __u32 id, const struct xlb_backend *val)
 {
-	struct xlb_backend nv;
-	size_t j;
-	int err;
+	if (bb->n == bb->cap) {
+		size_t cap = bb->cap ? bb->cap * 2 : 64;
+		__u32 *ids = realloc(bb->ids, cap * sizeof(*ids));
+		struct xlb_backend *vals;
 
-	for (j = 0; j < v->nbackends; j++) {
-		const struct xlb_cfg_backend *b = &v->backends[j];
-		struct xlbd_be_rt *rt = &d->be_rt[b->id];
-
-		backend_value(d, v, b, &nv);
-		if (!!(nv.flags & XLB_BE_F_USABLE) != usable ||
-		    (rt->programmed && !memcmp(&nv, &rt->prog, sizeof(nv))))
-			continue;
-		err = xlb_backend__set(d->x, b->id, &nv);
-		if (err) {
-			pr_warn("cannot set backend %u: %s", b->id, strerror(-err));
-			return err;
-		}
-		rt->programmed = true;
-		rt->prog = nv;
+		if (!ids)
+			return -ENOMEM;
+		bb->ids = ids;
+		vals = realloc(bb->vals, cap * sizeof(*vals));
+		if (!vals)
+			return -ENOMEM;
+		bb->vals = vals;
+		bb->cap = cap;
 	}
+	bb->ids[bb->n] = id;
+	bb->vals[bb->n++] = *val;
 	return 0;
 }
 
-/* A table built, waiting for its batched swap. */
+/*
+ * Write the backend entries of the VIPs of @cfg selected by @only (NULL: all) that differ from
+ * the datapath's: those that are (@usable) or are not usable; one batched write for all.
+ */
+static int backends_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *only, bool usable)
+{
+	struct be_batch bb = {};
+	struct xlb_backend nv;
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; i < cfg->nvips && !err; i++) {
+		const struct xlb_cfg_vip *v = &cfg->vips[i];
+
+		if (only && !only[i])
+			continue;
+		for (j = 0; j < v->nbackends && !err; j++) {
+			const struct xlb_cfg_backend *b = &v->backends[j];
+			struct xlbd_be_rt *rt = &d->be_rt[b->id];
+
+			backend_value(d, v, b, &nv);
+			if (!!(nv.flags & XLB_BE_F_USABLE) != usable ||
+			    (rt->programmed && !memcmp(&nv, &rt->prog, sizeof(nv))))
+				continue;
+			err = be_batch_add(&bb, b->id, &nv);
+		}
+	}
+	if (!err)
+		err = xlb_backend__set_batch(d->x, bb.ids, bb.vals, bb.n);
+	if (err) {
+		pr_warn("cannot set %zu backends: %s", bb.n, strerror(-err));
+	} else {
+		for (i = 0; i < bb.n; i++) {
+			d->be_rt[bb.ids[i]].programmed = true;
+			d->be_rt[bb.ids[i]].prog = bb.vals[i];
+		}
+	}
+	free(bb.ids);
+	free(bb.vals);
+	return err;
+}
+
+/* A table to build, then waiting for its batched swap. */
 struct pending {
 	const struct xlb_cfg_vip *v;
-	struct xlb_maglev_backend *in;
+	struct xlb_maglev_backend *in;	/* its inputs, sorted by id */
 	size_t n;
 	__u32 *table;
+	__u32 *cnt;			/* slots of in[k], counted by the builder */
+	bool want_fd;			/* the builder also creates the inner map */
+	int fd;				/* that map, or -1: the swap creates it from @table */
+	int err;
 	double build_ms;
+	bool skip;			/* nothing to swap (an adopted table found equal) */
 };
-
-static void count_slots(struct xlbd *d, const struct xlb_cfg_vip *v, const __u32 *table)
-{
-	size_t i;
-
-	for (i = 0; i < v->nbackends; i++)
-		d->be_rt[v->backends[i].id].slots = 0;
-	for (i = 0; i < v->table_size; i++)
-		if (table[i] && table[i] < XLB_MAX_BACKENDS)
-			d->be_rt[table[i]].slots++;
-}
 
 /* The table of @p->v is in the datapath: remember its inputs (takes @p->in). */
 static void table_done(struct xlbd *d, struct pending *p)
 {
 	struct xlbd_vip_rt *rt = &d->vip_rt[p->v->id];
+	size_t i;
 
 	free(rt->inputs);
 	rt->inputs = p->in;
@@ -224,82 +265,182 @@ static void table_done(struct xlbd *d, struct pending *p)
 	rt->m = p->v->table_size;
 	rt->table_unknown = false;
 	rt->last_rebuild_ms = xlbd_now_ms();
+	for (i = 0; i < p->v->nbackends; i++)
+		d->be_rt[p->v->backends[i].id].slots = 0;
+	for (i = 0; i < p->n; i++)
+		d->be_rt[p->in[i].id].slots = p->cnt[i];
 	p->in = NULL;
-	count_slots(d, p->v, p->table);
 }
 
-/* Swap the tables of @n pending VIPs in, then log one line each. */
+/* Swap the tables of the @n pending VIPs in (those not skipped), then log one line each. */
 static int swap_pending(struct xlbd *d, struct pending *p, size_t n)
 {
 	struct xlb_table_update u[SWAP_CHUNK];
+	struct pending *sw[SWAP_CHUNK];
 	struct timespec t0;
 	char name[96];
 	double swap_ms;
-	size_t i, done = 0;
+	size_t i, k = 0, done = 0;
 	int err;
 
-	for (i = 0; i < n; i++)
-		u[i] = (struct xlb_table_update){ .vip_id = p[i].v->id, .m = p[i].v->table_size,
-						  .table = p[i].table };
+	for (i = 0; i < n; i++) {
+		if (p[i].skip)
+			continue;
+		sw[k] = &p[i];
+		u[k++] = (struct xlb_table_update){ .vip_id = p[i].v->id, .m = p[i].v->table_size,
+						    .table = p[i].table, .prebuilt = p[i].fd >= 0,
+						    .fd = p[i].fd };
+	}
+	if (!k)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = xlb_vip__set_tables(d->x, u, n, &done);
+	err = xlb_vip__set_tables(d->x, u, k, &done);
 	swap_ms = state_elapsed_ms_f(&t0);
 	for (i = 0; i < done; i++) {
-		table_done(d, &p[i]);
+		table_done(d, sw[i]);
 		xlbd_event(d, XLB_LOG_INFO, "vip %s: table rebuilt (M=%u, %zu backends) in %.2f ms",
-			   xlb_vip_name(p[i].v, name, sizeof(name)), p[i].v->table_size, p[i].n,
-			   p[i].build_ms + swap_ms / n);
+			   xlb_vip_name(sw[i]->v, name, sizeof(name)), sw[i]->v->table_size, sw[i]->n,
+			   sw[i]->build_ms + swap_ms / k);
 	}
-	if (n > 1)
+	if (k > 1)
 		pr_info("%zu tables swapped in one batch in %.2f ms", done, swap_ms);
 	if (err)
 		pr_warn("vip %s: cannot set table: %s",
-			xlb_vip_name(p[done < n ? done : n - 1].v, name, sizeof(name)), strerror(-err));
+			xlb_vip_name(sw[done < k ? done : k - 1]->v, name, sizeof(name)),
+			strerror(-err));
 	return err;
 }
 
 /*
- * Build the table of @v from its effective weights into @p, or return 1 when the datapath
- * already holds it (the same inputs; or, adopted with unknown inputs, the same slots).
+ * Prepare the build of @v's table into @p from its effective weights, or return 1 when the
+ * datapath already holds it (the same inputs as the table swapped in last).
  */
-static int build_table(struct xlbd *d, const struct xlb_cfg_vip *v, struct pending *p)
+static int prepare_table(struct xlbd *d, const struct xlb_cfg_vip *v, struct pending *p)
 {
 	struct xlbd_vip_rt *rt = &d->vip_rt[v->id];
-	struct timespec t0;
-	__u32 *old;
-	char name[96];
-	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(p, 0, sizeof(*p));
 	p->v = v;
+	p->fd = -1;
 	p->in = calloc(v->nbackends + 1, sizeof(*p->in));
-	p->table = calloc(v->table_size, sizeof(*p->table));
-	if (!p->in || !p->table)
+	if (!p->in)
 		return -ENOMEM;
 	p->n = table_inputs(d, v, p->in);
 	if (!rt->table_unknown && rt->m == v->table_size && rt->ninputs == p->n &&
 	    !memcmp(rt->inputs, p->in, p->n * sizeof(*p->in)))
 		return 1;
-	if (p->n) {
-		err = xlb_maglev_build(p->in, p->n, v->table_size, p->table);
-		if (err)
-			return err;
+	/* allocated only for a table that changes: an apply compares every table's inputs */
+	p->table = calloc(v->table_size, sizeof(*p->table));
+	p->cnt = calloc(p->n + 1, sizeof(*p->cnt));
+	/* an adopted table of unknown inputs may stay: compared first (keep_if_pinned()) */
+	p->want_fd = !rt->table_unknown || rt->m != v->table_size;
+	return p->table && p->cnt ? 0 : -ENOMEM;
+}
+
+/*
+ * Build one pending table, count each input's slots and create its inner map: touches only
+ * @p's own memory (and a new map), so that several run at once in builder threads.
+ */
+static void build_one(struct pending *p)
+{
+	struct timespec t0;
+	__u32 m = p->v->table_size, i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (p->n)
+		p->err = xlb_maglev_build(p->in, p->n, m, p->table);
+	for (i = 0; !p->err && p->n && i < m; i++) {
+		size_t lo = 0, hi = p->n;	/* inputs sorted by id: binary search */
+
+		if (!p->table[i])
+			continue;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (p->in[mid].id <= p->table[i])
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (p->in[lo].id == p->table[i])
+			p->cnt[lo]++;
 	}
+	/* filling a map is half the cost of a build: done here too (on failure, by the swap) */
+	if (!p->err && p->want_fd)
+		p->fd = xlb_table__create(p->table, m);
 	p->build_ms = state_elapsed_ms_f(&t0);
-	if (!rt->table_unknown || rt->m != v->table_size)
-		return 0;
-	old = calloc(v->table_size, sizeof(*old));
-	if (old && xlb_vip__get_table(d->x, v->id, old, v->table_size) == (int)v->table_size &&
-	    !memcmp(old, p->table, v->table_size * sizeof(*old))) {
+}
+
+/* Builder threads: take the next table of the chunk until none is left. */
+struct builders {
+	struct pending *p;
+	size_t n;
+	size_t next;	/* atomic */
+};
+
+static void *builder(void *arg)
+{
+	struct builders *b = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n)
+		build_one(&b->p[i]);
+	return NULL;
+}
+
+#define BUILDERS_MAX 8
+
+/*
+ * Build the @n tables of a chunk. The builds are pure functions of their inputs and take most
+ * of a large apply (about 1.4 ms each at M = 65537), so with more than one they run in up to
+ * one thread per online CPU, the loop's own thread included, which then waits for them all:
+ * the daemon's state is only ever touched by the loop's thread, and nothing else runs
+ * meanwhile (as before: an apply blocks the loop).
+ */
+static int build_chunk(struct pending *p, size_t n)
+{
+	struct builders b = { .p = p, .n = n };
+	pthread_t tid[BUILDERS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nt = 0, want = cpus > 1 ? (size_t)cpus - 1 : 0, i;
+
+	if (want > BUILDERS_MAX)
+		want = BUILDERS_MAX;
+	if (want > n - 1)
+		want = n ? n - 1 : 0;
+	for (i = 0; i < want; i++)
+		if (!pthread_create(&tid[nt], NULL, builder, &b))
+			nt++;
+	builder(&b);
+	for (i = 0; i < nt; i++)
+		pthread_join(tid[i], NULL);
+	for (i = 0; i < n; i++)
+		if (p[i].err)
+			return p[i].err;
+	return 0;
+}
+
+/*
+ * An adopted table whose inputs are unknown: if the table just built equals the pinned one,
+ * it stays (no swap).
+ */
+static void keep_if_pinned(struct xlbd *d, struct pending *p)
+{
+	struct xlbd_vip_rt *rt = &d->vip_rt[p->v->id];
+	__u32 m = p->v->table_size, *old;
+	char name[96];
+
+	if (!rt->table_unknown || rt->m != m)
+		return;
+	old = calloc(m, sizeof(*old));
+	if (old && xlb_vip__get_table(d->x, p->v->id, old, m) == (int)m &&
+	    !memcmp(old, p->table, m * sizeof(*old))) {
 		pr_info("vip %s: pinned table kept (M=%u, %zu backends, checked in %.2f ms)",
-			xlb_vip_name(v, name, sizeof(name)), v->table_size, p->n, state_elapsed_ms_f(&t0));
+			xlb_vip_name(p->v, name, sizeof(name)), m, p->n, p->build_ms);
 		table_done(d, p);
-		free(old);
-		return 1;
+		p->skip = true;
 	}
 	free(old);
-	return 0;
 }
 
 static void pending_free(struct pending *p, size_t n)
@@ -307,20 +448,45 @@ static void pending_free(struct pending *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(p[i].in);
 		free(p[i].table);
+		free(p[i].cnt);
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+		p[i].fd = -1;
 	}
 }
 
-/* Tables of the VIPs of @cfg selected by @only (NULL: all), built and swapped in batches. */
+/* Build and swap a chunk of pending tables. */
+static int flush_chunk(struct xlbd *d, struct pending *p, size_t n)
+{
+	int err = build_chunk(p, n);
+
+	if (err) {
+		pr_warn("cannot build a Maglev table: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < n; i++)
+		keep_if_pinned(d, &p[i]);
+	return swap_pending(d, p, n);
+}
+
+/*
+ * Tables of the VIPs of @cfg selected by @only (NULL: all), built and swapped in chunks; one
+ * progress line per second of a long pass.
+ */
 static int tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *only)
 {
 	struct pending p[SWAP_CHUNK];
-	size_t i, n = 0;
+	size_t i, n = 0, total = 0, seen = 0;
+	__u64 t0 = xlbd_now_ms(), last = t0;
 	int err = 0, rc;
 
+	for (i = 0; i < cfg->nvips; i++)
+		total += !only || only[i];
 	for (i = 0; i < cfg->nvips && !err; i++) {
 		if (only && !only[i])
 			continue;
-		rc = build_table(d, &cfg->vips[i], &p[n]);
+		seen++;
+		rc = prepare_table(d, &cfg->vips[i], &p[n]);
 		if (rc < 0) {
 			err = rc;
 			n++;
@@ -331,13 +497,19 @@ static int tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *on
 			continue;
 		}
 		if (++n == SWAP_CHUNK) {
-			err = swap_pending(d, p, n);
+			err = flush_chunk(d, p, n);
 			pending_free(p, n);
 			n = 0;
+			if (xlbd_now_ms() - last >= 1000) {
+				last = xlbd_now_ms();
+				pr_info("%zu of %zu VIPs done (%.1f s)", seen, total,
+					(last - t0) / 1000.0);
+			}
+			d->progress_done = seen;
 		}
 	}
 	if (!err && n)
-		err = swap_pending(d, p, n);
+		err = flush_chunk(d, p, n);
 	pending_free(p, n);
 	return err;
 }
@@ -345,62 +517,96 @@ static int tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *on
 /* VIP entries of @cfg that differ from the datapath's (after their tables: never a VIP without). */
 static int vips_pass(struct xlbd *d, const struct xlb_cfg *cfg)
 {
-	struct xlb_vip_key k;
-	struct xlb_vip nv;
-	char name[96];
-	size_t i;
-	int err;
+	struct xlb_vip_key *keys = calloc(cfg->nvips + 1, sizeof(*keys));
+	struct xlb_vip *vals = calloc(cfg->nvips + 1, sizeof(*vals));
+	size_t i, n = 0;
+	int err = 0;
 
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < cfg->nvips; i++) {
 		const struct xlb_cfg_vip *v = &cfg->vips[i];
 		struct xlbd_vip_rt *rt = &d->vip_rt[v->id];
 
-		vip_key(v, &k);
-		vip_value(v, &nv);
-		if (rt->programmed && !memcmp(&k, &rt->key, sizeof(k)) &&
-		    !memcmp(&nv, &rt->val, sizeof(nv)))
+		vip_key(v, &keys[n]);
+		vip_value(v, &vals[n]);
+		if (rt->programmed && !memcmp(&keys[n], &rt->key, sizeof(keys[n])) &&
+		    !memcmp(&vals[n], &rt->val, sizeof(vals[n])))
 			continue;
-		err = xlb_vip__set(d->x, &k, &nv);
-		if (err) {
-			pr_warn("vip %s: cannot set: %s", xlb_vip_name(v, name, sizeof(name)),
-				strerror(-err));
-			return err;
-		}
-		rt->programmed = true;
-		rt->key = k;
-		rt->val = nv;
+		n++;
 	}
-	return 0;
+	err = xlb_vip__set_batch(d->x, keys, vals, n);
+	if (err) {
+		pr_warn("cannot set %zu VIPs: %s", n, strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct xlbd_vip_rt *rt = &d->vip_rt[vals[i].id];
+
+		rt->programmed = true;
+		rt->key = keys[i];
+		rt->val = vals[i];
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
-/* Entries the datapath holds that @want does not: VIPs (entry, table, counters), backends. */
+/*
+ * Entries the datapath holds that @want does not: VIPs (entry, then table and counters: the
+ * entries of all go first, in one batch), backends.
+ */
 static int removals_pass(struct xlbd *d, const struct ids *want)
 {
-	__u32 id;
-	int err;
+	struct xlb_vip_key *keys = NULL;
+	__u32 *ids = NULL, id;
+	size_t n = 0, cap = 0, i;
+	int err = 0;
 
-	for (id = 0; id < XLB_MAX_VIPS; id++) {
-		struct xlbd_vip_rt *rt = &d->vip_rt[id];
-
-		if (!rt->programmed || want->vip[id])
+	for (id = 0; id < d->max_vips; id++) {
+		if (!d->vip_rt[id].programmed || want->vip[id])
 			continue;
-		err = xlb_vip__del(d->x, &rt->key);
-		if (err && err != -ENOENT) {
-			pr_warn("vip id %u: cannot delete: %s", id, strerror(-err));
-			return err;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			struct xlb_vip_key *k = realloc(keys, c * sizeof(*k));
+			__u32 *ni = k ? realloc(ids, c * sizeof(*ni)) : NULL;
+
+			if (k)
+				keys = k;
+			if (!ni) {
+				err = -ENOMEM;
+				goto out;
+			}
+			ids = ni;
+			cap = c;
 		}
-		xlb_vip__clear_table(d->x, id);
-		xlb_stats__clear_vip(d->x, id);
-		state_reset_vip_rt(rt);
+		keys[n] = d->vip_rt[id].key;
+		ids[n++] = id;
 	}
-	for (id = 1; id < XLB_MAX_BACKENDS; id++) {
+	err = xlb_vip__del_batch(d->x, keys, n);
+	if (err) {
+		pr_warn("cannot delete %zu VIPs: %s", n, strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		xlb_vip__clear_table(d->x, ids[i]);
+		xlb_stats__clear_vip(d->x, ids[i]);
+		state_reset_vip_rt(&d->vip_rt[ids[i]]);
+	}
+	for (id = 1; id < d->max_backends; id++) {
 		if (!d->be_rt[id].programmed || want->be[id])
 			continue;
 		xlb_backend__clear(d->x, id);
 		xlb_stats__clear_backend(d->x, id);
 		state_reset_be_rt(d, id);
 	}
-	return 0;
+out:
+	free(keys);
+	free(ids);
+	return err;
 }
 
 /*
@@ -464,16 +670,13 @@ static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *onl
 			weigh_at(d, now + next);
 		note_usable(d, &cfg->vips[i]);
 	}
-	for (i = 0; i < cfg->nvips && !err; i++)
-		if (!only || only[i])
-			err = backends_pass(d, &cfg->vips[i], true);
+	err = backends_pass(d, cfg, only, true);
 	if (!err)
 		err = tables_pass(d, cfg, only);
 	if (!err && !only)
 		err = vips_pass(d, cfg);
-	for (i = 0; i < cfg->nvips && !err; i++)
-		if (!only || only[i])
-			err = backends_pass(d, &cfg->vips[i], false);
+	if (!err)
+		err = backends_pass(d, cfg, only, false);
 	return err;
 }
 
@@ -512,8 +715,10 @@ static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bo
 			const struct xlb_cfg_backend *ob = fj >= 0 ? &fv->backends[fj] : NULL;
 
 			xlb_addr_format(b->addr, b->family, a, sizeof(a));
+			/* a new VIP's line gives its backend count: theirs only in debug */
 			if (!ob)
-				pr_info("vip %s: backend %s port %u added (id %u, weight %u, %s)", name,
+				xlb_log(fv ? XLB_LOG_INFO : XLB_LOG_DEBUG,
+					"vip %s: backend %s port %u added (id %u, weight %u, %s)", name,
 					a, b->port, b->id, b->weight, xlb_cfg_state_name(b->state));
 			else if (ob->weight != b->weight || ob->state != b->state)
 				pr_info("vip %s: backend %s port %u: weight %u -> %u, %s -> %s", name,
@@ -557,7 +762,7 @@ static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bo
 int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 {
 	bool adopting = from && !d->cfg;
-	struct ids *want = calloc(1, sizeof(*want));
+	struct ids *want = ids_new(d);
 	struct xlb_config mnew;
 	int err;
 
@@ -595,7 +800,7 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 	if (!err)
 		err = ifaces_apply(d, adopting ? NULL : from, to, false);
 out:
-	free(want);
+	ids_free(want);
 	return err;
 }
 

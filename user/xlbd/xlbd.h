@@ -108,8 +108,9 @@ struct xlbd {
 	struct xlb_cfg *cfg;
 	bool adopted;
 	struct timespec started;	/* CLOCK_MONOTONIC */
-	struct xlbd_vip_rt *vip_rt;	/* [XLB_MAX_VIPS] */
-	struct xlbd_be_rt *be_rt;	/* [XLB_MAX_BACKENDS] */
+	__u32 max_vips, max_backends;	/* the datapath's id ranges (xlb__max_vips(), ...) */
+	struct xlbd_vip_rt *vip_rt;	/* [max_vips] */
+	struct xlbd_be_rt *be_rt;	/* [max_backends] */
 	bool config_programmed;		/* prog_config is in xlb_config */
 	struct xlb_config prog_config;
 	bool refresh;			/* some VIP is dirty: state_refresh() at the end of the turn */
@@ -120,6 +121,10 @@ struct xlbd {
 	__u64 events_seq;		/* sequence number of the newest event */
 	__u32 vip_next, be_next;	/* next-fit cursors: freed ids are reused as late as possible */
 	struct timespec last_sample;
+	/* a long apply in progress (start, reload, a large batch): shown by status */
+	const char *progress_what;	/* NULL when none */
+	size_t progress_done, progress_total;
+	struct timespec progress_since;
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
@@ -153,9 +158,11 @@ double state_elapsed_ms_f(const struct timespec *since);
 
 /* ids.c: ids of a configuration about to be applied; runtime state of a freed id. */
 struct ids {
-	bool vip[XLB_MAX_VIPS];
-	bool be[XLB_MAX_BACKENDS];
+	bool *vip;	/* [max_vips] */
+	bool *be;	/* [max_backends] */
 };
+struct ids *ids_new(const struct xlbd *d);
+void ids_free(struct ids *ids);
 /*
  * Give every VIP and backend of @to an id: the one of its match in @from (the configuration the
  * datapath was programmed for), or a free one. Marks them in @want. 0 or -ENOSPC / -ENOMEM.
