@@ -1054,6 +1054,31 @@ int xlb_vip__clear_table(struct xlb *x, __u32 vip_id)
 	return 0;
 }
 
+int xlb_vip__clear_tables(struct xlb *x, const __u32 *ids, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 count;
+	size_t done = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] >= x->max_vips)
+			return -EINVAL;
+	/* one BPF_MAP_DELETE_BATCH waits for one grace period, not one per table */
+	while (done < n) {
+		count = n - done;
+		err = ret_errno(bpf_map_delete_batch(mfd(x, "xlb_maglev"), ids + done, &count, &o));
+		done += count;
+		if (err == -ENOENT) {
+			done++;	/* a VIP without a table: skip it, clear the rest */
+			continue;
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Sum a per-CPU value of @n __u64 counters. */
 static int percpu_sum(int fd, __u32 key, __u64 *out, size_t n)
 {

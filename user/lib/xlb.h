@@ -173,6 +173,8 @@ int xlb_vip__set_table(struct xlb *x, __u32 vip_id, const __u32 *table, __u32 m)
 /* Read the current table of @vip_id into @table (capacity @cap); returns M or -errno. */
 int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap);
 int xlb_vip__clear_table(struct xlb *x, __u32 vip_id);
+/* Remove the tables of @n VIPs (those without one are skipped), paying one grace period. */
+int xlb_vip__clear_tables(struct xlb *x, const __u32 *ids, size_t n);
 
 /* Counters summed over CPUs. */
 int xlb_stats__vip(struct xlb *x, __u32 vip_id, struct xlb_counters *out);
