@@ -114,6 +114,8 @@ static void test_ranges(void **state)
 		[XLB_RANGE_DRAIN_TIMEOUT_MS] = "0..86400000",
 		[XLB_RANGE_PCT] = "0..100",
 		[XLB_RANGE_REBUILD_MS] = "0..60000",
+		[XLB_RANGE_MAX_VIPS] = "16..65536",
+		[XLB_RANGE_MAX_BACKENDS] = "256..1048576",
 	};
 	char buf[XLB_RANGE_TEXT_LEN];
 	uint32_t v;

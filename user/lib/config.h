@@ -130,6 +130,10 @@ struct xlb_cfg {
 	uint16_t gue_port;
 	enum xlb_cfg_too_big too_big;
 	uint32_t rebuild_min_interval_ms;	/* damping: least time between two rebuilds of a VIP */
+	/* map sizes of a fresh load (an adopted datapath keeps its own): at most these VIPs,
+	 * and backends in all (max_backends - 1: id 0 is "none") */
+	uint32_t max_vips;
+	uint32_t max_backends;
 	size_t nvips;
 	struct xlb_cfg_vip *vips;
 };

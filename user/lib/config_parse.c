@@ -525,7 +525,7 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
-	"too_big", "rebuild_min_interval_ms", "vips", NULL,
+	"too_big", "rebuild_min_interval_ms", "max_vips", "max_backends", "vips", NULL,
 };
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
@@ -594,12 +594,16 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 		cfg->too_big = t;
 	get_uint(root, "", "rebuild_min_interval_ms", XLB_RANGE_REBUILD_MS,
 		 XLB_REBUILD_MIN_INTERVAL_DEFAULT, false, &cfg->rebuild_min_interval_ms, e);
+	get_uint(root, "", "max_vips", XLB_RANGE_MAX_VIPS, XLB_MAX_VIPS, false, &cfg->max_vips, e);
+	get_uint(root, "", "max_backends", XLB_RANGE_MAX_BACKENDS, XLB_MAX_BACKENDS, false,
+		 &cfg->max_backends, e);
 
 	a = json_object_get(root, "vips");
 	if (a && !json_is_array(a)) {
 		xlb_cfg_errors_add(e, "vips", "must be an array");
-	} else if (a && json_array_size(a) > XLB_MAX_VIPS) {
-		xlb_cfg_errors_add(e, "vips", "at most %d VIPs", XLB_MAX_VIPS);
+	} else if (a && cfg->max_vips && json_array_size(a) > cfg->max_vips) {
+		xlb_cfg_errors_add(e, "vips", "at most %u VIPs (max_vips), %zu given", cfg->max_vips,
+				   json_array_size(a));
 	} else if (a && json_array_size(a)) {
 		cfg->vips = calloc(json_array_size(a), sizeof(*cfg->vips));
 		if (!cfg->vips)
@@ -628,8 +632,9 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 			total += vip->nbackends;
 			cfg->nvips++;
 		}
-		if (total > XLB_MAX_BACKENDS - 1)
-			xlb_cfg_errors_add(e, "vips", "at most %d backends in all", XLB_MAX_BACKENDS - 1);
+		if (cfg->max_backends && total > cfg->max_backends - 1)
+			xlb_cfg_errors_add(e, "vips", "at most %u backends in all (max_backends - 1), "
+					   "%zu given", cfg->max_backends - 1, total);
 	}
 	if (e->count != before) {
 		xlb_cfg_free(cfg);
