@@ -17,6 +17,7 @@
 #include "xlb.h"
 
 #define XLB_TIMEOUT_MS 5000		/* the daemon must answer within this */
+#define XLB_BATCH_TIMEOUT_MS 600000	/* ... a batch (thousands of VIPs) within this */
 
 /*
  * Return values of command functions: 0, or a negative errno. -EINVAL is reserved for bad
@@ -34,6 +35,12 @@ struct cli {
 	const char *socket;	/* -s, $XLB_SOCKET or XLB_SOCKET_DEFAULT */
 	int timeout_ms;
 	const struct cli_obj *obj; /* for its usage text after a usage error */
+	/* -b FILE: the changes of every line gathered into one batch request */
+	json_t *batch;		/* its "ops" while the file is read, else NULL */
+	const char *batch_file;	/* the file's name, for messages ("-" = stdin) */
+	int line;		/* the line being read (messages say "FILE:LINE: ") */
+	int *op_lines;		/* the line of each op, to name a refused op by its line */
+	size_t nop_lines;
 };
 
 struct cli_cmd {
@@ -76,6 +83,9 @@ const char *cli_value(struct cli *c, int *argc, char ***argv);
 /* client.c: one request, one reply; returns the reply minus "ok", or NULL after an error */
 json_t *cli_request(struct cli *c, json_t *req);
 
+/* batch.c: xlb -b FILE runs the file's commands as one batch; returns as a command does */
+int cli_batch(struct cli *c, const char *file, int (*run)(struct cli *c, int argc, char **argv));
+
 /* print.c: one print path serving text and JSON */
 enum cli_fmt {
 	F_STR,		/* string as is; "-" when missing */
@@ -92,6 +102,7 @@ enum cli_fmt {
 	F_IFACES,	/* interfaces: "eth0 (2, native), ..." */
 	F_STATS_NAME,	/* a VIP row's vip, or an indented backend row's address */
 	F_LAST,		/* a probe outcome: "connected 0.21ms", "-" when none yet */
+	F_PROGRESS,	/* a long apply in progress: "reload: 512 of 1000 VIPs, 1.2 s" */
 };
 
 struct cli_col {

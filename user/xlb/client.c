@@ -174,8 +174,20 @@ json_t *cli_request(struct cli *c, json_t *req)
 	if (!json_is_true(ok)) {
 		json_t *msg = json_object_get(reply, "error");
 
-		if (json_is_string(msg))
-			cli_error(c, "%s", json_string_value(msg));
+		const char *m = json_is_string(msg) ? json_string_value(msg) : NULL;
+		unsigned long op;
+		char *end;
+
+		/* a refused op of a batch (-b FILE): named by its line of the file */
+		if (m && c->op_lines && !strncmp(m, "ops[", 4) &&
+		    (op = strtoul(m + 4, &end, 10), !strncmp(end, "] ", 2)) && op < c->nop_lines) {
+			const char *why = end + 2, *close = why[0] == '(' ? strstr(why, "): ") : NULL;
+
+			c->line = c->op_lines[op];
+			cli_error(c, "%s", close ? close + 3 : why);
+			c->line = 0;
+		} else if (m)
+			cli_error(c, "%s", m);
 		else
 			cli_error(c, "xlbd failed without saying why");
 		goto fail;

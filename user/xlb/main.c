@@ -16,6 +16,7 @@ static const struct cli_obj *const objects[] = {
 
 static const char main_usage[] =
 	"Usage: xlb [ OPTIONS ] OBJECT { COMMAND | help }\n"
+	"       xlb [ OPTIONS ] { -b | --batch } FILE\n"
 	"       xlb help\n"
 	"OBJECT := { vip | backend | stats | lookup | table | status | events }\n"
 	"OPTIONS := { -j | --json | -p | --pretty | -s | --socket SOCKET | -V | --version |\n"
@@ -41,7 +42,12 @@ static void vreport(struct cli *c, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (c->line)
+		snprintf(msg, sizeof(msg), "%s:%d: ", strcmp(c->batch_file, "-") ? c->batch_file :
+			 "stdin", c->line);
+	else
+		msg[0] = '\0';
+	vsnprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), fmt, ap);
 	if (c->json) {
 		json_t *o = json_pack("{s:s}", "error", msg);
 		char *p;
@@ -156,6 +162,30 @@ static int run_object(struct cli *c, const struct cli_obj *obj, int argc, char *
 	return obj->cmds[i].fn(c, argc ? argc - 1 : 0, argv + !!argc);
 }
 
+/* OBJECT COMMAND ARGS of one command line (or one line of a batch file). */
+static int run_words(struct cli *c, int argc, char **argv)
+{
+	const char *names[NOBJECTS];
+	const struct cli_obj *obj;
+	char cands[128];
+	int idx;
+	size_t i;
+
+	if (argc == 0)
+		return cli_usage_error(c, "missing OBJECT");
+	if (is_help(argv[0])) {
+		usage(NULL, stdout);
+		return 0;
+	}
+	for (i = 0; i < NOBJECTS; i++)
+		names[i] = objects[i]->name;
+	idx = match(names, NOBJECTS, argv[0], cands, sizeof(cands));
+	if (idx < 0)
+		return no_match(c, idx, argv[0], cands, NULL);
+	obj = objects[idx];
+	return run_object(c, obj, argc - 1, argv + 1);
+}
+
 static int run(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -164,20 +194,18 @@ static int run(struct cli *c, int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "batch", required_argument, NULL, 'b' },
 		{}
 	};
-	const char *names[NOBJECTS], *env;
-	const struct cli_obj *obj;
-	char cands[128];
-	int opt, idx;
-	size_t i;
+	const char *env, *batch = NULL;
+	int opt;
 
 	env = getenv("XLB_SOCKET");
 	c->socket = env && *env ? env : XLB_SOCKET_DEFAULT;
 	c->timeout_ms = XLB_TIMEOUT_MS;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:jps:Vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:jps:Vhb:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			c->json = true;
@@ -187,6 +215,9 @@ static int run(struct cli *c, int argc, char **argv)
 			break;
 		case 's':
 			c->socket = optarg;
+			break;
+		case 'b':
+			batch = optarg;
 			break;
 		case 'V':
 			printf("xlb %s\n", XLB_VERSION);
@@ -205,19 +236,12 @@ static int run(struct cli *c, int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
-	if (argc == 0)
-		return cli_usage_error(c, "missing OBJECT");
-	if (is_help(argv[0])) {
-		usage(NULL, stdout);
-		return 0;
+	if (batch) {
+		if (argc)
+			return cli_usage_error(c, "unexpected argument \"%s\" after -b FILE", argv[0]);
+		return cli_batch(c, batch, run_words);
 	}
-	for (i = 0; i < NOBJECTS; i++)
-		names[i] = objects[i]->name;
-	idx = match(names, NOBJECTS, argv[0], cands, sizeof(cands));
-	if (idx < 0)
-		return no_match(c, idx, argv[0], cands, NULL);
-	obj = objects[idx];
-	return run_object(c, obj, argc - 1, argv + 1);
+	return run_words(c, argc, argv);
 }
 
 int main(int argc, char **argv)

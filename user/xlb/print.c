@@ -140,6 +140,13 @@ static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *
 		else
 			snprintf(buf, len, "%llds", n);
 		break;
+	case F_PROGRESS:	/* reload: 512 of 1000 VIPs, 1.2 s */
+		snprintf(buf, len, "%s: %lld of %lld VIPs, %.1f s",
+			 json_string_value(json_object_get(v, "what")) ?: "?",
+			 json_integer_value(json_object_get(v, "done")),
+			 json_integer_value(json_object_get(v, "total")),
+			 json_integer_value(json_object_get(v, "elapsed_ms")) / 1000.0);
+		break;
 	case F_IFACES:
 		if (!json_array_size(v))
 			snprintf(buf, len, "none");
@@ -298,10 +305,21 @@ static void kv_print(const struct cli_col *cols, size_t ncols, json_t *obj, FILE
 
 int cli_show(struct cli *c, json_t *req, const struct cli_view *v)
 {
-	json_t *res = cli_request(c, req), *row;
+	json_t *res, *row;
 	struct cli_table *t;
 	size_t i;
 
+	if (c->batch) {
+		/* -b: a change joins the batch; a command that shows something cannot */
+		if (v) {
+			json_decref(req);
+			return cli_usage_error(c, "only changes can be batched (add, del, set)");
+		}
+		if (!req || json_array_append_new(c->batch, req))
+			return cli_error(c, "out of memory");
+		return 0;
+	}
+	res = cli_request(c, req);
 	if (!res)
 		return -EIO;
 	if (print_json(c, res) || !v)

@@ -149,6 +149,7 @@ static int do_status(struct cli *c, int argc, char **argv)
 		{ "vips", "vips", F_INT },
 		{ "backends", "backends", F_INT },
 		{ "flows", "flows", F_INT },
+		{ "applying", "applying", F_PROGRESS },
 	};
 	static const struct cli_view view = { .kv = cols, .nkv = ARRAY_SIZE(cols) };
 

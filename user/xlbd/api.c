@@ -21,7 +21,8 @@
 struct xlbd_client {
 	int fd;
 	char *in;		/* request bytes not yet framed */
-	size_t in_len;
+	size_t in_len, in_cap;
+	size_t in_scan;		/* in[0 .. in_scan) holds no newline (a long line is scanned once) */
 	char *out;		/* reply bytes not yet sent */
 	size_t out_len, out_off, out_cap;
 	struct timespec last;	/* last activity (monotonic) */
@@ -33,6 +34,8 @@ struct xlbd_client {
 	struct xlbd_client *next;
 };
 
+/* Input buffers start small and grow, while a line is incomplete, up to one longest line. */
+#define IN_START (64u << 10)
 #define IN_CAP (XLBD_LINE_MAX + 1)
 
 /* ------------------------------------------------------------------ socket */
@@ -167,7 +170,9 @@ void api_accept(struct xlbd *d)
 		}
 		c = calloc(1, sizeof(*c));
 		if (c)
-			c->in = malloc(IN_CAP);
+			c->in = malloc(IN_START);
+		if (c)
+			c->in_cap = IN_START;
 		if (!c || !c->in) {
 			free(c);
 			close(fd);
@@ -278,8 +283,12 @@ static int check_args(json_t *req, const char *const *allowed, char *err, size_t
 	return 0;
 }
 
-/* The VIP named by argument "vip": index in d->cfg or an error. */
-static int arg_vip(struct xlbd *d, json_t *req, bool required, char *err, size_t errlen)
+/*
+ * The VIP named by argument "vip": index in @cfg or an error. *@hint (may be NULL) is tried
+ * first and set to the index found: the ops of a batch mostly name the VIP of the op before.
+ */
+static int find_vip_in(const struct xlb_cfg *cfg, json_t *req, bool required, int *hint,
+		       char *err, size_t errlen)
 {
 	json_t *v = json_object_get(req, "vip");
 	__be32 addr[4];
@@ -295,10 +304,24 @@ static int arg_vip(struct xlbd *d, json_t *req, bool required, char *err, size_t
 	if (!json_is_string(v) ||
 	    xlb_vip_name_parse(json_string_value(v), addr, &fam, &port, &proto))
 		return ERR("vip: not a VIP (ADDR:PORT/PROTO, [IPV6]:PORT/PROTO)");
-	i = xlb_cfg_find_vip(d->cfg, fam, addr, port, proto);
+	if (hint && *hint >= 0 && (size_t)*hint < cfg->nvips) {
+		const struct xlb_cfg_vip *h = &cfg->vips[*hint];
+
+		if (h->family == fam && h->port == port && h->proto == proto &&
+		    !memcmp(h->addr, addr, 16))
+			return *hint;
+	}
+	i = xlb_cfg_find_vip(cfg, fam, addr, port, proto);
 	if (i < 0)
 		return ERR("vip: no VIP %s", json_string_value(v));
+	if (hint)
+		*hint = i;
 	return i;
+}
+
+static int arg_vip(struct xlbd *d, json_t *req, bool required, char *err, size_t errlen)
+{
+	return find_vip_in(d->cfg, req, required, NULL, err, errlen);
 }
 
 /* The backend named by "address" and optional "port" in VIP @v: index or an error. */
@@ -402,14 +425,6 @@ static json_t *backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
 	return o;
 }
 
-/* Find a VIP / backend of d->cfg again after a commit replaced it. */
-static const struct xlb_cfg_vip *find_vip_like(struct xlbd *d, const struct xlb_cfg_vip *v)
-{
-	int i = xlb_cfg_find_vip(d->cfg, v->family, v->addr, v->port, v->proto);
-
-	return i >= 0 ? &d->cfg->vips[i] : NULL;
-}
-
 /* ------------------------------------------------------------------ commands */
 
 static int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
@@ -443,6 +458,12 @@ static int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 	json_object_set_new(r, "vips", json_integer(d->cfg->nvips));
 	json_object_set_new(r, "backends", json_integer(nbe));
 	json_object_set_new(r, "flows", json_integer(flows));
+	if (d->progress_what)
+		json_object_set_new(r, "applying",
+				    json_pack("{s:s, s:I, s:I, s:I}", "what", d->progress_what,
+					      "done", (json_int_t)d->progress_done, "total",
+					      (json_int_t)d->progress_total, "elapsed_ms",
+					      (json_int_t)state_elapsed_ms(&d->progress_since)));
 	return 0;
 }
 
@@ -461,13 +482,37 @@ static int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_
 	return 0;
 }
 
-static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+/*
+ * Changes. Each is an op on a working copy @to of the configuration (validated against @to as
+ * it stands, so that an op of a batch may name a VIP added by an earlier one); the command runs
+ * one op and commits, a batch runs all its ops and commits once. @hint: see find_vip_in().
+ */
+typedef int (*op_fn)(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+		     size_t errlen);
+
+/* Make room for one more element of @size in *@arr of @n: capacity in powers of two. */
+static int grow(void *arr, size_t n, size_t size)
+{
+	size_t cap = 1;
+	void *p;
+
+	while (cap < n + 1)
+		cap *= 2;
+	/* realloc to the size the block has already is free: appends cost O(1) amortized */
+	p = realloc(*(void **)arr, cap * size);
+	if (!p)
+		return -ENOMEM;
+	*(void **)arr = p;
+	return 0;
+}
+
+static int op_vip_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+		      size_t errlen)
 {
 	static const char *const args[] = { "vip", "mode", "table_size", "hash", NULL };
 	static const char *const copy[] = { "mode", "table_size", "hash" };
 	struct xlb_cfg_errors e = {};
-	struct xlb_cfg_vip v, *nv;
-	struct xlb_cfg *to;
+	struct xlb_cfg_vip v;
 	json_t *obj, *name = json_object_get(req, "vip");
 	char vn[96];
 	size_t i;
@@ -496,46 +541,267 @@ static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t
 		xlb_cfg_errors_free(&e);
 		return -EINVAL;
 	}
-	if (xlb_cfg_find_vip(d->cfg, v.family, v.addr, v.port, v.proto) >= 0)
+	if (xlb_cfg_find_vip(to, v.family, v.addr, v.port, v.proto) >= 0)
 		return ERR("vip: %s exists already", xlb_vip_name(&v, vn, sizeof(vn)));
-	if (d->cfg->nvips >= XLB_MAX_VIPS)
-		return ERR("vip: at most %d VIPs", XLB_MAX_VIPS);
-	to = xlb_cfg_dup(d->cfg);
-	if (!to)
+	if (to->nvips >= d->max_vips || to->nvips >= to->max_vips)
+		return ERR("vip: at most %u VIPs (max_vips)",
+			   d->max_vips < to->max_vips ? d->max_vips : to->max_vips);
+	if (grow(&to->vips, to->nvips, sizeof(*to->vips)))
 		return ERR("out of memory");
-	nv = realloc(to->vips, (to->nvips + 1) * sizeof(*nv));
-	if (!nv) {
-		xlb_cfg_free(to);
-		return ERR("out of memory");
-	}
-	to->vips = nv;
+	*hint = to->nvips;
 	to->vips[to->nvips++] = v;
-	ret = state_commit(d, to, err, errlen);
-	if (ret)
-		return ret;
-	json_object_set_new(r, "vip", vip_json(d, find_vip_like(d, &v)));
 	return 0;
 }
 
-static int cmd_vip_del(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+static int op_vip_del(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+		      size_t errlen)
 {
 	static const char *const args[] = { "vip", NULL };
-	struct xlb_cfg *to;
 	int i;
 
-	(void)r;
+	(void)d;
 	if (check_args(req, args, err, errlen))
 		return -EINVAL;
-	i = arg_vip(d, req, true, err, errlen);
+	i = find_vip_in(to, req, true, hint, err, errlen);
 	if (i < 0)
 		return i;
-	to = xlb_cfg_dup(d->cfg);
-	if (!to)
-		return ERR("out of memory");
 	xlb_cfg_vip_release(&to->vips[i]);
 	memmove(&to->vips[i], &to->vips[i + 1], (to->nvips - i - 1) * sizeof(to->vips[0]));
 	to->nvips--;
-	return state_commit(d, to, err, errlen);
+	*hint = -1;
+	return 0;
+}
+
+static int op_backend_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+			  size_t errlen)
+{
+	static const char *const args[] = { "vip", "address", "port", "weight", "state",
+					    "mac", "check", "backup", "slow_start_ms",
+					    "drain_timeout_ms", NULL };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg_backend b;
+	struct xlb_cfg_vip *v;
+	char a[INET6_ADDRSTRLEN], vn[96];
+	json_t *obj;
+	const char *k;
+	json_t *val;
+	int i, ret;
+
+	(void)d;
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = find_vip_in(to, req, true, hint, err, errlen);
+	if (i < 0)
+		return i;
+	v = &to->vips[i];
+	obj = json_object();
+	json_object_foreach(req, k, val)
+		if (strcmp(k, "cmd") && strcmp(k, "vip"))
+			json_object_set(obj, k, val);
+	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
+	json_decref(obj);
+	if (ret) {
+		xlb_cfg_errors_first(&e, err, errlen);
+		xlb_cfg_errors_free(&e);
+		return -EINVAL;
+	}
+	if (xlb_cfg_find_backend(v, b.family, b.addr, b.port) >= 0)
+		return ERR("address: backend %s port %u exists already in %s",
+			   xlb_addr_format(b.addr, b.family, a, sizeof(a)), b.port,
+			   xlb_vip_name(v, vn, sizeof(vn)));
+	if (grow(&v->backends, v->nbackends, sizeof(*v->backends)))
+		return ERR("out of memory");
+	v->backends[v->nbackends++] = b;
+	return 0;
+}
+
+static int op_backend_del(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+			  size_t errlen)
+{
+	static const char *const args[] = { "vip", "address", "port", NULL };
+	struct xlb_cfg_vip *v;
+	int i, j;
+
+	(void)d;
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = find_vip_in(to, req, true, hint, err, errlen);
+	if (i < 0)
+		return i;
+	v = &to->vips[i];
+	j = arg_backend(v, req, err, errlen);
+	if (j < 0)
+		return j;
+	memmove(&v->backends[j], &v->backends[j + 1],
+		(v->nbackends - j - 1) * sizeof(v->backends[0]));
+	v->nbackends--;
+	return 0;
+}
+
+static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+			  size_t errlen)
+{
+	static const char *const args[] = { "vip", "address", "port", "weight", "state", NULL };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg_backend b;
+	struct xlb_cfg_vip *v;
+	json_t *obj;
+	int i, j, ret;
+
+	(void)d;
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = find_vip_in(to, req, true, hint, err, errlen);
+	if (i < 0)
+		return i;
+	v = &to->vips[i];
+	j = arg_backend(v, req, err, errlen);
+	if (j < 0)
+		return j;
+	if (!json_object_get(req, "weight") && !json_object_get(req, "state"))
+		return ERR("weight or state: one of them is required");
+	/* the backend as it is, with the new fields, through the same validation as a file */
+	obj = xlb_cfg_backend_to_json(&v->backends[j]);
+	if (json_object_get(req, "weight"))
+		json_object_set(obj, "weight", json_object_get(req, "weight"));
+	if (json_object_get(req, "state"))
+		json_object_set(obj, "state", json_object_get(req, "state"));
+	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
+	json_decref(obj);
+	if (ret) {
+		xlb_cfg_errors_first(&e, err, errlen);
+		xlb_cfg_errors_free(&e);
+		return -EINVAL;
+	}
+	v->backends[j].weight = b.weight;
+	v->backends[j].state = b.state;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	op_fn fn;
+} ops[] = {
+	{ "vip_add", op_vip_add },	   { "vip_del", op_vip_del },
+	{ "backend_add", op_backend_add }, { "backend_del", op_backend_del },
+	{ "backend_set", op_backend_set },
+};
+
+static op_fn op_of(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		if (!strcmp(ops[i].name, name))
+			return ops[i].fn;
+	return NULL;
+}
+
+/* One change: op on a copy of the running config, commit. */
+static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
+{
+	struct xlb_cfg *to = xlb_cfg_dup(d->cfg);
+	int hint = -1, ret;
+
+	if (!to)
+		return ERR("out of memory");
+	ret = op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err, errlen);
+	if (ret) {
+		xlb_cfg_free(to);
+		return ret;
+	}
+	return state_commit(d, to, true, err, errlen);
+}
+
+/* The backend named by @req in VIP @req's "vip" of the running config, for a reply. */
+static json_t *backend_reply(struct xlbd *d, json_t *req)
+{
+	char err[8];
+	int i = arg_vip(d, req, true, err, sizeof(err)), j;
+
+	j = i >= 0 ? arg_backend(&d->cfg->vips[i], req, err, sizeof(err)) : -1;
+	return j >= 0 ? backend_json(d, &d->cfg->vips[i], &d->cfg->vips[i].backends[j]) :
+			json_null();
+}
+
+static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	char e2[8];
+	int ret = change(d, req, err, errlen), i;
+
+	if (ret)
+		return ret;
+	i = arg_vip(d, req, true, e2, sizeof(e2));
+	json_object_set_new(r, "vip", i >= 0 ? vip_json(d, &d->cfg->vips[i]) : json_null());
+	return 0;
+}
+
+static int cmd_change(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	(void)r;
+	return change(d, req, err, errlen);
+}
+
+static int cmd_backend_change(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	int ret = change(d, req, err, errlen);
+
+	if (!ret)
+		json_object_set_new(r, "backend", backend_reply(d, req));
+	return ret;
+}
+
+/*
+ * A batch: every op applied in order to one copy of the running config, then one commit (one
+ * validation of the whole, one file write, one apply: each touched VIP rebuilt once). The
+ * first op that fails names itself by index and nothing changes.
+ */
+static int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
+{
+	static const char *const args[] = { "ops", NULL };
+	json_t *list = json_object_get(req, "ops"), *op;
+	struct xlb_cfg *to;
+	char why[768];
+	int hint = -1, ret = 0;
+	size_t i;
+
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	if (!json_is_array(list))
+		return ERR("ops: missing or not an array");
+	to = xlb_cfg_dup(d->cfg);
+	if (!to)
+		return ERR("out of memory");
+	json_array_foreach(list, i, op) {
+		json_t *cmd = json_object_get(op, "cmd");
+		op_fn fn;
+
+		if (!json_is_object(op) || !json_is_string(cmd)) {
+			ret = ERR("ops[%zu]: must be an object with a cmd", i);
+			break;
+		}
+		fn = op_of(json_string_value(cmd));
+		if (!fn) {
+			ret = ERR("ops[%zu]: cmd: \"%.64s\" is not a change (vip_add, vip_del, "
+				  "backend_add, backend_del, backend_set)", i, json_string_value(cmd));
+			break;
+		}
+		why[0] = '\0';
+		ret = fn(d, to, op, &hint, why, sizeof(why));
+		if (ret) {
+			ret = ERR("ops[%zu] (%s): %s", i, json_string_value(cmd),
+				  why[0] ? why : strerror(-ret));
+			break;
+		}
+	}
+	if (ret) {
+		xlb_cfg_free(to);
+		return ret;
+	}
+	state_progress(d, "batch");
+	ret = state_commit(d, to, true, err, errlen);
+	state_progress(d, NULL);
+	if (!ret)
+		json_object_set_new(r, "ops", json_integer(json_array_size(list)));
+	return ret;
 }
 
 static int cmd_backend_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
@@ -563,134 +829,6 @@ static int cmd_backend_list(struct xlbd *d, json_t *req, json_t *r, char *err, s
 	return 0;
 }
 
-static int cmd_backend_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
-{
-	static const char *const args[] = { "vip", "address", "port", "weight", "state",
-					    "mac", "check", "backup", "slow_start_ms",
-					    "drain_timeout_ms", NULL };
-	struct xlb_cfg_errors e = {};
-	struct xlb_cfg_backend b, *nb;
-	struct xlb_cfg_vip *tv;
-	const struct xlb_cfg_vip *v;
-	struct xlb_cfg *to;
-	char a[INET6_ADDRSTRLEN], vn[96];
-	json_t *obj;
-	int i, ret;
-
-	if (check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = arg_vip(d, req, true, err, errlen);
-	if (i < 0)
-		return i;
-	v = &d->cfg->vips[i];
-	obj = json_deep_copy(req);
-	json_object_del(obj, "cmd");
-	json_object_del(obj, "vip");
-	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
-	json_decref(obj);
-	if (ret) {
-		xlb_cfg_errors_first(&e, err, errlen);
-		xlb_cfg_errors_free(&e);
-		return -EINVAL;
-	}
-	if (xlb_cfg_find_backend(v, b.family, b.addr, b.port) >= 0)
-		return ERR("address: backend %s port %u exists already in %s",
-			   xlb_addr_format(b.addr, b.family, a, sizeof(a)), b.port,
-			   xlb_vip_name(v, vn, sizeof(vn)));
-	to = xlb_cfg_dup(d->cfg);
-	if (!to)
-		return ERR("out of memory");
-	tv = &to->vips[i];
-	nb = realloc(tv->backends, (tv->nbackends + 1) * sizeof(*nb));
-	if (!nb) {
-		xlb_cfg_free(to);
-		return ERR("out of memory");
-	}
-	tv->backends = nb;
-	tv->backends[tv->nbackends++] = b;
-	ret = state_commit(d, to, err, errlen);
-	if (ret)
-		return ret;
-	v = &d->cfg->vips[i];
-	json_object_set_new(r, "backend",
-			    backend_json(d, v, &v->backends[xlb_cfg_find_backend(v, b.family, b.addr,
-										  b.port)]));
-	return 0;
-}
-
-static int cmd_backend_del(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
-{
-	static const char *const args[] = { "vip", "address", "port", NULL };
-	struct xlb_cfg_vip *tv;
-	struct xlb_cfg *to;
-	int i, j;
-
-	(void)r;
-	if (check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = arg_vip(d, req, true, err, errlen);
-	if (i < 0)
-		return i;
-	j = arg_backend(&d->cfg->vips[i], req, err, errlen);
-	if (j < 0)
-		return j;
-	to = xlb_cfg_dup(d->cfg);
-	if (!to)
-		return ERR("out of memory");
-	tv = &to->vips[i];
-	memmove(&tv->backends[j], &tv->backends[j + 1],
-		(tv->nbackends - j - 1) * sizeof(tv->backends[0]));
-	tv->nbackends--;
-	return state_commit(d, to, err, errlen);
-}
-
-static int cmd_backend_set(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
-{
-	static const char *const args[] = { "vip", "address", "port", "weight", "state", NULL };
-	struct xlb_cfg_errors e = {};
-	struct xlb_cfg_backend b;
-	const struct xlb_cfg_vip *v;
-	struct xlb_cfg *to;
-	json_t *obj;
-	int i, j, ret;
-
-	if (check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = arg_vip(d, req, true, err, errlen);
-	if (i < 0)
-		return i;
-	v = &d->cfg->vips[i];
-	j = arg_backend(v, req, err, errlen);
-	if (j < 0)
-		return j;
-	if (!json_object_get(req, "weight") && !json_object_get(req, "state"))
-		return ERR("weight or state: one of them is required");
-	/* the backend as it is, with the new fields, through the same validation as a file */
-	obj = xlb_cfg_backend_to_json(&v->backends[j]);
-	if (json_object_get(req, "weight"))
-		json_object_set(obj, "weight", json_object_get(req, "weight"));
-	if (json_object_get(req, "state"))
-		json_object_set(obj, "state", json_object_get(req, "state"));
-	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
-	json_decref(obj);
-	if (ret) {
-		xlb_cfg_errors_first(&e, err, errlen);
-		xlb_cfg_errors_free(&e);
-		return -EINVAL;
-	}
-	to = xlb_cfg_dup(d->cfg);
-	if (!to)
-		return ERR("out of memory");
-	to->vips[i].backends[j].weight = b.weight;
-	to->vips[i].backends[j].state = b.state;
-	ret = state_commit(d, to, err, errlen);
-	if (ret)
-		return ret;
-	v = &d->cfg->vips[i];
-	json_object_set_new(r, "backend", backend_json(d, v, &v->backends[j]));
-	return 0;
-}
-
 static json_t *counters_json(json_t *o, const struct xlb_counters *c, const struct xlbd_rate *rt)
 {
 	json_object_set_new(o, "packets", json_integer(c->packets));
@@ -705,7 +843,7 @@ static int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 {
 	static const char *const args[] = { "vip", NULL };
 	struct xlb_reason_counters rc[XLB_R__MAX];
-	struct xlb_counters c;
+	struct state_counters sc;
 	json_t *vips, *reasons;
 	size_t i, j;
 	int only;
@@ -715,33 +853,32 @@ static int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 	only = arg_vip(d, req, false, err, errlen);
 	if (only < 0 && only != -ENOENT)
 		return only;
+	if (state_counters_read(d, only >= 0 ? &d->cfg->vips[only] : NULL, &sc))
+		return ERR("cannot read the counters: %s", strerror(errno));
 	vips = json_array();
 	for (i = 0; i < d->cfg->nvips; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-		json_t *o, *bes = json_array();
+		json_t *o, *bes;
 		char name[96], a[INET6_ADDRSTRLEN];
 
-		if (only >= 0 && (size_t)only != i) {
-			json_decref(bes);
+		if (only >= 0 && (size_t)only != i)
 			continue;
-		}
-		memset(&c, 0, sizeof(c));
-		xlb_stats__vip(d->x, v->id, &c);
+		bes = json_array();
 		o = json_pack("{s:s}", "vip", xlb_vip_name(v, name, sizeof(name)));
-		counters_json(o, &c, &d->vip_rt[v->id].rate);
+		counters_json(o, state_counters_vip(&sc, v->id), &d->vip_rt[v->id].rate);
 		for (j = 0; j < v->nbackends; j++) {
 			const struct xlb_cfg_backend *b = &v->backends[j];
 			json_t *bo = json_pack("{s:s, s:i}", "address",
 					       xlb_addr_format(b->addr, b->family, a, sizeof(a)),
 					       "port", (int)b->port);
 
-			memset(&c, 0, sizeof(c));
-			xlb_stats__backend(d->x, b->id, &c);
-			json_array_append_new(bes, counters_json(bo, &c, &d->be_rt[b->id].rate));
+			json_array_append_new(bes, counters_json(bo, state_counters_be(&sc, b->id),
+								 &d->be_rt[b->id].rate));
 		}
 		json_object_set_new(o, "backends", bes);
 		json_array_append_new(vips, o);
 	}
+	state_counters_free(&sc);
 	json_object_set_new(r, "vips", vips);
 	memset(rc, 0, sizeof(rc));
 	xlb_stats__reasons(d->x, rc);
@@ -962,16 +1099,18 @@ static const struct {
 	const char *name;
 	cmd_fn fn;
 } commands[] = {
-	{ "status", cmd_status },	    { "vip_add", cmd_vip_add },
-	{ "vip_del", cmd_vip_del },	    { "vip_list", cmd_vip_list },
-	{ "backend_add", cmd_backend_add }, { "backend_del", cmd_backend_del },
-	{ "backend_set", cmd_backend_set }, { "backend_list", cmd_backend_list },
+	{ "status", cmd_status },	       { "vip_add", cmd_vip_add },
+	{ "vip_del", cmd_change },	       { "vip_list", cmd_vip_list },
+	{ "backend_add", cmd_backend_change }, { "backend_del", cmd_change },
+	{ "backend_set", cmd_backend_change }, { "backend_list", cmd_backend_list },
+	{ "batch", cmd_batch },
 	{ "stats", cmd_stats },		    { "lookup", cmd_lookup },
 	{ "table", cmd_table },		    { "events", cmd_events },
 };
 
 static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line, size_t len)
 {
+	struct xlbd_client *busy;
 	json_t *req, *cmd, *reply;
 	json_error_t jerr;
 	char err[1024] = "";
@@ -1008,7 +1147,10 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	}
 	reply = json_object();
 	json_object_set_new(reply, "ok", json_true());
+	busy = d->busy;	/* a status answered during a long apply: the applying client stays */
+	d->busy = c;
 	ret = commands[i].fn(d, req, reply, err, sizeof(err));
+	d->busy = busy;
 	if (ret) {
 		json_decref(reply);
 		reply_error(c, "%s", err[0] ? err : strerror(-ret));
@@ -1027,9 +1169,14 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 	char *nl;
 
 	while (!c->closing && off < c->in_len && c->out_len - c->out_off < XLBD_OUT_HIGH) {
-		nl = memchr(c->in + off, '\n', c->in_len - off);
-		if (!nl)
+		size_t from = off ? off : c->in_scan;
+
+		nl = memchr(c->in + from, '\n', c->in_len - from);
+		if (!nl) {
+			if (!off)
+				c->in_scan = c->in_len;
 			break;
+		}
 		if ((size_t)(nl - (c->in + off)) > XLBD_LINE_MAX) {
 			reply_error(c, "request too long");
 			c->closing = c->discard = true;
@@ -1041,6 +1188,7 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 	if (off) {
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
+		c->in_scan = 0;
 	}
 	if (!c->closing && c->in_len > XLBD_LINE_MAX && !memchr(c->in, '\n', c->in_len)) {
 		reply_error(c, "request too long");
@@ -1059,7 +1207,7 @@ static void client_eof(struct xlbd *d, struct xlbd_client *c)
 		return;
 	if (c->in_len)
 		handle_line(d, c, c->in, c->in_len);
-	c->in_len = 0;
+	c->in_len = c->in_scan = 0;
 	c->closing = true;
 }
 
@@ -1077,6 +1225,90 @@ static bool client_flush(struct xlbd_client *c)
 		c->out_off += n;
 	}
 	return true;
+}
+
+/*
+ * Read what the client sent into its buffer, grown for a line longer than the buffer (not to
+ * hold many lines). Returns 1 at EOF or on a read error, else 0.
+ */
+static int client_read(struct xlbd_client *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->in_len == c->in_cap) {
+			size_t cap = c->in_cap * 2 < IN_CAP ? c->in_cap * 2 : IN_CAP;
+			char *in;
+
+			if (c->in_cap >= IN_CAP ||
+			    memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan))
+				return 0;
+			in = realloc(c->in, cap);
+			if (!in)
+				return 0;
+			c->in = in;
+			c->in_cap = cap;
+		}
+		n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		if (n > 0) {
+			c->in_len += n;
+			continue;
+		}
+		return n == 0 || (errno != EAGAIN && errno != EINTR);
+	}
+}
+
+/* Is the line @line of @len a status request? */
+static bool is_status(const char *line, size_t len)
+{
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	bool yes = json_is_string(json_object_get(req, "cmd")) &&
+		   !strcmp(json_string_value(json_object_get(req, "cmd")), "status");
+
+	json_decref(req);
+	return yes;
+}
+
+/*
+ * Called between chunks of a long apply: accept clients, and answer the status requests at the
+ * head of each client's input (a client's replies stay in order: the first other request stops
+ * it). The client whose request is being applied is left alone; nothing is closed here.
+ */
+void api_progress(struct xlbd *d)
+{
+	struct epoll_event evs[64];
+	int n, i;
+
+	if (d->epfd < 0)
+		return;
+	n = epoll_wait(d->epfd, evs, 64, 0);
+	for (i = 0; i < n; i++) {
+		struct xlbd_client *c = evs[i].data.ptr;
+		size_t off = 0;
+		char *nl;
+
+		if (evs[i].data.u64 == XLBD_EV_LISTEN) {
+			api_accept(d);
+			continue;
+		}
+		/* probes, timers, signals: level-triggered, handled once the apply is done */
+		if (evs[i].data.u64 < XLBD_EV__MAX || c == d->busy || c->closing || c->eof || c->shut)
+			continue;
+		if (evs[i].events & EPOLLIN)
+			client_read(c);
+		while (off < c->in_len && (nl = memchr(c->in + off, '\n', c->in_len - off)) &&
+		       is_status(c->in + off, nl - (c->in + off))) {
+			handle_line(d, c, c->in + off, nl - (c->in + off));
+			off = nl - c->in + 1;
+		}
+		if (off) {
+			memmove(c->in, c->in + off, c->in_len - off);
+			c->in_len -= off;
+			c->in_scan = 0;
+		}
+		client_flush(c);
+		client_update_events(d, c);
+	}
 }
 
 void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
@@ -1098,17 +1330,8 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 		return;
 	}
 	if ((events & EPOLLIN) && !c->closing && !c->eof) {
-		while (c->in_len < IN_CAP) {
-			ssize_t n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
-
-			if (n > 0) {
-				c->in_len += n;
-				continue;
-			}
-			if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				c->eof = true;
-			break;
-		}
+		if (client_read(c))
+			c->eof = true;
 		client_process(d, c);
 		client_eof(d, c);
 	} else if (events & (EPOLLHUP | EPOLLERR)) {

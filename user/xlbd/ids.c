@@ -44,6 +44,61 @@ void ids_free(struct ids *ids)
 	free(ids);
 }
 
+static size_t vip_hash(const struct xlb_cfg_vip *v)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *a = (const unsigned char *)v->addr;
+
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	h = (h ^ v->port) * 0x100000001b3ull;
+	h = (h ^ v->proto) * 0x100000001b3ull;
+	return (size_t)(h ^ v->family);
+}
+
+static bool same_vip(const struct xlb_cfg_vip *a, const struct xlb_cfg_vip *b)
+{
+	return a->family == b->family && a->port == b->port && a->proto == b->proto &&
+	       !memcmp(a->addr, b->addr, 16);
+}
+
+int vip_index_init(struct vip_index *ix, const struct xlb_cfg *cfg)
+{
+	size_t n = 16, i, h;
+
+	ix->cfg = cfg;
+	while (cfg && n < cfg->nvips * 2)
+		n *= 2;
+	ix->mask = n - 1;
+	ix->slot = calloc(n, sizeof(*ix->slot));
+	if (!ix->slot)
+		return -ENOMEM;
+	for (i = 0; cfg && i < cfg->nvips; i++) {
+		for (h = vip_hash(&cfg->vips[i]) & ix->mask; ix->slot[h]; h = (h + 1) & ix->mask)
+			;
+		ix->slot[h] = (int)i + 1;
+	}
+	return 0;
+}
+
+int vip_index_find(const struct vip_index *ix, const struct xlb_cfg_vip *v)
+{
+	size_t h;
+
+	if (!ix->cfg)
+		return -1;
+	for (h = vip_hash(v) & ix->mask; ix->slot[h]; h = (h + 1) & ix->mask)
+		if (same_vip(&ix->cfg->vips[ix->slot[h] - 1], v))
+			return ix->slot[h] - 1;
+	return -1;
+}
+
+void vip_index_free(struct vip_index *ix)
+{
+	free(ix->slot);
+	ix->slot = NULL;
+}
+
 static int alloc_id(bool *used, __u32 lo, __u32 n, __u32 *cursor, __u32 *out)
 {
 	__u32 i, id;
@@ -105,11 +160,12 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 {
 	struct ids *used = ids_new(d);
 	bool *claimed = calloc(d->max_backends, sizeof(bool));
+	struct vip_index fx = {};
 	bool by_addr = from && d->adopted && !d->cfg && without_ports(from);
 	size_t i, j;
 	int err = 0;
 
-	if (!used || !claimed) {
+	if (!used || !claimed || vip_index_init(&fx, from)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -122,7 +178,7 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 	}
 	for (i = 0; i < to->nvips; i++) {
 		struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
+		int fi = vip_index_find(&fx, v);
 		const struct xlb_cfg_vip *fv = fi >= 0 && from->vips[fi].id_set ? &from->vips[fi] : NULL;
 
 		if (fv) {
@@ -163,6 +219,7 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 		}
 	}
 out:
+	vip_index_free(&fx);
 	ids_free(used);
 	free(claimed);
 	return err;

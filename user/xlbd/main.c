@@ -220,6 +220,8 @@ int main(int argc, char **argv)
 
 	oo.pin_dir = d.pin_dir;
 	oo.flow_table_size = d.cfg->flow_table_size;
+	oo.max_vips = d.cfg->max_vips;
+	oo.max_backends = d.cfg->max_backends;
 	d.x = xlb__open(&oo);
 	if (!d.x) {
 		pr_warn("cannot open the datapath: %s", strerror(errno));
@@ -246,12 +248,20 @@ int main(int argc, char **argv)
 	/* nothing runs yet (d.cfg NULL): programmed from scratch, or from what the pins hold */
 	want = d.cfg;
 	d.cfg = NULL;
+	state_progress(&d, "start");
 	err = state_apply(&d, pinned, want);
+	state_progress(&d, NULL);
 	d.cfg = want;
 	if (err)
 		goto out;
 	if (d.adopted)
 		warn_flow_table_size(&d);
+	if (d.adopted && (d.max_vips != d.cfg->max_vips || d.max_backends != d.cfg->max_backends))
+		pr_warn("max_vips %u, max_backends %u take effect only when the datapath is loaded "
+			"afresh (xlbd --detach-on-exit, then start); the adopted maps hold %u VIPs "
+			"and %u backend ids", d.cfg->max_vips, d.cfg->max_backends, d.max_vips,
+			d.max_backends);
+	pr_info("limits: %u VIPs, %u backend ids", d.max_vips, d.max_backends);
 	checks_sync(&d);
 	xlb_cfg_free(pinned);
 	pinned = NULL;

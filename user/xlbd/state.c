@@ -482,6 +482,8 @@ static int tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *on
 
 	for (i = 0; i < cfg->nvips; i++)
 		total += !only || only[i];
+	d->progress_total = total;
+	d->progress_done = 0;
 	for (i = 0; i < cfg->nvips && !err; i++) {
 		if (only && !only[i])
 			continue;
@@ -506,6 +508,8 @@ static int tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *on
 					(last - t0) / 1000.0);
 			}
 			d->progress_done = seen;
+			if (d->progress_what)
+				api_progress(d);
 		}
 	}
 	if (!err && n)
@@ -591,8 +595,11 @@ static int removals_pass(struct xlbd *d, const struct ids *want)
 		pr_warn("cannot delete %zu VIPs: %s", n, strerror(-err));
 		goto out;
 	}
+	err = xlb_vip__clear_tables(d->x, ids, n);
+	if (err)
+		pr_warn("cannot remove the tables of %zu VIPs: %s", n, strerror(-err));
+	err = 0;
 	for (i = 0; i < n; i++) {
-		xlb_vip__clear_table(d->x, ids[i]);
 		xlb_stats__clear_vip(d->x, ids[i]);
 		state_reset_vip_rt(&d->vip_rt[ids[i]]);
 	}
@@ -686,12 +693,17 @@ static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *onl
 static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bool adopting)
 {
 	char name[96], a[INET6_ADDRSTRLEN];
+	struct vip_index fx = {}, tx = {};
 	struct xlb_vip nv, ov;
 	size_t i, j;
 
+	if (vip_index_init(&fx, from) || vip_index_init(&tx, to)) {
+		pr_warn("changes not logged: out of memory");
+		goto out;
+	}
 	for (i = 0; i < to->nvips; i++) {
 		const struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = from ? xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto) : -1;
+		int fi = vip_index_find(&fx, v);
 		const struct xlb_cfg_vip *fv = fi >= 0 ? &from->vips[fi] : NULL;
 
 		xlb_vip_name(v, name, sizeof(name));
@@ -728,7 +740,7 @@ static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bo
 	}
 	for (i = 0; from && i < from->nvips; i++) {
 		const struct xlb_cfg_vip *fv = &from->vips[i];
-		int ti = xlb_cfg_find_vip(to, fv->family, fv->addr, fv->port, fv->proto);
+		int ti = vip_index_find(&tx, fv);
 
 		if (!fv->id_set)
 			continue;
@@ -748,6 +760,9 @@ static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bo
 					b->id);
 		}
 	}
+out:
+	vip_index_free(&fx);
+	vip_index_free(&tx);
 }
 
 /* ------------------------------------------------------------------ apply */
@@ -787,6 +802,11 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 	if (from && !adopting && from->flow_table_size != to->flow_table_size)
 		pr_warn("flow_table_size %u takes effect only when the datapath is loaded afresh "
 			"(xlbd --detach-on-exit, then start)", to->flow_table_size);
+	if (from && !adopting && (from->max_vips != to->max_vips ||
+				  from->max_backends != to->max_backends))
+		pr_warn("max_vips %u, max_backends %u take effect only when the datapath is loaded "
+			"afresh (xlbd --detach-on-exit, then start); the maps hold %u and %u",
+			to->max_vips, to->max_backends, d->max_vips, d->max_backends);
 
 	err = state_assign_ids(d, from, to, want);
 	if (!err)

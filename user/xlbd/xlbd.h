@@ -14,7 +14,7 @@
 #include "version.h"
 #include "xlb.h"
 
-#define XLBD_LINE_MAX 65536		/* longest request line (bytes, newline excluded) */
+#define XLBD_LINE_MAX (64u << 20)	/* longest request line (bytes, newline excluded): a batch */
 #define XLBD_OUT_HIGH (1u << 20)	/* stop reading a client while this much is unsent */
 #define XLBD_OUT_MAX (64u << 20)	/* a reply never grows a client's output beyond this */
 #define XLBD_IDLE_S 30			/* a client silent this long is disconnected */
@@ -130,6 +130,7 @@ struct xlbd {
 	int epfd, lfd, sigfd, tfd;
 	int spare_fd;		/* held open to refuse a client cleanly when out of fds */
 	struct xlbd_client *clients;
+	struct xlbd_client *busy;	/* the client whose request is being handled */
 	unsigned int nclients;
 	bool stop;
 };
@@ -149,10 +150,29 @@ void state_dirty(struct xlbd *d, const struct xlb_cfg_vip *v);
 void state_refresh(struct xlbd *d);
 /* d->weigh_timer's function: a slow-start step or a drain timeout is due. */
 void state_weigh_timer(struct prober_timer *t);
-/* Validate @to as a whole, apply it, save it; on any failure roll back. Takes @to. */
-int state_commit(struct xlbd *d, struct xlb_cfg *to, char *err, size_t errlen);
+/*
+ * Validate @to as a whole, apply it, save it; on any failure roll back. Takes @to. @by_ops:
+ * @to is the running config changed by API ops only (api.c), each of which validated what it
+ * added or changed with the file parser's own per-object functions: the whole-config JSON
+ * roundtrip is then skipped (see commit.c for why it is the same validation).
+ */
+int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *err, size_t errlen);
 void state_reload(struct xlbd *d);
+/* A long apply starts (@what: "start", "reload", "batch") or ends (NULL): shown by status. */
+void state_progress(struct xlbd *d, const char *what);
 void state_sample(struct xlbd *d);
+/*
+ * Counters of the VIPs of d->cfg (all, or only @only) and of their backends, read in id ranges
+ * (a few BPF_MAP_LOOKUP_BATCH calls, not one lookup per id); state_counters_*() give one id's.
+ */
+struct state_counters {
+	struct xlb_counters *vip, *be;
+	__u32 vlo, vn, blo, bn;
+};
+int state_counters_read(struct xlbd *d, const struct xlb_cfg_vip *only, struct state_counters *sc);
+const struct xlb_counters *state_counters_vip(const struct state_counters *sc, __u32 id);
+const struct xlb_counters *state_counters_be(const struct state_counters *sc, __u32 id);
+void state_counters_free(struct state_counters *sc);
 __u64 state_elapsed_ms(const struct timespec *since);
 double state_elapsed_ms_f(const struct timespec *since);
 
@@ -162,6 +182,18 @@ struct ids {
 	bool *be;	/* [max_backends] */
 };
 struct ids *ids_new(const struct xlbd *d);
+/*
+ * The VIPs of a configuration by identity (address, port, protocol): a hash index, so that
+ * matching two configurations VIP by VIP is linear, not quadratic.
+ */
+struct vip_index {
+	const struct xlb_cfg *cfg;
+	int *slot;	/* index in cfg->vips + 1; 0 = empty */
+	size_t mask;
+};
+int vip_index_init(struct vip_index *ix, const struct xlb_cfg *cfg);
+int vip_index_find(const struct vip_index *ix, const struct xlb_cfg_vip *v);	/* or -1 */
+void vip_index_free(struct vip_index *ix);
 void ids_free(struct ids *ids);
 /*
  * Give every VIP and backend of @to an id: the one of its match in @from (the configuration the
@@ -204,6 +236,8 @@ void api_accept(struct xlbd *d);
 void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events);
 void api_tick(struct xlbd *d);
 void api_close_all(struct xlbd *d);
+/* Between chunks of a long apply: accept clients, answer status requests (see API.md). */
+void api_progress(struct xlbd *d);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
