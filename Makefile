@@ -83,7 +83,7 @@ help:
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
 	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
-	@echo 'make bench      per-packet cost of each datapath path and Maglev build times'
+	@echo 'make bench      per-packet cost of each datapath path, Maglev build times, control plane'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
 	@echo 'make install    install binaries, BPF objects, man pages, completion, systemd unit'
 	@echo 'make clean      remove $(BUILD)/'

@@ -13,4 +13,5 @@ for b in "$BUILD"/tools/bench_*; do
 	echo
 done
 [ "$found" -eq 1 ] || { echo "no benchmark binaries in $BUILD/tools"; exit 1; }
+echo "=== control plane"; python3 "$(dirname "$0")/control.py" "$BUILD" || rc=1
 exit "$rc"

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The control plane at scale (make bench): cold start, one bulk batch, a single change and
+stats, at 10, 100 and 1,000 VIPs x 10 backends. Each daemon runs in a private mount namespace
+with its own bpffs and no interface; the backends have no check (nothing is ever probed).
+Prints a table and writes $BUILD/bench-control.json.
+Usage: control.py [BUILD]"""
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BUILD", "build")
+XLBD = os.path.join(BUILD, "xlbd")
+SIZES = (10, 100, 1000)
+NB = 10
+REPEAT = 20
+
+
+class Client:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(600)
+        self.s.connect(path)
+        self.buf = b""
+
+    def req(self, obj):
+        self.s.sendall(json.dumps(obj).encode() + b"\n")
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("xlbd closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+
+def vip(i):
+    return "198.18.%d.%d" % (i // 250, i % 250 + 1)
+
+
+def backend(i, j):
+    k = i * NB + j
+    return "198.19.%d.%d" % (k // 250, k % 250 + 1)
+
+
+def config(path, n):
+    vips = [{"address": vip(i), "port": 80,
+             "backends": [{"address": backend(i, j)} for j in range(NB)]} for i in range(n)]
+    with open(path, "w") as fh:
+        json.dump({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01",
+                   "encap_source4": "198.18.255.1", "vips": vips}, fh)
+
+
+def start(tmp, conf):
+    """Start xlbd on @conf; returns (process, pid, socket, seconds until it serves)."""
+    sock, pidf, log = (os.path.join(tmp, x) for x in ("s.sock", "xlbd.pid", "xlbd.log"))
+    for f in (pidf,):
+        if os.path.exists(f):
+            os.unlink(f)
+    cmd = ("umount -l /sys/fs/bpf 2>/dev/null; exec %s -c %s -s %s -p %s -P /sys/fs/bpf/xlb-bench "
+           "-f -D" % (XLBD, conf, sock, pidf))
+    logf = open(log, "w")
+    t0 = time.monotonic()
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", cmd],
+                         stdout=logf, stderr=subprocess.STDOUT)
+    while True:
+        with open(log) as fh:
+            if "serving on" in fh.read():
+                break
+        if p.poll() is not None:
+            raise RuntimeError("xlbd exited: see %s" % log)
+        time.sleep(0.005)
+    dt = time.monotonic() - t0
+    while not os.path.exists(pidf):
+        time.sleep(0.005)
+    return p, int(open(pidf).read()), sock, dt
+
+
+def stop(p, pid):
+    os.kill(pid, signal.SIGTERM)
+    p.wait(60)
+
+
+def median_ms(fn, n=REPEAT):
+    ts = []
+    for k in range(n):
+        t0 = time.monotonic()
+        fn(k)
+        ts.append((time.monotonic() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+def ok(r):
+    if not r.get("ok"):
+        raise RuntimeError(str(r))
+    return r
+
+
+def run(tmp, n):
+    res = {"vips": n, "backends": n * NB}
+    conf = os.path.join(tmp, "xlbd.json")
+    config(conf, n)
+    p, pid, sock, res["cold_start_s"] = start(tmp, conf)
+    try:
+        c = Client(sock)
+        v0 = "%s:80/tcp" % vip(0)
+        res["single_change_ms"] = median_ms(lambda k: ok(c.req(
+            {"cmd": "backend_set", "vip": v0, "address": backend(0, 0), "weight": 100 + k % 2})))
+        res["stats_ms"] = median_ms(lambda k: ok(c.req({"cmd": "stats"})))
+        res["backend_list_ms"] = median_ms(lambda k: ok(c.req({"cmd": "backend_list"})))
+    finally:
+        stop(p, pid)
+    config(conf, 0)
+    p, pid, sock, _ = start(tmp, conf)
+    try:
+        ops = []
+        for i in range(n):
+            v = "%s:80/tcp" % vip(i)
+            ops.append({"cmd": "vip_add", "vip": v})
+            ops += [{"cmd": "backend_add", "vip": v, "address": backend(i, j)} for j in range(NB)]
+        c = Client(sock)
+        t0 = time.monotonic()
+        ok(c.req({"cmd": "batch", "ops": ops}))
+        res["bulk_batch_s"] = time.monotonic() - t0
+    finally:
+        stop(p, pid)
+    return res
+
+
+def main():
+    if os.geteuid() != 0:
+        print("control plane: skipped (needs root)")
+        return 0
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="xlb-bench-control.") as tmp:
+        for n in SIZES:
+            rows.append(run(tmp, n))
+    print("control plane, VIPs x %d backends (M = 65537, no interface, no checks):" % NB)
+    print("%-22s %10s %10s %10s" % (("operation",) + tuple("%d VIPs" % n for n in SIZES)))
+    for key, name, fmt in (("cold_start_s", "cold start (s)", "%.2f"),
+                           ("bulk_batch_s", "one batch (s)", "%.2f"),
+                           ("single_change_ms", "one backend_set (ms)", "%.1f"),
+                           ("stats_ms", "stats (ms)", "%.1f"),
+                           ("backend_list_ms", "backend list (ms)", "%.1f")):
+        print("%-22s %10s %10s %10s" % ((name,) + tuple(fmt % r[key] for r in rows)))
+    out = os.path.join(BUILD, "bench-control.json")
+    with open(out, "w") as fh:
+        json.dump({"control_plane": rows}, fh, indent=2)
+    print("(also in %s)" % out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
