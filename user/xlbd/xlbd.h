@@ -93,6 +93,7 @@ struct xlbd_event {
 
 struct xlbd_client;
 struct xlbd_check;
+struct xlbd_checks;
 struct health_checker;
 
 struct xlbd {
@@ -115,6 +116,7 @@ struct xlbd {
 	bool refresh;			/* some VIP is dirty: state_refresh() at the end of the turn */
 	__u64 next_weigh_ms;		/* a weight changes by itself then (slow start, drain) */
 	struct prober *prober;		/* probes and the loop's timers */
+	struct xlbd_checks *checks;	/* the health checkers, shared by equal checks (checks.c) */
 	struct prober_timer weigh_timer;	/* fires at next_weigh_ms */
 	struct xlbd_event *events;	/* [XLBD_EVENTS_MAX], a ring */
 	__u64 events_seq;		/* sequence number of the newest event */
