@@ -180,6 +180,17 @@ else
 	xlb backend set "$SVC" "${TB_BE4[$target]}" enable >/dev/null
 fi
 
+# ---- drain timeout: a draining backend loses its flows after drain_timeout_ms
+config '"drain_timeout_ms": 700'
+reload
+xlb backend set "$SVC" "${TB_BE4[1]}" drain >/dev/null
+why1=$(field 1 why)
+ok=0
+wait_field 1 why drained 3 && ok=1
+tb_check "drain_timeout_ms: draining ($why1), then drained (its flows move)" "$(xlb backend list)" \
+	sh -c '[ "$1" = draining ] && [ "$2" = 1 ]' sh "$why1" "$ok"
+xlb backend set "$SVC" "${TB_BE4[1]}" enable >/dev/null
+
 # ---- agent weights: each backend's agent reports a share of its weight
 cat >"$TB_TMP/agent.py" <<'EOF'
 import socket, sys, time, signal
