@@ -49,7 +49,7 @@ TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_SAN_SRCS := tests/e2e/probe_drv.c	# helpers also built sanitized (no BPF skeleton inside)
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
-TOOL_DIRS := $(filter-out tools/bench,$(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+TOOL_DIRS := $(filter-out tools/bench,$(sort $(patsubst %/,%,$(dir $(wildcard tools/*/*.c)))))
 
 LIB       := $(BUILD)/libxlb.a
 LIB_SAN   := $(BUILD)/san/libxlb.a
