@@ -184,4 +184,14 @@ int xlb_pass(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/*
+ * The ceiling of a forwarding benchmark: sends every frame back out as it came, doing nothing
+ * else, in place of the balancer on the same veth (`sink --attach-tx`).
+ */
+SEC("xdp")
+int xlb_tx(struct xdp_md *ctx)
+{
+	return XDP_TX;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
