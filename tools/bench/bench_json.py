@@ -53,6 +53,9 @@ def e2e(path):
             row[kind + "_mpps_max"] = round(max(m), 3)
             row[kind + "_loss_max"] = round(max(x["loss"] for x in rs), 5)
             row[kind + "_runs"] = [round(x, 3) for x in m]
+            if kind == "xlb":
+                row["xlb_new_flow_share"] = round(statistics.median(
+                    x["new_flows"] / x["gen"]["packets"] for x in rs), 4)
         if "xlb_mpps" in row and row.get("ceiling_mpps"):
             row["ratio"] = round(row["xlb_mpps"] / row["ceiling_mpps"], 3)
         dist = []
@@ -73,13 +76,15 @@ def print_e2e(rows, nruns):
     print("End to end: xlb-gen -> xlb (xlbd, native XDP on a veth, IPIP) -> xlb-sink, 64-byte UDP")
     print("frames, Mpps received at the sink; ceiling = the same path with an XDP program that only")
     print("returns XDP_TX in place of xlb, measured in the same run; median (min-max) of the runs\n")
-    print("| traffic | xlb Mpps | ceiling Mpps | xlb / ceiling |")
-    print("|---|--:|--:|--:|")
+    print("| traffic | xlb Mpps | ceiling Mpps | xlb / ceiling | new flows | lost (xlb, ceiling) |")
+    print("|---|--:|--:|--:|--:|--:|")
     for name, r in rows.items():
         cell = lambda k: ("%.2f (%.2f-%.2f)" % (r[k + "_mpps"], r[k + "_mpps_min"],
                                                  r[k + "_mpps_max"])) if k + "_mpps" in r else "-"
-        print("| %s | %s | %s | %s |" % (name, cell("xlb"), cell("ceiling"),
-                                          "%.2f" % r["ratio"] if "ratio" in r else "-"))
+        pct = lambda k: "%.1f %%" % (100 * r[k]) if k in r else "-"
+        print("| %s | %s | %s | %s | %s | %s, %s |" % (
+            name, cell("xlb"), cell("ceiling"), "%.2f" % r["ratio"] if "ratio" in r else "-",
+            pct("xlb_new_flow_share"), pct("xlb_loss_max"), pct("ceiling_loss_max")))
     d = [(n, r) for n, r in rows.items() if "max_over_mean" in r]
     if d:
         print("\nPer-backend distribution (packets per backend at the sink, median of the runs):\n")
@@ -88,10 +93,8 @@ def print_e2e(rows, nruns):
         for n, r in d:
             print("| %s | %d | %.3f | %.3f |" % (n, r["backends"], r["max_over_mean"],
                                                 r["min_over_mean"]))
-    loss = max([r.get(k, 0) for r in rows.values() for k in ("xlb_loss_max", "ceiling_loss_max")]
-               or [0])
-    print("\n(%d runs; largest share of sent frames the sink did not count: %.2f %%)" %
-          (nruns, 100 * loss))
+    print("\n(%d runs. new flows: the share of xlb's packets that recorded a new flow (a flow-table"
+          "\nmiss); lost: the largest share of the frames sent that the sink did not count)" % nruns)
 
 
 NUM = r"-?[\d.]+"
