@@ -521,7 +521,7 @@ int main(int argc, char **argv)
 	json_t *intervals = NULL;
 	__u64 v, total = 0, last = 0;
 	double t, tlast = 0, next;
-	__u8 fam;
+	__u8 fam, src_fam = 0;
 	__u32 n;
 
 	while ((c = getopt_long(argc, argv, "D:s:P:p:f:o:T:S:n:d:r:t:m:M:e:b:i:jvh", options,
@@ -534,7 +534,7 @@ int main(int argc, char **argv)
 			have_dst = true;
 			break;
 		case 's':
-			if (parse_src(optarg, s->src, &fam, &n))
+			if (parse_src(optarg, s->src, &src_fam, &n))
 				return usage_err(c, "'%s' is not an address or a range "
 						 "ADDR-ADDR of one family (IPv6: differing in "
 						 "the last 32 bits)", optarg);
@@ -650,7 +650,7 @@ int main(int argc, char **argv)
 		return usage_err('D', "the destination address is required");
 	if (!r.count && r.duration <= 0)
 		return usage_err(0, "give --count or --duration: an unbounded run is refused");
-	if (have_src && fam != s->family)
+	if (have_src && src_fam != s->family)
 		return usage_err('s', "the source is not of the family of --dst");
 	if (!have_size)
 		s->size = gen_hdr_len(s) > XLB_GEN_MIN_LEN ? gen_hdr_len(s) : XLB_GEN_MIN_LEN;
