@@ -73,9 +73,10 @@ def e2e(path):
 
 
 def print_e2e(rows, nruns):
-    print("End to end: xlb-gen -> xlb (xlbd, native XDP on a veth, IPIP) -> xlb-sink, 64-byte UDP")
-    print("frames, Mpps received at the sink; ceiling = the same path with an XDP program that only")
-    print("returns XDP_TX in place of xlb, measured in the same run; median (min-max) of the runs\n")
+    print("End to end: xlb-gen -> xlb (xlbd, native XDP on a veth, IPIP) -> xlb-sink, 64-byte")
+    print("UDP frames, Mpps received at the sink; ceiling = the same path with an XDP program")
+    print("that only returns XDP_TX in place of xlb, measured in the same run; median (min-max)")
+    print("of the runs\n")
     print("| traffic | xlb Mpps | ceiling Mpps | xlb / ceiling | new flows | lost (xlb, ceiling) |")
     print("|---|--:|--:|--:|--:|--:|")
     for name, r in rows.items():
@@ -93,8 +94,9 @@ def print_e2e(rows, nruns):
         for n, r in d:
             print("| %s | %d | %.3f | %.3f |" % (n, r["backends"], r["max_over_mean"],
                                                 r["min_over_mean"]))
-    print("\n(%d runs. new flows: the share of xlb's packets that recorded a new flow (a flow-table"
-          "\nmiss); lost: the largest share of the frames sent that the sink did not count)" % nruns)
+    print("\n(%d runs. new flows: the share of xlb's packets that recorded a new flow (a flow-"
+          "\ntable miss); lost: the largest share of the frames sent that the sink did not count)"
+          % nruns)
 
 
 NUM = r"-?[\d.]+"

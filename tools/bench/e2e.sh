@@ -14,7 +14,8 @@
 # E2E_SECONDS; the rate is what the sink received over the generator's time. The ceiling runs
 # first, then xlb, in the same invocation. A run's result is one JSON line on stdout:
 #	{"kind": "xlb"|"ceiling", "family": 4|6, "flows": N, "threads": T, "run": I,
-#	 "new_flows": <flows xlb recorded during the run>, "gen": <xlb-gen -j>, "sink": <xlb-sink -j>}
+#	 "new_flows": <flows xlb recorded during the run>, "gen": <xlb-gen -j>,
+#	 "sink": <xlb-sink -j>}
 # tools/bench/bench_json.py turns them into the table and build/bench.json. Progress on stderr.
 set -u
 cd "$(dirname "$0")/../.."
@@ -64,7 +65,10 @@ run() {
 	[ "$kind" = xlb ] && nf0=$(new_flows "$svc")
 	tb_bg gen "$TB_TMP/sink.out" "$XLB_BUILD/xlb-sink" -j -t 60 eth0
 	local sink=$TB_LAST_PID
-	tb_wait 5 grep -q attached "$TB_TMP/sink.out" || { echo "e2e: sink did not attach" >&2; return 1; }
+	if ! tb_wait 5 grep -q attached "$TB_TMP/sink.out"; then
+		echo "e2e: sink did not attach" >&2
+		return 1
+	fi
 	g=$(tb_exec gen "$XLB_BUILD/xlb-gen" -j -D "$vip" -P "$PORT" -m "$LB_MAC" -f "$flows" \
 		-t "$threads" "${bound[@]}" eth0 2>"$TB_TMP/gen.err")
 	sleep 0.05	# the last frames are in flight
@@ -80,8 +84,9 @@ run() {
 		"$kind" "$fam" "$flows" "$threads" "$i"
 	printf '"new_flows": %d, "gen": %s, ' "$((nf1 - nf0))" "$g"
 	printf '"sink": %s}\n' "$s"
-	echo "e2e: $kind IPv$fam $flows flows $threads thread(s) run $i:" \
-		"$(python3 -c 'import json,sys; print("%.3f Mpps sent" % (json.loads(sys.argv[1])["pps"] / 1e6))' "$g")" >&2
+	echo "e2e: $kind IPv$fam $flows flows $threads thread(s) run $i: $(python3 -c '
+import json, sys
+print("%.3f Mpps sent" % (json.loads(sys.argv[1])["pps"] / 1e6))' "$g")" >&2
 }
 
 # series KIND: every row of the table, RUNS times each; xlb's 1,000,000-flow rows after a warm-up
