@@ -50,11 +50,14 @@ static __always_inline void bump(void *map, struct xlb_sink_key *k, __u64 bytes)
 	struct xlb_sink_counters *c, init = { 1, bytes };
 
 	c = bpf_map_lookup_elem(map, k);
+	if (!c && !bpf_map_update_elem(map, k, &init, BPF_NOEXIST))
+		return;
+	/* Another CPU may have inserted the key between our lookup and update: count it there. */
+	if (!c)
+		c = bpf_map_lookup_elem(map, k);
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
-	} else {
-		bpf_map_update_elem(map, k, &init, BPF_NOEXIST);
 	}
 }
 
