@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # End-to-end test of xlb-gen: exact counts, varying flows, the rate limit, well-formed frames of
-# every family / protocol / size, both engines sending the same frames, option errors.
+# every family / protocol / size, both engines sending the same frames, option errors; last, the
+# test bed's tb_gen_burst through xlbd.
 #
 #	gen eth0 (198.18.0.1/30, 2001:db8::1/126) ---- eth0 rcv (198.18.0.2/30, 2001:db8::2/126)
 #	  xlb-gen                                        xlb-sink (counts), a capture (checks)
@@ -41,6 +42,7 @@ bad "unknown protocol" "--proto" -D "$DST4" -n 1 -T icmp lo
 bad "bad destination" "--dst" -D 198.18.0.300 -n 1 lo
 bad "no destination" "--dst" -n 1 lo
 bad "source of the other family" "--src" -D "$DST4" -s 2001:db8::1 -n 1 lo
+bad "source of the other family, given first" "--src" -s 2001:db8::1 -D "$DST4" -n 1 lo
 bad "reversed source range" "--src" -D "$DST4" -s 198.18.0.9-198.18.0.1 -n 1 lo
 bad "flows beyond the ranges" "--flows" -D "$DST4" -s 198.18.0.1-198.18.0.2 -p 1000-1009 \
 	-f 21 -n 1 lo
@@ -94,7 +96,8 @@ exact() {			# exact NAME DST COUNT ARGS...
 	sink_start
 	gen -D "$dst" -n "$n" "$@" >"$TB_TMP/gen.out" 2>&1
 	got=$(sink_count "$dst")
-	tb_check "$name: $n sent, $n counted at the sink" "counted $got; $(tail -2 "$TB_TMP/gen.out")" \
+	tb_check "$name: $n sent, $n counted at the sink" \
+		"counted $got; $(tail -2 "$TB_TMP/gen.out")" \
 		[ "$got" = "$n" ]
 }
 exact "live frames, IPv4 UDP, 1000 flows" "$DST4" 200000 -f 1000
@@ -161,7 +164,8 @@ v=
 capture "$TB_TMP/seq" "$DST4" 2000 -f 100
 v+=$(python3 "$CAP" flows "100 flows in order: 100 distinct 5-tuples" "$TB_TMP/seq" 100)$'\n'
 capture "$TB_TMP/rng" "$DST6" 2000 -f 1000 -o random -s 2001:db8::100-2001:db8::103 -p 2000-2249
-v+=$(python3 "$CAP" flows "1000 random flows over 4 addresses x 250 ports: >= 800 distinct, in range" \
+v+=$(python3 "$CAP" flows \
+	"1000 random flows over 4 addresses x 250 ports: >= 800 distinct, in range" \
 	"$TB_TMP/rng" min:800 2001:db8::100 2001:db8::103 2000 2249)$'\n'
 capture "$TB_TMP/one" "$DST4" 500
 v+=$(python3 "$CAP" flows "1 flow: 1 distinct 5-tuple" "$TB_TMP/one" 1)$'\n'
@@ -174,7 +178,8 @@ for args in "-T udp -S 100" "-T tcp-syn -f 300 -o random" "-T tcp-ack -S 1000 -t
 		capture "$TB_TMP/pkt" "${!dst}" 300 -e packet -f 40 $args
 		[ "${args#*-t 2}" != "$args" ] && sort -o "$TB_TMP/live" "$TB_TMP/live" &&
 			sort -o "$TB_TMP/pkt" "$TB_TMP/pkt"	# two threads interleave freely
-		v+=$(python3 "$CAP" same "AF_PACKET sends the frames live frames send (IPv$fam $args)" \
+		v+=$(python3 "$CAP" same \
+			"AF_PACKET sends the frames live frames send (IPv$fam $args)" \
 			"$TB_TMP/live" "$TB_TMP/pkt")$'\n'
 	done
 done
@@ -193,5 +198,37 @@ out=$(tb_exec gen "$GEN" -D 2001:db8::3 -n 1 eth0 2>&1)
 rc=$?
 tb_check "no --dst-mac and no neighbour entry: exit 1, saying so" "status $rc: $out" \
 	sh -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'no neighbour entry'"
+
+# ---- tb_gen_burst (what the demo ends with) through the test bed's VIP, balanced by xlbd
+tb_cleanup
+TB_PREFIX=xlbgenb$$
+tb_tmp
+if tb_build 3 && tb_decap_attach; then
+	cat >"$TB_TMP/xlbd.json" <<EOF
+{"interfaces": [{"name": "$TB_LB_IF", "mode": "native"}], "nexthop_mac": "$TB_NEXTHOP_MAC",
+ "encap_source4": "$TB_LB4",
+ "vips": [{"address": "$TB_VIP4", "port": 80, "proto": "tcp", "mode": "ipip", "backends": [
+   {"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}, {"address": "${TB_BE4[3]}"}]}]}
+EOF
+	if tb_xlbd_start 60; then
+		out=$(tb_gen_burst 2 10000 300 2>&1)
+		tb_check "tb_gen_burst: every backend counted, together all that was sent" "$out" \
+			python3 -c '
+import re, sys
+out = sys.argv[1]
+sent = int(re.search(r"xlb-gen: (\d+) packets", out)[1])
+per = [int(m[1]) for m in re.finditer(r"be\d+ +\S+ +(\d+) ", out)]
+sys.exit(not (len(per) == 3 and min(per) > 0 and sum(per) == sent and sent > 15000))' "$out"
+		rt=$(tb_ns rt)
+		tb_check "tb_gen_burst leaves rt as it was (no XDP on c0, XDP on lb0)" \
+			"$(ip -n "$rt" -d link show dev c0; ip -n "$rt" -d link show dev lb0)" \
+			sh -c "! ip -n $rt -d link show dev c0 | grep -q prog/xdp &&
+			       ip -n $rt -d link show dev lb0 | grep -q prog/xdp"
+	else
+		tb_not_ok "tb_gen_burst" "xlbd did not start: $(cat "$TB_TMP/xlbd.log")"
+	fi
+else
+	tb_not_ok "tb_gen_burst" "no test bed"
+fi
 
 [ "$TB_FAILED" -eq 0 ]
