@@ -55,7 +55,7 @@ TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_SAN_SRCS := tests/e2e/probe_drv.c	# helpers also built sanitized (no BPF skeleton inside)
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
-TOOL_DIRS := $(filter-out tools/bench,$(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+TOOL_DIRS := $(filter-out tools/bench,$(sort $(patsubst %/,%,$(dir $(wildcard tools/*/*.c)))))
 
 LIB       := $(BUILD)/libxlb.a
 LIB_SAN   := $(BUILD)/san/libxlb.a
@@ -73,7 +73,7 @@ MAN_SRCS  := $(wildcard user/*/*.8)
 MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all test demo bench deps vmlinux install clean format help tests-build
+.PHONY: all test demo bench bench-compare deps vmlinux install clean format help tests-build
 
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
 
@@ -83,7 +83,8 @@ help:
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
 	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
-	@echo 'make bench      per-packet cost of each datapath path and Maglev build times'
+	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps; also $(BUILD)/bench.json'
+	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
 	@echo 'make install    install binaries, BPF objects, man pages, completion, systemd unit'
 	@echo 'make clean      remove $(BUILD)/'
@@ -195,6 +196,10 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
+
+bench-compare:
+	$(if $(OLD),,$(error give the older results: make bench-compare OLD=file))
+	$(Q)python3 tools/bench/bench_compare.py $(OLD) $(BUILD)/bench.json
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
