@@ -144,6 +144,89 @@ tb_check "another path is 404" "got $code" [ "$code" = 404 ]
 code=$(mcurl -o /dev/null -w '%{http_code}' -X POST -d x=1 "http://127.0.0.1:$MPORT/metrics")
 tb_check "POST is 405" "got $code" [ "$code" = 405 ]
 
+# ---- a real Prometheus (Debian's) in lb, on its loopback, scraping every second
+PPORT=9090
+cat >"$TB_TMP/prometheus.yml" <<EOF
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: ["$PWD/$PROMDIR/xlb.rules.yml"]
+scrape_configs:
+  - job_name: xlb
+    static_configs: [{targets: ["127.0.0.1:$MPORT"]}]
+EOF
+tb_bg lb "$TB_TMP/prometheus.log" timeout 60 prometheus --config.file="$TB_TMP/prometheus.yml" \
+	--storage.tsdb.path="$TB_TMP/prom" --web.listen-address="127.0.0.1:$PPORT" --log.level=warn
+PROM=$TB_LAST_PID
+# pq EXPR: the samples of an instant query, one "LABELS VALUE" a line
+pq() {
+	mcurl -G --data-urlencode "query=$1" "http://127.0.0.1:$PPORT/api/v1/query" | python3 -c '
+import json, sys
+try:
+    res = json.load(sys.stdin)["data"]["result"]
+except Exception:
+    res = []
+for r in res:
+    m = r["metric"]
+    print(",".join("%s=%s" % (k, m[k]) for k in sorted(m) if k not in ("job", "instance")) or "-",
+          r["value"][1])'
+}
+# pv EXPR: the value of its first sample ("" when none); pgt EXPR X: that value is above X
+pv() { pq "$1" | awk 'NR == 1 { print $2 }'; }
+pgt() {
+	local v
+	v=$(pv "$1")
+	[ -n "$v" ] && python3 -c "import sys; sys.exit(not float('$v') > float('$2'))"
+}
+# phas EXPR: the query has a sample (a filter such as "X == 0" that matches)
+phas() { [ -n "$(pq "$1")" ]; }
+if tb_wait 30 pgt 'up{job="xlb"}' 0; then
+	tb_ok "Prometheus scrapes xlbd (up == 1)"
+else
+	tb_not_ok "Prometheus scrapes xlbd (up == 1)" "$(tail -3 "$TB_TMP/prometheus.log" | tr '\n' ' ')"
+fi
+bq() { echo "xlb_backend_$2{vip=\"$SVC\",backend=\"${TB_BE4[$1]}:80\"}"; }
+vq="xlb_vip_packets_total{vip=\"$SVC\"}"
+v0=$(pv "$vq")
+b0=()
+for i in 1 2 3; do b0[i]=$(pv "$(bq "$i" packets_total)"); done
+answers=$(tb_requests "http://$TB_VIP4/" 30)
+tb_check "30 requests through the VIP answered" "$(grep -c FAIL <<<"$answers") failed" \
+	bash -c '! grep -q FAIL <<<"$1"' _ "$answers"
+if tb_wait 10 pgt "$vq" "${v0:-0}"; then
+	tb_ok "Prometheus sees the VIP's packet counter rise (${v0:-none} -> $(pv "$vq"))"
+else
+	tb_not_ok "Prometheus sees the VIP's packet counter rise" "before ${v0:-none}, now $(pv "$vq")"
+fi
+for i in 1 2 3; do
+	q=$(bq "$i" packets_total)
+	if tb_wait 10 pgt "$q" "${b0[i]:-0}"; then
+		tb_ok "Prometheus sees backend ${TB_BE4[i]}'s packet counter rise (${b0[i]:-none} -> $(pv "$q"))"
+	else
+		tb_not_ok "Prometheus sees backend ${TB_BE4[i]}'s packet counter rise" \
+			"before ${b0[i]:-none}, now $(pv "$q")"
+	fi
+done
+tb_check "Prometheus: rate() of the VIP's bytes is positive" "$(pv 'sum(rate(xlb_vip_bytes_total[5s]))')" \
+	pgt 'sum(rate(xlb_vip_bytes_total[5s]))' 0
+
+# be2's server stops: its health gauge falls to 0, the VIP keeps 2 usable backends, the alert
+# rule picks it up (pending: it has a "for")
+up2=$(bq 2 up)
+tb_check "be2 up in Prometheus before its server stops" "$(pv "$up2")" [ "$(pv "$up2")" = 1 ]
+tb_stop "${TB_HTTPD_PID[2]}"
+if tb_wait 15 phas "$up2 == 0"; then
+	tb_ok "Prometheus sees be2's health gauge fall to 0"
+else
+	tb_not_ok "Prometheus sees be2's health gauge fall to 0" "now $(pv "$up2")"
+fi
+tb_check "max_over_time shows it was 1 before: the gauge fell" "$(pv "max_over_time(${up2}[1m])")" \
+	[ "$(pv "max_over_time(${up2}[1m])")" = 1 ]
+tb_check "Prometheus: the VIP has 2 usable backends" "$(pv "xlb_vip_usable_backends{vip=\"$SVC\"}")" \
+	tb_wait 5 phas "xlb_vip_usable_backends{vip=\"$SVC\"} == 2"
+tb_check "the XlbBackendDown rule picks be2 up (pending or firing)" \
+	"$(pq 'ALERTS{alertname="XlbBackendDown"}' | head -3 | tr '\n' ' ')" \
+	tb_wait 10 phas "ALERTS{alertname=\"XlbBackendDown\",backend=\"${TB_BE4[2]}:80\"}"
+tb_stop "$PROM"
+
 # ---- hostile HTTP clients
 tb_verdicts "hostile HTTP clients" "$(tb_exec lb python3 tests/e2e/metrics_clients.py 127.0.0.1 \
 	"$MPORT" "$XLB" "$TB_TMP/xlbd.sock")"
