@@ -227,6 +227,50 @@ tb_check "the XlbBackendDown rule picks be2 up (pending or firing)" \
 	tb_wait 10 phas "ALERTS{alertname=\"XlbBackendDown\",backend=\"${TB_BE4[2]}:80\"}"
 tb_stop "$PROM"
 
+# ---- xlb top under tmux, while requests flow (be2 is down by now: 2 of 3 usable)
+tb_bg client "$TB_TMP/load.log" timeout 20 sh -c \
+	"while :; do curl -s -m 2 -o /dev/null http://$TB_VIP4/; done"
+load=$TB_LAST_PID
+if command -v tmux >/dev/null; then
+	TMUX_SOCK=xlbmetrics$$
+	trap 'tmux -L "$TMUX_SOCK" kill-server 2>/dev/null; tb_cleanup; echo "1..$TB_T"' EXIT
+	tmux -L "$TMUX_SOCK" -f /dev/null new-session -d -s top -x 120 -y 30 \
+		"$XLB -s $TB_TMP/xlbd.sock top -d 0.5; sleep 30"
+	# the VIP row: name, usable/all, weight, slots, pps, bits/s, flows/s, packets
+	vip_row() { tmux -L "$TMUX_SOCK" capture-pane -p -t top | grep -E "^$TB_VIP4:80/tcp "; }
+	busy() { vip_row | awk '$5 != "0" && $5 != "-" && $6 != "0" && $7 != "-" { ok = 1 } END { exit !ok }'; }
+	tb_wait 8 busy
+	screen=$(tmux -L "$TMUX_SOCK" capture-pane -p -t top)
+	if grep -q '^xlb top - ' <<<"$screen" && busy && vip_row | grep -qE "^$TB_VIP4:80/tcp +2/3 " &&
+	   grep -qE "^ +${TB_BE4[1]}:80 +up +100 " <<<"$screen" &&
+	   grep -qE "^ +${TB_BE4[2]}:80 +down +0 +0 " <<<"$screen" && grep -qE '^tx ' <<<"$screen"; then
+		tb_ok "xlb top under tmux: the VIP with its rates, its backends' health and weights, reasons"
+	else
+		tb_not_ok "xlb top under tmux: the VIP with its rates, its backends' health and weights, reasons" \
+			"$(tr '\n' '|' <<<"$screen" | tr -s ' ' | head -c 600)"
+	fi
+	tmux -L "$TMUX_SOCK" send-keys -t top q
+	quit() {
+		[ "$(tmux -L "$TMUX_SOCK" display -p -t top '#{pane_current_command}')" = sleep ] &&
+			! tmux -L "$TMUX_SOCK" capture-pane -p -t top | grep -q '^xlb top - '
+	}
+	tb_check "xlb top quits on q and gives the screen back" \
+		"$(tmux -L "$TMUX_SOCK" display -p -t top '#{pane_current_command}')" tb_wait 3 quit
+	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
+else
+	tb_ok "xlb top under tmux # SKIP no tmux (make deps)"
+fi
+out=$("$XLB" -s "$TB_TMP/xlbd.sock" top -n 2 -d 0.2)
+tb_check "xlb top -n 2 (not a terminal): two frames, no screen control" "$(head -c 300 <<<"$out")" \
+	bash -c '[ "$(grep -c "^xlb top - " <<<"$1")" = 2 ] && ! grep -q $'"'"'\e'"'"' <<<"$1"' _ "$out"
+out=$(timeout 2.6 "$XLB" -s "$TB_TMP/xlbd.sock" stats -w 1)
+tb_check "xlb stats -w 1: a table every second until interrupted" "$(grep -c '^VIP / BACKEND' <<<"$out") tables" \
+	[ "$(grep -c '^VIP / BACKEND' <<<"$out")" = 3 ]
+out=$(timeout 1.3 "$XLB" -s "$TB_TMP/xlbd.sock" -j stats -w 0.5 "$SVC")
+tb_check "xlb -j stats -w: one JSON object per line" "$(head -c 200 <<<"$out")" \
+	python3 -c 'import json, sys; l = sys.stdin.read().split("\n")[:-1]; sys.exit(not (len(l) == 3 and all(json.loads(x)["vips"][0]["vip"] for x in l)))' <<<"$out"
+tb_stop "$load"
+
 # ---- hostile HTTP clients
 tb_verdicts "hostile HTTP clients" "$(tb_exec lb python3 tests/e2e/metrics_clients.py 127.0.0.1 \
 	"$MPORT" "$XLB" "$TB_TMP/xlbd.sock")"
