@@ -298,7 +298,7 @@ static int do_top(struct cli *c, int argc, char **argv)
 		if (!status) {
 			json_decref(stats);
 			json_decref(list);
-			err = -EIO;
+			err = top_stop ? 0 : -EIO; /* an interrupt in the middle of a request */
 			break;
 		}
 		draw(stats, list, status, &p, interval, tty_out);
