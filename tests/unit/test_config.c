@@ -124,6 +124,41 @@ static const struct bad_case bad_cases[] = {
 	{ "check expect out of range",
 	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"expect\": 700}}"),
 	  "vips[0].backends[0].check.expect: must be an HTTP status 100..599 or a range" },
+	{ "check type unknown", BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"icmp\"}}"),
+	  "vips[0].backends[0].check.type: unknown value \"icmp\"" },
+	{ "check timeout above interval",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\", \"interval_ms\": 200, "
+	     "\"timeout_ms\": 300}}"),
+	  "vips[0].backends[0].check.timeout_ms: must not exceed interval_ms (200)" },
+	{ "check rise 0", BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\", \"rise\": 0}}"),
+	  "vips[0].backends[0].check.rise: must be 1..1000" },
+	{ "check jitter 60", BE("{\"address\": \"198.18.1.1\", \"check\": {\"jitter_pct\": 60}}"),
+	  "vips[0].backends[0].check.jitter_pct: must be 0..50" },
+	{ "check expect range reversed",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"http\", \"expect\": \"399-200\"}}"),
+	  "vips[0].backends[0].check.expect: must be an HTTP status 100..599 or a range" },
+	{ "check payload on tcp",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\", \"payload\": \"x\"}}"),
+	  "vips[0].backends[0].check.payload: only for udp checks" },
+	{ "check host on tcp",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\", \"host\": \"a\"}}"),
+	  "vips[0].backends[0].check.host: only for http checks" },
+	{ "check source of the other family",
+	  BE("{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\", \"source\": \"2001:db8::1\"}}"),
+	  "vips[0].backends[0].check: source: must be an IPv4 address, as the backend's" },
+	{ "check without a port on an all-ports VIP",
+	  VIP("{\"address\": \"198.18.0.10\", \"port\": 0, \"backends\": ["
+	      "{\"address\": \"198.18.1.1\", \"check\": {\"type\": \"tcp\"}}]}"),
+	  "vips[0].backends[0].check: port: required" },
+	{ "agent port 70000", BE("{\"address\": \"198.18.1.1\", \"check\": {\"agent_port\": 70000}}"),
+	  "vips[0].backends[0].check.agent_port: must be 0..65535" },
+	{ "backup not a boolean", BE("{\"address\": \"198.18.1.1\", \"backup\": 1}"),
+	  "vips[0].backends[0].backup: must be true or false" },
+	{ "min_healthy_pct 101", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"min_healthy_pct\": 101}"),
+	  "vips[0].min_healthy_pct: must be 0..100" },
+	{ "vip check unknown key",
+	  VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"check\": {\"colour\": 1}}"),
+	  "vips[0].check.colour: unknown key" },
 	{ "truncated file", "{\"vips\": [{\"address\": \"198.18.0.10\", \"po", "line 1 column" },
 	{ "empty file", "", "line 1 column" },
 	{ "not an object", "[1, 2]", "config: must be a JSON object" },
@@ -199,6 +234,66 @@ static void test_all_errors_reported(void **state)
 	assert_non_null(strstr(e.text, "bogus: unknown key"));
 	assert_int_equal(e.count, 5);
 	xlb_cfg_errors_free(&e);
+}
+
+/*
+ * A backend's check is its VIP's with the keys it gives itself; serialized, it writes only those,
+ * so that a change of the VIP's check reaches every backend that did not say otherwise.
+ */
+static void test_check_inheritance(void **state)
+{
+	static const char text[] =
+		"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80,"
+		" \"check\": {\"type\": \"http\", \"path\": \"/h\", \"expect\": \"200-299\","
+		"  \"interval_ms\": 500, \"timeout_ms\": 300, \"agent_port\": 8081},"
+		" \"backends\": [{\"address\": \"198.18.1.1\"},"
+		"  {\"address\": \"198.18.1.2\", \"backup\": true, \"slow_start_ms\": 5000,"
+		"   \"check\": {\"rise\": 5, \"path\": \"/other\"}},"
+		"  {\"address\": \"198.18.1.3\", \"check\": {\"type\": \"udp\", \"payload\": \"a\\u0000b\"}}]}]}";
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a, *b;
+	const struct xlb_cfg_check *c;
+	json_t *j, *be;
+
+	(void)state;
+	a = xlb_cfg_parse_string(text, &e);
+	if (!a)
+		print_error("%s", e.text);
+	assert_non_null(a);
+	c = &a->vips[0].backends[0].check;
+	assert_int_equal(c->type, XLB_CHECK_HTTP);
+	assert_string_equal(c->path, "/h");
+	assert_int_equal(c->expect, 200);
+	assert_int_equal(c->expect_hi, 299);
+	assert_int_equal(c->interval_ms, 500);
+	assert_int_equal(c->rise, XLB_CHECK_RISE_DEFAULT);
+	assert_int_equal(c->agent_port, 8081);
+	c = &a->vips[0].backends[1].check;
+	assert_string_equal(c->path, "/other");
+	assert_int_equal(c->rise, 5);
+	assert_int_equal(c->interval_ms, 500);
+	assert_true(a->vips[0].backends[1].backup);
+	assert_int_equal(a->vips[0].backends[1].slow_start_ms, 5000);
+	c = &a->vips[0].backends[2].check;
+	assert_int_equal(c->type, XLB_CHECK_UDP);
+	assert_int_equal(c->payload_len, 3);
+	assert_memory_equal(c->payload, "a\0b", 3);
+
+	/* written back: the VIP's check whole, the backends' only what they said */
+	j = xlb_cfg_to_json(a);
+	be = json_array_get(json_object_get(json_array_get(json_object_get(j, "vips"), 0), "backends"),
+			    0);
+	assert_null(json_object_get(be, "check"));
+	be = json_array_get(json_object_get(json_array_get(json_object_get(j, "vips"), 0), "backends"),
+			    1);
+	assert_int_equal(json_object_size(json_object_get(be, "check")), 2);
+	b = xlb_cfg_from_json(j, &e);
+	json_decref(j);
+	assert_non_null(b);
+	assert_true(xlb_cfg_equal(a, b));
+	assert_int_equal(b->vips[0].backends[2].check.payload_len, 3);
+	xlb_cfg_free(a);
+	xlb_cfg_free(b);
 }
 
 static void test_good_roundtrip(void **state)
@@ -476,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_good_roundtrip),
+		cmocka_unit_test(test_check_inheritance),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_too_big_values),
 		cmocka_unit_test(test_save_load),

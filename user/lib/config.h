@@ -24,7 +24,7 @@ enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1, XLB_TOO_BIG_I
 #define XLB_CFG_FLOWS_MIN 1024
 #define XLB_CFG_FLOWS_MAX (1u << 26)
 
-/* Health check settings of one backend (stored now; probing comes with a later issue). */
+/* Health check settings of one backend (or a VIP's defaults for its backends): what xlbd probes. */
 struct xlb_cfg_check {
 	enum xlb_cfg_check_type type;
 	uint16_t port;		/* 0 = the backend's port */

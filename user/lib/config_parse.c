@@ -107,6 +107,13 @@ static const char *get_str(json_t *obj, const char *path, const char *key, bool 
 		*err = -EINVAL;
 		return NULL;
 	}
+	/* NUL bytes are for payloads (get_bytes()) only: here they would cut the text short */
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		join(p, path, key);
+		xlb_cfg_errors_add(e, p, "must not contain NUL bytes");
+		*err = -EINVAL;
+		return NULL;
+	}
 	return json_string_value(v);
 }
 
@@ -385,6 +392,10 @@ int xlb_cfg_backend_from_json(json_t *obj, const char *path, const struct xlb_cf
 	if (be->check.has_source && be->family && be->check.source_family != be->family)
 		xlb_cfg_errors_add(e, p, "source: must be an %s address, as the backend's",
 				   be->family == XLB_AF_INET6 ? "IPv6" : "IPv4");
+	/* a probe needs a port: the check's, else the backend's, else the VIP's */
+	if (be->check.type != XLB_CHECK_NONE && !be->check.port && !be->port && !vip->port)
+		xlb_cfg_errors_add(e, p, "port: required (neither the backend nor its all-ports VIP "
+				   "has one)");
 	return e->count == before ? 0 : -EINVAL;
 }
 
@@ -659,7 +670,7 @@ struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e)
 	json_error_t jerr;
 	json_t *root;
 
-	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		xlb_cfg_errors_add(e, NULL, "line %d column %d: %s", jerr.line, jerr.column,
 				   jerr.text);
@@ -676,7 +687,7 @@ struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e)
 	json_error_t jerr;
 	json_t *root;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		xlb_cfg_errors_add(e, NULL, "%s: line %d column %d: %s", path, jerr.line,
 				   jerr.column, jerr.text);

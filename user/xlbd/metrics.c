@@ -63,15 +63,18 @@ static void hist_add(struct hist *h, const double *bounds, size_t n, double v)
 	h->sum += v;
 }
 
-void metrics_probe(struct xlbd *d, __u32 id, enum xlb_cfg_check_type type, bool agent,
-		   const struct probe_result *r)
+void metrics_probe(struct xlbd *d, const __u32 *ids, size_t n, enum xlb_cfg_check_type type,
+		   bool agent, const struct probe_result *r)
 {
 	struct xlbd_metrics *m = d->metrics;
 	unsigned int k = agent ? PK_AGENT : (unsigned int)type;
 
-	if (!agent && id < XLB_MAX_BACKENDS) {
-		d->be_rt[id].probes++;
-		d->be_rt[id].probe_failures += !r->ok;
+	/* each backend behind a shared checker counts its probes: they are its health */
+	for (size_t i = 0; !agent && i < n; i++) {
+		if (ids[i] >= XLB_MAX_BACKENDS)
+			continue;
+		d->be_rt[ids[i]].probes++;
+		d->be_rt[ids[i]].probe_failures += !r->ok;
 	}
 	if (m && k < PK__MAX)
 		hist_add(&m->probe[k][r->ok], probe_bounds, ARRAY_SIZE(probe_bounds),

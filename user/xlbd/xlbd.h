@@ -95,6 +95,7 @@ struct xlbd_event {
 
 struct xlbd_client;
 struct xlbd_check;
+struct xlbd_checks;
 struct health_checker;
 struct xlbd_metrics;
 
@@ -118,6 +119,7 @@ struct xlbd {
 	bool refresh;			/* some VIP is dirty: state_refresh() at the end of the turn */
 	__u64 next_weigh_ms;		/* a weight changes by itself then (slow start, drain) */
 	struct prober *prober;		/* probes and the loop's timers */
+	struct xlbd_checks *checks;	/* the health checkers, shared by equal checks (checks.c) */
 	struct prober_timer weigh_timer;	/* fires at next_weigh_ms */
 	struct xlbd_event *events;	/* [XLBD_EVENTS_MAX], a ring */
 	__u64 events_seq;		/* sequence number of the newest event */
@@ -205,9 +207,12 @@ void metrics_run(struct xlbd *d);
 void metrics_reload(struct xlbd *d);
 /* The /metrics body (malloc'ed) into *@out, *@len. 0 or -ENOMEM. */
 int metrics_render(struct xlbd *d, char **out, size_t *len);
-/* Hooks: a probe of backend @id finished (checks.c); a VIP's table was swapped in (state.c). */
-void metrics_probe(struct xlbd *d, __u32 id, enum xlb_cfg_check_type type, bool agent,
-		   const struct probe_result *r);
+/*
+ * Hooks: a probe finished, of the checker shared by the @n backends @ids (checks.c); a VIP's
+ * table was swapped in (state.c).
+ */
+void metrics_probe(struct xlbd *d, const __u32 *ids, size_t n, enum xlb_cfg_check_type type,
+		   bool agent, const struct probe_result *r);
 void metrics_rebuild(struct xlbd *d, __u32 vip_id, double ms);
 
 /* api.c: the Unix socket server. */
