@@ -33,6 +33,8 @@ LIBS := -lxdp -lbpf -lelf -lz -lm
 # jansson only where JSON is read or written: xlbd, xlb, and the tools and tests whose own
 # sources include <jansson.h> (libxlb's JSON is config_parse.c, config_json.c, config_save.c)
 JSON_LIBS := -ljansson
+# libmicrohttpd: the metrics server of xlbd only
+HTTP_LIBS := -lmicrohttpd
 json_libs = $(if $(shell grep -l '<jansson.h>' $(filter %.c,$(1)) /dev/null),$(JSON_LIBS))
 
 # ---------------------------------------------------------------- sources
@@ -130,13 +132,14 @@ $(XLBD_MOD_SAN): $(patsubst user/xlbd/%.c,$(BUILD)/san/xlbd-mod/%.o,$(XLBD_MOD_S
 # daemon and CLI
 $(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) $(HTTP_LIBS) -o $@
 $(BUILD)/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/san/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) \
+		$(HTTP_LIBS) -o $@
 $(BUILD)/san/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@

@@ -388,6 +388,45 @@ static void test_too_big_values(void **state)
 	}
 }
 
+/* metrics_listen: ADDR:PORT of either family, "" or absent = off (not written), else refused. */
+static void test_metrics_listen(void **state)
+{
+	static const char *const bad[] = { "127.0.0.1", "127.0.0.1:0", "127.0.0.1:http",
+					   "[::1:9469", "::1:9469", "localhost:9469", "1.2.3.4:70000" };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a;
+	char text[128];
+	json_t *j;
+
+	(void)state;
+	a = xlb_cfg_parse_string("{\"metrics_listen\": \"[::1]:9469\"}", &e);
+	assert_non_null(a);
+	assert_int_equal(a->metrics_family, XLB_AF_INET6);
+	assert_int_equal(a->metrics_port, 9469);
+	j = xlb_cfg_to_json(a);
+	assert_string_equal(json_string_value(json_object_get(j, "metrics_listen")), "[::1]:9469");
+	json_decref(j);
+	xlb_cfg_free(a);
+	a = xlb_cfg_parse_string("{\"metrics_listen\": \"127.0.0.1:9469\"}", &e);
+	assert_non_null(a);
+	assert_int_equal(a->metrics_family, XLB_AF_INET);
+	assert_int_equal(a->metrics_addr[0], htonl(0x7f000001));
+	xlb_cfg_free(a);
+	a = xlb_cfg_parse_string("{\"metrics_listen\": \"\"}", &e);
+	assert_non_null(a);
+	assert_string_equal(a->metrics_listen, "");
+	j = xlb_cfg_to_json(a);
+	assert_null(json_object_get(j, "metrics_listen"));
+	json_decref(j);
+	xlb_cfg_free(a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"metrics_listen\": \"%s\"}", bad[i]);
+		assert_null(xlb_cfg_parse_string(text, &e));
+		assert_non_null(strstr(e.text, "metrics_listen: not ADDR:PORT"));
+		xlb_cfg_errors_free(&e);
+	}
+}
+
 /* Defaults are applied and written out, so a minimal file round-trips to an explicit one. */
 static void test_defaults(void **state)
 {
@@ -538,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_backend_object),
 		cmocka_unit_test(test_vip_names),
+		cmocka_unit_test(test_metrics_listen),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -130,6 +130,11 @@ struct xlb_cfg {
 	uint16_t gue_port;
 	enum xlb_cfg_too_big too_big;
 	uint32_t rebuild_min_interval_ms;	/* damping: least time between two rebuilds of a VIP */
+	/* Prometheus metrics listener (xlbd): "" = off, else ADDR:PORT as given, parsed below */
+	char metrics_listen[64];
+	__u8 metrics_family;
+	__be32 metrics_addr[4];
+	uint16_t metrics_port;
 	size_t nvips;
 	struct xlb_cfg_vip *vips;
 };

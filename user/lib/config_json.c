@@ -155,6 +155,8 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "gue_port", json_integer(cfg->gue_port));
 	json_object_set_new(o, "too_big", json_string(xlb_name_of(&xlb_too_big_names, cfg->too_big)));
 	json_object_set_new(o, "rebuild_min_interval_ms", json_integer(cfg->rebuild_min_interval_ms));
+	if (cfg->metrics_listen[0])
+		json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
 	a = json_array();
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));

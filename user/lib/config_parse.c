@@ -522,10 +522,31 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 	}
 }
 
+/* "metrics_listen": ADDR:PORT (IPv6 in brackets), port 1..65535; absent or "" = off. */
+static void get_listen(json_t *obj, const char *key, struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
+{
+	struct xlb_hostport hp;
+	int err = 0;
+	const char *s = get_str(obj, "", key, false, e, &err);
+
+	if (!s || !*s)
+		return;
+	if (strlen(s) >= sizeof(cfg->metrics_listen) ||
+	    xlb_hostport_parse(s, strlen(s), true, &hp) || !hp.port) {
+		xlb_cfg_errors_add(e, key, "not ADDR:PORT (\"127.0.0.1:9469\", \"[::1]:9469\", "
+				   "port 1..65535; \"\" for none): \"%s\"", s);
+		return;
+	}
+	strcpy(cfg->metrics_listen, s);
+	cfg->metrics_family = hp.family;
+	memcpy(cfg->metrics_addr, hp.addr, sizeof(hp.addr));
+	cfg->metrics_port = hp.port;
+}
+
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
-	"too_big", "rebuild_min_interval_ms", "vips", NULL,
+	"too_big", "rebuild_min_interval_ms", "metrics_listen", "vips", NULL,
 };
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
@@ -594,6 +615,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 		cfg->too_big = t;
 	get_uint(root, "", "rebuild_min_interval_ms", XLB_RANGE_REBUILD_MS,
 		 XLB_REBUILD_MIN_INTERVAL_DEFAULT, false, &cfg->rebuild_min_interval_ms, e);
+	get_listen(root, "metrics_listen", cfg, e);
 
 	a = json_object_get(root, "vips");
 	if (a && !json_is_array(a)) {

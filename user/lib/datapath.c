@@ -995,6 +995,77 @@ int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX]
 	return 0;
 }
 
+/*
+ * Sum the per-CPU counters of keys 0 .. @n-1 of array @fd into @out (@n values of @nf __u64
+ * each): BPF_MAP_LOOKUP_BATCH, a few syscalls for the whole range; one lookup per key where
+ * the kernel has no batch operations for the map.
+ */
+static int percpu_sum_range(int fd, __u32 n, __u64 *out, size_t nf)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 chunk = 4096, in = 0, next, count, i, k;
+	__u32 *keys = NULL;
+	__u64 *vals = NULL;
+	bool first = true;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	memset(out, 0, (size_t)n * nf * sizeof(*out));
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc((size_t)chunk * ncpu * nf, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (in < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = n - in < chunk ? n - in : chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, keys, vals, &count, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < count; i++) {
+			if (keys[i] >= n)
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				for (k = 0; k < nf; k++)
+					out[(size_t)keys[i] * nf + k] +=
+						vals[((size_t)i * ncpu + c) * nf + k];
+		}
+		if (err || !count)
+			break; /* ENOENT: the end of the map */
+		in = next;
+		first = false;
+	}
+	if (err == -EINVAL || err == -EOPNOTSUPP) {
+		/* no batch operations: one lookup per key */
+		for (err = 0, i = 0; i < n && !err; i++)
+			err = percpu_sum(fd, i, out + (size_t)i * nf, nf);
+	} else if (err == -ENOENT || err > 0) {
+		err = 0;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err < 0 ? err : 0;
+}
+
+int xlb_stats__vips(struct xlb *x, __u32 n, struct xlb_counters *out)
+{
+	if (n > XLB_MAX_VIPS)
+		return -EINVAL;
+	return percpu_sum_range(mfd(x, "xlb_stats_vip"), n, (__u64 *)out, 3);
+}
+
+int xlb_stats__backends(struct xlb *x, __u32 n, struct xlb_counters *out)
+{
+	if (n > XLB_MAX_BACKENDS)
+		return -EINVAL;
+	return percpu_sum_range(mfd(x, "xlb_stats_backend"), n, (__u64 *)out, 3);
+}
+
 int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id)
 {
 	if (vip_id >= XLB_MAX_VIPS)
@@ -1022,12 +1093,47 @@ int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *
 	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_flows"), k, f));
 }
 
+/* Count the flows by batches of keys (one syscall per 4096 entries); -errno when unsupported. */
+static int flow_count_batch(int fd, __u64 *n)
+{
+	const __u32 chunk = 4096;
+	struct xlb_flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct xlb_flow *vals = calloc(chunk, sizeof(*vals));
+	__u32 in = 0, out, count;
+	bool first = true;
+	int err = -ENOMEM;
+
+	*n = 0;
+	while (keys && vals) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		*n += count;
+		if (err) {
+			err = 0; /* ENOENT: the end */
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
 int xlb_flow__count(struct xlb *x, __u64 *n)
 {
 	struct xlb_flow_key key, next;
 	int fd = mfd(x, "xlb_flows");
 	void *prev = NULL;
 
+	if (!flow_count_batch(fd, n))
+		return 0;
 	*n = 0;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;

@@ -230,7 +230,18 @@ static void on_agent(void *ctx, struct health_checker *hc, const struct agent_re
 		   to->reason[0] ? " #" : "", to->reason);
 }
 
-static const struct hc_ops ops = { .on_change = on_change, .on_agent = on_agent };
+/* Every probe outcome, for the metrics (latency histogram, probe and failure counters). */
+static void on_result(void *ctx, struct health_checker *hc, const struct probe_result *r,
+		      bool agent)
+{
+	struct xlbd_check *c = ctx;
+
+	(void)hc;
+	metrics_probe(c->d, c->subs, c->nsubs, c->key.type, agent, r);
+}
+
+static const struct hc_ops ops = { .on_change = on_change, .on_agent = on_agent,
+				   .on_result = on_result };
 
 static bool wants_checker(const struct xlb_cfg_backend *b)
 {

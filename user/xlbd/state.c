@@ -246,6 +246,7 @@ static int swap_pending(struct xlbd *d, struct pending *p, size_t n)
 	swap_ms = state_elapsed_ms_f(&t0);
 	for (i = 0; i < done; i++) {
 		table_done(d, &p[i]);
+		metrics_rebuild(d, p[i].v->id, p[i].build_ms + swap_ms / n);
 		xlbd_event(d, XLB_LOG_INFO, "vip %s: table rebuilt (M=%u, %zu backends) in %.2f ms",
 			   xlb_vip_name(p[i].v, name, sizeof(name)), p[i].v->table_size, p[i].n,
 			   p[i].build_ms + swap_ms / n);
