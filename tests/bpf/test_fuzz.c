@@ -329,6 +329,7 @@ static void view_of(const uint8_t *b, uint32_t len, struct view *v)
 	}
 	if (et == 0x86dd) {
 		uint32_t plen = get16(h + 4), off = 40, nh = h[6];
+		int first_frag = 0;
 
 		v->ip = 6;
 		v->src = h + 8;
@@ -346,6 +347,7 @@ static void view_of(const uint8_t *b, uint32_t len, struct view *v)
 			}
 			if (nh == 44) {
 				v->later_frag = (get16(h + off + 2) & 0xfff8) != 0;
+				first_frag = !v->later_frag && (get16(h + off + 2) & 1);
 				nh = h[off];
 				off += 8;
 				break;
@@ -360,9 +362,10 @@ static void view_of(const uint8_t *b, uint32_t len, struct view *v)
 			off += (h[off + 1] + 1) * 8u;
 		}
 		v->proto = (uint8_t)nh;
-		if (!v->later_frag && (nh == 6 || nh == 17) &&
+		/* (a first fragment's L4 header may be cut: balanced by addresses, as IPv4's) */
+		if (!v->later_frag && !first_frag && (nh == 6 || nh == 17) &&
 		    off + (nh == 6 ? 20u : 8u) > v->l3len)
-			v->malformed = 1; /* (a first fragment's ports may be cut: allowed either way) */
+			v->malformed = 1;
 		if (nh == 58 && off + 8 <= v->l3len && h[off] == 2) {
 			const uint8_t *q = h + off + 8;
 			uint32_t sum = ocsum(0, h + 8, 32) + (v->l3len - off) + 58;
