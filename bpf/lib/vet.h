@@ -57,6 +57,31 @@ static long opt_step(__u32 idx, void *arg)
 }
 
 /*
+ * The options of an IPv4 header (@olen bytes, @sum the sum of its first 20): checksum, then the
+ * walk. Kept out of the common path: packets without options never touch its stack.
+ */
+static __always_inline int vet_ipv4_options(struct iphdr *iph, void *end, __u32 olen, __u64 sum)
+{
+	struct opt_walk ow = { .olen = olen };
+	__u32 *w = (__u32 *)iph;
+
+	for (int k = 0; k < IPV4_OPT_MAX / 4; k++) {
+		__u32 *opt = w + 5 + k;
+
+		if (k * 4 >= ow.olen)
+			break;
+		if ((void *)(opt + 1) > end)
+			return XLB_R_DROP_MALFORMED;
+		ow.w[k] = *opt;
+		sum += *opt;
+	}
+	if (csum_fold64(sum))
+		return XLB_R_DROP_IP_CSUM;
+	bpf_loop(IPV4_OPT_MAX, opt_step, &ow, 0);
+	return ow.rc;
+}
+
+/*
  * vet_vip_packet() - the checks a packet whose destination matched a VIP passes before it is
  * balanced, run only then so that the host's own traffic pays nothing for them (the kernel
  * applies its own). Returns 0, or the reason of the packet's verdict:
@@ -75,7 +100,6 @@ static long opt_step(__u32 idx, void *arg)
 static __always_inline int vet_vip_packet(void *data, void *end, const struct xlb_pkt *p)
 {
 	struct iphdr *iph = data + ETH_HLEN_;
-	struct opt_walk ow = {};
 	__u32 hlen;
 	__u32 *w;
 	__u64 sum;
@@ -103,21 +127,6 @@ static __always_inline int vet_vip_packet(void *data, void *end, const struct xl
 			return XLB_R_DROP_IP_CSUM;
 		return 0;
 	}
-	ow.olen = hlen - 20;
-	for (int k = 0; k < IPV4_OPT_MAX / 4; k++) {
-		__u32 *opt = w + 5 + k;
-
-		if (k * 4 >= ow.olen)
-			break;
-		if ((void *)(opt + 1) > end)
-			return XLB_R_DROP_MALFORMED;
-		ow.w[k] = *opt;
-		sum += *opt;
-	}
-	if (csum_fold64(sum))
-		return XLB_R_DROP_IP_CSUM;
-	bpf_loop(IPV4_OPT_MAX, opt_step, &ow, 0);
-	return ow.rc;
+	return vet_ipv4_options(iph, end, hlen - 20, sum);
 }
-
 #endif /* XLB_VET_H */
