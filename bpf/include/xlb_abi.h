@@ -85,9 +85,9 @@ enum xlb_reason {
 	XLB_R_PASS_FRAG,	/* a fragment with no matching VIP: XDP_PASS untouched */
 	XLB_R_PASS_ICMP,	/* ICMP not quoting a VIP flow: XDP_PASS untouched */
 	XLB_R_PASS_TOO_BIG,	/* too big after encap, policy pass: XDP_PASS untouched */
-	XLB_R_PASS_GROUP_MAC,	/* to a VIP but sent to a broadcast/multicast MAC: XDP_PASS untouched */
-	XLB_R_PASS_SRC_ROUTE,	/* to a VIP but source-routed (IPv4 LSRR/SSRR, IPv6 routing header
-				 * with segments left): XDP_PASS untouched, the host's rules apply */
+	XLB_R_PASS_GROUP_MAC,	/* for a VIP, to a broadcast/multicast MAC: XDP_PASS untouched */
+	XLB_R_PASS_SRC_ROUTE,	/* for a VIP, source-routed (IPv4 LSRR/SSRR, IPv6 routing
+				 * header with segments left): XDP_PASS untouched */
 	XLB_R_DROP_MALFORMED,	/* truncated header, bad IHL, bad lengths */
 	XLB_R_DROP_NO_BACKEND,	/* VIP has no usable backend (empty table) */
 	XLB_R_DROP_TOO_BIG,	/* too big after encap, policy drop */
@@ -97,8 +97,8 @@ enum xlb_reason {
 	XLB_R_EV_FLOOD,		/* event: flood guard balanced a new flow without recording it */
 	XLB_R_EV_REHASH,	/* event: flow-table hit on an unusable backend, re-hashed */
 	XLB_R_EV_ICMP,		/* event: ICMP error routed to the owner of the quoted flow */
-	XLB_R_EV_ICMP_LIMIT,	/* event: too-big reply refused by the rate limit (pass/drop policy) */
-	XLB_R_EV_ICMP_BOGUS,	/* event: too-big reply refused: bogus client source address or MAC */
+	XLB_R_EV_ICMP_LIMIT,	/* event: too-big reply refused by the rate limit */
+	XLB_R_EV_ICMP_BOGUS,	/* event: too-big reply refused: bogus client address or MAC */
 	XLB_R__MAX,
 };
 
@@ -212,8 +212,9 @@ struct xlb_config {
 	__u32 flood_limit;	/* new flows per second per CPU recorded; above it hash only; 0 = off */
 	__u32 flags;		/* enum xlb_config_flags */
 	__u32 abi_version;	/* XLB_ABI_VERSION of the writer */
-	__u32 icmp_rate;	/* too-big replies per second per CPU (token bucket refill); libxlb
-				 * writes XLB_ICMP_RATE_DEFAULT for 0 (the datapath reads 0 so too) */
+	__u32 icmp_rate;	/* too-big replies per second per CPU (token bucket refill);
+				 * libxlb writes XLB_ICMP_RATE_DEFAULT for 0 (and so reads
+				 * the datapath a 0) */
 	__u32 icmp_burst;	/* depth of that bucket; 0 = XLB_ICMP_BURST_DEFAULT */
 	__u32 pad;
 };

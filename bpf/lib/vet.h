@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Checks a packet for a VIP passes before it is balanced: unicast MAC, IPv4 checksum, no source route. */
+/* What a packet for a VIP must pass to be balanced: unicast MAC, IPv4 checksum, no source route. */
 #ifndef XLB_VET_H
 #define XLB_VET_H
 

@@ -2146,9 +2146,11 @@ static void test_group_mac_and_own_mac(void)
 	RUN_IFINDEX = 1;
 	SRC_MAC = OWN;
 	for (int mode = 0; mode < 3; mode++) {
-		static const char *names[] = { "own MAC: an IPIP frame leaves with the interface's MAC",
-					       "own MAC: an L2 DSR frame leaves with the interface's MAC",
-					       "own MAC: a GUE v6 frame leaves with the interface's MAC" };
+		static const char *names[] = {
+			"own MAC: an IPIP frame leaves with the interface's MAC",
+			"own MAC: an L2 DSR frame leaves with the interface's MAC",
+			"own MAC: a GUE v6 frame leaves with the interface's MAC",
+		};
 		struct pspec s = mode == 0 ? (struct pspec)V4(.dst = "198.18.0.10", TCP(155)) :
 				 mode == 1 ? (struct pspec)V4(.dst = "198.18.0.13", TCP(156)) :
 					     (struct pspec)V6(.dst = "2001:db8::12", UDP(157));
@@ -2197,8 +2199,8 @@ static void test_group_mac_and_own_mac(void)
 		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX, NULL) &&
 		     check_forward(&in, &r, XLB_MODE_IPIP, predict(&k, VIP_4IN4),
 				   hash_of(&k, VIP_4IN4));
-		tap(ok, "own MAC: a slot of another ifindex is a miss, the frame's destination MAC is used",
-		    WHY);
+		tap(ok, "own MAC: a slot of another ifindex is a miss, the frame's destination MAC "
+			"is used", WHY);
 	}
 	RUN_IFINDEX = 0;
 	bpf_map_update_elem(fd, &slot, &none, BPF_ANY);
@@ -2282,12 +2284,15 @@ static void icmp_buckets_reset(void)
 /* Generated too-big replies: a token bucket per CPU, never to a bogus source. */
 static void test_icmp_too_big_limits(void)
 {
-	static const int ev_limit[] = { XLB_R_EV_ICMP_LIMIT, 0 }, ev_bogus[] = { XLB_R_EV_ICMP_BOGUS, 0 };
+	static const int ev_limit[] = { XLB_R_EV_ICMP_LIMIT, 0 };
+	static const int ev_bogus[] = { XLB_R_EV_ICMP_BOGUS, 0 };
 	static const char *const bogus4[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.5",
 					      "239.255.255.250", "240.0.0.1", "255.255.255.255",
 					      "198.18.0.10" };
 	static const char *const bogus6[] = { "::", "::1", "ff02::1", "fe80::1", "febf::1",
 					      "2001:db8::10" };
+#define N4 (sizeof(bogus4) / sizeof(bogus4[0]))
+#define N6 (sizeof(bogus6) / sizeof(bogus6[0]))
 	struct xlb_config c = CFG, got;
 	int ok, sent, refused;
 	struct run r;
@@ -2321,7 +2326,8 @@ static void test_icmp_too_big_limits(void)
 	c.flags = XLB_CFG_F_ICMP_TOO_BIG | XLB_CFG_F_PASS_TOO_BIG;
 	xlb__config_set(X, &c);
 	{
-		struct pspec s = V6(.src = "2001:db8:12::1", .dst = "2001:db8::12", UDP(186), .payload = 400);
+		struct pspec s = V6(.src = "2001:db8:12::1", .dst = "2001:db8::12", UDP(186),
+				    .payload = 400);
 
 		build_pkt(&in, &s);
 		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_TOO_BIG, ev_limit) &&
@@ -2335,10 +2341,10 @@ static void test_icmp_too_big_limits(void)
 	xlb__config_set(X, &c);
 	icmp_buckets_reset();
 	refused = 0;
-	for (size_t i = 0; i < sizeof(bogus4) / sizeof(bogus4[0]) + sizeof(bogus6) / sizeof(bogus6[0]) + 1; i++) {
-		size_t n4 = sizeof(bogus4) / sizeof(bogus4[0]);
-		int v6 = i >= n4 && i < n4 + sizeof(bogus6) / sizeof(bogus6[0]);
-		int group_src = i == n4 + sizeof(bogus6) / sizeof(bogus6[0]);
+	for (size_t i = 0; i < N4 + N6 + 1; i++) {
+		size_t n4 = N4;
+		int v6 = i >= n4 && i < n4 + N6;
+		int group_src = i == n4 + N6;
 		struct pspec s = v6 ? (struct pspec)V6(.src = bogus6[i - n4], .dst = "2001:db8::10",
 						       TCP(190), .payload = 400) :
 			(struct pspec)V4(.src = group_src ? "198.18.12.2" : bogus4[i],
@@ -2374,7 +2380,8 @@ static void test_icmp_too_big_limits(void)
 	xlb__config_set(X, &c);
 	icmp_buckets_reset();
 	ok = !xlb__config_get(X, &got);
-	if (ok && (got.icmp_rate != XLB_ICMP_RATE_DEFAULT || got.icmp_burst != XLB_ICMP_BURST_DEFAULT))
+	if (ok && (got.icmp_rate != XLB_ICMP_RATE_DEFAULT ||
+		   got.icmp_burst != XLB_ICMP_BURST_DEFAULT))
 		ok = fail("config reads icmp_rate %u burst %u, expected the defaults %u/%u",
 			  got.icmp_rate, got.icmp_burst, XLB_ICMP_RATE_DEFAULT,
 			  XLB_ICMP_BURST_DEFAULT);
@@ -2403,6 +2410,8 @@ static void test_icmp_too_big_limits(void)
 	tap(ok, "too-big replies at the default limit: 200 back to back, about 50 answered", WHY);
 	xlb__config_set(X, &CFG);
 	icmp_buckets_reset();
+#undef N4
+#undef N6
 }
 
 int main(void)
