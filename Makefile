@@ -75,7 +75,7 @@ MAN_SRCS  := $(wildcard user/*/*.8)
 MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all test demo bench bench-compare deps vmlinux install clean format help tests-build
+.PHONY: all test fuzz demo bench bench-compare deps vmlinux install clean format help tests-build
 
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
 
@@ -85,7 +85,8 @@ help:
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
 	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
-	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps; also $(BUILD)/bench.json'
+	@echo 'make fuzz       10^6 mutated frames through the datapath, invariants checked (root)'
+	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps, health; $(BUILD)/bench.json'
 	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
 	@echo 'make install    install binaries, BPF objects, man pages, completion, systemd unit'
@@ -195,6 +196,13 @@ tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS) $(E2E_BINS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)BUILD=$(BUILD) bash tests/run.sh
+
+# the datapath fuzzer at full length (make test runs it with 100,000 frames)
+FUZZ_FRAMES ?= 1000000
+FUZZ_SEEDS ?= 1,2,3,4,5
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/bpf/test_fuzz
+	$(Q)$(BUILD)/tests/bpf/test_fuzz -n $(FUZZ_FRAMES) -s $(FUZZ_SEEDS)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)

@@ -5,11 +5,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,7 +59,7 @@
 static const char *const map_names[] = {
 	"xlb_vips",	     "xlb_backends",	 "xlb_maglev", "xlb_flows", "xlb_stats_vip",
 	"xlb_stats_backend", "xlb_stats_reason", "xlb_config", "xlb_flood",
-	"xlb_vip_meta",
+	"xlb_vip_meta",	     "xlb_ifmac",	 "xlb_icmp_bucket",
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -401,8 +404,56 @@ static __u32 prog_id(int fd)
 	return info.id;
 }
 
+/*
+ * Record @ifindex's own MAC in xlb_ifmac: the source MAC of every frame the balancer sends back
+ * out of it, read here once rather than per packet. A slot held by another interface that still
+ * runs an xlb balancer is left to it (logged): frames of this one then leave with the MAC they
+ * were sent to as their source, as before xlb_ifmac existed.
+ */
+static void ifmac_set(const struct xlb *x, int ifindex)
+{
+	int fd = x->map_fds[map_index("xlb_ifmac")], s;
+	__u32 slot = (__u32)ifindex % XLB_IFMAC_SLOTS, flags, id;
+	struct xlb_ifmac v = { .ifindex = (__u32)ifindex }, cur = {};
+	struct ifreq ifr = {};
+
+	if (!if_indextoname((unsigned int)ifindex, ifr.ifr_name))
+		return;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		pr_info("xlb: %s: no Ethernet address (%s); sent frames keep their destination MAC "
+			"as source", ifr.ifr_name, strerror(errno));
+		if (s >= 0)
+			close(s);
+		return;
+	}
+	close(s);
+	memcpy(v.mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (!bpf_map_lookup_elem(fd, &slot, &cur) && cur.ifindex && cur.ifindex != v.ifindex &&
+	    (id = attached_id((int)cur.ifindex, &flags)) && is_xlb_prog(id)) {
+		pr_warn("xlb: %s: MAC slot %u taken by ifindex %u; its frames keep their "
+			"destination MAC as source", ifr.ifr_name, slot, cur.ifindex);
+		return;
+	}
+	if (bpf_map_update_elem(fd, &slot, &v, BPF_ANY))
+		pr_warn("xlb: %s: cannot record its MAC: %s", ifr.ifr_name, strerror(errno));
+}
+
+/* Forget @ifindex's MAC when the balancer leaves it. */
+static void ifmac_clear(const struct xlb *x, int ifindex)
+{
+	int fd = x->map_fds[map_index("xlb_ifmac")];
+	__u32 slot = (__u32)ifindex % XLB_IFMAC_SLOTS;
+	struct xlb_ifmac cur = {}, none = {};
+
+	if (!bpf_map_lookup_elem(fd, &slot, &cur) && cur.ifindex == (__u32)ifindex)
+		bpf_map_update_elem(fd, &slot, &none, BPF_ANY);
+}
+
+/* An interface this handle attached to: remembered for close(), its MAC recorded. */
 static void remember_ifindex(struct xlb *x, int ifindex)
 {
+	ifmac_set(x, ifindex);
 	for (int i = 0; i < x->n_ifindexes; i++)
 		if (x->ifindexes[i] == ifindex)
 			return;
@@ -548,6 +599,8 @@ static int detach_ifindex(const struct xlb *x, int ifindex)
 	ao.old_prog_fd = fd;
 	err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &ao);
 	close(fd);
+	if (!err)
+		ifmac_clear(x, ifindex);
 	return err;
 }
 
@@ -626,6 +679,11 @@ int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
 
 	if (c.encap_src4_bits > 16)
 		return -EINVAL;
+	/* the too-big reply limit is never off: 0 stands for the default, written as such */
+	if (!c.icmp_rate)
+		c.icmp_rate = XLB_ICMP_RATE_DEFAULT;
+	if (!c.icmp_burst)
+		c.icmp_burst = XLB_ICMP_BURST_DEFAULT;
 	c.abi_version = XLB_ABI_VERSION;
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_config"), &zero, &c, BPF_ANY));
 }
