@@ -134,6 +134,9 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	id = pick_backend(&p, vip, cfg, hash, &be, &new_flow, bytes);
 	if (id < 0 || !be) {
 		rc = id < 0 ? -id : XLB_R_DROP_NO_BACKEND;
+		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
+		if (rc == XLB_R_DROP_NO_BACKEND && (vip->flags & XLB_VIP_F_PASS_NO_BACKEND))
+			rc = XLB_R_PASS_NO_BACKEND;
 		goto out;
 	}
 	smac = own_mac(ctx);

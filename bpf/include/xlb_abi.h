@@ -52,6 +52,7 @@ enum xlb_mode {
 enum xlb_vip_flags {
 	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */
 	XLB_VIP_F_NO_FLOWTABLE = 1 << 1, /* never record flows of this VIP (pure Maglev) */
+	XLB_VIP_F_PASS_NO_BACKEND = 1 << 2, /* no usable backend: XDP_PASS (to the host), not drop */
 };
 
 /* Backend flags (struct xlb_backend.flags). */
@@ -88,6 +89,7 @@ enum xlb_reason {
 	XLB_R_PASS_GROUP_MAC,	/* for a VIP, to a broadcast/multicast MAC: XDP_PASS untouched */
 	XLB_R_PASS_SRC_ROUTE,	/* for a VIP, source-routed (IPv4 LSRR/SSRR, IPv6 routing
 				 * header with segments left): XDP_PASS untouched */
+	XLB_R_PASS_NO_BACKEND,	/* VIP has no usable backend, its policy pass: XDP_PASS untouched */
 	XLB_R_DROP_MALFORMED,	/* truncated header, bad IHL, bad lengths */
 	XLB_R_DROP_NO_BACKEND,	/* VIP has no usable backend (empty table) */
 	XLB_R_DROP_TOO_BIG,	/* too big after encap, policy drop */
@@ -106,7 +108,7 @@ enum xlb_reason {
 	{                                                                                 \
 		"tx", "tx_icmp_too_big", "pass_not_ip", "pass_not_vip", "pass_l4",         \
 			"pass_frag", "pass_icmp", "pass_too_big", "pass_group_mac",                \
-			"pass_source_route", "drop_malformed", "drop_no_backend", "drop_too_big",  \
+			"pass_source_route", "pass_no_backend", "drop_malformed", "drop_no_backend", "drop_too_big",  \
 			"drop_encap", "drop_no_config", "drop_ip_csum", "flood_guard", "rehash",   \
 			"icmp_routed", "icmp_too_big_limited", "icmp_too_big_refused",             \
 	}

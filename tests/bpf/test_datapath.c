@@ -161,6 +161,7 @@ static int add_vip(const char *addr, uint16_t port, uint8_t proto, uint32_t id, 
 enum {
 	VIP_4IN4, VIP_4IN6, VIP_6IN6, VIP_6IN4, VIP_GUE4, VIP_GUE6, VIP_L2_4, VIP_L2_6,
 	VIP_ALL4, VIP_ALL6, VIP_SRC, VIP_MISC, VIP_RAND, VIP_EMPTY, VIP_NOTABLE, VIP_RAND6,
+	VIP_EMPTY_PASS,
 };
 
 static int setup(void)
@@ -184,6 +185,7 @@ static int setup(void)
 		{ "198.18.0.40", VIP_MISC, XLB_MODE_IPIP, 4, 0 },
 		{ "198.18.0.60", VIP_EMPTY, XLB_MODE_IPIP, 0, 0 },
 		{ "198.18.0.61", VIP_NOTABLE, XLB_MODE_IPIP, 0, 0 },
+		{ "198.18.0.62", VIP_EMPTY_PASS, XLB_MODE_IPIP, 0, XLB_VIP_F_PASS_NO_BACKEND },
 	};
 	int err = 0;
 
@@ -216,6 +218,7 @@ static int setup(void)
 		uint32_t zeros[M] = { 0 };
 
 		err |= set_table(VIP_EMPTY, zeros, M);
+		err |= set_table(VIP_EMPTY_PASS, zeros, M);
 	}
 	/* random flows: 10 backends of both families, a bigger table */
 	err |= add_vip("198.18.0.50", 80, 6, VIP_RAND, XLB_MODE_IPIP, 0);
@@ -603,6 +606,8 @@ static const struct tcase cases[] = {
 	{ "v6 extension header beyond payload", V6(.dst = "2001:db8::10", .proto = 59, .ext6 = 1), XLB_R_DROP_MALFORMED, 0, 14 + 40 + 4, MG_FIT },
 	/* no backend / no table */
 	{ "empty table drops", V4(.dst = "198.18.0.60", TCP(70)), XLB_R_DROP_NO_BACKEND },
+	{ "empty table, VIP policy pass: passes untouched", V4(.dst = "198.18.0.62", TCP(72)),
+	  XLB_R_PASS_NO_BACKEND },
 	{ "missing table drops", V4(.dst = "198.18.0.61", TCP(71)), XLB_R_DROP_NO_CONFIG },
 };
 

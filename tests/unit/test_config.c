@@ -154,6 +154,8 @@ static const struct bad_case bad_cases[] = {
 	  "vips[0].backends[0].check.agent_port: must be 0..65535" },
 	{ "backup not a boolean", BE("{\"address\": \"198.18.1.1\", \"backup\": 1}"),
 	  "vips[0].backends[0].backup: must be true or false" },
+	{ "no_backend unknown", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"no_backend\": \"maybe\"}"),
+	  "vips[0].no_backend: unknown value \"maybe\" (expected drop, pass)" },
 	{ "min_healthy_pct 101", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"min_healthy_pct\": 101}"),
 	  "vips[0].min_healthy_pct: must be 0..100" },
 	{ "vip check unknown key",

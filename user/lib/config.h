@@ -103,6 +103,7 @@ struct xlb_cfg_vip {
 	uint32_t slow_start_ms;	/* ramp of a backend that comes up; 0 = none */
 	uint32_t drain_timeout_ms;	/* a draining backend loses its flows after this; 0 = never */
 	uint32_t min_healthy_pct;	/* panic threshold over the primaries; 0 = off */
+	bool no_backend_pass;	/* no usable backend: new flows go to the host, not dropped */
 	struct xlb_cfg_check check;	/* its backends' check, unless they say otherwise */
 	size_t nbackends;
 	struct xlb_cfg_backend *backends;

@@ -114,6 +114,8 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
 	json_object_set_new(o, "slow_start_ms", json_integer(vip->slow_start_ms));
 	json_object_set_new(o, "drain_timeout_ms", json_integer(vip->drain_timeout_ms));
 	json_object_set_new(o, "min_healthy_pct", json_integer(vip->min_healthy_pct));
+	json_object_set_new(o, "no_backend",
+			    json_string(xlb_name_of(&xlb_no_backend_names, vip->no_backend_pass)));
 	json_object_set_new(o, "check", xlb_cfg_check_to_json(&vip->check, false));
 	if (with_backends) {
 		a = json_array();

@@ -405,7 +405,7 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
 					    "table_size", "hash", "backends", "check",
 					    "slow_start_ms", "drain_timeout_ms", "min_healthy_pct",
-					    NULL };
+					    "no_backend", NULL };
 	unsigned int before = e->count;
 	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
 	json_t *bes, *b;
@@ -443,6 +443,8 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	get_uint(obj, path, "drain_timeout_ms", XLB_RANGE_DRAIN_TIMEOUT_MS, 0, false,
 		 &vip->drain_timeout_ms, e);
 	get_uint(obj, path, "min_healthy_pct", XLB_RANGE_PCT, 0, false, &vip->min_healthy_pct, e);
+	if (!get_enum(obj, path, "no_backend", &xlb_no_backend_names, 0, &t, e))
+		vip->no_backend_pass = t;
 	b = json_object_get(obj, "check");
 	if (b) {
 		join(p, path, "check");

@@ -463,8 +463,11 @@ static int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_
 
 static int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 {
-	static const char *const args[] = { "vip", "mode", "table_size", "hash", NULL };
-	static const char *const copy[] = { "mode", "table_size", "hash" };
+	static const char *const args[] = { "vip", "mode", "table_size", "hash", "check",
+					    "slow_start_ms", "drain_timeout_ms", "min_healthy_pct",
+					    "no_backend", NULL };
+	static const char *const copy[] = { "mode", "table_size", "hash", "check", "slow_start_ms",
+					    "drain_timeout_ms", "min_healthy_pct", "no_backend" };
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg_vip v, *nv;
 	struct xlb_cfg *to;

@@ -55,7 +55,8 @@ static void vip_value(const struct xlb_cfg_vip *v, struct xlb_vip *val)
 {
 	memset(val, 0, sizeof(*val));
 	val->id = v->id;
-	val->flags = v->hash == XLB_HASH_SRC ? XLB_VIP_F_HASH_SRC : 0;
+	val->flags = (v->hash == XLB_HASH_SRC ? XLB_VIP_F_HASH_SRC : 0) |
+		     (v->no_backend_pass ? XLB_VIP_F_PASS_NO_BACKEND : 0);
 	val->table_size = v->table_size;
 	val->mode = v->mode;
 }
@@ -443,8 +444,9 @@ static void note_usable(struct xlbd *d, const struct xlb_cfg_vip *v)
 		return;
 	rt->no_backend = !n;
 	if (!n && v->nbackends)
-		xlbd_event(d, XLB_LOG_WARN, "vip %s: no usable backend: new flows are dropped",
-			   xlb_vip_name(v, name, sizeof(name)));
+		xlbd_event(d, XLB_LOG_WARN, "vip %s: no usable backend: new flows are %s",
+			   xlb_vip_name(v, name, sizeof(name)),
+			   v->no_backend_pass ? "passed to the host" : "dropped");
 	else if (n)
 		xlbd_event(d, XLB_LOG_INFO, "vip %s: %u usable backends again",
 			   xlb_vip_name(v, name, sizeof(name)), n);
