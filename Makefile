@@ -33,6 +33,8 @@ LIBS := -lxdp -lbpf -lelf -lz -lm
 # jansson only where JSON is read or written: xlbd, xlb, and the tools and tests whose own
 # sources include <jansson.h> (libxlb's JSON is config_parse.c, config_json.c, config_save.c)
 JSON_LIBS := -ljansson
+# libmicrohttpd: the metrics server of xlbd only
+HTTP_LIBS := -lmicrohttpd
 json_libs = $(if $(shell grep -l '<jansson.h>' $(filter %.c,$(1)) /dev/null),$(JSON_LIBS))
 
 # ---------------------------------------------------------------- sources
@@ -55,7 +57,7 @@ TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_SAN_SRCS := tests/e2e/probe_drv.c	# helpers also built sanitized (no BPF skeleton inside)
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
-TOOL_DIRS := $(filter-out tools/bench,$(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+TOOL_DIRS := $(filter-out tools/bench,$(sort $(patsubst %/,%,$(dir $(wildcard tools/*/*.c)))))
 
 LIB       := $(BUILD)/libxlb.a
 LIB_SAN   := $(BUILD)/san/libxlb.a
@@ -73,7 +75,7 @@ MAN_SRCS  := $(wildcard user/*/*.8)
 MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all test demo bench deps vmlinux install clean format help tests-build
+.PHONY: all test fuzz demo bench bench-compare deps vmlinux install clean format help tests-build
 
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
 
@@ -83,7 +85,9 @@ help:
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
 	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
-	@echo 'make bench      per-packet cost of each datapath path, Maglev build times, control plane'
+	@echo 'make fuzz       10^6 mutated frames through the datapath, invariants checked (root)'
+	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps, health, control plane; $(BUILD)/bench.json'
+	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
 	@echo 'make install    install binaries, BPF objects, man pages, completion, systemd unit'
 	@echo 'make clean      remove $(BUILD)/'
@@ -129,13 +133,14 @@ $(XLBD_MOD_SAN): $(patsubst user/xlbd/%.c,$(BUILD)/san/xlbd-mod/%.o,$(XLBD_MOD_S
 # daemon and CLI
 $(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) $(HTTP_LIBS) -o $@
 $(BUILD)/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/san/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) \
+		$(HTTP_LIBS) -o $@
 $(BUILD)/san/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
@@ -192,9 +197,20 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)BUILD=$(BUILD) bash tests/run.sh
 
+# the datapath fuzzer at full length (make test runs it with 100,000 frames)
+FUZZ_FRAMES ?= 1000000
+FUZZ_SEEDS ?= 1,2,3,4,5
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/bpf/test_fuzz
+	$(Q)$(BUILD)/tests/bpf/test_fuzz -n $(FUZZ_FRAMES) -s $(FUZZ_SEEDS)
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
+
+bench-compare:
+	$(if $(OLD),,$(error give the older results: make bench-compare OLD=file))
+	$(Q)python3 tools/bench/bench_compare.py $(OLD) $(BUILD)/bench.json
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

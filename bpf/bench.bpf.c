@@ -14,7 +14,8 @@
 /* The frame to restore and where to write the per-iteration value. */
 struct bench_frame {
 	__u32 vary_off;		/* offset of a 32-bit field to overwrite; 0 = none */
-	__u32 pad;
+	__u32 fix_off;		/* offset of a 16-bit field (the IPv4 ID) rewritten so that
+				 * the IPv4 header checksum still verifies; 0 = none */
 	__u64 bytes[BENCH_LEN / 8];
 };
 
@@ -64,6 +65,21 @@ int bench_wrapper(struct xdp_md *ctx)
 		if ((void *)(v + 1) > end)
 			return XDP_ABORTED;
 		*v = ++bench_seq;
+		if (t->fix_off && t->fix_off <= BENCH_LEN - 2 && off <= BENCH_LEN - 4) {
+			__u16 *fix = data + t->fix_off;
+			__u32 was, now = *v, sum;
+
+			if ((void *)(fix + 1) > end)
+				return XDP_ABORTED;
+			/* ones' complement: the field takes what the 32-bit write changed */
+			was = *(__u32 *)((__u8 *)t->bytes + off);
+			sum = (was & 0xffff) + (was >> 16) +
+			      *(__u16 *)((__u8 *)t->bytes + t->fix_off) + (~now & 0xffff) +
+			      (~now >> 16);
+			sum = (sum & 0xffff) + (sum >> 16);
+			sum = (sum & 0xffff) + (sum >> 16);
+			*fix = (__u16)sum;
+		}
 	}
 	bpf_tail_call(ctx, &bench_jmp, 0);
 	return XDP_ABORTED;

@@ -50,11 +50,14 @@ static __always_inline void bump(void *map, struct xlb_sink_key *k, __u64 bytes)
 	struct xlb_sink_counters *c, init = { 1, bytes };
 
 	c = bpf_map_lookup_elem(map, k);
+	if (!c && !bpf_map_update_elem(map, k, &init, BPF_NOEXIST))
+		return;
+	/* Another CPU may have inserted the key between our lookup and update: count it there. */
+	if (!c)
+		c = bpf_map_lookup_elem(map, k);
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
-	} else {
-		bpf_map_update_elem(map, k, &init, BPF_NOEXIST);
 	}
 }
 
@@ -182,6 +185,16 @@ SEC("xdp")
 int xlb_pass(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+/*
+ * The ceiling of a forwarding benchmark: sends every frame back out as it came, doing nothing
+ * else, in place of the balancer on the same veth (`sink --attach-tx`).
+ */
+SEC("xdp")
+int xlb_tx(struct xdp_md *ctx)
+{
+	return XDP_TX;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

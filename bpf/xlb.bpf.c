@@ -10,6 +10,7 @@
 #include "icmp.h"
 #include "flow.h"
 #include "encap.h"
+#include "vet.h"
 #include "stats.h"
 
 /*
@@ -27,17 +28,35 @@
  *   reaches one backend. The first fragment matches its {addr, port, proto} VIP and falls back
  *   to {addr, 0, proto}; a later fragment carries no ports and matches only an all-ports VIP.
  *   No match: XDP_PASS untouched, pass_frag.
- * - ICMP: "fragmentation needed" / ICMPv6 "packet too big" quoting a VIP flow go to the backend
- *   owning that flow (flow table, else Maglev; never recorded), counted icmp_routed + tx. Any
- *   other ICMP: XDP_PASS untouched, pass_icmp.
+ * - ICMP: "fragmentation needed" / ICMPv6 "packet too big" sent to a VIP, quoting a flow from
+ *   that VIP, with a valid ICMP checksum, go to the backend owning that flow (flow table, else
+ *   Maglev; never recorded), counted icmp_routed + tx. Any other ICMP (another code, sent to
+ *   another address than the quoted source, a bad checksum): XDP_PASS untouched, pass_icmp.
+ * - For a VIP (vet_vip_packet()): sent to a group MAC: XDP_PASS untouched, pass_group_mac;
+ *   a bad IPv4 header checksum: XDP_DROP, drop_ip_csum; source-routed (IPv4 LSRR/SSRR, IPv6
+ *   routing header with segments left): XDP_PASS untouched, pass_source_route.
  * - Too big after encapsulation (outer L3 length > config.mtu, 0 = 1500): XDP_DROP
  *   drop_too_big, or with XLB_CFG_F_PASS_TOO_BIG XDP_PASS untouched, pass_too_big. With
  *   XLB_CFG_F_ICMP_TOO_BIG, an IPv4 packet with DF or any IPv6 packet (not itself an ICMP
  *   error or a later fragment) is answered instead: ICMP frag-needed / ICMPv6 packet-too-big
  *   from the VIP to the client, advertising config.mtu minus the encapsulation, XDP_TX,
- *   tx_icmp_too_big. Never a corrupt frame: the pass/drop checks run before any change.
+ *   tx_icmp_too_big, at most icmp_rate per second and CPU (icmp_burst deep) and never to a
+ *   bogus source (see bogus_source()); refused replies fall back to the pass/drop policy and
+ *   count icmp_too_big_limited / icmp_too_big_refused. Never a corrupt frame: the pass/drop
+ *   checks run before any change.
+ * - Sent frames carry the interface's own MAC (xlb_ifmac) as source, and nothing that followed
+ *   the IP packet in the frame (padding, trailers) once encapsulated.
  * - VLAN: one 802.1Q tag is parsed and kept on the encapsulated frame.
  */
+/* The MAC of the interface the frame came in on, if libxlb recorded it at attach; else NULL. */
+static __always_inline const __u8 *own_mac(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex, slot = ifindex % XLB_IFMAC_SLOTS;
+	struct xlb_ifmac *m = bpf_map_lookup_elem(&xlb_ifmac, &slot);
+
+	return m && m->ifindex == ifindex && ifindex ? m->mac : NULL;
+}
+
 static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -48,6 +67,7 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	__u32 zero = 0, new_flow = 0, hash, vip_id;
 	struct xlb_vip_meta *meta;
 	struct xlb_vip *vip;
+	const __u8 *smac;
 	__u32 bit;
 	int rc, id;
 	__u8 mode;
@@ -93,9 +113,14 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	if (!vip)
 		goto not_vip;
 
-	/* A VIP matched: only now is the config needed. */
+	/* A VIP matched: only now is the config needed, and only now are the checks made. */
 	vip_id = vip->id;
 	mode = vip->mode;
+	if (p.icmp && !icmp_csum_ok(ctx, &p))
+		return XLB_R_PASS_ICMP;	/* not a valid error: as if not for a VIP */
+	rc = vet_vip_packet(data, end, &p);
+	if (rc)
+		goto out;
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
 	if (!cfg) {
 		rc = XLB_R_DROP_NO_CONFIG;
@@ -109,17 +134,22 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	id = pick_backend(&p, vip, cfg, hash, &be, &new_flow, bytes);
 	if (id < 0 || !be) {
 		rc = id < 0 ? -id : XLB_R_DROP_NO_BACKEND;
+		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
+		if (rc == XLB_R_DROP_NO_BACKEND && (vip->flags & XLB_VIP_F_PASS_NO_BACKEND))
+			rc = XLB_R_PASS_NO_BACKEND;
 		goto out;
 	}
+	smac = own_mac(ctx);
 	if (mode == XLB_MODE_L2) {
-		rc = forward_l2(ctx, be);
+		rc = forward_l2(ctx, be, smac);
 	} else {
 		__u32 mtu = cfg->mtu ? cfg->mtu : 1500;
 
 		if (p.l3_len + encap_len(be->family, mode) > mtu) {
 			rc = REPLY_NONE;
 			if (cfg->flags & XLB_CFG_F_ICMP_TOO_BIG)
-				rc = reply_too_big(ctx, &p, mtu - encap_len(be->family, mode));
+				rc = reply_too_big(ctx, &p, mtu - encap_len(be->family, mode), cfg,
+						   smac);
 			if (rc == REPLY_NONE)
 				rc = (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG :
 									     XLB_R_DROP_TOO_BIG;
@@ -127,7 +157,7 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 				rc = -rc;
 			goto out;
 		}
-		rc = forward_encap(ctx, &p, be, cfg, mode, hash);
+		rc = forward_encap(ctx, &p, be, cfg, mode, hash, smac);
 	}
 	if (rc < 0) {
 		rc = -rc;

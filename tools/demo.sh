@@ -34,7 +34,7 @@ demo_cleanup() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces and XDP)"
-for f in xlbd xlb xlb-decap xlb-sink; do
+for f in xlbd xlb xlb-decap xlb-sink xlb-gen; do
 	[ -x "$XLB_BUILD/$f" ] || die "$XLB_BUILD/$f missing: run make first"
 done
 trap demo_cleanup EXIT
@@ -140,6 +140,10 @@ say "Counters"
 run xlb stats
 note "Backend side (be1): what its XDP decapsulation program saw:"
 tb_exec be1 "$XLB_BUILD/xlb-decap" --stats eth0 | grep -E 'decap_4in4|pass_plain' | sed 's/^ */     /'
+
+say "A few seconds of generated traffic through the VIP"
+note "xlb-gen sends TCP ACKs of 1000 flows to $SVC from the client at 20,000 pps for 3 s (XDP live frames); a sink at the balancer's next hop counts them per backend."
+tb_gen_burst 3 20000 1000 | sed 's/^/     /' || status=1
 
 tb_stop "$TB_XLBD_PID"
 exit "${status:-0}"

@@ -416,3 +416,56 @@ tb_cleanup() {
 	TB_NS=() TB_PIDS=() TB_TMP=
 	return 0
 }
+
+# tb_gen_burst [SECONDS] [PPS] [FLOWS] - a burst of generated traffic through the IPv4 VIP:
+# SECONDS (default 3) of xlb-gen on the client, TCP ACKs to $TB_VIP4:80 from FLOWS source ports
+# (default 1000) at PPS (default 20000), counted per backend at the balancer's next hop
+# (rt:lb0) by xlb-sink; prints the generator's summary and each backend's packets and pps.
+# Needs tb_build and a balancer serving $TB_VIP4:80/tcp in ipip mode (the sink counts the
+# encapsulated frames by outer destination). For the burst the sink takes the place of rt:lb0's
+# plain XDP_PASS program (it passes the frames on, so the backends still receive them; their
+# kernels answer the unknown ACKs with resets) and rt:c0 gets a plain XDP_PASS program, since a
+# veth only receives live frames sent into it when its peer runs XDP; both are as before after.
+# The rate is held low by default: everything beyond the balancer is the kernel's slow path.
+tb_gen_burst() {
+	local secs=${1:-3} pps=${2:-20000} flows=${3:-1000} mac sink rc=0 names="" i
+	tb_tmp
+	mac=$(tb_mac rt c0)
+	tb_exec rt "$XLB_BUILD/xlb-sink" --attach-pass c0 || return 1
+	ip -n "$(tb_ns rt)" link set dev lb0 xdp off
+	tb_bg rt "$TB_TMP/burst-sink.out" "$XLB_BUILD/xlb-sink" --pass -j -t $((secs + 10)) lb0
+	sink=$TB_LAST_PID
+	if tb_wait 5 grep -q attached "$TB_TMP/burst-sink.out"; then
+		tb_exec client "$XLB_BUILD/xlb-gen" -j -D "$TB_VIP4" -P 80 -T tcp-ack -m "$mac" \
+			-f "$flows" -o random -r "$pps" -d "$secs" eth0 >"$TB_TMP/burst-gen.out" \
+			2>"$TB_TMP/burst-gen.err" || rc=1
+		sleep 0.2	# the last frames are on their way
+	else
+		rc=1
+	fi
+	tb_stop "$sink"
+	ip -n "$(tb_ns rt)" link set dev c0 xdp off
+	tb_exec rt "$XLB_BUILD/xlb-sink" --attach-pass lb0 || rc=1
+	if [ "$rc" -ne 0 ]; then
+		tb_log "gen burst failed: $(cat "$TB_TMP/burst-gen.err" "$TB_TMP/burst-sink.out")"
+		return 1
+	fi
+	for i in $(seq "$TB_NBACKENDS"); do names+="be$i=${TB_BE4[i]} "; done
+	GEN="$(cat "$TB_TMP/burst-gen.out")" SINK="$(grep '^{' "$TB_TMP/burst-sink.out")" \
+		NAMES="$names" python3 - <<'PY'
+import json, os
+g, s = json.loads(os.environ["GEN"]), json.loads(os.environ["SINK"])
+names = dict(x.split("=")[::-1] for x in os.environ["NAMES"].split())
+print("xlb-gen: %d packets in %.1f s (%.0f pps, engine %s) to %s:80, TCP ACK, %d flows"
+      % (g["packets"], g["seconds"], g["pps"], g["engine"], g["dst"], g["flows"]))
+print("at the next hop, per backend (IPIP frames by outer destination):")
+print("  %-8s %-16s %10s %10s" % ("backend", "address", "packets", "pps"))
+rows = {r["dst"]: r["packets"] for r in s["outer"] if r["proto"] == 4}
+for a in sorted(names, key=lambda a: names[a]):
+    n = rows.get(a, 0)
+    print("  %-8s %-16s %10d %10.0f" % (names[a], a, n, n / g["seconds"]))
+other = sum(n for a, n in rows.items() if a not in names)
+if other:
+    print("  %-8s %-16s %10d" % ("other", "-", other))
+PY
+}

@@ -18,7 +18,7 @@
 #endif
 
 /* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
-#define XLB_ABI_VERSION 3
+#define XLB_ABI_VERSION 4
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
 #define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */
@@ -27,6 +27,9 @@
 #define XLB_MAGLEV_DEFAULT 65537
 #define XLB_FLOWS_DEFAULT 1048576 /* default flow table entries */
 #define XLB_GUE_PORT_DEFAULT 6080 /* default outer UDP destination port of GUE */
+#define XLB_ICMP_RATE_DEFAULT 100 /* generated too-big replies per second and CPU (icmp_rate 0) */
+#define XLB_ICMP_BURST_DEFAULT 50 /* and the depth of that token bucket (icmp_burst 0) */
+#define XLB_IFMAC_SLOTS 256	/* entries of xlb_ifmac: slot = ifindex % XLB_IFMAC_SLOTS */
 
 /* Default pin directory of every xlb map and link. */
 #define XLB_PIN_DIR "/sys/fs/bpf/xlb"
@@ -49,6 +52,7 @@ enum xlb_mode {
 enum xlb_vip_flags {
 	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */
 	XLB_VIP_F_NO_FLOWTABLE = 1 << 1, /* never record flows of this VIP (pure Maglev) */
+	XLB_VIP_F_PASS_NO_BACKEND = 1 << 2, /* no usable backend: XDP_PASS (to the host), not drop */
 };
 
 /* Backend flags (struct xlb_backend.flags). */
@@ -82,23 +86,31 @@ enum xlb_reason {
 	XLB_R_PASS_FRAG,	/* a fragment with no matching VIP: XDP_PASS untouched */
 	XLB_R_PASS_ICMP,	/* ICMP not quoting a VIP flow: XDP_PASS untouched */
 	XLB_R_PASS_TOO_BIG,	/* too big after encap, policy pass: XDP_PASS untouched */
+	XLB_R_PASS_GROUP_MAC,	/* for a VIP, to a broadcast/multicast MAC: XDP_PASS untouched */
+	XLB_R_PASS_SRC_ROUTE,	/* for a VIP, source-routed (IPv4 LSRR/SSRR, IPv6 routing
+				 * header with segments left): XDP_PASS untouched */
+	XLB_R_PASS_NO_BACKEND,	/* VIP has no usable backend, its policy pass: XDP_PASS untouched */
 	XLB_R_DROP_MALFORMED,	/* truncated header, bad IHL, bad lengths */
 	XLB_R_DROP_NO_BACKEND,	/* VIP has no usable backend (empty table) */
 	XLB_R_DROP_TOO_BIG,	/* too big after encap, policy drop */
 	XLB_R_DROP_ENCAP,	/* bpf_xdp_adjust_head failed */
 	XLB_R_DROP_NO_CONFIG,	/* config map or VIP table missing (control plane not ready) */
+	XLB_R_DROP_IP_CSUM,	/* to a VIP with a wrong IPv4 header checksum */
 	XLB_R_EV_FLOOD,		/* event: flood guard balanced a new flow without recording it */
 	XLB_R_EV_REHASH,	/* event: flow-table hit on an unusable backend, re-hashed */
 	XLB_R_EV_ICMP,		/* event: ICMP error routed to the owner of the quoted flow */
+	XLB_R_EV_ICMP_LIMIT,	/* event: too-big reply refused by the rate limit */
+	XLB_R_EV_ICMP_BOGUS,	/* event: too-big reply refused: bogus client address or MAC */
 	XLB_R__MAX,
 };
 
 #define XLB_REASON_NAMES                                                                  \
 	{                                                                                 \
 		"tx", "tx_icmp_too_big", "pass_not_ip", "pass_not_vip", "pass_l4",         \
-			"pass_frag", "pass_icmp", "pass_too_big", "drop_malformed",                \
-			"drop_no_backend", "drop_too_big", "drop_encap", "drop_no_config",         \
-			"flood_guard", "rehash", "icmp_routed",                                    \
+			"pass_frag", "pass_icmp", "pass_too_big", "pass_group_mac",                \
+			"pass_source_route", "pass_no_backend", "drop_malformed", "drop_no_backend", "drop_too_big",  \
+			"drop_encap", "drop_no_config", "drop_ip_csum", "flood_guard", "rehash",   \
+			"icmp_routed", "icmp_too_big_limited", "icmp_too_big_refused",             \
 	}
 
 /* Key of xlb_vips: one virtual service. port 0 = all ports of that address and protocol. */
@@ -202,7 +214,23 @@ struct xlb_config {
 	__u32 flood_limit;	/* new flows per second per CPU recorded; above it hash only; 0 = off */
 	__u32 flags;		/* enum xlb_config_flags */
 	__u32 abi_version;	/* XLB_ABI_VERSION of the writer */
+	__u32 icmp_rate;	/* too-big replies per second per CPU (token bucket refill);
+				 * libxlb writes XLB_ICMP_RATE_DEFAULT for 0 (and so reads
+				 * the datapath a 0) */
+	__u32 icmp_burst;	/* depth of that bucket; 0 = XLB_ICMP_BURST_DEFAULT */
 	__u32 pad;
+};
+
+/*
+ * Value of xlb_ifmac[ifindex % XLB_IFMAC_SLOTS]: the MAC of an interface the balancer is
+ * attached to, written by libxlb at attach, so that a frame sent back out (XDP_TX) carries the
+ * interface's own MAC as its source. A slot holding another ifindex (or none) is a miss: the
+ * frame's own destination MAC (never a group address there) is used instead.
+ */
+struct xlb_ifmac {
+	__u32 ifindex;		/* 0 = free */
+	__u8 mac[6];
+	__u8 pad[2];
 };
 
 #if !defined(__bpf__) && !defined(__BPF__)
@@ -212,7 +240,8 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
-_Static_assert(sizeof(struct xlb_config) == 56, "xlb_config layout");
+_Static_assert(sizeof(struct xlb_config) == 64, "xlb_config layout");
+_Static_assert(sizeof(struct xlb_ifmac) == 12, "xlb_ifmac layout");
 _Static_assert(sizeof(struct xlb_vip_meta) == 8 + XLB_VIP_FILTER_BITS / 8, "xlb_vip_meta layout");
 _Static_assert(XLB_VIP_FILTER_BITS == 1 << 12, "xlb_vip_filter_bit() yields 12 bits");
 #endif

@@ -34,28 +34,42 @@ static __always_inline __be32 encap_src4(const struct xlb_config *cfg, __u32 has
 	return bpf_htonl((bpf_ntohl(cfg->encap_src4) & ~mask) | (hash & mask));
 }
 
-/* L2 DSR: destination MAC = the backend's, source = the MAC the frame was sent to. */
-static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backend *be)
+/*
+ * L2 DSR: destination MAC = the backend's, source = @smac (the interface's own), else the MAC the
+ * frame was sent to (a unicast address: frames to group MACs are not balanced). The frame is
+ * otherwise sent as it came, Ethernet padding included: it is not encapsulated.
+ */
+static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backend *be,
+				      const __u8 *smac)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > end)
 		return -XLB_R_DROP_MALFORMED;
-	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	if (smac)
+		__builtin_memcpy(eth->h_source, smac, 6);
+	else
+		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
 	__builtin_memcpy(eth->h_dest, be->mac, 6);
 	return XLB_R_TX;
 }
 
 /*
  * forward_encap() - prepend outer IP (+ UDP for GUE) in front of the packet's IP header.
- * The inner packet is left byte for byte as it came. Outer: family of the backend, TTL/hop
- * limit 64, TOS/traffic class copied, DF copied from an IPv4 inner packet (set for IPv6),
- * source varying with @hash for RSS on the receiver. The caller checked the MTU.
+ * The inner packet is left byte for byte as it came; whatever followed it in the frame
+ * (Ethernet padding, a trailer) is cut first, so the frame sent is exactly the Ethernet header,
+ * the outer headers and the inner IP packet, and the length the caller checked against the MTU
+ * (p->l3_len + encapsulation) is the length sent. Outer: family of the backend, TTL/hop limit 64,
+ * TOS/traffic class copied, DF and the IPv4 ID copied from an IPv4 inner packet (RFC 6864: a
+ * fragmentable outer header carries the inner datagram's own ID, unique for its sender; an IPv6
+ * inner packet gets DF, an atomic outer datagram, ID 0), source varying with @hash for RSS on the
+ * receiver. Source MAC: @smac (the interface's own), else the MAC the frame was sent to.
  */
 static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pkt *p,
 					 const struct xlb_backend *be,
-					 const struct xlb_config *cfg, __u8 mode, __u32 hash)
+					 const struct xlb_config *cfg, __u8 mode, __u32 hash,
+					 const __u8 *smac)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	bool gue = mode == XLB_MODE_GUE, out6 = be->family == XLB_AF_INET6;
@@ -64,13 +78,16 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 	__u16 ethertype = out6 ? ETH_P_IPV6_ : ETH_P_IP_;
 	struct ethhdr *eth = data;
 	__be16 tci = 0;
-	__u8 dmac[6];
+	__u8 src_mac[6];
 	void *l3;
 	int rc;
 
 	if ((void *)(eth + 1) > end)
 		return -XLB_R_DROP_MALFORMED;
-	__builtin_memcpy(dmac, eth->h_dest, 6);
+	if (smac)
+		__builtin_memcpy(src_mac, smac, 6);
+	else
+		__builtin_memcpy(src_mac, eth->h_dest, 6);
 	if (off != ETH_HLEN_) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
@@ -79,11 +96,15 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		tci = vh->h_vlan_TCI;
 		off = ETH_HLEN_ + VLAN_HLEN_;
 	}
+	/* not multi-buffer (no xdp.frags): data_end - data is the whole frame */
+	if (end - data > off + p->l3_len &&
+	    bpf_xdp_adjust_tail(ctx, (int)(off + p->l3_len) - (int)(end - data)))
+		return -XLB_R_DROP_ENCAP;
 	if (bpf_xdp_adjust_head(ctx, -(int)hdr))
 		return -XLB_R_DROP_ENCAP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	rc = write_l2(data, end, off, cfg->nexthop_mac, dmac, tci, ethertype);
+	rc = write_l2(data, end, off, cfg->nexthop_mac, src_mac, tci, ethertype);
 	if (rc)
 		return rc;
 	l3 = data + off;
@@ -109,6 +130,7 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		ip.ihl = 5;
 		ip.tos = p->tos;
 		ip.tot_len = bpf_htons(p->l3_len + hdr);
+		ip.id = p->key.family == XLB_AF_INET ? p->ip_id : 0;
 		ip.frag_off = p->df ? bpf_htons(IP_DF_) : 0;
 		ip.ttl = 64;
 		ip.protocol = gue ? IPPROTO_UDP_ : inner_proto;

@@ -5,17 +5,22 @@
 
 #include "parse.h"
 #include "csum.h"
+#include "stats.h"
 
 #define ICMP_DEST_UNREACH_ 3
 #define ICMP_FRAG_NEEDED_ 4
 #define ICMPV6_PKT_TOOBIG_ 2
 
 /*
- * parse_icmp_error() - if the ICMP(v6) message at p->l4_off is a PMTU error quoting a TCP or
- * UDP packet, replace p->key by the quoted flow reversed. The quoted packet went VIP -> client
- * (a backend's reply), so the reversed key client -> VIP is the key of the flow that owns it.
- * The quote may be cut anywhere after the quoted ports, but they must lie within the IP length.
- * Anything else returns -XLB_R_PASS_ICMP: the host handles it as usual.
+ * parse_icmp_error() - if the ICMP(v6) message at p->l4_off is a PMTU error (type 3 code 4,
+ * ICMPv6 type 2 code 0) quoting a TCP or UDP packet whose source is the outer destination,
+ * replace p->key by the quoted flow reversed. The quoted packet went VIP -> client (a backend's
+ * reply) and the error comes back to that VIP, so the reversed key client -> VIP is the key of
+ * the flow that owns it; an error sent anywhere else (another host, a broadcast or multicast
+ * group) is not the VIP's, whatever it quotes. The quote may be cut anywhere after the quoted
+ * ports, but they must lie within the IP length. Anything else returns -XLB_R_PASS_ICMP: the
+ * host handles it as usual. The ICMP checksum is checked later, by icmp_csum_ok(), and only
+ * for errors that reached a VIP.
  */
 static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pkt *p)
 {
@@ -39,6 +44,8 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 			return -XLB_R_PASS_ICMP;
 		if (bpf_ntohs(in->frag_off) & IP_OFFMASK_)
 			return -XLB_R_PASS_ICMP;
+		if (in->saddr != p->key.dst[0])
+			return -XLB_R_PASS_ICMP;
 		ports_off = p->l4_off + 8 + in->ihl * 4;
 		ports = (void *)in + in->ihl * 4;
 		if ((void *)(ports + 2) > end || ports_off + 4 > ip_end)
@@ -49,10 +56,17 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 	} else {
 		struct ipv6hdr *in = (void *)(icmp + 8);
 
-		if (p->key.proto != IPPROTO_ICMPV6_ || icmp[0] != ICMPV6_PKT_TOOBIG_)
+		if (p->key.proto != IPPROTO_ICMPV6_ || icmp[0] != ICMPV6_PKT_TOOBIG_ || icmp[1])
 			return -XLB_R_PASS_ICMP;
 		if ((void *)(in + 1) > end || in->version != 6)
 			return -XLB_R_PASS_ICMP;
+		{
+			const __be32 *qs = (const __be32 *)&in->saddr;
+
+			if ((qs[0] ^ p->key.dst[0]) | (qs[1] ^ p->key.dst[1]) |
+			    (qs[2] ^ p->key.dst[2]) | (qs[3] ^ p->key.dst[3]))
+				return -XLB_R_PASS_ICMP;
+		}
 		if (in->nexthdr != IPPROTO_TCP_ && in->nexthdr != IPPROTO_UDP_)
 			return -XLB_R_PASS_ICMP;
 		ports_off = p->l4_off + 8 + sizeof(*in);
@@ -70,6 +84,49 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 }
 
 /*
+ * icmp_csum_ok() - does the checksum of the ICMP(v6) message of a routed error verify? ICMP sums
+ * the message alone, ICMPv6 also the pseudo header (RFC 4443 2.3). Messages longer than
+ * CSUM_SPAN_MAX bytes (an error is at most 576 (IPv4) or 1280 (IPv6) bytes long) are refused.
+ */
+/*
+ * xlb_csum_span() - csum_span() over the frame of @ctx, or ~0 if it cannot be summed. A global
+ * function: the verifier checks it once on its own rather than on every path of its caller.
+ */
+__noinline __u64 xlb_csum_span(struct xdp_md *ctx, __u32 off, __u32 len)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u64 sum = 0;
+
+	if (csum_span(data, end, off, len, &sum))
+		return ~0ULL;
+	return sum;
+}
+
+static __always_inline bool icmp_csum_ok(struct xdp_md *ctx, const struct xlb_pkt *p)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u64 part;
+	__u32 len = p->l3_off + p->l3_len - p->l4_off;
+	__u64 sum = 0;
+
+	if (p->key.family == XLB_AF_INET6) {
+		struct ipv6hdr *ip6 = data + ETH_HLEN_;
+
+		if (p->l3_off != ETH_HLEN_)
+			ip6 = data + ETH_HLEN_ + VLAN_HLEN_;
+		if ((void *)(ip6 + 1) > end)
+			return false;
+		sum = (__u32)bpf_csum_diff(NULL, 0, (void *)&ip6->saddr, 32, 0);
+		sum += bpf_htonl(len);
+		sum += bpf_htonl(IPPROTO_ICMPV6_);
+	}
+	part = xlb_csum_span(ctx, p->l4_off, len);
+	if (part == ~0ULL)
+		return false;
+	return csum_fold64(sum + part) == 0;
+}
+
+/*
  * Quoted bytes of the packet in a generated too-big error. Constant sizes keep the checksum a
  * single bpf_csum_diff() over verified bytes; every packet too big for an MTU of 576 (IPv4) or
  * 1280 (IPv6) is longer, and RFC 792/4443 ask for at least the IP header + 8 bytes.
@@ -78,22 +135,75 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 #define ICMP6_QUOTE 256
 #define REPLY_NONE XLB_R__MAX
 
-static __always_inline __u16 csum_fold64(__u64 s)
+/*
+ * bogus_source() - addresses no ICMP error may be sent to (RFC 1122 3.2.2, RFC 4443 2.4(e)):
+ * IPv4 0/8, 127/8, multicast 224/4 and class E 240/4 (255.255.255.255 included); IPv6 ::, ::1,
+ * multicast ff00::/8, link-local fe80::/10; and the VIP itself (a forged source).
+ */
+static __always_inline bool bogus_source(const struct xlb_pkt *p)
 {
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffffffff) + (s >> 32);
-	return csum_fold32((__u32)s);
+	const __be32 *s = p->key.src, *d = p->key.dst;
+
+	if (p->key.family == XLB_AF_INET) {
+		__u8 a = *(const __u8 *)s;
+
+		return a == 0 || a == 127 || a >= 224 || s[0] == d[0];
+	}
+	{
+		__u8 a = *(const __u8 *)s, b = ((const __u8 *)s)[1];
+
+		if (a == 0xff || (a == 0xfe && (b & 0xc0) == 0x80))
+			return true;
+		if (!(s[0] | s[1] | s[2]) && (!s[3] || s[3] == bpf_htonl(1)))
+			return true;
+		return !((s[0] ^ d[0]) | (s[1] ^ d[1]) | (s[2] ^ d[2]) | (s[3] ^ d[3]));
+	}
+}
+
+/*
+ * icmp_allows() - take a token from this CPU's too-big reply bucket: icmp_rate per second,
+ * icmp_burst deep (0 = the defaults). The credit is kept in nanoseconds of refill, so one token
+ * costs 1 s / rate and the bucket holds burst of them; a bucket never used starts full.
+ */
+static __always_inline bool icmp_allows(const struct xlb_config *cfg)
+{
+	__u32 rate = cfg->icmp_rate ? cfg->icmp_rate : XLB_ICMP_RATE_DEFAULT;
+	__u32 burst = cfg->icmp_burst ? cfg->icmp_burst : XLB_ICMP_BURST_DEFAULT;
+	struct xlb_icmp_bucket *b;
+	__u64 now, cost, cap, credit;
+	__u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&xlb_icmp_bucket, &zero);
+	if (!b)
+		return false;
+	now = bpf_ktime_get_ns();
+	cost = 1000000000ULL / rate;
+	cap = cost * burst;
+	credit = b->credit + (now - b->last);
+	if (credit > cap || now < b->last)
+		credit = cap;
+	b->last = now;
+	if (credit < cost) {
+		b->credit = credit;
+		return false;
+	}
+	b->credit = credit - cost;
+	return true;
 }
 
 /*
  * reply_too_big() - turn a packet that is too big after encapsulation into an ICMP "fragmentation
  * needed" (IPv4) or ICMPv6 "packet too big" sent back to the client from the VIP, advertising
  * @mtu (what the inner packet may be). The quote is the packet's first ICMP{4,6}_QUOTE bytes.
+ * The source MAC is @smac (the interface's own), else the MAC the packet was sent to.
  * Returns XLB_R_TX_ICMP_TOO_BIG; REPLY_NONE if this packet must not or cannot be answered (IPv4
- * without DF, a later fragment, an ICMP error itself, shorter than the quote): nothing was
- * changed; or -XLB_R_DROP_ENCAP if resizing failed half-way.
+ * without DF, a later fragment, an ICMP error itself, shorter than the quote, a bogus client
+ * source address or a group source MAC (counted icmp_too_big_refused), the rate limit
+ * (icmp_too_big_limited)): nothing was changed; or -XLB_R_DROP_ENCAP if resizing failed
+ * half-way. Frames sent to a group MAC never get here (pass_group_mac).
  */
-static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu)
+static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu,
+					 const struct xlb_config *cfg, const __u8 *smac)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	bool v6 = p->key.family == XLB_AF_INET6;
@@ -110,8 +220,19 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 		return REPLY_NONE;
 	if ((void *)(eth + 1) > end)
 		return REPLY_NONE;
+	if (bogus_source(p) || (eth->h_source[0] & 1)) {
+		stats_reason(XLB_R_EV_ICMP_BOGUS, len);
+		return REPLY_NONE;
+	}
+	if (!icmp_allows(cfg)) {
+		stats_reason(XLB_R_EV_ICMP_LIMIT, len);
+		return REPLY_NONE;
+	}
 	__builtin_memcpy(mac, eth->h_source, 6);	/* new destination: the client's side */
-	__builtin_memcpy(mac + 6, eth->h_dest, 6);
+	if (smac)
+		__builtin_memcpy(mac + 6, smac, 6);
+	else
+		__builtin_memcpy(mac + 6, eth->h_dest, 6);
 	if (off != ETH_HLEN_) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 

@@ -110,4 +110,26 @@ struct {
 	__type(value, struct xlb_flood_state);
 } xlb_flood SEC(".maps");
 
+/* ifindex % XLB_IFMAC_SLOTS -> that interface's own MAC, the source of every frame sent back. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_IFMAC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlb_ifmac);
+} xlb_ifmac SEC(".maps");
+
+/* Token bucket of one CPU for generated too-big replies (credit in nanoseconds of refill). */
+struct xlb_icmp_bucket {
+	__u64 credit;		/* ns of refill banked, at most burst x (1 s / rate) */
+	__u64 last;		/* bpf_ktime_get_ns() of the last refill */
+};
+
+/* Per-CPU too-big reply buckets (each CPU limits its own replies, no locking). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_icmp_bucket);
+} xlb_icmp_bucket SEC(".maps");
+
 #endif /* XLB_MAPS_H */

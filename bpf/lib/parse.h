@@ -42,6 +42,9 @@ struct xlb_pkt {
 	__u8 df;		/* IPv4 DF set (IPv6 never fragments in flight: treated as set) */
 	__u8 frag;		/* FRAG_* */
 	__u8 icmp;		/* an ICMP error routed by its quoted flow */
+	__be16 ip_id;		/* IPv4 identification, copied to an outer IPv4 header */
+	__u8 srcroute;		/* IPv6 routing header with segments left > 0 seen */
+	__u8 pad;
 };
 
 /*
@@ -94,6 +97,7 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 	p->key.proto = iph->protocol;
 	p->key.family = XLB_AF_INET;
 	p->tos = iph->tos;
+	p->ip_id = iph->id;
 	p->l3_len = tot;
 	p->l4_off = off + hlen;
 	frag = bpf_ntohs(iph->frag_off);
@@ -143,6 +147,12 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 		len = (ext[1] + 1) * 8;
 		if (p->l4_off + len > off + p->l3_len)
 			return -XLB_R_DROP_MALFORMED;
+		if (p->key.proto == IPPROTO_ROUTING_) {
+			/* segments left (byte 3): the destination is a waypoint, not the end */
+			if ((void *)(ext + 4) > end)
+				return -XLB_R_DROP_MALFORMED;
+			p->srcroute |= ext[3] != 0;
+		}
 		p->key.proto = ext[0];
 		p->l4_off += len;
 	}

@@ -153,6 +153,16 @@ static inline void l4_csum(const struct pspec *s, uint8_t *l3, uint8_t *l4, uint
 	memcpy(l4 + off, &(uint16_t){ csum_fin(sum) }, 2);
 }
 
+/* Recompute the IPv4 header checksum of @p after its header was edited. */
+static inline void ip4_fix_csum(struct pkt *p)
+{
+	uint8_t *h = p->b + p->l3;
+	uint32_t hl = (h[0] & 15) * 4;
+
+	h[10] = h[11] = 0;
+	memcpy(h + 10, &(uint16_t){ csum_fin(csum_add(0, h, hl)) }, 2);
+}
+
 /* Build the frame described by @s into @p. */
 static inline void build_pkt(struct pkt *p, const struct pspec *s)
 {
@@ -205,15 +215,28 @@ static inline void build_pkt(struct pkt *p, const struct pspec *s)
 
 /*
  * build_icmp_too_big() - an ICMP frag-needed (v4) / ICMPv6 packet-too-big from @router to
- * @vip quoting a packet @vip:@vport -> @client:@cport of @proto (the backend's reply).
+ * @vip quoting a packet @vip:@vport -> @client:@cport of @proto (the backend's reply), with a
+ * valid ICMP checksum.
  */
+static inline void build_icmp_too_big_to(struct pkt *p, int family, const char *router,
+					 const char *to, const char *vip, const char *client,
+					 uint8_t proto, uint16_t vport, uint16_t cport);
+
 static inline void build_icmp_too_big(struct pkt *p, int family, const char *router,
 				      const char *vip, const char *client, uint8_t proto,
 				      uint16_t vport, uint16_t cport)
 {
+	build_icmp_too_big_to(p, family, router, vip, vip, client, proto, vport, cport);
+}
+
+/* The same error sent to @to (the outer destination) instead of the quoted packet's source. */
+static inline void build_icmp_too_big_to(struct pkt *p, int family, const char *router,
+					 const char *to, const char *vip, const char *client,
+					 uint8_t proto, uint16_t vport, uint16_t cport)
+{
 	struct pspec q = { .family = family, .src = vip, .dst = client, .proto = proto,
 			   .sport = vport, .dport = cport, .payload = 32, .df = 1 };
-	struct pspec o = { .family = family, .src = router, .dst = vip, .df = 1 };
+	struct pspec o = { .family = family, .src = router, .dst = to, .df = 1 };
 	struct pkt quoted;
 	uint32_t off, hl, qlen, l4len;
 	uint8_t *icmp;

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -33,6 +35,8 @@ static struct xlb *X;
 static int T, failed;
 
 static const uint8_t NEXTHOP_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
+/* The source MAC forwarded frames must carry; NULL = the frame's destination MAC (no xlb_ifmac). */
+static const uint8_t *SRC_MAC;
 static struct xlb_config CFG;
 
 /* What the test knows about each VIP id. */
@@ -157,6 +161,7 @@ static int add_vip(const char *addr, uint16_t port, uint8_t proto, uint32_t id, 
 enum {
 	VIP_4IN4, VIP_4IN6, VIP_6IN6, VIP_6IN4, VIP_GUE4, VIP_GUE6, VIP_L2_4, VIP_L2_6,
 	VIP_ALL4, VIP_ALL6, VIP_SRC, VIP_MISC, VIP_RAND, VIP_EMPTY, VIP_NOTABLE, VIP_RAND6,
+	VIP_EMPTY_PASS,
 };
 
 static int setup(void)
@@ -180,6 +185,7 @@ static int setup(void)
 		{ "198.18.0.40", VIP_MISC, XLB_MODE_IPIP, 4, 0 },
 		{ "198.18.0.60", VIP_EMPTY, XLB_MODE_IPIP, 0, 0 },
 		{ "198.18.0.61", VIP_NOTABLE, XLB_MODE_IPIP, 0, 0 },
+		{ "198.18.0.62", VIP_EMPTY_PASS, XLB_MODE_IPIP, 0, XLB_VIP_F_PASS_NO_BACKEND },
 	};
 	int err = 0;
 
@@ -212,6 +218,7 @@ static int setup(void)
 		uint32_t zeros[M] = { 0 };
 
 		err |= set_table(VIP_EMPTY, zeros, M);
+		err |= set_table(VIP_EMPTY_PASS, zeros, M);
 	}
 	/* random flows: 10 backends of both families, a bigger table */
 	err |= add_vip("198.18.0.50", 80, 6, VIP_RAND, XLB_MODE_IPIP, 0);
@@ -232,13 +239,21 @@ struct run {
 	struct xlb_reason_counters d[XLB_R__MAX]; /* counter deltas of this packet */
 };
 
+/* The ingress ifindex test runs pass in their xdp_md (0 = none, as without ctx_in). */
+static uint32_t RUN_IFINDEX;
+
 static int run_pkt(const struct pkt *in, struct run *r)
 {
 	struct xlb_reason_counters before[XLB_R__MAX], after[XLB_R__MAX];
+	struct xdp_md md = { .data_end = in->len, .ingress_ifindex = RUN_IFINDEX };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
 	int err;
 
+	if (RUN_IFINDEX) {
+		o.ctx_in = &md;
+		o.ctx_size_in = sizeof(md);
+	}
 	memset(r, 0, sizeof(*r));
 	if (xlb_stats__reasons(X, before))
 		return -1;
@@ -351,12 +366,16 @@ static int check_forward(const struct pkt *in, const struct run *r, uint8_t mode
 	uint8_t inner = in->family == 4 ? 4 : 41, nh = gue ? 17 : inner;
 	const uint8_t *o = r->out + l2;
 
+	/* encapsulated: the IP packet alone, whatever followed it in the frame cut (L2 DSR: as is) */
+	uint32_t want_len = mode == XLB_MODE_L2 ? in->len : in->l3 + in->l3len + hdr;
+
 	if (r->verdict != XDP_TX)
 		return fail("verdict %s, expected XDP_TX", verdict_name(r->verdict));
-	if (r->out_len != in->len + hdr)
-		return fail("frame length %u, expected %u", r->out_len, in->len + hdr);
-	if (memcmp(r->out + 6, in->b, 6))
-		return fail("source MAC is not the original destination MAC");
+	if (r->out_len != want_len)
+		return fail("frame length %u, expected %u", r->out_len, want_len);
+	if (memcmp(r->out + 6, SRC_MAC ? SRC_MAC : in->b, 6))
+		return fail("source MAC is not the %s", SRC_MAC ? "interface's" :
+			    "original destination MAC");
 	if (mode == XLB_MODE_L2) {
 		if (memcmp(r->out, be->mac, 6))
 			return fail("destination MAC is not backend %u's", be_id);
@@ -385,6 +404,10 @@ static int check_forward(const struct pkt *in, const struct run *r, uint8_t mode
 			return fail("outer tot_len %u, expected %u", get16(o + 2), in->l3len + hdr);
 		if (get16(o + 6) != (in->df ? 0x4000 : 0))
 			return fail("outer frag_off 0x%04x, expected DF %d", get16(o + 6), in->df);
+		/* RFC 6864: an IPv4 inner packet's ID, else (IPv6 inner, DF: atomic) 0 */
+		if (get16(o + 4) != (in->family == 4 ? get16(in->b + l2 + 4) : 0))
+			return fail("outer IPv4 ID 0x%04x, expected 0x%04x", get16(o + 4),
+				    in->family == 4 ? get16(in->b + l2 + 4) : 0);
 		if (o[8] != 64)
 			return fail("outer TTL %u", o[8]);
 		if (o[9] != nh)
@@ -432,7 +455,7 @@ static int check_forward(const struct pkt *in, const struct run *r, uint8_t mode
 		if (get16(o + 6) != 0)
 			return fail("UDP checksum 0x%04x, expected 0 by policy", get16(o + 6));
 	}
-	for (uint32_t i = l2; i < in->len; i++)
+	for (uint32_t i = l2; i < l2 + in->l3len; i++)
 		if (r->out[i + hdr] != in->b[i])
 			return fail("inner byte %u is 0x%02x, expected 0x%02x", i - l2,
 				    r->out[i + hdr], in->b[i]);
@@ -517,7 +540,7 @@ static const struct tcase cases[] = {
 	{ "ipv4 options 4in4", V4(.dst = "198.18.0.10", TCP(21), .opts = 12), XLB_R_TX, VIP_4IN4 },
 	{ "ipv4 options 40 bytes 4in6", V4(.dst = "198.18.0.11", UDP(22), .opts = 40), XLB_R_TX, VIP_4IN6 },
 	{ "gue v4 vlan options", V4(.dst = "198.18.0.12", UDP(23), .opts = 4, .vlan = 9), XLB_R_TX, VIP_GUE4 },
-	/* Ethernet padding: carried behind the inner packet, never counted in the outer lengths */
+	/* Ethernet padding: cut before encapsulating (nothing beyond the IP packet is sent); L2 keeps it */
 	{ "60-byte frame, 40-byte tcp syn: 4in4", V4(.dst = "198.18.0.10", .proto = 6, .sport = 24, .dport = 80, .pad = 6), XLB_R_TX, VIP_4IN4 },
 	{ "60-byte frame, 40-byte tcp syn: 4in6", V4(.dst = "198.18.0.11", .proto = 6, .sport = 25, .dport = 80, .pad = 6), XLB_R_TX, VIP_4IN6 },
 	{ "60-byte vlan frame, 28-byte udp: gue v4", V4(.dst = "198.18.0.12", .proto = 17, .sport = 26, .dport = 53, .vlan = 9, .pad = 14), XLB_R_TX, VIP_GUE4 },
@@ -583,6 +606,8 @@ static const struct tcase cases[] = {
 	{ "v6 extension header beyond payload", V6(.dst = "2001:db8::10", .proto = 59, .ext6 = 1), XLB_R_DROP_MALFORMED, 0, 14 + 40 + 4, MG_FIT },
 	/* no backend / no table */
 	{ "empty table drops", V4(.dst = "198.18.0.60", TCP(70)), XLB_R_DROP_NO_BACKEND },
+	{ "empty table, VIP policy pass: passes untouched", V4(.dst = "198.18.0.62", TCP(72)),
+	  XLB_R_PASS_NO_BACKEND },
 	{ "missing table drops", V4(.dst = "198.18.0.61", TCP(71)), XLB_R_DROP_NO_CONFIG },
 };
 
@@ -1633,6 +1658,30 @@ static __u32 fd_prog_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/* libxlb recorded @ifname's own MAC in xlb_ifmac when it attached there. */
+static int ifmac_recorded(struct xlb *x, const char *ifname)
+{
+	__u32 ifindex = if_nametoindex(ifname), slot = ifindex % XLB_IFMAC_SLOTS;
+	struct xlb_ifmac m = {};
+	struct ifreq ifr = {};
+	int s, err;
+
+	/* (this network namespace's /sys is not mounted: ask the kernel) */
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	err = s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr);
+	if (s >= 0)
+		close(s);
+	if (err)
+		return fail("cannot read the MAC of %s: %s", ifname, strerror(errno));
+	if (bpf_map_lookup_elem(xlb__map_fd(x, "xlb_ifmac"), &slot, &m))
+		return fail("xlb_ifmac slot %u unreadable", slot);
+	if (m.ifindex != ifindex || memcmp(m.mac, ifr.ifr_hwaddr.sa_data, 6))
+		return fail("xlb_ifmac slot %u holds ifindex %u, expected %s (%u) and its MAC", slot,
+			    m.ifindex, ifname, ifindex);
+	return 1;
+}
+
 /*
  * Pinning and adoption: a second open with adopt reuses the pinned maps (VIPs, tables, flows
  * survive), a pinned state of another ABI version is replaced, close(unpin) removes everything.
@@ -1674,12 +1723,15 @@ static void test_pins_and_attach(void)
 			ok = fail("attach (twice, idempotent) failed");
 		else if ((id1 = xdp_prog_id("xlbt0")) != fd_prog_id(xlb__prog_fd(a)))
 			ok = fail("attached program %u is not ours", id1);
+		else
+			ok = ifmac_recorded(a, "xlbt0");
 	}
 	if (a)
 		xlb__close(a, false);
 	if (ok && have_net && xdp_prog_id("xlbt0") != id1)
 		ok = fail("the attachment did not outlive the handle");
-	tap(ok, "fresh load pins maps and program under the pin dir; attachment persists", WHY);
+	tap(ok, "fresh load pins maps and program under the pin dir; attachment persists; the "
+		"interface's MAC is recorded", WHY);
 
 	WHY[0] = 0;
 	b = ok ? xlb__open(&o) : NULL;
@@ -1733,6 +1785,39 @@ static void test_pins_and_attach(void)
 	if (ok && cfg.abi_version != XLB_ABI_VERSION)
 		ok = fail("fresh config has ABI version %u", cfg.abi_version);
 	tap(ok, "pinned state of another ABI version: unpinned and loaded fresh", WHY);
+
+	/* the state an ABI 3 xlbd pinned: version 3, without xlb_ifmac and xlb_icmp_bucket */
+	{
+		struct xlb_open_opts o3 = o;
+		char dir3[160];
+		struct xlb *c3;
+
+		WHY[0] = 0;
+		snprintf(dir3, sizeof(dir3), "%s-abi3", dir);
+		o3.pin_dir = dir3;
+		c3 = xlb__open(&o3);
+		ok = c3 && !xlb_vip__set(c3, &k, &v) && !xlb__config_get(c3, &cfg);
+		if (ok) {
+			cfg.abi_version = 3;
+			bpf_map_update_elem(xlb__map_fd(c3, "xlb_config"), &zero, &cfg, BPF_ANY);
+		}
+		if (c3)
+			xlb__close(c3, false);
+		snprintf(path, sizeof(path), "%s/xlb_ifmac", dir3);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/xlb_icmp_bucket", dir3);
+		unlink(path);
+		c3 = ok ? xlb__open(&o3) : NULL;
+		ok = c3 && !xlb__adopted(c3);
+		if (ok && !xlb_vip__get(c3, &k, &v))
+			ok = fail("a VIP of the ABI 3 state is still there");
+		snprintf(path, sizeof(path), "%s/xlb_ifmac", dir3);
+		if (ok && stat(path, &st))
+			ok = fail("%s not pinned by the fresh load", path);
+		if (c3)
+			xlb__close(c3, true);
+		tap(ok, "pinned state of ABI 3 (two maps fewer): unpinned and loaded fresh", WHY);
+	}
 
 	WHY[0] = 0;
 	if (b)
@@ -1889,6 +1974,451 @@ static void test_bpffs(void)
 		printf("# could not remove %s\n", tmp);
 }
 
+/* ---------------------------------------------------------------- issue 12: hostile packets */
+
+/*
+ * ICMP errors are routed only when they are the VIP's: sent to the VIP the quoted packet came
+ * from, PMTU type and code, a valid checksum. Anything else is the host's: pass_icmp, untouched.
+ */
+static void test_icmp_not_for_vip(void)
+{
+	static const struct {
+		const char *name;
+		int family;
+		const char *to;		/* outer destination; NULL = the VIP */
+		int edit;		/* 1 wrong code, 2 bad checksum */
+		int reason;
+	} t[] = {
+		{ "icmp frag-needed to another host quoting a VIP flow passes untouched", 4, "198.18.0.99", 0, XLB_R_PASS_ICMP },
+		{ "icmp frag-needed to 255.255.255.255 quoting a VIP flow passes untouched", 4, "255.255.255.255", 0, XLB_R_PASS_ICMP },
+		{ "icmp frag-needed to 224.0.0.1 quoting a VIP flow passes untouched", 4, "224.0.0.1", 0, XLB_R_PASS_ICMP },
+		{ "icmp frag-needed to another VIP than the quoted one passes untouched", 4, "198.18.0.11", 0, XLB_R_PASS_ICMP },
+		{ "icmp dest-unreachable code 1 (not frag-needed) to the VIP passes untouched", 4, NULL, 1, XLB_R_PASS_ICMP },
+		{ "icmp frag-needed with a bad checksum passes untouched", 4, NULL, 2, XLB_R_PASS_ICMP },
+		{ "icmpv6 packet-too-big to ff02::1 quoting a VIP flow passes untouched", 6, "ff02::1", 0, XLB_R_PASS_ICMP },
+		{ "icmpv6 packet-too-big to a non-VIP quoting a VIP flow passes untouched", 6, "2001:db8::99", 0, XLB_R_PASS_ICMP },
+		{ "icmpv6 packet-too-big code 1 to the VIP passes untouched", 6, NULL, 1, XLB_R_PASS_ICMP },
+		{ "icmpv6 packet-too-big with a bad checksum passes untouched", 6, NULL, 2, XLB_R_PASS_ICMP },
+		{ "icmp frag-needed to the VIP, valid: routed", 4, NULL, 0, XLB_R_TX },
+		{ "icmpv6 packet-too-big to the VIP, valid: routed", 6, NULL, 0, XLB_R_TX },
+	};
+	static const int ev[] = { XLB_R_EV_ICMP, 0 };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int v4 = t[i].family == 4;
+		const char *vip = v4 ? "198.18.0.10" : "2001:db8::10";
+		uint32_t icmp_off;
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_icmp_too_big_to(&in, t[i].family, v4 ? "198.18.9.1" : "2001:db8:9::1",
+				      t[i].to ? t[i].to : vip, vip, v4 ? "198.18.7.8" : "2001:db8:7::8",
+				      6, 80, 5600);
+		icmp_off = in.l3 + (v4 ? 20 : 40);
+		if (t[i].edit == 1) { /* another code, the checksum adjusted: valid but not PMTU */
+			in.b[icmp_off + 1] += 1;
+			put16(in.b + icmp_off + 2, (uint16_t)(get16(in.b + icmp_off + 2) - 0x100));
+		} else if (t[i].edit == 2) {
+			in.b[icmp_off + 2] ^= 0x40;
+		}
+		ok = !run_pkt(&in, &r) &&
+		     check_reason(&in, &r, t[i].reason, t[i].reason == XLB_R_TX ? ev : NULL);
+		if (ok && t[i].reason != XLB_R_TX)
+			ok = check_untouched(&in, &r);
+		tap(ok, t[i].name, WHY);
+	}
+}
+
+/* A frame longer than its IP packet: the trailer is cut, the MTU check and the frame agree. */
+static void test_trailer_trimmed(void)
+{
+	static const struct {
+		const char *name;
+		struct pspec s;
+		int vip;
+		uint32_t mtu;
+		int reason;
+	} t[] = {
+		/* 1514-byte frame, tot_len 1440: 1460 L3 once encapsulated, sent as 1474 bytes */
+		{ "1514-byte frame, tot_len 1440, 4in4: trailer cut, 1474 bytes sent", V4(.dst = "198.18.0.10", TCP(130), .payload = 1400, .pad = 60), VIP_4IN4, 1500, XLB_R_TX },
+		{ "2000-byte frame, tot_len 1480, 4in4: exactly the MTU once cut", V4(.dst = "198.18.0.10", TCP(131), .payload = 1440, .pad = 506), VIP_4IN4, 1500, XLB_R_TX },
+		{ "2000-byte frame, tot_len 1481, 4in4: too big by its IP length", V4(.dst = "198.18.0.10", TCP(132), .payload = 1441, .pad = 505), VIP_4IN4, 1500, XLB_R_DROP_TOO_BIG },
+		{ "frame with trailer, gue v6: cut", V6(.dst = "2001:db8::12", UDP(133), .payload = 900, .pad = 300), VIP_GUE6, 1500, XLB_R_TX },
+		{ "frame with trailer, vlan 6in4: cut", V6(.dst = "2001:db8::11", TCP(134), .payload = 100, .pad = 33, .vlan = 5), VIP_6IN4, 1500, XLB_R_TX },
+		{ "frame with trailer, l2 dsr: sent as it came", V4(.dst = "198.18.0.13", TCP(135), .payload = 100, .pad = 40), VIP_L2_4, 1500, XLB_R_TX },
+	};
+	struct xlb_config c = CFG;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct xlb_flow_key k;
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		c.mtu = t[i].mtu;
+		xlb__config_set(X, &c);
+		build_pkt(&in, &t[i].s);
+		key_of(&t[i].s, &k);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, t[i].reason, NULL);
+		if (ok && t[i].reason == XLB_R_TX)
+			ok = check_forward(&in, &r, V[t[i].vip].mode, predict(&k, t[i].vip),
+					   hash_of(&k, t[i].vip));
+		if (ok && i == 0 && r.out_len != 1474)
+			ok = fail("sent %u bytes, expected 1474", r.out_len);
+		tap(ok, t[i].name, WHY);
+	}
+	xlb__config_set(X, &CFG);
+}
+
+/* RFC 6864: the outer IPv4 ID is the inner IPv4 packet's; an IPv6 inner packet is atomic (DF). */
+static void test_outer_ip_id(void)
+{
+	static const struct {
+		const char *name;
+		struct pspec s;
+		int vip;
+	} t[] = {
+		{ "outer IPv4 ID: inner ID copied, DF clear (4in4 udp)", V4(.dst = "198.18.0.10", UDP(140)), VIP_4IN4 },
+		{ "outer IPv4 ID: inner ID copied, DF set (gue v4 tcp)", V4(.dst = "198.18.0.12", TCP(141), .df = 1), VIP_GUE4 },
+		{ "outer IPv4 ID: IPv6 inner gets DF and ID 0 (6in4)", V6(.dst = "2001:db8::11", UDP(142)), VIP_6IN4 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct xlb_flow_key k;
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_pkt(&in, &t[i].s);
+		if (in.family == 4) {
+			put16(in.b + in.l3 + 4, (uint16_t)(0xbe00 + i));
+			ip4_fix_csum(&in);
+		}
+		key_of(&t[i].s, &k);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX, NULL) &&
+		     check_forward(&in, &r, V[t[i].vip].mode, predict(&k, t[i].vip),
+				   hash_of(&k, t[i].vip));
+		if (ok && in.family == 4 && get16(r.out + in.l3 + 4) != 0xbe00 + i)
+			ok = fail("outer ID 0x%04x", get16(r.out + in.l3 + 4));
+		tap(ok, t[i].name, WHY);
+	}
+}
+
+/* Frames to a group MAC are not balanced; sent frames carry the interface's own MAC. */
+static void test_group_mac_and_own_mac(void)
+{
+	static const struct {
+		const char *name;
+		struct pspec s;
+		const char *mac;
+	} t[] = {
+		{ "frame to ff:ff:ff:ff:ff:ff for a VIP passes untouched", V4(.dst = "198.18.0.10", TCP(150)), "\xff\xff\xff\xff\xff\xff" },
+		{ "frame to 01:00:5e:00:00:01 for a VIP passes untouched", V4(.dst = "198.18.0.13", UDP(151)), "\x01\x00\x5e\x00\x00\x01" },
+		{ "frame to 33:33:00:00:00:01 for a v6 VIP passes untouched", V6(.dst = "2001:db8::10", TCP(152)), "\x33\x33\x00\x00\x00\x01" },
+		{ "too-big frame to a group MAC: no ICMP reply, passes", V4(.dst = "198.18.0.10", TCP(153), .df = 1, .payload = 400), "\xff\xff\xff\xff\xff\xff" },
+	};
+	static const uint8_t OWN[6] = { 0x02, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e };
+	int fd = xlb__map_fd(X, "xlb_ifmac");
+	struct xlb_config c = CFG;
+	struct xlb_ifmac m = { .ifindex = 1 }, none = {};
+	__u32 slot = 1;
+
+	c.mtu = 300;
+	c.flags = XLB_CFG_F_ICMP_TOO_BIG;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		xlb__config_set(X, i == 3 ? &c : &CFG);
+		build_pkt(&in, &t[i].s);
+		memcpy(in.b, t[i].mac, 6);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_GROUP_MAC, NULL) &&
+		     check_untouched(&in, &r);
+		tap(ok, t[i].name, WHY);
+	}
+	xlb__config_set(X, &CFG);
+
+	/* frames that came in on ifindex 1 (lo: test runs need a real device) */
+	memcpy(m.mac, OWN, 6);
+	if (bpf_map_update_elem(fd, &slot, &m, BPF_ANY))
+		tap(0, "own MAC: xlb_ifmac written", strerror(errno));
+	RUN_IFINDEX = 1;
+	SRC_MAC = OWN;
+	for (int mode = 0; mode < 3; mode++) {
+		static const char *names[] = {
+			"own MAC: an IPIP frame leaves with the interface's MAC",
+			"own MAC: an L2 DSR frame leaves with the interface's MAC",
+			"own MAC: a GUE v6 frame leaves with the interface's MAC",
+		};
+		struct pspec s = mode == 0 ? (struct pspec)V4(.dst = "198.18.0.10", TCP(155)) :
+				 mode == 1 ? (struct pspec)V4(.dst = "198.18.0.13", TCP(156)) :
+					     (struct pspec)V6(.dst = "2001:db8::12", UDP(157));
+		int vip = mode == 0 ? VIP_4IN4 : mode == 1 ? VIP_L2_4 : VIP_GUE6;
+		struct xlb_flow_key k;
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_pkt(&in, &s);
+		key_of(&s, &k);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX, NULL) &&
+		     check_forward(&in, &r, V[vip].mode, predict(&k, vip), hash_of(&k, vip));
+		tap(ok, names[mode], WHY);
+	}
+	{
+		struct pspec s = V4(.dst = "198.18.0.10", TCP(158), .df = 1, .payload = 400);
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		xlb__config_set(X, &c);
+		build_pkt(&in, &s);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX_ICMP_TOO_BIG, NULL);
+		if (ok && memcmp(r.out + 6, OWN, 6))
+			ok = fail("ICMP reply source MAC is not the interface's");
+		xlb__config_set(X, &CFG);
+		tap(ok, "own MAC: a generated too-big reply leaves with the interface's MAC", WHY);
+	}
+	/* the slot holds another interface (ifindex 257 % 256 = 1): the frame's own MAC */
+	m.ifindex = 1 + XLB_IFMAC_SLOTS;
+	bpf_map_update_elem(fd, &slot, &m, BPF_ANY);
+	SRC_MAC = NULL;
+	{
+		struct pspec s = V4(.dst = "198.18.0.10", TCP(159));
+		struct xlb_flow_key k;
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_pkt(&in, &s);
+		key_of(&s, &k);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX, NULL) &&
+		     check_forward(&in, &r, XLB_MODE_IPIP, predict(&k, VIP_4IN4),
+				   hash_of(&k, VIP_4IN4));
+		tap(ok, "own MAC: a slot of another ifindex is a miss, the frame's destination MAC "
+			"is used", WHY);
+	}
+	RUN_IFINDEX = 0;
+	bpf_map_update_elem(fd, &slot, &none, BPF_ANY);
+}
+
+/* Set IPv4 options of @p (a multiple of 4 bytes, built with .opts = @n) and fix the checksum. */
+static void set_opts(struct pkt *p, const char *opts, int n)
+{
+	memcpy(p->b + p->l3 + 20, opts, (size_t)n);
+	ip4_fix_csum(p);
+}
+
+/* What the kernel would refuse: bad IPv4 checksums; source routes follow their own rule. */
+static void test_vet(void)
+{
+	static const struct {
+		const char *name;
+		struct pspec s;
+		const char *opts;	/* IPv4 option bytes (s.opts of them), NULL = as built */
+		int edit;		/* 1 corrupt the IPv4 checksum, 2 IPv6 routing header with
+					 * segments left 2, 3 the same with segments left 0 */
+		int reason;
+		int vip;
+	} t[] = {
+		{ "bad IPv4 header checksum to a VIP: dropped", V4(.dst = "198.18.0.10", TCP(160)), NULL, 1, XLB_R_DROP_IP_CSUM },
+		{ "bad IPv4 header checksum with options to a VIP: dropped", V4(.dst = "198.18.0.12", UDP(161), .opts = 8), NULL, 1, XLB_R_DROP_IP_CSUM },
+		{ "bad IPv4 header checksum, vlan, l2 dsr VIP: dropped", V4(.dst = "198.18.0.13", UDP(162), .vlan = 3), NULL, 1, XLB_R_DROP_IP_CSUM },
+		{ "bad IPv4 header checksum not for a VIP: passes untouched", V4(.dst = "198.18.0.99", TCP(163)), NULL, 1, XLB_R_PASS_NOT_VIP },
+		{ "IPv4 LSRR to a VIP: passes untouched", V4(.dst = "198.18.0.10", TCP(164), .opts = 8), "\x01\x83\x07\x04\xc6\x12\x00\x01", 0, XLB_R_PASS_SRC_ROUTE },
+		{ "IPv4 SSRR to a VIP: passes untouched", V4(.dst = "198.18.0.20", UDP(165), .opts = 12), "\x89\x0b\x04\xc6\x12\x00\x01\xc6\x12\x00\x02\x00", 0, XLB_R_PASS_SRC_ROUTE },
+		{ "IPv4 record route to a VIP: balanced", V4(.dst = "198.18.0.10", TCP(166), .opts = 8), "\x07\x07\x04\x00\x00\x00\x00\x00", 0, XLB_R_TX, VIP_4IN4 },
+		{ "IPv4 timestamp holding 0x83 bytes: balanced", V4(.dst = "198.18.0.10", TCP(167), .opts = 12), "\x44\x0c\x05\x00\x83\x83\x83\x83\x89\x89\x89\x89", 0, XLB_R_TX, VIP_4IN4 },
+		{ "IPv4 option of length 1 to a VIP: dropped", V4(.dst = "198.18.0.10", TCP(168), .opts = 4), "\x07\x01\x00\x00", 0, XLB_R_DROP_MALFORMED },
+		{ "IPv4 option beyond the header to a VIP: dropped", V4(.dst = "198.18.0.10", TCP(169), .opts = 4), "\x01\x07\x09\x04", 0, XLB_R_DROP_MALFORMED },
+		{ "IPv4 LSRR not for a VIP: passes untouched", V4(.dst = "198.18.0.99", TCP(170), .opts = 8), "\x01\x83\x07\x04\xc6\x12\x00\x01", 0, XLB_R_PASS_NOT_VIP },
+		{ "IPv6 routing header, segments left 2, to a VIP: passes untouched", V6(.dst = "2001:db8::10", TCP(171), .ext6 = 1), NULL, 2, XLB_R_PASS_SRC_ROUTE },
+		{ "IPv6 routing header, segments left 0, to a VIP: balanced", V6(.dst = "2001:db8::10", TCP(172), .ext6 = 1), NULL, 3, XLB_R_TX, VIP_6IN6 },
+		{ "IPv6 routing header, segments left 2, not for a VIP: passes untouched", V6(.dst = "2001:db8::99", UDP(173), .ext6 = 1), NULL, 2, XLB_R_PASS_NOT_VIP },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct xlb_flow_key k;
+		struct run r;
+		struct pkt in;
+		int ok;
+
+		WHY[0] = 0;
+		build_pkt(&in, &t[i].s);
+		if (t[i].opts)
+			set_opts(&in, t[i].opts, t[i].s.opts);
+		if (t[i].edit == 1)
+			in.b[in.l3 + 10] ^= 0x5a;
+		if (t[i].edit >= 2) { /* the hop-by-hop header becomes a routing header */
+			in.b[in.l3 + 6] = 43;
+			in.b[in.l3 + 40 + 2] = 4;
+			in.b[in.l3 + 40 + 3] = t[i].edit == 2 ? 2 : 0;
+		}
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, t[i].reason, NULL);
+		if (ok && t[i].reason == XLB_R_TX) {
+			key_of(&t[i].s, &k);
+			ok = check_forward(&in, &r, V[t[i].vip].mode, predict(&k, t[i].vip),
+					   hash_of(&k, t[i].vip));
+		} else if (ok && verdict_of(t[i].reason) == XDP_PASS) {
+			ok = check_untouched(&in, &r);
+		}
+		tap(ok, t[i].name, WHY);
+	}
+}
+
+/* Every CPU's too-big reply bucket refilled (a zero entry is a full bucket). */
+static void icmp_buckets_reset(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zeros = calloc((size_t)(ncpu > 0 ? ncpu : 1), 16);
+	__u32 zero = 0;
+
+	bpf_map_update_elem(xlb__map_fd(X, "xlb_icmp_bucket"), &zero, zeros, BPF_ANY);
+	free(zeros);
+}
+
+/* Generated too-big replies: a token bucket per CPU, never to a bogus source. */
+static void test_icmp_too_big_limits(void)
+{
+	static const int ev_limit[] = { XLB_R_EV_ICMP_LIMIT, 0 };
+	static const int ev_bogus[] = { XLB_R_EV_ICMP_BOGUS, 0 };
+	static const char *const bogus4[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.5",
+					      "239.255.255.250", "240.0.0.1", "255.255.255.255",
+					      "198.18.0.10" };
+	static const char *const bogus6[] = { "::", "::1", "ff02::1", "fe80::1", "febf::1",
+					      "2001:db8::10" };
+#define N4 (sizeof(bogus4) / sizeof(bogus4[0]))
+#define N6 (sizeof(bogus6) / sizeof(bogus6[0]))
+	struct xlb_config c = CFG, got;
+	int ok, sent, refused;
+	struct run r;
+	struct pkt in;
+
+	c.mtu = 300;
+	c.flags = XLB_CFG_F_ICMP_TOO_BIG;
+	c.icmp_rate = 1;
+	c.icmp_burst = 3;
+	xlb__config_set(X, &c);
+	icmp_buckets_reset();
+
+	/* a burst of 3, then the rate (1/s): 2 more within the same second are refused */
+	WHY[0] = 0;
+	ok = 1;
+	for (int i = 0; i < 5 && ok; i++) {
+		struct pspec s = V4(.src = "198.18.12.1", .dst = "198.18.0.10", TCP(180 + i), .df = 1,
+				    .payload = 400);
+
+		build_pkt(&in, &s);
+		ok = !run_pkt(&in, &r) &&
+		     check_reason(&in, &r, i < 3 ? XLB_R_TX_ICMP_TOO_BIG : XLB_R_DROP_TOO_BIG,
+				  i < 3 ? NULL : ev_limit);
+		if (!ok)
+			fail("packet %d: %s", i, WHY[0] ? WHY : "test run failed");
+	}
+	tap(ok, "too-big replies: a burst of 3 answered, then rate limited (drop policy, counted)",
+	    WHY);
+
+	WHY[0] = 0;
+	c.flags = XLB_CFG_F_ICMP_TOO_BIG | XLB_CFG_F_PASS_TOO_BIG;
+	xlb__config_set(X, &c);
+	{
+		struct pspec s = V6(.src = "2001:db8:12::1", .dst = "2001:db8::12", UDP(186),
+				    .payload = 400);
+
+		build_pkt(&in, &s);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_PASS_TOO_BIG, ev_limit) &&
+		     check_untouched(&in, &r);
+	}
+	tap(ok, "too-big reply refused by the rate limit falls back to pass, untouched", WHY);
+
+	/* bogus sources: refused before the bucket; a good client then still gets the token */
+	c.flags = XLB_CFG_F_ICMP_TOO_BIG;
+	c.icmp_burst = 1;
+	xlb__config_set(X, &c);
+	icmp_buckets_reset();
+	refused = 0;
+	for (size_t i = 0; i < N4 + N6 + 1; i++) {
+		size_t n4 = N4;
+		int v6 = i >= n4 && i < n4 + N6;
+		int group_src = i == n4 + N6;
+		struct pspec s = v6 ? (struct pspec)V6(.src = bogus6[i - n4], .dst = "2001:db8::10",
+						       TCP(190), .payload = 400) :
+			(struct pspec)V4(.src = group_src ? "198.18.12.2" : bogus4[i],
+					 .dst = "198.18.0.10", TCP(190), .df = 1, .payload = 400);
+		char name[128];
+
+		WHY[0] = 0;
+		build_pkt(&in, &s);
+		if (group_src)
+			memcpy(in.b + 6, "\x01\x00\x5e\x00\x00\x05", 6);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_DROP_TOO_BIG, ev_bogus);
+		refused += ok;
+		snprintf(name, sizeof(name), "too-big from %s%s: no reply, dropped, counted refused",
+			 group_src ? "group source MAC 01:00:5e:00:00:05" : s.src,
+			 v6 ? " (v6)" : "");
+		tap(ok, name, WHY);
+	}
+	WHY[0] = 0;
+	{
+		struct pspec s = V4(.src = "198.18.12.3", .dst = "198.18.0.10", TCP(191), .df = 1,
+				    .payload = 400);
+
+		build_pkt(&in, &s);
+		ok = !run_pkt(&in, &r) && check_reason(&in, &r, XLB_R_TX_ICMP_TOO_BIG, NULL) &&
+		     check_icmp_reply(&in, &r, 280);
+	}
+	tap(ok, "refused sources took no token: a good client is answered (bucket of 1)", WHY);
+
+	/* the default: 0 in the config is written as 100/s, burst 50 */
+	WHY[0] = 0;
+	c.icmp_rate = 0;
+	c.icmp_burst = 0;
+	xlb__config_set(X, &c);
+	icmp_buckets_reset();
+	ok = !xlb__config_get(X, &got);
+	if (ok && (got.icmp_rate != XLB_ICMP_RATE_DEFAULT ||
+		   got.icmp_burst != XLB_ICMP_BURST_DEFAULT))
+		ok = fail("config reads icmp_rate %u burst %u, expected the defaults %u/%u",
+			  got.icmp_rate, got.icmp_burst, XLB_ICMP_RATE_DEFAULT,
+			  XLB_ICMP_BURST_DEFAULT);
+	sent = 0;
+	{
+		struct timespec t0, t1;
+		double secs;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (int i = 0; i < 200 && ok; i++) {
+			struct pspec s = V4(.src = "198.18.12.4", .dst = "198.18.0.10", TCP(200),
+					    .df = 1, .payload = 400);
+
+			build_pkt(&in, &s);
+			if (run_pkt(&in, &r))
+				ok = fail("test run failed");
+			sent += r.verdict == XDP_TX;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (ok && (sent < XLB_ICMP_BURST_DEFAULT ||
+			   sent > XLB_ICMP_BURST_DEFAULT + 1 + (int)(secs * XLB_ICMP_RATE_DEFAULT)))
+			ok = fail("%d of 200 back-to-back too-big packets answered in %.3f s", sent,
+				  secs);
+	}
+	tap(ok, "too-big replies at the default limit: 200 back to back, about 50 answered", WHY);
+	xlb__config_set(X, &CFG);
+	icmp_buckets_reset();
+#undef N4
+#undef N6
+}
+
 int main(void)
 {
 	struct xlb_open_opts opts = { .pin_dir = "", .flow_table_size = 65536 };
@@ -1933,6 +2463,12 @@ int main(void)
 	test_batch_swap();
 	test_batch_refused();
 	test_batch_few_fds();
+	test_icmp_not_for_vip();
+	test_trailer_trimmed();
+	test_outer_ip_id();
+	test_group_mac_and_own_mac();
+	test_vet();
+	test_icmp_too_big_limits();
 
 	xlb__close(X, true);
 	test_bpffs();

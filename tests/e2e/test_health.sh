@@ -19,7 +19,8 @@ SVC="$VIP:80/tcp"
 URL="http://$VIP/"
 
 tb_test_start health "$XLB_BUILD"/{xlb-sink,xlb-decap,xlbd,xlb}
-if ! tb_build 3 || ! tb_decap_attach || ! tb_http_servers 80; then
+VIP2=198.18.0.11
+if ! tb_build 3 || ! tb_vip_add $VIP2 || ! tb_decap_attach || ! tb_http_servers 80; then
 	tb_not_ok "test bed built" "see the messages above"
 	exit 1
 fi
@@ -135,7 +136,7 @@ tb_check "uploads in flight on be1/be3 across the failover complete whole ($good
 	"$(cat "$TB_TMP"/up.*)" sh -c '[ "$1" -ge 1 ] && [ "$2" = 0 ]' sh "$good" "$bad"
 ev=$(xlb events)
 tb_check "one event line for the transition, with the probe's detail" "$ev" \
-	[ "$(grep -c "backend ${TB_BE4[2]}: up -> down (http: connection refused" <<<"$ev")" = 1 ]
+	[ "$(grep -c "backend ${TB_BE4[2]}:80: up -> down (http: connection refused" <<<"$ev")" = 1 ]
 tb_check "the verdict is runtime state: the config file is not rewritten" "" \
 	[ "$(md5sum <"$TB_TMP/xlbd.json")" = "$sum0" ]
 
@@ -178,6 +179,17 @@ else
 		"$(cat "$TB_TMP"/up.*)" sh -c '[ "$1" -ge 1 ] && [ "$2" = 6 ]' sh "$n" "$all"
 	xlb backend set "$SVC" "${TB_BE4[$target]}" enable >/dev/null
 fi
+
+# ---- drain timeout: a draining backend loses its flows after drain_timeout_ms
+config '"drain_timeout_ms": 700'
+reload
+xlb backend set "$SVC" "${TB_BE4[1]}" drain >/dev/null
+why1=$(field 1 why)
+ok=0
+wait_field 1 why drained 3 && ok=1
+tb_check "drain_timeout_ms: draining ($why1), then drained (its flows move)" "$(xlb backend list)" \
+	sh -c '[ "$1" = draining ] && [ "$2" = 1 ]' sh "$why1" "$ok"
+xlb backend set "$SVC" "${TB_BE4[1]}" enable >/dev/null
 
 # ---- agent weights: each backend's agent reports a share of its weight
 cat >"$TB_TMP/agent.py" <<'EOF'
@@ -268,6 +280,30 @@ tb_check "panic logged loudly" "$(xlb events | tail -5)" \
 tb_http_server_start 1 80
 tb_http_server_start 2 80
 tb_check "panic over once enough primaries pass" "$(xlb backend list)" wait_field 1 why ok 5
+
+# ---- a server behind two VIPs: probed once, its verdict swaps both tables in one batch
+EXTRA_VIPS=",
+  {\"address\": \"$VIP2\", \"port\": 80, \"proto\": \"tcp\",
+   \"check\": {\"type\": \"http\", \"path\": \"/\", \"port\": 80},
+   \"backends\": [{\"address\": \"${TB_BE4[1]}\"}, {\"address\": \"${TB_BE4[2]}\"},
+                {\"address\": \"${TB_BE4[3]}\"}]}"
+config ''
+reload
+wait_field 3 health up 5
+from=$(($(stat -c %s "$TB_TMP/xlbd.log") + 1))
+tb_stop "${TB_HTTPD_PID[3]}"
+wait_field 3 health down 5
+sleep 0.2
+log=$(tail -c +"$from" "$TB_TMP/xlbd.log")
+tb_check "shared server: one checker, one verdict for both VIPs" "$log" \
+	grep -q "backend ${TB_BE4[3]}:80 (in 2 VIPs): up -> down" <<<"$log"
+tb_check "shared server: both VIPs' tables swapped in one batch" "$log" \
+	grep -q "2 tables swapped in one batch" <<<"$log"
+answers=$(tb_requests "http://$VIP2/" 20)
+tb_check "shared server: the second VIP's new connections avoid it too" \
+	"$(tr '\n' ' ' <<<"$answers")" sh -c '[ "$1" = 0 ] && [ "$2" = 0 ]' sh \
+	"$(tally "$answers" be3)" "$(tally "$answers" FAIL)"
+tb_http_server_start 3 80
 
 # ---- probe storm: 2,000 backends that never answer (no route), probed every 200 ms
 EXTRA_VIPS=$(python3 -c '

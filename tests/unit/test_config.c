@@ -154,6 +154,8 @@ static const struct bad_case bad_cases[] = {
 	  "vips[0].backends[0].check.agent_port: must be 0..65535" },
 	{ "backup not a boolean", BE("{\"address\": \"198.18.1.1\", \"backup\": 1}"),
 	  "vips[0].backends[0].backup: must be true or false" },
+	{ "no_backend unknown", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"no_backend\": \"maybe\"}"),
+	  "vips[0].no_backend: unknown value \"maybe\" (expected drop, pass)" },
 	{ "min_healthy_pct 101", VIP("{\"address\": \"198.18.0.10\", \"port\": 80, \"min_healthy_pct\": 101}"),
 	  "vips[0].min_healthy_pct: must be 0..100" },
 	{ "vip check unknown key",
@@ -388,6 +390,45 @@ static void test_too_big_values(void **state)
 	}
 }
 
+/* metrics_listen: ADDR:PORT of either family, "" or absent = off (not written), else refused. */
+static void test_metrics_listen(void **state)
+{
+	static const char *const bad[] = { "127.0.0.1", "127.0.0.1:0", "127.0.0.1:http",
+					   "[::1:9469", "::1:9469", "localhost:9469", "1.2.3.4:70000" };
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a;
+	char text[128];
+	json_t *j;
+
+	(void)state;
+	a = xlb_cfg_parse_string("{\"metrics_listen\": \"[::1]:9469\"}", &e);
+	assert_non_null(a);
+	assert_int_equal(a->metrics_family, XLB_AF_INET6);
+	assert_int_equal(a->metrics_port, 9469);
+	j = xlb_cfg_to_json(a);
+	assert_string_equal(json_string_value(json_object_get(j, "metrics_listen")), "[::1]:9469");
+	json_decref(j);
+	xlb_cfg_free(a);
+	a = xlb_cfg_parse_string("{\"metrics_listen\": \"127.0.0.1:9469\"}", &e);
+	assert_non_null(a);
+	assert_int_equal(a->metrics_family, XLB_AF_INET);
+	assert_int_equal(a->metrics_addr[0], htonl(0x7f000001));
+	xlb_cfg_free(a);
+	a = xlb_cfg_parse_string("{\"metrics_listen\": \"\"}", &e);
+	assert_non_null(a);
+	assert_string_equal(a->metrics_listen, "");
+	j = xlb_cfg_to_json(a);
+	assert_null(json_object_get(j, "metrics_listen"));
+	json_decref(j);
+	xlb_cfg_free(a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"metrics_listen\": \"%s\"}", bad[i]);
+		assert_null(xlb_cfg_parse_string(text, &e));
+		assert_non_null(strstr(e.text, "metrics_listen: not ADDR:PORT"));
+		xlb_cfg_errors_free(&e);
+	}
+}
+
 /* Defaults are applied and written out, so a minimal file round-trips to an explicit one. */
 static void test_defaults(void **state)
 {
@@ -538,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_backend_object),
 		cmocka_unit_test(test_vip_names),
+		cmocka_unit_test(test_metrics_listen),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

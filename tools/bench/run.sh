@@ -1,17 +1,45 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# `make bench`: runs every benchmark binary $BUILD/tools/bench_* in turn (datapath, maglev, swap).
+# `make bench`: runs every benchmark binary $BUILD/tools/bench_* in turn (datapath, maglev, swap),
+# then the end-to-end forwarding rate (tools/bench/e2e.sh) and the health benchmark
+# (tools/bench/bench_health.sh), and writes every result to $BUILD/bench.json
+# (tools/bench/bench_json.py; the health figures under "health"). E2E=0 skips the end-to-end
+# part, HEALTH=0 the health part.
 set -u
 BUILD=${BUILD:-build}
 rc=0
 found=0
+out=$BUILD/bench
+mkdir -p "$out"
+rm -f "$out"/*.txt "$out"/e2e.jsonl "$BUILD/bench-health.json"
+args=()
 for b in "$BUILD"/tools/bench_*; do
 	[ -x "$b" ] || continue
 	found=1
-	echo "=== $(basename "$b")"
-	"$b" || { echo "$(basename "$b") failed (status $?)"; rc=1; }
+	name=$(basename "$b")
+	echo "=== $name"
+	"$b" | tee "$out/$name.txt"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$name failed"; rc=1; }
+	args+=("$name=$out/$name.txt")
 	echo
 done
 [ "$found" -eq 1 ] || { echo "no benchmark binaries in $BUILD/tools"; exit 1; }
-echo "=== control plane"; python3 "$(dirname "$0")/control.py" "$BUILD" || rc=1
+if [ "${E2E:-1}" != 0 ]; then
+	echo "=== e2e (tools/bench/e2e.sh)"
+	BUILD=$BUILD bash tools/bench/e2e.sh >"$out/e2e.jsonl" || { echo "e2e failed"; rc=1; }
+	echo
+fi
+if [ "${HEALTH:-1}" != 0 ]; then
+	echo "=== bench_health.sh (failover, verdict to swap, probe cost; namespaces)"
+	BUILD=$BUILD bash tools/bench/bench_health.sh || { echo "bench_health.sh failed"; rc=1; }
+	echo
+fi
+echo "=== control plane"; python3 tools/bench/control.py "$BUILD" || rc=1
+python3 tools/bench/bench_json.py "$BUILD/bench.json" --e2e "$out/e2e.jsonl" "${args[@]}" || rc=1
+if [ -f "$BUILD/bench-health.json" ]; then
+	python3 -c 'import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["health"] = json.load(open(sys.argv[2]))
+json.dump(doc, open(sys.argv[1], "w"), indent=1)' "$BUILD/bench.json" "$BUILD/bench-health.json" || rc=1
+fi
 exit "$rc"

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		"  -j, --json           print JSON\n"
 		"  -a, --attach-pass    only attach a plain XDP_PASS program and exit, leaving it\n"
 		"                       attached: a veth then receives its peer's XDP_TX frames\n"
+		"  -x, --attach-tx      only attach a program that sends every frame back out\n"
+		"                       (XDP_TX) and exit, leaving it attached: a benchmark's ceiling\n"
 		"  -h, --help\n",
 		XLB_GUE_PORT_DEFAULT);
 }
@@ -186,10 +188,11 @@ int main(int argc, char **argv)
 		{ "gue-port", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "attach-pass", no_argument, NULL, 'a' },
+		{ "attach-tx", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	bool attach_pass = false;
+	bool attach_pass = false, attach_tx = false;
 	double seconds = 0, elapsed;
 	bool pass = false, json = false;
 	__u32 flags = XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST;
@@ -198,11 +201,12 @@ int main(int argc, char **argv)
 	int c, ifindex, err, n_out = 0, n_in = 0, ret = 1;
 	struct timespec t0, t1;
 	struct sink *skel = NULL;
+	struct bpf_program *prog;
 	unsigned long long total = 0;
 	bool attached = false;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "t:pgu:jah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:pgu:jaxh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			seconds = strtod(optarg, &end);
@@ -229,6 +233,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			attach_pass = true;
+			break;
+		case 'x':
+			attach_tx = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -260,13 +267,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Error: load sink object: %s\n", strerror(-err));
 		goto out;
 	}
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(attach_pass ? skel->progs.xlb_pass :
-							       skel->progs.xlb_sink), flags, NULL);
+	prog = attach_pass ? skel->progs.xlb_pass : attach_tx ? skel->progs.xlb_tx :
+			     skel->progs.xlb_sink;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(prog), flags, NULL);
 	if (err) {
 		fprintf(stderr, "Error: attach to %s: %s\n", argv[optind], strerror(-err));
 		goto out;
 	}
-	if (attach_pass) {
+	if (attach_pass || attach_tx) {
 		ret = 0;
 		goto out;
 	}

@@ -24,7 +24,7 @@ enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1, XLB_TOO_BIG_I
 #define XLB_CFG_FLOWS_MIN 1024
 #define XLB_CFG_FLOWS_MAX (1u << 26)
 
-/* Health check settings of one backend (stored now; probing comes with a later issue). */
+/* Health check settings of one backend (or a VIP's defaults for its backends): what xlbd probes. */
 struct xlb_cfg_check {
 	enum xlb_cfg_check_type type;
 	uint16_t port;		/* 0 = the backend's port */
@@ -103,6 +103,7 @@ struct xlb_cfg_vip {
 	uint32_t slow_start_ms;	/* ramp of a backend that comes up; 0 = none */
 	uint32_t drain_timeout_ms;	/* a draining backend loses its flows after this; 0 = never */
 	uint32_t min_healthy_pct;	/* panic threshold over the primaries; 0 = off */
+	bool no_backend_pass;	/* no usable backend: new flows go to the host, not dropped */
 	struct xlb_cfg_check check;	/* its backends' check, unless they say otherwise */
 	size_t nbackends;
 	struct xlb_cfg_backend *backends;
@@ -134,6 +135,11 @@ struct xlb_cfg {
 	 * and backends in all (max_backends - 1: id 0 is "none") */
 	uint32_t max_vips;
 	uint32_t max_backends;
+	/* Prometheus metrics listener (xlbd): "" = off, else ADDR:PORT as given, parsed below */
+	char metrics_listen[64];
+	__u8 metrics_family;
+	__be32 metrics_addr[4];
+	uint16_t metrics_port;
 	size_t nvips;
 	struct xlb_cfg_vip *vips;
 };

@@ -114,6 +114,8 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
 	json_object_set_new(o, "slow_start_ms", json_integer(vip->slow_start_ms));
 	json_object_set_new(o, "drain_timeout_ms", json_integer(vip->drain_timeout_ms));
 	json_object_set_new(o, "min_healthy_pct", json_integer(vip->min_healthy_pct));
+	json_object_set_new(o, "no_backend",
+			    json_string(xlb_name_of(&xlb_no_backend_names, vip->no_backend_pass)));
 	json_object_set_new(o, "check", xlb_cfg_check_to_json(&vip->check, false));
 	if (with_backends) {
 		a = json_array();
@@ -157,6 +159,8 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "rebuild_min_interval_ms", json_integer(cfg->rebuild_min_interval_ms));
 	json_object_set_new(o, "max_vips", json_integer(cfg->max_vips));
 	json_object_set_new(o, "max_backends", json_integer(cfg->max_backends));
+	if (cfg->metrics_listen[0])
+		json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
 	a = json_array();
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));

@@ -405,7 +405,7 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
 					    "table_size", "hash", "backends", "check",
 					    "slow_start_ms", "drain_timeout_ms", "min_healthy_pct",
-					    NULL };
+					    "no_backend", NULL };
 	unsigned int before = e->count;
 	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
 	json_t *bes, *b;
@@ -443,6 +443,8 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	get_uint(obj, path, "drain_timeout_ms", XLB_RANGE_DRAIN_TIMEOUT_MS, 0, false,
 		 &vip->drain_timeout_ms, e);
 	get_uint(obj, path, "min_healthy_pct", XLB_RANGE_PCT, 0, false, &vip->min_healthy_pct, e);
+	if (!get_enum(obj, path, "no_backend", &xlb_no_backend_names, 0, &t, e))
+		vip->no_backend_pass = t;
 	b = json_object_get(obj, "check");
 	if (b) {
 		join(p, path, "check");
@@ -522,10 +524,32 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 	}
 }
 
+/* "metrics_listen": ADDR:PORT (IPv6 in brackets), port 1..65535; absent or "" = off. */
+static void get_listen(json_t *obj, const char *key, struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
+{
+	struct xlb_hostport hp;
+	int err = 0;
+	const char *s = get_str(obj, "", key, false, e, &err);
+
+	if (!s || !*s)
+		return;
+	if (strlen(s) >= sizeof(cfg->metrics_listen) ||
+	    xlb_hostport_parse(s, strlen(s), true, &hp) || !hp.port) {
+		xlb_cfg_errors_add(e, key, "not ADDR:PORT (\"127.0.0.1:9469\", \"[::1]:9469\", "
+				   "port 1..65535; \"\" for none): \"%s\"", s);
+		return;
+	}
+	strcpy(cfg->metrics_listen, s);
+	cfg->metrics_family = hp.family;
+	memcpy(cfg->metrics_addr, hp.addr, sizeof(hp.addr));
+	cfg->metrics_port = hp.port;
+}
+
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
-	"too_big", "rebuild_min_interval_ms", "max_vips", "max_backends", "vips", NULL,
+	"too_big", "rebuild_min_interval_ms", "max_vips", "max_backends", "metrics_listen", "vips",
+	NULL,
 };
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
@@ -597,6 +621,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 	get_uint(root, "", "max_vips", XLB_RANGE_MAX_VIPS, XLB_MAX_VIPS, false, &cfg->max_vips, e);
 	get_uint(root, "", "max_backends", XLB_RANGE_MAX_BACKENDS, XLB_MAX_BACKENDS, false,
 		 &cfg->max_backends, e);
+	get_listen(root, "metrics_listen", cfg, e);
 
 	a = json_object_get(root, "vips");
 	if (a && !json_is_array(a)) {

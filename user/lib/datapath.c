@@ -5,11 +5,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,7 +59,7 @@
 static const char *const map_names[] = {
 	"xlb_vips",	     "xlb_backends",	 "xlb_maglev", "xlb_flows", "xlb_stats_vip",
 	"xlb_stats_backend", "xlb_stats_reason", "xlb_config", "xlb_flood",
-	"xlb_vip_meta",
+	"xlb_vip_meta",	     "xlb_ifmac",	 "xlb_icmp_bucket",
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -468,8 +471,56 @@ static __u32 prog_id(int fd)
 	return info.id;
 }
 
+/*
+ * Record @ifindex's own MAC in xlb_ifmac: the source MAC of every frame the balancer sends back
+ * out of it, read here once rather than per packet. A slot held by another interface that still
+ * runs an xlb balancer is left to it (logged): frames of this one then leave with the MAC they
+ * were sent to as their source, as before xlb_ifmac existed.
+ */
+static void ifmac_set(const struct xlb *x, int ifindex)
+{
+	int fd = x->map_fds[map_index("xlb_ifmac")], s;
+	__u32 slot = (__u32)ifindex % XLB_IFMAC_SLOTS, flags, id;
+	struct xlb_ifmac v = { .ifindex = (__u32)ifindex }, cur = {};
+	struct ifreq ifr = {};
+
+	if (!if_indextoname((unsigned int)ifindex, ifr.ifr_name))
+		return;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		pr_info("xlb: %s: no Ethernet address (%s); sent frames keep their destination MAC "
+			"as source", ifr.ifr_name, strerror(errno));
+		if (s >= 0)
+			close(s);
+		return;
+	}
+	close(s);
+	memcpy(v.mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (!bpf_map_lookup_elem(fd, &slot, &cur) && cur.ifindex && cur.ifindex != v.ifindex &&
+	    (id = attached_id((int)cur.ifindex, &flags)) && is_xlb_prog(id)) {
+		pr_warn("xlb: %s: MAC slot %u taken by ifindex %u; its frames keep their "
+			"destination MAC as source", ifr.ifr_name, slot, cur.ifindex);
+		return;
+	}
+	if (bpf_map_update_elem(fd, &slot, &v, BPF_ANY))
+		pr_warn("xlb: %s: cannot record its MAC: %s", ifr.ifr_name, strerror(errno));
+}
+
+/* Forget @ifindex's MAC when the balancer leaves it. */
+static void ifmac_clear(const struct xlb *x, int ifindex)
+{
+	int fd = x->map_fds[map_index("xlb_ifmac")];
+	__u32 slot = (__u32)ifindex % XLB_IFMAC_SLOTS;
+	struct xlb_ifmac cur = {}, none = {};
+
+	if (!bpf_map_lookup_elem(fd, &slot, &cur) && cur.ifindex == (__u32)ifindex)
+		bpf_map_update_elem(fd, &slot, &none, BPF_ANY);
+}
+
+/* An interface this handle attached to: remembered for close(), its MAC recorded. */
 static void remember_ifindex(struct xlb *x, int ifindex)
 {
+	ifmac_set(x, ifindex);
 	for (int i = 0; i < x->n_ifindexes; i++)
 		if (x->ifindexes[i] == ifindex)
 			return;
@@ -615,6 +666,8 @@ static int detach_ifindex(const struct xlb *x, int ifindex)
 	ao.old_prog_fd = fd;
 	err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &ao);
 	close(fd);
+	if (!err)
+		ifmac_clear(x, ifindex);
 	return err;
 }
 
@@ -693,6 +746,11 @@ int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
 
 	if (c.encap_src4_bits > 16)
 		return -EINVAL;
+	/* the too-big reply limit is never off: 0 stands for the default, written as such */
+	if (!c.icmp_rate)
+		c.icmp_rate = XLB_ICMP_RATE_DEFAULT;
+	if (!c.icmp_burst)
+		c.icmp_burst = XLB_ICMP_BURST_DEFAULT;
 	c.abi_version = XLB_ABI_VERSION;
 	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_config"), &zero, &c, BPF_ANY));
 }
@@ -1137,7 +1195,7 @@ int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out)
 #define RANGE_CHUNK 1024
 
 /* Sum the per-CPU values (@n __u64 each) of keys @lo .. @lo + @count - 1 of array @fd. */
-static int percpu_sum_range(int fd, __u32 lo, __u32 count, __u64 *out, size_t n)
+static int percpu_sum_ids(int fd, __u32 lo, __u32 count, __u64 *out, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	int ncpu = libbpf_num_possible_cpus(), err = 0;
@@ -1177,18 +1235,18 @@ static int percpu_sum_range(int fd, __u32 lo, __u32 count, __u64 *out, size_t n)
 	return err;
 }
 
-int xlb_stats__vips(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
+int xlb_stats__vip_range(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
 {
 	if (lo >= x->max_vips || count > x->max_vips - lo)
 		return -EINVAL;
-	return percpu_sum_range(mfd(x, "xlb_stats_vip"), lo, count, (__u64 *)out, 3);
+	return percpu_sum_ids(mfd(x, "xlb_stats_vip"), lo, count, (__u64 *)out, 3);
 }
 
-int xlb_stats__backends(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
+int xlb_stats__backend_range(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
 {
 	if (lo >= x->max_backends || count > x->max_backends - lo)
 		return -EINVAL;
-	return percpu_sum_range(mfd(x, "xlb_stats_backend"), lo, count, (__u64 *)out, 3);
+	return percpu_sum_ids(mfd(x, "xlb_stats_backend"), lo, count, (__u64 *)out, 3);
 }
 
 int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX])
@@ -1200,6 +1258,77 @@ int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX]
 			return err;
 	}
 	return 0;
+}
+
+/*
+ * Sum the per-CPU counters of keys 0 .. @n-1 of array @fd into @out (@n values of @nf __u64
+ * each): BPF_MAP_LOOKUP_BATCH, a few syscalls for the whole range; one lookup per key where
+ * the kernel has no batch operations for the map.
+ */
+static int percpu_sum_range(int fd, __u32 n, __u64 *out, size_t nf)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 chunk = 4096, in = 0, next, count, i, k;
+	__u32 *keys = NULL;
+	__u64 *vals = NULL;
+	bool first = true;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	memset(out, 0, (size_t)n * nf * sizeof(*out));
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc((size_t)chunk * ncpu * nf, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (in < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = n - in < chunk ? n - in : chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, keys, vals, &count, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < count; i++) {
+			if (keys[i] >= n)
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				for (k = 0; k < nf; k++)
+					out[(size_t)keys[i] * nf + k] +=
+						vals[((size_t)i * ncpu + c) * nf + k];
+		}
+		if (err || !count)
+			break; /* ENOENT: the end of the map */
+		in = next;
+		first = false;
+	}
+	if (err == -EINVAL || err == -EOPNOTSUPP) {
+		/* no batch operations: one lookup per key */
+		for (err = 0, i = 0; i < n && !err; i++)
+			err = percpu_sum(fd, i, out + (size_t)i * nf, nf);
+	} else if (err == -ENOENT || err > 0) {
+		err = 0;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err < 0 ? err : 0;
+}
+
+int xlb_stats__vips(struct xlb *x, __u32 n, struct xlb_counters *out)
+{
+	if (n > x->max_vips)
+		return -EINVAL;
+	return percpu_sum_range(mfd(x, "xlb_stats_vip"), n, (__u64 *)out, 3);
+}
+
+int xlb_stats__backends(struct xlb *x, __u32 n, struct xlb_counters *out)
+{
+	if (n > x->max_backends)
+		return -EINVAL;
+	return percpu_sum_range(mfd(x, "xlb_stats_backend"), n, (__u64 *)out, 3);
 }
 
 int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id)
@@ -1229,12 +1358,47 @@ int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *
 	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_flows"), k, f));
 }
 
+/* Count the flows by batches of keys (one syscall per 4096 entries); -errno when unsupported. */
+static int flow_count_batch(int fd, __u64 *n)
+{
+	const __u32 chunk = 4096;
+	struct xlb_flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct xlb_flow *vals = calloc(chunk, sizeof(*vals));
+	__u32 in = 0, out, count;
+	bool first = true;
+	int err = -ENOMEM;
+
+	*n = 0;
+	while (keys && vals) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		*n += count;
+		if (err) {
+			err = 0; /* ENOENT: the end */
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
 int xlb_flow__count(struct xlb *x, __u64 *n)
 {
 	struct xlb_flow_key key, next;
 	int fd = mfd(x, "xlb_flows");
 	void *prev = NULL;
 
+	if (!flow_count_batch(fd, n))
+		return 0;
 	*n = 0;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;

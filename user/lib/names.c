@@ -32,6 +32,11 @@ static const struct xlb_name too_big_v[] = {
 	{ "drop", XLB_TOO_BIG_DROP }, { "pass", XLB_TOO_BIG_PASS }, { "icmp", XLB_TOO_BIG_ICMP },
 };
 
+static const struct xlb_name no_backend_v[] = {
+	{ "drop", 0 }, { "pass", 1 },
+};
+
+const struct xlb_names xlb_no_backend_names = { no_backend_v, ARRAY_SIZE(no_backend_v) };
 const struct xlb_names xlb_mode_names = { mode_v, ARRAY_SIZE(mode_v) };
 const struct xlb_names xlb_hash_names = { hash_v, ARRAY_SIZE(hash_v) };
 const struct xlb_names xlb_state_names = { state_v, ARRAY_SIZE(state_v) };

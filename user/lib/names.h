@@ -22,6 +22,7 @@ extern const struct xlb_names xlb_state_names;		/* enum xlb_cfg_state: active, .
 extern const struct xlb_names xlb_check_names;		/* enum xlb_cfg_check_type: none, tcp, ... */
 extern const struct xlb_names xlb_proto_names;		/* IPPROTO_TCP tcp, IPPROTO_UDP udp */
 extern const struct xlb_names xlb_iface_mode_names;	/* enum xlb_cfg_iface_mode: native, generic */
+extern const struct xlb_names xlb_no_backend_names;	/* a VIP's no_backend: drop, pass */
 extern const struct xlb_names xlb_too_big_names;	/* enum xlb_cfg_too_big: drop, pass, icmp */
 
 /** xlb_name_of() - the name of @value in @t, or "?" when it has none. */

@@ -183,9 +183,15 @@ int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out);
  * Counters of the @count ids from @lo on (@out[i] is id @lo + i), read with a few
  * BPF_MAP_LOOKUP_BATCH calls instead of one lookup per id.
  */
-int xlb_stats__vips(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out);
-int xlb_stats__backends(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out);
+int xlb_stats__vip_range(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out);
+int xlb_stats__backend_range(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out);
 int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX]);
+/*
+ * The counters of ids 0 .. @n-1 at once into @out[@n] (a batch lookup: one pass for thousands of
+ * VIPs or backends, for the metrics). 0 or -errno.
+ */
+int xlb_stats__vips(struct xlb *x, __u32 n, struct xlb_counters *out);
+int xlb_stats__backends(struct xlb *x, __u32 n, struct xlb_counters *out);
 int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id);
 int xlb_stats__clear_backend(struct xlb *x, __u32 id);
 const char *xlb_reason_name(unsigned int reason);

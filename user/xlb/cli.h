@@ -61,7 +61,7 @@ struct cli_obj {
 };
 
 extern const struct cli_obj cli_obj_vip, cli_obj_backend, cli_obj_stats, cli_obj_lookup,
-	cli_obj_table, cli_obj_status, cli_obj_events;
+	cli_obj_table, cli_obj_status, cli_obj_events, cli_obj_top;
 
 /* main.c: errors and usage */
 int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -77,6 +77,8 @@ int cli_parse_range(struct cli *c, const char *what, const char *s, enum xlb_ran
 /* A name of @t into *@value (may be NULL); the error lists @t's names (in @order if not NULL). */
 int cli_parse_name(struct cli *c, const char *what, const char *s, const struct xlb_names *t,
 		   const int *order, size_t norder, int *value);
+/* top.c: a number of seconds (0.1..3600) for -w / -d, named @what in the error. */
+int cli_parse_seconds(struct cli *c, const char *what, const char *s, double *out);
 /* Pops the value of keyword argv[0]; errors with "missing value" when there is none. */
 const char *cli_value(struct cli *c, int *argc, char ***argv);
 

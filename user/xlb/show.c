@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb stats, lookup, table and status: what the datapath and the daemon are doing. */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -76,11 +77,28 @@ static void print_stats(json_t *res)
 	cli_table_free(t);
 }
 
+/* stats [ -w SECONDS ] [ VIP ]: with -w, again every SECONDS until interrupted (plain output). */
 static int do_stats(struct cli *c, int argc, char **argv)
 {
 	static const struct cli_view view = { .print = print_stats };
+	double every = 0;
+	int err;
 
-	return vip_show(c, json_pack("{s:s}", "cmd", "stats"), argc, argv, false, &view);
+	if (argc > 0 && !strcmp(argv[0], "-w")) {
+		if (cli_parse_seconds(c, "interval", argc > 1 ? argv[1] : NULL, &every))
+			return XLB_EUSAGE;
+		argc -= 2;
+		argv += 2;
+	}
+	for (;;) {
+		err = vip_show(c, json_pack("{s:s}", "cmd", "stats"), argc, argv, false, &view);
+		if (err || !every)
+			return err;
+		if (!c->json)
+			fputc('\n', stdout);
+		fflush(stdout);
+		usleep((useconds_t)(every * 1e6));
+	}
 }
 
 static int do_lookup(struct cli *c, int argc, char **argv)
@@ -162,7 +180,7 @@ const struct cli_obj cli_obj_stats = {
 	.name = "stats",
 	.fn = do_stats,
 	.usage =
-	"Usage: xlb stats [ VIP ]\n"
+	"Usage: xlb stats [ -w SECONDS ] [ VIP ]\n"
 	"       xlb stats help\n",
 };
 

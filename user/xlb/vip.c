@@ -7,6 +7,16 @@
 #include "maglev.h"
 #include "xlb.h"
 
+/* Numeric keywords of "vip add": the request key and its range. */
+static const struct {
+	const char *kw, *key;
+	enum xlb_range_id range;
+} num_kws[] = {
+	{ "slow-start", "slow_start_ms", XLB_RANGE_SLOW_START_MS },
+	{ "drain-timeout", "drain_timeout_ms", XLB_RANGE_DRAIN_TIMEOUT_MS },
+	{ "min-healthy", "min_healthy_pct", XLB_RANGE_PCT },
+};
+
 static int vip_add(struct cli *c, int argc, char **argv)
 {
 	json_t *req;
@@ -22,10 +32,19 @@ static int vip_add(struct cli *c, int argc, char **argv)
 	argv++;
 	while (argc > 0) {
 		const char *kw = argv[0], *val;
-		const char *key;
+		const char *key = NULL;
 		json_t *v;
+		size_t i;
+		uint32_t n;
 
-		if (!strcmp(kw, "mode"))
+		for (i = 0; i < ARRAY_SIZE(num_kws); i++)
+			if (!strcmp(kw, num_kws[i].kw))
+				key = num_kws[i].key;
+		if (key)
+			;
+		else if (!strcmp(kw, "no-backend"))
+			key = "no_backend";
+		else if (!strcmp(kw, "mode"))
 			key = "mode";
 		else if (!strcmp(kw, "table-size"))
 			key = "table_size";
@@ -42,7 +61,18 @@ static int vip_add(struct cli *c, int argc, char **argv)
 		val = cli_value(c, &argc, &argv);
 		if (!val)
 			goto out;
-		if (!strcmp(key, "table_size")) {
+		for (i = 0; i < ARRAY_SIZE(num_kws); i++)
+			if (!strcmp(kw, num_kws[i].kw))
+				break;
+		if (i < ARRAY_SIZE(num_kws)) {
+			if (cli_parse_range(c, kw, val, num_kws[i].range, &n))
+				goto out;
+			v = json_integer(n);
+		} else if (!strcmp(key, "no_backend")) {
+			if (cli_parse_name(c, kw, val, &xlb_no_backend_names, NULL, 0, NULL))
+				goto out;
+			v = json_string(val);
+		} else if (!strcmp(key, "table_size")) {
 			char sizes[256];
 			uint32_t m;
 
@@ -112,6 +142,8 @@ const struct cli_obj cli_obj_vip = {
 	.cmds = cmds,
 	.usage =
 	"Usage: xlb vip add VIP [ mode MODE ] [ table-size M ] [ hash HASH ]\n"
+	"                   [ slow-start MS ] [ drain-timeout MS ] [ min-healthy PCT ]\n"
+	"                   [ no-backend { drop | pass } ]\n"
 	"       xlb vip del VIP\n"
 	"       xlb vip list\n"
 	"       xlb vip help\n"

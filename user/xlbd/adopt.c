@@ -53,6 +53,7 @@ static int pins_vip_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip,
 	v->proto = key->proto;
 	v->mode = vip->mode;
 	v->hash = vip->flags & XLB_VIP_F_HASH_SRC ? XLB_HASH_SRC : XLB_HASH_5TUPLE;
+	v->no_backend_pass = vip->flags & XLB_VIP_F_PASS_NO_BACKEND;
 	v->table_size = vip->table_size;
 	v->id = vip->id;
 	v->id_set = true;

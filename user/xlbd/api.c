@@ -509,8 +509,11 @@ static int grow(void *arr, size_t n, size_t size)
 static int op_vip_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
 		      size_t errlen)
 {
-	static const char *const args[] = { "vip", "mode", "table_size", "hash", NULL };
-	static const char *const copy[] = { "mode", "table_size", "hash" };
+	static const char *const args[] = { "vip", "mode", "table_size", "hash", "check",
+					    "slow_start_ms", "drain_timeout_ms", "min_healthy_pct",
+					    "no_backend", NULL };
+	static const char *const copy[] = { "mode", "table_size", "hash", "check", "slow_start_ms",
+					    "drain_timeout_ms", "min_healthy_pct", "no_backend" };
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg_vip v;
 	json_t *obj, *name = json_object_get(req, "vip");

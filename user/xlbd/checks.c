@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* xlbd checks: one health checker per backend of the running configuration, and its verdicts. */
+/*
+ * xlbd checks: the health checkers of the running configuration's backends. Backends probed the
+ * same way (same address, probe port and check settings: one server behind several VIPs) share
+ * one checker: the server is probed once, not once per VIP, and its verdict reaches every VIP
+ * in the same loop turn, so their tables are rebuilt and swapped in one batch.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,93 +14,107 @@
 #include "health.h"
 #include "xlbd.h"
 
-/* A checker and what it was made from, so that a change of either is noticed. */
-struct xlbd_check {
-	struct xlbd *d;
-	__u32 id;			/* backend id */
-	__u32 vip_id;
-	struct xlb_cfg_check cfg;	/* the check it runs */
+#define CHECK_BUCKETS 16384	/* hash chains of checkers; 65,535 backends at most */
+
+/* What a checker probes and how: equal keys share a checker. Zero-filled, then copied field by field. */
+struct check_key {
 	__u8 family;
 	__be32 addr[4];
-	uint16_t port;
-	struct health_checker *hc;
+	uint16_t port;			/* resolved: the check's, the backend's or the VIP's */
+	enum xlb_cfg_check_type type;
+	char path[XLB_HTTP_PATH_MAX];
+	char host[256];
+	uint16_t expect, expect_hi;
+	uint32_t interval_ms, timeout_ms, rise, fall, jitter_pct, fastinter_ms, downinter_ms;
+	bool has_source;
+	__be32 source[4];
+	uint32_t payload_len, expect_payload_len;
+	uint8_t payload[512], expect_payload[512];
+	uint16_t agent_port;
+	uint32_t agent_interval_ms;
+	char agent_send[256];
 };
 
-static const char *be_name(const struct xlbd_check *c, char *buf, size_t len)
+/* A checker and the backends (ids) that take its verdicts. */
+struct xlbd_check {
+	struct xlbd *d;
+	struct check_key key;
+	struct health_checker *hc;
+	__u32 *subs;			/* backend ids */
+	size_t nsubs, cap;
+	bool seen;			/* still wanted by the configuration being synced */
+	struct xlbd_check *next;	/* hash chain */
+};
+
+struct xlbd_checks {
+	struct xlbd_check *bucket[CHECK_BUCKETS];
+};
+
+/* @src (a NUL-terminated field of the config) into zeroed @dst of @size bytes. */
+static void copy_str(char *dst, const char *src, size_t size)
 {
-	/* port 0: the VIP's port, as the config writes it */
-	if (!c->port)
-		return xlb_addr_format(c->addr, c->family, buf, len);
-	return xlb_hostport_format(c->addr, c->family, c->port, buf, len);
+	memcpy(dst, src, strnlen(src, size - 1));
 }
 
-static const char *vip_name_of(const struct xlbd *d, __u32 vip_id, char *buf, size_t len)
+static void key_of(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b,
+		   struct check_key *k)
 {
-	for (size_t i = 0; i < d->cfg->nvips; i++)
-		if (d->cfg->vips[i].id == vip_id)
-			return xlb_vip_name(&d->cfg->vips[i], buf, len);
-	snprintf(buf, len, "id %u", vip_id);
-	return buf;
+	const struct xlb_cfg_check *c = &b->check;
+
+	memset(k, 0, sizeof(*k));
+	k->family = b->family;
+	memcpy(k->addr, b->addr, 16);
+	k->port = c->port ? c->port : b->port ? b->port : v->port;
+	k->type = c->type;
+	if (c->type == XLB_CHECK_HTTP) {
+		copy_str(k->path, c->path, sizeof(k->path));
+		copy_str(k->host, c->host, sizeof(k->host));
+		k->expect = c->expect;
+		k->expect_hi = c->expect_hi;
+	}
+	k->interval_ms = c->interval_ms;
+	k->timeout_ms = c->timeout_ms;
+	k->rise = c->rise;
+	k->fall = c->fall;
+	k->jitter_pct = c->jitter_pct;
+	k->fastinter_ms = c->fastinter_ms;
+	k->downinter_ms = c->downinter_ms;
+	k->has_source = c->has_source;
+	if (c->has_source)
+		memcpy(k->source, c->source, 16);
+	if (c->type == XLB_CHECK_UDP) {
+		k->payload_len = c->payload_len;
+		memcpy(k->payload, c->payload, c->payload_len);
+		k->expect_payload_len = c->expect_payload_len;
+		memcpy(k->expect_payload, c->expect_payload, c->expect_payload_len);
+	}
+	k->agent_port = c->agent_port;
+	if (c->agent_port) {
+		k->agent_interval_ms = c->agent_interval_ms;
+		copy_str(k->agent_send, c->agent_send, sizeof(k->agent_send));
+	}
 }
 
-static void on_change(void *ctx, struct health_checker *hc, enum hc_verdict from,
-		      enum hc_verdict to)
+static uint32_t key_hash(const struct check_key *k)
 {
-	struct xlbd_check *c = ctx;
-	struct xlbd *d = c->d;
-	struct xlbd_be_rt *rt = &d->be_rt[c->id];
-	char vn[96], bn[64];
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = 1469598103934665603ull;
 
-	rt->health = to == HC_UP ? XLBD_HEALTH_UP : to == HC_DOWN ? XLBD_HEALTH_DOWN :
-				   XLBD_HEALTH_UNKNOWN;
-	if (to == HC_UP && from == HC_DOWN)
-		rt->up_since_ms = xlbd_now_ms(); /* slow start counts from here */
-	xlbd_event(d, to == HC_DOWN ? XLB_LOG_WARN : XLB_LOG_INFO,
-		   "vip %s: backend %s: %s -> %s (%s: %s, %u ok / %u failed in a row)",
-		   vip_name_of(d, c->vip_id, vn, sizeof(vn)), be_name(c, bn, sizeof(bn)),
-		   hc_verdict_name(from), hc_verdict_name(to), xlb_cfg_check_name(c->cfg.type),
-		   hc->last.valid ? hc->last.r.detail : "-", hc->successes, hc->failures);
-	d->vip_rt[c->vip_id].dirty = true;
-	d->refresh = true;
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return (h ^ (h >> 32)) % CHECK_BUCKETS;
 }
 
-static void on_agent(void *ctx, struct health_checker *hc, const struct agent_reply *from,
-		     const struct agent_reply *to)
+static void params_of(const struct check_key *k, struct hc_params *hp)
 {
-	struct xlbd_check *c = ctx;
-	struct xlbd *d = c->d;
-	struct xlbd_be_rt *rt = &d->be_rt[c->id];
-	char vn[96], bn[64], pct[16] = "-";
-
-	(void)hc;
-	(void)from;
-	rt->agent_state = to->state;
-	rt->agent_pct_set = to->weight_pct >= 0;
-	rt->agent_pct = to->weight_pct >= 0 ? to->weight_pct : 0;
-	if (to->weight_pct >= 0)
-		snprintf(pct, sizeof(pct), "%d%%", to->weight_pct);
-	xlbd_event(d, XLB_LOG_INFO, "vip %s: backend %s: agent says %s, weight %s%s%s",
-		   vip_name_of(d, c->vip_id, vn, sizeof(vn)), be_name(c, bn, sizeof(bn)),
-		   agent_state_name(to->state), pct, to->reason[0] ? " #" : "", to->reason);
-	d->vip_rt[c->vip_id].dirty = true;
-	d->refresh = true;
-}
-
-static const struct hc_ops ops = { .on_change = on_change, .on_agent = on_agent };
-
-/* The checker parameters of backend @b's check (port: the check's, the backend's, the VIP's). */
-static void params_of(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b,
-		      struct hc_params *hp)
-{
-	const struct xlb_cfg_check *k = &b->check;
 	struct probe_target *t = &hp->target;
 
 	memset(hp, 0, sizeof(*hp));
 	t->type = k->type == XLB_CHECK_TCP ? PROBE_TCP : k->type == XLB_CHECK_HTTP ? PROBE_HTTP :
 		  k->type == XLB_CHECK_UDP ? PROBE_UDP : 0;
-	t->family = b->family;
-	memcpy(t->addr, b->addr, 16);
-	t->port = k->port ? k->port : b->port ? b->port : v->port;
+	t->family = k->family;
+	memcpy(t->addr, k->addr, 16);
+	t->port = k->port;
 	t->has_source = k->has_source;
 	memcpy(t->source, k->source, 16);
 	t->timeout_ms = k->timeout_ms;
@@ -118,124 +137,284 @@ static void params_of(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend 
 	hp->agent_send = k->agent_send[0] ? k->agent_send : NULL;
 }
 
+static const char *key_name(const struct check_key *k, char *buf, size_t len)
+{
+	return xlb_hostport_format(k->addr, k->family, k->port, buf, len);
+}
+
+/* "vip 198.18.0.10:80/tcp: backend" for one subscriber, "backend (in 3 VIPs)" for several. */
+static const char *subs_name(const struct xlbd_check *c, char *buf, size_t len)
+{
+	const struct xlbd *d = c->d;
+	char vn[96], bn[64];
+	__u32 vip_id = d->be_rt[c->subs[0]].prog.vip_id;
+
+	key_name(&c->key, bn, sizeof(bn));
+	if (c->nsubs > 1) {
+		snprintf(buf, len, "backend %s (in %zu VIPs)", bn, c->nsubs);
+		return buf;
+	}
+	snprintf(vn, sizeof(vn), "id %u", vip_id);
+	for (size_t i = 0; i < d->cfg->nvips; i++)
+		if (d->cfg->vips[i].id == vip_id)
+			xlb_vip_name(&d->cfg->vips[i], vn, sizeof(vn));
+	snprintf(buf, len, "vip %s: backend %s", vn, bn);
+	return buf;
+}
+
+static enum xlbd_health health_of(enum hc_verdict v)
+{
+	return v == HC_UP ? XLBD_HEALTH_UP : v == HC_DOWN ? XLBD_HEALTH_DOWN : XLBD_HEALTH_UNKNOWN;
+}
+
+static void dirty(struct xlbd *d, __u32 id)
+{
+	__u32 vip_id = d->be_rt[id].prog.vip_id;
+
+	if (vip_id < d->max_vips) {
+		d->vip_rt[vip_id].dirty = true;
+		d->refresh = true;
+	}
+}
+
+static void on_change(void *ctx, struct health_checker *hc, enum hc_verdict from,
+		      enum hc_verdict to)
+{
+	struct xlbd_check *c = ctx;
+	struct xlbd *d = c->d;
+	char who[256];
+
+	if (!c->nsubs)
+		return; /* its backends were removed; the next checks_sync() frees it */
+	for (size_t i = 0; i < c->nsubs; i++) {
+		struct xlbd_be_rt *rt = &d->be_rt[c->subs[i]];
+
+		rt->health = health_of(to);
+		if (to == HC_UP && from == HC_DOWN)
+			rt->up_since_ms = xlbd_now_ms(); /* slow start counts from here */
+		dirty(d, c->subs[i]);
+	}
+	xlbd_event(d, to == HC_DOWN ? XLB_LOG_WARN : XLB_LOG_INFO,
+		   "%s: %s -> %s (%s: %s, %u ok / %u failed in a row)",
+		   subs_name(c, who, sizeof(who)), hc_verdict_name(from), hc_verdict_name(to),
+		   xlb_cfg_check_name(c->key.type), hc->last.valid ? hc->last.r.detail : "-",
+		   hc->successes, hc->failures);
+}
+
+static void agent_into(struct xlbd_be_rt *rt, const struct agent_reply *a)
+{
+	rt->agent_state = a->state;
+	rt->agent_pct_set = a->weight_pct >= 0;
+	rt->agent_pct = a->weight_pct >= 0 ? a->weight_pct : 0;
+}
+
+static void on_agent(void *ctx, struct health_checker *hc, const struct agent_reply *from,
+		     const struct agent_reply *to)
+{
+	struct xlbd_check *c = ctx;
+	struct xlbd *d = c->d;
+	char who[256], pct[16] = "-";
+
+	(void)hc;
+	(void)from;
+	if (!c->nsubs)
+		return;
+	for (size_t i = 0; i < c->nsubs; i++) {
+		agent_into(&d->be_rt[c->subs[i]], to);
+		dirty(d, c->subs[i]);
+	}
+	if (to->weight_pct >= 0)
+		snprintf(pct, sizeof(pct), "%d%%", to->weight_pct);
+	xlbd_event(d, XLB_LOG_INFO, "%s: agent says %s, weight %s%s%s",
+		   subs_name(c, who, sizeof(who)), agent_state_name(to->state), pct,
+		   to->reason[0] ? " #" : "", to->reason);
+}
+
+/* Every probe outcome, for the metrics (latency histogram, probe and failure counters). */
+static void on_result(void *ctx, struct health_checker *hc, const struct probe_result *r,
+		      bool agent)
+{
+	struct xlbd_check *c = ctx;
+
+	(void)hc;
+	metrics_probe(c->d, c->subs, c->nsubs, c->key.type, agent, r);
+}
+
+static const struct hc_ops ops = { .on_change = on_change, .on_agent = on_agent,
+				   .on_result = on_result };
+
 static bool wants_checker(const struct xlb_cfg_backend *b)
 {
 	return b->check.type != XLB_CHECK_NONE || b->check.agent_port;
 }
 
+static struct xlbd_check *find(struct xlbd_checks *t, const struct check_key *k, uint32_t h)
+{
+	struct xlbd_check *c;
+
+	for (c = t->bucket[h]; c; c = c->next)
+		if (!memcmp(&c->key, k, sizeof(*k)))
+			return c;
+	return NULL;
+}
+
+/* A new checker of @k, seeded with the health @seed (what the datapath holds). */
+static struct xlbd_check *check_new(struct xlbd *d, const struct check_key *k, uint32_t h,
+				    enum xlbd_health seed)
+{
+	struct xlbd_check *c = calloc(1, sizeof(*c));
+	struct hc_params hp;
+	char bn[64];
+
+	if (!c)
+		return NULL;
+	c->d = d;
+	c->key = *k;
+	params_of(k, &hp);
+	c->hc = hc_new(d->prober, &hp, &ops, c);
+	if (!c->hc || hc_start(c->hc, seed == XLBD_HEALTH_UP ? HC_UP :
+				      seed == XLBD_HEALTH_DOWN ? HC_DOWN : HC_UNKNOWN)) {
+		pr_warn("backend %s: cannot start its check: %s", key_name(k, bn, sizeof(bn)),
+			strerror(errno ? errno : ENOMEM));
+		hc_free(c->hc);
+		free(c);
+		return NULL;
+	}
+	c->next = d->checks->bucket[h];
+	d->checks->bucket[h] = c;
+	return c;
+}
+
+static int subscribe(struct xlbd_check *c, __u32 id)
+{
+	if (c->nsubs == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 2;
+		__u32 *n = realloc(c->subs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->subs = n;
+		c->cap = cap;
+	}
+	c->subs[c->nsubs++] = id;
+	return 0;
+}
+
+/* A backend gone from every checker: no check counts as up, whatever it said before. */
+static void forget(struct xlbd *d, __u32 id)
+{
+	struct xlbd_be_rt *rt = &d->be_rt[id];
+
+	rt->check = NULL;
+	rt->health = XLBD_HEALTH_UNKNOWN;
+	rt->agent_state = 0;
+	rt->agent_pct_set = false;
+	if (rt->programmed)
+		dirty(d, id);
+}
+
+void checks_sync(struct xlbd *d)
+{
+	struct check_key *k = malloc(sizeof(*k));
+	struct xlbd_check *c, **pp;
+	size_t i, j, b;
+
+	if (!d->prober || !k)
+		goto out;
+	if (!d->checks) {
+		d->checks = calloc(1, sizeof(*d->checks));
+		if (!d->checks)
+			goto out;
+	}
+	for (b = 0; b < CHECK_BUCKETS; b++)
+		for (c = d->checks->bucket[b]; c; c = c->next) {
+			c->nsubs = 0;
+			c->seen = false;
+		}
+	for (i = 0; i < d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
+
+		for (j = 0; j < v->nbackends; j++) {
+			const struct xlb_cfg_backend *be = &v->backends[j];
+			struct xlbd_be_rt *rt = &d->be_rt[be->id];
+			uint32_t h;
+
+			if (!wants_checker(be)) {
+				if (rt->check)
+					forget(d, be->id);
+				continue;
+			}
+			key_of(v, be, k);
+			h = key_hash(k);
+			c = find(d->checks, k, h);
+			if (!c)
+				c = check_new(d, k, h, rt->health);
+			if (!c || subscribe(c, be->id)) {
+				if (rt->check)
+					forget(d, be->id);
+				continue;
+			}
+			c->seen = true;
+			rt->check = c;
+			/* a backend joining a running checker takes its verdict and agent at once */
+			if (c->hc->verdict != HC_UNKNOWN && health_of(c->hc->verdict) != rt->health) {
+				rt->health = health_of(c->hc->verdict);
+				dirty(d, be->id);
+			}
+			if (!k->agent_port && (rt->agent_state || rt->agent_pct_set)) {
+				rt->agent_state = 0; /* an agent no longer asked has nothing to say */
+				rt->agent_pct_set = false;
+				dirty(d, be->id);
+			} else if (k->agent_port && c->hc->agent_last.valid) {
+				agent_into(rt, &c->hc->agent);
+			}
+		}
+	}
+	/* checkers nobody subscribes to any more */
+	for (b = 0; b < CHECK_BUCKETS; b++) {
+		for (pp = &d->checks->bucket[b]; (c = *pp);) {
+			if (c->seen) {
+				pp = &c->next;
+				continue;
+			}
+			*pp = c->next;
+			hc_free(c->hc);
+			free(c->subs);
+			free(c);
+		}
+	}
+out:
+	free(k);
+}
+
+/* Backend @id leaves its checker (its id is freed): the checker stays for the others. */
 void checks_drop(struct xlbd *d, __u32 id)
 {
 	struct xlbd_check *c = d->be_rt[id].check;
 
 	if (!c)
 		return;
-	hc_free(c->hc);
-	free(c);
+	for (size_t i = 0; i < c->nsubs; i++)
+		if (c->subs[i] == id)
+			c->subs[i] = c->subs[--c->nsubs];
 	d->be_rt[id].check = NULL;
-}
-
-/* The seed of a new checker: what the datapath holds for the backend, so a restart changes nothing. */
-static enum hc_verdict seed(const struct xlbd *d, __u32 id)
-{
-	const struct xlbd_be_rt *rt = &d->be_rt[id];
-
-	return rt->health == XLBD_HEALTH_UP ? HC_UP :
-	       rt->health == XLBD_HEALTH_DOWN ? HC_DOWN : HC_UNKNOWN;
-}
-
-static int check_new(struct xlbd *d, const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b)
-{
-	struct xlbd_check *c = calloc(1, sizeof(*c));
-	struct hc_params hp;
-	char vn[96], bn[64];
-	int err;
-
-	if (!c)
-		return -ENOMEM;
-	c->d = d;
-	c->id = b->id;
-	c->vip_id = v->id;
-	c->cfg = b->check;
-	c->family = b->family;
-	memcpy(c->addr, b->addr, 16);
-	c->port = b->port;
-	params_of(v, b, &hp);
-	c->hc = hc_new(d->prober, &hp, &ops, c);
-	if (!c->hc) {
-		err = -errno;
-		pr_warn("vip %s: backend %s: cannot start its check: %s",
-			xlb_vip_name(v, vn, sizeof(vn)), be_name(c, bn, sizeof(bn)), strerror(errno));
-		free(c);
-		return err;
-	}
-	if (!b->check.agent_port) {
-		/* an agent no longer asked has nothing to say */
-		d->be_rt[b->id].agent_state = 0;
-		d->be_rt[b->id].agent_pct_set = false;
-	}
-	err = hc_start(c->hc, seed(d, b->id));
-	if (err) {
-		hc_free(c->hc);
-		free(c);
-		return err;
-	}
-	d->be_rt[b->id].check = c;
-	return 0;
-}
-
-static bool same(const struct xlbd_check *c, const struct xlb_cfg_vip *v,
-		 const struct xlb_cfg_backend *b)
-{
-	return c->vip_id == v->id && c->family == b->family && !memcmp(c->addr, b->addr, 16) &&
-	       c->port == b->port && !memcmp(&c->cfg, &b->check, sizeof(c->cfg));
-}
-
-void checks_sync(struct xlbd *d)
-{
-	bool *keep = calloc(d->max_backends, sizeof(bool));
-	size_t i, j;
-	__u32 id;
-
-	if (!d->prober)
-		goto out;
-	for (i = 0; i < d->cfg->nvips; i++) {
-		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-
-		for (j = 0; j < v->nbackends; j++) {
-			const struct xlb_cfg_backend *b = &v->backends[j];
-			struct xlbd_check *c = d->be_rt[b->id].check;
-
-			if (!wants_checker(b))
-				continue;
-			if (keep)
-				keep[b->id] = true;
-			if (c && same(c, v, b))
-				continue;
-			checks_drop(d, b->id);
-			check_new(d, v, b);
-		}
-	}
-	for (id = 1; keep && id < d->max_backends; id++) {
-		if (!d->be_rt[id].check || keep[id])
-			continue;
-		checks_drop(d, id);
-		/* no check any more: a backend without one counts as up, whatever it said */
-		d->be_rt[id].health = XLBD_HEALTH_UNKNOWN;
-		d->be_rt[id].agent_state = 0;
-		d->be_rt[id].agent_pct_set = false;
-		if (d->be_rt[id].programmed && d->be_rt[id].prog.vip_id < d->max_vips) {
-			d->vip_rt[d->be_rt[id].prog.vip_id].dirty = true;
-			d->refresh = true;
-		}
-	}
-out:
-	free(keep);
 }
 
 void checks_free(struct xlbd *d)
 {
-	for (__u32 id = 1; d->be_rt && id < d->max_backends; id++)
-		checks_drop(d, id);
+	struct xlbd_check *c, *n;
+
+	if (!d->checks)
+		return;
+	for (size_t b = 0; b < CHECK_BUCKETS; b++)
+		for (c = d->checks->bucket[b]; c; c = n) {
+			n = c->next;
+			hc_free(c->hc);
+			free(c->subs);
+			free(c);
+		}
+	free(d->checks);
+	d->checks = NULL;
 }
 
 const struct health_checker *checks_of(const struct xlbd *d, __u32 id)

@@ -180,7 +180,8 @@ static int read_range(struct xlbd *d, bool vip, __u32 lo, __u32 hi, size_t count
 		return -ENOMEM;
 	/* a range read costs its span: worth it unless the ids are sparse */
 	if (n <= 4 * count + 1024)
-		return vip ? xlb_stats__vips(d->x, lo, n, *out) : xlb_stats__backends(d->x, lo, n, *out);
+		return vip ? xlb_stats__vip_range(d->x, lo, n, *out) :
+			     xlb_stats__backend_range(d->x, lo, n, *out);
 	return 1;
 }
 

@@ -217,6 +217,9 @@ int main(int argc, char **argv)
 	/* the socket first: a second xlbd stops here before touching the datapath */
 	if (api_listen(&d))
 		goto out;
+	/* the metrics listener next: a taken or bad address stops here, nothing else touched */
+	if (metrics_start(&d))
+		goto out;
 
 	oo.pin_dir = d.pin_dir;
 	oo.flow_table_size = d.cfg->flow_table_size;
@@ -298,6 +301,10 @@ int main(int argc, char **argv)
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.tfd, &ev);
 	ev.data.u64 = XLBD_EV_PROBE;
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, prober_fd(d.prober), &ev);
+	if (metrics_fd(&d) >= 0) {
+		ev.data.u64 = XLBD_EV_METRICS;
+		epoll_ctl(d.epfd, EPOLL_CTL_ADD, metrics_fd(&d), &ev);
+	}
 	state_sample(&d);
 	pr_info("serving on %s (%zu VIPs)", d.socket_path, d.cfg->nvips);
 
@@ -318,6 +325,8 @@ int main(int argc, char **argv)
 				api_accept(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_PROBE) {
 				prober_run(d.prober);
+			} else if (evs[i].data.u64 == XLBD_EV_METRICS) {
+				metrics_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_TIMER) {
 				__u64 ticks;
 
@@ -331,6 +340,7 @@ int main(int argc, char **argv)
 				while (read(d.sigfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
 						state_reload(&d);
+						metrics_reload(&d);
 					} else {
 						pr_info("signal %d: stopping", si.ssi_signo);
 						d.stop = true;
@@ -354,6 +364,7 @@ int main(int argc, char **argv)
 out:
 	api_close_all(&d);
 	checks_free(&d);
+	metrics_stop(&d);
 	if (d.prober)
 		prober_free(d.prober);
 	if (d.x) {

@@ -57,7 +57,8 @@ static void vip_value(const struct xlb_cfg_vip *v, struct xlb_vip *val)
 {
 	memset(val, 0, sizeof(*val));
 	val->id = v->id;
-	val->flags = v->hash == XLB_HASH_SRC ? XLB_VIP_F_HASH_SRC : 0;
+	val->flags = (v->hash == XLB_HASH_SRC ? XLB_VIP_F_HASH_SRC : 0) |
+		     (v->no_backend_pass ? XLB_VIP_F_PASS_NO_BACKEND : 0);
 	val->table_size = v->table_size;
 	val->mode = v->mode;
 }
@@ -298,6 +299,7 @@ static int swap_pending(struct xlbd *d, struct pending *p, size_t n)
 	swap_ms = state_elapsed_ms_f(&t0);
 	for (i = 0; i < done; i++) {
 		table_done(d, sw[i]);
+		metrics_rebuild(d, sw[i]->v->id, sw[i]->build_ms + swap_ms / k);
 		xlbd_event(d, XLB_LOG_INFO, "vip %s: table rebuilt (M=%u, %zu backends) in %.2f ms",
 			   xlb_vip_name(sw[i]->v, name, sizeof(name)), sw[i]->v->table_size, sw[i]->n,
 			   sw[i]->build_ms + swap_ms / k);
@@ -655,8 +657,9 @@ static void note_usable(struct xlbd *d, const struct xlb_cfg_vip *v)
 		return;
 	rt->no_backend = !n;
 	if (!n && v->nbackends)
-		xlbd_event(d, XLB_LOG_WARN, "vip %s: no usable backend: new flows are dropped",
-			   xlb_vip_name(v, name, sizeof(name)));
+		xlbd_event(d, XLB_LOG_WARN, "vip %s: no usable backend: new flows are %s",
+			   xlb_vip_name(v, name, sizeof(name)),
+			   v->no_backend_pass ? "passed to the host" : "dropped");
 	else if (n)
 		xlbd_event(d, XLB_LOG_INFO, "vip %s: %u usable backends again",
 			   xlb_vip_name(v, name, sizeof(name)), n);

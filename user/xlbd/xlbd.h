@@ -62,6 +62,7 @@ struct xlbd_vip_rt {
 	bool panic;			/* below min_healthy_pct: balancing over failed primaries */
 	bool no_backend;		/* no usable backend (logged once per transition) */
 	__u64 last_rebuild_ms;		/* CLOCK_MONOTONIC ms of the last table swap */
+	__u64 rebuilds;			/* tables swapped in (metrics) */
 };
 
 /* What the daemon keeps per backend id: rates, slots, the datapath's copy, health. */
@@ -81,6 +82,7 @@ struct xlbd_be_rt {
 	enum xlbd_why why;
 	bool usable;			/* XLB_BE_F_USABLE as last computed */
 	struct xlbd_check *check;	/* its health checker (checks.c), or NULL */
+	__u64 probes, probe_failures;	/* health probes finished, failed (metrics) */
 };
 
 /* One entry of the event history (xlb events). */
@@ -93,7 +95,9 @@ struct xlbd_event {
 
 struct xlbd_client;
 struct xlbd_check;
+struct xlbd_checks;
 struct health_checker;
+struct xlbd_metrics;
 
 struct xlbd {
 	/* options */
@@ -116,6 +120,7 @@ struct xlbd {
 	bool refresh;			/* some VIP is dirty: state_refresh() at the end of the turn */
 	__u64 next_weigh_ms;		/* a weight changes by itself then (slow start, drain) */
 	struct prober *prober;		/* probes and the loop's timers */
+	struct xlbd_checks *checks;	/* the health checkers, shared by equal checks (checks.c) */
 	struct prober_timer weigh_timer;	/* fires at next_weigh_ms */
 	struct xlbd_event *events;	/* [XLBD_EVENTS_MAX], a ring */
 	__u64 events_seq;		/* sequence number of the newest event */
@@ -125,6 +130,7 @@ struct xlbd {
 	const char *progress_what;	/* NULL when none */
 	size_t progress_done, progress_total;
 	struct timespec progress_since;
+	struct xlbd_metrics *metrics;	/* the HTTP metrics server, or NULL (metrics_listen off) */
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
@@ -230,6 +236,24 @@ const struct xlbd_event *xlbd_event_after(const struct xlbd *d, __u64 seq);
 void xlbd_event(struct xlbd *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* metrics.c: Prometheus metrics over HTTP (libmicrohttpd in the event loop, no thread). */
+/* Listen on d->cfg->metrics_listen (nothing when ""): 0, or -errno after a message. */
+int metrics_start(struct xlbd *d);
+void metrics_stop(struct xlbd *d);
+/* The fd for the daemon's epoll (-1 when off); metrics_run() when it is readable. */
+int metrics_fd(const struct xlbd *d);
+void metrics_run(struct xlbd *d);
+void metrics_reload(struct xlbd *d);
+/* The /metrics body (malloc'ed) into *@out, *@len. 0 or -ENOMEM. */
+int metrics_render(struct xlbd *d, char **out, size_t *len);
+/*
+ * Hooks: a probe finished, of the checker shared by the @n backends @ids (checks.c); a VIP's
+ * table was swapped in (state.c).
+ */
+void metrics_probe(struct xlbd *d, const __u32 *ids, size_t n, enum xlb_cfg_check_type type,
+		   bool agent, const struct probe_result *r);
+void metrics_rebuild(struct xlbd *d, __u32 vip_id, double ms);
+
 /* api.c: the Unix socket server. */
 int api_listen(struct xlbd *d);
 void api_accept(struct xlbd *d);
@@ -241,6 +265,6 @@ void api_progress(struct xlbd *d);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
-       XLBD_EV__MAX = 16 };
+       XLBD_EV_METRICS = 5, XLBD_EV__MAX = 16 };
 
 #endif /* XLBD_H */
