@@ -9,6 +9,7 @@
 #
 # Topology: tools/testbed.sh (tb_build 3), xlbd on lb:eth0 probing be1..be3 over rt.
 set -u
+source "$(dirname "$0")/mntns.sh"	# the restart part mounts a bpffs of its own
 cd "$(dirname "$0")/../.."
 XLB_BUILD=${XLB_BUILD:-build}
 source tools/testbed.sh
@@ -335,3 +336,36 @@ tb_check "the probed VIP keeps its own backends meanwhile" "$(xlb backend list "
 tb_check "xlbd still runs (no crash)" "$(tail -5 "$TB_TMP/xlbd.log")" \
 	kill -0 "$TB_XLBD_PID"
 tb_stop "$TB_XLBD_PID"
+
+# ---- restart: a new xlbd adopts the pins and starts each backend in the state the datapath
+# holds (be2 down stays down, the others keep their slots) before any probe answers. The pins
+# live on a bpffs of this test's own mount namespace, which `ip netns exec` inherits.
+EXTRA_VIPS=
+config ''
+PINS=$TB_TMP/bpf
+mkdir -p "$PINS" && mount -t bpf bpf "$PINS"
+xlbd_bg() {
+	tb_bg lb "$TB_TMP/xlbd.log" "$XLB_BUILD/xlbd" --config "$TB_TMP/xlbd.json" \
+		--socket "$TB_XLBD_SOCK" --pin-dir "$PINS/xlb" --bpffs "$PINS" --foreground
+	TB_XLBD_PID=$TB_LAST_PID
+	tb_wait 15 "$XLB_BUILD/xlb" -s "$TB_XLBD_SOCK" status
+}
+xlbd_bg
+for i in 1 2 3; do wait_field "$i" health up 5; done
+tb_stop "${TB_HTTPD_PID[2]}"
+wait_field 2 health down 5
+tb_stop "$TB_XLBD_PID"		# SIGTERM: program attached, maps pinned
+xlbd_bg				# (its log starts afresh)
+h1=$(field 1 health) h2=$(field 2 health) s1=$(field 1 slots) s2=$(field 2 slots)
+tb_check "restart: adopted, be2 still down with no slots, be1 up with its slots (h=$h1/$h2 s=$s1/$s2)" \
+	"$(grep -v rebuilt "$TB_TMP/xlbd.log" | tail -5)" \
+	sh -c '[ "$1" = up ] && [ "$2" = down ] && [ "$3" -gt 30000 ] && [ "$4" = 0 ]' sh \
+	"$h1" "$h2" "$s1" "$s2"
+tb_check "restart: the pinned table is kept, not rebuilt" "$(grep -v 'backend.*added' "$TB_TMP/xlbd.log" | tail -8)" \
+	grep -q "vip $SVC: pinned table kept" "$TB_TMP/xlbd.log"
+answers=$(tb_requests "$URL" 20)
+tb_check "restart: no new connection reaches be2, none fails" "$(tr '\n' ' ' <<<"$answers")" \
+	sh -c '[ "$1" = 0 ] && [ "$2" = 0 ]' sh "$(tally "$answers" be2)" "$(tally "$answers" FAIL)"
+tb_stop "$TB_XLBD_PID"
+tb_exec lb ip link set "$TB_LB_IF" xdp off 2>/dev/null
+umount -l "$PINS"
