@@ -154,7 +154,7 @@ $(BUILD)/$(notdir $(1)): $(wildcard $(1)/*.c) $(wildcard $(1)/*.h) $(USER_HDRS) 
 endef
 $(foreach d,$(TOOL_DIRS),$(eval $(call tool_rule,$(d))))
 
-$(BUILD)/tools/%: tools/bench/%.c $(USER_HDRS) $(LIB) | $(BUILD)/tools
+$(BUILD)/tools/%: tools/bench/%.c $(wildcard tools/bench/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tools
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) $(call json_libs,$<) -o $@
 

@@ -9,6 +9,7 @@
 
 #include "maglev.h"
 #include "xlb_abi.h"
+#include "bench_util.h"
 
 /*
  * Usage: bench_maglev [RUNS]. Every figure is the median of RUNS builds (default 15; 7 for the
@@ -17,31 +18,6 @@
  * table changed beyond that backend's own slots; "err" is the largest difference between a
  * backend's slots and its exact share M w / W.
  */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (rng_state * 0x2545f4914f6cdd1dULL) >> 32;
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Median time of @runs builds; -1 on error. */
 static double time_build(const struct xlb_maglev_backend *b, size_t n, uint32_t m, uint32_t *t,

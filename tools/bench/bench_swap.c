@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "xlb.h"
+#include "bench_util.h"
 
 /*
  * Usage: bench_swap [RUNS]. For N = 1, 10, 100, 1000 VIPs with M = 65537, the time to swap in
@@ -28,29 +29,9 @@
 #define NSRC 8
 #define MAX_N 1000
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (rng_state * 0x2545f4914f6cdd1dULL) >> 32;
-}
-
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return now_us() / 1e3;
 }
 
 static double median(double *d, int n)
