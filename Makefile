@@ -89,7 +89,7 @@ help:
 	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps, health, control plane; $(BUILD)/bench.json'
 	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
-	@echo 'make install    install binaries, BPF objects, man pages, completion, systemd unit'
+	@echo 'make install    install binaries (BPF objects inside), man pages, completion, systemd unit'
 	@echo 'make clean      remove $(BUILD)/'
 	@echo 'V=1             show full commands'
 
@@ -100,7 +100,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # libxlb (normal and sanitized)
 $(BUILD)/lib/%.o: user/lib/%.c $(USER_HDRS) $(BPF_SKELS) | $(BUILD)/lib
@@ -223,11 +223,10 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/xlb \
+	install -d $(DESTDIR)$(PREFIX)/sbin \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/xlb
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 $(filter-out %/bench.bpf.o,$(BPF_OBJS)) $(DESTDIR)$(PREFIX)/lib/xlb/
 	install -m 0644 user/xlbd/xlbd.example.json $(DESTDIR)/etc/xlb/xlbd.json.example
 	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard user/xlb/xlb.bash-completion),install -m 0644 user/xlb/xlb.bash-completion \

@@ -132,7 +132,7 @@ static void make_inner(void)
 }
 
 static int failures;
-static struct decap *skel;
+static struct decap_bpf *skel;
 
 static void counters(__u64 out[XLB_DECAP__MAX])
 {
@@ -208,16 +208,16 @@ int main(void)
 	int err;
 
 	libbpf_set_print(NULL);
-	skel = decap__open();
+	skel = decap_bpf__open();
 	if (!skel) {
 		printf("not ok - decap fixture: open the object # %s\n", strerror(errno));
 		return 1;
 	}
 	skel->rodata->gue_port = GUE_PORT;
-	err = decap__load(skel);
+	err = decap_bpf__load(skel);
 	if (err) {
 		printf("not ok - decap fixture: load the object # %s\n", strerror(-err));
-		decap__destroy(skel);
+		decap_bpf__destroy(skel);
 		return 1;
 	}
 	make_inner();
@@ -342,6 +342,6 @@ int main(void)
 	put(&in, inner4.b, 28);
 	run_case("ARP untouched", &in, XLB_DECAP_PASS_NOT_IP, NULL);
 
-	decap__destroy(skel);
+	decap_bpf__destroy(skel);
 	return failures ? 1 : 0;
 }

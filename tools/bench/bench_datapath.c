@@ -76,7 +76,7 @@ static __u32 frame(__u8 *b, int family, const char *src, const char *dst, __u16 
 }
 
 struct ctx {
-	struct bench *sk;
+	struct bench_bpf *sk;
 	int wrapper_fd, jmp_fd, frame_fd;
 	__u32 repeat;
 };
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
-	c.sk = bench__open_and_load();
+	c.sk = bench_bpf__open_and_load();
 	if (!c.sk) {
 		fprintf(stderr, "bench_datapath: cannot load the wrapper: %s\n", strerror(errno));
 		goto out;
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	bench__destroy(c.sk);
+	bench_bpf__destroy(c.sk);
 	xlb__close(x, true);
 	return rc;
 }

@@ -37,23 +37,23 @@ static void usage(FILE *f)
 
 static int do_attach(int ifindex, const char *ifname, long gue_port, __u32 mode, bool force)
 {
-	struct decap *skel;
+	struct decap_bpf *skel;
 	__u32 flags = mode | (force ? 0 : XDP_FLAGS_UPDATE_IF_NOEXIST);
 	int err;
 
-	skel = decap__open();
+	skel = decap_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "Error: open decap object: %s\n", strerror(errno));
 		return 1;
 	}
 	skel->rodata->gue_port = gue_port;
-	err = decap__load(skel);
+	err = decap_bpf__load(skel);
 	if (!err)
 		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xlb_decap), flags, NULL);
 	if (err)
 		fprintf(stderr, "Error: attach decap on %s: %s%s\n", ifname, strerror(-err),
 			err == -EBUSY || err == -EEXIST ? " (a program is attached; --force)" : "");
-	decap__destroy(skel);
+	decap_bpf__destroy(skel);
 	return err ? 1 : 0;
 }
 

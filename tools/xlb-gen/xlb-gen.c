@@ -59,7 +59,7 @@ struct gen_run {
 	double rate;			/* frames per second over all threads; 0 = unlimited */
 	double interval;
 	bool json, verbose;
-	struct xlb_gen *skel;
+	struct xlb_gen_bpf *skel;
 	struct timespec t0;
 };
 
@@ -318,13 +318,13 @@ static int live_open(struct gen_run *r, const char **why)
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = r->batch);
 	int err;
 
-	r->skel = xlb_gen__open();
+	r->skel = xlb_gen_bpf__open();
 	if (!r->skel) {
 		*why = "open of the BPF object";
 		return -errno;
 	}
 	r->skel->bss->gen_cfg = r->cfg;
-	err = xlb_gen__load(r->skel);
+	err = xlb_gen_bpf__load(r->skel);
 	if (err) {
 		*why = "load of the XDP program";
 		return err;
@@ -723,7 +723,7 @@ int main(int argc, char **argv)
 			/* Kernels before 5.18 (or a sandbox) refuse live frames: say so, go on. */
 			pr_info("xlb-gen: live frames refused (%s: %s): using AF_PACKET\n", why,
 				strerror(-err));
-			xlb_gen__destroy(r.skel);
+			xlb_gen_bpf__destroy(r.skel);
 			r.skel = NULL;
 		}
 		r.engine = err ? ENGINE_PACKET : ENGINE_LIVE;
@@ -831,7 +831,7 @@ int main(int argc, char **argv)
 		ret = 1;
 out:
 	json_decref(intervals);
-	xlb_gen__destroy(r.skel);
+	xlb_gen_bpf__destroy(r.skel);
 	free(r.frame);
 	return ret;
 }

@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	struct row *outer = NULL, *inner = NULL;
 	int c, ifindex, err, n_out = 0, n_in = 0, ret = 1;
 	struct timespec t0, t1;
-	struct sink *skel = NULL;
+	struct sink_bpf *skel = NULL;
 	struct bpf_program *prog;
 	unsigned long long total = 0;
 	bool attached = false;
@@ -255,14 +255,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	skel = sink__open();
+	skel = sink_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "Error: open sink object: %s\n", strerror(errno));
 		goto out;
 	}
 	skel->rodata->verdict = pass ? XDP_PASS : XDP_DROP;
 	skel->rodata->gue_port = gue_port;
-	err = sink__load(skel);
+	err = sink_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "Error: load sink object: %s\n", strerror(-err));
 		goto out;
@@ -324,6 +324,6 @@ out:
 		bpf_xdp_detach(ifindex, flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 	free(outer);
 	free(inner);
-	sink__destroy(skel);
+	sink_bpf__destroy(skel);
 	return ret;
 }

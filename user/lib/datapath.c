@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,54 +22,45 @@
 #include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
-/*
- * The generated skeleton is named after bpf/xlb.bpf.c and would collide with libxlb's own
- * struct xlb and xlb__open/attach/detach: rename its symbols for this file.
- */
-#define xlb xlb_skel
-#define xlb__open xlb_skel__open
-#define xlb__open_opts xlb_skel__open_opts
-#define xlb__load xlb_skel__load
-#define xlb__open_and_load xlb_skel__open_and_load
-#define xlb__attach xlb_skel__attach
-#define xlb__detach xlb_skel__detach
-#define xlb__destroy xlb_skel__destroy
-#define xlb__create_skeleton xlb_skel__create_skeleton
-#define xlb__elf_bytes xlb_skel__elf_bytes
-#define xlb__assert xlb_skel__assert
-#include "xlb.skel.h"
-#undef xlb
-#undef xlb__open
-#undef xlb__open_opts
-#undef xlb__load
-#undef xlb__open_and_load
-#undef xlb__attach
-#undef xlb__detach
-#undef xlb__destroy
-#undef xlb__create_skeleton
-#undef xlb__elf_bytes
-#undef xlb__assert
-
+#include "xlb.skel.h"	/* struct xlb_bpf: bpf/xlb.bpf.c */
 #include "xlb.h"
 
 #define XLB_PROG_NAME "xlb_balancer"
 #define XLB_PROG_PIN "prog"
 #define XLB_MAX_IFACES 64
 
-/* Every map of the balancer, by the name it is pinned under. */
-static const char *const map_names[] = {
-	"xlb_vips",	     "xlb_backends",	 "xlb_maglev", "xlb_flows", "xlb_stats_vip",
-	"xlb_stats_backend", "xlb_stats_reason", "xlb_config", "xlb_flood",
-	"xlb_vip_meta",	     "xlb_ifmac",	 "xlb_icmp_bucket",
+/* How a map is sized at load time; a pinned one keeps the size it was created with. */
+enum map_sizing {
+	SIZED_FIXED,	/* as bpf/lib/maps.h declares it */
+	SIZED_VIPS,	/* indexed by vip id: xlb_open_opts.max_vips */
+	SIZED_BACKENDS,	/* indexed by backend id: xlb_open_opts.max_backends */
+	SIZED_FLOWS,	/* the flow table: xlb_open_opts.flow_table_size */
 };
-#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
+
+/* Every map of the balancer, pinned under its own name; the skeleton's member of that name. */
+#define PINNED(name, sizing) { #name, offsetof(struct xlb_bpf, maps.name), sizing }
+static const struct pinned_map {
+	const char *name;
+	size_t off;		/* of its struct bpf_map * in struct xlb_bpf */
+	enum map_sizing sizing;
+} pinned_maps[] = {
+	PINNED(xlb_vips, SIZED_VIPS),
+	PINNED(xlb_backends, SIZED_BACKENDS),
+	PINNED(xlb_maglev, SIZED_VIPS),
+	PINNED(xlb_flows, SIZED_FLOWS),
+	PINNED(xlb_stats_vip, SIZED_VIPS),
+	PINNED(xlb_stats_backend, SIZED_BACKENDS),
+	PINNED(xlb_stats_reason, SIZED_FIXED),
+	PINNED(xlb_config, SIZED_FIXED),
+	PINNED(xlb_flood, SIZED_FIXED),
+	PINNED(xlb_vip_meta, SIZED_FIXED),
+	PINNED(xlb_ifmac, SIZED_FIXED),
+	PINNED(xlb_icmp_bucket, SIZED_FIXED),
+};
+#define N_MAPS ARRAY_SIZE(pinned_maps)
 
 struct xlb {
-	struct xlb_skel *skel;	/* the embedded object (NULL when opened from opts->bpf_obj) */
-	struct bpf_object *obj;
-	struct bpf_program *prog;
-	int map_fds[N_MAPS];
-	int prog_fd;
+	struct xlb_bpf *skel;
 	bool adopted;
 	bool pin;
 	__u32 max_vips;		/* entries of the maps indexed by vip id, as loaded or adopted */
@@ -78,6 +70,14 @@ struct xlb {
 	int ifindexes[XLB_MAX_IFACES]; /* interfaces this handle attached */
 	int n_ifindexes;
 };
+
+/* The fd of map @name of handle @x (a member of the skeleton: a typo does not compile). */
+#define MAP_FD(x, name) bpf_map__fd((x)->skel->maps.name)
+
+static struct bpf_map *pinned_map(const struct xlb *x, size_t i)
+{
+	return *(struct bpf_map **)((char *)x->skel + pinned_maps[i].off);
+}
 
 /* Set while libxdp tries its dispatcher: its expected load failures are debug noise. */
 static bool quiet_libbpf;
@@ -113,14 +113,6 @@ static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static int map_index(const char *name)
-{
-	for (size_t i = 0; i < N_MAPS; i++)
-		if (!strcmp(map_names[i], name))
-			return (int)i;
-	return -1;
-}
-
 static void pin_path(const struct xlb *x, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", x->pin_dir, name);
@@ -132,31 +124,12 @@ static void unpin_all(struct xlb *x)
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < N_MAPS; i++) {
-		pin_path(x, map_names[i], path, sizeof(path));
+		pin_path(x, pinned_maps[i].name, path, sizeof(path));
 		unlink(path);
 	}
 	pin_path(x, XLB_PROG_PIN, path, sizeof(path));
 	unlink(path);
 	rmdir(x->pin_dir);
-}
-
-/*
- * Maps whose size is chosen at load time (the flow table, and the maps indexed by vip or
- * backend id): a pinned one keeps the size it was created with, whatever is asked now.
- * Returns 1 for the vip id maps, 2 for the backend id maps, 3 for the flow table, else 0.
- */
-static int sized_map(const char *name)
-{
-	static const char *const vip_maps[] = { "xlb_vips", "xlb_maglev", "xlb_stats_vip" };
-	static const char *const be_maps[] = { "xlb_backends", "xlb_stats_backend" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(vip_maps); i++)
-		if (!strcmp(name, vip_maps[i]))
-			return 1;
-	for (size_t i = 0; i < ARRAY_SIZE(be_maps); i++)
-		if (!strcmp(name, be_maps[i]))
-			return 2;
-	return strcmp(name, "xlb_flows") ? 0 : 3;
 }
 
 static __u32 map_size(int fd)
@@ -165,6 +138,12 @@ static __u32 map_size(int fd)
 	__u32 len = sizeof(info);
 
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+/* Sized together: the maps of one kind of id (the flow table has no partner). */
+static bool sized_with(const struct pinned_map *a, const struct pinned_map *b)
+{
+	return (a->sizing == SIZED_VIPS || a->sizing == SIZED_BACKENDS) && a->sizing == b->sizing;
 }
 
 /*
@@ -180,11 +159,11 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 	for (size_t i = 0; i < N_MAPS; i++)
 		fds[i] = -1;
 	for (size_t i = 0; i < N_MAPS; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(x->obj, map_names[i]);
+		struct bpf_map *m = pinned_map(x, i);
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
-		pin_path(x, map_names[i], path, sizeof(path));
+		pin_path(x, pinned_maps[i].name, path, sizeof(path));
 		fds[i] = bpf_obj_get(path);
 		if (fds[i] < 0) {
 			if (errno != ENOENT)
@@ -193,10 +172,11 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 			continue;
 		}
 		present++;
-		if (!m || bpf_obj_get_info_by_fd(fds[i], &info, &len) ||
+		if (bpf_obj_get_info_by_fd(fds[i], &info, &len) ||
 		    info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
 		    info.value_size != bpf_map__value_size(m) ||
-		    (!sized_map(map_names[i]) && info.max_entries != bpf_map__max_entries(m))) {
+		    (pinned_maps[i].sizing == SIZED_FIXED &&
+		     info.max_entries != bpf_map__max_entries(m))) {
 			pr_warn("xlb: pinned map %s does not match this program's layout", path);
 			err = -ESTALE;
 		}
@@ -205,22 +185,23 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 		return 0;
 	/* the maps of one kind of id were sized together: a mix is not a state of ours */
 	for (size_t i = 0; !err && i < N_MAPS; i++) {
-		for (size_t j = i + 1; sized_map(map_names[i]) % 3 && j < N_MAPS; j++) {
-			if (sized_map(map_names[i]) == sized_map(map_names[j]) &&
+		for (size_t j = i + 1; j < N_MAPS; j++) {
+			if (sized_with(&pinned_maps[i], &pinned_maps[j]) &&
 			    map_size(fds[i]) != map_size(fds[j])) {
-				pr_warn("xlb: pinned maps %s and %s differ in size", map_names[i],
-					map_names[j]);
+				pr_warn("xlb: pinned maps %s and %s differ in size", pinned_maps[i].name,
+					pinned_maps[j].name);
 				err = -ESTALE;
 				break;
 			}
 		}
 	}
-	if (!err) {
+	for (size_t i = 0; !err && i < N_MAPS; i++) {
 		struct xlb_config cfg = {};
 		__u32 zero = 0;
 
-		if (bpf_map_lookup_elem(fds[map_index("xlb_config")], &zero, &cfg) ||
-		    cfg.abi_version != XLB_ABI_VERSION) {
+		if (pinned_map(x, i) != x->skel->maps.xlb_config)
+			continue;
+		if (bpf_map_lookup_elem(fds[i], &zero, &cfg) || cfg.abi_version != XLB_ABI_VERSION) {
 			pr_warn("xlb: pinned state in %s has ABI version %u, this program %u",
 				x->pin_dir, cfg.abi_version, XLB_ABI_VERSION);
 			err = -ESTALE;
@@ -239,12 +220,30 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 
 static __u32 prog_id(int fd);
 
+/* The entries asked for map @i (0: as declared); false when out of range. */
+static bool wanted_size(const struct xlb_open_opts *opts, size_t i, __u32 *want)
+{
+	switch (pinned_maps[i].sizing) {
+	case SIZED_VIPS:
+		*want = opts->max_vips;
+		return *want <= XLB_MAX_VIPS_LIMIT && *want != 1;
+	case SIZED_BACKENDS:
+		*want = opts->max_backends;
+		return *want <= XLB_MAX_BACKENDS_LIMIT && *want != 1;
+	case SIZED_FLOWS:
+		*want = opts->flow_table_size;
+		return true;
+	default:
+		*want = 0;
+		return true;
+	}
+}
+
 struct xlb *xlb__open(const struct xlb_open_opts *opts)
 {
 	const char *dir = opts && opts->pin_dir ? opts->pin_dir : XLB_PIN_DIR;
 	int pinned[N_MAPS], err = 0, rc;
 	char path[PATH_MAX];
-	struct bpf_map *m;
 	struct xlb *x;
 
 	for (size_t i = 0; i < N_MAPS; i++)
@@ -252,9 +251,6 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return NULL;
-	for (size_t i = 0; i < N_MAPS; i++)
-		x->map_fds[i] = -1;
-	x->prog_fd = -1;
 	if (strlen(dir) >= sizeof(x->pin_dir)) {
 		err = -ENAMETOOLONG;
 		goto fail;
@@ -270,45 +266,23 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 
 	libbpf_set_print(libbpf_print);
 	libxdp_set_print(libxdp_print);
-	if (opts && opts->bpf_obj) {
-		x->obj = bpf_object__open_file(opts->bpf_obj, NULL);
-		if (!x->obj) {
-			err = -errno;
-			pr_warn("xlb: cannot open %s: %s", opts->bpf_obj, strerror(errno));
-			goto fail;
-		}
-	} else {
-		x->skel = xlb_skel__open();
-		if (!x->skel) {
-			err = -errno;
-			pr_warn("xlb: cannot open the embedded BPF object: %s", strerror(errno));
-			goto fail;
-		}
-		x->obj = x->skel->obj;
-	}
-	x->prog = bpf_object__find_program_by_name(x->obj, XLB_PROG_NAME);
-	if (!x->prog) {
-		err = -ENOENT;
-		pr_warn("xlb: program %s not found in the BPF object", XLB_PROG_NAME);
+	x->skel = xlb_bpf__open();
+	if (!x->skel) {
+		err = -errno;
+		pr_warn("xlb: cannot open the embedded BPF object: %s", strerror(errno));
 		goto fail;
 	}
-	m = bpf_object__find_map_by_name(x->obj, "xlb_flows");
-	if (m && opts && opts->flow_table_size)
-		bpf_map__set_max_entries(m, opts->flow_table_size);
-	/* the id-indexed maps sized as asked (adopted maps keep theirs: bpf_map__reuse_fd()) */
+	/* the maps sized as asked (adopted maps keep theirs: bpf_map__reuse_fd()) */
 	for (size_t i = 0; opts && i < N_MAPS; i++) {
-		__u32 want = sized_map(map_names[i]) == 1 ? opts->max_vips :
-			     sized_map(map_names[i]) == 2 ? opts->max_backends : 0;
+		__u32 want;
 
-		if (want > (sized_map(map_names[i]) == 1 ? XLB_MAX_VIPS_LIMIT : XLB_MAX_BACKENDS_LIMIT) ||
-		    (want && want < 2)) {
+		if (!wanted_size(opts, i, &want)) {
 			err = -EINVAL;
-			pr_warn("xlb: %u entries for %s: out of range", want, map_names[i]);
+			pr_warn("xlb: %u entries for %s: out of range", want, pinned_maps[i].name);
 			goto fail;
 		}
-		m = bpf_object__find_map_by_name(x->obj, map_names[i]);
-		if (m && want)
-			bpf_map__set_max_entries(m, want);
+		if (want)
+			bpf_map__set_max_entries(pinned_map(x, i), want);
 	}
 
 	if (x->pin) {
@@ -324,11 +298,10 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 		rc = open_pinned(x, pinned);
 		if (rc == 1) {
 			for (size_t i = 0; i < N_MAPS; i++) {
-				m = bpf_object__find_map_by_name(x->obj, map_names[i]);
-				err = bpf_map__reuse_fd(m, pinned[i]);
+				err = bpf_map__reuse_fd(pinned_map(x, i), pinned[i]);
 				if (err) {
-					pr_warn("xlb: cannot reuse pinned map %s: %s", map_names[i],
-						strerror(-err));
+					pr_warn("xlb: cannot reuse pinned map %s: %s",
+						pinned_maps[i].name, strerror(-err));
 					goto fail;
 				}
 			}
@@ -340,23 +313,13 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 		}
 	}
 
-	err = bpf_object__load(x->obj);
+	err = xlb_bpf__load(x->skel);
 	if (err) {
 		pr_warn("xlb: cannot load the BPF program: %s", strerror(-err));
 		goto fail;
 	}
-	x->prog_fd = bpf_program__fd(x->prog);
-	for (size_t i = 0; i < N_MAPS; i++) {
-		m = bpf_object__find_map_by_name(x->obj, map_names[i]);
-		x->map_fds[i] = m ? bpf_map__fd(m) : -1;
-		if (x->map_fds[i] < 0) {
-			err = -ENOENT;
-			pr_warn("xlb: map %s missing from the BPF object", map_names[i]);
-			goto fail;
-		}
-	}
-	x->max_vips = bpf_map__max_entries(bpf_object__find_map_by_name(x->obj, "xlb_maglev"));
-	x->max_backends = bpf_map__max_entries(bpf_object__find_map_by_name(x->obj, "xlb_backends"));
+	x->max_vips = bpf_map__max_entries(x->skel->maps.xlb_maglev);
+	x->max_backends = bpf_map__max_entries(x->skel->maps.xlb_backends);
 	if (!x->adopted) {
 		struct xlb_config cfg = { .gue_port = XLB_GUE_PORT_DEFAULT };
 
@@ -371,9 +334,9 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 			goto fail;
 		}
 		for (size_t i = 0; i < N_MAPS && !x->adopted; i++) {
-			pin_path(x, map_names[i], path, sizeof(path));
+			pin_path(x, pinned_maps[i].name, path, sizeof(path));
 			unlink(path);
-			if (bpf_obj_pin(x->map_fds[i], path)) {
+			if (bpf_obj_pin(bpf_map__fd(pinned_map(x, i)), path)) {
 				err = -errno;
 				pr_warn("xlb: cannot pin %s: %s", path, strerror(errno));
 				goto fail;
@@ -381,7 +344,7 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 		}
 		pin_path(x, XLB_PROG_PIN, path, sizeof(path));
 		unlink(path);
-		if (bpf_obj_pin(x->prog_fd, path)) {
+		if (bpf_obj_pin(xlb__prog_fd(x), path)) {
 			err = -errno;
 			pr_warn("xlb: cannot pin %s: %s", path, strerror(errno));
 			goto fail;
@@ -397,10 +360,7 @@ fail:
 	for (size_t i = 0; i < N_MAPS; i++)
 		if (pinned[i] >= 0)
 			close(pinned[i]);
-	if (x->skel)
-		xlb_skel__destroy(x->skel);
-	else if (x->obj)
-		bpf_object__close(x->obj);
+	xlb_bpf__destroy(x->skel);
 	free(x);
 	errno = err < 0 ? -err : EINVAL;
 	return NULL;
@@ -479,7 +439,7 @@ static __u32 prog_id(int fd)
  */
 static void ifmac_set(const struct xlb *x, int ifindex)
 {
-	int fd = x->map_fds[map_index("xlb_ifmac")], s;
+	int fd = MAP_FD(x, xlb_ifmac), s;
 	__u32 slot = (__u32)ifindex % XLB_IFMAC_SLOTS, flags, id;
 	struct xlb_ifmac v = { .ifindex = (__u32)ifindex }, cur = {};
 	struct ifreq ifr = {};
@@ -509,7 +469,7 @@ static void ifmac_set(const struct xlb *x, int ifindex)
 /* Forget @ifindex's MAC when the balancer leaves it. */
 static void ifmac_clear(const struct xlb *x, int ifindex)
 {
-	int fd = x->map_fds[map_index("xlb_ifmac")];
+	int fd = MAP_FD(x, xlb_ifmac);
 	__u32 slot = (__u32)ifindex % XLB_IFMAC_SLOTS;
 	struct xlb_ifmac cur = {}, none = {};
 
@@ -542,7 +502,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		return -ENODEV;
 	}
 	cur = attached_id(ifindex, &cur_flags);
-	if (cur && cur_flags != flags && (cur == prog_id(x->prog_fd) || is_xlb_prog(cur))) {
+	if (cur && cur_flags != flags && (cur == prog_id(xlb__prog_fd(x)) || is_xlb_prog(cur))) {
 		/*
 		 * Another mode was asked for (config changed): a program cannot change mode in
 		 * place, so detach it and attach anew; packets of the moment in between reach the
@@ -558,7 +518,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		}
 		cur = 0;
 	}
-	if (cur && cur == prog_id(x->prog_fd)) {
+	if (cur && cur == prog_id(xlb__prog_fd(x))) {
 		remember_ifindex(x, ifindex);
 		return 0;
 	}
@@ -575,7 +535,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		if (old_fd < 0)
 			return -errno;
 		ao.old_prog_fd = old_fd;
-		err = bpf_xdp_attach(ifindex, x->prog_fd, cur_flags | XDP_FLAGS_REPLACE, &ao);
+		err = bpf_xdp_attach(ifindex, xlb__prog_fd(x), cur_flags | XDP_FLAGS_REPLACE, &ao);
 		close(old_fd);
 		if (err) {
 			pr_warn("xlb: cannot replace the program on %s: %s", ifname, strerror(-err));
@@ -590,7 +550,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 	{
 		enum xdp_attach_mode xm = mode == XLB_ATTACH_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
 		struct xdp_program *xp;
-		int fd = dup(x->prog_fd);
+		int fd = dup(xlb__prog_fd(x));
 
 		quiet_libbpf = true;
 		xp = fd >= 0 ? xdp_program__from_fd(fd) : NULL;
@@ -612,7 +572,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		pr_debug("xlb: libxdp attach on %s failed (%s), attaching directly", ifname,
 			 strerror(err < 0 ? -err : EINVAL));
 	}
-	err = bpf_xdp_attach(ifindex, x->prog_fd, flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	err = bpf_xdp_attach(ifindex, xlb__prog_fd(x), flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 	if (err) {
 		pr_warn("xlb: cannot attach to %s: %s", ifname, strerror(-err));
 		return err;
@@ -634,7 +594,7 @@ static bool uses_our_maps(const struct xlb *x, __u32 id)
 	bool ret = false;
 	int fd;
 
-	if (bpf_obj_get_info_by_fd(x->map_fds[map_index("xlb_config")], &minfo, &mlen))
+	if (bpf_obj_get_info_by_fd(MAP_FD(x, xlb_config), &minfo, &mlen))
 		return false;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
@@ -658,7 +618,7 @@ static int detach_ifindex(const struct xlb *x, int ifindex)
 	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
 	int fd, err;
 
-	if (!id || (id != prog_id(x->prog_fd) && id != x->old_prog_id && !uses_our_maps(x, id)))
+	if (!id || (id != prog_id(xlb__prog_fd(x)) && id != x->old_prog_id && !uses_our_maps(x, id)))
 		return 0;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
@@ -703,28 +663,21 @@ void xlb__close(struct xlb *x, bool unpin)
 		if (x->pin)
 			unpin_all(x);
 	}
-	if (x->skel)
-		xlb_skel__destroy(x->skel);
-	else
-		bpf_object__close(x->obj);
+	xlb_bpf__destroy(x->skel);
 	free(x);
 }
 
 int xlb__prog_fd(const struct xlb *x)
 {
-	return x->prog_fd;
+	return bpf_program__fd(x->skel->progs.xlb_balancer);
 }
 
 int xlb__map_fd(const struct xlb *x, const char *name)
 {
-	int i = map_index(name);
-
-	return i < 0 ? -ENOENT : x->map_fds[i];
-}
-
-static int mfd(const struct xlb *x, const char *name)
-{
-	return x->map_fds[map_index(name)];
+	for (size_t i = 0; i < N_MAPS; i++)
+		if (!strcmp(pinned_maps[i].name, name))
+			return bpf_map__fd(pinned_map(x, i));
+	return -ENOENT;
 }
 
 static int ret_errno(int rc)
@@ -736,7 +689,7 @@ int xlb__config_get(struct xlb *x, struct xlb_config *cfg)
 {
 	__u32 zero = 0;
 
-	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_config"), &zero, cfg));
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_config), &zero, cfg));
 }
 
 int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
@@ -752,7 +705,7 @@ int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
 	if (!c.icmp_burst)
 		c.icmp_burst = XLB_ICMP_BURST_DEFAULT;
 	c.abi_version = XLB_ABI_VERSION;
-	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_config"), &zero, &c, BPF_ANY));
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_config), &zero, &c, BPF_ANY));
 }
 
 static void vip_meta_add(struct xlb_vip_meta *meta, const struct xlb_vip_key *key)
@@ -774,7 +727,7 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t 
 {
 	struct xlb_vip_key key, next;
 	struct xlb_vip_meta meta = {};
-	int fd = mfd(x, "xlb_vips");
+	int fd = MAP_FD(x, xlb_vips);
 	void *prev = NULL;
 	__u32 zero = 0;
 
@@ -787,7 +740,7 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t 
 	}
 	if (errno != ENOENT)
 		return -errno;
-	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vip_meta"), &zero, &meta, BPF_ANY));
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vip_meta), &zero, &meta, BPF_ANY));
 }
 
 static int vip_check(const struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
@@ -822,18 +775,18 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 	if (err)
 		return err;
 	if (n == 1)
-		return ret_errno(bpf_map_update_elem(mfd(x, "xlb_vips"), keys, vips, BPF_ANY));
-	return ret_errno(bpf_map_update_batch(mfd(x, "xlb_vips"), keys, vips, &count, &o));
+		return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vips), keys, vips, BPF_ANY));
+	return ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_vips), keys, vips, &count, &o));
 }
 
 int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip)
 {
-	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_vips"), key, vip));
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_vips), key, vip));
 }
 
 int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
 {
-	int err = ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), key));
+	int err = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), key));
 
 	if (!err)
 		err = vip_meta_sync(x, NULL, 0);
@@ -846,7 +799,7 @@ int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
 
 	/* one by one (a key already gone must not stop the others), then one walk */
 	for (size_t i = 0; i < n; i++) {
-		e = ret_errno(bpf_map_delete_elem(mfd(x, "xlb_vips"), &keys[i]));
+		e = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), &keys[i]));
 		if (e && e != -ENOENT && !err)
 			err = e;
 	}
@@ -859,7 +812,7 @@ int xlb_vip__foreach(struct xlb *x,
 		     void *ctx)
 {
 	struct xlb_vip_key key, next;
-	int fd = mfd(x, "xlb_vips"), rc;
+	int fd = MAP_FD(x, xlb_vips), rc;
 	struct xlb_vip vip;
 	void *prev = NULL;
 
@@ -881,7 +834,7 @@ int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be)
 		return -EINVAL;
 	if (be->family != XLB_AF_INET && be->family != XLB_AF_INET6)
 		return -EINVAL;
-	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, be, BPF_ANY));
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_backends), &id, be, BPF_ANY));
 }
 
 int xlb_backend__set_batch(struct xlb *x, const __u32 *ids, const struct xlb_backend *bes,
@@ -896,14 +849,14 @@ int xlb_backend__set_batch(struct xlb *x, const __u32 *ids, const struct xlb_bac
 			return -EINVAL;
 	if (n == 1)
 		return xlb_backend__set(x, ids[0], bes);
-	return n ? ret_errno(bpf_map_update_batch(mfd(x, "xlb_backends"), ids, bes, &count, &o)) : 0;
+	return n ? ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_backends), ids, bes, &count, &o)) : 0;
 }
 
 int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be)
 {
 	if (id >= x->max_backends)
 		return -EINVAL;
-	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_backends"), &id, be));
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_backends), &id, be));
 }
 
 int xlb_backend__clear(struct xlb *x, __u32 id)
@@ -912,7 +865,7 @@ int xlb_backend__clear(struct xlb *x, __u32 id)
 
 	if (id == XLB_BACKEND_NONE || id >= x->max_backends)
 		return -EINVAL;
-	return ret_errno(bpf_map_update_elem(mfd(x, "xlb_backends"), &id, &be, BPF_ANY));
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_backends), &id, &be, BPF_ANY));
 }
 
 /*
@@ -976,7 +929,7 @@ static int swap_chunk(struct xlb *x, const __u32 *keys, const int *fds, __u32 k,
 	__u32 count = k;
 	int err;
 
-	err = ret_errno(bpf_map_update_batch(mfd(x, "xlb_maglev"), keys, fds, &count, &o));
+	err = ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_maglev), keys, fds, &count, &o));
 	/* on failure the kernel reports how many leading elements it applied */
 	*done += err ? (count <= k ? count : 0) : k;
 	if (err)
@@ -1072,7 +1025,7 @@ int xlb_vip__get_table(struct xlb *x, __u32 vip_id, __u32 *table, __u32 cap)
 
 	if (vip_id >= x->max_vips)
 		return -EINVAL;
-	if (bpf_map_lookup_elem(mfd(x, "xlb_maglev"), &vip_id, &inner_id))
+	if (bpf_map_lookup_elem(MAP_FD(x, xlb_maglev), &vip_id, &inner_id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
@@ -1107,7 +1060,7 @@ int xlb_vip__clear_table(struct xlb *x, __u32 vip_id)
 {
 	if (vip_id >= x->max_vips)
 		return -EINVAL;
-	if (bpf_map_delete_elem(mfd(x, "xlb_maglev"), &vip_id) && errno != ENOENT)
+	if (bpf_map_delete_elem(MAP_FD(x, xlb_maglev), &vip_id) && errno != ENOENT)
 		return -errno;
 	return 0;
 }
@@ -1125,7 +1078,7 @@ int xlb_vip__clear_tables(struct xlb *x, const __u32 *ids, size_t n)
 	/* one BPF_MAP_DELETE_BATCH waits for one grace period, not one per table */
 	while (done < n) {
 		count = n - done;
-		err = ret_errno(bpf_map_delete_batch(mfd(x, "xlb_maglev"), ids + done, &count, &o));
+		err = ret_errno(bpf_map_delete_batch(MAP_FD(x, xlb_maglev), ids + done, &count, &o));
 		done += count;
 		if (err == -ENOENT) {
 			done++;	/* a VIP without a table: skip it, clear the rest */
@@ -1181,14 +1134,14 @@ int xlb_stats__vip(struct xlb *x, __u32 vip_id, struct xlb_counters *out)
 {
 	if (vip_id >= x->max_vips)
 		return -EINVAL;
-	return percpu_sum(mfd(x, "xlb_stats_vip"), vip_id, (__u64 *)out, 3);
+	return percpu_sum(MAP_FD(x, xlb_stats_vip), vip_id, (__u64 *)out, 3);
 }
 
 int xlb_stats__backend(struct xlb *x, __u32 id, struct xlb_counters *out)
 {
 	if (id >= x->max_backends)
 		return -EINVAL;
-	return percpu_sum(mfd(x, "xlb_stats_backend"), id, (__u64 *)out, 3);
+	return percpu_sum(MAP_FD(x, xlb_stats_backend), id, (__u64 *)out, 3);
 }
 
 /* Keys per BPF_MAP_LOOKUP_BATCH of a range read: bounds its buffer (keys x CPUs x value). */
@@ -1239,20 +1192,20 @@ int xlb_stats__vip_range(struct xlb *x, __u32 lo, __u32 count, struct xlb_counte
 {
 	if (lo >= x->max_vips || count > x->max_vips - lo)
 		return -EINVAL;
-	return percpu_sum_ids(mfd(x, "xlb_stats_vip"), lo, count, (__u64 *)out, 3);
+	return percpu_sum_ids(MAP_FD(x, xlb_stats_vip), lo, count, (__u64 *)out, 3);
 }
 
 int xlb_stats__backend_range(struct xlb *x, __u32 lo, __u32 count, struct xlb_counters *out)
 {
 	if (lo >= x->max_backends || count > x->max_backends - lo)
 		return -EINVAL;
-	return percpu_sum_ids(mfd(x, "xlb_stats_backend"), lo, count, (__u64 *)out, 3);
+	return percpu_sum_ids(MAP_FD(x, xlb_stats_backend), lo, count, (__u64 *)out, 3);
 }
 
 int xlb_stats__reasons(struct xlb *x, struct xlb_reason_counters out[XLB_R__MAX])
 {
 	for (__u32 r = 0; r < XLB_R__MAX; r++) {
-		int err = percpu_sum(mfd(x, "xlb_stats_reason"), r, (__u64 *)&out[r], 2);
+		int err = percpu_sum(MAP_FD(x, xlb_stats_reason), r, (__u64 *)&out[r], 2);
 
 		if (err)
 			return err;
@@ -1321,28 +1274,28 @@ int xlb_stats__vips(struct xlb *x, __u32 n, struct xlb_counters *out)
 {
 	if (n > x->max_vips)
 		return -EINVAL;
-	return percpu_sum_range(mfd(x, "xlb_stats_vip"), n, (__u64 *)out, 3);
+	return percpu_sum_range(MAP_FD(x, xlb_stats_vip), n, (__u64 *)out, 3);
 }
 
 int xlb_stats__backends(struct xlb *x, __u32 n, struct xlb_counters *out)
 {
 	if (n > x->max_backends)
 		return -EINVAL;
-	return percpu_sum_range(mfd(x, "xlb_stats_backend"), n, (__u64 *)out, 3);
+	return percpu_sum_range(MAP_FD(x, xlb_stats_backend), n, (__u64 *)out, 3);
 }
 
 int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id)
 {
 	if (vip_id >= x->max_vips)
 		return -EINVAL;
-	return percpu_clear(mfd(x, "xlb_stats_vip"), vip_id, 3);
+	return percpu_clear(MAP_FD(x, xlb_stats_vip), vip_id, 3);
 }
 
 int xlb_stats__clear_backend(struct xlb *x, __u32 id)
 {
 	if (id >= x->max_backends)
 		return -EINVAL;
-	return percpu_clear(mfd(x, "xlb_stats_backend"), id, 3);
+	return percpu_clear(MAP_FD(x, xlb_stats_backend), id, 3);
 }
 
 const char *xlb_reason_name(unsigned int reason)
@@ -1355,7 +1308,7 @@ const char *xlb_reason_name(unsigned int reason)
 
 int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f)
 {
-	return ret_errno(bpf_map_lookup_elem(mfd(x, "xlb_flows"), k, f));
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_flows), k, f));
 }
 
 /* Count the flows by batches of keys (one syscall per 4096 entries); -errno when unsupported. */
@@ -1394,7 +1347,7 @@ static int flow_count_batch(int fd, __u64 *n)
 int xlb_flow__count(struct xlb *x, __u64 *n)
 {
 	struct xlb_flow_key key, next;
-	int fd = mfd(x, "xlb_flows");
+	int fd = MAP_FD(x, xlb_flows);
 	void *prev = NULL;
 
 	if (!flow_count_batch(fd, n))

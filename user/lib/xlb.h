@@ -39,7 +39,6 @@ enum xlb_attach_mode {
 struct xlb_open_opts {
 	const char *pin_dir;	/* NULL = XLB_PIN_DIR; "" = do not pin (tests) */
 	const char *bpffs_root;	/* NULL = XLB_BPFFS_ROOT; see xlb_bpffs_ensure() */
-	const char *bpf_obj;	/* NULL = the embedded skeleton object */
 	__u32 flow_table_size;	/* 0 = XLB_FLOWS_DEFAULT; ignored when adopting */
 	__u32 max_vips;		/* vip ids 0 .. max_vips-1; 0 = XLB_MAX_VIPS; ignored when adopting */
 	__u32 max_backends;	/* backend ids 1 .. max_backends-1; 0 = XLB_MAX_BACKENDS; likewise */
