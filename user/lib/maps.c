@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * libxlb: program the balancer's maps: the config entry, VIPs (with the address filter
+ * xlb_vip_meta kept ahead of them), backends, and the flow table's entries.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "datapath.h"
+
+int xlb__config_get(struct xlb *x, struct xlb_config *cfg)
+{
+	__u32 zero = 0;
+
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_config), &zero, cfg));
+}
+
+int xlb__config_set(struct xlb *x, const struct xlb_config *cfg)
+{
+	struct xlb_config c = *cfg;
+	__u32 zero = 0;
+
+	if (c.encap_src4_bits > 16)
+		return -EINVAL;
+	/* the too-big reply limit is never off: 0 stands for the default, written as such */
+	if (!c.icmp_rate)
+		c.icmp_rate = XLB_ICMP_RATE_DEFAULT;
+	if (!c.icmp_burst)
+		c.icmp_burst = XLB_ICMP_BURST_DEFAULT;
+	c.abi_version = XLB_ABI_VERSION;
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_config), &zero, &c, BPF_ANY));
+}
+
+static void vip_meta_add(struct xlb_vip_meta *meta, const struct xlb_vip_key *key)
+{
+	__u32 bit = xlb_vip_filter_bit(key->addr);
+
+	meta->addr_filter[bit / 64] |= 1ULL << (bit % 64);
+	if (!key->port)
+		meta->all_ports |= xlb_all_ports_bit(key->family, key->proto);
+}
+
+/*
+ * Recompute xlb_vip_meta from xlb_vips (plus @extra, the @n keys about to be added): a filter
+ * bit is set before the VIP it announces appears, and cleared only after the last one is gone,
+ * so the datapath never skips a live VIP. One walk of xlb_vips: callers changing many VIPs
+ * batch them (xlb_vip__set_batch()) rather than paying a walk per VIP.
+ */
+static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t n)
+{
+	struct xlb_vip_key key, next;
+	struct xlb_vip_meta meta = {};
+	int fd = MAP_FD(x, xlb_vips);
+	void *prev = NULL;
+	__u32 zero = 0;
+
+	for (size_t i = 0; i < n; i++)
+		vip_meta_add(&meta, &extra[i]);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		vip_meta_add(&meta, &key);
+	}
+	if (errno != ENOENT)
+		return -errno;
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vip_meta), &zero, &meta, BPF_ANY));
+}
+
+static int vip_check(const struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+{
+	if (vip->id >= x->max_vips || vip->mode >= XLB_MODE__MAX)
+		return -EINVAL;
+	if (key->family != XLB_AF_INET && key->family != XLB_AF_INET6)
+		return -EINVAL;
+	return 0;
+}
+
+int xlb_vip__set(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+{
+	return xlb_vip__set_batch(x, key, vip, 1);
+}
+
+int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const struct xlb_vip *vips,
+		       size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 count = n;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		err = vip_check(x, &keys[i], &vips[i]);
+		if (err)
+			return err;
+	}
+	if (!n)
+		return 0;
+	err = vip_meta_sync(x, keys, n);
+	if (err)
+		return err;
+	if (n == 1)
+		return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vips), keys, vips, BPF_ANY));
+	return ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_vips), keys, vips, &count, &o));
+}
+
+int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip)
+{
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_vips), key, vip));
+}
+
+int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
+{
+	int err = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), key));
+
+	if (!err)
+		err = vip_meta_sync(x, NULL, 0);
+	return err;
+}
+
+int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
+{
+	int err = 0, e;
+
+	/* one by one (a key already gone must not stop the others), then one walk */
+	for (size_t i = 0; i < n; i++) {
+		e = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), &keys[i]));
+		if (e && e != -ENOENT && !err)
+			err = e;
+	}
+	e = n ? vip_meta_sync(x, NULL, 0) : 0;
+	return err ? err : e;
+}
+
+int xlb_vip__foreach(struct xlb *x,
+		     int (*cb)(const struct xlb_vip_key *key, const struct xlb_vip *vip, void *ctx),
+		     void *ctx)
+{
+	struct xlb_vip_key key, next;
+	int fd = MAP_FD(x, xlb_vips), rc;
+	struct xlb_vip vip;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &vip))
+			continue; /* deleted meanwhile */
+		rc = cb(&key, &vip, ctx);
+		if (rc)
+			return rc;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int xlb_backend__set(struct xlb *x, __u32 id, const struct xlb_backend *be)
+{
+	if (id == XLB_BACKEND_NONE || id >= x->max_backends)
+		return -EINVAL;
+	if (be->family != XLB_AF_INET && be->family != XLB_AF_INET6)
+		return -EINVAL;
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_backends), &id, be, BPF_ANY));
+}
+
+int xlb_backend__set_batch(struct xlb *x, const __u32 *ids, const struct xlb_backend *bes,
+			   size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 count = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == XLB_BACKEND_NONE || ids[i] >= x->max_backends ||
+		    (bes[i].family != XLB_AF_INET && bes[i].family != XLB_AF_INET6))
+			return -EINVAL;
+	if (n == 1)
+		return xlb_backend__set(x, ids[0], bes);
+	if (!n)
+		return 0;
+	return ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_backends), ids, bes, &count, &o));
+}
+
+int xlb_backend__get(struct xlb *x, __u32 id, struct xlb_backend *be)
+{
+	if (id >= x->max_backends)
+		return -EINVAL;
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_backends), &id, be));
+}
+
+int xlb_backend__clear(struct xlb *x, __u32 id)
+{
+	struct xlb_backend be = {};
+
+	if (id == XLB_BACKEND_NONE || id >= x->max_backends)
+		return -EINVAL;
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_backends), &id, &be, BPF_ANY));
+}
+
+int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f)
+{
+	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_flows), k, f));
+}
+
+/* Count the flows by batches of keys (one syscall per 4096 entries); -errno when unsupported. */
+static int flow_count_batch(int fd, __u64 *n)
+{
+	const __u32 chunk = 4096;
+	struct xlb_flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct xlb_flow *vals = calloc(chunk, sizeof(*vals));
+	__u32 in = 0, out, count;
+	bool first = true;
+	int err = -ENOMEM;
+
+	*n = 0;
+	while (keys && vals) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		*n += count;
+		if (err) {
+			err = 0; /* ENOENT: the end */
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int xlb_flow__count(struct xlb *x, __u64 *n)
+{
+	struct xlb_flow_key key, next;
+	int fd = MAP_FD(x, xlb_flows);
+	void *prev = NULL;
+
+	if (!flow_count_batch(fd, n))
+		return 0;
+	*n = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		(*n)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+void xlb_flow_key__init(struct xlb_flow_key *k, int family, const void *src, const void *dst,
+			__u16 sport, __u16 dport, __u8 proto)
+{
+	size_t alen = family == XLB_AF_INET6 ? 16 : 4;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, src, alen);
+	memcpy(k->dst, dst, alen);
+	k->sport = htons(sport);
+	k->dport = htons(dport);
+	k->proto = proto;
+	k->family = (__u8)family;
+}
