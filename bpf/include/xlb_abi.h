@@ -18,7 +18,7 @@
 #endif
 
 /* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
-#define XLB_ABI_VERSION 4
+#define XLB_ABI_VERSION 5
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
 #define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */
@@ -121,12 +121,10 @@ struct xlb_vip_key {
 	__u8 family;	/* enum xlb_family */
 };
 
-/* Value of xlb_vips. */
+/* Value of xlb_vips. A VIP's table size M is in its table (xlb_maglev slot 0), nowhere else. */
 struct xlb_vip {
 	__u32 id;		/* index into xlb_maglev and xlb_stats_vip */
 	__u32 flags;		/* enum xlb_vip_flags */
-	__u32 table_size;	/* M the control plane builds with (the datapath reads M from the
-				 * table itself, xlb_maglev slot 0, so M swaps with the table) */
 	__u8 mode;		/* enum xlb_mode */
 	__u8 pad[3];
 };
@@ -235,7 +233,7 @@ struct xlb_ifmac {
 
 #if !defined(__bpf__) && !defined(__BPF__)
 _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
-_Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip layout");
+_Static_assert(sizeof(struct xlb_vip) == 12, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");

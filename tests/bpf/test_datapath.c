@@ -150,7 +150,7 @@ static int add_vip(const char *addr, uint16_t port, uint8_t proto, uint32_t id, 
 		   uint32_t flags)
 {
 	struct xlb_vip_key k = { .port = htons(port), .proto = proto };
-	struct xlb_vip v = { .id = id, .flags = flags, .table_size = M, .mode = mode };
+	struct xlb_vip v = { .id = id, .flags = flags, .mode = mode };
 
 	addr_of(addr, k.addr, &k.family);
 	V[id].mode = mode;
@@ -341,15 +341,26 @@ static void key_of(const struct pspec *s, struct xlb_flow_key *k)
 			   s->proto);
 }
 
-static uint32_t hash_of(const struct xlb_flow_key *k, uint32_t vip_id)
+/* libxlb's prediction (xlb_lookup_table()) for flow @k of VIP @vip_id with table @t of @m slots. */
+static struct xlb_lookup lookup_in(const struct xlb_flow_key *k, uint32_t vip_id,
+				   const uint32_t *t, uint32_t m)
 {
-	return xlb_flow_hash(k, !!(V[vip_id].flags & XLB_VIP_F_HASH_SRC), CFG.hash_seed);
+	struct xlb_vip vip = { .id = vip_id, .flags = V[vip_id].flags, .mode = V[vip_id].mode };
+	struct xlb_lookup l;
+
+	xlb_lookup_table(k, &vip, CFG.hash_seed, t, m, &l);
+	return l;
 }
 
-/* The backend userspace predicts: the VIP's table at hash % M. */
+static uint32_t hash_of(const struct xlb_flow_key *k, uint32_t vip_id)
+{
+	return lookup_in(k, vip_id, V[vip_id].table, V[vip_id].m).hash;
+}
+
+/* The backend userspace predicts: the VIP's table (as the test wrote it) at hash % M. */
 static uint32_t predict(const struct xlb_flow_key *k, uint32_t vip_id)
 {
-	return V[vip_id].table[hash_of(k, vip_id) % V[vip_id].m];
+	return lookup_in(k, vip_id, V[vip_id].table, V[vip_id].m).backend_id;
 }
 
 /*
@@ -1484,7 +1495,7 @@ static int batch_flows(int base, int nflows, uint32_t old[][M], int *moved)
 			if (got != want)
 				return fail("VIP %u flow from %s:%u went to backend %u, its table says %u",
 					    id, src, sport, got, want);
-			if (moved && old[v][hash_of(&k, id) % M] != want)
+			if (moved && lookup_in(&k, id, old[v], M).backend_id != want)
 				(*moved)++;
 		}
 	}
@@ -1692,7 +1703,7 @@ static void test_pins_and_attach(void)
 {
 	struct xlb_open_opts o = { .flow_table_size = 4096, .adopt = true };
 	struct xlb_vip_key k = { .port = htons(80), .proto = 6, .family = XLB_AF_INET };
-	struct xlb_vip v = { .id = 3, .table_size = 7 };
+	struct xlb_vip v = { .id = 3 };
 	uint32_t t[7] = { 1, 2, 3, 4, 1, 2, 3 }, got[7];
 	struct xlb_config cfg;
 	char dir[128], path[192];

@@ -143,7 +143,7 @@ static int setup(void)
 	inet_pton(AF_INET6, "2001:db8:ffff::", CFG.encap_src6);
 	for (uint32_t v = 0; v < NVIPS; v++) {
 		struct xlb_vip_key k = { .port = htons(VIPS[v].port) };
-		struct xlb_vip val = { .id = v, .table_size = M, .mode = VIPS[v].mode };
+		struct xlb_vip val = { .id = v, .mode = VIPS[v].mode };
 		uint32_t t[M];
 
 		vip_fam[v] = strchr(VIPS[v].addr, ':') ? 6 : 4;

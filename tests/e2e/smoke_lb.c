@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 	}
 
 	for (int v = 0; v < nvips; v++) {
-		struct xlb_vip vip = { .id = v, .table_size = m, .mode = mode };
+		struct xlb_vip vip = { .id = v, .mode = mode };
 		struct xlb_maglev_backend mb[MAX_BACKENDS];
 		bool any_same = false;
 		size_t n = 0;

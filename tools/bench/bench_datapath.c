@@ -117,8 +117,8 @@ static int setup(struct xlb *x)
 	static __u32 t4[XLB_MAGLEV_DEFAULT], t6[XLB_MAGLEV_DEFAULT], tl2[XLB_MAGLEV_DEFAULT];
 	struct xlb_vip_key k4 = { .port = htons(80), .proto = 6, .family = XLB_AF_INET };
 	struct xlb_vip_key k6 = { .port = htons(80), .proto = 6, .family = XLB_AF_INET6 };
-	struct xlb_vip v4 = { .id = 1, .table_size = XLB_MAGLEV_DEFAULT, .mode = XLB_MODE_IPIP };
-	struct xlb_vip v6 = { .id = 2, .table_size = XLB_MAGLEV_DEFAULT, .mode = XLB_MODE_IPIP };
+	struct xlb_vip v4 = { .id = 1, .mode = XLB_MODE_IPIP };
+	struct xlb_vip v6 = { .id = 2, .mode = XLB_MODE_IPIP };
 	int err = 0;
 
 	memcpy(cfg.nexthop_mac, "\x02\x00\x00\x00\x00\xfe", 6);

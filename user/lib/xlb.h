@@ -206,6 +206,37 @@ int xlb_flow__count(struct xlb *x, __u64 *n);
 void xlb_flow_key__init(struct xlb_flow_key *k, int family, const void *src, const void *dst,
 			__u16 sport, __u16 dport, __u8 proto);
 
+/* The datapath's choice of backend for one flow (xlb_lookup()). */
+struct xlb_lookup {
+	__u32 hash;		/* xlb_flow_hash() of the flow, as the VIP hashes it */
+	__u32 m;		/* slots of the VIP's table, as the table holds it (slot 0) */
+	__u32 slot;		/* hash % m: the Maglev slot, 0-based */
+	__u32 backend_id;	/* the backend the packet goes to; XLB_BACKEND_NONE: none */
+	bool flow_hit;		/* from the flow table (else from the Maglev slot) */
+	int reason;		/* with no backend: XLB_R_DROP_NO_CONFIG (no table) or _NO_BACKEND */
+};
+
+/**
+ * xlb_lookup() - the backend the datapath picks for flow @k of VIP @vip, read from @x's maps.
+ * @vip: the VIP's entry in xlb_vips (its id and flags decide the hash and the flow table).
+ *
+ * The userspace mirror of pick_backend() in bpf/lib/flow.h: a flow-table entry on a backend
+ * that xlb_flow_hit() accepts wins; otherwise the VIP's table at xlb_lookup_table()'s slot,
+ * when that backend is usable. Nothing is written (a miss records no flow). Returns 0 with @r
+ * filled, or -errno when a map cannot be read.
+ */
+int xlb_lookup(struct xlb *x, const struct xlb_flow_key *k, const struct xlb_vip *vip,
+	       struct xlb_lookup *r);
+/**
+ * xlb_lookup_table() - the Maglev half of xlb_lookup() for a table in hand: the hash, the slot
+ * hash % @m and the backend id @table holds there (@table NULL: the VIP has no table), whether
+ * or not that backend is usable. @seed is xlb_config.hash_seed.
+ */
+void xlb_lookup_table(const struct xlb_flow_key *k, const struct xlb_vip *vip, __u32 seed,
+		      const __u32 *table, __u32 m, struct xlb_lookup *r);
+/* The flow-table hit rule: an entry on @be is kept for @vip while @be is usable and @vip's. */
+bool xlb_flow_hit(const struct xlb_backend *be, const struct xlb_vip *vip);
+
 /* Logging shared by libxlb, xlbd and xlb: level 0 warn, 1 info, 2 debug. */
 enum xlb_log_level { XLB_LOG_WARN = 0, XLB_LOG_INFO = 1, XLB_LOG_DEBUG = 2 };
 void xlb_set_log_level(int level);

@@ -29,6 +29,7 @@ static int pins_vip_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip,
 	struct pins_ctx *p = ctx;
 	struct xlbd_vip_rt *rt;
 	struct xlb_cfg_vip *v;
+	int m;
 
 	if (vip->id >= p->d->max_vips) {
 		pr_warn("adopt: pinned VIP with id %u out of range, ignored", vip->id);
@@ -54,7 +55,10 @@ static int pins_vip_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip,
 	v->mode = vip->mode;
 	v->hash = vip->flags & XLB_VIP_F_HASH_SRC ? XLB_HASH_SRC : XLB_HASH_5TUPLE;
 	v->no_backend_pass = vip->flags & XLB_VIP_F_PASS_NO_BACKEND;
-	v->table_size = vip->table_size;
+	/* M as the pinned table holds it (none: the config's default until the file says) */
+	m = xlb_vip__get_table(p->d->x, vip->id, NULL, 0);
+	if (m > 0)
+		v->table_size = (__u32)m;
 	v->id = vip->id;
 	v->id_set = true;
 	rt = &p->d->vip_rt[vip->id];
@@ -62,7 +66,7 @@ static int pins_vip_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip,
 	rt->key = *key;
 	rt->val = *vip;
 	rt->table_unknown = true;
-	rt->m = vip->table_size;
+	rt->m = m > 0 ? (__u32)m : 0;
 	return 0;
 }
 

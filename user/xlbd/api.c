@@ -937,11 +937,8 @@ static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 	const struct xlb_cfg_vip *v;
 	json_t *src = json_object_get(req, "src"), *p = json_object_get(req, "proto");
 	struct xlb_flow_key k;
-	struct xlb_backend be;
-	struct xlb_flow f;
-	__u32 *table = NULL, hash, slot, id = 0;
+	struct xlb_lookup l;
 	__be32 saddr[4];
-	const char *from = "maglev";
 	char a[INET6_ADDRSTRLEN];
 	uint16_t sport, dport;
 	__u8 fam, proto;
@@ -968,37 +965,25 @@ static int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 		proto = v;
 	}
 	xlb_flow_key__init(&k, fam, saddr, v->addr, sport, dport, proto);
-	hash = xlb_flow_hash(&k, v->hash == XLB_HASH_SRC, d->cfg->hash_seed);
-	slot = hash % v->table_size;
-	if (!xlb_flow__get(d->x, &k, &f) && f.backend_id &&
-	    !xlb_backend__get(d->x, f.backend_id, &be) && (be.flags & XLB_BE_F_USABLE) &&
-	    be.vip_id == v->id) {
-		id = f.backend_id;
-		from = "flow_table";
-	} else {
-		table = calloc(v->table_size, sizeof(*table));
-		if (!table)
-			return ERR("out of memory");
-		n = xlb_vip__get_table(d->x, v->id, table, v->table_size);
-		if (n < 0) {
-			free(table);
-			return ERR("cannot read the table of %s: %s", json_string_value(
-					   json_object_get(req, "vip")), strerror(-n));
-		}
-		id = slot < (__u32)n ? table[slot] : 0;
-		free(table);
-	}
-	b = id ? backend_by_id(v, id) : NULL;
+	/* the datapath's decision, from its own VIP entry, seed, flow table and table */
+	if (!d->vip_rt[v->id].programmed)
+		return ERR("vip: %s is not in the datapath yet", json_string_value(
+				   json_object_get(req, "vip")));
+	n = xlb_lookup(d->x, &k, &d->vip_rt[v->id].val, &l);
+	if (n < 0)
+		return ERR("cannot read the datapath's state of %s: %s", json_string_value(
+				   json_object_get(req, "vip")), strerror(-n));
+	b = l.backend_id ? backend_by_id(v, l.backend_id) : NULL;
 	if (b)
 		json_object_set_new(r, "backend",
 				    json_pack("{s:s, s:i, s:i}", "address",
 					      xlb_addr_format(b->addr, b->family, a, sizeof(a)),
-					      "port", (int)b->port, "id", (int)id));
+					      "port", (int)b->port, "id", (int)l.backend_id));
 	else
 		json_object_set_new(r, "backend", json_null());
-	json_object_set_new(r, "source", json_string(from));
-	json_object_set_new(r, "slot", json_integer(slot));
-	json_object_set_new(r, "hash", json_integer(hash));
+	json_object_set_new(r, "source", json_string(l.flow_hit ? "flow_table" : "maglev"));
+	json_object_set_new(r, "slot", json_integer(l.slot));
+	json_object_set_new(r, "hash", json_integer(l.hash));
 	return 0;
 }
 

@@ -59,7 +59,6 @@ static void vip_value(const struct xlb_cfg_vip *v, struct xlb_vip *val)
 	val->id = v->id;
 	val->flags = (v->hash == XLB_HASH_SRC ? XLB_VIP_F_HASH_SRC : 0) |
 		     (v->no_backend_pass ? XLB_VIP_F_PASS_NO_BACKEND : 0);
-	val->table_size = v->table_size;
 	val->mode = v->mode;
 }
 
