@@ -16,7 +16,9 @@
 #include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
-#include "datapath.h"
+#include "config.h"	/* XLB_IFACE_NATIVE, XLB_IFACE_GENERIC: the names of the modes */
+#include "handle.h"
+#include "names.h"
 
 /* Set while libxdp tries its dispatcher: its expected load failures are debug noise. */
 bool xlb_dp_quiet_libbpf;
@@ -71,10 +73,16 @@ __u32 xlb_dp_prog_id(int fd)
 	return info.id;
 }
 
+/* "generic" or "native", as the config names the modes. */
+static const char *mode_name(bool generic)
+{
+	return xlb_name_of(&xlb_iface_mode_names, generic ? XLB_IFACE_GENERIC : XLB_IFACE_NATIVE);
+}
+
 /* The id of this handle's program. */
 static __u32 own_prog_id(const struct xlb *x)
 {
-	return xlb_dp_prog_id(xlb__prog_fd(x));
+	return xlb_dp_prog_id(PROG_FD(x));
 }
 
 /*
@@ -155,8 +163,8 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		 * host stack.
 		 */
 		pr_info("xlb: %s: switching from %s to %s mode", ifname,
-			cur_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native",
-			mode == XLB_ATTACH_GENERIC ? "generic" : "native");
+			mode_name(cur_flags == XDP_FLAGS_SKB_MODE),
+			mode_name(mode == XLB_ATTACH_GENERIC));
 		err = bpf_xdp_detach(ifindex, cur_flags, NULL);
 		if (err) {
 			pr_warn("xlb: cannot detach from %s: %s", ifname, strerror(-err));
@@ -181,7 +189,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		if (old_fd < 0)
 			return -errno;
 		ao.old_prog_fd = old_fd;
-		err = bpf_xdp_attach(ifindex, xlb__prog_fd(x), cur_flags | XDP_FLAGS_REPLACE, &ao);
+		err = bpf_xdp_attach(ifindex, PROG_FD(x), cur_flags | XDP_FLAGS_REPLACE, &ao);
 		close(old_fd);
 		if (err) {
 			pr_warn("xlb: cannot replace the program on %s: %s", ifname, strerror(-err));
@@ -196,7 +204,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 	{
 		enum xdp_attach_mode xm = mode == XLB_ATTACH_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
 		struct xdp_program *xp;
-		int fd = dup(xlb__prog_fd(x));
+		int fd = dup(PROG_FD(x));
 
 		xlb_dp_quiet_libbpf = true;
 		xp = fd >= 0 ? xdp_program__from_fd(fd) : NULL;
@@ -218,7 +226,7 @@ int xlb__attach(struct xlb *x, const char *ifname, enum xlb_attach_mode mode)
 		pr_debug("xlb: libxdp attach on %s failed (%s), attaching directly", ifname,
 			 strerror(err < 0 ? -err : EINVAL));
 	}
-	err = bpf_xdp_attach(ifindex, xlb__prog_fd(x), flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	err = bpf_xdp_attach(ifindex, PROG_FD(x), flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 	if (err) {
 		pr_warn("xlb: cannot attach to %s: %s", ifname, strerror(-err));
 		return err;

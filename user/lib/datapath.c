@@ -2,7 +2,7 @@
 /*
  * libxlb: load the balancer from its embedded skeleton or adopt the state an earlier process
  * pinned, pin maps and program, and close (with unpin: detach everywhere, remove the pins).
- * Attaching is attach.c, map access maps.c, tables.c and stats.c (see datapath.h).
+ * Attaching is attach.c, map access maps.c, tables.c and stats.c (see handle.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <xdp/libxdp.h>
 
-#include "datapath.h"
+#include "handle.h"
 
 #define XLB_PROG_PIN "prog"
 
@@ -53,35 +53,32 @@ static struct bpf_map *pinned_map(const struct xlb *x, size_t i)
 	return *(struct bpf_map **)((char *)x->skel + pinned_maps[i].off);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* One message of libbpf or libxdp as one line of ours, at @level. */
+static void log_lib(int level, const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[8192];
 	size_t n;
 
-	if (level == LIBBPF_DEBUG)
-		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
+	xlb_log(level, "%s%s", prefix, buf);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
 	/* libbpf's own messages one level quieter than ours; they carry their "libbpf: " */
-	xlb_log(level == LIBBPF_WARN && !xlb_dp_quiet_libbpf ? XLB_LOG_INFO : XLB_LOG_DEBUG, "%s",
-		buf);
+	if (level != LIBBPF_DEBUG)
+		log_lib(level == LIBBPF_WARN && !xlb_dp_quiet_libbpf ? XLB_LOG_INFO : XLB_LOG_DEBUG,
+			"", fmt, ap);
 	return 0;
 }
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
-	char buf[512];
-	size_t n;
-
-	if (level == LIBXDP_DEBUG)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	xlb_log(XLB_LOG_DEBUG, "libxdp: %s", buf);
+	if (level != LIBXDP_DEBUG)
+		log_lib(XLB_LOG_DEBUG, "libxdp: ", fmt, ap);
 	return 0;
 }
 
@@ -316,7 +313,7 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 		}
 		pin_path(x, XLB_PROG_PIN, path, sizeof(path));
 		unlink(path);
-		if (bpf_obj_pin(xlb__prog_fd(x), path)) {
+		if (bpf_obj_pin(PROG_FD(x), path)) {
 			err = -errno;
 			pr_warn("xlb: cannot pin %s: %s", path, strerror(errno));
 			goto fail;
@@ -369,7 +366,7 @@ void xlb__close(struct xlb *x, bool unpin)
 
 int xlb__prog_fd(const struct xlb *x)
 {
-	return bpf_program__fd(x->skel->progs.xlb_balancer);
+	return PROG_FD(x);
 }
 
 int xlb__map_fd(const struct xlb *x, const char *name)

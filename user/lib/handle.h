@@ -5,8 +5,8 @@
  * on interfaces; maps.c programs VIPs, backends, the config and reads flows; tables.c swaps
  * Maglev tables; stats.c reads counters. The public interface is xlb.h.
  */
-#ifndef XLB_DATAPATH_H
-#define XLB_DATAPATH_H
+#ifndef XLB_HANDLE_H
+#define XLB_HANDLE_H
 
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +34,8 @@ struct xlb {
 
 /* The fd of map @name of handle @x (a member of the skeleton: a typo does not compile). */
 #define MAP_FD(x, name) bpf_map__fd((x)->skel->maps.name)
+/* The fd of the balancer program of handle @x. */
+#define PROG_FD(x) bpf_program__fd((x)->skel->progs.xlb_balancer)
 
 /* 0, or -errno after a libbpf call that returned < 0. */
 static inline int ret_errno(int rc)
@@ -48,4 +50,4 @@ __u32 xlb_dp_prog_id(int fd);		/* the id of program @fd, 0 if unknown */
  * another program of its maps (xlb__close() with unpin). */
 void xlb_dp_detach_all(struct xlb *x);
 
-#endif /* XLB_DATAPATH_H */
+#endif /* XLB_HANDLE_H */

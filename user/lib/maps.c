@@ -11,7 +11,7 @@
 
 #include <bpf/bpf.h>
 
-#include "datapath.h"
+#include "handle.h"
 
 int xlb__config_get(struct xlb *x, struct xlb_config *cfg)
 {

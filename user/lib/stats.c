@@ -6,22 +6,33 @@
 
 #include <bpf/bpf.h>
 
-#include "datapath.h"
+#include "handle.h"
+
+/* A zeroed per-CPU value of @n __u64 counters (*@ncpu copies), or NULL with *@err set. */
+static __u64 *percpu_value(size_t n, int *ncpu, int *err)
+{
+	__u64 *vals;
+
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	vals = calloc((size_t)*ncpu * n, sizeof(*vals));
+	*err = vals ? 0 : -ENOMEM;
+	return vals;
+}
 
 /* Sum a per-CPU value of @n __u64 counters. */
 static int percpu_sum(int fd, __u32 key, __u64 *out, size_t n)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
+	int ncpu, err;
+	__u64 *vals = percpu_value(n, &ncpu, &err);
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	vals = calloc((size_t)ncpu * n, sizeof(*vals));
 	if (!vals)
-		return -ENOMEM;
+		return err;
 	if (bpf_map_lookup_elem(fd, &key, vals)) {
-		int err = -errno;
-
+		err = -errno;
 		free(vals);
 		return err;
 	}
@@ -35,14 +46,11 @@ static int percpu_sum(int fd, __u32 key, __u64 *out, size_t n)
 
 static int percpu_clear(int fd, __u32 key, size_t n)
 {
-	int ncpu = libbpf_num_possible_cpus(), err;
-	__u64 *vals;
+	int ncpu, err;
+	__u64 *vals = percpu_value(n, &ncpu, &err);
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	vals = calloc((size_t)ncpu * n, sizeof(*vals));
 	if (!vals)
-		return -ENOMEM;
+		return err;
 	err = ret_errno(bpf_map_update_elem(fd, &key, vals, BPF_ANY));
 	free(vals);
 	return err;

@@ -11,7 +11,7 @@
 
 #include <bpf/bpf.h>
 
-#include "datapath.h"
+#include "handle.h"
 
 /*
  * An array map stores each value in round_up(value_size, 8) bytes: in a mapping of a Maglev
