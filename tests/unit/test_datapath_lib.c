@@ -118,6 +118,57 @@ static void test_flow_hash_spread(void **state)
 	}
 }
 
+/* The Maglev half of the lookup: slot hash % M of the table in hand, the reasons for none. */
+static void test_lookup_table(void **state)
+{
+	const __u32 t[7] = { 11, 12, 13, XLB_BACKEND_NONE, 15, 16, 17 };
+	struct xlb_vip plain = { .id = 3 }, src = { .id = 3, .flags = XLB_VIP_F_HASH_SRC };
+	struct xlb_flow_key k;
+	struct xlb_lookup l;
+	int none = 0;
+
+	(void)state;
+	key4(&k, "198.18.5.1", "198.18.0.10", 40000, 80, 6);
+	xlb_lookup_table(&k, &plain, 0x5eed, t, 7, &l);
+	assert_int_equal(l.hash, 0xde131b10);	/* test_flow_hash_golden's */
+	assert_int_equal(l.m, 7);
+	assert_int_equal(l.slot, 0xde131b10u % 7);
+	assert_int_equal(l.backend_id, t[l.slot]);
+	assert_false(l.flow_hit);
+	xlb_lookup_table(&k, &src, 0x5eed, t, 7, &l);
+	assert_int_equal(l.hash, 0x5e48c59f);
+	assert_int_equal(l.slot, 0x5e48c59fu % 7);
+	/* a slot without a backend, an empty table, no table */
+	for (__u16 sp = 1; sp < 200; sp++) {
+		key4(&k, "198.18.0.1", "198.18.0.10", sp, 80, 6);
+		xlb_lookup_table(&k, &plain, 0x5eed, t, 7, &l);
+		assert_int_equal(l.slot, l.hash % 7);
+		assert_int_equal(l.backend_id, t[l.slot]);
+		assert_int_equal(l.reason, l.slot == 3 ? XLB_R_DROP_NO_BACKEND : 0);
+		none += l.slot == 3;
+	}
+	assert_true(none > 0);
+	xlb_lookup_table(&k, &plain, 0x5eed, t, 0, &l);
+	assert_int_equal(l.backend_id, XLB_BACKEND_NONE);
+	assert_int_equal(l.reason, XLB_R_DROP_NO_BACKEND);
+	xlb_lookup_table(&k, &plain, 0x5eed, NULL, 0, &l);
+	assert_int_equal(l.backend_id, XLB_BACKEND_NONE);
+	assert_int_equal(l.reason, XLB_R_DROP_NO_CONFIG);
+}
+
+/* A flow-table entry stays on a backend while it is usable and still the VIP's. */
+static void test_flow_hit(void **state)
+{
+	struct xlb_backend be = { .flags = XLB_BE_F_USABLE, .vip_id = 3 };
+	struct xlb_vip v = { .id = 3 }, other = { .id = 4 };
+
+	(void)state;
+	assert_true(xlb_flow_hit(&be, &v));
+	assert_false(xlb_flow_hit(&be, &other));
+	be.flags = 0;
+	assert_false(xlb_flow_hit(&be, &v));
+}
+
 static void test_reason_names(void **state)
 {
 	(void)state;
@@ -149,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_flow_key_layout),	 cmocka_unit_test(test_flow_hash_golden),
 		cmocka_unit_test(test_flow_hash_src_only), cmocka_unit_test(test_flow_hash_spread),
 		cmocka_unit_test(test_reason_names),	 cmocka_unit_test(test_all_ports_bits),
+		cmocka_unit_test(test_lookup_table),	 cmocka_unit_test(test_flow_hit),
 	};
 
 	return cmocka_run_group_tests_name("datapath_lib", tests, NULL, NULL);
