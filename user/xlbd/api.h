@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* What the API's files share: the handler interface, argument helpers, the views of objects. */
+#ifndef XLBD_API_H
+#define XLBD_API_H
+
+#include <jansson.h>
+
+#include "xlbd.h"
+
+/*
+ * A command handler (the table in api.c): validates @req, does the work, adds its keys to
+ * @reply (which holds "ok": true). Returns 0, or -errno with the message in @err (api_error()).
+ */
+typedef int (*api_cmd_fn)(struct xlbd *d, json_t *req, json_t *reply, char *err, size_t errlen);
+
+/* Write the message into @err and return -EINVAL: `return api_error(err, errlen, "...")`. */
+int api_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- arguments (api_args.c) */
+
+/* Every key of @req but "cmd" must be in @allowed (NULL-terminated). */
+int api_check_args(json_t *req, const char *const *allowed, char *err, size_t errlen);
+/*
+ * The VIP named by argument "vip": index in @cfg or an error (-ENOENT without an error text
+ * when it is absent and not @required). *@hint (may be NULL) is tried first and set to the
+ * index found: the ops of a batch mostly name the VIP of the op before.
+ */
+int api_find_vip(const struct xlb_cfg *cfg, json_t *req, bool required, int *hint, char *err,
+		 size_t errlen);
+/* The same in the running configuration. */
+int api_arg_vip(struct xlbd *d, json_t *req, bool required, char *err, size_t errlen);
+/* The backend named by "address" and optional "port" in VIP @v: index or an error. */
+int api_arg_backend(const struct xlb_cfg_vip *v, json_t *req, char *err, size_t errlen);
+
+/* ---- the views of a VIP and a backend, as the API shows them (api_view.c) */
+json_t *api_vip_json(const struct xlbd *d, const struct xlb_cfg_vip *v);
+json_t *api_backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
+			 const struct xlb_cfg_backend *b);
+
+/* ---- the commands (API.md) */
+/* api_view.c: the state as it is */
+int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_backend_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_events(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+/* api_change.c: changes of the configuration, one at a time or in a batch */
+int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_change(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_backend_change(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+/* api_table.c: what the datapath decides: a flow's backend, a VIP's Maglev table */
+int cmd_lookup(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+int cmd_table(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen);
+
+#endif /* XLBD_API_H */
