@@ -230,16 +230,28 @@ static bool client_queue(struct xlbd_client *c, const char *buf, size_t len)
 	return true;
 }
 
+static void client_reply_oom(struct xlbd_client *c)
+{
+	static const char oom[] = "{\"ok\":false,\"error\":\"reply too large\"}\n";
+
+	if (!client_queue(c, oom, sizeof(oom) - 1))
+		c->closing = true;
+}
+
 static void client_reply(struct xlbd_client *c, json_t *reply)
 {
 	char *s = json_dumps(reply, JSON_COMPACT);
-	static const char oom[] = "{\"ok\":false,\"error\":\"reply too large\"}\n";
 
-	if (!s || !client_queue(c, s, strlen(s)) || !client_queue(c, "\n", 1)) {
-		if (!client_queue(c, oom, sizeof(oom) - 1))
-			c->closing = true;
-	}
+	if (!s || !client_queue(c, s, strlen(s)) || !client_queue(c, "\n", 1))
+		client_reply_oom(c);
 	free(s);
+}
+
+/* A reply written as text, its newline included. */
+static void client_reply_text(struct xlbd_client *c, const struct api_text *t)
+{
+	if (t->oom || !client_queue(c, t->buf, t->len))
+		client_reply_oom(c);
 }
 
 static void reply_error(struct xlbd_client *c, const char *fmt, ...)
@@ -260,23 +272,24 @@ static void reply_error(struct xlbd_client *c, const char *fmt, ...)
 }
 
 /*
- * The commands of API.md. A command is one line here and a handler of type api_cmd_fn in the
- * file of its concern (api.h).
+ * The commands of API.md. A command is one line here and a handler in the file of its concern
+ * (api.h): one that fills a JSON reply (api_cmd_fn), or one that writes it as text (.text).
  */
 static const struct api_command {
 	const char *name;
 	api_cmd_fn fn;
+	api_text_fn text;
 } commands[] = {
 	{ "status", cmd_status },
 	{ "vip_add", cmd_vip_add },
 	{ "vip_del", cmd_change },
-	{ "vip_list", cmd_vip_list },
+	{ "vip_list", .text = cmd_vip_list },
 	{ "backend_add", cmd_backend_change },
 	{ "backend_del", cmd_change },
 	{ "backend_set", cmd_backend_change },
-	{ "backend_list", cmd_backend_list },
+	{ "backend_list", .text = cmd_backend_list },
 	{ "batch", cmd_batch },
-	{ "stats", cmd_stats },
+	{ "stats", .text = cmd_stats },
 	{ "lookup", cmd_lookup },
 	{ "table", cmd_table },
 	{ "events", cmd_events },
@@ -335,19 +348,28 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 		reply_error(c, "%s", err);
 		return;
 	}
-	reply = json_object();
-	json_object_set_new(reply, "ok", json_true());
 	busy = d->busy;	/* a status answered during a long apply: the applying client stays */
 	d->busy = c;
-	ret = cmd->fn(d, req, reply, err, sizeof(err));
-	d->busy = busy;
-	if (ret) {
-		json_decref(reply);
-		reply_error(c, "%s", err[0] ? err : strerror(-ret));
+	if (cmd->text) {
+		struct api_text t = {};
+
+		api_text_puts(&t, "{\"ok\":true");
+		ret = cmd->text(d, req, &t, err, sizeof(err));
+		api_text_put(&t, "}\n", 2);
+		if (!ret)
+			client_reply_text(c, &t);
+		free(t.buf);
 	} else {
-		client_reply(c, reply);
+		reply = json_object();
+		json_object_set_new(reply, "ok", json_true());
+		ret = cmd->fn(d, req, reply, err, sizeof(err));
+		if (!ret)
+			client_reply(c, reply);
 		json_decref(reply);
 	}
+	d->busy = busy;
+	if (ret)
+		reply_error(c, "%s", err[0] ? err : strerror(-ret));
 	pr_debug("client %d: %s -> %s", c->fd, cmd->name, ret ? err : "ok");
 	json_decref(req);
 }

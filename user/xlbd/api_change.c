@@ -80,6 +80,7 @@ static int op_vip_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint
 				 d->max_vips < to->max_vips ? d->max_vips : to->max_vips);
 	if (grow(&to->vips, to->nvips, sizeof(*to->vips)))
 		return api_error(err, errlen, "out of memory");
+	state_stamp(d, &v);
 	*hint = to->nvips;
 	to->vips[to->nvips++] = v;
 	return 0;
@@ -104,6 +105,21 @@ static int op_vip_del(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint
 	return 0;
 }
 
+/* The VIP an op names ("vip"; other arguments in @args) into *@vp: 0 or an error. */
+static int named_vip(struct xlb_cfg *to, json_t *req, const char *const *args, int *hint,
+		     struct xlb_cfg_vip **vp, char *err, size_t errlen)
+{
+	int i;
+
+	if (api_check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = api_find_vip(to, req, true, hint, err, errlen);
+	if (i < 0)
+		return i;
+	*vp = &to->vips[i];
+	return 0;
+}
+
 static int op_backend_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
 			  size_t errlen)
 {
@@ -117,15 +133,10 @@ static int op_backend_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 	json_t *obj;
 	const char *k;
 	json_t *val;
-	int i, ret;
+	int ret = named_vip(to, req, args, hint, &v, err, errlen);
 
-	(void)d;
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = api_find_vip(to, req, true, hint, err, errlen);
-	if (i < 0)
-		return i;
-	v = &to->vips[i];
+	if (ret)
+		return ret;
 	obj = json_object();
 	json_object_foreach(req, k, val)
 		if (strcmp(k, "cmd") && strcmp(k, "vip"))
@@ -141,10 +152,28 @@ static int op_backend_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 		return api_error(err, errlen, "address: backend %s port %u exists already in %s",
 				 xlb_addr_format(b.addr, b.family, a, sizeof(a)), b.port,
 				 xlb_vip_name(v, vn, sizeof(vn)));
-	if (grow(&v->backends, v->nbackends, sizeof(*v->backends)))
+	if (xlb_cfg_vip_backends_reserve(v, v->nbackends + 1))
 		return api_error(err, errlen, "out of memory");
 	v->backends[v->nbackends++] = b;
+	state_stamp(d, v);
 	return 0;
+}
+
+/*
+ * The backend an op names ("vip", "address", "port"; other arguments in @args): its index in
+ * *@vp, whose backends are made its own (about to change), or an error.
+ */
+static int named_backend(struct xlb_cfg *to, json_t *req, const char *const *args, int *hint,
+			 struct xlb_cfg_vip **vp, char *err, size_t errlen)
+{
+	int j = named_vip(to, req, args, hint, vp, err, errlen);
+
+	if (j)
+		return j;
+	j = api_arg_backend(*vp, req, err, errlen);
+	if (j >= 0 && xlb_cfg_vip_backends_reserve(*vp, (*vp)->nbackends))
+		return api_error(err, errlen, "out of memory");
+	return j;
 }
 
 static int op_backend_del(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
@@ -152,21 +181,14 @@ static int op_backend_del(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 {
 	static const char *const args[] = { "vip", "address", "port", NULL };
 	struct xlb_cfg_vip *v;
-	int i, j;
+	int j = named_backend(to, req, args, hint, &v, err, errlen);
 
-	(void)d;
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = api_find_vip(to, req, true, hint, err, errlen);
-	if (i < 0)
-		return i;
-	v = &to->vips[i];
-	j = api_arg_backend(v, req, err, errlen);
 	if (j < 0)
 		return j;
 	memmove(&v->backends[j], &v->backends[j + 1],
 		(v->nbackends - j - 1) * sizeof(v->backends[0]));
 	v->nbackends--;
+	state_stamp(d, v);
 	return 0;
 }
 
@@ -178,16 +200,8 @@ static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 	struct xlb_cfg_backend b;
 	struct xlb_cfg_vip *v;
 	json_t *obj;
-	int i, j, ret;
+	int j = named_backend(to, req, args, hint, &v, err, errlen), ret;
 
-	(void)d;
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = api_find_vip(to, req, true, hint, err, errlen);
-	if (i < 0)
-		return i;
-	v = &to->vips[i];
-	j = api_arg_backend(v, req, err, errlen);
 	if (j < 0)
 		return j;
 	if (!json_object_get(req, "weight") && !json_object_get(req, "state"))
@@ -207,6 +221,7 @@ static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 	}
 	v->backends[j].weight = b.weight;
 	v->backends[j].state = b.state;
+	state_stamp(d, v);
 	return 0;
 }
 
@@ -231,6 +246,7 @@ static op_fn op_of(const char *name)
 static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 {
 	struct xlb_cfg *to = xlb_cfg_dup(d->cfg);
+	__u64 since = d->stamp_seq;
 	int hint = -1, ret;
 
 	if (!to)
@@ -240,7 +256,7 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 		xlb_cfg_free(to);
 		return ret;
 	}
-	return state_commit(d, to, true, err, errlen);
+	return state_commit(d, to, true, since, err, errlen);
 }
 
 /* The backend named by @req in VIP @req's "vip" of the running config, for a reply. */
@@ -290,6 +306,7 @@ int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 {
 	static const char *const args[] = { "ops", NULL };
 	json_t *list = json_object_get(req, "ops"), *op;
+	__u64 since = d->stamp_seq;	/* the ops stamp what they touch after this */
 	struct xlb_cfg *to;
 	char why[768];
 	int hint = -1, ret = 0;
@@ -330,7 +347,7 @@ int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 		return ret;
 	}
 	state_progress(d, "batch");
-	ret = state_commit(d, to, true, err, errlen);
+	ret = state_commit(d, to, true, since, err, errlen);
 	state_progress(d, NULL);
 	if (!ret)
 		json_object_set_new(r, "ops", json_integer(json_array_size(list)));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* xlbd API: the views of the running state (status, VIPs, backends, counters, events). */
+/* xlbd API: the views of one VIP or backend, the status, the event history. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -10,8 +10,8 @@
 #include "api.h"
 #include "health.h"
 
-
-static unsigned int vip_usable(const struct xlbd *d, const struct xlb_cfg_vip *v)
+/* Backends with an effective weight: those that take new flows now. */
+unsigned int api_vip_usable(const struct xlbd *d, const struct xlb_cfg_vip *v)
 {
 	unsigned int n = 0;
 	size_t i;
@@ -21,15 +21,23 @@ static unsigned int vip_usable(const struct xlbd *d, const struct xlb_cfg_vip *v
 	return n;
 }
 
-json_t *api_vip_json(const struct xlbd *d, const struct xlb_cfg_vip *v)
+/* A VIP's view up to its runtime keys: its configuration, name and id. */
+json_t *api_vip_conf_json(const struct xlb_cfg_vip *v)
 {
 	json_t *o = xlb_cfg_vip_to_json(v, false);
 	char name[96];
 
 	json_object_set_new(o, "vip", json_string(xlb_vip_name(v, name, sizeof(name))));
 	json_object_set_new(o, "id", json_integer(v->id));
+	return o;
+}
+
+json_t *api_vip_json(const struct xlbd *d, const struct xlb_cfg_vip *v)
+{
+	json_t *o = api_vip_conf_json(v);
+
 	json_object_set_new(o, "backends", json_integer(v->nbackends));
-	json_object_set_new(o, "usable", json_integer(vip_usable(d, v)));
+	json_object_set_new(o, "usable", json_integer(api_vip_usable(d, v)));
 	return o;
 }
 
@@ -43,20 +51,27 @@ static json_t *last_json(const struct hc_last *l)
 			 (json_int_t)((prober_now_ns() - l->when_ns) / 1000000));
 }
 
-/*
- * A backend as the API shows it: its configuration (the check in full, its VIP's defaults
- * resolved) and its runtime state: health, effective weight and why, slots, last probe, agent.
- */
-json_t *api_backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
-			    const struct xlb_cfg_backend *b)
+/* A backend's view up to its runtime keys: its configuration (the check in full), its VIP. */
+json_t *api_backend_conf_json(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b)
 {
-	const struct xlbd_be_rt *rt = &d->be_rt[b->id];
-	const struct health_checker *hc = checks_of(d, b->id);
 	json_t *o = xlb_cfg_backend_to_json(b);
 	char name[96];
 
 	json_object_set_new(o, "check", xlb_cfg_check_to_json(&b->check, false));
 	json_object_set_new(o, "vip", json_string(xlb_vip_name(v, name, sizeof(name))));
+	return o;
+}
+
+bool api_backend_plain(const struct xlbd *d, const struct xlb_cfg_backend *b)
+{
+	return !checks_of(d, b->id) || (b->check.type == XLB_CHECK_NONE && !b->check.agent_port);
+}
+
+void api_backend_rt_json(struct xlbd *d, const struct xlb_cfg_backend *b, json_t *o)
+{
+	const struct xlbd_be_rt *rt = &d->be_rt[b->id];
+	const struct health_checker *hc = checks_of(d, b->id);
+
 	/* a backend without a check counts as up */
 	json_object_set_new(o, "health",
 			    json_string(b->check.type == XLB_CHECK_NONE ? "up" :
@@ -78,6 +93,18 @@ json_t *api_backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
 			json_object_set_new(a, "reason", json_string(hc->agent.reason));
 		json_object_set_new(o, "agent", a);
 	}
+}
+
+/*
+ * A backend as the API shows it: its configuration (the check in full, its VIP's defaults
+ * resolved) and its runtime state: health, effective weight and why, slots, last probe, agent.
+ */
+json_t *api_backend_json(struct xlbd *d, const struct xlb_cfg_vip *v,
+			 const struct xlb_cfg_backend *b)
+{
+	json_t *o = api_backend_conf_json(v, b);
+
+	api_backend_rt_json(d, b, o);
 	return o;
 }
 
@@ -120,109 +147,6 @@ int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 					      (json_int_t)state_elapsed_ms(&d->progress_since)));
 	return 0;
 }
-
-int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
-{
-	static const char *const args[] = { NULL };
-	json_t *a;
-	size_t i;
-
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	a = json_array();
-	for (i = 0; i < d->cfg->nvips; i++)
-		json_array_append_new(a, api_vip_json(d, &d->cfg->vips[i]));
-	json_object_set_new(r, "vips", a);
-	return 0;
-}
-
-int cmd_backend_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
-{
-	static const char *const args[] = { "vip", NULL };
-	json_t *a;
-	size_t i, j;
-	int only;
-
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	only = api_arg_vip(d, req, false, err, errlen);
-	if (only < 0 && only != -ENOENT)
-		return only;
-	a = json_array();
-	for (i = 0; i < d->cfg->nvips; i++) {
-		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-
-		if (only >= 0 && (size_t)only != i)
-			continue;
-		for (j = 0; j < v->nbackends; j++)
-			json_array_append_new(a, api_backend_json(d, v, &v->backends[j]));
-	}
-	json_object_set_new(r, "backends", a);
-	return 0;
-}
-
-static json_t *counters_json(json_t *o, const struct xlb_counters *c, const struct xlbd_rate *rt)
-{
-	json_object_set_new(o, "packets", json_integer(c->packets));
-	json_object_set_new(o, "bytes", json_integer(c->bytes));
-	json_object_set_new(o, "new_flows", json_integer(c->new_flows));
-	json_object_set_new(o, "pps", json_integer(rt->pps));
-	json_object_set_new(o, "bps", json_integer(rt->bps));
-	return o;
-}
-
-int cmd_stats(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
-{
-	static const char *const args[] = { "vip", NULL };
-	struct xlb_reason_counters rc[XLB_R__MAX];
-	struct state_counters sc;
-	json_t *vips, *reasons;
-	size_t i, j;
-	int only;
-
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	only = api_arg_vip(d, req, false, err, errlen);
-	if (only < 0 && only != -ENOENT)
-		return only;
-	if (state_counters_read(d, only >= 0 ? &d->cfg->vips[only] : NULL, &sc))
-		return api_error(err, errlen, "cannot read the counters: %s", strerror(errno));
-	vips = json_array();
-	for (i = 0; i < d->cfg->nvips; i++) {
-		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-		json_t *o, *bes;
-		char name[96], a[INET6_ADDRSTRLEN];
-
-		if (only >= 0 && (size_t)only != i)
-			continue;
-		bes = json_array();
-		o = json_pack("{s:s}", "vip", xlb_vip_name(v, name, sizeof(name)));
-		counters_json(o, state_counters_vip(&sc, v->id), &d->vip_rt[v->id].rate);
-		for (j = 0; j < v->nbackends; j++) {
-			const struct xlb_cfg_backend *b = &v->backends[j];
-			json_t *bo = json_pack("{s:s, s:i}", "address",
-					       xlb_addr_format(b->addr, b->family, a, sizeof(a)),
-					       "port", (int)b->port);
-
-			json_array_append_new(bes, counters_json(bo, state_counters_be(&sc, b->id),
-								 &d->be_rt[b->id].rate));
-		}
-		json_object_set_new(o, "backends", bes);
-		json_array_append_new(vips, o);
-	}
-	state_counters_free(&sc);
-	json_object_set_new(r, "vips", vips);
-	memset(rc, 0, sizeof(rc));
-	xlb_stats__reasons(d->x, rc);
-	reasons = json_object();
-	for (i = 0; i < XLB_R__MAX; i++)
-		json_object_set_new(reasons, xlb_reason_name(i),
-				    json_pack("{s:I, s:I}", "packets", (json_int_t)rc[i].packets,
-					      "bytes", (json_int_t)rc[i].bytes));
-	json_object_set_new(r, "reasons", reasons);
-	return 0;
-}
-
 
 /* The event history after "since" (a sequence number; 0: all that is kept). */
 int cmd_events(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
