@@ -20,7 +20,7 @@ else
 	fail "xlbd --help and xlbd.8 list the same options" \
 		"$(diff <(echo "$opts_help") <(echo "$opts_man") | grep '^[<>]' | tr '\n' ' ')"
 fi
-cmds=$(grep -oE '"(status|vip_add)"|\{ "[a-z_]+", cmd_' "$D/api.c" | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
+cmds=$(grep -oE '"(status|vip_add)"|\{ "[a-z_]+", (\.text = )?cmd_' "$D/api.c" | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
 missing=
 for c in $cmds; do
 	grep -q "^| \`$c\`" "$D/API.md" || missing+=" $c(API.md)"

@@ -347,8 +347,10 @@ static void test_good_roundtrip(void **state)
 	c = xlb_cfg_dup(a);
 	assert_non_null(c);
 	assert_true(xlb_cfg_equal(a, c));
+	assert_int_equal(xlb_cfg_vip_backends_reserve(&c->vips[0], 0), 0); /* shared until then */
 	c->vips[0].backends[0].weight = 7;
 	assert_false(xlb_cfg_equal(a, c));
+	assert_int_not_equal(a->vips[0].backends[0].weight, 7);	/* the original is unchanged */
 
 	xlb_cfg_free(a);
 	xlb_cfg_free(b);
@@ -514,6 +516,54 @@ static void test_save_load(void **state)
 	assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
 }
 
+/*
+ * The file text made from parts (each VIP's kept by xlbd until it changes) is byte for byte the
+ * dump of the whole tree: no VIP, one, several (with strings that need escaping), a VIP's part
+ * given by the caller.
+ */
+static void test_text_from_parts(void **state)
+{
+	static const char *const texts[] = {
+		"{}",
+		"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80}]}",
+		good_config,
+		"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, \"check\": {\"type\": "
+		"\"http\", \"path\": \"/a\\\"b\\\\c\"}, \"backends\": "
+		"[{\"address\": \"198.18.1.1\"}, {\"address\": \"2001:db8::1\", \"port\": 8080}]}, "
+		"{\"address\": \"2001:db8::10\", \"port\": 443, \"proto\": \"udp\", "
+		"\"check\": {\"type\": \"udp\", \"payload\": \"p\\n\\u0001\\u00e9\"}}]}",
+	};
+	struct xlb_cfg_errors e = {};
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_SIZE(texts); k++) {
+		struct xlb_cfg *a = xlb_cfg_parse_string(texts[k], &e);
+		json_t *j;
+		char *whole, *parts, *given[4] = {};
+		size_t len = 0;
+
+		if (!a)
+			fail_msg("%s: %s", texts[k], e.text);
+		j = xlb_cfg_to_json(a);
+		whole = json_dumps(j, JSON_INDENT(2));
+		json_decref(j);
+		parts = xlb_cfg_text(a, NULL, &len);
+		assert_non_null(parts);
+		assert_string_equal(parts, whole);
+		assert_int_equal(len, strlen(whole));
+		free(parts);
+		assert_true(a->nvips <= ARRAY_SIZE(given));
+		if (a->nvips)
+			given[a->nvips - 1] = xlb_cfg_vip_text(&a->vips[a->nvips - 1]);
+		parts = xlb_cfg_text(a, (const char *const *)given, NULL);
+		assert_string_equal(parts, whole);
+		free(parts);
+		free(given[a->nvips ? a->nvips - 1 : 0]);
+		free(whole);
+		xlb_cfg_free(a);
+	}
+}
+
 /* A single backend object as the API receives it (path prefix "" names the argument alone). */
 static void test_backend_object(void **state)
 {
@@ -577,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_too_big_values),
 		cmocka_unit_test(test_save_load),
+		cmocka_unit_test(test_text_from_parts),
 		cmocka_unit_test(test_backend_object),
 		cmocka_unit_test(test_vip_names),
 		cmocka_unit_test(test_metrics_listen),

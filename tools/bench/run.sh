@@ -11,7 +11,7 @@ rc=0
 found=0
 out=$BUILD/bench
 mkdir -p "$out"
-rm -f "$out"/*.txt "$out"/e2e.jsonl "$BUILD/bench-health.json"
+rm -f "$out"/*.txt "$out"/e2e.jsonl "$BUILD/bench-health.json" "$BUILD/bench-control.json"
 args=()
 for b in "$BUILD"/tools/bench_*; do
 	[ -x "$b" ] || continue
@@ -36,10 +36,13 @@ if [ "${HEALTH:-1}" != 0 ]; then
 fi
 echo "=== control plane"; python3 tools/bench/control.py "$BUILD" || rc=1
 python3 tools/bench/bench_json.py "$BUILD/bench.json" --e2e "$out/e2e.jsonl" "${args[@]}" || rc=1
-if [ -f "$BUILD/bench-health.json" ]; then
+# the health and control-plane figures join bench.json (under "health" and "control_plane")
+for part in health:bench-health.json control_plane:bench-control.json; do
+	[ -f "$BUILD/${part#*:}" ] || continue
 	python3 -c 'import json, sys
 doc = json.load(open(sys.argv[1]))
-doc["health"] = json.load(open(sys.argv[2]))
-json.dump(doc, open(sys.argv[1], "w"), indent=1)' "$BUILD/bench.json" "$BUILD/bench-health.json" || rc=1
-fi
+part = json.load(open(sys.argv[3]))
+doc[sys.argv[2]] = part.get(sys.argv[2], part)
+json.dump(doc, open(sys.argv[1], "w"), indent=1)' "$BUILD/bench.json" "${part%%:*}" "$BUILD/${part#*:}" || rc=1
+done
 exit "$rc"

@@ -2,6 +2,7 @@
 /* The xlbd configuration model: defaults, names, deep copy, free and lookups (no JSON here). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,9 +54,53 @@ void xlb_cfg_vip_init(struct xlb_cfg_vip *vip)
 	xlb_cfg_check_init(&vip->check);
 }
 
+/* A VIP's backends: a block that copies of a configuration share, counted. */
+struct backends_block {
+	unsigned int refs;
+	size_t cap;
+	struct xlb_cfg_backend b[];
+};
+
+static struct backends_block *block_of(struct xlb_cfg_backend *b)
+{
+	return (struct backends_block *)((char *)b - offsetof(struct backends_block, b));
+}
+
+int xlb_cfg_vip_backends_reserve(struct xlb_cfg_vip *vip, size_t n)
+{
+	struct backends_block *o = vip->backends ? block_of(vip->backends) : NULL, *nb;
+	size_t cap = 4;
+
+	if (n < vip->nbackends)
+		n = vip->nbackends;
+	if (o && o->refs == 1 && o->cap >= n)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if (o && o->refs == 1) {
+		nb = realloc(o, sizeof(*nb) + cap * sizeof(nb->b[0]));
+		if (!nb)
+			return -ENOMEM;
+	} else {
+		nb = malloc(sizeof(*nb) + cap * sizeof(nb->b[0]));
+		if (!nb)
+			return -ENOMEM;
+		if (vip->nbackends)
+			memcpy(nb->b, vip->backends, vip->nbackends * sizeof(nb->b[0]));
+		nb->refs = 1;
+		if (o)
+			o->refs--;
+	}
+	memset(nb->b + vip->nbackends, 0, (cap - vip->nbackends) * sizeof(nb->b[0]));
+	nb->cap = cap;
+	vip->backends = nb->b;
+	return 0;
+}
+
 void xlb_cfg_vip_release(struct xlb_cfg_vip *vip)
 {
-	free(vip->backends);
+	if (vip->backends && --block_of(vip->backends)->refs == 0)
+		free(block_of(vip->backends));
 	vip->backends = NULL;
 	vip->nbackends = 0;
 }
@@ -88,16 +133,8 @@ struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg)
 		const struct xlb_cfg_vip *s = &cfg->vips[i];
 
 		*d = *s;
-		d->backends = NULL;
-		if (s->nbackends) {
-			d->backends = calloc(s->nbackends, sizeof(*d->backends));
-			if (!d->backends) {
-				d->nbackends = 0;
-				c->nvips = i + 1;
-				goto err;
-			}
-			memcpy(d->backends, s->backends, s->nbackends * sizeof(*d->backends));
-		}
+		if (s->backends)
+			block_of(s->backends)->refs++;
 		c->nvips = i + 1;
 	}
 	return c;

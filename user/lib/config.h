@@ -109,6 +109,11 @@ struct xlb_cfg_vip {
 	struct xlb_cfg_backend *backends;
 	__u32 id;		/* runtime only (xlbd), never serialized */
 	bool id_set;		/* runtime only: id is assigned */
+	/*
+	 * runtime only: xlbd gives the VIP a new stamp whenever its content changes, so that
+	 * what it derives from it (the file text, the API's views) is kept until then; 0 = none
+	 */
+	__u64 stamp;
 };
 
 struct xlb_cfg_iface {
@@ -160,10 +165,17 @@ void xlb_cfg_errors_free(struct xlb_cfg_errors *e);
 /* The first error line (without its newline) copied into @buf, or "" when none. */
 const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size_t len);
 
-/* Deep copy (runtime ids included) and free. */
+/*
+ * Copy (runtime ids included) and free. A copy shares each VIP's backends with the original
+ * until one of them changes them: xlb_cfg_vip_backends_reserve() first, before writing into
+ * vip->backends, adding or removing one (so a copy of a large configuration for a change of
+ * one VIP costs its VIP array, not all its backends).
+ */
 struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg);
 void xlb_cfg_free(struct xlb_cfg *cfg);
-void xlb_cfg_vip_release(struct xlb_cfg_vip *vip);	/* frees vip->backends only */
+void xlb_cfg_vip_release(struct xlb_cfg_vip *vip);	/* drops vip->backends only */
+/* Make @vip's backends its own, with room for @n (zeroed beyond nbackends). 0 or -ENOMEM. */
+int xlb_cfg_vip_backends_reserve(struct xlb_cfg_vip *vip, size_t n);
 
 /* Defaults of a VIP / a backend (its check included), as the parser applies them. */
 void xlb_cfg_vip_init(struct xlb_cfg_vip *vip);

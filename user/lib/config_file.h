@@ -35,6 +35,15 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends);
 json_t *xlb_cfg_backend_to_json(const struct xlb_cfg_backend *be);
 /* A check in full (@only_set false), or only the keys of c->set (a backend's own). */
 json_t *xlb_cfg_check_to_json(const struct xlb_cfg_check *c, bool only_set);
+/*
+ * The file's text (what xlb_cfg_save() writes, without the last newline), built from parts so
+ * that a caller can keep each VIP's part until the VIP changes: xlb_cfg_vip_text() is VIP
+ * @vip's part (malloc'ed, NULL on failure); xlb_cfg_text() joins the top-level keys and the
+ * parts @vip_text[i] of cfg->vips[i] (@vip_text, or one of its entries, NULL: made here).
+ * Returns a malloc'ed string (its length in *@len if not NULL), or NULL with errno set.
+ */
+char *xlb_cfg_vip_text(const struct xlb_cfg_vip *vip);
+char *xlb_cfg_text(const struct xlb_cfg *cfg, const char *const *vip_text, size_t *len);
 
 /* Equal configurations (runtime ids ignored). */
 bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b);
@@ -55,6 +64,8 @@ int xlb_cfg_save(const struct xlb_cfg *cfg, const char *path);
  * -errno (@path as it was); xlb_cfg_save_abort() removes it. Both take @tmp.
  */
 int xlb_cfg_save_begin(const struct xlb_cfg *cfg, const char *path, char **tmp);
+/* The same with the text given (xlb_cfg_text()), @len bytes. */
+int xlb_cfg_save_text_begin(const char *text, size_t len, const char *path, char **tmp);
 int xlb_cfg_save_finish(char *tmp, const char *path);
 void xlb_cfg_save_abort(char *tmp);
 

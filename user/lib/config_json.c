@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The configuration to JSON: every field written, defaults included, so that files are explicit. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "config_file.h"
 
@@ -126,7 +129,8 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
 	return o;
 }
 
-json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
+/* The top-level keys: all but "vips". */
+static json_t *head_json(const struct xlb_cfg *cfg)
 {
 	json_t *o = json_object(), *a;
 	size_t i;
@@ -161,11 +165,98 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "max_backends", json_integer(cfg->max_backends));
 	if (cfg->metrics_listen[0])
 		json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
-	a = json_array();
+	return o;
+}
+
+json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
+{
+	json_t *o = head_json(cfg), *a = json_array();
+	size_t i;
+
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));
 	json_object_set_new(o, "vips", a);
 	return o;
+}
+
+/*
+ * The file's layout is json_dumps(xlb_cfg_to_json(), FILE_FLAGS), made here from parts: each
+ * VIP dumped alone and indented for its place (two levels in: "vips" in the root). jansson
+ * writes a newline only between tokens (one inside a string is written "\n"), so the layout
+ * of a part moves in by inserting the indent after each newline.
+ */
+#define FILE_FLAGS JSON_INDENT(2)
+#define VIP_INDENT "    "
+
+char *xlb_cfg_vip_text(const struct xlb_cfg_vip *vip)
+{
+	json_t *o = xlb_cfg_vip_to_json(vip, true);
+	char *s = o ? json_dumps(o, FILE_FLAGS) : NULL, *out, *p;
+	size_t n = 0, i;
+
+	json_decref(o);
+	if (!s)
+		return NULL;
+	for (i = 0; s[i]; i++)
+		n += s[i] == '\n';
+	out = malloc(i + n * strlen(VIP_INDENT) + 1);
+	if (out) {
+		for (p = out, i = 0; s[i]; i++) {
+			*p++ = s[i];
+			if (s[i] == '\n')
+				p = stpcpy(p, VIP_INDENT);
+		}
+		*p = '\0';
+	}
+	free(s);
+	return out;
+}
+
+char *xlb_cfg_text(const struct xlb_cfg *cfg, const char *const *vip_text, size_t *len)
+{
+	json_t *h = head_json(cfg);
+	char *head = h ? json_dumps(h, FILE_FLAGS) : NULL, **made = NULL, *out = NULL, *p;
+	size_t n, i, hl;
+
+	json_decref(h);
+	made = calloc(cfg->nvips + 1, sizeof(*made));
+	if (!head || !made)
+		goto out;
+	/* the head's dump ends with "\n}": "vips" goes before that, as the last key */
+	hl = strlen(head);
+	if (hl < 2 || strcmp(head + hl - 2, "\n}"))
+		goto out;
+	hl -= 2;
+	n = hl + sizeof(",\n  \"vips\": [\n  ]\n}");
+	for (i = 0; i < cfg->nvips; i++) {
+		const char *v = vip_text ? vip_text[i] : NULL;
+
+		if (!v)
+			v = made[i] = xlb_cfg_vip_text(&cfg->vips[i]);
+		if (!v)
+			goto out;
+		n += strlen(v) + sizeof(",\n" VIP_INDENT);
+	}
+	out = malloc(n);
+	if (!out)
+		goto out;
+	p = mempcpy(out, head, hl);
+	p = stpcpy(p, ",\n  \"vips\": [");
+	for (i = 0; i < cfg->nvips; i++) {
+		p = stpcpy(p, i ? ",\n" VIP_INDENT : "\n" VIP_INDENT);
+		p = stpcpy(p, vip_text && vip_text[i] ? vip_text[i] : made[i]);
+	}
+	p = stpcpy(p, cfg->nvips ? "\n  ]\n}" : "]\n}");
+	if (len)
+		*len = p - out;
+out:
+	for (i = 0; made && i < cfg->nvips; i++)
+		free(made[i]);
+	free(made);
+	free(head);
+	if (!out)
+		errno = ENOMEM;
+	return out;
 }
 
 bool xlb_cfg_equal(const struct xlb_cfg *a, const struct xlb_cfg *b)

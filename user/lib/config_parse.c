@@ -456,8 +456,7 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	if (bes && !json_is_array(bes)) {
 		xlb_cfg_errors_add(e, p, "must be an array");
 	} else if (bes && json_array_size(bes)) {
-		vip->backends = calloc(json_array_size(bes), sizeof(*vip->backends));
-		if (!vip->backends) {
+		if (xlb_cfg_vip_backends_reserve(vip, json_array_size(bes))) {
 			xlb_cfg_errors_add(e, p, "out of memory");
 			return -ENOMEM;
 		}

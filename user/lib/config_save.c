@@ -29,19 +29,29 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int xlb_cfg_save_begin(const struct xlb_cfg *cfg, const char *path, char **tmpp)
 {
-	char *dcopy = NULL, *bcopy = NULL, *tmp = NULL, *text = NULL;
+	size_t len;
+	char *text = xlb_cfg_text(cfg, NULL, &len);
+	int err;
+
+	*tmpp = NULL;
+	if (!text)
+		return -ENOMEM;
+	err = xlb_cfg_save_text_begin(text, len, path, tmpp);
+	free(text);
+	return err;
+}
+
+int xlb_cfg_save_text_begin(const char *text, size_t len, const char *path, char **tmpp)
+{
+	char *dcopy = NULL, *bcopy = NULL, *tmp = NULL;
 	int fd = -1, err = 0;
 	const char *dir, *base;
 	struct stat st;
-	json_t *root;
 
 	*tmpp = NULL;
-	root = xlb_cfg_to_json(cfg);
-	text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-	json_decref(root);
 	dcopy = strdup(path);
 	bcopy = strdup(path);
-	if (!text || !dcopy || !bcopy) {
+	if (!dcopy || !bcopy) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -61,7 +71,7 @@ int xlb_cfg_save_begin(const struct xlb_cfg *cfg, const char *path, char **tmpp)
 	}
 	/* Keep the mode of the file being replaced (0644 for a new one). */
 	if (fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644) < 0 ||
-	    (err = write_all(fd, text, strlen(text))) || (err = write_all(fd, "\n", 1)) ||
+	    (err = write_all(fd, text, len)) || (err = write_all(fd, "\n", 1)) ||
 	    fsync(fd) < 0) {
 		err = err ? err : -errno;
 		goto out;
@@ -81,7 +91,6 @@ out:
 		unlink(tmp);
 		free(tmp);
 	}
-	free(text);
 	free(dcopy);
 	free(bcopy);
 	return err;

@@ -88,7 +88,7 @@ struct xlb_cfg *state_from_pins(struct xlbd *d)
 	if (!xlb__config_get(d->x, &d->prog_config))
 		d->config_programmed = true;
 	for (id = 1; id < d->max_backends; id++) {
-		struct xlb_cfg_backend *b, *nb;
+		struct xlb_cfg_backend *b;
 		struct xlb_cfg_vip *v = NULL;
 		struct xlbd_be_rt *rt;
 
@@ -104,12 +104,10 @@ struct xlb_cfg *state_from_pins(struct xlbd *d)
 			orphans++;
 			continue;
 		}
-		nb = realloc(v->backends, (v->nbackends + 1) * sizeof(*nb));
-		if (!nb) {
+		if (xlb_cfg_vip_backends_reserve(v, v->nbackends + 1)) {
 			xlb_cfg_free(p.cfg);
 			return NULL;
 		}
-		v->backends = nb;
 		b = &v->backends[v->nbackends++];
 		xlb_cfg_backend_init(b);
 		memcpy(b->addr, be.addr, 16);

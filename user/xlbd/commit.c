@@ -24,7 +24,39 @@ double state_elapsed_ms_f(const struct timespec *since)
 	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *errbuf, size_t errlen)
+/*
+ * The file text of @to. A VIP's part is kept in its runtime state for its stamp: a change
+ * serializes only the VIPs it touched (a new one, without an id yet, is made each time until
+ * it has one), the rest is a concatenation.
+ */
+static char *config_text(struct xlbd *d, const struct xlb_cfg *to, size_t *len)
+{
+	const char **parts = calloc(to->nvips + 1, sizeof(*parts));
+	char *text;
+
+	if (!parts)
+		return NULL;
+	for (size_t i = 0; i < to->nvips; i++) {
+		const struct xlb_cfg_vip *v = &to->vips[i];
+		struct xlbd_vip_rt *rt;
+
+		if (!v->stamp || !v->id_set || v->id >= d->max_vips)
+			continue;
+		rt = &d->vip_rt[v->id];
+		if (!rt->file_text || rt->file_stamp != v->stamp) {
+			free(rt->file_text);
+			rt->file_text = xlb_cfg_vip_text(v);
+			rt->file_stamp = v->stamp;
+		}
+		parts[i] = rt->file_text;
+	}
+	text = xlb_cfg_text(to, parts, len);
+	free(parts);
+	return text;
+}
+
+int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *errbuf,
+		 size_t errlen)
 {
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg *check;
@@ -32,7 +64,8 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *errbuf, 
 	__u32 max_vips, max_be;
 	double t_check, t_write, t_apply;
 	struct timespec t0;
-	char *tmp;
+	char *tmp, *text;
+	size_t len;
 	json_t *j;
 	int err;
 
@@ -73,7 +106,9 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *errbuf, 
 
 	/* written (not yet renamed) before the datapath changes: a full disk changes nothing */
 	t_check = state_elapsed_ms_f(&t0);
-	err = xlb_cfg_save_begin(to, d->config_path, &tmp);
+	text = config_text(d, to, &len);
+	err = text ? xlb_cfg_save_text_begin(text, len, d->config_path, &tmp) : -ENOMEM;
+	free(text);
 	t_write = state_elapsed_ms_f(&t0);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot write %s: %s (nothing changed)", d->config_path,
@@ -82,7 +117,7 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *errbuf, 
 		xlb_cfg_free(to);
 		return err;
 	}
-	err = state_apply(d, d->cfg, to);
+	err = by_ops ? state_apply_ops(d, d->cfg, to, since) : state_apply(d, d->cfg, to);
 	if (err) {
 		xlb_cfg_save_abort(tmp);
 		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));

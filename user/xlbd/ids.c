@@ -11,13 +11,29 @@
 void state_reset_vip_rt(struct xlbd_vip_rt *rt)
 {
 	free(rt->inputs);
+	free(rt->file_text);
+	free(rt->view);
 	memset(rt, 0, sizeof(*rt));
 }
 
 void state_reset_be_rt(struct xlbd *d, __u32 id)
 {
 	checks_drop(d, id);
+	free(d->be_rt[id].view);
 	memset(&d->be_rt[id], 0, sizeof(d->be_rt[id]));
+}
+
+void state_rt_free(struct xlbd *d)
+{
+	for (size_t i = 0; d->vip_rt && i < d->max_vips; i++)
+		state_reset_vip_rt(&d->vip_rt[i]);
+	for (size_t i = 0; d->be_rt && i < d->max_backends; i++)
+		free(d->be_rt[i].view);
+}
+
+void state_stamp(struct xlbd *d, struct xlb_cfg_vip *v)
+{
+	v->stamp = ++d->stamp_seq;
 }
 
 struct ids *ids_new(const struct xlbd *d)
@@ -194,28 +210,38 @@ int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg 
 			xlb_stats__clear_vip(d->x, v->id);
 		}
 		v->id_set = true;
+		if (!v->stamp)
+			state_stamp(d, v);	/* read from a file: its caches start */
 		want->vip[v->id] = true;
 		for (j = 0; j < v->nbackends; j++) {
-			struct xlb_cfg_backend *b = &v->backends[j];
+			const struct xlb_cfg_backend *b = &v->backends[j];
 			int fj = fv ? match_backend(fv, b, by_addr, claimed) : -1;
+			__u32 id = b->id;
 
 			if (fj >= 0 && fv->backends[fj].id) {
-				b->id = fv->backends[fj].id;
-				claimed[b->id] = true;
-			} else if (b->id && b->id < d->max_backends && !used->be[b->id]) {
-				used->be[b->id] = true; /* restored by a rollback, counters kept */
-			} else if (alloc_id(used->be, 1, d->max_backends, &d->be_next, &b->id)) {
+				id = fv->backends[fj].id;
+				claimed[id] = true;
+			} else if (id && id < d->max_backends && !used->be[id]) {
+				used->be[id] = true; /* restored by a rollback, counters kept */
+			} else if (alloc_id(used->be, 1, d->max_backends, &d->be_next, &id)) {
 				pr_warn("no free backend id (max_backends %u)", d->max_backends);
 				err = -ENOSPC;
 				goto out;
 			} else {
-				state_reset_be_rt(d, b->id);
-				xlb_stats__clear_backend(d->x, b->id);
+				state_reset_be_rt(d, id);
+				xlb_stats__clear_backend(d->x, id);
 				/* added to a running daemon: ramps in (slow start), as on recovery */
 				if (d->cfg)
-					d->be_rt[b->id].up_since_ms = xlbd_now_ms();
+					d->be_rt[id].up_since_ms = xlbd_now_ms();
 			}
-			want->be[b->id] = true;
+			/* backends shared with another copy of the config are written only if changed */
+			if (id != b->id) {
+				err = xlb_cfg_vip_backends_reserve(v, v->nbackends);
+				if (err)
+					goto out;
+				v->backends[j].id = id;
+			}
+			want->be[id] = true;
 		}
 	}
 out:
@@ -225,3 +251,103 @@ out:
 	return err;
 }
 
+
+/* The next id in [lo, n) from *@cursor that the datapath does not hold and @taken does not. */
+static int alloc_unheld(const struct xlbd *d, bool vip, __u32 lo, __u32 n, __u32 *cursor,
+			bool *taken, __u32 *out)
+{
+	for (__u32 i = 0; i < n - lo; i++) {
+		__u32 id = lo + (*cursor - lo + i) % (n - lo);
+
+		if (taken[id] || (vip ? d->vip_rt[id].programmed : d->be_rt[id].programmed))
+			continue;
+		taken[id] = true;
+		*out = id;
+		*cursor = id + 1 >= n ? lo : id + 1;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* The VIP of @from with id @id, or NULL. */
+static const struct xlb_cfg_vip *vip_by_id(const struct xlb_cfg *from, __u32 id)
+{
+	for (size_t i = 0; i < from->nvips; i++)
+		if (from->vips[i].id_set && from->vips[i].id == id)
+			return &from->vips[i];
+	return NULL;
+}
+
+int state_assign_ids_touched(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
+			     __u64 since, struct touched *t)
+{
+	bool *taken_v = calloc(d->max_vips, sizeof(bool));
+	bool *taken_b = calloc(d->max_backends, sizeof(bool));
+	int err = 0;
+
+	if (!taken_v || !taken_b) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < to->nvips && !err; i++) {
+		struct xlb_cfg_vip *v = &to->vips[i];
+		const struct xlb_cfg_vip *fv;
+
+		if (v->stamp <= since)
+			continue;
+		fv = v->id_set ? vip_by_id(from, v->id) : NULL;
+		t->vip[i] = true;
+		if (!fv) {
+			if (alloc_unheld(d, true, 0, d->max_vips, &d->vip_next, taken_v, &v->id)) {
+				pr_warn("no free VIP id (max_vips %u)", d->max_vips);
+				err = -ENOSPC;
+				break;
+			}
+			state_reset_vip_rt(&d->vip_rt[v->id]);
+			xlb_stats__clear_vip(d->x, v->id);
+			v->id_set = true;
+		}
+		err = xlb_cfg_vip_backends_reserve(v, v->nbackends);
+		for (size_t j = 0; j < v->nbackends && !err; j++) {
+			struct xlb_cfg_backend *b = &v->backends[j];
+			int fj = fv ? xlb_cfg_find_backend(fv, b->family, b->addr, b->port) : -1;
+
+			if (fj >= 0 && fv->backends[fj].id) {
+				b->id = fv->backends[fj].id;
+				taken_b[b->id] = true;
+				continue;
+			}
+			if (alloc_unheld(d, false, 1, d->max_backends, &d->be_next, taken_b, &b->id)) {
+				pr_warn("no free backend id (max_backends %u)", d->max_backends);
+				err = -ENOSPC;
+				break;
+			}
+			state_reset_be_rt(d, b->id);
+			xlb_stats__clear_backend(d->x, b->id);
+			d->be_rt[b->id].up_since_ms = xlbd_now_ms(); /* ramps in, as on recovery */
+		}
+		/* the backends of its former self that it no longer has */
+		for (size_t j = 0; fv && j < fv->nbackends && !err; j++) {
+			__u32 id = fv->backends[j].id;
+
+			if (!id || taken_b[id])
+				continue;
+			if (t->ngone == t->cap) {
+				size_t cap = t->cap ? t->cap * 2 : 16;
+				__u32 *g = realloc(t->gone, cap * sizeof(*g));
+
+				if (!g) {
+					err = -ENOMEM;
+					break;
+				}
+				t->gone = g;
+				t->cap = cap;
+			}
+			t->gone[t->ngone++] = id;
+		}
+	}
+out:
+	free(taken_v);
+	free(taken_b);
+	return err;
+}

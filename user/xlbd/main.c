@@ -387,8 +387,7 @@ out:
 		close(d.tfd);
 	xlb_cfg_free(pinned);
 	xlb_cfg_free(d.cfg);
-	for (size_t i = 0; d.vip_rt && i < d.max_vips; i++)
-		free(d.vip_rt[i].inputs);
+	state_rt_free(&d);
 	free(d.vip_rt);
 	free(d.be_rt);
 	free(d.events);

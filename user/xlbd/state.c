@@ -519,8 +519,11 @@ static int tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *on
 	return err;
 }
 
-/* VIP entries of @cfg that differ from the datapath's (after their tables: never a VIP without). */
-static int vips_pass(struct xlbd *d, const struct xlb_cfg *cfg)
+/*
+ * VIP entries of @cfg (those selected by @only; NULL: all) that differ from the datapath's (after
+ * their tables: never a VIP without).
+ */
+static int vips_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *only)
 {
 	struct xlb_vip_key *keys = calloc(cfg->nvips + 1, sizeof(*keys));
 	struct xlb_vip *vals = calloc(cfg->nvips + 1, sizeof(*vals));
@@ -535,6 +538,8 @@ static int vips_pass(struct xlbd *d, const struct xlb_cfg *cfg)
 		const struct xlb_cfg_vip *v = &cfg->vips[i];
 		struct xlbd_vip_rt *rt = &d->vip_rt[v->id];
 
+		if (only && !only[i])
+			continue;
 		vip_key(v, &keys[n]);
 		vip_value(v, &vals[n]);
 		if (rt->programmed && !memcmp(&keys[n], &rt->key, sizeof(keys[n])) &&
@@ -568,26 +573,20 @@ static int removals_pass(struct xlbd *d, const struct ids *want)
 {
 	struct xlb_vip_key *keys = NULL;
 	__u32 *ids = NULL, id;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, i;
 	int err = 0;
 
-	for (id = 0; id < d->max_vips; id++) {
+	for (id = 0; id < d->max_vips; id++)
+		n += d->vip_rt[id].programmed && !want->vip[id];
+	keys = calloc(n + 1, sizeof(*keys));
+	ids = calloc(n + 1, sizeof(*ids));
+	if (!keys || !ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (n = 0, id = 0; id < d->max_vips; id++) {
 		if (!d->vip_rt[id].programmed || want->vip[id])
 			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			struct xlb_vip_key *k = realloc(keys, c * sizeof(*k));
-			__u32 *ni = k ? realloc(ids, c * sizeof(*ni)) : NULL;
-
-			if (k)
-				keys = k;
-			if (!ni) {
-				err = -ENOMEM;
-				goto out;
-			}
-			ids = ni;
-			cap = c;
-		}
 		keys[n] = d->vip_rt[id].key;
 		ids[n++] = id;
 	}
@@ -617,12 +616,6 @@ out:
 	return err;
 }
 
-/*
- * Re-weigh the VIPs of @cfg selected by @only (NULL: all) and bring their backends and tables
- * in line. Order keeps every packet on a valid path: backends that are (still or newly) usable
- * first, then the tables, then VIP entries, then backends losing XLB_BE_F_USABLE (their slots
- * are gone by then).
- */
 /* Re-weigh at @when_ms (monotonic): a slow-start step, a drain timeout, a damped rebuild. */
 static void weigh_at(struct xlbd *d, __u64 when_ms)
 {
@@ -664,7 +657,13 @@ static void note_usable(struct xlbd *d, const struct xlb_cfg_vip *v)
 			   xlb_vip_name(v, name, sizeof(name)), n);
 }
 
-static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *only)
+/*
+ * Re-weigh the VIPs of @cfg selected by @only (NULL: all) and bring their backends and tables,
+ * with @entries their VIP entries too, in line. Order keeps every packet on a valid path:
+ * backends that are (still or newly) usable first, then the tables, then VIP entries, then
+ * backends losing XLB_BE_F_USABLE (their slots are gone by then).
+ */
+static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *only, bool entries)
 {
 	__u64 now = xlbd_now_ms(), next;
 	size_t i;
@@ -682,8 +681,8 @@ static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *onl
 	err = backends_pass(d, cfg, only, true);
 	if (!err)
 		err = tables_pass(d, cfg, only);
-	if (!err && !only)
-		err = vips_pass(d, cfg);
+	if (!err && entries)
+		err = vips_pass(d, cfg, only);
 	if (!err)
 		err = backends_pass(d, cfg, only, false);
 	return err;
@@ -691,54 +690,74 @@ static int vips_apply(struct xlbd *d, const struct xlb_cfg *cfg, const bool *onl
 
 /* ------------------------------------------------------------------ logging of a change */
 
+/* The lines of VIP @v: added (@fv NULL) or changed from @fv, with its backends'. */
+static void log_vip(const struct xlb_cfg_vip *fv, const struct xlb_cfg_vip *v, bool adopting)
+{
+	char name[96], a[INET6_ADDRSTRLEN];
+	struct xlb_vip nv, ov;
+
+	xlb_vip_name(v, name, sizeof(name));
+	if (!fv) {
+		pr_info("vip %s added (id %u, mode %s, hash %s, M=%u, %zu backends)", name, v->id,
+			xlb_cfg_mode_name(v->mode), xlb_cfg_hash_name(v->hash), v->table_size,
+			v->nbackends);
+	} else if (adopting) {
+		return;
+	} else {
+		vip_value(v, &nv);
+		vip_value(fv, &ov);
+		if (memcmp(&nv, &ov, sizeof(nv)))
+			pr_info("vip %s changed (mode %s, hash %s, M=%u)", name,
+				xlb_cfg_mode_name(v->mode), xlb_cfg_hash_name(v->hash), v->table_size);
+	}
+	for (size_t j = 0; j < v->nbackends; j++) {
+		const struct xlb_cfg_backend *b = &v->backends[j];
+		int fj = fv ? xlb_cfg_find_backend(fv, b->family, b->addr, b->port) : -1;
+		const struct xlb_cfg_backend *ob = fj >= 0 ? &fv->backends[fj] : NULL;
+
+		xlb_addr_format(b->addr, b->family, a, sizeof(a));
+		/* a new VIP's line gives its backend count: theirs only in debug */
+		if (!ob)
+			xlb_log(fv ? XLB_LOG_INFO : XLB_LOG_DEBUG,
+				"vip %s: backend %s port %u added (id %u, weight %u, %s)", name, a,
+				b->port, b->id, b->weight, xlb_cfg_state_name(b->state));
+		else if (ob->weight != b->weight || ob->state != b->state)
+			pr_info("vip %s: backend %s port %u: weight %u -> %u, %s -> %s", name, a,
+				b->port, ob->weight, b->weight, xlb_cfg_state_name(ob->state),
+				xlb_cfg_state_name(b->state));
+	}
+}
+
+/* The backends VIP @fv had that @v (the same VIP, changed) no longer has. */
+static void log_backends_gone(const struct xlb_cfg_vip *fv, const struct xlb_cfg_vip *v)
+{
+	char name[96], a[INET6_ADDRSTRLEN];
+
+	xlb_vip_name(fv, name, sizeof(name));
+	for (size_t j = 0; j < fv->nbackends; j++) {
+		const struct xlb_cfg_backend *b = &fv->backends[j];
+
+		if (xlb_cfg_find_backend(v, b->family, b->addr, b->port) < 0)
+			pr_info("vip %s: backend %s port %u removed (id %u)", name,
+				xlb_addr_format(b->addr, b->family, a, sizeof(a)), b->port, b->id);
+	}
+}
+
 /* One line per VIP and backend added, changed or removed; adopting: VIPs only (weights unknown). */
 static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bool adopting)
 {
-	char name[96], a[INET6_ADDRSTRLEN];
 	struct vip_index fx = {}, tx = {};
-	struct xlb_vip nv, ov;
-	size_t i, j;
+	char name[96];
+	size_t i;
 
 	if (vip_index_init(&fx, from) || vip_index_init(&tx, to)) {
 		pr_warn("changes not logged: out of memory");
 		goto out;
 	}
 	for (i = 0; i < to->nvips; i++) {
-		const struct xlb_cfg_vip *v = &to->vips[i];
-		int fi = vip_index_find(&fx, v);
-		const struct xlb_cfg_vip *fv = fi >= 0 ? &from->vips[fi] : NULL;
+		int fi = vip_index_find(&fx, &to->vips[i]);
 
-		xlb_vip_name(v, name, sizeof(name));
-		if (!fv) {
-			pr_info("vip %s added (id %u, mode %s, hash %s, M=%u, %zu backends)", name,
-				v->id, xlb_cfg_mode_name(v->mode), xlb_cfg_hash_name(v->hash),
-				v->table_size, v->nbackends);
-		} else if (adopting) {
-			continue;
-		} else {
-			vip_value(v, &nv);
-			vip_value(fv, &ov);
-			if (memcmp(&nv, &ov, sizeof(nv)))
-				pr_info("vip %s changed (mode %s, hash %s, M=%u)", name,
-					xlb_cfg_mode_name(v->mode), xlb_cfg_hash_name(v->hash),
-					v->table_size);
-		}
-		for (j = 0; j < v->nbackends; j++) {
-			const struct xlb_cfg_backend *b = &v->backends[j];
-			int fj = fv ? xlb_cfg_find_backend(fv, b->family, b->addr, b->port) : -1;
-			const struct xlb_cfg_backend *ob = fj >= 0 ? &fv->backends[fj] : NULL;
-
-			xlb_addr_format(b->addr, b->family, a, sizeof(a));
-			/* a new VIP's line gives its backend count: theirs only in debug */
-			if (!ob)
-				xlb_log(fv ? XLB_LOG_INFO : XLB_LOG_DEBUG,
-					"vip %s: backend %s port %u added (id %u, weight %u, %s)", name,
-					a, b->port, b->id, b->weight, xlb_cfg_state_name(b->state));
-			else if (ob->weight != b->weight || ob->state != b->state)
-				pr_info("vip %s: backend %s port %u: weight %u -> %u, %s -> %s", name,
-					a, b->port, ob->weight, b->weight,
-					xlb_cfg_state_name(ob->state), xlb_cfg_state_name(b->state));
-		}
+		log_vip(fi >= 0 ? &from->vips[fi] : NULL, &to->vips[i], adopting);
 	}
 	for (i = 0; from && i < from->nvips; i++) {
 		const struct xlb_cfg_vip *fv = &from->vips[i];
@@ -746,21 +765,11 @@ static void log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bo
 
 		if (!fv->id_set)
 			continue;
-		xlb_vip_name(fv, name, sizeof(name));
-		if (ti < 0) {
-			pr_info("vip %s removed (id %u, %zu backends)", name, fv->id, fv->nbackends);
-			continue;
-		}
-		if (adopting)
-			continue;
-		for (j = 0; j < fv->nbackends; j++) {
-			const struct xlb_cfg_backend *b = &fv->backends[j];
-
-			if (xlb_cfg_find_backend(&to->vips[ti], b->family, b->addr, b->port) < 0)
-				pr_info("vip %s: backend %s port %u removed (id %u)", name,
-					xlb_addr_format(b->addr, b->family, a, sizeof(a)), b->port,
-					b->id);
-		}
+		if (ti < 0)
+			pr_info("vip %s removed (id %u, %zu backends)",
+				xlb_vip_name(fv, name, sizeof(name)), fv->id, fv->nbackends);
+		else if (!adopting)
+			log_backends_gone(fv, &to->vips[ti]);
 	}
 out:
 	vip_index_free(&fx);
@@ -816,13 +825,52 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 	if (err)
 		goto out;
 	log_changes(from, to, adopting);
-	err = vips_apply(d, to, NULL);
+	err = vips_apply(d, to, NULL, true);
 	if (!err)
 		err = removals_pass(d, want);
 	if (!err)
 		err = ifaces_apply(d, adopting ? NULL : from, to, false);
 out:
 	ids_free(want);
+	return err;
+}
+
+int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to, __u64 since)
+{
+	struct touched t = {};
+	size_t i, added = 0;
+	int err;
+
+	/* every VIP of @to with an id is one of @from: none was removed when the counts add up */
+	for (i = 0; i < to->nvips; i++)
+		added += !to->vips[i].id_set;
+	if (!d->cfg || from != d->cfg || from->nvips + added != to->nvips)
+		return state_apply(d, from, to);
+	t.vip = calloc(to->nvips + 1, sizeof(bool));
+	if (!t.vip)
+		return -ENOMEM;
+	/* the top-level keys and the interfaces are the running config's: nothing to do there */
+	err = state_assign_ids_touched(d, from, to, since, &t);
+	for (i = 0; !err && i < to->nvips; i++) {
+		const struct xlb_cfg_vip *v = &to->vips[i];
+		int fi;
+
+		if (!t.vip[i])
+			continue;
+		fi = xlb_cfg_find_vip(from, v->family, v->addr, v->port, v->proto);
+		log_vip(fi >= 0 ? &from->vips[fi] : NULL, v, false);
+		if (fi >= 0)
+			log_backends_gone(&from->vips[fi], v);
+	}
+	if (!err)
+		err = vips_apply(d, to, t.vip, true);
+	for (i = 0; !err && i < t.ngone; i++) {
+		xlb_backend__clear(d->x, t.gone[i]);
+		xlb_stats__clear_backend(d->x, t.gone[i]);
+		state_reset_be_rt(d, t.gone[i]);
+	}
+	free(t.vip);
+	free(t.gone);
 	return err;
 }
 
@@ -859,7 +907,7 @@ void state_refresh(struct xlbd *d)
 		n++;
 	}
 	if (n) {
-		err = vips_apply(d, d->cfg, only);
+		err = vips_apply(d, d->cfg, only, false);
 		if (err)
 			pr_warn("health refresh of %zu VIPs failed: %s (retried on the next change)", n,
 				strerror(-err));

@@ -63,6 +63,11 @@ struct xlbd_vip_rt {
 	bool no_backend;		/* no usable backend (logged once per transition) */
 	__u64 last_rebuild_ms;		/* CLOCK_MONOTONIC ms of the last table swap */
 	__u64 rebuilds;			/* tables swapped in (metrics) */
+	/* caches kept while the VIP's stamp (xlb_cfg_vip.stamp) stays: see commit.c, api_view.c */
+	char *file_text;		/* its part of the config file (xlb_cfg_vip_text()) */
+	__u64 file_stamp;
+	char *view;			/* its view in vip_list, up to the runtime keys */
+	__u64 view_stamp;
 };
 
 /* What the daemon keeps per backend id: rates, slots, the datapath's copy, health. */
@@ -83,6 +88,10 @@ struct xlbd_be_rt {
 	bool usable;			/* XLB_BE_F_USABLE as last computed */
 	struct xlbd_check *check;	/* its health checker (checks.c), or NULL */
 	__u64 probes, probe_failures;	/* health probes finished, failed (metrics) */
+	/* its view in backend_list up to the runtime keys, kept while its VIP's stamp stays */
+	char *view;
+	size_t view_addr_len;		/* view[0 .. this): {"address":...,"port":N */
+	__u64 view_stamp;
 };
 
 /* One entry of the event history (xlb events). */
@@ -125,6 +134,7 @@ struct xlbd {
 	struct xlbd_event *events;	/* [XLBD_EVENTS_MAX], a ring */
 	__u64 events_seq;		/* sequence number of the newest event */
 	__u32 vip_next, be_next;	/* next-fit cursors: freed ids are reused as late as possible */
+	__u64 stamp_seq;		/* the last stamp given to a VIP (xlb_cfg_vip.stamp) */
 	struct timespec last_sample;
 	/* a long apply in progress (start, reload, a large batch): shown by status */
 	const char *progress_what;	/* NULL when none */
@@ -150,6 +160,11 @@ struct xlbd {
  */
 struct xlb_cfg *state_from_pins(struct xlbd *d);
 int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to);
+/*
+ * The same for a change made by API ops on @from, the running config: the VIPs of @to stamped
+ * after @since changed, the others did not. Falls back to state_apply() when a VIP was removed.
+ */
+int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to, __u64 since);
 /* Mark VIP @v's effective weights as possibly changed; state_refresh() applies it. */
 void state_dirty(struct xlbd *d, const struct xlb_cfg_vip *v);
 /* Re-weigh the dirty VIPs of the running config and swap in what changed (no config write). */
@@ -158,11 +173,13 @@ void state_refresh(struct xlbd *d);
 void state_weigh_timer(struct prober_timer *t);
 /*
  * Validate @to as a whole, apply it, save it; on any failure roll back. Takes @to. @by_ops:
- * @to is the running config changed by API ops only (api.c), each of which validated what it
- * added or changed with the file parser's own per-object functions: the whole-config JSON
- * roundtrip is then skipped (see commit.c for why it is the same validation).
+ * @to is the running config changed by API ops only (api_change.c), each of which validated
+ * what it added or changed with the file parser's own per-object functions and gave the VIPs
+ * it touched a stamp after @since: the whole-config JSON roundtrip is then skipped (see
+ * commit.c for why it is the same validation) and only those VIPs are reconciled.
  */
-int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *err, size_t errlen);
+int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *err,
+		 size_t errlen);
 void state_reload(struct xlbd *d);
 /* A long apply starts (@what: "start", "reload", "batch") or ends (NULL): shown by status. */
 void state_progress(struct xlbd *d, const char *what);
@@ -207,7 +224,24 @@ void ids_free(struct ids *ids);
  */
 int state_assign_ids(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
 		     struct ids *want);
+/*
+ * A change made by API ops (state_commit()): the VIPs of @to stamped after @since are added or
+ * changed, none is removed, the others are the running config's. Gives ids to those only (the
+ * ids the datapath does not hold are free), marks them in @t->vip (by index in @to) and lists
+ * the ids of the backends they dropped in @t->gone.
+ */
+struct touched {
+	bool *vip;		/* [to->nvips] */
+	__u32 *gone;
+	size_t ngone, cap;
+};
+int state_assign_ids_touched(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
+			     __u64 since, struct touched *t);
 void state_reset_vip_rt(struct xlbd_vip_rt *rt);
+/* Free what the runtime state of every id holds (at exit). */
+void state_rt_free(struct xlbd *d);
+/* A new stamp for VIP @v: its content changed (or is new). */
+void state_stamp(struct xlbd *d, struct xlb_cfg_vip *v);
 /* Forget backend @id's runtime state (its checker stopped): a new backend may take the id. */
 void state_reset_be_rt(struct xlbd *d, __u32 id);
 
