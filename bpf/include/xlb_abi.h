@@ -72,13 +72,14 @@ enum xlb_config_flags {
 };
 
 /*
- * Reason codes: one per outcome of a packet. Datapath helpers return 0 to continue or the
- * negated reason; the entry point counts every packet under exactly one reason in
- * xlb_stats_reason, plus event counters (flood guard) that do not decide the verdict.
+ * Reason codes: one per outcome of a packet. Datapath steps return 0 to go on or the reason
+ * (>= 1) that ends the packet; a packet no step stopped is forwarded, XLB_R_TX (0). The entry
+ * point counts every packet under exactly one reason in xlb_stats_reason, plus event counters
+ * (flood guard) that do not decide the verdict. Verdict reasons come before XLB_R_EV_FLOOD.
  * The names in XLB_REASON_NAMES are the labels `xlb stats` and the metrics print.
  */
 enum xlb_reason {
-	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX) */
+	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX): no step stopped it */
 	XLB_R_TX_ICMP_TOO_BIG,	/* too big after encap, ICMP(v6) too-big sent to the client (XDP_TX) */
 	XLB_R_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...): XDP_PASS untouched */
 	XLB_R_PASS_NOT_VIP,	/* IP but no VIP matches: XDP_PASS untouched */

@@ -26,11 +26,11 @@ static __always_inline __u32 now_sec(void)
 }
 
 /*
- * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable.
- * Returns the backend id, or a negative reason: no table (control plane not ready) or no
- * usable backend in that slot.
+ * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable, into p->be
+ * and p->be_id. Returns 0, XLB_R_DROP_NO_CONFIG (no table: control plane not ready) or
+ * XLB_R_DROP_NO_BACKEND (no usable backend in that slot).
  */
-static __always_inline int maglev_pick(__u32 vip_id, __u32 hash, struct xlb_backend **bep)
+static __always_inline int maglev_pick(__u32 vip_id, struct xlb_pkt *p)
 {
 	struct xlb_backend *be;
 	__u32 zero = 0, slot, id, *v;
@@ -38,24 +38,25 @@ static __always_inline int maglev_pick(__u32 vip_id, __u32 hash, struct xlb_back
 
 	table = bpf_map_lookup_elem(&xlb_maglev, &vip_id);
 	if (!table)
-		return -XLB_R_DROP_NO_CONFIG;
+		return XLB_R_DROP_NO_CONFIG;
 	v = bpf_map_lookup_elem(table, &zero);
 	if (!v)
-		return -XLB_R_DROP_NO_CONFIG;
+		return XLB_R_DROP_NO_CONFIG;
 	if (!*v)
-		return -XLB_R_DROP_NO_BACKEND;
-	slot = hash % *v + 1;
+		return XLB_R_DROP_NO_BACKEND;
+	slot = p->hash % *v + 1;
 	v = bpf_map_lookup_elem(table, &slot);
 	if (!v)
-		return -XLB_R_DROP_NO_CONFIG;
+		return XLB_R_DROP_NO_CONFIG;
 	id = *v;
 	if (id == XLB_BACKEND_NONE)
-		return -XLB_R_DROP_NO_BACKEND;
+		return XLB_R_DROP_NO_BACKEND;
 	be = bpf_map_lookup_elem(&xlb_backends, &id);
 	if (!be || !(be->flags & XLB_BE_F_USABLE))
-		return -XLB_R_DROP_NO_BACKEND;
-	*bep = be;
-	return id;
+		return XLB_R_DROP_NO_BACKEND;
+	p->be = be;
+	p->be_id = id;
+	return 0;
 }
 
 /*
@@ -83,25 +84,23 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
 }
 
 /*
- * pick_backend() - the backend of flow p->key of VIP @vip.
+ * pick_backend() - the backend of flow p->key of VIP @vip, into p->be and p->be_id; p->new_flow
+ * tells whether this is a new flow of the VIP.
  *
  * Flow-table hit on a usable backend of this VIP: that backend (the entry's atime is written
  * only when the second changed). Hit on an unusable backend, or on a backend id that now
  * belongs to another VIP (freed and reused since the flow was recorded): re-hash and overwrite
- * (XLB_R_EV_REHASH). Miss:
- * the Maglev slot, recorded unless the VIP opts out, the flood guard refuses, or the packet is
- * a fragment or an ICMP error (those never create state). Returns the backend id or a negative
- * reason; *@new_flow tells whether this is a new flow of the VIP.
+ * (XLB_R_EV_REHASH). Miss: the Maglev slot of p->hash, recorded unless the VIP opts out, the
+ * flood guard refuses, or the packet is a fragment or an ICMP error (those never create state).
+ * Returns 0 or maglev_pick()'s reason.
  */
 static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip *vip,
-					const struct xlb_config *cfg, __u32 hash,
-					struct xlb_backend **bep, __u32 *new_flow, __u64 bytes)
+					const struct xlb_config *cfg, __u64 bytes)
 {
 	bool use_table = !p->frag && !(vip->flags & XLB_VIP_F_NO_FLOWTABLE);
 	struct xlb_flow *f = NULL, nf = {};
-	int id;
+	int rc;
 
-	*new_flow = 0;
 	if (use_table) {
 		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
 		if (f) {
@@ -113,16 +112,17 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 
 				if (f->atime != now)
 					f->atime = now;
-				*bep = be;
-				return bid;
+				p->be = be;
+				p->be_id = bid;
+				return 0;
 			}
 			stats_reason(XLB_R_EV_REHASH, bytes);
 		}
 	}
-	id = maglev_pick(vip->id, hash, bep);
-	if (id < 0 || !use_table || p->icmp)
-		return id;
-	nf.backend_id = id;
+	rc = maglev_pick(vip->id, p);
+	if (rc || !use_table || p->icmp)
+		return rc;
+	nf.backend_id = p->be_id;
 	nf.atime = now_sec();
 	if (f) {
 		/*
@@ -131,14 +131,14 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 		 * evict up to 4 established flows to get one.
 		 */
 		*f = nf;
-		return id;
+		return 0;
 	}
-	*new_flow = 1;
+	p->new_flow = 1;
 	if (flood_allows(cfg))
 		bpf_map_update_elem(&xlb_flows, &p->key, &nf, BPF_ANY);
 	else
 		stats_reason(XLB_R_EV_FLOOD, bytes);
-	return id;
+	return 0;
 }
 
 #endif /* XLB_FLOW_H */

@@ -32,7 +32,11 @@ enum {
 	FRAG_LATER = 2,		/* offset > 0: no L4 header */
 };
 
-/* What the parser learned about one packet. */
+/*
+ * The packet context: what the parser learned about one packet, and the outputs of the steps
+ * that follow (the VIP, the hash, the backend). Every step of the datapath returns 0 to go on
+ * or the reason (>= 1, enum xlb_reason) that ends the packet; what a step finds goes here.
+ */
 struct xlb_pkt {
 	struct xlb_flow_key key;	/* the flow (for ICMP errors: the quoted flow, reversed) */
 	__u32 l3_off;		/* offset of the IP header: 14, or 18 behind an 802.1Q tag */
@@ -44,12 +48,15 @@ struct xlb_pkt {
 	__u8 icmp;		/* an ICMP error routed by its quoted flow */
 	__be16 ip_id;		/* IPv4 identification, copied to an outer IPv4 header */
 	__u8 srcroute;		/* IPv6 routing header with segments left > 0 seen */
-	__u8 pad;
+	__u8 new_flow;		/* pick_backend(): a flow new to the VIP (counted new_flows) */
+	__u32 hash;		/* xlb_flow_hash() of the key (after the VIP's hashing rule) */
+	__u32 be_id;		/* pick_backend(): the backend's id */
+	struct xlb_backend *be;	/* and its entry (set whenever pick_backend() returned 0) */
 };
 
 /*
- * parse_eth() - Ethernet with at most one 802.1Q tag.
- * Returns the ethertype (host order) of the L3 header and sets p->l3_off, or a negative reason.
+ * parse_eth() - Ethernet with at most one 802.1Q tag: sets p->l3_off and p->key.family from the
+ * ethertype. Returns 0, XLB_R_PASS_NOT_IP or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
 {
@@ -57,26 +64,30 @@ static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
 	__u16 proto;
 
 	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	proto = bpf_ntohs(eth->h_proto);
 	p->l3_off = ETH_HLEN_;
 	if (proto == ETH_P_8021Q_) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
 		p->l3_off = ETH_HLEN_ + VLAN_HLEN_;
 	}
-	if (proto != ETH_P_IP_ && proto != ETH_P_IPV6_)
-		return -XLB_R_PASS_NOT_IP;
-	return proto;
+	if (proto == ETH_P_IP_)
+		p->key.family = XLB_AF_INET;
+	else if (proto == ETH_P_IPV6_)
+		p->key.family = XLB_AF_INET6;
+	else
+		return XLB_R_PASS_NOT_IP;
+	return 0;
 }
 
 /*
  * parse_ipv4() - IPv4 header at @off: IHL >= 5, options in the packet, tot_len within the
  * packet and >= the header. Fills addresses, protocol, TOS, DF and fragment state.
- * Returns 0 or a negative reason.
+ * Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
@@ -85,17 +96,16 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 	__u16 frag;
 
 	if ((void *)(iph + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	hlen = iph->ihl * 4;
 	tot = bpf_ntohs(iph->tot_len);
 	if (tot < hlen || data + off + tot > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	p->key.src[0] = iph->saddr;
 	p->key.dst[0] = iph->daddr;
 	p->key.proto = iph->protocol;
-	p->key.family = XLB_AF_INET;
 	p->tos = iph->tos;
 	p->ip_id = iph->id;
 	p->l3_len = tot;
@@ -111,7 +121,7 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
  * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, up to IPV6_EXT_MAX
  * hop-by-hop/routing/destination-options headers, then a fragment header if any. Other
  * extension headers (AH, ESP, more than IPV6_EXT_MAX) are not walked: such packets end as
- * XLB_R_PASS_L4. Returns 0 or a negative reason.
+ * XLB_R_PASS_L4. Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
@@ -119,16 +129,15 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 	__u32 plen;
 
 	if ((void *)(ip6 + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	if (ip6->version != 6)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	plen = bpf_ntohs(ip6->payload_len);
 	if (data + off + sizeof(*ip6) + plen > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
 	p->key.proto = ip6->nexthdr;
-	p->key.family = XLB_AF_INET6;
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	p->df = 1;
 	p->l3_len = sizeof(*ip6) + plen;
@@ -143,14 +152,14 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 		    p->key.proto != IPPROTO_DSTOPTS_)
 			break;
 		if ((void *)(ext + 2) > end)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		len = (ext[1] + 1) * 8;
 		if (p->l4_off + len > off + p->l3_len)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		if (p->key.proto == IPPROTO_ROUTING_) {
 			/* segments left (byte 3): the destination is a waypoint, not the end */
 			if ((void *)(ext + 4) > end)
-				return -XLB_R_DROP_MALFORMED;
+				return XLB_R_DROP_MALFORMED;
 			p->srcroute |= ext[3] != 0;
 		}
 		p->key.proto = ext[0];
@@ -161,7 +170,7 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 		__u16 fo;
 
 		if ((void *)(fh + 1) > end || p->l4_off + sizeof(*fh) > off + p->l3_len)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		fo = bpf_ntohs(fh->frag_off);
 		p->key.proto = fh->nexthdr;
 		/* offset 0 without M: an atomic fragment, a whole packet (RFC 8200 4.5, RFC 6946) */
@@ -175,6 +184,7 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
  * parse_ports() - TCP/UDP ports into the key. The whole L4 header (20 bytes TCP, 8 UDP) must
  * lie within the IP packet (which parse_ipv4/6 checked lies within the frame), except in a
  * first fragment, whose ports are then left at 0 (it matches only an all-ports VIP).
+ * Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 {
@@ -186,7 +196,7 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 	if ((void *)(ports + 2) > end || p->l4_off + need > p->l3_off + p->l3_len) {
 		if (p->frag == FRAG_FIRST)
 			return 0;
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	}
 	p->key.sport = ports[0];
 	p->key.dport = ports[1];
@@ -196,6 +206,7 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 /*
  * write_l2() - write the Ethernet header (and the 802.1Q tag when @off says the frame has one)
  * in front of a frame's new L3 header, after bpf_xdp_adjust_head moved the start.
+ * Returns 0 or XLB_R_DROP_ENCAP.
  */
 static __always_inline int write_l2(void *data, void *end, __u32 off, const __u8 *dst,
 				    const __u8 *src, __be16 tci, __u16 ethertype)
@@ -203,14 +214,14 @@ static __always_inline int write_l2(void *data, void *end, __u32 off, const __u8
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_ENCAP;
+		return XLB_R_DROP_ENCAP;
 	__builtin_memcpy(eth->h_dest, dst, 6);
 	__builtin_memcpy(eth->h_source, src, 6);
 	if (off != ETH_HLEN_) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		eth->h_proto = bpf_htons(ETH_P_8021Q_);
 		vh->h_vlan_TCI = tci;
 		vh->h_vlan_encapsulated_proto = bpf_htons(ethertype);
