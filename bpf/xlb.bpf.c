@@ -23,11 +23,13 @@
  *   other than up to 3 hop-by-hop/routing/destination-options headers and a fragment header):
  *   XDP_PASS untouched, pass_l4, without a VIP lookup. An IPv6 atomic fragment (offset 0, no
  *   M flag) is a whole packet, balanced as its flow.
- * - Fragments: every fragment of a datagram, the first included, is hashed on addresses and
- *   protocol only (ports zeroed) and never recorded in the flow table, so the whole datagram
- *   reaches one backend. The first fragment matches its {addr, port, proto} VIP and falls back
- *   to {addr, 0, proto}; a later fragment carries no ports and matches only an all-ports VIP.
- *   No match: XDP_PASS untouched, pass_frag.
+ * - Fragments (frag.h): the first fragment carries the ports: it matches its VIP as a whole
+ *   packet would and goes to its flow's backend (flow table, else Maglev on the 5-tuple), never
+ *   recorded as a flow; where it went is recorded in xlb_frags by {src, dst, proto, id}, and
+ *   the later fragments follow it for XLB_FRAG_LIFETIME_NS (same backend, same outer source).
+ *   A later fragment without a record: for an all-ports VIP XDP_DROP, drop_frag_orphan (it
+ *   cannot be matched to a connection); else XDP_PASS untouched, pass_frag, as a fragment for
+ *   no VIP. A first fragment too short for its ports is handled as a later fragment.
  * - ICMP: "fragmentation needed" / ICMPv6 "packet too big" sent to a VIP, quoting a flow from
  *   that VIP, with a valid ICMP checksum, go to the backend owning that flow (flow table, else
  *   Maglev; never recorded), counted icmp_routed + tx. Any other ICMP (another code, sent to
@@ -93,9 +95,10 @@ static __always_inline int not_vip(const struct xlb_pkt *p)
 
 /*
  * find_vip() - the VIP of the packet's destination into *@vipp: {addr, port, proto}, then
- * {addr, 0, proto} where all-ports VIPs exist (a later fragment, without ports, only that).
- * An ICMP error whose checksum fails is no VIP's. Returns 0, a pass reason (not a VIP's) or
- * XLB_R_DROP_NO_CONFIG.
+ * {addr, 0, proto} where all-ports VIPs exist. A later fragment has no ports: it takes the
+ * port of the VIP its first fragment matched (frag_find()), else only an all-ports VIP. An
+ * ICMP error whose checksum fails is no VIP's. Returns 0 (p->vip_port set), a pass reason (not
+ * a VIP's) or XLB_R_DROP_NO_CONFIG.
  */
 static __always_inline int find_vip(struct xdp_md *ctx, struct xlb_pkt *p, struct xlb_vip **vipp)
 {
@@ -115,7 +118,11 @@ static __always_inline int find_vip(struct xdp_md *ctx, struct xlb_pkt *p, struc
 	vk.port = p->key.dport;
 	vk.proto = p->key.proto;
 	vk.family = p->key.family;
-	if (p->frag != FRAG_LATER)
+	if (p->frag == FRAG_LATER) {
+		frag_find(p);
+		vk.port = p->vip_port;
+	}
+	if (p->frag != FRAG_LATER || p->frag_known)
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	if (!vip && (meta->all_ports & xlb_all_ports_bit(vk.family, vk.proto))) {
 		/* the all-ports fallback only where such VIPs exist */
@@ -126,6 +133,7 @@ static __always_inline int find_vip(struct xdp_md *ctx, struct xlb_pkt *p, struc
 		return not_vip(p);
 	if (p->icmp && !icmp_csum_ok(ctx, p))
 		return XLB_R_PASS_ICMP;	/* not a valid error: as if not for a VIP */
+	p->vip_port = vk.port;
 	*vipp = vip;
 	return 0;
 }
@@ -166,11 +174,9 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
 	if (!cfg)
 		return XLB_R_DROP_NO_CONFIG;
-	if (p->frag) {
-		p->key.sport = 0;
-		p->key.dport = 0;
-	}
-	p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
+	/* (a later fragment has its first fragment's hash, if any: frag_find()) */
+	if (p->frag != FRAG_LATER)
+		p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
 	rc = pick_backend(p, vip, cfg, bytes);
 	if (rc) {
 		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
@@ -179,12 +185,17 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 		return rc;
 	}
 	smac = own_mac(ctx);
-	if (mode == XLB_MODE_L2)
-		return forward_l2(ctx, p->be, smac);
-	mtu = cfg->mtu ? cfg->mtu : 1500;
-	if (p->l3_len + encap_len(p->be->family, mode) > mtu)
-		return too_big(ctx, p, cfg, mtu - encap_len(p->be->family, mode), smac);
-	return forward_encap(ctx, p, cfg, mode, smac);
+	if (mode == XLB_MODE_L2) {
+		rc = forward_l2(ctx, p->be, smac);
+	} else {
+		mtu = cfg->mtu ? cfg->mtu : 1500;
+		if (p->l3_len + encap_len(p->be->family, mode) > mtu)
+			return too_big(ctx, p, cfg, mtu - encap_len(p->be->family, mode), smac);
+		rc = forward_encap(ctx, p, cfg, mode, smac);
+	}
+	if (!rc && p->frag == FRAG_FIRST)
+		frag_record(p);
+	return rc;
 }
 
 /* The reason of packet @p: parse, find its VIP, balance it; the VIP's and backend's counters. */

@@ -5,6 +5,7 @@
 
 #include "maps.h"
 #include "stats.h"
+#include "frag.h"
 
 #define NSEC_PER_SEC_ 1000000000ULL
 
@@ -89,18 +90,21 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
  *
  * Flow-table hit on a usable backend of this VIP: that backend (the entry's atime is written
  * only when the second changed). Hit on an unusable backend, or on a backend id that now
- * belongs to another VIP (freed and reused since the flow was recorded): re-hash and overwrite
- * (XLB_R_EV_REHASH). Miss: the Maglev slot of p->hash, recorded unless the VIP opts out, the
- * flood guard refuses, or the packet is a fragment or an ICMP error (those never create state).
- * Returns 0 or maglev_pick()'s reason.
+ * belongs to another VIP (freed and reused since the flow was recorded): re-hash
+ * (XLB_R_EV_REHASH) and overwrite. Miss: the Maglev slot of p->hash, recorded unless the VIP
+ * opts out or the flood guard refuses. A first fragment or an ICMP error looks its flow up but
+ * never writes the table (they never create state); a later fragment follows its first
+ * (frag_backend()). Returns 0, maglev_pick()'s reason or XLB_R_DROP_FRAG_ORPHAN.
  */
 static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip *vip,
 					const struct xlb_config *cfg, __u64 bytes)
 {
-	bool use_table = !p->frag && !(vip->flags & XLB_VIP_F_NO_FLOWTABLE);
+	bool use_table = !(vip->flags & XLB_VIP_F_NO_FLOWTABLE);
 	struct xlb_flow *f = NULL, nf = {};
 	int rc;
 
+	if (p->frag == FRAG_LATER)
+		return frag_backend(p, vip);
 	if (use_table) {
 		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
 		if (f) {
@@ -120,7 +124,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 		}
 	}
 	rc = maglev_pick(vip->id, p);
-	if (rc || !use_table || p->icmp)
+	if (rc || !use_table || p->icmp || p->frag)
 		return rc;
 	nf.backend_id = p->be_id;
 	nf.atime = now_sec();

@@ -49,6 +49,11 @@ struct xlb_pkt {
 	__be16 ip_id;		/* IPv4 identification, copied to an outer IPv4 header */
 	__u8 srcroute;		/* IPv6 routing header with segments left > 0 seen */
 	__u8 new_flow;		/* pick_backend(): a flow new to the VIP (counted new_flows) */
+	__u32 frag_id;		/* a fragment's identification (IPv4 ID or IPv6 fragment header's) */
+	__be16 vip_port;	/* find_vip(): the port of the VIP matched (0: all-ports) */
+	__u8 frag_known;	/* find_vip(): a later fragment whose first one was sent (xlb_frags):
+				 * be_id and hash below are that first fragment's */
+	__u8 pad;
 	__u32 hash;		/* xlb_flow_hash() of the key (after the VIP's hashing rule) */
 	__u32 be_id;		/* pick_backend(): the backend's id */
 	struct xlb_backend *be;	/* and its entry (set whenever pick_backend() returned 0) */
@@ -108,6 +113,7 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 	p->key.proto = iph->protocol;
 	p->tos = iph->tos;
 	p->ip_id = iph->id;
+	p->frag_id = iph->id;
 	p->l3_len = tot;
 	p->l4_off = off + hlen;
 	frag = bpf_ntohs(iph->frag_off);
@@ -173,6 +179,7 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 			return XLB_R_DROP_MALFORMED;
 		fo = bpf_ntohs(fh->frag_off);
 		p->key.proto = fh->nexthdr;
+		p->frag_id = fh->identification;
 		/* offset 0 without M: an atomic fragment, a whole packet (RFC 8200 4.5, RFC 6946) */
 		p->frag = (fo & 0xfff8) ? FRAG_LATER : (fo & 1) ? FRAG_FIRST : FRAG_NONE;
 		p->l4_off += sizeof(*fh);
@@ -182,9 +189,9 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 
 /*
  * parse_ports() - TCP/UDP ports into the key. The whole L4 header (20 bytes TCP, 8 UDP) must
- * lie within the IP packet (which parse_ipv4/6 checked lies within the frame), except in a
- * first fragment, whose ports are then left at 0 (it matches only an all-ports VIP).
- * Returns 0 or XLB_R_DROP_MALFORMED.
+ * lie within the IP packet (which parse_ipv4/6 checked lies within the frame). A first fragment
+ * needs only its ports there (every real one carries at least 8 bytes of L4 header); one without
+ * them is handled as a later fragment. Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 {
@@ -193,9 +200,13 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 
 	if (p->frag == FRAG_LATER)
 		return 0;
+	if (p->frag == FRAG_FIRST)
+		need = 4;
 	if ((void *)(ports + 2) > end || p->l4_off + need > p->l3_off + p->l3_len) {
-		if (p->frag == FRAG_FIRST)
+		if (p->frag == FRAG_FIRST) {
+			p->frag = FRAG_LATER;
 			return 0;
+		}
 		return XLB_R_DROP_MALFORMED;
 	}
 	p->key.sport = ports[0];
