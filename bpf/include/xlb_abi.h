@@ -53,7 +53,7 @@ enum xlb_mode {
 /* VIP flags (struct xlb_vip.flags). */
 enum xlb_vip_flags {
 	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */
-	XLB_VIP_F_NO_FLOWTABLE = 1 << 1, /* never record flows of this VIP (pure Maglev) */
+	/* 1 << 1: unused (was a never-set "no flow table" flag) */
 	XLB_VIP_F_PASS_NO_BACKEND = 1 << 2, /* no usable backend: XDP_PASS (to the host), not drop */
 };
 
@@ -86,7 +86,8 @@ enum xlb_reason {
 	XLB_R_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...): XDP_PASS untouched */
 	XLB_R_PASS_NOT_VIP,	/* IP but no VIP matches: XDP_PASS untouched */
 	XLB_R_PASS_L4,		/* IP but not TCP/UDP/ICMP (no VIP lookup): XDP_PASS untouched */
-	XLB_R_PASS_FRAG,	/* a fragment with no matching VIP: XDP_PASS untouched */
+	XLB_R_PASS_FRAG,	/* a fragment no VIP takes (a later one without a record where
+				 * no all-ports VIP is): XDP_PASS untouched */
 	XLB_R_PASS_ICMP,	/* ICMP not quoting a VIP flow: XDP_PASS untouched */
 	XLB_R_PASS_TOO_BIG,	/* too big after encap, policy pass: XDP_PASS untouched */
 	XLB_R_PASS_GROUP_MAC,	/* for a VIP, to a broadcast/multicast MAC: XDP_PASS untouched */
@@ -161,10 +162,9 @@ struct xlb_flow_key {
 	__u8 pad[2];
 };
 
-/* Value of xlb_flows. */
+/* Value of xlb_flows: the flow's backend (the LRU order alone tells which flows are idle). */
 struct xlb_flow {
 	__u32 backend_id;
-	__u32 atime;	/* CLOCK_MONOTONIC seconds (within a tick) of the last refresh */
 };
 
 /*
@@ -267,7 +267,7 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
-_Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_flow) == 4, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key layout");
 _Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");

@@ -9,23 +9,6 @@
 
 #define NSEC_PER_SEC_ 1000000000ULL
 
-/* The kernel's HZ, from its config when libbpf can read it (0 if not). */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
-/*
- * now_sec() - seconds since boot, the clock of xlb_flow.atime (CLOCK_MONOTONIC to within the
- * tick). jiffies64 is inlined by the verifier (no helper call), which matters on the
- * established path; without a known HZ, the coarse ktime helper.
- */
-static __always_inline __u32 now_sec(void)
-{
-	__u64 hz = CONFIG_HZ;
-
-	if (hz)
-		return (bpf_jiffies64() - (__u64)(__u32)(-300 * (__s32)hz)) / hz;
-	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC_;
-}
-
 /*
  * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable, into p->be
  * and p->be_id. Returns 0, XLB_R_DROP_NO_CONFIG (no table: control plane not ready) or
@@ -88,46 +71,38 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
  * pick_backend() - the backend of flow p->key of VIP @vip, into p->be and p->be_id; p->new_flow
  * tells whether this is a new flow of the VIP.
  *
- * Flow-table hit on a usable backend of this VIP: that backend (the entry's atime is written
- * only when the second changed). Hit on an unusable backend, or on a backend id that now
- * belongs to another VIP (freed and reused since the flow was recorded): re-hash
- * (XLB_R_EV_REHASH) and overwrite. Miss: the Maglev slot of p->hash, recorded unless the VIP
- * opts out or the flood guard refuses. A first fragment or an ICMP error looks its flow up but
+ * Flow-table hit on a usable backend of this VIP: that backend (the entry is only read: the
+ * LRU keeps recently used flows by itself). Hit on an unusable backend, or on a backend id that
+ * now belongs to another VIP (freed and reused since the flow was recorded): re-hash
+ * (XLB_R_EV_REHASH) and overwrite. Miss: the Maglev slot of p->hash, recorded unless the flood
+ * guard refuses. A first fragment or an ICMP error looks its flow up but
  * never writes the table (they never create state); a later fragment follows its first
  * (frag_backend()). Returns 0, maglev_pick()'s reason or XLB_R_DROP_FRAG_ORPHAN.
  */
 static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip *vip,
 					const struct xlb_config *cfg, __u64 bytes)
 {
-	bool use_table = !(vip->flags & XLB_VIP_F_NO_FLOWTABLE);
-	struct xlb_flow *f = NULL, nf = {};
+	struct xlb_flow *f, nf = {};
 	int rc;
 
 	if (p->frag == FRAG_LATER)
 		return frag_backend(p, vip);
-	if (use_table) {
-		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
-		if (f) {
-			__u32 bid = f->backend_id;
-			struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
+	f = bpf_map_lookup_elem(&xlb_flows, &p->key);
+	if (f) {
+		__u32 bid = f->backend_id;
+		struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
 
-			if (be && (be->flags & XLB_BE_F_USABLE) && be->vip_id == vip->id) {
-				__u32 now = now_sec();
-
-				if (f->atime != now)
-					f->atime = now;
-				p->be = be;
-				p->be_id = bid;
-				return 0;
-			}
-			stats_reason(XLB_R_EV_REHASH, bytes);
+		if (be && (be->flags & XLB_BE_F_USABLE) && be->vip_id == vip->id) {
+			p->be = be;
+			p->be_id = bid;
+			return 0;
 		}
+		stats_reason(XLB_R_EV_REHASH, bytes);
 	}
 	rc = maglev_pick(vip->id, p);
-	if (rc || !use_table || p->icmp || p->frag)
+	if (rc || p->icmp || p->frag)
 		return rc;
 	nf.backend_id = p->be_id;
-	nf.atime = now_sec();
 	if (f) {
 		/*
 		 * re-hash of an existing flow: overwrite in place. An update would take a fresh

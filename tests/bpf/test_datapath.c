@@ -1228,20 +1228,15 @@ static void test_counters(void)
 	if (ok) {
 		struct xlb_flow_key k;
 		struct xlb_flow f;
-		struct timespec ts;
 		uint8_t a[4], d[4];
 
 		inet_pton(AF_INET, "198.18.11.1", a);
 		inet_pton(AF_INET, "198.18.0.10", d);
 		xlb_flow_key__init(&k, XLB_AF_INET, a, d, 12345, 80, 6);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if (xlb_flow__get(X, &k, &f) || f.backend_id != be)
 			ok = fail("flow entry missing or on backend %u", f.backend_id);
-		else if (f.atime + 2 < ts.tv_sec || f.atime > ts.tv_sec + 2)
-			ok = fail("flow atime %u s, CLOCK_MONOTONIC says %ld s", f.atime,
-				  (long)ts.tv_sec);
 	}
-	tap(ok, "per-VIP and per-backend packets, bytes, new flows; flow atime in seconds", WHY);
+	tap(ok, "per-VIP and per-backend packets, bytes, new flows; the flow's entry", WHY);
 }
 
 static void test_random_flows(void)
