@@ -23,11 +23,13 @@
  *   other than up to 3 hop-by-hop/routing/destination-options headers and a fragment header):
  *   XDP_PASS untouched, pass_l4, without a VIP lookup. An IPv6 atomic fragment (offset 0, no
  *   M flag) is a whole packet, balanced as its flow.
- * - Fragments: every fragment of a datagram, the first included, is hashed on addresses and
- *   protocol only (ports zeroed) and never recorded in the flow table, so the whole datagram
- *   reaches one backend. The first fragment matches its {addr, port, proto} VIP and falls back
- *   to {addr, 0, proto}; a later fragment carries no ports and matches only an all-ports VIP.
- *   No match: XDP_PASS untouched, pass_frag.
+ * - Fragments (frag.h): the first fragment carries the ports: it matches its VIP as a whole
+ *   packet would and goes to its flow's backend (flow table, else Maglev on the 5-tuple), never
+ *   recorded as a flow; where it went is recorded in xlb_frags by {src, dst, proto, id}, and
+ *   the later fragments follow it for XLB_FRAG_LIFETIME_NS (same backend, same outer source).
+ *   A later fragment without a record: for an all-ports VIP XDP_DROP, drop_frag_orphan (it
+ *   cannot be matched to a connection); else XDP_PASS untouched, pass_frag, as a fragment for
+ *   no VIP. A first fragment too short for its ports is handled as a later fragment.
  * - ICMP: "fragmentation needed" / ICMPv6 "packet too big" sent to a VIP, quoting a flow from
  *   that VIP, with a valid ICMP checksum, go to the backend owning that flow (flow table, else
  *   Maglev; never recorded), counted icmp_routed + tx. Any other ICMP (another code, sent to
@@ -57,53 +59,70 @@ static __always_inline const __u8 *own_mac(struct xdp_md *ctx)
 	return m && m->ifindex == ifindex && ifindex ? m->mac : NULL;
 }
 
-static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
+/*
+ * Every step below returns 0 to go on or the reason (>= 1) that ends the packet, and leaves what
+ * it found in the packet context @p. A packet no step stopped is forwarded: XLB_R_TX, which is
+ * 0 for that reason and is never returned by a step.
+ */
+_Static_assert(XLB_R_TX == 0, "XLB_R_TX is the reason of a packet no step stopped");
+
+/* Ethernet, IP, then the TCP/UDP ports or the flow an ICMP error quotes. */
+static __always_inline int parse_packet(void *data, void *end, struct xlb_pkt *p)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct xlb_backend *be = NULL;
-	const struct xlb_config *cfg;
+	int rc;
+
+	rc = parse_eth(data, end, p);
+	if (rc)
+		return rc;
+	if (p->key.family == XLB_AF_INET)
+		rc = parse_ipv4(data, end, p->l3_off, p);
+	else
+		rc = parse_ipv6(data, end, p->l3_off, p);
+	if (rc)
+		return rc;
+	if (p->key.proto == IPPROTO_TCP_ || p->key.proto == IPPROTO_UDP_)
+		return parse_ports(data, end, p);
+	if (p->key.proto == IPPROTO_ICMP_ || p->key.proto == IPPROTO_ICMPV6_)
+		return parse_icmp_error(data, end, p);
+	return p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_L4;
+}
+
+/* What a packet no VIP takes is counted as: the host's, untouched. */
+static __always_inline int not_vip(const struct xlb_pkt *p)
+{
+	return p->icmp ? XLB_R_PASS_ICMP : p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_NOT_VIP;
+}
+
+/*
+ * find_vip() - the VIP of the packet's destination into *@vipp: {addr, port, proto}, then
+ * {addr, 0, proto} where all-ports VIPs exist. A later fragment has no ports: it takes the
+ * port of the VIP its first fragment matched (frag_find()), else only an all-ports VIP. An
+ * ICMP error whose checksum fails is no VIP's. Returns 0 (p->vip_port set), a pass reason (not
+ * a VIP's) or XLB_R_DROP_NO_CONFIG.
+ */
+static __always_inline int find_vip(struct xdp_md *ctx, struct xlb_pkt *p, struct xlb_vip **vipp)
+{
 	struct xlb_vip_key vk = {};
-	struct xlb_pkt p = {};
-	__u32 zero = 0, new_flow = 0, hash, vip_id;
 	struct xlb_vip_meta *meta;
-	struct xlb_vip *vip;
-	const __u8 *smac;
-	__u32 bit;
-	int rc, id;
-	__u8 mode;
-
-	rc = parse_eth(data, end, &p);
-	if (rc < 0)
-		return -rc;
-	if (rc == ETH_P_IP_)
-		rc = parse_ipv4(data, end, p.l3_off, &p);
-	else
-		rc = parse_ipv6(data, end, p.l3_off, &p);
-	if (rc < 0)
-		return -rc;
-
-	if (p.key.proto == IPPROTO_TCP_ || p.key.proto == IPPROTO_UDP_)
-		rc = parse_ports(data, end, &p);
-	else if (p.key.proto == IPPROTO_ICMP_ || p.key.proto == IPPROTO_ICMPV6_)
-		rc = parse_icmp_error(data, end, &p);
-	else
-		rc = p.frag ? -XLB_R_PASS_FRAG : -XLB_R_PASS_L4;
-	if (rc < 0)
-		return -rc;
+	struct xlb_vip *vip = NULL;
+	__u32 zero = 0, bit;
 
 	/* an address no VIP has (one inlined array read) is the host's: no hash lookup at all */
 	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
 	if (!meta)
 		return XLB_R_DROP_NO_CONFIG;
-	bit = xlb_vip_filter_bit(p.key.dst);
+	bit = xlb_vip_filter_bit(p->key.dst);
 	if (!(meta->addr_filter[(bit >> 6) & 63] & (1ULL << (bit & 63))))
-		goto not_vip;
-	__builtin_memcpy(vk.addr, p.key.dst, sizeof(vk.addr));
-	vk.port = p.key.dport;
-	vk.proto = p.key.proto;
-	vk.family = p.key.family;
-	vip = NULL;
-	if (p.frag != FRAG_LATER)
+		return not_vip(p);
+	__builtin_memcpy(vk.addr, p->key.dst, sizeof(vk.addr));
+	vk.port = p->key.dport;
+	vk.proto = p->key.proto;
+	vk.family = p->key.family;
+	if (p->frag == FRAG_LATER) {
+		frag_find(p);
+		vk.port = p->vip_port;
+	}
+	if (p->frag != FRAG_LATER || p->frag_known)
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	if (!vip && (meta->all_ports & xlb_all_ports_bit(vk.family, vk.proto))) {
 		/* the all-ports fallback only where such VIPs exist */
@@ -111,80 +130,118 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	}
 	if (!vip)
-		goto not_vip;
-
-	/* A VIP matched: only now is the config needed, and only now are the checks made. */
-	vip_id = vip->id;
-	mode = vip->mode;
-	if (p.icmp && !icmp_csum_ok(ctx, &p))
+		return not_vip(p);
+	if (p->icmp && !icmp_csum_ok(ctx, p))
 		return XLB_R_PASS_ICMP;	/* not a valid error: as if not for a VIP */
-	rc = vet_vip_packet(data, end, &p);
+	p->vip_port = vk.port;
+	*vipp = vip;
+	return 0;
+}
+
+/*
+ * too_big() - a packet too big once encapsulated: answered with an ICMP(v6) too-big advertising
+ * @mtu where the config asks for it and the reply is allowed, else passed or dropped by policy.
+ */
+static __always_inline int too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
+				   const struct xlb_config *cfg, __u32 mtu, const __u8 *smac)
+{
+	if (cfg->flags & XLB_CFG_F_ICMP_TOO_BIG) {
+		int rc = reply_too_big(ctx, p, mtu, cfg, smac);
+
+		if (rc)
+			return rc;
+	}
+	return (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG : XLB_R_DROP_TOO_BIG;
+}
+
+/*
+ * balance_vip() - a packet for @vip: the checks, the backend, the MTU, the rewrite. Returns 0
+ * (XLB_R_TX: the frame is ready to send to p->be) or the reason that ended it.
+ */
+static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
+				       const struct xlb_vip *vip, __u64 bytes)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	const struct xlb_config *cfg;
+	__u8 mode = vip->mode;
+	const __u8 *smac;
+	__u32 zero = 0, mtu;
+	int rc;
+
+	rc = vet_vip_packet(data, end, p);
 	if (rc)
-		goto out;
+		return rc;
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
-	if (!cfg) {
-		rc = XLB_R_DROP_NO_CONFIG;
-		goto out;
-	}
-	if (p.frag) {
-		p.key.sport = 0;
-		p.key.dport = 0;
-	}
-	hash = xlb_flow_hash(&p.key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
-	id = pick_backend(&p, vip, cfg, hash, &be, &new_flow, bytes);
-	if (id < 0 || !be) {
-		rc = id < 0 ? -id : XLB_R_DROP_NO_BACKEND;
+	if (!cfg)
+		return XLB_R_DROP_NO_CONFIG;
+	/* (a later fragment has its first fragment's hash, if any: frag_find()) */
+	if (p->frag != FRAG_LATER)
+		p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
+	rc = pick_backend(p, vip, cfg, bytes);
+	if (rc) {
 		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
 		if (rc == XLB_R_DROP_NO_BACKEND && (vip->flags & XLB_VIP_F_PASS_NO_BACKEND))
-			rc = XLB_R_PASS_NO_BACKEND;
-		goto out;
+			return XLB_R_PASS_NO_BACKEND;
+		return rc;
 	}
 	smac = own_mac(ctx);
 	if (mode == XLB_MODE_L2) {
-		rc = forward_l2(ctx, be, smac);
+		rc = forward_l2(ctx, p->be, smac);
 	} else {
-		__u32 mtu = cfg->mtu ? cfg->mtu : 1500;
-
-		if (p.l3_len + encap_len(be->family, mode) > mtu) {
-			rc = REPLY_NONE;
-			if (cfg->flags & XLB_CFG_F_ICMP_TOO_BIG)
-				rc = reply_too_big(ctx, &p, mtu - encap_len(be->family, mode), cfg,
-						   smac);
-			if (rc == REPLY_NONE)
-				rc = (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG :
-									     XLB_R_DROP_TOO_BIG;
-			else if (rc < 0)
-				rc = -rc;
-			goto out;
-		}
-		rc = forward_encap(ctx, &p, be, cfg, mode, hash, smac);
+		mtu = cfg->mtu ? cfg->mtu : 1500;
+		if (p->l3_len + encap_len(p->be->family, mode) > mtu)
+			return too_big(ctx, p, cfg, mtu - encap_len(p->be->family, mode), smac);
+		rc = forward_encap(ctx, p, cfg, mode, smac);
 	}
-	if (rc < 0) {
-		rc = -rc;
-		goto out;
-	}
-	if (p.icmp)
-		stats_reason(XLB_R_EV_ICMP, bytes);
-	stats_add(&xlb_stats_backend, id, bytes, new_flow);
-out:
-	stats_add(&xlb_stats_vip, vip_id, bytes, new_flow);
+	if (!rc && p->frag == FRAG_FIRST)
+		frag_record(p);
 	return rc;
-not_vip:
-	return p.icmp ? XLB_R_PASS_ICMP : p.frag ? XLB_R_PASS_FRAG : XLB_R_PASS_NOT_VIP;
+}
+
+/* The reason of packet @p: parse, find its VIP, balance it; the VIP's and backend's counters. */
+static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 bytes)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct xlb_vip *vip = NULL;
+	__u32 vip_id;
+	int rc;
+
+	rc = parse_packet(data, end, p);
+	if (rc)
+		return rc;
+	rc = find_vip(ctx, p, &vip);
+	if (rc)
+		return rc;
+	vip_id = vip->id;
+	rc = balance_vip(ctx, p, vip, bytes);
+	if (!rc) {
+		if (p->icmp)
+			stats_reason(XLB_R_EV_ICMP, bytes);
+		stats_add(&xlb_stats_backend, p->be_id, bytes, p->new_flow);
+	}
+	stats_add(&xlb_stats_vip, vip_id, bytes, p->new_flow);
+	return rc;
+}
+
+/* The verdict of a reason: forwarded or answered -> XDP_TX, pass reasons -> XDP_PASS, else drop. */
+static __always_inline int verdict(__u32 reason)
+{
+	if (reason == XLB_R_TX || reason == XLB_R_TX_ICMP_TOO_BIG)
+		return XDP_TX;
+	if (reason < XLB_R_DROP_MALFORMED)
+		return XDP_PASS;
+	return XDP_DROP;
 }
 
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
-	__u32 reason = balance(ctx, bytes);
+	struct xlb_pkt p = {};
+	__u32 reason = balance(ctx, &p, bytes);
 
 	stats_reason(reason, bytes);
-	if (reason == XLB_R_TX || reason == XLB_R_TX_ICMP_TOO_BIG)
-		return XDP_TX;
-	if (reason < XLB_R_DROP_MALFORMED)
-		return XDP_PASS;
-	return XDP_DROP;
+	return verdict(reason);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

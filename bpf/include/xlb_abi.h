@@ -30,6 +30,8 @@
 #define XLB_ICMP_RATE_DEFAULT 100 /* generated too-big replies per second and CPU (icmp_rate 0) */
 #define XLB_ICMP_BURST_DEFAULT 50 /* and the depth of that token bucket (icmp_burst 0) */
 #define XLB_IFMAC_SLOTS 256	/* entries of xlb_ifmac: slot = ifindex % XLB_IFMAC_SLOTS */
+#define XLB_FRAGS_MAX 16384	/* entries of xlb_frags: datagrams whose first fragment was sent */
+#define XLB_FRAG_LIFETIME_NS 1000000000ULL /* how long later fragments follow a first one */
 
 /* Default pin directory of every xlb map and link. */
 #define XLB_PIN_DIR "/sys/fs/bpf/xlb"
@@ -51,7 +53,7 @@ enum xlb_mode {
 /* VIP flags (struct xlb_vip.flags). */
 enum xlb_vip_flags {
 	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */
-	XLB_VIP_F_NO_FLOWTABLE = 1 << 1, /* never record flows of this VIP (pure Maglev) */
+	/* 1 << 1: unused (was a never-set "no flow table" flag) */
 	XLB_VIP_F_PASS_NO_BACKEND = 1 << 2, /* no usable backend: XDP_PASS (to the host), not drop */
 };
 
@@ -72,18 +74,20 @@ enum xlb_config_flags {
 };
 
 /*
- * Reason codes: one per outcome of a packet. Datapath helpers return 0 to continue or the
- * negated reason; the entry point counts every packet under exactly one reason in
- * xlb_stats_reason, plus event counters (flood guard) that do not decide the verdict.
+ * Reason codes: one per outcome of a packet. Datapath steps return 0 to go on or the reason
+ * (>= 1) that ends the packet; a packet no step stopped is forwarded, XLB_R_TX (0). The entry
+ * point counts every packet under exactly one reason in xlb_stats_reason, plus event counters
+ * (flood guard) that do not decide the verdict. Verdict reasons come before XLB_R_EV_FLOOD.
  * The names in XLB_REASON_NAMES are the labels `xlb stats` and the metrics print.
  */
 enum xlb_reason {
-	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX) */
+	XLB_R_TX = 0,		/* forwarded to a backend (XDP_TX): no step stopped it */
 	XLB_R_TX_ICMP_TOO_BIG,	/* too big after encap, ICMP(v6) too-big sent to the client (XDP_TX) */
 	XLB_R_PASS_NOT_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...): XDP_PASS untouched */
 	XLB_R_PASS_NOT_VIP,	/* IP but no VIP matches: XDP_PASS untouched */
 	XLB_R_PASS_L4,		/* IP but not TCP/UDP/ICMP (no VIP lookup): XDP_PASS untouched */
-	XLB_R_PASS_FRAG,	/* a fragment with no matching VIP: XDP_PASS untouched */
+	XLB_R_PASS_FRAG,	/* a fragment no VIP takes (a later one without a record where
+				 * no all-ports VIP is): XDP_PASS untouched */
 	XLB_R_PASS_ICMP,	/* ICMP not quoting a VIP flow: XDP_PASS untouched */
 	XLB_R_PASS_TOO_BIG,	/* too big after encap, policy pass: XDP_PASS untouched */
 	XLB_R_PASS_GROUP_MAC,	/* for a VIP, to a broadcast/multicast MAC: XDP_PASS untouched */
@@ -96,6 +100,9 @@ enum xlb_reason {
 	XLB_R_DROP_ENCAP,	/* bpf_xdp_adjust_head failed */
 	XLB_R_DROP_NO_CONFIG,	/* config map or VIP table missing (control plane not ready) */
 	XLB_R_DROP_IP_CSUM,	/* to a VIP with a wrong IPv4 header checksum */
+	XLB_R_DROP_FRAG_ORPHAN,	/* a later fragment for an all-ports VIP whose first fragment
+				 * was not sent here within XLB_FRAG_LIFETIME_NS (or whose
+				 * backend is no longer usable) */
 	XLB_R_EV_FLOOD,		/* event: flood guard balanced a new flow without recording it */
 	XLB_R_EV_REHASH,	/* event: flow-table hit on an unusable backend, re-hashed */
 	XLB_R_EV_ICMP,		/* event: ICMP error routed to the owner of the quoted flow */
@@ -109,7 +116,8 @@ enum xlb_reason {
 		"tx", "tx_icmp_too_big", "pass_not_ip", "pass_not_vip", "pass_l4",         \
 			"pass_frag", "pass_icmp", "pass_too_big", "pass_group_mac",                \
 			"pass_source_route", "pass_no_backend", "drop_malformed", "drop_no_backend", "drop_too_big",  \
-			"drop_encap", "drop_no_config", "drop_ip_csum", "flood_guard", "rehash",   \
+			"drop_encap", "drop_no_config", "drop_ip_csum", "drop_frag_orphan",        \
+			"flood_guard", "rehash",                                                   \
 			"icmp_routed", "icmp_too_big_limited", "icmp_too_big_refused",             \
 	}
 
@@ -152,10 +160,31 @@ struct xlb_flow_key {
 	__u8 pad[2];
 };
 
-/* Value of xlb_flows. */
+/* Value of xlb_flows: the flow's backend (the LRU order alone tells which flows are idle). */
 struct xlb_flow {
 	__u32 backend_id;
-	__u32 atime;	/* CLOCK_MONOTONIC seconds (within a tick) of the last refresh */
+};
+
+/*
+ * Key of xlb_frags: one fragmented datagram, as the receiver reassembles it (RFC 791, RFC 8200
+ * 4.5): source, destination, protocol and identification.
+ */
+struct xlb_frag_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__u32 id;	/* IPv4 identification (16 bits) or IPv6 fragment identification, as sent */
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+/* Value of xlb_frags: where the datagram's first fragment went; its later fragments follow. */
+struct xlb_frag {
+	__u32 backend_id;
+	__u32 hash;	/* the first fragment's flow hash: every fragment gets its outer source */
+	__u32 stamp;	/* bpf_ktime_get_coarse_ns() >> 20 when the first fragment was sent */
+	__be16 vip_port; /* port of the VIP the first fragment matched (0: an all-ports VIP) */
+	__u16 pad;
 };
 
 #define XLB_VIP_FILTER_BITS 4096	/* size of the VIP address filter in xlb_vip_meta */
@@ -236,7 +265,9 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 12, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
-_Static_assert(sizeof(struct xlb_flow) == 8, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_flow) == 4, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key layout");
+_Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_config) == 64, "xlb_config layout");
 _Static_assert(sizeof(struct xlb_ifmac) == 12, "xlb_ifmac layout");

@@ -38,6 +38,7 @@ static __always_inline __be32 encap_src4(const struct xlb_config *cfg, __u32 has
  * L2 DSR: destination MAC = the backend's, source = @smac (the interface's own), else the MAC the
  * frame was sent to (a unicast address: frames to group MACs are not balanced). The frame is
  * otherwise sent as it came, Ethernet padding included: it is not encapsulated.
+ * Returns 0 (ready to send) or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backend *be,
 				      const __u8 *smac)
@@ -46,32 +47,34 @@ static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backe
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	if (smac)
 		__builtin_memcpy(eth->h_source, smac, 6);
 	else
 		__builtin_memcpy(eth->h_source, eth->h_dest, 6);
 	__builtin_memcpy(eth->h_dest, be->mac, 6);
-	return XLB_R_TX;
+	return 0;
 }
 
 /*
- * forward_encap() - prepend outer IP (+ UDP for GUE) in front of the packet's IP header.
+ * forward_encap() - prepend outer IP (+ UDP for GUE) in front of the packet's IP header, towards
+ * backend p->be.
  * The inner packet is left byte for byte as it came; whatever followed it in the frame
  * (Ethernet padding, a trailer) is cut first, so the frame sent is exactly the Ethernet header,
  * the outer headers and the inner IP packet, and the length the caller checked against the MTU
  * (p->l3_len + encapsulation) is the length sent. Outer: family of the backend, TTL/hop limit 64,
  * TOS/traffic class copied, DF and the IPv4 ID copied from an IPv4 inner packet (RFC 6864: a
  * fragmentable outer header carries the inner datagram's own ID, unique for its sender; an IPv6
- * inner packet gets DF, an atomic outer datagram, ID 0), source varying with @hash for RSS on the
+ * inner packet gets DF, an atomic outer datagram, ID 0), source varying with p->hash for RSS on the
  * receiver. Source MAC: @smac (the interface's own), else the MAC the frame was sent to.
+ * Returns 0 (ready to send), XLB_R_DROP_MALFORMED or XLB_R_DROP_ENCAP.
  */
 static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pkt *p,
-					 const struct xlb_backend *be,
-					 const struct xlb_config *cfg, __u8 mode, __u32 hash,
-					 const __u8 *smac)
+					 const struct xlb_config *cfg, __u8 mode, const __u8 *smac)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	const struct xlb_backend *be = p->be;
+	__u32 hash = p->hash;
 	bool gue = mode == XLB_MODE_GUE, out6 = be->family == XLB_AF_INET6;
 	__u32 hdr = encap_len(be->family, mode), off = p->l3_off;
 	__u8 inner_proto = p->key.family == XLB_AF_INET6 ? IPPROTO_IPV6_ : IPPROTO_IPIP_;
@@ -83,7 +86,7 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 	int rc;
 
 	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	if (smac)
 		__builtin_memcpy(src_mac, smac, 6);
 	else
@@ -92,16 +95,16 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		tci = vh->h_vlan_TCI;
 		off = ETH_HLEN_ + VLAN_HLEN_;
 	}
 	/* not multi-buffer (no xdp.frags): data_end - data is the whole frame */
 	if (end - data > off + p->l3_len &&
 	    bpf_xdp_adjust_tail(ctx, (int)(off + p->l3_len) - (int)(end - data)))
-		return -XLB_R_DROP_ENCAP;
+		return XLB_R_DROP_ENCAP;
 	if (bpf_xdp_adjust_head(ctx, -(int)hdr))
-		return -XLB_R_DROP_ENCAP;
+		return XLB_R_DROP_ENCAP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	rc = write_l2(data, end, off, cfg->nexthop_mac, src_mac, tci, ethertype);
@@ -112,7 +115,7 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		struct ipv6hdr *oh = l3;
 
 		if ((void *)(oh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		*(__be32 *)oh = bpf_htonl(0x60000000 | (__u32)p->tos << 20 | (hash & 0xfffff));
 		oh->payload_len = bpf_htons(p->l3_len + hdr - sizeof(*oh));
 		oh->nexthdr = gue ? IPPROTO_UDP_ : inner_proto;
@@ -125,7 +128,7 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		struct iphdr *oh = l3, ip = {};
 
 		if ((void *)(oh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		ip.version = 4;
 		ip.ihl = 5;
 		ip.tos = p->tos;
@@ -144,13 +147,13 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		struct udphdr *uh = l3;
 
 		if ((void *)(uh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		uh->source = bpf_htons(0xc000 | (hash & 0x3fff));
 		uh->dest = bpf_htons(cfg->gue_port ? cfg->gue_port : XLB_GUE_PORT_DEFAULT);
 		uh->len = bpf_htons(p->l3_len + sizeof(*uh));
 		uh->check = 0;
 	}
-	return XLB_R_TX;
+	return 0;
 }
 
 #endif /* XLB_ENCAP_H */

@@ -5,32 +5,16 @@
 
 #include "maps.h"
 #include "stats.h"
+#include "frag.h"
 
 #define NSEC_PER_SEC_ 1000000000ULL
 
-/* The kernel's HZ, from its config when libbpf can read it (0 if not). */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
 /*
- * now_sec() - seconds since boot, the clock of xlb_flow.atime (CLOCK_MONOTONIC to within the
- * tick). jiffies64 is inlined by the verifier (no helper call), which matters on the
- * established path; without a known HZ, the coarse ktime helper.
+ * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable, into p->be
+ * and p->be_id. Returns 0, XLB_R_DROP_NO_CONFIG (no table: control plane not ready) or
+ * XLB_R_DROP_NO_BACKEND (no usable backend in that slot).
  */
-static __always_inline __u32 now_sec(void)
-{
-	__u64 hz = CONFIG_HZ;
-
-	if (hz)
-		return (bpf_jiffies64() - (__u64)(__u32)(-300 * (__s32)hz)) / hz;
-	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC_;
-}
-
-/*
- * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable.
- * Returns the backend id, or a negative reason: no table (control plane not ready) or no
- * usable backend in that slot.
- */
-static __always_inline int maglev_pick(__u32 vip_id, __u32 hash, struct xlb_backend **bep)
+static __always_inline int maglev_pick(__u32 vip_id, struct xlb_pkt *p)
 {
 	struct xlb_backend *be;
 	__u32 zero = 0, slot, id, *v;
@@ -38,24 +22,25 @@ static __always_inline int maglev_pick(__u32 vip_id, __u32 hash, struct xlb_back
 
 	table = bpf_map_lookup_elem(&xlb_maglev, &vip_id);
 	if (!table)
-		return -XLB_R_DROP_NO_CONFIG;
+		return XLB_R_DROP_NO_CONFIG;
 	v = bpf_map_lookup_elem(table, &zero);
 	if (!v)
-		return -XLB_R_DROP_NO_CONFIG;
+		return XLB_R_DROP_NO_CONFIG;
 	if (!*v)
-		return -XLB_R_DROP_NO_BACKEND;
-	slot = hash % *v + 1;
+		return XLB_R_DROP_NO_BACKEND;
+	slot = p->hash % *v + 1;
 	v = bpf_map_lookup_elem(table, &slot);
 	if (!v)
-		return -XLB_R_DROP_NO_CONFIG;
+		return XLB_R_DROP_NO_CONFIG;
 	id = *v;
 	if (id == XLB_BACKEND_NONE)
-		return -XLB_R_DROP_NO_BACKEND;
+		return XLB_R_DROP_NO_BACKEND;
 	be = bpf_map_lookup_elem(&xlb_backends, &id);
 	if (!be || !(be->flags & XLB_BE_F_USABLE))
-		return -XLB_R_DROP_NO_BACKEND;
-	*bep = be;
-	return id;
+		return XLB_R_DROP_NO_BACKEND;
+	p->be = be;
+	p->be_id = id;
+	return 0;
 }
 
 /*
@@ -83,47 +68,41 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
 }
 
 /*
- * pick_backend() - the backend of flow p->key of VIP @vip.
+ * pick_backend() - the backend of flow p->key of VIP @vip, into p->be and p->be_id; p->new_flow
+ * tells whether this is a new flow of the VIP.
  *
- * Flow-table hit on a usable backend of this VIP: that backend (the entry's atime is written
- * only when the second changed). Hit on an unusable backend, or on a backend id that now
- * belongs to another VIP (freed and reused since the flow was recorded): re-hash and overwrite
- * (XLB_R_EV_REHASH). Miss:
- * the Maglev slot, recorded unless the VIP opts out, the flood guard refuses, or the packet is
- * a fragment or an ICMP error (those never create state). Returns the backend id or a negative
- * reason; *@new_flow tells whether this is a new flow of the VIP.
+ * Flow-table hit on a usable backend of this VIP: that backend (the entry is only read: the
+ * LRU keeps recently used flows by itself). Hit on an unusable backend, or on a backend id that
+ * now belongs to another VIP (freed and reused since the flow was recorded): re-hash
+ * (XLB_R_EV_REHASH) and overwrite. Miss: the Maglev slot of p->hash, recorded unless the flood
+ * guard refuses. A first fragment or an ICMP error looks its flow up but
+ * never writes the table (they never create state); a later fragment follows its first
+ * (frag_backend()). Returns 0, maglev_pick()'s reason or XLB_R_DROP_FRAG_ORPHAN.
  */
 static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip *vip,
-					const struct xlb_config *cfg, __u32 hash,
-					struct xlb_backend **bep, __u32 *new_flow, __u64 bytes)
+					const struct xlb_config *cfg, __u64 bytes)
 {
-	bool use_table = !p->frag && !(vip->flags & XLB_VIP_F_NO_FLOWTABLE);
-	struct xlb_flow *f = NULL, nf = {};
-	int id;
+	struct xlb_flow *f, nf = {};
+	int rc;
 
-	*new_flow = 0;
-	if (use_table) {
-		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
-		if (f) {
-			__u32 bid = f->backend_id;
-			struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
+	if (p->frag == FRAG_LATER)
+		return frag_backend(p, vip);
+	f = bpf_map_lookup_elem(&xlb_flows, &p->key);
+	if (f) {
+		__u32 bid = f->backend_id;
+		struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
 
-			if (be && (be->flags & XLB_BE_F_USABLE) && be->vip_id == vip->id) {
-				__u32 now = now_sec();
-
-				if (f->atime != now)
-					f->atime = now;
-				*bep = be;
-				return bid;
-			}
-			stats_reason(XLB_R_EV_REHASH, bytes);
+		if (be && (be->flags & XLB_BE_F_USABLE) && be->vip_id == vip->id) {
+			p->be = be;
+			p->be_id = bid;
+			return 0;
 		}
+		stats_reason(XLB_R_EV_REHASH, bytes);
 	}
-	id = maglev_pick(vip->id, hash, bep);
-	if (id < 0 || !use_table || p->icmp)
-		return id;
-	nf.backend_id = id;
-	nf.atime = now_sec();
+	rc = maglev_pick(vip->id, p);
+	if (rc || p->icmp || p->frag)
+		return rc;
+	nf.backend_id = p->be_id;
 	if (f) {
 		/*
 		 * re-hash of an existing flow: overwrite in place. An update would take a fresh
@@ -131,14 +110,14 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 		 * evict up to 4 established flows to get one.
 		 */
 		*f = nf;
-		return id;
+		return 0;
 	}
-	*new_flow = 1;
+	p->new_flow = 1;
 	if (flood_allows(cfg))
 		bpf_map_update_elem(&xlb_flows, &p->key, &nf, BPF_ANY);
 	else
 		stats_reason(XLB_R_EV_FLOOD, bytes);
-	return id;
+	return 0;
 }
 
 #endif /* XLB_FLOW_H */

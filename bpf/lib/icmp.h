@@ -18,9 +18,9 @@
  * reply) and the error comes back to that VIP, so the reversed key client -> VIP is the key of
  * the flow that owns it; an error sent anywhere else (another host, a broadcast or multicast
  * group) is not the VIP's, whatever it quotes. The quote may be cut anywhere after the quoted
- * ports, but they must lie within the IP length. Anything else returns -XLB_R_PASS_ICMP: the
- * host handles it as usual. The ICMP checksum is checked later, by icmp_csum_ok(), and only
- * for errors that reached a VIP.
+ * ports, but they must lie within the IP length. Returns 0, or for anything else
+ * XLB_R_PASS_ICMP (XLB_R_PASS_FRAG for a fragment): the host handles it as usual. The ICMP
+ * checksum is checked later, by icmp_csum_ok(), and only for errors that reached a VIP.
  */
 static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pkt *p)
 {
@@ -29,27 +29,27 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 	__u16 *ports;
 
 	if (p->frag)
-		return -XLB_R_PASS_FRAG;
+		return XLB_R_PASS_FRAG;
 	if ((void *)(icmp + 8) > end)
-		return -XLB_R_PASS_ICMP;
+		return XLB_R_PASS_ICMP;
 	if (p->key.family == XLB_AF_INET) {
 		struct iphdr *in = (void *)(icmp + 8);
 
 		if (p->key.proto != IPPROTO_ICMP_ || icmp[0] != ICMP_DEST_UNREACH_ ||
 		    icmp[1] != ICMP_FRAG_NEEDED_)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		if ((void *)(in + 1) > end || in->version != 4 || in->ihl < 5)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		if (in->protocol != IPPROTO_TCP_ && in->protocol != IPPROTO_UDP_)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		if (bpf_ntohs(in->frag_off) & IP_OFFMASK_)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		if (in->saddr != p->key.dst[0])
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		ports_off = p->l4_off + 8 + in->ihl * 4;
 		ports = (void *)in + in->ihl * 4;
 		if ((void *)(ports + 2) > end || ports_off + 4 > ip_end)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		p->key.src[0] = in->daddr;
 		p->key.dst[0] = in->saddr;
 		p->key.proto = in->protocol;
@@ -57,22 +57,22 @@ static __always_inline int parse_icmp_error(void *data, void *end, struct xlb_pk
 		struct ipv6hdr *in = (void *)(icmp + 8);
 
 		if (p->key.proto != IPPROTO_ICMPV6_ || icmp[0] != ICMPV6_PKT_TOOBIG_ || icmp[1])
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		if ((void *)(in + 1) > end || in->version != 6)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		{
 			const __be32 *qs = (const __be32 *)&in->saddr;
 
 			if ((qs[0] ^ p->key.dst[0]) | (qs[1] ^ p->key.dst[1]) |
 			    (qs[2] ^ p->key.dst[2]) | (qs[3] ^ p->key.dst[3]))
-				return -XLB_R_PASS_ICMP;
+				return XLB_R_PASS_ICMP;
 		}
 		if (in->nexthdr != IPPROTO_TCP_ && in->nexthdr != IPPROTO_UDP_)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		ports_off = p->l4_off + 8 + sizeof(*in);
 		ports = (void *)(in + 1);
 		if ((void *)(ports + 2) > end || ports_off + 4 > ip_end)
-			return -XLB_R_PASS_ICMP;
+			return XLB_R_PASS_ICMP;
 		__builtin_memcpy(p->key.src, &in->daddr, 16);
 		__builtin_memcpy(p->key.dst, &in->saddr, 16);
 		p->key.proto = in->nexthdr;
@@ -133,7 +133,6 @@ static __always_inline bool icmp_csum_ok(struct xdp_md *ctx, const struct xlb_pk
  */
 #define ICMP4_QUOTE 128
 #define ICMP6_QUOTE 256
-#define REPLY_NONE XLB_R__MAX
 
 /*
  * bogus_source() - addresses no ICMP error may be sent to (RFC 1122 3.2.2, RFC 4443 2.4(e)):
@@ -196,11 +195,12 @@ static __always_inline bool icmp_allows(const struct xlb_config *cfg)
  * needed" (IPv4) or ICMPv6 "packet too big" sent back to the client from the VIP, advertising
  * @mtu (what the inner packet may be). The quote is the packet's first ICMP{4,6}_QUOTE bytes.
  * The source MAC is @smac (the interface's own), else the MAC the packet was sent to.
- * Returns XLB_R_TX_ICMP_TOO_BIG; REPLY_NONE if this packet must not or cannot be answered (IPv4
- * without DF, a later fragment, an ICMP error itself, shorter than the quote, a bogus client
- * source address or a group source MAC (counted icmp_too_big_refused), the rate limit
- * (icmp_too_big_limited)): nothing was changed; or -XLB_R_DROP_ENCAP if resizing failed
- * half-way. Frames sent to a group MAC never get here (pass_group_mac).
+ * Returns XLB_R_TX_ICMP_TOO_BIG (the reply is ready); 0 if this packet must not or cannot be
+ * answered (IPv4 without DF, a later fragment, an ICMP error itself, shorter than the quote, a
+ * bogus client source address or a group source MAC (counted icmp_too_big_refused), the rate
+ * limit (icmp_too_big_limited)): nothing was changed and the caller's pass/drop policy goes on;
+ * or XLB_R_DROP_ENCAP if resizing failed half-way. Frames sent to a group MAC never get here
+ * (pass_group_mac).
  */
 static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu,
 					 const struct xlb_config *cfg, const __u8 *smac)
@@ -217,16 +217,16 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 	int rc;
 
 	if (p->icmp || p->frag == FRAG_LATER || (!v6 && !p->df) || p->l3_len < quote)
-		return REPLY_NONE;
+		return 0;
 	if ((void *)(eth + 1) > end)
-		return REPLY_NONE;
+		return 0;
 	if (bogus_source(p) || (eth->h_source[0] & 1)) {
 		stats_reason(XLB_R_EV_ICMP_BOGUS, len);
-		return REPLY_NONE;
+		return 0;
 	}
 	if (!icmp_allows(cfg)) {
 		stats_reason(XLB_R_EV_ICMP_LIMIT, len);
-		return REPLY_NONE;
+		return 0;
 	}
 	__builtin_memcpy(mac, eth->h_source, 6);	/* new destination: the client's side */
 	if (smac)
@@ -237,15 +237,15 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
-			return REPLY_NONE;
+			return 0;
 		tci = vh->h_vlan_TCI;
 		off = ETH_HLEN_ + VLAN_HLEN_;
 	}
 	/* [l2][ip][icmp][first quote bytes of the original packet] */
 	if (bpf_xdp_adjust_head(ctx, -(int)grow))
-		return -XLB_R_DROP_ENCAP;
+		return XLB_R_DROP_ENCAP;
 	if (bpf_xdp_adjust_tail(ctx, (int)(off + grow + quote) - (int)(len + grow)))
-		return -XLB_R_DROP_ENCAP;
+		return XLB_R_DROP_ENCAP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	rc = write_l2(data, end, off, mac, mac + 6, tci, v6 ? ETH_P_IPV6_ : ETH_P_IP_);
@@ -257,7 +257,7 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 		__u8 *icmp = (void *)(ip6 + 1);
 
 		if ((void *)(icmp + 8 + ICMP6_QUOTE) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		*(__be32 *)ip6 = bpf_htonl(0x60000000);
 		ip6->payload_len = bpf_htons(8 + ICMP6_QUOTE);
 		ip6->nexthdr = IPPROTO_ICMPV6_;
@@ -278,7 +278,7 @@ static __always_inline int reply_too_big(struct xdp_md *ctx, const struct xlb_pk
 		__u8 *icmp = (void *)(iph + 1);
 
 		if ((void *)(icmp + 8 + ICMP4_QUOTE) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		ip.version = 4;
 		ip.ihl = 5;
 		ip.tos = 0xc0;	/* internetwork control, as the kernel sends its ICMP errors */

@@ -64,6 +64,18 @@ struct {
 	__type(value, struct xlb_flow);
 } xlb_flows SEC(".maps");
 
+/*
+ * Fragmented datagrams: {src, dst, proto, id} -> the backend its first fragment went to, so that
+ * its later fragments (which carry no ports) follow it. Entries live XLB_FRAG_LIFETIME_NS; one
+ * LRU list for all CPUs, since the fragments of one datagram arrive where RSS puts them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_FRAGS_MAX);
+	__type(key, struct xlb_frag_key);
+	__type(value, struct xlb_frag);
+} xlb_frags SEC(".maps");
+
 /* Per-VIP counters of packets that matched the VIP (forwarded or not) and new flows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

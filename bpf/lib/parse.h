@@ -32,7 +32,11 @@ enum {
 	FRAG_LATER = 2,		/* offset > 0: no L4 header */
 };
 
-/* What the parser learned about one packet. */
+/*
+ * The packet context: what the parser learned about one packet, and the outputs of the steps
+ * that follow (the VIP, the hash, the backend). Every step of the datapath returns 0 to go on
+ * or the reason (>= 1, enum xlb_reason) that ends the packet; what a step finds goes here.
+ */
 struct xlb_pkt {
 	struct xlb_flow_key key;	/* the flow (for ICMP errors: the quoted flow, reversed) */
 	__u32 l3_off;		/* offset of the IP header: 14, or 18 behind an 802.1Q tag */
@@ -44,12 +48,20 @@ struct xlb_pkt {
 	__u8 icmp;		/* an ICMP error routed by its quoted flow */
 	__be16 ip_id;		/* IPv4 identification, copied to an outer IPv4 header */
 	__u8 srcroute;		/* IPv6 routing header with segments left > 0 seen */
+	__u8 new_flow;		/* pick_backend(): a flow new to the VIP (counted new_flows) */
+	__u32 frag_id;		/* a fragment's identification (IPv4 ID or IPv6 fragment header's) */
+	__be16 vip_port;	/* find_vip(): the port of the VIP matched (0: all-ports) */
+	__u8 frag_known;	/* find_vip(): a later fragment whose first one was sent (xlb_frags):
+				 * be_id and hash below are that first fragment's */
 	__u8 pad;
+	__u32 hash;		/* xlb_flow_hash() of the key (after the VIP's hashing rule) */
+	__u32 be_id;		/* pick_backend(): the backend's id */
+	struct xlb_backend *be;	/* and its entry (set whenever pick_backend() returned 0) */
 };
 
 /*
- * parse_eth() - Ethernet with at most one 802.1Q tag.
- * Returns the ethertype (host order) of the L3 header and sets p->l3_off, or a negative reason.
+ * parse_eth() - Ethernet with at most one 802.1Q tag: sets p->l3_off and p->key.family from the
+ * ethertype. Returns 0, XLB_R_PASS_NOT_IP or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
 {
@@ -57,26 +69,30 @@ static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
 	__u16 proto;
 
 	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	proto = bpf_ntohs(eth->h_proto);
 	p->l3_off = ETH_HLEN_;
 	if (proto == ETH_P_8021Q_) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
 		p->l3_off = ETH_HLEN_ + VLAN_HLEN_;
 	}
-	if (proto != ETH_P_IP_ && proto != ETH_P_IPV6_)
-		return -XLB_R_PASS_NOT_IP;
-	return proto;
+	if (proto == ETH_P_IP_)
+		p->key.family = XLB_AF_INET;
+	else if (proto == ETH_P_IPV6_)
+		p->key.family = XLB_AF_INET6;
+	else
+		return XLB_R_PASS_NOT_IP;
+	return 0;
 }
 
 /*
  * parse_ipv4() - IPv4 header at @off: IHL >= 5, options in the packet, tot_len within the
  * packet and >= the header. Fills addresses, protocol, TOS, DF and fragment state.
- * Returns 0 or a negative reason.
+ * Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
@@ -85,19 +101,19 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 	__u16 frag;
 
 	if ((void *)(iph + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	hlen = iph->ihl * 4;
 	tot = bpf_ntohs(iph->tot_len);
 	if (tot < hlen || data + off + tot > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	p->key.src[0] = iph->saddr;
 	p->key.dst[0] = iph->daddr;
 	p->key.proto = iph->protocol;
-	p->key.family = XLB_AF_INET;
 	p->tos = iph->tos;
 	p->ip_id = iph->id;
+	p->frag_id = iph->id;
 	p->l3_len = tot;
 	p->l4_off = off + hlen;
 	frag = bpf_ntohs(iph->frag_off);
@@ -111,7 +127,7 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
  * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, up to IPV6_EXT_MAX
  * hop-by-hop/routing/destination-options headers, then a fragment header if any. Other
  * extension headers (AH, ESP, more than IPV6_EXT_MAX) are not walked: such packets end as
- * XLB_R_PASS_L4. Returns 0 or a negative reason.
+ * XLB_R_PASS_L4. Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
@@ -119,16 +135,15 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 	__u32 plen;
 
 	if ((void *)(ip6 + 1) > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	if (ip6->version != 6)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	plen = bpf_ntohs(ip6->payload_len);
 	if (data + off + sizeof(*ip6) + plen > end)
-		return -XLB_R_DROP_MALFORMED;
+		return XLB_R_DROP_MALFORMED;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
 	p->key.proto = ip6->nexthdr;
-	p->key.family = XLB_AF_INET6;
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	p->df = 1;
 	p->l3_len = sizeof(*ip6) + plen;
@@ -143,14 +158,14 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 		    p->key.proto != IPPROTO_DSTOPTS_)
 			break;
 		if ((void *)(ext + 2) > end)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		len = (ext[1] + 1) * 8;
 		if (p->l4_off + len > off + p->l3_len)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		if (p->key.proto == IPPROTO_ROUTING_) {
 			/* segments left (byte 3): the destination is a waypoint, not the end */
 			if ((void *)(ext + 4) > end)
-				return -XLB_R_DROP_MALFORMED;
+				return XLB_R_DROP_MALFORMED;
 			p->srcroute |= ext[3] != 0;
 		}
 		p->key.proto = ext[0];
@@ -161,9 +176,10 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 		__u16 fo;
 
 		if ((void *)(fh + 1) > end || p->l4_off + sizeof(*fh) > off + p->l3_len)
-			return -XLB_R_DROP_MALFORMED;
+			return XLB_R_DROP_MALFORMED;
 		fo = bpf_ntohs(fh->frag_off);
 		p->key.proto = fh->nexthdr;
+		p->frag_id = fh->identification;
 		/* offset 0 without M: an atomic fragment, a whole packet (RFC 8200 4.5, RFC 6946) */
 		p->frag = (fo & 0xfff8) ? FRAG_LATER : (fo & 1) ? FRAG_FIRST : FRAG_NONE;
 		p->l4_off += sizeof(*fh);
@@ -173,8 +189,9 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
 
 /*
  * parse_ports() - TCP/UDP ports into the key. The whole L4 header (20 bytes TCP, 8 UDP) must
- * lie within the IP packet (which parse_ipv4/6 checked lies within the frame), except in a
- * first fragment, whose ports are then left at 0 (it matches only an all-ports VIP).
+ * lie within the IP packet (which parse_ipv4/6 checked lies within the frame). A first fragment
+ * needs only its ports there (every real one carries at least 8 bytes of L4 header); one without
+ * them is handled as a later fragment. Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 {
@@ -183,10 +200,14 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 
 	if (p->frag == FRAG_LATER)
 		return 0;
+	if (p->frag == FRAG_FIRST)
+		need = 4;
 	if ((void *)(ports + 2) > end || p->l4_off + need > p->l3_off + p->l3_len) {
-		if (p->frag == FRAG_FIRST)
+		if (p->frag == FRAG_FIRST) {
+			p->frag = FRAG_LATER;
 			return 0;
-		return -XLB_R_DROP_MALFORMED;
+		}
+		return XLB_R_DROP_MALFORMED;
 	}
 	p->key.sport = ports[0];
 	p->key.dport = ports[1];
@@ -196,6 +217,7 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 /*
  * write_l2() - write the Ethernet header (and the 802.1Q tag when @off says the frame has one)
  * in front of a frame's new L3 header, after bpf_xdp_adjust_head moved the start.
+ * Returns 0 or XLB_R_DROP_ENCAP.
  */
 static __always_inline int write_l2(void *data, void *end, __u32 off, const __u8 *dst,
 				    const __u8 *src, __be16 tci, __u16 ethertype)
@@ -203,14 +225,14 @@ static __always_inline int write_l2(void *data, void *end, __u32 off, const __u8
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > end)
-		return -XLB_R_DROP_ENCAP;
+		return XLB_R_DROP_ENCAP;
 	__builtin_memcpy(eth->h_dest, dst, 6);
 	__builtin_memcpy(eth->h_source, src, 6);
 	if (off != ETH_HLEN_) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
-			return -XLB_R_DROP_ENCAP;
+			return XLB_R_DROP_ENCAP;
 		eth->h_proto = bpf_htons(ETH_P_8021Q_);
 		vh->h_vlan_TCI = tci;
 		vh->h_vlan_encapsulated_proto = bpf_htons(ethertype);

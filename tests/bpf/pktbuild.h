@@ -25,6 +25,7 @@ struct pspec {
 	int payload;		/* payload bytes after the L4 header */
 	int ext6;		/* IPv6: 8-byte extension headers (hop-by-hop, then dest opts) */
 	int pad;		/* zero bytes after the IP packet (Ethernet padding) */
+	uint32_t ipid;		/* IPv4 ID / IPv6 fragment identification; 0 = 0x1234 */
 };
 
 /* A built frame and what the checks need to know about it. */
@@ -93,7 +94,7 @@ static inline uint32_t l3_header(struct pkt *p, uint8_t *h, const struct pspec *
 		h[0] = 0x40 | (uint8_t)(hl / 4);
 		h[1] = s->tos;
 		put16(h + 2, (uint16_t)(hl + l4len));
-		put16(h + 4, 0x1234);
+		put16(h + 4, s->ipid ? (uint16_t)s->ipid : 0x1234);
 		put16(h + 6, fo);
 		h[8] = 61;
 		h[9] = proto;
@@ -127,7 +128,8 @@ static inline uint32_t l3_header(struct pkt *p, uint8_t *h, const struct pspec *
 		nh = h + hl;
 		h[hl + 1] = 0;
 		put16(h + hl + 2, s->frag == 2 ? (185 << 3) | 1 : s->frag == 3 ? 0 : 1);
-		memcpy(h + hl + 4, "\x00\x00\x12\x34", 4);
+		put16(h + hl + 4, s->ipid ? (uint16_t)(s->ipid >> 16) : 0);
+		put16(h + hl + 6, s->ipid ? (uint16_t)s->ipid : 0x1234);
 		hl += 8;
 	}
 	*nh = proto;

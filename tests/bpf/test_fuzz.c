@@ -19,9 +19,9 @@
 /*
  * Frames are built from a random spec (VIPs of every mode and family, non-VIP and group
  * destinations, TCP/UDP/ICMP errors/other protocols, VLAN, IPv4 options, IPv6 extension headers,
- * fragments, padding and trailers, sizes up to 3000 bytes), then 0-3 mutations (bit flips, bytes,
- * lengths, truncation, trailers, group MACs, source routes; the IPv4 and ICMP checksums repaired
- * or not). Each goes through BPF_PROG_TEST_RUN and its output is checked by check_output(), which
+ * fragments of few IDs (so that later ones follow recorded first ones), padding and trailers,
+ * sizes up to 3000 bytes), then 0-3 mutations (bit flips, bytes, lengths, truncation, trailers,
+ * group MACs, source routes; the IPv4 and ICMP checksums repaired or not). Each goes through BPF_PROG_TEST_RUN and its output is checked by check_output(), which
  * shares no code with the datapath. Invariants:
  *
  * - the verdict is XDP_PASS, XDP_DROP or XDP_TX, never XDP_ABORTED;
@@ -656,6 +656,7 @@ static uint32_t gen_frame(uint8_t *b)
 		s.vlan = below(5) ? 0 : (uint16_t)(1 + below(4094));
 		s.df = below(3) != 0;
 		s.frag = below(8) ? 0 : (int)below(4);
+		s.ipid = (uint32_t)below(4);	/* few IDs: later fragments often follow a first */
 		s.opts = !v6 && !below(5) ? (int)(4 * (1 + below(10))) : 0;
 		s.ext6 = v6 && !below(5) ? (int)below(5) : 0;
 		s.tos = (uint8_t)below(256);

@@ -21,7 +21,8 @@ VL2 = "198.18.0.11:0/tcp"
 REASONS = ("tx", "pass_not_ip", "pass_not_vip", "pass_l4", "pass_frag", "pass_icmp",
            "pass_too_big", "drop_malformed", "drop_no_backend", "drop_too_big", "drop_encap",
            "drop_no_config", "flood_guard", "rehash", "icmp_routed", "pass_group_mac",
-           "pass_source_route", "pass_no_backend", "drop_ip_csum", "icmp_too_big_limited", "icmp_too_big_refused")
+           "pass_source_route", "pass_no_backend", "drop_ip_csum", "icmp_too_big_limited", "icmp_too_big_refused",
+           "drop_frag_orphan")
 
 t.ok(stat.S_IMODE(os.stat(sock_path).st_mode) == 0o600, "socket mode is 0600",
      oct(os.stat(sock_path).st_mode))

@@ -27,8 +27,11 @@ struct bench_frame {
 
 static const __u8 LB_MAC[6] = { 0x02, 0, 0, 0, 0, 0x01 }, CL_MAC[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 
-/* A TCP frame of exactly BENCH_LEN bytes; returns the offset of its source address's last word. */
-static __u32 frame(__u8 *b, int family, const char *src, const char *dst, __u16 sport)
+/*
+ * A TCP frame of exactly BENCH_LEN bytes; returns the offset of its source address's last word.
+ * IPv4 @frag 1: the first fragment of a datagram (MF), 2: a later one (offset 1480), else DF.
+ */
+static __u32 frame(__u8 *b, int family, const char *src, const char *dst, __u16 sport, int frag)
 {
 	__u32 l3 = 14, l4;
 
@@ -40,7 +43,14 @@ static __u32 frame(__u8 *b, int family, const char *src, const char *dst, __u16 
 		b[14] = 0x45;
 		b[16] = 0;
 		b[17] = BENCH_LEN - 14;
-		b[20] = 0x40; /* DF */
+		if (frag) {
+			b[18] = 0x42; /* the datagram's ID */
+			b[19] = 0x42;
+			b[20] = frag == 1 ? 0x20 : 0x20 | (1480 / 8) >> 8;
+			b[21] = frag == 1 ? 0 : (1480 / 8) & 0xff;
+		} else {
+			b[20] = 0x40; /* DF */
+		}
 		b[22] = 64;
 		b[23] = 6;
 		inet_pton(AF_INET, src, b + 26);
@@ -82,10 +92,13 @@ struct ctx {
 };
 
 /*
- * Average ns per iteration of the wrapper tail-calling @target on @f (best of ROUNDS); -1 if a
- * run failed or ended with another verdict than @verdict (the path was not the one measured).
+ * Average ns per iteration of the wrapper tail-calling @target on @f (best of ROUNDS), each
+ * round after one run of @target on @prime (if not NULL: the state a path needs, such as the
+ * record a later fragment follows); -1 if a run failed or ended with another verdict than
+ * @verdict (the path was not the one measured).
  */
-static double measure(struct ctx *c, int target, const struct bench_frame *f, __u32 verdict)
+static double measure(struct ctx *c, int target, const struct bench_frame *f,
+		      const __u8 *prime, __u32 repeat, __u32 verdict)
 {
 	double best = 1e18;
 	__u32 zero = 0;
@@ -96,8 +109,12 @@ static double measure(struct ctx *c, int target, const struct bench_frame *f, __
 		return -1;
 	for (int r = 0; r < ROUNDS; r++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->bytes, .data_size_in = BENCH_LEN,
-			    .data_out = out, .data_size_out = sizeof(out), .repeat = c->repeat);
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+		LIBBPF_OPTS(bpf_test_run_opts, po, .data_in = prime, .data_size_in = BENCH_LEN,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
+		if (prime && bpf_prog_test_run_opts(target, &po))
+			return -1;
 		if (bpf_prog_test_run_opts(c->wrapper_fd, &o))
 			return -1;
 		if (o.retval != verdict) {
@@ -176,6 +193,7 @@ int main(int argc, char **argv)
 		const char *src, *dst;
 		int vary;
 		__u32 flood_limit;
+		int frag;	/* 1: first fragment of an established flow, 2: a later one */
 	} paths[] = {
 		{ "non-VIP pass v4", 4, "198.18.5.1", "198.18.0.99", 0 },
 		{ "non-VIP pass v6", 6, "2001:db8:5::1", "2001:db8::99", 0 },
@@ -184,6 +202,8 @@ int main(int argc, char **argv)
 		{ "new flow v4 (miss+maglev+insert)", 4, "198.18.5.1", "198.18.0.10", 1 },
 		{ "new flow v6 (miss+maglev+insert)", 6, "2001:db8:5::1", "2001:db8::10", 1 },
 		{ "new flow v4, flood guard (no ins.)", 4, "198.18.6.1", "198.18.0.10", 1, 1 },
+		{ "first fragment v4 (flow hit+record)", 4, "198.18.5.1", "198.18.0.10", 0, 0, 1 },
+		{ "later fragment v4 (follows record)", 4, "198.18.5.1", "198.18.0.10", 0, 0, 2 },
 	};
 
 	if (argc > 1)
@@ -219,12 +239,20 @@ int main(int argc, char **argv)
 	       c.repeat, ROUNDS, BENCH_LEN);
 	printf("%-34s %9s %9s %7s %9s\n", "path", "ns/pkt", "floor ns", "ratio", "net ns");
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		__u32 off = frame(f.bytes, paths[i].family, paths[i].src, paths[i].dst, 40000);
+		__u32 off = frame(f.bytes, paths[i].family, paths[i].src, paths[i].dst, 40000,
+				  paths[i].frag);
 		const char *only = getenv("BENCH_ONLY");
+		/* a later fragment's round must end within the record's lifetime (1 s) */
+		__u32 repeat = paths[i].frag == 2 ? c.repeat / 4 : c.repeat;
+		__u8 prime[BENCH_LEN];
 		double floor, ns;
 
 		if (only && !strstr(paths[i].name, only))
 			continue;
+		/* the flow a first fragment belongs to; the first fragment a later one follows */
+		if (paths[i].frag)
+			frame(prime, paths[i].family, paths[i].src, paths[i].dst, 40000,
+			      paths[i].frag - 1);
 		f.vary_off = paths[i].vary ? off : 0;
 		f.fix_off = paths[i].vary && paths[i].family == 4 ? 18 : 0; /* the IPv4 ID */
 		{
@@ -237,9 +265,10 @@ int main(int argc, char **argv)
 				goto out;
 		}
 		triv_f = f;
-		floor = measure(&c, triv_fd, &triv_f, XDP_TX);
+		floor = measure(&c, triv_fd, &triv_f, NULL, repeat, XDP_TX);
 		/* established paths: the first round records the flow */
-		ns = measure(&c, xlb_fd, &f, strstr(paths[i].name, "non-VIP") ? XDP_PASS : XDP_TX);
+		ns = measure(&c, xlb_fd, &f, paths[i].frag ? prime : NULL, repeat,
+			     strstr(paths[i].name, "non-VIP") ? XDP_PASS : XDP_TX);
 		if (floor < 0 || ns < 0) {
 			fprintf(stderr, "bench_datapath: test run failed for %s\n", paths[i].name);
 			goto out;
@@ -268,7 +297,7 @@ int main(int argc, char **argv)
 				    .repeat = c.repeat);
 			double best = 1e18;
 
-			frame(f.bytes, 4, "198.18.5.1", raw[i].dst, 40000);
+			frame(f.bytes, 4, "198.18.5.1", raw[i].dst, 40000, 0);
 			for (int r = 0; r < ROUNDS; r++)
 				if (!bpf_prog_test_run_opts(raw[i].fd, &o) && o.duration < best)
 					best = o.duration;

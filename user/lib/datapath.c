@@ -45,6 +45,7 @@ static const struct pinned_map {
 	PINNED(xlb_vip_meta, SIZED_FIXED),
 	PINNED(xlb_ifmac, SIZED_FIXED),
 	PINNED(xlb_icmp_bucket, SIZED_FIXED),
+	PINNED(xlb_frags, SIZED_FIXED),
 };
 #define N_MAPS ARRAY_SIZE(pinned_maps)
 
