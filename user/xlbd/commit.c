@@ -42,11 +42,18 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, char *errbuf, 
 	 * through xlb_cfg_vip_from_json() / xlb_cfg_backend_from_json() against its VIP as it
 	 * stands, which is what the file parser runs per object; a removal cannot make a valid
 	 * configuration invalid; the top-level keys are the running config's, which passed. What
-	 * the parser checks across objects is checked here (the counts) and by the ops (a VIP or
+	 * the parser checks across objects is checked here (the counts, and the MTU and the
+	 * encapsulation sources against the VIPs: xlb_cfg_check_vips()) and by the ops (a VIP or
 	 * a backend given twice). So the JSON roundtrip, which grows with the configuration (about
 	 * 0.1 s at 1,000 VIPs x 10 backends), is done only for a configuration made otherwise.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (by_ops && xlb_cfg_check_vips(to, &e)) {
+		xlb_cfg_errors_first(&e, errbuf, errlen);
+		xlb_cfg_errors_free(&e);
+		xlb_cfg_free(to);
+		return -EINVAL;
+	}
 	if (!by_ops) {
 		j = xlb_cfg_to_json(to);
 		check = xlb_cfg_from_json(j, &e);
