@@ -313,6 +313,48 @@ static void test_bad_configs(void **state)
 	}
 }
 
+/*
+ * Error lines quote the input, and the API sends the first as a JSON string: a control
+ * character of the input is written \xNN (a key "\ncap" gave an empty first line and a line
+ * more than errors: found by tests/fuzz/fuzz_config), and a message cut at its 512 bytes does
+ * not end inside a character.
+ */
+static void test_error_text(void **state)
+{
+	struct xlb_cfg_errors e = {};
+	char text[1200], first[600];
+	json_t *s;
+	size_t n;
+
+	(void)state;
+	assert_null(xlb_cfg_parse_string("{\"\\ncap\\u0001\": 1, \"vips\": [{\"address\": "
+					 "\"198.18.0.10\\t\", \"port\": 1}]}", &e));
+	assert_string_equal(e.text, "\\x0acap\\x01: unknown key\n"
+			    "vips[0].address: not an IPv4 or IPv6 address: \"198.18.0.10\\x09\"\n");
+	assert_int_equal(e.count, 2);
+	xlb_cfg_errors_free(&e);
+	/* "é" is 2 bytes: the message is cut at an odd byte, inside one (at any offset, some is) */
+	n = snprintf(text, sizeof(text), "{\"vips\": [{\"address\": \"x");
+	while (n < 1000)
+		n += snprintf(text + n, sizeof(text) - n, "\xc3\xa9");
+	snprintf(text + n, sizeof(text) - n, "\", \"port\": 1}]}");
+	assert_null(xlb_cfg_parse_string(text, &e));
+	assert_int_equal(e.count, 1);
+	assert_true(e.len > 500);
+	xlb_cfg_errors_first(&e, first, sizeof(first));
+	s = json_string(first);
+	assert_non_null(s);
+	json_decref(s);
+	xlb_cfg_errors_free(&e);
+	/* a line longer than the caller's buffer is cut on a character too */
+	assert_null(xlb_cfg_parse_string(text, &e));
+	xlb_cfg_errors_first(&e, first, 52);
+	s = json_string(first);
+	assert_non_null(s);
+	json_decref(s);
+	xlb_cfg_errors_free(&e);
+}
+
 /* Several mistakes in one file: every one is reported, not only the first. */
 static void test_all_errors_reported(void **state)
 {
@@ -672,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_mtu_and_sources),
 		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_error_text),
 		cmocka_unit_test(test_good_roundtrip),
 		cmocka_unit_test(test_check_inheritance),
 		cmocka_unit_test(test_defaults),
