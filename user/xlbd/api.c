@@ -255,7 +255,8 @@ static void reply_error(struct xlbd_client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	r = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	/* JSON strings are UTF-8: not a message cut inside a character, nor a byte quoted raw */
+	r = json_pack("{s:b, s:s}", "ok", 0, "error", xlb_utf8_clean(msg));
 	client_reply(c, r);
 	json_decref(r);
 }
@@ -486,9 +487,8 @@ static int cmd_vip_list(struct xlbd *d, json_t *req, json_t *r, char *err, size_
  * Changes. Each is an op on a working copy @to of the configuration (validated against @to as
  * it stands, so that an op of a batch may name a VIP added by an earlier one); the command runs
  * one op and commits, a batch runs all its ops and commits once. @hint: see find_vip_in().
+ * (op_fn is in xlbd.h.)
  */
-typedef int (*op_fn)(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
-		     size_t errlen);
 
 /* Make room for one more element of @size in *@arr of @n: capacity in powers of two. */
 static int grow(void *arr, size_t n, size_t size)
@@ -690,7 +690,7 @@ static const struct {
 	{ "backend_set", op_backend_set },
 };
 
-static op_fn op_of(const char *name)
+op_fn api_op_of(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
 		if (!strcmp(ops[i].name, name))
@@ -706,7 +706,7 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 
 	if (!to)
 		return ERR("out of memory");
-	ret = op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err, errlen);
+	ret = api_op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err, errlen);
 	if (ret) {
 		xlb_cfg_free(to);
 		return ret;
@@ -781,7 +781,7 @@ static int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 			ret = ERR("ops[%zu]: must be an object with a cmd", i);
 			break;
 		}
-		fn = op_of(json_string_value(cmd));
+		fn = api_op_of(json_string_value(cmd));
 		if (!fn) {
 			ret = ERR("ops[%zu]: cmd: \"%.64s\" is not a change (vip_add, vip_del, "
 				  "backend_add, backend_del, backend_set)", i, json_string_value(cmd));
@@ -1111,35 +1111,44 @@ static const struct {
 	{ "table", cmd_table },		    { "events", cmd_events },
 };
 
-static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line, size_t len)
+json_t *api_request_parse(const char *line, size_t len, char *err, size_t errlen)
 {
-	struct xlbd_client *busy;
-	json_t *req, *cmd, *reply;
 	json_error_t jerr;
-	char err[1024] = "";
-	const char *name;
-	size_t i;
-	int ret;
+	json_t *req;
 
 	if (len && line[len - 1] == '\r')
 		len--;
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req) {
-		reply_error(c, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
+		snprintf(err, errlen, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
+		xlb_utf8_clean(err); /* jansson may quote the bytes that were not UTF-8 */
+		return NULL;
+	}
+	if (!json_is_object(req))
+		snprintf(err, errlen, "request must be a JSON object");
+	else if (!json_is_string(json_object_get(req, "cmd")))
+		snprintf(err, errlen, "cmd: missing or not a string");
+	else
+		return req;
+	json_decref(req);
+	return NULL;
+}
+
+static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line, size_t len)
+{
+	struct xlbd_client *busy;
+	json_t *req, *reply;
+	char err[1024] = "";
+	const char *name;
+	size_t i;
+	int ret;
+
+	req = api_request_parse(line, len, err, sizeof(err));
+	if (!req) {
+		reply_error(c, "%s", err);
 		return;
 	}
-	if (!json_is_object(req)) {
-		json_decref(req);
-		reply_error(c, "request must be a JSON object");
-		return;
-	}
-	cmd = json_object_get(req, "cmd");
-	if (!cmd || !json_is_string(cmd)) {
-		json_decref(req);
-		reply_error(c, "cmd: missing or not a string");
-		return;
-	}
-	name = json_string_value(cmd);
+	name = json_string_value(json_object_get(req, "cmd"));
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
 			break;
