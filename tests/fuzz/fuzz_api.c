@@ -158,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!err[0])
 				violation("a request refused without a reason", line, len, NULL);
 			if (!s)
-				violation("a reason that is not UTF-8 (no JSON reply)", line, len, err);
+				violation("a reason that is not UTF-8 (no JSON reply)", line, len,
+					  err);
 			json_decref(s);
 			free(line);
 			continue;

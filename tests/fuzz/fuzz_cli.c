@@ -10,8 +10,8 @@
  *
  * Beyond memory errors it holds the CLI to its contract: every request it would send is a JSON
  * object with a string "cmd" that survives the line framing (one line, no newline inside) and
- * parses back equal, without a key left out; a usage error (exit 2) sent nothing; a command that sent a request does
- * not report success when the request failed.
+ * parses back equal, without a key left out; a usage error (exit 2) sent nothing; a command
+ * that sent a request does not report success when the request failed.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@ static size_t file_len;
 static unsigned int requests;	/* requests the command would have sent */
 static const uint8_t *input;
 static size_t input_len;
-static bool show;		/* $FUZZ_SHOW: print each request and exit status (replaying a file) */
+static bool show;		/* $FUZZ_SHOW: print the requests and exit status (to replay) */
 
 static void violation(const char *what, const char *detail)
 {
@@ -126,7 +126,7 @@ json_t *__wrap_cli_request(struct cli *c, json_t *req)
 	json_decref(back);
 	json_decref(req);
 	free(text);
-	return NULL;	/* as when the daemon cannot be reached: the error path of every command */
+	return NULL;	/* as when xlbd cannot be reached: the error path of every command */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -320,12 +320,13 @@ static void test_utf8_clean(void **state)
 		const char *in, *out;
 	} t[] = {
 		{ "plain ASCII", "plain ASCII" },
-		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
-		{ "cut \xc3", "cut ?" },			/* a message cut inside a character */
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "cut \xc3", "cut ?" },	/* a message cut inside a character */
 		{ "cut \xe2\x82", "cut ??" },
 		{ "cut \xf0\x9f\x98", "cut ???" },
 		{ "\xff\xfe", "??" },				/* never UTF-8 */
-		{ "a\x80" "b", "a?b" },				/* a lone continuation byte */
+		{ "a\x80" "b", "a?b" },	/* a lone continuation byte */
 		{ "\xc0\xaf", "??" },				/* overlong "/" */
 		{ "\xed\xa0\x80", "???" },			/* a surrogate */
 		{ "\xf4\x90\x80\x80", "????" },		/* above U+10FFFF */

@@ -578,10 +578,10 @@ static void check_vip(const struct xlb_cfg *cfg, const struct xlb_cfg_vip *vip, 
 			continue;
 		*(v6 ? &told6 : &told4) = true;
 		fmt_path(p, sizeof(p), "vips[%zu].backends[%zu]", i, j);
+		xlb_addr_format(be->addr, be->family, a, sizeof(a));
 		xlb_cfg_errors_add(e, p, "%s VIP %s to IPv%c backend %s needs %s (the outer source "
 				   "address), which is not set", xlb_cfg_mode_name(vip->mode), n,
-				   v6 ? '6' : '4', xlb_addr_format(be->addr, be->family, a, sizeof(a)),
-				   v6 ? "encap_source6" : "encap_source4");
+				   v6 ? '6' : '4', a, v6 ? "encap_source6" : "encap_source4");
 	}
 	if (worst && cfg->mtu < min + worst_len) {
 		char how[48] = "in l2 mode";

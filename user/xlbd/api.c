@@ -706,7 +706,8 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 
 	if (!to)
 		return ERR("out of memory");
-	ret = api_op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err, errlen);
+	ret = api_op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err,
+							       errlen);
 	if (ret) {
 		xlb_cfg_free(to);
 		return ret;
