@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# make fuzz, the parser part: each libFuzzer target of tests/fuzz for FUZZ_SECONDS, from its seed
-# corpus and its regression inputs (read only; what it learns goes to $BUILD/fuzz/corpus/NAME,
-# kept between runs). A crash stops the run, its input in $BUILD/fuzz/crashes/; to replay it:
-# $BUILD/fuzz/fuzz_NAME FILE. The last line per target gives its executions.
+# make fuzz, the parser part: each libFuzzer target of tests/fuzz for FUZZ_SECONDS, with its
+# dictionary (NAME.dict: the words of its language), from its seed corpus and regression inputs
+# (read only; what it learns goes to $BUILD/fuzz/corpus/NAME, kept between runs). A crash fails
+# the run, its input in $BUILD/fuzz/crashes/ (replay: $BUILD/fuzz/fuzz_NAME FILE). One line per
+# target gives its executions.
 set -u
 BUILD=${BUILD:-build}
 SECONDS_EACH=${FUZZ_SECONDS:-180}
@@ -17,7 +18,7 @@ for bin in "$BUILD"/fuzz/fuzz_*; do
 	mkdir -p "$work"
 	echo "  FUZZ     $name for ${SECONDS_EACH} s"
 	"$bin" -max_total_time="$SECONDS_EACH" -print_final_stats=1 -timeout=10 \
-		-artifact_prefix="$BUILD/fuzz/crashes/$name-" "$work" "tests/fuzz/corpus/$name" \
+		-dict="tests/fuzz/$name.dict" -artifact_prefix="$BUILD/fuzz/crashes/$name-" "$work" "tests/fuzz/corpus/$name" \
 		"tests/fuzz/regress/$name" >"$BUILD/fuzz/$name.log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$BUILD/fuzz/$name.log")
