@@ -85,7 +85,8 @@ help:
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
 	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
-	@echo 'make fuzz       10^6 mutated frames through the datapath, invariants checked (root)'
+	@echo 'make fuzz       10^6 mutated frames through the datapath, invariants checked (root),'
+	@echo '                then the config, API and CLI parsers under libFuzzer, FUZZ_SECONDS each'
 	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps, health, control plane; $(BUILD)/bench.json'
 	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
@@ -181,6 +182,42 @@ $(BUILD)/san/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(XLBD_MOD_SAN) $(LIB_SAN) 
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) $(LIBS) \
 		$(call json_libs,$<) -o $@
 
+# parser fuzzers (libFuzzer, clang): libxlb, xlbd and xlb built again with the fuzzer's
+# coverage and ASan/UBSan; xlbd without its main(), xlb's main() renamed xlb_main and its
+# socket client left out (tests/fuzz/fuzz_cli.c wraps cli_request() and fopen() instead)
+FUZZ_CC   ?= $(CLANG)
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB  := $(BUILD)/fuzz/libxlb.a
+FUZZ_XLBD := $(patsubst user/xlbd/%.c,$(BUILD)/fuzz/xlbd/%.o,$(filter-out %/main.c,$(XLBD_SRCS)))
+FUZZ_XLB  := $(patsubst user/xlb/%.c,$(BUILD)/fuzz/xlb/%.o,$(filter-out %/client.c,$(XLB_SRCS)))
+$(BUILD)/fuzz/xlb/main.o: FUZZ_DEFS := -Dmain=xlb_main
+$(BUILD)/fuzz/lib/%.o: user/lib/%.c $(USER_HDRS) $(BPF_SKELS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D) && $(FUZZ_CC) $(USER_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/fuzz/xlbd/%.o: user/xlbd/%.c $(USER_HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D) && $(FUZZ_CC) $(USER_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+		-Iuser/xlbd -c $< -o $@
+$(BUILD)/fuzz/xlb/%.o: user/xlb/%.c $(USER_HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D) && $(FUZZ_CC) $(USER_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+		-Iuser/xlb $(FUZZ_DEFS) -c $< -o $@
+$(FUZZ_LIB): $(patsubst user/lib/%.c,$(BUILD)/fuzz/lib/%.o,$(LIB_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_config: FUZZ_OBJS :=
+$(BUILD)/fuzz/fuzz_api: FUZZ_OBJS := $(FUZZ_XLBD) $(HTTP_LIBS)
+$(BUILD)/fuzz/fuzz_cli: FUZZ_OBJS := $(FUZZ_XLB) -Wl,--wrap=cli_request,--wrap=fopen \
+	-Wl,--wrap=json_object_set_new
+$(BUILD)/fuzz/fuzz_api: $(FUZZ_XLBD)
+$(BUILD)/fuzz/fuzz_cli: $(FUZZ_XLB)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(USER_HDRS) $(FUZZ_LIB)
+	$(call msg,LINK-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(USER_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -Iuser/xlbd -Iuser/xlb $< \
+		$(FUZZ_OBJS) $(FUZZ_LIB) $(LIBS) $(JSON_LIBS) -o $@
+
 # man pages
 $(BUILD)/man/%.8.gz: user/%.8
 	$(call msg,MAN,$@)
@@ -191,18 +228,21 @@ $(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/e2e $(BUILD)/san/tests
 $(BUILD)/xlbd-mod $(BUILD)/san/xlbd-mod:
 	$(Q)mkdir -p $@
 
-tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS) $(E2E_BINS)
+tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS) $(E2E_BINS) $(FUZZ_BINS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)BUILD=$(BUILD) bash tests/run.sh
 
-# the datapath fuzzer at full length (make test runs it with 100,000 frames)
+# the datapath fuzzer at full length (make test runs it with 100,000 frames), then each parser
+# fuzzer for FUZZ_SECONDS from its seeds (make test replays the seeds and regressions once)
 FUZZ_FRAMES ?= 1000000
 FUZZ_SEEDS ?= 1,2,3,4,5
+FUZZ_SECONDS ?= 180
 fuzz: deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/bpf/test_fuzz
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/bpf/test_fuzz $(FUZZ_BINS)
 	$(Q)$(BUILD)/tests/bpf/test_fuzz -n $(FUZZ_FRAMES) -s $(FUZZ_SEEDS)
+	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)

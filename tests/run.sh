@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Runs every test program (unit, sanitized unit, datapath, end to end) and sums their TAP lines.
+# Runs every test program (unit, sanitized unit, datapath, fuzz replays, end to end) and sums
+# their TAP lines.
 #
 # Each test program prints TAP lines ("ok N - name", "not ok N - name"); cmocka does so with
 # CMOCKA_MESSAGE_OUTPUT=TAP. A program that exits non-zero without reporting a failure, or
@@ -52,6 +53,7 @@ run_one() {			# $1 = name shown, rest = command
 for t in "$BUILD"/tests/unit/test_*; do [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"; done
 for t in "$BUILD"/san/tests/unit/test_*; do [ -x "$t" ] && run_one "unit-san/$(basename "$t")" "$t"; done
 for t in "$BUILD"/tests/bpf/test_*; do [ -x "$t" ] && run_one "bpf/$(basename "$t")" "$t"; done
+for t in tests/fuzz/test_*.sh; do [ -f "$t" ] && run_one "fuzz/$(basename "$t")" bash "$t"; done
 for t in tests/e2e/test_*.sh; do [ -f "$t" ] && run_one "e2e/$(basename "$t")" bash "$t"; done
 
 echo

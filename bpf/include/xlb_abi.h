@@ -50,6 +50,17 @@ enum xlb_mode {
 	XLB_MODE__MAX,
 };
 
+/*
+ * Bytes that @mode puts in front of the inner IP packet when the outer header is of @family
+ * (the backend's): what the MTU must leave room for, and what a too-big reply subtracts.
+ */
+static __always_inline __u32 xlb_encap_len(__u8 family, __u8 mode)
+{
+	if (mode == XLB_MODE_L2)
+		return 0;
+	return (family == XLB_AF_INET6 ? 40 : 20) + (mode == XLB_MODE_GUE ? 8 : 0);
+}
+
 /* VIP flags (struct xlb_vip.flags). */
 enum xlb_vip_flags {
 	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */

@@ -25,6 +25,7 @@ V4=198.18.0.10:80/tcp
 V6=[2001:db8::10]:443/tcp
 NOSOCK="cannot connect to xlbd at $XLB_SOCKET"
 LONGPATH=/$(printf 'a%.0s' $(seq 255))	# 256 bytes: one more than a check's path holds
+NOTUTF8=$(printf 'a\xffb')	# not text: JSON cannot carry it (was left out of the request unsaid)
 
 # expected exit | text the error must contain | arguments (split on blanks; @V4@/@V6@ expand)
 cases=$(cat <<CASES
@@ -74,6 +75,8 @@ cases=$(cat <<CASES
 2|invalid HTTP path "health"|backend add @V4@ 198.18.1.2 check http health
 2|invalid HTTP path "/café" (/ then printable ASCII, no blank, shorter than 256 bytes)|backend add @V4@ 198.18.1.2 check http /café
 2|invalid HTTP path "$LONGPATH"|backend add @V4@ 198.18.1.2 check http $LONGPATH
+2|invalid agent-send "a|backend add @V4@ 198.18.1.2 check tcp agent-port 9000 agent-send $NOTUTF8
+2|invalid host "a|backend add @V4@ 198.18.1.2 check http / host $NOTUTF8
 2|invalid check-port "0" (1..65535)|backend add @V4@ 198.18.1.2 check tcp check-port 0
 2|invalid interval "99" (100..3600000)|backend add @V4@ 198.18.1.2 interval 99
 2|invalid timeout "1s"|backend add @V4@ 198.18.1.2 timeout 1s

@@ -52,6 +52,8 @@ cat >"$tmp/xlbd.json" <<'CONF'
 	"interfaces": [],
 	"hash_seed": 42,
 	"flow_table_size": 4096,
+	"encap_source4": "198.18.0.1",
+	"encap_source6": "2001:db8::1",
 	"vips": []
 }
 CONF

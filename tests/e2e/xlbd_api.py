@@ -230,6 +230,13 @@ t.ok(err_has(json.loads(c.read_line()), "cmd:"), "a request without cmd gets an 
 c.send_raw(b'{"cmd": "status", "cmd": "vip_del"}\n')
 t.ok(err_has(json.loads(c.read_line()), "malformed JSON"), "duplicate keys are refused")
 is_error(c.req({"cmd": "frobnicate"}), "unknown command", "unknown command gets an error")
+# the reply quotes 64 bytes of the name: cut inside a character, it was no JSON string and the
+# client got "reply too large" (issue 12, found by the fuzzers' UTF-8 check)
+r = c.req({"cmd": "a" + "\u00e9" * 40})
+t.ok(err_has(r, 'cmd: unknown command "a' + "\u00e9" * 31 + '?"'),
+     "an error quoting a name cut inside a character is still a JSON reply", r)
+r = c.req({"cmd": "vip_del", "vip": "x" + "\u00e9" * 600})
+t.ok(err_has(r, "vip: not a VIP"), "a long bad VIP name gets its error", r)
 is_error(c.req({"cmd": 7}), "cmd:", "non-string cmd gets an error")
 is_error(c.req({"cmd": "status", "x": 1}), "x: unknown argument", "status with an argument")
 # several requests in one write: one reply each, in order

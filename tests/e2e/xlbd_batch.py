@@ -48,6 +48,32 @@ for bad, want in (([{"cmd": "status"}], "ops[0]: cmd: \"status\" is not a change
     t.ok(not r["ok"] and r["error"].startswith(want), "refused: %s" % want, r)
 t.ok(snap() == before, "refused batches changed nothing")
 
+# ---- what the file parser refuses across objects is refused to ops as well (the daemon runs
+# with encap_source4 only and mtu 1290): an IPv6 backend of an ipip VIP has no outer source;
+# an IPv6 VIP over gue leaves 1290 - 28 = 1262 bytes, less than IPv6's 1280
+for ops, want in (([{"cmd": "vip_add", "vip": vip(0)},
+                    {"cmd": "backend_add", "vip": vip(0), "address": "2001:db8:1::1"}],
+                   "vips[0].backends[0]: ipip VIP 198.18.10.1:80/tcp to IPv6 backend "
+                   "2001:db8:1::1 needs encap_source6 (the outer source address), which is "
+                   "not set"),
+                  ([{"cmd": "vip_add", "vip": "[2001:db8::10]:80/tcp", "mode": "gue"},
+                    {"cmd": "backend_add", "vip": "[2001:db8::10]:80/tcp",
+                     "address": "198.19.0.1"}],
+                   "vips[0]: mtu 1290 leaves 1262 bytes for [2001:db8::10]:80/tcp after gue "
+                   "over IPv4 (28 bytes), less than the 1280 IPv6 hosts accept as a path MTU: "
+                   "mtu must be at least 1308")):
+    was = snap()
+    r = c.req({"cmd": "batch", "ops": ops})
+    t.ok(not r["ok"] and r["error"] == want and snap() == was,
+         "refused, nothing changed: " + want, r)
+    r1 = c.req(ops[0])
+    was = snap()
+    r2 = c.req(ops[1])
+    t.ok(r1["ok"] and not r2["ok"] and r2["error"] == want and snap() == was,
+         "the same backend_add alone: the same error, nothing changed", (r1, r2))
+    c.req({"cmd": "vip_del", "vip": ops[0]["vip"]})
+before = snap()
+
 # ---- xlb -b: a file of commands; a bad line names its line and changes nothing
 bad = "/tmp/xlbd-batch-%d.txt" % id(t)
 with open(bad, "w") as fh:

@@ -195,6 +195,102 @@ static const struct bad_case bad_cases[] = {
 	  "vips[1].backends[1].weight: must be an integer" },
 };
 
+/*
+ * The rules across objects (xlb_cfg_check_vips()): configs whose only mistake is one of them,
+ * and the whole error text each gives (one line: one per VIP and family, not per backend).
+ */
+static const struct bad_case link_cases[] = {
+	/* the MTU leaves each VIP's hosts a path MTU they accept after its largest encapsulation */
+	{ "mtu 1300 with gue over IPv6 for an IPv6 VIP",
+	  "{\"mtu\": 1300, \"encap_source6\": \"2001:db8::1\", \"vips\": [{\"address\": "
+	  "\"2001:db8::10\", \"port\": 80, \"mode\": \"gue\", \"backends\": ["
+	  "{\"address\": \"2001:db8:1::2\"}]}]}",
+	  "vips[0]: mtu 1300 leaves 1252 bytes for [2001:db8::10]:80/tcp after gue over IPv6 "
+	  "(48 bytes), less than the 1280 IPv6 hosts accept as a path MTU: mtu must be at least "
+	  "1328\n" },
+	{ "mtu 1319 with ipip over IPv6 and IPv4 backends: the largest counts",
+	  "{\"mtu\": 1319, \"encap_source4\": \"198.18.0.1\", \"encap_source6\": \"2001:db8::1\","
+	  " \"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80}, {\"address\": "
+	  "\"2001:db8::10\", \"port\": 80, \"backends\": [{\"address\": \"198.18.1.1\"}, "
+	  "{\"address\": \"2001:db8:1::2\"}, {\"address\": \"198.18.1.2\"}]}]}",
+	  "vips[1]: mtu 1319 leaves 1279 bytes for [2001:db8::10]:80/tcp after ipip over IPv6 "
+	  "(40 bytes), less than the 1280 IPv6 hosts accept as a path MTU: mtu must be at least "
+	  "1320\n" },
+	{ "mtu 1200 for an IPv6 VIP in l2 mode",
+	  "{\"mtu\": 1200, \"vips\": [{\"address\": \"2001:db8::10\", \"port\": 80, \"mode\": "
+	  "\"l2\", \"backends\": [{\"address\": \"2001:db8:1::2\", \"mac\": \"02:00:00:00:01:02\"}]}]}",
+	  "vips[0]: mtu 1200 leaves 1200 bytes for [2001:db8::10]:80/tcp in l2 mode, less than the "
+	  "1280 IPv6 hosts accept as a path MTU: mtu must be at least 1280\n" },
+	{ "mtu 576 with gue over IPv6 for an IPv4 VIP",
+	  "{\"mtu\": 576, \"encap_source6\": \"2001:db8::1\", \"vips\": [{\"address\": "
+	  "\"198.18.0.10\", \"port\": 53, \"proto\": \"udp\", \"mode\": \"gue\", \"backends\": ["
+	  "{\"address\": \"2001:db8:1::2\"}]}]}",
+	  "vips[0]: mtu 576 leaves 528 bytes for 198.18.0.10:53/udp after gue over IPv6 (48 bytes), "
+	  "less than the 552 IPv4 hosts accept as a path MTU: mtu must be at least 600\n" },
+	/* an encapsulating VIP has the outer source of each family of its backends */
+	{ "ipip to IPv4 backends without encap_source4",
+	  BE("{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}"),
+	  "vips[0].backends[0]: ipip VIP 198.18.0.10:80/tcp to IPv4 backend 198.18.1.1 needs "
+	  "encap_source4 (the outer source address), which is not set\n" },
+	{ "gue to an IPv6 backend without encap_source6",
+	  "{\"encap_source4\": \"198.18.0.1\", \"vips\": [{\"address\": \"198.18.0.10\", "
+	  "\"port\": 80, \"mode\": \"gue\", \"backends\": [{\"address\": \"198.18.1.1\"}, "
+	  "{\"address\": \"2001:db8:1::2\"}, {\"address\": \"2001:db8:1::3\"}]}]}",
+	  "vips[0].backends[1]: gue VIP 198.18.0.10:80/tcp to IPv6 backend 2001:db8:1::2 needs "
+	  "encap_source6 (the outer source address), which is not set\n" },
+};
+
+/* The same rules at their bounds, and where they do not apply: accepted. */
+static const char *const link_good[] = {
+	/* 1328 - 48 = 1280 */
+	"{\"mtu\": 1328, \"encap_source6\": \"2001:db8::1\", \"vips\": [{\"address\": "
+	"\"2001:db8::10\", \"port\": 80, \"mode\": \"gue\", \"backends\": ["
+	"{\"address\": \"2001:db8:1::2\"}]}]}",
+	/* an IPv6 VIP over IPv4 backends: 1300 - 20 = 1280 */
+	"{\"mtu\": 1300, \"encap_source4\": \"198.18.0.1\", \"vips\": [{\"address\": "
+	"\"2001:db8::10\", \"port\": 80, \"backends\": [{\"address\": \"198.18.1.1\"}]}]}",
+	/* IPv4: 576 - 20 = 556 */
+	"{\"mtu\": 576, \"encap_source4\": \"198.18.0.1\", \"vips\": [{\"address\": "
+	"\"198.18.0.10\", \"port\": 80, \"backends\": [{\"address\": \"198.18.1.1\"}]}]}",
+	/* no backend: no encapsulation in use yet */
+	"{\"mtu\": 576, \"vips\": [{\"address\": \"2001:db8::10\", \"port\": 80, \"mode\": \"gue\"}]}",
+	/* l2 needs no outer source */
+	"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, \"mode\": \"l2\", "
+	"\"backends\": [{\"address\": \"198.18.1.1\", \"mac\": \"02:00:00:00:01:01\"}, "
+	"{\"address\": \"2001:db8:1::2\", \"mac\": \"02:00:00:00:01:02\"}]}]}",
+};
+
+static void test_mtu_and_sources(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(link_cases); i++) {
+		const struct bad_case *c = &link_cases[i];
+		struct xlb_cfg_errors e = {};
+		struct xlb_cfg *cfg = xlb_cfg_parse_string(c->json, &e);
+
+		if (cfg || !e.text || strcmp(e.text, c->expect) || e.count != 1) {
+			print_error("case \"%s\": expected the error \"%s\", got %s\"%s\"\n",
+				    c->name, c->expect, cfg ? "a config and " : "",
+				    e.text ? e.text : "(none)");
+			fail();
+		}
+		xlb_cfg_errors_free(&e);
+	}
+	for (i = 0; i < ARRAY_SIZE(link_good); i++) {
+		struct xlb_cfg_errors e = {};
+		struct xlb_cfg *cfg = xlb_cfg_parse_string(link_good[i], &e);
+
+		if (!cfg) {
+			print_error("%s\nrefused: %s\n", link_good[i], e.text);
+			fail();
+		}
+		assert_int_equal(xlb_cfg_check_vips(cfg, &e), 0);
+		xlb_cfg_free(cfg);
+	}
+}
+
 static void test_bad_configs(void **state)
 {
 	size_t i;
@@ -215,6 +311,48 @@ static void test_bad_configs(void **state)
 		}
 		xlb_cfg_errors_free(&e);
 	}
+}
+
+/*
+ * Error lines quote the input, and the API sends the first as a JSON string: a control
+ * character of the input is written \xNN (a key "\ncap" gave an empty first line and a line
+ * more than errors: found by tests/fuzz/fuzz_config), and a message cut at its 512 bytes does
+ * not end inside a character.
+ */
+static void test_error_text(void **state)
+{
+	struct xlb_cfg_errors e = {};
+	char text[1200], first[600];
+	json_t *s;
+	size_t n;
+
+	(void)state;
+	assert_null(xlb_cfg_parse_string("{\"\\ncap\\u0001\": 1, \"vips\": [{\"address\": "
+					 "\"198.18.0.10\\t\", \"port\": 1}]}", &e));
+	assert_string_equal(e.text, "\\x0acap\\x01: unknown key\n"
+			    "vips[0].address: not an IPv4 or IPv6 address: \"198.18.0.10\\x09\"\n");
+	assert_int_equal(e.count, 2);
+	xlb_cfg_errors_free(&e);
+	/* "é" is 2 bytes: the message is cut at an odd byte, inside one (at any offset, some is) */
+	n = snprintf(text, sizeof(text), "{\"vips\": [{\"address\": \"x");
+	while (n < 1000)
+		n += snprintf(text + n, sizeof(text) - n, "\xc3\xa9");
+	snprintf(text + n, sizeof(text) - n, "\", \"port\": 1}]}");
+	assert_null(xlb_cfg_parse_string(text, &e));
+	assert_int_equal(e.count, 1);
+	assert_true(e.len > 500);
+	xlb_cfg_errors_first(&e, first, sizeof(first));
+	s = json_string(first);
+	assert_non_null(s);
+	json_decref(s);
+	xlb_cfg_errors_free(&e);
+	/* a line longer than the caller's buffer is cut on a character too */
+	assert_null(xlb_cfg_parse_string(text, &e));
+	xlb_cfg_errors_first(&e, first, 52);
+	s = json_string(first);
+	assert_non_null(s);
+	json_decref(s);
+	xlb_cfg_errors_free(&e);
 }
 
 /* Several mistakes in one file: every one is reported, not only the first. */
@@ -245,7 +383,7 @@ static void test_all_errors_reported(void **state)
 static void test_check_inheritance(void **state)
 {
 	static const char text[] =
-		"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80,"
+		"{\"encap_source4\": \"198.18.0.1\", \"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80,"
 		" \"check\": {\"type\": \"http\", \"path\": \"/h\", \"expect\": \"200-299\","
 		"  \"interval_ms\": 500, \"timeout_ms\": 300, \"agent_port\": 8081},"
 		" \"backends\": [{\"address\": \"198.18.1.1\"},"
@@ -438,8 +576,9 @@ static void test_defaults(void **state)
 	struct xlb_cfg *a;
 
 	(void)state;
-	a = xlb_cfg_parse_string("{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, "
-				 "\"backends\": [{\"address\": \"198.18.1.1\"}]}]}", &e);
+	a = xlb_cfg_parse_string("{\"encap_source4\": \"198.18.0.1\", \"vips\": [{\"address\": "
+				 "\"198.18.0.10\", \"port\": 80, \"backends\": [{\"address\": "
+				 "\"198.18.1.1\"}]}]}", &e);
 	assert_non_null(a);
 	assert_int_equal(a->nifaces, 0);
 	assert_int_equal(a->flow_table_size, XLB_FLOWS_DEFAULT);
@@ -451,12 +590,14 @@ static void test_defaults(void **state)
 	assert_int_equal(a->vips[0].backends[0].weight, XLB_CFG_WEIGHT_DEFAULT);
 	assert_int_equal(a->vips[0].backends[0].state, XLB_STATE_ACTIVE);
 	assert_int_equal(a->vips[0].backends[0].check.type, XLB_CHECK_NONE);
-	assert_false(a->has_encap4);
+	assert_int_equal(a->encap_source4_bits, 0);
+	assert_false(a->has_encap6);
 	xlb_cfg_free(a);
 	/* an empty object is a valid (empty) config */
 	a = xlb_cfg_parse_string("{}", &e);
 	assert_non_null(a);
 	assert_int_equal(a->nvips, 0);
+	assert_false(a->has_encap4);
 	xlb_cfg_free(a);
 }
 
@@ -621,7 +762,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_mtu_and_sources),
 		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_error_text),
 		cmocka_unit_test(test_good_roundtrip),
 		cmocka_unit_test(test_check_inheritance),
 		cmocka_unit_test(test_defaults),

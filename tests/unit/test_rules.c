@@ -313,6 +313,34 @@ static void test_vip_parse(void **state)
 	assert_int_equal(hp.err, XLB_HOSTPORT_E_ADDR);
 }
 
+/* Text made fit for a JSON string: whole valid characters kept, every other byte a '?'. */
+static void test_utf8_clean(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+		{ "plain ASCII", "plain ASCII" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "cut \xc3", "cut ?" },	/* a message cut inside a character */
+		{ "cut \xe2\x82", "cut ??" },
+		{ "cut \xf0\x9f\x98", "cut ???" },
+		{ "\xff\xfe", "??" },				/* never UTF-8 */
+		{ "a\x80" "b", "a?b" },	/* a lone continuation byte */
+		{ "\xc0\xaf", "??" },				/* overlong "/" */
+		{ "\xed\xa0\x80", "???" },			/* a surrogate */
+		{ "\xf4\x90\x80\x80", "????" },		/* above U+10FFFF */
+		{ "\xe2\x82x", "??x" },
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		snprintf(buf, sizeof(buf), "%s", t[i].in);
+		assert_string_equal(xlb_utf8_clean(buf), t[i].out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_http_path),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_vip_parse),
+		cmocka_unit_test(test_utf8_clean),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);

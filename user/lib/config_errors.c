@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "config.h"
+#include "rules.h"
 
 void xlb_cfg_errors_add(struct xlb_cfg_errors *e, const char *path, const char *fmt, ...)
 {
-	char msg[512];
-	size_t need;
+	char msg[512], *o;
+	size_t need, i, len;
 	va_list ap;
 	char *t;
 	int n;
@@ -21,12 +22,27 @@ void xlb_cfg_errors_add(struct xlb_cfg_errors *e, const char *path, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
-	need = e->len + strlen(msg) + 2;
+	/* a message cut short may end inside a character: the API sends it as a JSON string */
+	xlb_utf8_clean(msg);
+	len = strlen(msg);
+	/* one line per error: a control character that came from the input is written \xNN */
+	need = e->len + 4 * len + 2;
 	t = realloc(e->text, need);
 	if (!t)
 		return;
 	e->text = t;
-	e->len += sprintf(e->text + e->len, "%s\n", msg);
+	o = t + e->len;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = msg[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			o += sprintf(o, "\\x%02x", ch);
+		else
+			*o++ = ch;
+	}
+	*o++ = '\n';
+	*o = '\0';
+	e->len = o - t;
 	e->count++;
 }
 
@@ -52,5 +68,6 @@ const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size
 		n = len - 1;
 	memcpy(buf, e->text, n);
 	buf[n] = '\0';
+	xlb_utf8_clean(buf);
 	return buf;
 }

@@ -15,6 +15,15 @@
  * Returns a new config, or NULL when anything is wrong (each problem is in @e).
  */
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e);
+/**
+ * xlb_cfg_check_vips() - the rules between the top-level keys and the VIPs, which no single
+ * object can check: the MTU leaves the hosts of each VIP a path MTU they accept after the
+ * largest encapsulation its backends use (IPv6: 1280, IPv4: 552), and a VIP that encapsulates
+ * has the outer source address (encap_source4 / encap_source6) of each of its backends' families.
+ * xlb_cfg_from_json() runs it on a config otherwise valid; xlbd on a config changed by API ops.
+ * Problems are appended to @e by the VIP's path ("vips[2]: ..."). Returns 0 or -EINVAL.
+ */
+int xlb_cfg_check_vips(const struct xlb_cfg *cfg, struct xlb_cfg_errors *e);
 /* Parse text / a file, then xlb_cfg_from_json(). Syntax errors carry line and column. */
 struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e);
 struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e);

@@ -544,6 +544,69 @@ static void get_listen(json_t *obj, const char *key, struct xlb_cfg *cfg, struct
 	cfg->metrics_port = hp.port;
 }
 
+/*
+ * The least path MTU a host of each family can be told: every IPv6 link carries 1280 bytes
+ * (RFC 8200 section 5); an IPv4 host ignores a smaller value than 552 (Linux's min_pmtu,
+ * 512 + 40) and keeps sending packets the datapath cannot encapsulate.
+ */
+#define MIN_PMTU6 1280
+#define MIN_PMTU4 552
+
+static void check_vip(const struct xlb_cfg *cfg, const struct xlb_cfg_vip *vip, size_t i,
+		      struct xlb_cfg_errors *e)
+{
+	const struct xlb_cfg_backend *worst = NULL;
+	__u32 len, worst_len = 0, min = vip->family == XLB_AF_INET6 ? MIN_PMTU6 : MIN_PMTU4;
+	bool told4 = false, told6 = false;
+	char p[PATH_LEN], n[96], a[INET6_ADDRSTRLEN];
+	size_t j;
+
+	xlb_vip_name(vip, n, sizeof(n));
+	for (j = 0; j < vip->nbackends; j++) {
+		const struct xlb_cfg_backend *be = &vip->backends[j];
+		bool v6 = be->family == XLB_AF_INET6;
+
+		len = xlb_encap_len(be->family, vip->mode);
+		if (!worst || len > worst_len) {
+			worst = be;
+			worst_len = len;
+		}
+		/* without a source the outer header would leave from 0.0.0.x or :: */
+		if (vip->mode == XLB_MODE_L2 || (v6 ? cfg->has_encap6 || told6 :
+						       cfg->has_encap4 || told4))
+			continue;
+		*(v6 ? &told6 : &told4) = true;
+		fmt_path(p, sizeof(p), "vips[%zu].backends[%zu]", i, j);
+		xlb_addr_format(be->addr, be->family, a, sizeof(a));
+		xlb_cfg_errors_add(e, p, "%s VIP %s to IPv%c backend %s needs %s (the outer source "
+				   "address), which is not set", xlb_cfg_mode_name(vip->mode), n,
+				   v6 ? '6' : '4', a, v6 ? "encap_source6" : "encap_source4");
+	}
+	if (worst && cfg->mtu < min + worst_len) {
+		char how[48] = "in l2 mode";
+
+		if (worst_len)
+			snprintf(how, sizeof(how), "after %s over IPv%c (%u bytes)",
+				 xlb_cfg_mode_name(vip->mode),
+				 worst->family == XLB_AF_INET6 ? '6' : '4', worst_len);
+		fmt_path(p, sizeof(p), "vips[%zu]", i);
+		xlb_cfg_errors_add(e, p, "mtu %u leaves %d bytes for %s %s, less than the %u IPv%c "
+				   "hosts accept as a path MTU: mtu must be at least %u", cfg->mtu,
+				   (int)cfg->mtu - (int)worst_len, n, how, min,
+				   vip->family == XLB_AF_INET6 ? '6' : '4', min + worst_len);
+	}
+}
+
+int xlb_cfg_check_vips(const struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
+{
+	unsigned int before = e->count;
+	size_t i;
+
+	for (i = 0; i < cfg->nvips; i++)
+		check_vip(cfg, &cfg->vips[i], i, e);
+	return e->count == before ? 0 : -EINVAL;
+}
+
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
@@ -660,6 +723,9 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 			xlb_cfg_errors_add(e, "vips", "at most %u backends in all (max_backends - 1), "
 					   "%zu given", cfg->max_backends - 1, total);
 	}
+	/* across objects, once each is valid (the indexes of cfg->vips are then the file's) */
+	if (e->count == before)
+		xlb_cfg_check_vips(cfg, e);
 	if (e->count != before) {
 		xlb_cfg_free(cfg);
 		return NULL;

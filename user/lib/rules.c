@@ -2,6 +2,7 @@
 /* The value rules of xlb (ranges and their texts, HTTP paths, table sizes): config and CLI. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #include "maglev.h"
@@ -71,6 +72,44 @@ bool xlb_http_path_ok(const char *p)
 			return false;
 	}
 	return true;
+}
+
+/* Bytes of the valid UTF-8 character at @s (@n bytes left), or 0 when none starts there. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+	size_t k, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	k = s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+	if (!k || n < k)
+		return 0;
+	c = s[0] & (0x7f >> k);
+	for (i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* no overlong form, no surrogate, nothing above U+10FFFF */
+	if ((k == 3 && c < 0x800) || (k == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return k;
+}
+
+char *xlb_utf8_clean(char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		k = utf8_char((const unsigned char *)s + i, n - i);
+		if (!k)
+			s[i++] = '?';
+		else
+			i += k;
+	}
+	return s;
 }
 
 const char *xlb_table_sizes_text(char *buf, size_t len)

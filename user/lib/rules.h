@@ -74,6 +74,13 @@ int xlb_range_parse(const struct xlb_range *r, const char *s, size_t len, uint32
 #define XLB_HTTP_PATH_RULE "/ then printable ASCII, no blank, shorter than 256 bytes"
 bool xlb_http_path_ok(const char *p);
 
+/**
+ * xlb_utf8_clean() - make @s valid UTF-8, as a JSON string must be: each byte that is not part
+ * of a whole, valid character (a message cut short inside one, a quoted byte of input that
+ * was not text) becomes '?'. Returns @s.
+ */
+char *xlb_utf8_clean(char *s);
+
 /** xlb_table_sizes_text() - the allowed Maglev table sizes, "251, 509, ...". Returns @buf. */
 const char *xlb_table_sizes_text(char *buf, size_t len);
 

@@ -144,7 +144,12 @@ static int add_keyword(struct cli *c, json_t *req, json_t *check, int *argc, cha
 			return XLB_EUSAGE;
 		json_object_set_new(dst, key, json_integer(n));
 	} else if (j < ARRAY_SIZE(str_kws)) {
-		json_object_set_new(dst, key, json_string(val));
+		json_t *text = json_string(val);
+
+		/* JSON strings are UTF-8: anything else is refused here, not left out unsaid */
+		if (!text)
+			return cli_usage_error(c, "invalid %s \"%s\" (not UTF-8 text)", kw, val);
+		json_object_set_new(dst, key, text);
 	} else if (!strcmp(key, "expect")) {
 		return parse_expect(c, val, check);
 	} else if (!strcmp(key, "mac")) {

@@ -266,7 +266,8 @@ static void reply_error(struct xlbd_client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	r = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	/* JSON strings are UTF-8: not a message cut inside a character, nor a byte quoted raw */
+	r = json_pack("{s:b, s:s}", "ok", 0, "error", xlb_utf8_clean(msg));
 	client_reply(c, r);
 	json_decref(r);
 }
@@ -295,41 +296,47 @@ static const struct api_command {
 	{ "events", cmd_events },
 };
 
-/*
- * One request line (without its newline; a trailing CR is dropped) to a JSON object and its
- * command. Returns the command with the object in *@req (the caller's), or NULL with the
- * reason in @err (the request is then freed here).
- */
-static const struct api_command *api_request_parse(const char *line, size_t len, json_t **req,
-						   char *err, size_t errlen)
+json_t *api_request_parse(const char *line, size_t len, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *cmd;
-	const char *name;
-	size_t i;
+	json_t *req;
 
 	if (len && line[len - 1] == '\r')
 		len--;
-	*req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*req) {
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
 		snprintf(err, errlen, "malformed JSON: %s (column %d)", jerr.text, jerr.column);
+		xlb_utf8_clean(err); /* jansson may quote the bytes that were not UTF-8 */
 		return NULL;
 	}
-	if (!json_is_object(*req)) {
+	if (!json_is_object(req))
 		snprintf(err, errlen, "request must be a JSON object");
-		goto fail;
-	}
-	cmd = json_object_get(*req, "cmd");
-	if (!cmd || !json_is_string(cmd)) {
+	else if (!json_is_string(json_object_get(req, "cmd")))
 		snprintf(err, errlen, "cmd: missing or not a string");
-		goto fail;
-	}
-	name = json_string_value(cmd);
+	else
+		return req;
+	json_decref(req);
+	return NULL;
+}
+
+/*
+ * One request line to a JSON object (api_request_parse()) and its command. Returns the command
+ * with the object in *@req (the caller's), or NULL with the reason in @err (nothing to free).
+ */
+static const struct api_command *request_command(const char *line, size_t len, json_t **req,
+						 char *err, size_t errlen)
+{
+	const char *name;
+	size_t i;
+
+	*req = api_request_parse(line, len, err, errlen);
+	if (!*req)
+		return NULL;
+	name = json_string_value(json_object_get(*req, "cmd"));
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
 			return &commands[i];
 	snprintf(err, errlen, "cmd: unknown command \"%.64s\"", name);
-fail:
 	json_decref(*req);
 	*req = NULL;
 	return NULL;
@@ -343,7 +350,7 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	char err[1024] = "";
 	int ret;
 
-	cmd = api_request_parse(line, len, &req, err, sizeof(err));
+	cmd = request_command(line, len, &req, err, sizeof(err));
 	if (!cmd) {
 		reply_error(c, "%s", err);
 		return;

@@ -13,9 +13,8 @@
  * Changes. Each is an op on a working copy @to of the configuration (validated against @to as
  * it stands, so that an op of a batch may name a VIP added by an earlier one); the command runs
  * one op and commits, a batch runs all its ops and commits once. @hint: see api_find_vip().
+ * (op_fn is in xlbd.h.)
  */
-typedef int (*op_fn)(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
-		     size_t errlen);
 
 /* Make room for one more element of @size in *@arr of @n: capacity in powers of two. */
 static int grow(void *arr, size_t n, size_t size)
@@ -234,7 +233,7 @@ static const struct {
 	{ "backend_set", op_backend_set },
 };
 
-static op_fn op_of(const char *name)
+op_fn api_op_of(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
 		if (!strcmp(ops[i].name, name))
@@ -251,7 +250,8 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 
 	if (!to)
 		return api_error(err, errlen, "out of memory");
-	ret = op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err, errlen);
+	ret = api_op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err,
+							       errlen);
 	if (ret) {
 		xlb_cfg_free(to);
 		return ret;
@@ -327,7 +327,7 @@ int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 			ret = api_error(err, errlen, "ops[%zu]: must be an object with a cmd", i);
 			break;
 		}
-		fn = op_of(json_string_value(cmd));
+		fn = api_op_of(json_string_value(cmd));
 		if (!fn) {
 			ret = api_error(err, errlen, "ops[%zu]: cmd: \"%.64s\" is not a change "
 					"(vip_add, vip_del, backend_add, backend_del, "

@@ -180,6 +180,9 @@ void state_weigh_timer(struct prober_timer *t);
  */
 int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *err,
 		 size_t errlen);
+/* The validation of state_commit() alone (nothing applied or written): 0 or -errno, @err set. */
+int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, char *err,
+		size_t errlen);
 void state_reload(struct xlbd *d);
 /* A long apply starts (@what: "start", "reload", "batch") or ends (NULL): shown by status. */
 void state_progress(struct xlbd *d, const char *what);
@@ -296,6 +299,17 @@ void api_tick(struct xlbd *d);
 void api_close_all(struct xlbd *d);
 /* Between chunks of a long apply: accept clients, answer status requests (see API.md). */
 void api_progress(struct xlbd *d);
+/*
+ * One request line (without its newline; a trailing "\r" is dropped) as a JSON object with a
+ * string "cmd": the caller's reference, or NULL with the error reply's text in @err. Nothing
+ * is looked up or run (tests/fuzz parses requests through it alone).
+ */
+json_t *api_request_parse(const char *line, size_t len, char *err, size_t errlen);
+/* A change (vip_add, ...) as an op on the working copy @to; see api.c. */
+typedef int (*op_fn)(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+		     size_t errlen);
+/* The op of change @name, or NULL when @name is not a change. */
+op_fn api_op_of(const char *name);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
