@@ -668,7 +668,8 @@ static void test_text_from_parts(void **state)
 		"{}",
 		"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80}]}",
 		good_config,
-		"{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, \"check\": {\"type\": "
+		"{\"encap_source4\": \"198.18.0.1\", \"encap_source6\": \"2001:db8:ff::1\", "
+		"\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, \"check\": {\"type\": "
 		"\"http\", \"path\": \"/a\\\"b\\\\c\"}, \"backends\": "
 		"[{\"address\": \"198.18.1.1\"}, {\"address\": \"2001:db8::1\", \"port\": 8080}]}, "
 		"{\"address\": \"2001:db8::10\", \"port\": 443, \"proto\": \"udp\", "

@@ -75,7 +75,6 @@ static int read_table(struct xlb *x, __u32 vip_id, __u32 **table, __u32 *m)
 int xlb_lookup(struct xlb *x, const struct xlb_flow_key *k, const struct xlb_vip *vip,
 	       struct xlb_lookup *r)
 {
-	bool use_table = !(vip->flags & XLB_VIP_F_NO_FLOWTABLE);
 	struct xlb_config cfg;
 	struct xlb_backend be;
 	struct xlb_flow f;
@@ -90,7 +89,7 @@ int xlb_lookup(struct xlb *x, const struct xlb_flow_key *k, const struct xlb_vip
 		return err;
 	xlb_lookup_table(k, vip, cfg.hash_seed, table, m, r);
 	free(table);
-	if (use_table && !xlb_flow__get(x, k, &f) && !xlb_backend__get(x, f.backend_id, &be) &&
+	if (!xlb_flow__get(x, k, &f) && !xlb_backend__get(x, f.backend_id, &be) &&
 	    xlb_flow_hit(&be, vip)) {
 		r->backend_id = f.backend_id;
 		r->flow_hit = true;
