@@ -12,6 +12,7 @@
 #include "encap.h"
 #include "vet.h"
 #include "stats.h"
+#include "monitor.h"
 
 /*
  * Policies for odd packets (each is counted under its reason):
@@ -57,13 +58,12 @@ static __always_inline const __u8 *own_mac(struct xdp_md *ctx)
 	return m && m->ifindex == ifindex && ifindex ? m->mac : NULL;
 }
 
-static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
+static __always_inline int balance(struct xdp_md *ctx, __u64 bytes, struct xlb_pkt *p)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct xlb_backend *be = NULL;
 	const struct xlb_config *cfg;
 	struct xlb_vip_key vk = {};
-	struct xlb_pkt p = {};
 	__u32 zero = 0, new_flow = 0, hash, vip_id;
 	struct xlb_vip_meta *meta;
 	struct xlb_vip *vip;
@@ -72,22 +72,22 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	int rc, id;
 	__u8 mode;
 
-	rc = parse_eth(data, end, &p);
+	rc = parse_eth(data, end, p);
 	if (rc < 0)
 		return -rc;
 	if (rc == ETH_P_IP_)
-		rc = parse_ipv4(data, end, p.l3_off, &p);
+		rc = parse_ipv4(data, end, p->l3_off, p);
 	else
-		rc = parse_ipv6(data, end, p.l3_off, &p);
+		rc = parse_ipv6(data, end, p->l3_off, p);
 	if (rc < 0)
 		return -rc;
 
-	if (p.key.proto == IPPROTO_TCP_ || p.key.proto == IPPROTO_UDP_)
-		rc = parse_ports(data, end, &p);
-	else if (p.key.proto == IPPROTO_ICMP_ || p.key.proto == IPPROTO_ICMPV6_)
-		rc = parse_icmp_error(data, end, &p);
+	if (p->key.proto == IPPROTO_TCP_ || p->key.proto == IPPROTO_UDP_)
+		rc = parse_ports(data, end, p);
+	else if (p->key.proto == IPPROTO_ICMP_ || p->key.proto == IPPROTO_ICMPV6_)
+		rc = parse_icmp_error(data, end, p);
 	else
-		rc = p.frag ? -XLB_R_PASS_FRAG : -XLB_R_PASS_L4;
+		rc = p->frag ? -XLB_R_PASS_FRAG : -XLB_R_PASS_L4;
 	if (rc < 0)
 		return -rc;
 
@@ -95,15 +95,15 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
 	if (!meta)
 		return XLB_R_DROP_NO_CONFIG;
-	bit = xlb_vip_filter_bit(p.key.dst);
+	bit = xlb_vip_filter_bit(p->key.dst);
 	if (!(meta->addr_filter[(bit >> 6) & 63] & (1ULL << (bit & 63))))
 		goto not_vip;
-	__builtin_memcpy(vk.addr, p.key.dst, sizeof(vk.addr));
-	vk.port = p.key.dport;
-	vk.proto = p.key.proto;
-	vk.family = p.key.family;
+	__builtin_memcpy(vk.addr, p->key.dst, sizeof(vk.addr));
+	vk.port = p->key.dport;
+	vk.proto = p->key.proto;
+	vk.family = p->key.family;
 	vip = NULL;
-	if (p.frag != FRAG_LATER)
+	if (p->frag != FRAG_LATER)
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	if (!vip && (meta->all_ports & xlb_all_ports_bit(vk.family, vk.proto))) {
 		/* the all-ports fallback only where such VIPs exist */
@@ -115,10 +115,12 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 
 	/* A VIP matched: only now is the config needed, and only now are the checks made. */
 	vip_id = vip->id;
+	p->vip_id = vip_id;
+	p->has_vip = 1;
 	mode = vip->mode;
-	if (p.icmp && !icmp_csum_ok(ctx, &p))
+	if (p->icmp && !icmp_csum_ok(ctx, p))
 		return XLB_R_PASS_ICMP;	/* not a valid error: as if not for a VIP */
-	rc = vet_vip_packet(data, end, &p);
+	rc = vet_vip_packet(data, end, p);
 	if (rc)
 		goto out;
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
@@ -126,12 +128,12 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 		rc = XLB_R_DROP_NO_CONFIG;
 		goto out;
 	}
-	if (p.frag) {
-		p.key.sport = 0;
-		p.key.dport = 0;
+	if (p->frag) {
+		p->key.sport = 0;
+		p->key.dport = 0;
 	}
-	hash = xlb_flow_hash(&p.key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
-	id = pick_backend(&p, vip, cfg, hash, &be, &new_flow, bytes);
+	hash = p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
+	id = pick_backend(p, vip, cfg, hash, &be, &new_flow, bytes);
 	if (id < 0 || !be) {
 		rc = id < 0 ? -id : XLB_R_DROP_NO_BACKEND;
 		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
@@ -139,16 +141,17 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 			rc = XLB_R_PASS_NO_BACKEND;
 		goto out;
 	}
+	p->backend_id = id;
 	smac = own_mac(ctx);
 	if (mode == XLB_MODE_L2) {
 		rc = forward_l2(ctx, be, smac);
 	} else {
 		__u32 mtu = cfg->mtu ? cfg->mtu : 1500;
 
-		if (p.l3_len + encap_len(be->family, mode) > mtu) {
+		if (p->l3_len + encap_len(be->family, mode) > mtu) {
 			rc = REPLY_NONE;
 			if (cfg->flags & XLB_CFG_F_ICMP_TOO_BIG)
-				rc = reply_too_big(ctx, &p, mtu - encap_len(be->family, mode), cfg,
+				rc = reply_too_big(ctx, p, mtu - encap_len(be->family, mode), cfg,
 						   smac);
 			if (rc == REPLY_NONE)
 				rc = (cfg->flags & XLB_CFG_F_PASS_TOO_BIG) ? XLB_R_PASS_TOO_BIG :
@@ -157,29 +160,31 @@ static __always_inline int balance(struct xdp_md *ctx, __u64 bytes)
 				rc = -rc;
 			goto out;
 		}
-		rc = forward_encap(ctx, &p, be, cfg, mode, hash, smac);
+		rc = forward_encap(ctx, p, be, cfg, mode, hash, smac);
 	}
 	if (rc < 0) {
 		rc = -rc;
 		goto out;
 	}
-	if (p.icmp)
+	if (p->icmp)
 		stats_reason(XLB_R_EV_ICMP, bytes);
 	stats_add(&xlb_stats_backend, id, bytes, new_flow);
 out:
 	stats_add(&xlb_stats_vip, vip_id, bytes, new_flow);
 	return rc;
 not_vip:
-	return p.icmp ? XLB_R_PASS_ICMP : p.frag ? XLB_R_PASS_FRAG : XLB_R_PASS_NOT_VIP;
+	return p->icmp ? XLB_R_PASS_ICMP : p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_NOT_VIP;
 }
 
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
-	__u32 reason = balance(ctx, bytes);
+	struct xlb_pkt p = {};
+	__u32 reason = balance(ctx, bytes, &p);
 
 	stats_reason(reason, bytes);
+	monitor_packet(ctx, &p, reason, bytes);
 	if (reason == XLB_R_TX || reason == XLB_R_TX_ICMP_TOO_BIG)
 		return XDP_TX;
 	if (reason < XLB_R_DROP_MALFORMED)

@@ -114,6 +114,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 				if (f->atime != now)
 					f->atime = now;
 				*bep = be;
+				p->flow_hit = 1;
 				return bid;
 			}
 			stats_reason(XLB_R_EV_REHASH, bytes);

@@ -44,7 +44,13 @@ struct xlb_pkt {
 	__u8 icmp;		/* an ICMP error routed by its quoted flow */
 	__be16 ip_id;		/* IPv4 identification, copied to an outer IPv4 header */
 	__u8 srcroute;		/* IPv6 routing header with segments left > 0 seen */
-	__u8 pad;
+	/* the decision, as far as it went (for the monitor, monitor.h) */
+	__u8 flow_hit;		/* the backend came from the flow table */
+	__u8 has_vip;		/* a VIP matched: vip_id */
+	__u8 pad[3];
+	__u32 vip_id;
+	__u32 backend_id;	/* the chosen backend, 0 = none */
+	__u32 hash;		/* the flow hash */
 };
 
 /*

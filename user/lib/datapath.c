@@ -60,6 +60,7 @@ static const char *const map_names[] = {
 	"xlb_vips",	     "xlb_backends",	 "xlb_maglev", "xlb_flows", "xlb_stats_vip",
 	"xlb_stats_backend", "xlb_stats_reason", "xlb_config", "xlb_flood",
 	"xlb_vip_meta",	     "xlb_ifmac",	 "xlb_icmp_bucket",
+	"xlb_monitor",	     "xlb_mon_ring",	 "xlb_mon_stats",	/* user/lib/monitor.c */
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
