@@ -1109,7 +1109,10 @@ static const struct {
 	{ "batch", cmd_batch },
 	{ "stats", cmd_stats },		    { "lookup", cmd_lookup },
 	{ "table", cmd_table },		    { "events", cmd_events },
+	{ "monitor", cmd_monitor },	/* monitor.c */
 };
+
+int api_client_fd(const struct xlbd_client *c) { return c->fd; }
 
 static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line, size_t len)
 {
