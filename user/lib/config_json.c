@@ -159,8 +159,9 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "rebuild_min_interval_ms", json_integer(cfg->rebuild_min_interval_ms));
 	json_object_set_new(o, "max_vips", json_integer(cfg->max_vips));
 	json_object_set_new(o, "max_backends", json_integer(cfg->max_backends));
-	if (cfg->metrics_listen[0])
-		json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
+	/* always written: absent would mean the default listener */
+	json_object_set_new(o, "metrics_listen",
+			    json_string(cfg->metrics_listen[0] ? cfg->metrics_listen : "off"));
 	a = json_array();
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));
