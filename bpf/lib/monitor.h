@@ -96,7 +96,13 @@ static __noinline int monitor_emit(struct xdp_md *ctx, const struct xlb_pkt *p, 
 			ev->flags |= XLB_MON_F_MAGLEV;
 		}
 	}
-	bpf_ringbuf_submit(ev, 0);
+	/*
+	 * No wakeup per record (an interrupt each, more than the record costs): xlbd drains the
+	 * ring on a short timer and is woken only once an eighth of the ring is waiting.
+	 */
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&xlb_mon_ring, BPF_RB_AVAIL_DATA) >=
+				       XLB_MON_RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP :
+								BPF_RB_NO_WAKEUP);
 	st->emitted++;
 	return 0;
 }

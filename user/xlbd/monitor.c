@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
  */
 #define MON_MAX_CLIENTS 16
 #define MON_OUT_MAX (4u << 20)	/* unsent event bytes a client may hold; beyond: counted lost */
+#define MON_DRAIN_MS 20		/* the ring is read this often while a client is there (the
+				 * datapath wakes xlbd only when the ring fills up, see monitor.h) */
 
 struct mon_sub {
 	int fd;			/* our descriptor of the client's socket */
@@ -43,7 +46,8 @@ struct mon_sub {
 };
 
 struct xlbd_monitor {
-	int epfd;		/* the ring's epoll fd and every client's socket */
+	int epfd;		/* the ring's epoll fd, the drain timer and every client's socket */
+	int tfd;		/* the drain timer, armed while a client is there */
 	struct ring_buffer *rb;
 	struct mon_sub *subs;
 	unsigned int nsubs;
@@ -113,9 +117,16 @@ static void sync_prog(struct xlbd *d)
 		pr_warn("monitor: cannot write xlb_monitor: %s", strerror(-err));
 		return;
 	}
-	if (want.on != m->prog.on)
+	if (want.on != m->prog.on) {
+		struct itimerspec its = { .it_interval = { 0, MON_DRAIN_MS * 1000000L },
+					  .it_value = { 0, MON_DRAIN_MS * 1000000L } };
+
+		if (!want.on)
+			its = (struct itimerspec){};
+		timerfd_settime(m->tfd, 0, &its, NULL);
 		pr_info("monitor: %s (%u client%s)", want.on ? "on" : "off", m->nsubs,
 			m->nsubs == 1 ? "" : "s");
+	}
 	m->prog = want;
 }
 
@@ -341,7 +352,8 @@ int monitor_start(struct xlbd *d)
 		return -ENOMEM;
 	d->monitor = m;
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (m->epfd < 0) {
+	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->epfd < 0 || m->tfd < 0) {
 		err = -errno;
 		goto fail;
 	}
@@ -358,7 +370,8 @@ int monitor_start(struct xlbd *d)
 		goto fail;
 	}
 	e.data.ptr = NULL;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(m->rb), &e)) {
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(m->rb), &e) ||
+	    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &e)) {
 		err = -errno;
 		goto fail;
 	}
@@ -383,6 +396,8 @@ void monitor_stop(struct xlbd *d)
 	ring_buffer__free(m->rb);
 	if (m->epfd >= 0)
 		close(m->epfd);
+	if (m->tfd >= 0)
+		close(m->tfd);
 	free(m);
 	d->monitor = NULL;
 }
@@ -397,11 +412,14 @@ void monitor_run(struct xlbd *d)
 	struct xlbd_monitor *m = d->monitor;
 	struct epoll_event evs[32];
 	bool left = false;
+	__u64 ticks;
 	int n;
 
 	if (!m)
 		return;
 	n = epoll_wait(m->epfd, evs, 32, 0);
+	if (read(m->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		pr_debug("monitor: timerfd: %s", strerror(errno));
 	clock_offset(m);
 	ring_buffer__consume(m->rb);
 	for (int i = 0; i < n; i++) {
