@@ -242,13 +242,12 @@ static int bench_monitor(struct ctx *c, struct xlb *x, int xlb_fd, int triv_fd, 
 		ns = measure(c, xlb_fd, &f, XDP_TX);
 		if (floor < 0 || ns < 0 || xlb_monitor__counters(x, &c1))
 			goto out;
-		printf("%-34s %9.1f %9.1f %6.2fx %9.1f", rows[i].name, ns, floor, ns / floor,
+		printf("%-34s %9.1f %9.1f %6.2fx %9.1f\n", rows[i].name, ns, floor, ns / floor,
 		       ns - floor);
 		out = c1.emitted - c0.emitted + c1.lost - c0.lost;
-		if (out)
-			printf("   (%.1f%% of %llu events lost: ring full)",
-			       100.0 * (c1.lost - c0.lost) / out, (unsigned long long)out);
-		printf("\n");
+		if (out)	/* indented: not a row for bench_json.py */
+			printf("    %llu events, %.1f%% lost (ring full)\n",
+			       (unsigned long long)out, 100.0 * (c1.lost - c0.lost) / out);
 	}
 	err = 0;
 out:

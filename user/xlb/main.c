@@ -18,7 +18,7 @@ static const char main_usage[] =
 	"Usage: xlb [ OPTIONS ] OBJECT { COMMAND | help }\n"
 	"       xlb [ OPTIONS ] { -b | --batch } FILE\n"
 	"       xlb help\n"
-	"OBJECT := { vip | backend | stats | lookup | table | status | events | top }\n"
+	"OBJECT := { vip | backend | stats | lookup | table | status | events | top | monitor }\n"
 	"OPTIONS := { -j | --json | -p | --pretty | -s | --socket SOCKET | -V | --version |\n"
 	"             -h | --help }\n";
 
