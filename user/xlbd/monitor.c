@@ -369,6 +369,7 @@ int monitor_start(struct xlbd *d)
 		err = -errno;
 		goto fail;
 	}
+	ring_buffer__consume(m->rb);	/* records an earlier xlbd left: nobody asked for them */
 	e.data.ptr = NULL;
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(m->rb), &e) ||
 	    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &e)) {
