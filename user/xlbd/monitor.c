@@ -344,6 +344,7 @@ int monitor_start(struct xlbd *d)
 {
 	struct xlb_mon_cfg was = {}, off = { .vip_id = XLB_MON_ANY_VIP };
 	struct epoll_event e = { .events = EPOLLIN };
+	struct xlb_mon_counters c;
 	struct xlbd_monitor *m;
 	int err;
 
@@ -370,6 +371,8 @@ int monitor_start(struct xlbd *d)
 		goto fail;
 	}
 	ring_buffer__consume(m->rb);	/* records an earlier xlbd left: nobody asked for them */
+	if (!xlb_monitor__counters(d->x, &c))	/* the pinned counters run on across daemons */
+		m->ring_lost = c.lost;
 	e.data.ptr = NULL;
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(m->rb), &e) ||
 	    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &e)) {
