@@ -12,6 +12,7 @@
 #include "encap.h"
 #include "vet.h"
 #include "stats.h"
+#include "monitor.h"
 
 /*
  * Policies for odd packets (each is counted under its reason):
@@ -131,6 +132,8 @@ static __always_inline int find_vip(struct xdp_md *ctx, struct xlb_pkt *p, struc
 	}
 	if (!vip)
 		return not_vip(p);
+	p->vip_id = vip->id;
+	p->has_vip = 1;
 	if (p->icmp && !icmp_csum_ok(ctx, p))
 		return XLB_R_PASS_ICMP;	/* not a valid error: as if not for a VIP */
 	p->vip_port = vk.port;
@@ -241,6 +244,7 @@ int xlb_balancer(struct xdp_md *ctx)
 	__u32 reason = balance(ctx, &p, bytes);
 
 	stats_reason(reason, bytes);
+	monitor_packet(ctx, &p, reason, bytes);
 	return verdict(reason);
 }
 

@@ -91,6 +91,15 @@ say "$NREQ HTTP requests from the client to http://$VIP/ (a new connection each)
 show "$(tb_requests "http://$VIP/" "$NREQ")"
 note "Each connection is a new flow with its own source port, so Maglev spreads them over the three backends."
 
+say "One more request, watched packet by packet: xlb monitor vip $SVC count 4"
+xlb monitor vip "$SVC" count 4 duration 5 >"$TB_TMP/monitor.out" 2>&1 &
+mon=$!
+tb_wait 3 grep -q "monitor: on" "$TB_TMP/xlbd.log"
+tb_exec client curl -s -m 3 -o /dev/null "http://$VIP/"
+wait "$mon"
+sed 's/^/     /' "$TB_TMP/monitor.out"
+note "The SYN is a new flow: Maglev's slot for its hash chose the backend; the packets after it find the flow in the flow table. While no monitor runs, the datapath pays one branch per packet for this."
+
 say "be2 fails: its HTTP server stops"
 tb_stop "${TB_HTTPD_PID[2]}"
 t0=$(date +%s%N)

@@ -271,6 +271,63 @@ struct xlb_ifmac {
 	__u8 pad[2];
 };
 
+/*
+ * The packet-decision monitor (xlb monitor). xlbd writes the one entry of xlb_monitor while at
+ * least one monitor client runs and clears it when the last one goes (and at start); with .on
+ * clear the datapath reads that word and does nothing more. Matching packets (every filter
+ * set must match), 1 in .sample of them per CPU, are written to the ring buffer xlb_mon_ring as
+ * struct xlb_mon_event. Added beside the maps above (none of them changed): a pinned state
+ * without these maps is stale for this program and loaded afresh.
+ */
+#define XLB_MON_ANY_VIP 0xffffffffU	/* xlb_mon_cfg.vip_id: no VIP filter */
+#define XLB_MON_RING_BYTES (1U << 20)	/* size of xlb_mon_ring: ~11,900 events */
+
+/* The one entry of xlb_monitor. */
+struct xlb_mon_cfg {
+	__u32 on;		/* 0: no monitor runs, nothing is looked at */
+	__u32 sample;		/* emit 1 in @sample matching packets of each CPU; 0, 1 = every one */
+	__u32 reasons;		/* bit r set: packets of verdict reason r; 0 = every reason */
+	__u32 vip_id;		/* only packets that matched this VIP; XLB_MON_ANY_VIP = any */
+	__be32 addr[4];		/* with @family: only packets from or to this address (the flow's
+				 * source or destination; for an ICMP error, its quoted flow's) */
+	__u8 family;		/* enum xlb_family of @addr, 0 = any address */
+	__u8 pad[7];
+};
+
+/* enum xlb_mon_event.flags */
+enum xlb_mon_flags {
+	XLB_MON_F_VIP = 1 << 0,		/* a VIP matched: vip_id is valid */
+	XLB_MON_F_FLOW_HIT = 1 << 1,	/* the backend came from the flow table */
+	XLB_MON_F_MAGLEV = 1 << 2,	/* the backend came from Maglev slot @slot */
+	XLB_MON_F_FRAG = 1 << 3,	/* a fragment (hashed without ports) */
+	XLB_MON_F_ICMP = 1 << 4,	/* an ICMP error routed by the flow it quotes (@key) */
+};
+
+/* One record of xlb_mon_ring: the decision taken for one packet. */
+struct xlb_mon_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	struct xlb_flow_key key; /* the flow as balanced (as far as it was parsed; ports 0 for a
+				  * fragment; an ICMP error's quoted flow, reversed) */
+	__u32 vip_id;		/* with XLB_MON_F_VIP */
+	__u32 backend_id;	/* the chosen backend, 0 = none */
+	__u32 slot;		/* with XLB_MON_F_MAGLEV: hash % M of the VIP's table */
+	__u32 hash;		/* the flow hash (with a VIP) */
+	__u32 len;		/* frame bytes as received */
+	__u32 ifindex;		/* interface it came in on */
+	__u16 reason;		/* enum xlb_reason: the verdict */
+	__u16 flags;		/* enum xlb_mon_flags */
+	__u32 cpu;
+};
+
+/* Per-CPU counters of the monitor (xlb_mon_stats). */
+struct xlb_mon_counters {
+	__u64 matched;		/* packets that passed the filters */
+	__u64 emitted;		/* events written to the ring */
+	__u64 lost;		/* events dropped: the ring was full */
+	__u32 countdown;	/* sampling: matching packets to skip before the next event */
+	__u32 pad;
+};
+
 #if !defined(__bpf__) && !defined(__BPF__)
 _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 12, "xlb_vip layout");
@@ -283,6 +340,10 @@ _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_config) == 64, "xlb_config layout");
 _Static_assert(sizeof(struct xlb_ifmac) == 12, "xlb_ifmac layout");
 _Static_assert(sizeof(struct xlb_vip_meta) == 8 + XLB_VIP_FILTER_BITS / 8, "xlb_vip_meta layout");
+_Static_assert(sizeof(struct xlb_mon_cfg) == 40, "xlb_mon_cfg layout");
+_Static_assert(sizeof(struct xlb_mon_event) == 80, "xlb_mon_event layout");
+_Static_assert(sizeof(struct xlb_mon_counters) == 32, "xlb_mon_counters layout");
+_Static_assert(XLB_R__MAX <= 32, "xlb_mon_cfg.reasons has a bit per reason");
 _Static_assert(XLB_VIP_FILTER_BITS == 1 << 12, "xlb_vip_filter_bit() yields 12 bits");
 #endif
 

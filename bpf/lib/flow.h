@@ -95,6 +95,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 		if (be && (be->flags & XLB_BE_F_USABLE) && be->vip_id == vip->id) {
 			p->be = be;
 			p->be_id = bid;
+			p->flow_hit = 1;
 			return 0;
 		}
 		stats_reason(XLB_R_EV_REHASH, bytes);

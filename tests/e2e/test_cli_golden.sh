@@ -50,6 +50,7 @@ done
 cat >"$tmp/xlbd.json" <<'CONF'
 {
 	"interfaces": [],
+	"metrics_listen": "off",
 	"hash_seed": 42,
 	"flow_table_size": 4096,
 	"encap_source4": "198.18.0.1",

@@ -286,4 +286,25 @@ if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Und
 else
 	tb_ok "no sanitizer report (leaks included)"
 fi
+
+# ---- the default: a config without metrics_listen serves on 127.0.0.1:9469; "off" serves none
+for mode in default off; do
+	config "off" | if [ $mode = default ]; then grep -v '"metrics_listen"'; else cat; fi \
+		>"$TB_TMP/$mode.json"
+	tb_bg_bpffs lb "$TB_TMP/$mode.log" timeout 60 "$XLBD" --config "$TB_TMP/$mode.json" \
+		--socket "$TB_TMP/$mode.sock" --pin-dir /sys/fs/bpf/xlb --foreground --detach-on-exit
+	pid=$TB_LAST_PID
+	tb_wait 15 "$XLB" -s "$TB_TMP/$mode.sock" status
+	body=$(mcurl "http://127.0.0.1:9469/metrics")
+	listening=$(tb_exec lb ss -Hltn 'sport = :9469')
+	if [ $mode = default ]; then
+		tb_check "no metrics_listen in the file: /metrics on 127.0.0.1:9469 (loopback only)" \
+			"$(head -c 200 <<<"$body"); listening: $listening" \
+			bash -c 'grep -q "^xlb_build_info{version=" <<<"$1" && grep -q "^LISTEN.* 127.0.0.1:9469 " <<<"$2" &&
+				 ! grep -qv "127.0.0.1:9469" <<<"$2"' _ "$body" "$listening"
+	else
+		tb_check "metrics_listen \"off\": no listener" "listening: $listening" [ -z "$listening" ]
+	fi
+	tb_stop "$pid"
+done
 exit 0

@@ -10,6 +10,7 @@ xlbd_require "xlbd API"
 cat >"$CONF" <<JSON
 {
   "interfaces": [],
+  "metrics_listen": "off",
   "nexthop_mac": "02:00:00:00:00:01",
   "hash_seed": 7,
   "encap_source4": "198.18.0.1",

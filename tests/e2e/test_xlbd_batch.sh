@@ -10,7 +10,7 @@ XLB=${XLB:-$BUILD/san/xlb}
 
 cat >"$CONF" <<JSON
 {"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "encap_source4": "198.18.0.1",
- "mtu": 1290, "vips": []}
+ "mtu": 1290, "metrics_listen": "off", "vips": []}
 JSON
 if xlbd_start; then
 	xlbd_py "$E2E_DIR/xlbd_batch.py" "$SOCK" "$CONF" "$XLB" "$XLBD_PLAIN" "$PIN" ||

@@ -18,6 +18,7 @@ bpffs_mounts() {
 cat >"$CONF" <<JSON
 {
   "interfaces": [],
+  "metrics_listen": "off",
   "nexthop_mac": "02:00:00:00:00:01",
   "encap_source4": "198.18.0.1",
   "vips": [

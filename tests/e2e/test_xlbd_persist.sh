@@ -9,6 +9,7 @@ xlbd_require "xlbd persistence"
 
 cat >"$CONF" <<JSON
 {"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "encap_source4": "198.18.0.1",
+ "metrics_listen": "off",
  "vips": [{"address": "198.18.0.10", "port": 80, "table_size": 251,
            "backends": [{"address": "198.18.1.1"}, {"address": "198.18.1.2"}]}]}
 JSON
@@ -146,6 +147,7 @@ fi
 CONF=$T/reload.json
 cat >"$CONF" <<JSON
 {"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "encap_source4": "198.18.0.1",
+ "metrics_listen": "off",
  "encap_source6": "2001:db8::1",
  "vips": [{"address": "198.18.0.10", "port": 80, "table_size": 251,
            "backends": [{"address": "198.18.1.1"}, {"address": "198.18.1.2"}, {"address": "198.18.1.3"}]},

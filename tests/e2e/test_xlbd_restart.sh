@@ -12,6 +12,7 @@ command -v bpftool >/dev/null || { echo "ok 1 - xlbd restart # SKIP no bpftool";
 
 cat >"$CONF" <<JSON
 {"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "hash_seed": 1234,
+ "metrics_listen": "off",
  "encap_source4": "198.18.0.1", "encap_source6": "2001:db8::1",
  "vips": [{"address": "198.18.0.10", "port": 80, "table_size": 251,
            "backends": [{"address": "198.18.1.1"}, {"address": "198.18.1.2"},

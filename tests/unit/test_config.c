@@ -530,7 +530,10 @@ static void test_too_big_values(void **state)
 	}
 }
 
-/* metrics_listen: ADDR:PORT of either family, "" or absent = off (not written), else refused. */
+/*
+ * metrics_listen: ADDR:PORT of either family; absent = 127.0.0.1:9469 (the default, loopback);
+ * "" or "off" = none (written "off", so that a saved file keeps it off); else refused.
+ */
 static void test_metrics_listen(void **state)
 {
 	static const char *const bad[] = { "127.0.0.1", "127.0.0.1:0", "127.0.0.1:http",
@@ -554,12 +557,23 @@ static void test_metrics_listen(void **state)
 	assert_int_equal(a->metrics_family, XLB_AF_INET);
 	assert_int_equal(a->metrics_addr[0], htonl(0x7f000001));
 	xlb_cfg_free(a);
-	a = xlb_cfg_parse_string("{\"metrics_listen\": \"\"}", &e);
+	for (int off = 0; off < 2; off++) {
+		a = xlb_cfg_parse_string(off ? "{\"metrics_listen\": \"off\"}" :
+					       "{\"metrics_listen\": \"\"}", &e);
+		assert_non_null(a);
+		assert_string_equal(a->metrics_listen, "");
+		j = xlb_cfg_to_json(a);
+		assert_string_equal(json_string_value(json_object_get(j, "metrics_listen")), "off");
+		json_decref(j);
+		xlb_cfg_free(a);
+	}
+	a = xlb_cfg_parse_string("{}", &e);
 	assert_non_null(a);
-	assert_string_equal(a->metrics_listen, "");
-	j = xlb_cfg_to_json(a);
-	assert_null(json_object_get(j, "metrics_listen"));
-	json_decref(j);
+	assert_string_equal(a->metrics_listen, XLB_METRICS_LISTEN_DEFAULT);
+	assert_string_equal(a->metrics_listen, "127.0.0.1:9469");
+	assert_int_equal(a->metrics_family, XLB_AF_INET);
+	assert_int_equal(a->metrics_addr[0], htonl(0x7f000001));
+	assert_int_equal(a->metrics_port, 9469);
 	xlb_cfg_free(a);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "{\"metrics_listen\": \"%s\"}", bad[i]);

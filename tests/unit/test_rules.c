@@ -116,6 +116,8 @@ static void test_ranges(void **state)
 		[XLB_RANGE_REBUILD_MS] = "0..60000",
 		[XLB_RANGE_MAX_VIPS] = "16..65536",
 		[XLB_RANGE_MAX_BACKENDS] = "256..1048576",
+		[XLB_RANGE_MON_SAMPLE] = "1..1000000",
+		[XLB_RANGE_MON_COUNT] = "1..4294967295",
 	};
 	char buf[XLB_RANGE_TEXT_LEN];
 	uint32_t v;

@@ -2,6 +2,7 @@
 /* Nanoseconds per packet of each balancer path, beside a trivial XDP program, via BPF_PROG_TEST_RUN. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,101 @@ static int setup(struct xlb *x)
 	return err;
 }
 
+/*
+ * The decision monitor (xlb monitor) on the established v4 path: off (the switch alone), on with
+ * every packet written to the ring and drained by a reader on another CPU, on 1 in 1000, and on
+ * with a filter no packet matches. Kept apart from the table of paths above.
+ */
+struct mon_reader {
+	struct ring_buffer *rb;
+	volatile int stop;
+};
+
+static int mon_drop(void *ctx, void *data, size_t len)
+{
+	(void)ctx, (void)data, (void)len;
+	return 0;
+}
+
+static void *mon_read(void *arg)
+{
+	struct mon_reader *r = arg;
+
+	while (!r->stop) {	/* as xlbd: woken when the ring fills up, else every 20 ms */
+		ring_buffer__poll(r->rb, 20);
+		ring_buffer__consume(r->rb);
+	}
+	return NULL;
+}
+
+static int bench_monitor(struct ctx *c, struct xlb *x, int xlb_fd, int triv_fd, const char *only)
+{
+	static const struct {
+		const char *name;
+		__u32 on, sample;
+		bool miss;
+	} rows[] = {
+		{ "established v4, monitor off", 0, 0, false },
+		{ "established v4, monitor 1/1 + reader", 1, 1, false },
+		{ "established v4, monitor 1/1000", 1, 1000, false },
+		{ "established v4, monitor, no match", 1, 1, true },
+	};
+	struct xlb_mon_cfg off = { .vip_id = XLB_MON_ANY_VIP };
+	struct mon_reader r = { .rb = ring_buffer__new(xlb_monitor__ring_fd(x), mon_drop, NULL,
+						       NULL) };
+	struct bench_frame f = {}, triv_f;
+	struct xlb_config cfg;
+	int cpu = sched_getcpu(), err = -1;
+	pthread_t th;
+	cpu_set_t cpus;
+
+	if (!r.rb || xlb__config_get(x, &cfg))
+		return -1;
+	cfg.flood_limit = 0;	/* the flow is recorded on its first packet */
+	if (xlb__config_set(x, &cfg) || pthread_create(&th, NULL, mon_read, &r)) {
+		ring_buffer__free(r.rb);
+		return -1;
+	}
+	CPU_ZERO(&cpus);	/* the reader beside the measured CPU, as xlbd would be */
+	CPU_SET(cpu > 0 ? 0 : 1, &cpus);
+	pthread_setaffinity_np(th, sizeof(cpus), &cpus);
+	frame(f.bytes, 4, "198.18.5.1", "198.18.0.10", 40000);
+	triv_f = f;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct xlb_mon_cfg m = { .on = rows[i].on, .sample = rows[i].sample,
+					 .vip_id = XLB_MON_ANY_VIP };
+		struct xlb_mon_counters c0, c1;
+		double floor, ns;
+		__u64 out;
+
+		if (only && !strstr(rows[i].name, only))
+			continue;
+		if (rows[i].miss) {
+			m.family = XLB_AF_INET;
+			inet_pton(AF_INET, "198.18.99.99", m.addr);
+		}
+		if (xlb_monitor__set(x, &m) || xlb_monitor__counters(x, &c0))
+			goto out;
+		floor = measure(c, triv_fd, &triv_f, XDP_TX);
+		ns = measure(c, xlb_fd, &f, XDP_TX);
+		if (floor < 0 || ns < 0 || xlb_monitor__counters(x, &c1))
+			goto out;
+		printf("%-34s %9.1f %9.1f %6.2fx %9.1f\n", rows[i].name, ns, floor, ns / floor,
+		       ns - floor);
+		out = c1.emitted - c0.emitted + c1.lost - c0.lost;
+		if (out)	/* indented: not a row for bench_json.py */
+			printf("    %llu events, %.1f%% lost (ring full)\n",
+			       (unsigned long long)out, 100.0 * (c1.lost - c0.lost) / out);
+	}
+	err = 0;
+out:
+	xlb_monitor__set(x, &off);
+	r.stop = 1;
+	pthread_join(th, NULL);
+	ring_buffer__free(r.rb);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct xlb_open_opts opts = { .pin_dir = "" };
@@ -275,6 +371,11 @@ int main(int argc, char **argv)
 		}
 		printf("%-34s %9.1f %9.1f %6.2fx %9.1f\n", paths[i].name, ns, floor, ns / floor,
 		       ns - floor);
+	}
+	printf("\nthe decision monitor (xlb monitor), same frame as established v4:\n");
+	if (bench_monitor(&c, x, xlb_fd, triv_fd, getenv("BENCH_ONLY"))) {
+		fprintf(stderr, "bench_datapath: the monitor rows failed\n");
+		goto out;
 	}
 	/*
 	 * For reference, programs alone (no wrapper) on frames they do not resize: the trivial

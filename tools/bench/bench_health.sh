@@ -28,7 +28,7 @@ now() { date +%s.%N; }
 
 tb_build 3 >/dev/null && tb_decap_attach && tb_http_servers 80 || { echo "test bed failed"; exit 1; }
 cat >"$TB_TMP/xlbd.json" <<EOF
-{"interfaces": [{"name": "$TB_LB_IF", "mode": "native"}],
+{"interfaces": [{"name": "$TB_LB_IF", "mode": "native"}], "metrics_listen": "off",
  "nexthop_mac": "$TB_NEXTHOP_MAC", "encap_source4": "$TB_LB4",
  "vips": [{"address": "$VIP", "port": 80, "proto": "tcp",
    "check": {"type": "http", "path": "/", "port": 80},
@@ -161,21 +161,21 @@ EOF
 one_vip=$(verdict_to_swap one 'import json
 bes = [{"address": "198.18.1.1", "check": {"type": "tcp", "port": 80}}]
 bes += [{"address": "198.18.%d.%d" % (2 + i // 250, i % 250 + 1)} for i in range(999)]
-print(json.dumps({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01",
+print(json.dumps({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "metrics_listen": "off",
   "encap_source4": "198.18.0.5", "vips": [{"address": "198.18.0.10", "port": 80,
   "backends": bes}]}))')
 shared=$(verdict_to_swap shared 'import json
 vips = [{"address": "198.18.%d.%d" % (100 + i // 250, i % 250 + 1), "port": 80, "backends": [
   {"address": "198.18.1.1", "check": {"type": "tcp", "port": 80}}, {"address": "198.18.1.3"}]}
   for i in range(1000)]
-print(json.dumps({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01",
+print(json.dumps({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "metrics_listen": "off",
   "encap_source4": "198.18.0.5", "vips": vips}))')
 
 # ---- probing cost: 5,000 backends (ports of 198.18.1.2 with no listener: each probe a SYN and
 # a reset) every 200 ms; xlbd's CPU time over 10 s as a share of one core
 python3 -c 'import json
 bes = [{"address": "198.18.1.2", "port": 10000 + i, "check": {"type": "tcp"}} for i in range(5000)]
-print(json.dumps({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01",
+print(json.dumps({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "metrics_listen": "off",
   "encap_source4": "198.18.0.5", "vips": [{"address": "198.18.0.10", "port": 0,
   "table_size": 65537, "backends": bes}]}))' >"$TB_TMP/cpu.json"
 tb_bg_bpffs vs "$TB_TMP/cpu.log" "$XLB_BUILD/xlbd" --config "$TB_TMP/cpu.json" \

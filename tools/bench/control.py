@@ -61,7 +61,7 @@ def config(path, n):
     vips = [{"address": vip(i), "port": 80,
              "backends": [{"address": backend(i, j)} for j in range(NB)]} for i in range(n)]
     with open(path, "w") as fh:
-        json.dump({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01",
+        json.dump({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "metrics_listen": "off",
                    "encap_source4": "198.18.255.1", "vips": vips}, fh)
 
 

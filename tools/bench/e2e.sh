@@ -123,7 +123,7 @@ e = os.environ
 n = int(e["NBE"])
 vip = lambda a, pre: {"address": a, "port": int(e["PORT"]), "proto": "udp", "mode": "ipip",
                       "backends": [{"address": pre % i} for i in range(1, n + 1)]}
-print(json.dumps({"interfaces": [{"name": "eth0", "mode": "native"}],
+print(json.dumps({"interfaces": [{"name": "eth0", "mode": "native"}], "metrics_listen": "off",
                   "nexthop_mac": e["GEN_MAC"], "encap_source4": "198.18.0.2",
                   "encap_source6": "2001:db8::2", "flow_table_size": 4194304,
                   "vips": [vip(e["VIP4"], "198.18.1.%d"), vip(e["VIP6"], "2001:db8:1::%x")]}))

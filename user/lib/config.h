@@ -21,6 +21,8 @@ enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1, XLB_TOO_BIG_I
 #define XLB_CFG_WEIGHT_DEFAULT 100
 #define XLB_CFG_WEIGHT_MAX 65535
 #define XLB_CFG_MTU_DEFAULT 1500
+/* metrics_listen when the file has none: loopback only, a port no common service uses */
+#define XLB_METRICS_LISTEN_DEFAULT "127.0.0.1:9469"
 #define XLB_CFG_FLOWS_MIN 1024
 #define XLB_CFG_FLOWS_MAX (1u << 26)
 
@@ -140,7 +142,8 @@ struct xlb_cfg {
 	 * and backends in all (max_backends - 1: id 0 is "none") */
 	uint32_t max_vips;
 	uint32_t max_backends;
-	/* Prometheus metrics listener (xlbd): "" = off, else ADDR:PORT as given, parsed below */
+	/* Prometheus metrics listener (xlbd): "" = off, else ADDR:PORT as given, parsed below;
+	 * XLB_METRICS_LISTEN_DEFAULT when the file does not say */
 	char metrics_listen[64];
 	__u8 metrics_family;
 	__be32 metrics_addr[4];

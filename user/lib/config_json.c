@@ -163,8 +163,9 @@ static json_t *head_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "rebuild_min_interval_ms", json_integer(cfg->rebuild_min_interval_ms));
 	json_object_set_new(o, "max_vips", json_integer(cfg->max_vips));
 	json_object_set_new(o, "max_backends", json_integer(cfg->max_backends));
-	if (cfg->metrics_listen[0])
-		json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
+	/* always written: absent would mean the default listener */
+	json_object_set_new(o, "metrics_listen",
+			    json_string(cfg->metrics_listen[0] ? cfg->metrics_listen : "off"));
 	return o;
 }
 

@@ -523,14 +523,19 @@ static void iface_from_json(json_t *obj, const char *path, struct xlb_cfg *cfg,
 	}
 }
 
-/* "metrics_listen": ADDR:PORT (IPv6 in brackets), port 1..65535; absent or "" = off. */
+/*
+ * "metrics_listen": ADDR:PORT (IPv6 in brackets), port 1..65535; absent =
+ * XLB_METRICS_LISTEN_DEFAULT (loopback), "" or "off" = none.
+ */
 static void get_listen(json_t *obj, const char *key, struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
 {
 	struct xlb_hostport hp;
 	int err = 0;
 	const char *s = get_str(obj, "", key, false, e, &err);
 
-	if (!s || !*s)
+	if (!s && !err)
+		s = XLB_METRICS_LISTEN_DEFAULT;
+	if (!s || !*s || !strcmp(s, "off"))
 		return;
 	if (strlen(s) >= sizeof(cfg->metrics_listen) ||
 	    xlb_hostport_parse(s, strlen(s), true, &hp) || !hp.port) {

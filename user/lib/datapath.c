@@ -46,6 +46,9 @@ static const struct pinned_map {
 	PINNED(xlb_ifmac, SIZED_FIXED),
 	PINNED(xlb_icmp_bucket, SIZED_FIXED),
 	PINNED(xlb_frags, SIZED_FIXED),
+	PINNED(xlb_monitor, SIZED_FIXED),	/* user/lib/monitor.c */
+	PINNED(xlb_mon_ring, SIZED_FIXED),
+	PINNED(xlb_mon_stats, SIZED_FIXED),
 };
 #define N_MAPS ARRAY_SIZE(pinned_maps)
 

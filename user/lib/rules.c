@@ -33,6 +33,8 @@ const struct xlb_range xlb_ranges[XLB_RANGE__MAX] = {
 	[XLB_RANGE_REBUILD_MS] = { "rebuild interval (ms)", 0, 60000 },
 	[XLB_RANGE_MAX_VIPS] = { "max VIPs", 16, XLB_MAX_VIPS_LIMIT },
 	[XLB_RANGE_MAX_BACKENDS] = { "max backends", 256, XLB_MAX_BACKENDS_LIMIT },
+	[XLB_RANGE_MON_SAMPLE] = { "sample", 1, 1000000 },
+	[XLB_RANGE_MON_COUNT] = { "count", 1, UINT32_MAX },
 };
 
 const char *xlb_range_text(const struct xlb_range *r, char *buf, size_t len)

@@ -38,6 +38,8 @@ enum xlb_range_id {
 	XLB_RANGE_REBUILD_MS,	/* rebuild_min_interval_ms */
 	XLB_RANGE_MAX_VIPS,	/* max_vips: entries of the maps indexed by vip id */
 	XLB_RANGE_MAX_BACKENDS,	/* max_backends: entries of those indexed by backend id (id 0 unused) */
+	XLB_RANGE_MON_SAMPLE,	/* xlb monitor: 1 in N packets */
+	XLB_RANGE_MON_COUNT,	/* xlb monitor: stop after N events */
 	XLB_RANGE__MAX
 };
 

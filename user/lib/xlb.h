@@ -195,6 +195,16 @@ int xlb_stats__clear_vip(struct xlb *x, __u32 vip_id);
 int xlb_stats__clear_backend(struct xlb *x, __u32 id);
 const char *xlb_reason_name(unsigned int reason);
 
+/* The packet-decision monitor (monitor.c): xlbd alone writes the switch and the filters. */
+int xlb_monitor__set(struct xlb *x, const struct xlb_mon_cfg *cfg);
+int xlb_monitor__get(struct xlb *x, struct xlb_mon_cfg *cfg);
+/* Counters summed over CPUs (countdown left 0). */
+int xlb_monitor__counters(struct xlb *x, struct xlb_mon_counters *out);
+/* The ring buffer of struct xlb_mon_event, for ring_buffer__new(). */
+int xlb_monitor__ring_fd(const struct xlb *x);
+/* The reason named @name (xlb_reason_name()'s names), or -EINVAL. */
+int xlb_reason_parse(const char *name);
+
 /* Flow table. */
 int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f);
 int xlb_flow__count(struct xlb *x, __u64 *n);

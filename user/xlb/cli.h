@@ -61,7 +61,7 @@ struct cli_obj {
 };
 
 extern const struct cli_obj cli_obj_vip, cli_obj_backend, cli_obj_stats, cli_obj_lookup,
-	cli_obj_table, cli_obj_status, cli_obj_events, cli_obj_top;
+	cli_obj_table, cli_obj_status, cli_obj_events, cli_obj_top, cli_obj_monitor;
 
 /* main.c: errors and usage */
 int cli_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -84,6 +84,9 @@ const char *cli_value(struct cli *c, int *argc, char ***argv);
 
 /* client.c: one request, one reply; returns the reply minus "ok", or NULL after an error */
 json_t *cli_request(struct cli *c, json_t *req);
+/* Connects and sends @req (its reference is taken): the socket for a stream, or -errno after the
+ * error. monitor.c reads the reply and what follows. */
+int cli_send(struct cli *c, json_t *req);
 
 /* batch.c: xlb -b FILE runs the file's commands as one batch; returns as a command does */
 int cli_batch(struct cli *c, const char *file, int (*run)(struct cli *c, int argc, char **argv));

@@ -65,6 +65,23 @@ static int send_all(struct cli *c, int fd, const char *buf, size_t len)
 	return 0;
 }
 
+int cli_send(struct cli *c, json_t *req)
+{
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	int fd;
+
+	json_decref(req);
+	if (!text)
+		return cli_error(c, "out of memory");
+	fd = connect_daemon(c);
+	if (fd >= 0 && (send_all(c, fd, text, strlen(text)) || send_all(c, fd, "\n", 1))) {
+		close(fd);
+		fd = -EIO;
+	}
+	free(text);
+	return fd;
+}
+
 /* Reads up to the first newline within the deadline; returns the line (malloc'd) or NULL. */
 static char *read_line(struct cli *c, int fd)
 {

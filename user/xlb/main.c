@@ -10,7 +10,7 @@
 
 static const struct cli_obj *const objects[] = {
 	&cli_obj_vip, &cli_obj_backend, &cli_obj_stats, &cli_obj_lookup, &cli_obj_table,
-	&cli_obj_status, &cli_obj_events, &cli_obj_top,
+	&cli_obj_status, &cli_obj_events, &cli_obj_top, &cli_obj_monitor,
 };
 #define NOBJECTS ARRAY_SIZE(objects)
 
@@ -18,7 +18,7 @@ static const char main_usage[] =
 	"Usage: xlb [ OPTIONS ] OBJECT { COMMAND | help }\n"
 	"       xlb [ OPTIONS ] { -b | --batch } FILE\n"
 	"       xlb help\n"
-	"OBJECT := { vip | backend | stats | lookup | table | status | events | top }\n"
+	"OBJECT := { vip | backend | stats | lookup | table | status | events | top | monitor }\n"
 	"OPTIONS := { -j | --json | -p | --pretty | -s | --socket SOCKET | -V | --version |\n"
 	"             -h | --help }\n";
 

@@ -294,7 +294,13 @@ static const struct api_command {
 	{ "lookup", cmd_lookup },
 	{ "table", cmd_table },
 	{ "events", cmd_events },
+	{ "monitor", cmd_monitor },	/* monitor.c */
 };
+
+int api_client_fd(const struct xlbd_client *c)
+{
+	return c->fd;
+}
 
 json_t *api_request_parse(const char *line, size_t len, char *err, size_t errlen)
 {

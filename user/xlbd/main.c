@@ -231,6 +231,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.adopted = xlb__adopted(d.x);
+	if (monitor_start(&d))
+		goto out;
 	/* runtime state starts zeroed: no agent share, health unknown, nothing programmed */
 	d.max_vips = xlb__max_vips(d.x);
 	d.max_backends = xlb__max_backends(d.x);
@@ -305,6 +307,8 @@ int main(int argc, char **argv)
 		ev.data.u64 = XLBD_EV_METRICS;
 		epoll_ctl(d.epfd, EPOLL_CTL_ADD, metrics_fd(&d), &ev);
 	}
+	ev.data.u64 = XLBD_EV_MONITOR;
+	epoll_ctl(d.epfd, EPOLL_CTL_ADD, monitor_fd(&d), &ev);
 	state_sample(&d);
 	pr_info("serving on %s (%zu VIPs)", d.socket_path, d.cfg->nvips);
 
@@ -327,6 +331,8 @@ int main(int argc, char **argv)
 				prober_run(d.prober);
 			} else if (evs[i].data.u64 == XLBD_EV_METRICS) {
 				metrics_run(&d);
+			} else if (evs[i].data.u64 == XLBD_EV_MONITOR) {
+				monitor_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_TIMER) {
 				__u64 ticks;
 
@@ -357,11 +363,14 @@ int main(int argc, char **argv)
 		/* verdicts of this turn, coalesced: one rebuild per VIP */
 		if (d.refresh)
 			state_refresh(&d);
-		if (tick)
+		if (tick) {
 			api_tick(&d);
+			monitor_tick(&d);
+		}
 	}
 	ret = 0;
 out:
+	monitor_stop(&d);
 	api_close_all(&d);
 	checks_free(&d);
 	metrics_stop(&d);

@@ -107,6 +107,7 @@ struct xlbd_check;
 struct xlbd_checks;
 struct health_checker;
 struct xlbd_metrics;
+struct xlbd_monitor;
 
 struct xlbd {
 	/* options */
@@ -141,6 +142,7 @@ struct xlbd {
 	size_t progress_done, progress_total;
 	struct timespec progress_since;
 	struct xlbd_metrics *metrics;	/* the HTTP metrics server, or NULL (metrics_listen off) */
+	struct xlbd_monitor *monitor;	/* the decision monitor's clients and ring (monitor.c) */
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
@@ -291,6 +293,20 @@ void metrics_probe(struct xlbd *d, const __u32 *ids, size_t n, enum xlb_cfg_chec
 		   bool agent, const struct probe_result *r);
 void metrics_rebuild(struct xlbd *d, __u32 vip_id, double ms);
 
+/*
+ * monitor.c: the packet-decision monitor. monitor_start() clears a switch left on and opens the
+ * ring; cmd_monitor() is the API command (a client that stays to receive events); the switch is
+ * on while some client is there.
+ */
+int monitor_start(struct xlbd *d);
+void monitor_stop(struct xlbd *d);
+int monitor_fd(const struct xlbd *d);	/* for the daemon's epoll; monitor_run() when readable */
+void monitor_run(struct xlbd *d);
+void monitor_tick(struct xlbd *d);
+struct json_t;
+int cmd_monitor(struct xlbd *d, struct json_t *req, struct json_t *reply, char *err,
+		size_t errlen);
+
 /* api.c: the Unix socket server. */
 int api_listen(struct xlbd *d);
 void api_accept(struct xlbd *d);
@@ -310,9 +326,11 @@ typedef int (*op_fn)(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint,
 		     size_t errlen);
 /* The op of change @name, or NULL when @name is not a change. */
 op_fn api_op_of(const char *name);
+/* The socket of API client @c (monitor.c streams to it). */
+int api_client_fd(const struct xlbd_client *c);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
-       XLBD_EV_METRICS = 5, XLBD_EV__MAX = 16 };
+       XLBD_EV_METRICS = 5, XLBD_EV_MONITOR = 6, XLBD_EV__MAX = 16 };
 
 #endif /* XLBD_H */
