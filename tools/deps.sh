@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
       libjansson-dev libcmocka-dev iproute2 iputils-ping curl python3 ethtool gcc-multilib
-      procps psmisc netcat-openbsd man-db bash-completion libmicrohttpd-dev prometheus tmux)
+      procps psmisc netcat-openbsd man-db bash-completion libmicrohttpd-dev prometheus tmux
+      libmnl-dev bird2)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -116,6 +116,9 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
 	json_object_set_new(o, "min_healthy_pct", json_integer(vip->min_healthy_pct));
 	json_object_set_new(o, "no_backend",
 			    json_string(xlb_name_of(&xlb_no_backend_names, vip->no_backend_pass)));
+	/* written when off only: absent means on */
+	if (vip->no_announce)
+		json_object_set_new(o, "announce", json_false());
 	json_object_set_new(o, "check", xlb_cfg_check_to_json(&vip->check, false));
 	if (with_backends) {
 		a = json_array();
@@ -161,6 +164,9 @@ json_t *xlb_cfg_to_json(const struct xlb_cfg *cfg)
 	json_object_set_new(o, "max_backends", json_integer(cfg->max_backends));
 	if (cfg->metrics_listen[0])
 		json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
+	if (cfg->announce)
+		json_object_set_new(o, "announce", json_pack("{s:s}", "interface",
+							     cfg->announce_iface));
 	a = json_array();
 	for (i = 0; i < cfg->nvips; i++)
 		json_array_append_new(a, xlb_cfg_vip_to_json(&cfg->vips[i], true));

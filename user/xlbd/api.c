@@ -374,6 +374,8 @@ static json_t *vip_json(const struct xlbd *d, const struct xlb_cfg_vip *v)
 	json_object_set_new(o, "id", json_integer(v->id));
 	json_object_set_new(o, "backends", json_integer(v->nbackends));
 	json_object_set_new(o, "usable", json_integer(vip_usable(d, v)));
+	if (d->cfg->announce)
+		json_object_set_new(o, "announced", json_boolean(announce_vip_announced(d, v)));
 	return o;
 }
 
@@ -681,13 +683,35 @@ static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 	return 0;
 }
 
+/* vip_set: a VIP's settings that change in place; "announce" for now (announce.c). */
+static int op_vip_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+		      size_t errlen)
+{
+	static const char *const args[] = { "vip", "announce", NULL };
+	json_t *a = json_object_get(req, "announce");
+	int i;
+
+	(void)d;
+	if (check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = find_vip_in(to, req, true, hint, err, errlen);
+	if (i < 0)
+		return i;
+	if (!a)
+		return ERR("announce: missing");
+	if (!json_is_boolean(a))
+		return ERR("announce: must be true or false");
+	to->vips[i].no_announce = json_is_false(a);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
 	{ "vip_add", op_vip_add },	   { "vip_del", op_vip_del },
 	{ "backend_add", op_backend_add }, { "backend_del", op_backend_del },
-	{ "backend_set", op_backend_set },
+	{ "backend_set", op_backend_set }, { "vip_set", op_vip_set },
 };
 
 static op_fn op_of(const char *name)
@@ -784,7 +808,7 @@ static int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 		fn = op_of(json_string_value(cmd));
 		if (!fn) {
 			ret = ERR("ops[%zu]: cmd: \"%.64s\" is not a change (vip_add, vip_del, "
-				  "backend_add, backend_del, backend_set)", i, json_string_value(cmd));
+				  "vip_set, backend_add, backend_del, backend_set)", i, json_string_value(cmd));
 			break;
 		}
 		why[0] = '\0';
@@ -1106,7 +1130,7 @@ static const struct {
 	{ "vip_del", cmd_change },	       { "vip_list", cmd_vip_list },
 	{ "backend_add", cmd_backend_change }, { "backend_del", cmd_change },
 	{ "backend_set", cmd_backend_change }, { "backend_list", cmd_backend_list },
-	{ "batch", cmd_batch },
+	{ "batch", cmd_batch },		       { "vip_set", cmd_vip_add },
 	{ "stats", cmd_stats },		    { "lookup", cmd_lookup },
 	{ "table", cmd_table },		    { "events", cmd_events },
 };

@@ -306,6 +306,7 @@ int main(int argc, char **argv)
 		epoll_ctl(d.epfd, EPOLL_CTL_ADD, metrics_fd(&d), &ev);
 	}
 	state_sample(&d);
+	announce_sync(&d);
 	pr_info("serving on %s (%zu VIPs)", d.socket_path, d.cfg->nvips);
 
 	while (!d.stop) {
@@ -327,6 +328,8 @@ int main(int argc, char **argv)
 				prober_run(d.prober);
 			} else if (evs[i].data.u64 == XLBD_EV_METRICS) {
 				metrics_run(&d);
+			} else if (evs[i].data.u64 == XLBD_EV_ANNOUNCE) {
+				announce_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_TIMER) {
 				__u64 ticks;
 
@@ -357,11 +360,13 @@ int main(int argc, char **argv)
 		/* verdicts of this turn, coalesced: one rebuild per VIP */
 		if (d.refresh)
 			state_refresh(&d);
+		announce_sync(&d);
 		if (tick)
 			api_tick(&d);
 	}
 	ret = 0;
 out:
+	announce_stop(&d, d.detach_on_exit);
 	api_close_all(&d);
 	checks_free(&d);
 	metrics_stop(&d);

@@ -131,6 +131,9 @@ struct xlbd {
 	size_t progress_done, progress_total;
 	struct timespec progress_since;
 	struct xlbd_metrics *metrics;	/* the HTTP metrics server, or NULL (metrics_listen off) */
+	struct xlbd_announce *announce;	/* the announced addresses (announce.c), or NULL */
+	bool announce_dirty;		/* what to announce may have changed: announce_sync() */
+	bool announce_withdraw;		/* withdrawing everything (detaching) */
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
@@ -254,6 +257,21 @@ void metrics_probe(struct xlbd *d, const __u32 *ids, size_t n, enum xlb_cfg_chec
 		   bool agent, const struct probe_result *r);
 void metrics_rebuild(struct xlbd *d, __u32 vip_id, double ms);
 
+/*
+ * announce.c: the addresses of the VIPs served, on an interface of xlbd's own for BIRD to
+ * export. The one decision: a VIP's address is announced while the datapath is attached, the
+ * VIP has a usable backend and its "announce" flag is on (a shared view may feed the same).
+ */
+bool announce_wanted(bool attached, bool usable, bool flag);
+/* End of a loop turn: follow the config's "announce" section, send what changed if dirty. */
+void announce_sync(struct xlbd *d);
+/* @v's address is on the interface (announced), as the kernel last said. */
+bool announce_vip_announced(const struct xlbd *d, const struct xlb_cfg_vip *v);
+/* Its netlink socket (epoll data XLBD_EV_ANNOUNCE) is readable. */
+void announce_run(struct xlbd *d);
+/* Exit: withdraw every address (@withdraw: --detach-on-exit) or leave them for the next xlbd. */
+void announce_stop(struct xlbd *d, bool withdraw);
+
 /* api.c: the Unix socket server. */
 int api_listen(struct xlbd *d);
 void api_accept(struct xlbd *d);
@@ -265,6 +283,6 @@ void api_progress(struct xlbd *d);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
-       XLBD_EV_METRICS = 5, XLBD_EV__MAX = 16 };
+       XLBD_EV_METRICS = 5, XLBD_EV_ANNOUNCE = 6, XLBD_EV__MAX = 16 };
 
 #endif /* XLBD_H */
