@@ -231,6 +231,9 @@ install: all
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 $(filter-out %/bench.bpf.o,$(BPF_OBJS)) $(DESTDIR)$(PREFIX)/lib/xlb/
 	install -m 0644 user/xlbd/xlbd.example.json $(DESTDIR)/etc/xlb/xlbd.json.example
+	install -d $(DESTDIR)$(PREFIX)/share/xlb/bird
+	install -m 0644 tools/bird/bird.conf tools/bird/xlb-gshut.conf $(DESTDIR)$(PREFIX)/share/xlb/bird/
+	install -m 0755 tools/bird/xlb-gshut $(DESTDIR)$(PREFIX)/share/xlb/bird/
 	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard user/xlb/xlb.bash-completion),install -m 0644 user/xlb/xlb.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/xlb)

@@ -94,7 +94,11 @@ cat >"$TB_TMP/xlbd.json" <<EOF
  "vips": [
   {"address": "$VIP", "port": 80, "proto": "tcp", "table_size": 251,
    "check": {"type": "http", "path": "/", "port": 80},
-   "backends": [{"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}]}
+   "backends": [{"address": "${TB_BE4[1]}"}, {"address": "${TB_BE4[2]}"}]},
+  {"address": "$VIP", "port": 443, "proto": "tcp", "table_size": 251},
+  {"address": "$TB_VIP6", "port": 80, "proto": "tcp", "table_size": 251,
+   "check": {"type": "http", "path": "/", "port": 80},
+   "backends": [{"address": "${TB_BE6[1]}"}, {"address": "${TB_BE6[2]}"}]}
  ]}
 EOF
 TB_XLBD_SOCK=$TB_TMP/xlbd.sock
@@ -116,10 +120,11 @@ unrouted() { ! routed; }
 lb_holds() { tb_exec lb ip -br addr show dev xlb0 2>/dev/null | grep -qw "$VIP/32"; }
 rt_route() { tb_exec rt birdc -s "$RT_SOCK" show route all "$VIP/32" | tr '\n' ' '; }
 listed() { lb_holds && xlb -j vip list | grep -q '"announced": *true'; }
+lb_holds6() { tb_exec lb ip -br -6 addr show dev xlb0 2>/dev/null | grep -qw "$TB_VIP6/128"; }
 off_kept() { grep -q '"announce": false' "$TB_TMP/xlbd.json" && ! lb_holds; }
 gshut() { rt_route | grep -q "(65535,0)" && rt_route | grep -q "BGP.local_pref: 0"; }
 no_gshut() { routed && ! rt_route | grep -q "(65535,0)"; }
-all_withdrawn() { ! lb_holds && grep -q 'all VIP addresses withdrawn from xlb0' "$XLOG"; }
+all_withdrawn() { ! lb_holds && ! lb_holds6 && grep -q 'all VIP addresses withdrawn from xlb0' "$XLOG"; }
 # wait_ms SECONDS CMD...: poll every 20 ms; prints the ms it took, fails after SECONDS
 wait_ms() {
 	local limit=$1 t0 i
@@ -145,6 +150,10 @@ else
 	tb_not_ok "a usable backend: the VIP route reaches the router" "$(rt_route) $(tail -3 "$XLOG")"
 fi
 tb_check "the address is on xlb0 in lb, and vip list says announced" "$(xlb -j vip list)" listed
+tb_check "the IPv6 VIP's address is on xlb0 too (/128), the port-443 VIP shares the IPv4 one" \
+	"$(tb_exec lb ip addr show dev xlb0)" \
+	sh -c '[ "$(ip netns exec "$1" ip -4 -br addr show dev xlb0 | wc -w)" = 3 ]' sh "$(tb_ns lb)"
+tb_wait 5 lb_holds6 || tb_not_ok "IPv6 VIP address on xlb0" "$(tb_exec lb ip addr show dev xlb0)"
 nh=$(rt_route)
 tb_check "the router's route goes via lb (198.18.0.5), learnt over BGP" "$nh" \
 	bash -c 'grep -q "via 198.18.0.5" <<<"$1" && grep -q "BGP.origin" <<<"$1"' sh "$nh"
@@ -165,8 +174,8 @@ tb_check "xlbd restart: the address stays on xlb0 while no xlbd runs ($gone)" ""
 tb_check "xlbd restart: the router had the route at each of $polls polls ($downs without)" \
 	"$(grep -i announce "$XLOG" | tail -3 | tr '\n' ' ')" \
 	sh -c '[ "$1" -ge 20 ] && [ "$2" = 0 ]' sh "$polls" "$downs"
-tb_check "the new xlbd adopted the address (no withdraw in its log)" "$(grep -i announce "$XLOG" | tr '\n' ' ')" \
-	sh -c '! grep -q "withdraw:" "$1" && grep -q "xlb0 holds 1 VIP addresses" "$1"' sh "$XLOG"
+tb_check "the new xlbd adopted the addresses (no withdraw in its log)" "$(grep -i announce "$XLOG" | tr '\n' ' ')" \
+	sh -c '! grep -q "withdraw:" "$1" && grep -q "xlb0 holds 2 VIP addresses" "$1"' sh "$XLOG"
 
 # ---- announce off / on (maintenance), persisted in the file
 out=$(xlb vip set "$SVC" announce off 2>&1)
@@ -242,7 +251,7 @@ if ms=$(wait_ms 10 unrouted); then
 else
 	tb_not_ok "xlbd --detach-on-exit: the route is withdrawn" "$(rt_route) $(tail -3 "$XLOG")"
 fi
-tb_check "xlbd --detach-on-exit: xlb0 holds no VIP address; its log says so" \
+tb_check "xlbd --detach-on-exit: xlb0 holds no VIP address (IPv6 either); its log says so" \
 	"$(grep -i announce "$XLOG" | tr '\n' ' ')" \
 	all_withdrawn
 tb_check "no sanitizer report in the xlbd logs" "$(grep -hE "runtime error|Sanitizer" "$TB_TMP"/xlbd.log.* | head -3)" \

@@ -592,8 +592,8 @@ static void get_announce(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_error
 	}
 	for (size_t i = 0; i < cfg->nifaces; i++)
 		if (!strcmp(cfg->ifaces[i].name, name))
-			xlb_cfg_errors_add(e, "announce.interface", "\"%s\" is a datapath interface: "
-					   "it needs one of its own", name);
+			xlb_cfg_errors_add(e, "announce.interface", "\"%s\" is a datapath "
+					   "interface: it needs one of its own", name);
 	cfg->announce = true;
 	strcpy(cfg->announce_iface, name);
 }

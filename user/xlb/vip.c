@@ -132,8 +132,8 @@ static int vip_set(struct cli *c, int argc, char **argv)
 	if (argc > 3)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[3]);
 	on = !strcmp(argv[2], "on");
-	return cli_show(c, json_pack("{s:s, s:s, s:b}", "cmd", "vip_set", "vip", vip, "announce", on),
-			NULL);
+	return cli_show(c, json_pack("{s:s, s:s, s:b}", "cmd", "vip_set", "vip", vip, "announce",
+				     on), NULL);
 }
 
 static int vip_list(struct cli *c, int argc, char **argv)

@@ -56,7 +56,7 @@ struct xlbd_announce {
 	struct ann_addr *have;		/* addresses on the interface */
 	size_t nhave, caphave;
 	__u64 retry_ms;			/* ANN_FAILED: retry from then on */
-	char buf[32768];			/* a datagram: the kernel sends dumps in up to 32 KiB */
+	char buf[32768];		/* one datagram: dumps come in up to 32 KiB */
 };
 
 bool announce_wanted(bool attached, bool usable, bool flag)
@@ -286,8 +286,8 @@ static void reconcile(struct xlbd *d)
 			goto out;
 		}
 		a->inflight++;
-		xlbd_event(d, XLB_LOG_INFO, "announce: %s on %s", ann_addr_str(&want[i], s, sizeof(s)),
-			   a->ifname);
+		xlbd_event(d, XLB_LOG_INFO, "announce: %s on %s",
+			   ann_addr_str(&want[i], s, sizeof(s)), a->ifname);
 	}
 	for (i = 0; i < a->nhave; i++) {
 		for (k = 0; k < n; k++)
@@ -540,7 +540,8 @@ void announce_run(struct xlbd *d)
 			on_msg(d, nlh);
 		a = d->announce;
 	}
-	if (d->announce)
+	/* only when something changed: an answer alone never sends a request again */
+	if (d->announce && d->announce_dirty)
 		reconcile(d);
 }
 
@@ -596,7 +597,8 @@ void announce_stop(struct xlbd *d, bool withdraw)
 			pr_info("announce: all VIP addresses withdrawn from %s", a->ifname);
 		d->announce_withdraw = false;
 	} else if (withdraw) {
-		pr_warn("announce: %s not ready: its VIP addresses are left as they are", a->ifname);
+		pr_warn("announce: %s not ready: its VIP addresses are left as they are",
+			a->ifname);
 	} else if (a->nhave) {
 		pr_info("announce: %zu VIP addresses stay on %s (%s)", a->nhave, a->ifname,
 			ann_addr_str(&a->have[0], s, sizeof(s)));

@@ -808,7 +808,8 @@ static int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t e
 		fn = op_of(json_string_value(cmd));
 		if (!fn) {
 			ret = ERR("ops[%zu]: cmd: \"%.64s\" is not a change (vip_add, vip_del, "
-				  "vip_set, backend_add, backend_del, backend_set)", i, json_string_value(cmd));
+				  "vip_set, backend_add, backend_del, backend_set)", i,
+				  json_string_value(cmd));
 			break;
 		}
 		why[0] = '\0';
