@@ -196,6 +196,35 @@ else
 	tb_not_ok "vip set announce on: the route is back" "$(rt_route)"
 fi
 
+# ---- the announce section removed by a reload: withdrawn; put back: announced again
+set_announce() {	# set_announce on|off: the config file with or without the section, SIGHUP
+	local from
+	python3 - "$TB_TMP/xlbd.json" "$1" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+if sys.argv[2] == "on":
+    c["announce"] = {"interface": "xlb0"}
+else:
+    c.pop("announce", None)
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+	from=$(($(stat -c %s "$XLOG") + 1))
+	kill -HUP "$TB_XLBD_PID"
+	tb_wait 10 sh -c "tail -c +$from '$XLOG' | grep -q 'reload: done'"
+}
+set_announce off
+if ms=$(wait_ms 10 unrouted) && ! lb_holds; then
+	tb_ok "reload without the announce section: withdrawn ($ms ms)"
+else
+	tb_not_ok "reload without the announce section: withdrawn" "$(rt_route) $(tail -3 "$XLOG")"
+fi
+set_announce on
+if ms=$(wait_ms 10 routed); then
+	tb_ok "reload with the section again: announced ($ms ms)"
+else
+	tb_not_ok "reload with the section again: announced" "$(rt_route) $(tail -3 "$XLOG")"
+fi
+
 # ---- graceful shutdown of the LB host: (65535,0) on the route, local preference 0 at the router
 gs=$(tools/bird/xlb-gshut on -c "$LBB" -s "$LB_SOCK" -w 0 2>&1 && echo done)
 if tb_wait 5 gshut; then
