@@ -573,6 +573,18 @@ void announce_sync(struct xlbd *d)
 		reconcile(d);
 }
 
+/* At exit: wait up to 100 ms for the socket and handle what came; false once past @until. */
+static bool pump(struct xlbd *d, __u64 until)
+{
+	struct pollfd p = { .fd = mnl_socket_get_fd(d->announce->nl), .events = POLLIN };
+
+	if (xlbd_now_ms() >= until)
+		return false;
+	if (poll(&p, 1, 100) > 0)
+		announce_run(d);
+	return true;
+}
+
 void announce_stop(struct xlbd *d, bool withdraw)
 {
 	struct xlbd_announce *a = d->announce;
@@ -581,21 +593,22 @@ void announce_stop(struct xlbd *d, bool withdraw)
 
 	if (!a)
 		return;
+	/*
+	 * The addresses are removed, the acknowledgements awaited: 1 s at most in all (an exit
+	 * right after the start first finishes reading the interface).
+	 */
+	d->announce_withdraw = withdraw;
+	while (withdraw && a->phase < ANN_READY && pump(d, until))
+		;
 	if (withdraw && a->phase == ANN_READY) {
-		/* the addresses are removed now, the acknowledgements awaited (at most 1 s) */
-		d->announce_withdraw = true;
+		d->announce_dirty = true;
 		reconcile(d);
-		while (a->inflight && a->phase == ANN_READY && xlbd_now_ms() < until) {
-			struct pollfd p = { .fd = mnl_socket_get_fd(a->nl), .events = POLLIN };
-
-			if (poll(&p, 1, 100) > 0)
-				announce_run(d);
-		}
+		while (a->inflight && a->phase == ANN_READY && pump(d, until))
+			;
 		if (a->nhave)
 			pr_warn("announce: %zu addresses left on %s", a->nhave, a->ifname);
 		else
 			pr_info("announce: all VIP addresses withdrawn from %s", a->ifname);
-		d->announce_withdraw = false;
 	} else if (withdraw) {
 		pr_warn("announce: %s not ready: its VIP addresses are left as they are",
 			a->ifname);
@@ -603,5 +616,6 @@ void announce_stop(struct xlbd *d, bool withdraw)
 		pr_info("announce: %zu VIP addresses stay on %s (%s)", a->nhave, a->ifname,
 			ann_addr_str(&a->have[0], s, sizeof(s)));
 	}
+	d->announce_withdraw = false;
 	close_announce(d);
 }
