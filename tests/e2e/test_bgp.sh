@@ -150,6 +150,9 @@ else
 	tb_not_ok "a usable backend: the VIP route reaches the router" "$(rt_route) $(tail -3 "$XLOG")"
 fi
 tb_check "the address is on xlb0 in lb, and vip list says announced" "$(xlb -j vip list)" listed
+st=$(xlb -j status)
+tb_check "status: announce on xlb0 ready with 2 addresses" "$st" \
+	grep -q '"announce": *{"interface": *"xlb0", *"state": *"ready", *"addresses": *2}' <<<"$st"
 tb_check "the IPv6 VIP's address is on xlb0 too (/128), the port-443 VIP shares the IPv4 one" \
 	"$(tb_exec lb ip addr show dev xlb0)" \
 	sh -c '[ "$(ip netns exec "$1" ip -4 -br addr show dev xlb0 | wc -w)" = 3 ]' sh "$(tb_ns lb)"

@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <libmnl/libmnl.h>
 
 #include "xlbd.h"
@@ -470,6 +471,16 @@ static void on_msg(struct xlbd *d, const struct nlmsghdr *nlh)
 bool announce_vip_announced(const struct xlbd *d, const struct xlb_cfg_vip *v)
 {
 	return d->announce && have_find(d->announce, v->family, v->addr) >= 0;
+}
+
+json_t *announce_status(const struct xlbd *d)
+{
+	const struct xlbd_announce *a = d->announce;
+
+	return json_pack("{s:s, s:s, s:I}", "interface", d->cfg->announce_iface, "state",
+			 !a || a->phase < ANN_READY ? "starting" :
+			 a->phase == ANN_READY ? "ready" : "failed",
+			 "addresses", (json_int_t)(a ? a->nhave : 0));
 }
 
 /* ------------------------------------------------------------------ life cycle */

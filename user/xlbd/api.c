@@ -460,6 +460,8 @@ static int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t 
 	json_object_set_new(r, "vips", json_integer(d->cfg->nvips));
 	json_object_set_new(r, "backends", json_integer(nbe));
 	json_object_set_new(r, "flows", json_integer(flows));
+	if (d->cfg->announce)
+		json_object_set_new(r, "announce", announce_status(d));
 	if (d->progress_what)
 		json_object_set_new(r, "applying",
 				    json_pack("{s:s, s:I, s:I, s:I}", "what", d->progress_what,

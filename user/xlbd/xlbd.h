@@ -267,6 +267,8 @@ bool announce_wanted(bool attached, bool usable, bool flag);
 void announce_sync(struct xlbd *d);
 /* @v's address is on the interface (announced), as the kernel last said. */
 bool announce_vip_announced(const struct xlbd *d, const struct xlb_cfg_vip *v);
+/* For status: {"interface", "state" (starting, ready, failed), "addresses" (on it)}. */
+struct json_t *announce_status(const struct xlbd *d);
 /* Its netlink socket (epoll data XLBD_EV_ANNOUNCE) is readable. */
 void announce_run(struct xlbd *d);
 /* Exit: withdraw every address (@withdraw: --detach-on-exit) or leave them for the next xlbd. */
