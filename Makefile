@@ -35,6 +35,8 @@ LIBS := -lxdp -lbpf -lelf -lz -lm
 JSON_LIBS := -ljansson
 # libmicrohttpd: the metrics server of xlbd only
 HTTP_LIBS := -lmicrohttpd
+# libmnl: rtnetlink of xlbd's announce.c only
+NL_LIBS := -lmnl
 json_libs = $(if $(shell grep -l '<jansson.h>' $(filter %.c,$(1)) /dev/null),$(JSON_LIBS))
 
 # ---------------------------------------------------------------- sources
@@ -134,14 +136,14 @@ $(XLBD_MOD_SAN): $(patsubst user/xlbd/%.c,$(BUILD)/san/xlbd-mod/%.o,$(XLBD_MOD_S
 # daemon and CLI
 $(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) $(HTTP_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(NL_LIBS) -o $@
 $(BUILD)/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/san/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) \
-		$(HTTP_LIBS) -o $@
+		$(HTTP_LIBS) $(NL_LIBS) -o $@
 $(BUILD)/san/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
@@ -208,7 +210,7 @@ $(FUZZ_LIB): $(patsubst user/lib/%.c,$(BUILD)/fuzz/lib/%.o,$(LIB_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/fuzz/fuzz_config: FUZZ_OBJS :=
-$(BUILD)/fuzz/fuzz_api: FUZZ_OBJS := $(FUZZ_XLBD) $(HTTP_LIBS)
+$(BUILD)/fuzz/fuzz_api: FUZZ_OBJS := $(FUZZ_XLBD) $(HTTP_LIBS) $(NL_LIBS)
 $(BUILD)/fuzz/fuzz_cli: FUZZ_OBJS := $(FUZZ_XLB) -Wl,--wrap=cli_request,--wrap=fopen \
 	-Wl,--wrap=json_object_set_new
 $(BUILD)/fuzz/fuzz_api: $(FUZZ_XLBD)
@@ -268,6 +270,9 @@ install: all
 		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/xlb
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 user/xlbd/xlbd.example.json $(DESTDIR)/etc/xlb/xlbd.json.example
+	install -d $(DESTDIR)$(PREFIX)/share/xlb/bird
+	install -m 0644 tools/bird/bird.conf tools/bird/xlb-gshut.conf $(DESTDIR)$(PREFIX)/share/xlb/bird/
+	install -m 0755 tools/bird/xlb-gshut $(DESTDIR)$(PREFIX)/share/xlb/bird/
 	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard user/xlb/xlb.bash-completion),install -m 0644 user/xlb/xlb.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/xlb)

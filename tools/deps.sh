@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
       libjansson-dev libcmocka-dev iproute2 iputils-ping curl python3 ethtool gcc-multilib
       procps psmisc netcat-openbsd man-db bash-completion libmicrohttpd-dev prometheus tmux
-      libclang-rt-14-dev)	# libFuzzer and the sanitizer runtimes of clang (tests/fuzz)
+      libclang-rt-14-dev libmnl-dev bird2)	# clang's libFuzzer and sanitizer runtimes (tests/fuzz); route announcement
 
 missing=()
 for p in "${pkgs[@]}"; do

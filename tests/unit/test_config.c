@@ -496,6 +496,22 @@ static void test_good_roundtrip(void **state)
 }
 
 /* Every too_big policy parses, serializes under its name and parses back. */
+/* @a written out and parsed back is the same configuration. */
+static void assert_reparses(const struct xlb_cfg *a)
+{
+	struct xlb_cfg_errors e = {};
+	json_t *j = xlb_cfg_to_json(a);
+	char *out = json_dumps(j, 0);
+	struct xlb_cfg *b;
+
+	json_decref(j);
+	b = xlb_cfg_parse_string(out, &e);
+	assert_non_null(b);
+	assert_true(xlb_cfg_equal(a, b));
+	free(out);
+	xlb_cfg_free(b);
+}
+
 static void test_too_big_values(void **state)
 {
 	static const struct {
@@ -509,9 +525,8 @@ static void test_too_big_values(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct xlb_cfg *a, *b;
+		struct xlb_cfg *a;
 		json_t *j;
-		char *out;
 
 		snprintf(text, sizeof(text), "{\"too_big\": \"%s\"}", t[i].name);
 		a = xlb_cfg_parse_string(text, &e);
@@ -519,14 +534,9 @@ static void test_too_big_values(void **state)
 		assert_int_equal(a->too_big, t[i].v);
 		j = xlb_cfg_to_json(a);
 		assert_string_equal(json_string_value(json_object_get(j, "too_big")), t[i].name);
-		out = json_dumps(j, 0);
 		json_decref(j);
-		b = xlb_cfg_parse_string(out, &e);
-		assert_non_null(b);
-		assert_true(xlb_cfg_equal(a, b));
-		free(out);
+		assert_reparses(a);
 		xlb_cfg_free(a);
-		xlb_cfg_free(b);
 	}
 }
 
@@ -773,6 +783,63 @@ static void test_vip_names(void **state)
 	assert_int_equal(xlb_addr_port_parse("198.18.0.1:-1", v.addr, &fam, &port), -EINVAL);
 }
 
+/*
+ * "announce": {"interface"} (default xlb0; absent = off, not written) and a VIP's "announce"
+ * (default true, written only when false); bad values refused by name.
+ */
+static void test_announce(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "{\"announce\": true}", "announce: must be an object" },
+		{ "{\"announce\": {\"iface\": \"x\"}}", "announce.iface: unknown key" },
+		{ "{\"announce\": {\"interface\": 7}}", "announce.interface: must be a string" },
+		{ "{\"announce\": {\"interface\": \"lo\"}}", "not an interface name xlbd may own" },
+		{ "{\"announce\": {\"interface\": \"a/b\"}}", "not an interface name xlbd may own" },
+		{ "{\"announce\": {\"interface\": \"0123456789abcdef\"}}", "may own" },
+		{ "{\"interfaces\": [{\"name\": \"eth0\"}], \"announce\": {\"interface\": \"eth0\"}}",
+		  "\"eth0\" is a datapath interface" },
+		{ "{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80, \"announce\": \"no\"}]}",
+		  "vips[0].announce: must be true or false" },
+	};
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a;
+	char *text;
+	json_t *j;
+
+	(void)state;
+	a = xlb_cfg_parse_string("{\"vips\": [{\"address\": \"198.18.0.10\", \"port\": 80}]}", &e);
+	assert_non_null(a);
+	assert_false(a->announce);
+	assert_false(a->vips[0].no_announce);
+	j = xlb_cfg_to_json(a);
+	assert_null(json_object_get(j, "announce"));
+	assert_null(json_object_get(json_array_get(json_object_get(j, "vips"), 0), "announce"));
+	json_decref(j);
+	xlb_cfg_free(a);
+
+	a = xlb_cfg_parse_string("{\"announce\": {}, \"vips\": [{\"address\": \"198.18.0.10\", "
+				 "\"port\": 80, \"announce\": false}]}", &e);
+	assert_non_null(a);
+	assert_true(a->announce);
+	assert_string_equal(a->announce_iface, "xlb0");
+	assert_true(a->vips[0].no_announce);
+	j = xlb_cfg_to_json(a);
+	text = json_dumps(j, 0);
+	json_decref(j);
+	assert_non_null(strstr(text, "\"announce\": {\"interface\": \"xlb0\"}"));
+	assert_non_null(strstr(text, "\"announce\": false"));
+	free(text);
+	assert_reparses(a);
+	xlb_cfg_free(a);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_null(xlb_cfg_parse_string(bad[i][0], &e));
+		if (!strstr(e.text, bad[i][1]))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i][0], e.text, bad[i][1]);
+		xlb_cfg_errors_free(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +856,7 @@ int main(void)
 		cmocka_unit_test(test_backend_object),
 		cmocka_unit_test(test_vip_names),
 		cmocka_unit_test(test_metrics_listen),
+		cmocka_unit_test(test_announce),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

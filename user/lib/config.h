@@ -25,6 +25,7 @@ enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1, XLB_TOO_BIG_I
 #define XLB_METRICS_LISTEN_DEFAULT "127.0.0.1:9469"
 #define XLB_CFG_FLOWS_MIN 1024
 #define XLB_CFG_FLOWS_MAX (1u << 26)
+#define XLB_CFG_ANNOUNCE_IFACE "xlb0"	/* default "announce": {"interface"} */
 
 /* Health check settings of one backend (or a VIP's defaults for its backends): what xlbd probes. */
 struct xlb_cfg_check {
@@ -106,6 +107,7 @@ struct xlb_cfg_vip {
 	uint32_t drain_timeout_ms;	/* a draining backend loses its flows after this; 0 = never */
 	uint32_t min_healthy_pct;	/* panic threshold over the primaries; 0 = off */
 	bool no_backend_pass;	/* no usable backend: new flows go to the host, not dropped */
+	bool no_announce;	/* "announce": false: never routed to this host (maintenance) */
 	struct xlb_cfg_check check;	/* its backends' check, unless they say otherwise */
 	size_t nbackends;
 	struct xlb_cfg_backend *backends;
@@ -148,6 +150,9 @@ struct xlb_cfg {
 	__u8 metrics_family;
 	__be32 metrics_addr[4];
 	uint16_t metrics_port;
+	/* "announce" section: the VIP addresses on this interface, exported by BIRD (xlbd) */
+	bool announce;			/* the section is given: off when absent */
+	char announce_iface[IF_NAMESIZE];
 	size_t nvips;
 	struct xlb_cfg_vip *vips;
 };

@@ -119,6 +119,9 @@ json_t *xlb_cfg_vip_to_json(const struct xlb_cfg_vip *vip, bool with_backends)
 	json_object_set_new(o, "min_healthy_pct", json_integer(vip->min_healthy_pct));
 	json_object_set_new(o, "no_backend",
 			    json_string(xlb_name_of(&xlb_no_backend_names, vip->no_backend_pass)));
+	/* written when off only: absent means on */
+	if (vip->no_announce)
+		json_object_set_new(o, "announce", json_false());
 	json_object_set_new(o, "check", xlb_cfg_check_to_json(&vip->check, false));
 	if (with_backends) {
 		a = json_array();
@@ -166,6 +169,9 @@ static json_t *head_json(const struct xlb_cfg *cfg)
 	/* always written: absent would mean the default listener */
 	json_object_set_new(o, "metrics_listen",
 			    json_string(cfg->metrics_listen[0] ? cfg->metrics_listen : "off"));
+	if (cfg->announce)
+		json_object_set_new(o, "announce", json_pack("{s:s}", "interface",
+							     cfg->announce_iface));
 	return o;
 }
 

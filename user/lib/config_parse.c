@@ -399,13 +399,28 @@ int xlb_cfg_backend_from_json(json_t *obj, const char *path, const struct xlb_cf
 	return e->count == before ? 0 : -EINVAL;
 }
 
+/* A VIP's "announce": true (default) or false (kept out of the routes: maintenance). */
+static void get_vip_announce(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
+			     struct xlb_cfg_errors *e)
+{
+	json_t *v = json_object_get(obj, "announce");
+	char p[PATH_LEN];
+
+	if (v && !json_is_boolean(v)) {
+		join(p, path, "announce");
+		xlb_cfg_errors_add(e, p, "must be true or false");
+		return;
+	}
+	vip->no_announce = v && json_is_false(v);
+}
+
 int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip,
 			  struct xlb_cfg_errors *e)
 {
 	static const char *const keys[] = { "address",	  "port", "proto",    "mode",
 					    "table_size", "hash", "backends", "check",
 					    "slow_start_ms", "drain_timeout_ms", "min_healthy_pct",
-					    "no_backend", NULL };
+					    "no_backend", "announce", NULL };
 	unsigned int before = e->count;
 	char p[PATH_LEN], bp[PATH_LEN + 16], sizes[256];
 	json_t *bes, *b;
@@ -445,6 +460,7 @@ int xlb_cfg_vip_from_json(json_t *obj, const char *path, struct xlb_cfg_vip *vip
 	get_uint(obj, path, "min_healthy_pct", XLB_RANGE_PCT, 0, false, &vip->min_healthy_pct, e);
 	if (!get_enum(obj, path, "no_backend", &xlb_no_backend_names, 0, &t, e))
 		vip->no_backend_pass = t;
+	get_vip_announce(obj, path, vip, e);
 	b = json_object_get(obj, "check");
 	if (b) {
 		join(p, path, "check");
@@ -612,11 +628,48 @@ int xlb_cfg_check_vips(const struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
 	return e->count == before ? 0 : -EINVAL;
 }
 
+/*
+ * "announce": {"interface": NAME}: xlbd keeps the addresses of the VIPs it serves on that
+ * interface for BIRD to export; absent = off.
+ */
+static void get_announce(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "interface", NULL };
+	json_t *o = json_object_get(root, "announce");
+	const char *name;
+	int err = 0;
+
+	if (!o)
+		return;
+	if (!json_is_object(o)) {
+		xlb_cfg_errors_add(e, "announce", "must be an object");
+		return;
+	}
+	check_keys(o, "announce", keys, e);
+	name = get_str(o, "announce", "interface", false, e, &err);
+	if (err)
+		return;
+	if (!name)
+		name = XLB_CFG_ANNOUNCE_IFACE;
+	if (!*name || strlen(name) >= IF_NAMESIZE || strpbrk(name, "/ \t\n:") ||
+	    !strcmp(name, "lo")) {
+		xlb_cfg_errors_add(e, "announce.interface", "not an interface name xlbd may own: "
+				   "\"%s\"", name);
+		return;
+	}
+	for (size_t i = 0; i < cfg->nifaces; i++)
+		if (!strcmp(cfg->ifaces[i].name, name))
+			xlb_cfg_errors_add(e, "announce.interface", "\"%s\" is a datapath "
+					   "interface: it needs one of its own", name);
+	cfg->announce = true;
+	strcpy(cfg->announce_iface, name);
+}
+
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
 	"too_big", "rebuild_min_interval_ms", "max_vips", "max_backends", "metrics_listen", "vips",
-	NULL,
+	"announce", NULL,
 };
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
@@ -689,6 +742,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 	get_uint(root, "", "max_backends", XLB_RANGE_MAX_BACKENDS, XLB_MAX_BACKENDS, false,
 		 &cfg->max_backends, e);
 	get_listen(root, "metrics_listen", cfg, e);
+	get_announce(root, cfg, e);
 
 	a = json_object_get(root, "vips");
 	if (a && !json_is_array(a)) {

@@ -111,6 +111,31 @@ static int vip_del(struct cli *c, int argc, char **argv)
 	return cli_show(c, json_pack("{s:s, s:s}", "cmd", "vip_del", "vip", vip), NULL);
 }
 
+/* vip set VIP announce on|off: the VIP's address routed to this host or not (maintenance). */
+static int vip_set(struct cli *c, int argc, char **argv)
+{
+	char vip[96];
+	bool on;
+
+	if (argc < 1)
+		return cli_usage_error(c, "missing VIP");
+	if (cli_parse_vip(c, argv[0], vip, sizeof(vip), NULL))
+		return XLB_EUSAGE;
+	if (argc < 2)
+		return cli_usage_error(c, "missing keyword (announce)");
+	if (strcmp(argv[1], "announce"))
+		return cli_usage_error(c, "unknown keyword \"%s\"", argv[1]);
+	if (argc < 3)
+		return cli_usage_error(c, "announce: missing on or off");
+	if (strcmp(argv[2], "on") && strcmp(argv[2], "off"))
+		return cli_usage_error(c, "announce: \"%s\" is not on or off", argv[2]);
+	if (argc > 3)
+		return cli_usage_error(c, "unexpected argument \"%s\"", argv[3]);
+	on = !strcmp(argv[2], "on");
+	return cli_show(c, json_pack("{s:s, s:s, s:b}", "cmd", "vip_set", "vip", vip, "announce",
+				     on), NULL);
+}
+
 static int vip_list(struct cli *c, int argc, char **argv)
 {
 	static const struct cli_col cols[] = {
@@ -132,6 +157,7 @@ static int vip_list(struct cli *c, int argc, char **argv)
 
 static const struct cli_cmd cmds[] = {
 	{ "add", vip_add },
+	{ "set", vip_set },
 	{ "del", vip_del },
 	{ "list", vip_list },
 	{}
@@ -144,6 +170,7 @@ const struct cli_obj cli_obj_vip = {
 	"Usage: xlb vip add VIP [ mode MODE ] [ table-size M ] [ hash HASH ]\n"
 	"                   [ slow-start MS ] [ drain-timeout MS ] [ min-healthy PCT ]\n"
 	"                   [ no-backend { drop | pass } ]\n"
+	"       xlb vip set VIP announce { on | off }\n"
 	"       xlb vip del VIP\n"
 	"       xlb vip list\n"
 	"       xlb vip help\n"

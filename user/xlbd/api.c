@@ -290,6 +290,7 @@ static const struct api_command {
 	{ "backend_set", cmd_backend_change },
 	{ "backend_list", .text = cmd_backend_list },
 	{ "batch", cmd_batch },
+	{ "vip_set", cmd_vip_add },	/* the VIP as it is now, as vip_add replies */
 	{ "stats", .text = cmd_stats },
 	{ "lookup", cmd_lookup },
 	{ "table", cmd_table },

@@ -224,13 +224,35 @@ static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 	return 0;
 }
 
+/* vip_set: a VIP's settings that change in place; "announce" for now (announce.c). */
+static int op_vip_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
+		      size_t errlen)
+{
+	static const char *const args[] = { "vip", "announce", NULL };
+	json_t *a = json_object_get(req, "announce");
+	int i;
+
+	if (api_check_args(req, args, err, errlen))
+		return -EINVAL;
+	i = api_find_vip(to, req, true, hint, err, errlen);
+	if (i < 0)
+		return i;
+	if (!a)
+		return api_error(err, errlen, "announce: missing");
+	if (!json_is_boolean(a))
+		return api_error(err, errlen, "announce: must be true or false");
+	to->vips[i].no_announce = json_is_false(a);
+	state_stamp(d, &to->vips[i]);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
 	{ "vip_add", op_vip_add },	   { "vip_del", op_vip_del },
 	{ "backend_add", op_backend_add }, { "backend_del", op_backend_del },
-	{ "backend_set", op_backend_set },
+	{ "backend_set", op_backend_set }, { "vip_set", op_vip_set },
 };
 
 op_fn api_op_of(const char *name)
@@ -330,8 +352,8 @@ int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 		fn = api_op_of(json_string_value(cmd));
 		if (!fn) {
 			ret = api_error(err, errlen, "ops[%zu]: cmd: \"%.64s\" is not a change "
-					"(vip_add, vip_del, backend_add, backend_del, "
-					"backend_set)", i, json_string_value(cmd));
+					"(vip_add, vip_del, vip_set, backend_add, "
+					"backend_del, backend_set)", i, json_string_value(cmd));
 			break;
 		}
 		why[0] = '\0';

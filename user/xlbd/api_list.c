@@ -93,8 +93,12 @@ int cmd_vip_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, siz
 		if (i)
 			api_text_put(t, ",", 1);
 		api_text_puts(t, view);
-		api_text_printf(t, ",\"backends\":%zu,\"usable\":%u}", v->nbackends,
+		api_text_printf(t, ",\"backends\":%zu,\"usable\":%u", v->nbackends,
 				api_vip_usable(d, v));
+		if (d->cfg->announce)
+			api_text_printf(t, ",\"announced\":%s",
+					announce_vip_announced(d, v) ? "true" : "false");
+		api_text_put(t, "}", 1);
 		free(tmp);
 	}
 	api_text_put(t, "]", 1);

@@ -38,6 +38,8 @@ json_t *api_vip_json(const struct xlbd *d, const struct xlb_cfg_vip *v)
 
 	json_object_set_new(o, "backends", json_integer(v->nbackends));
 	json_object_set_new(o, "usable", json_integer(api_vip_usable(d, v)));
+	if (d->cfg->announce)
+		json_object_set_new(o, "announced", json_boolean(announce_vip_announced(d, v)));
 	return o;
 }
 
@@ -139,6 +141,8 @@ int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 	json_object_set_new(r, "vips", json_integer(d->cfg->nvips));
 	json_object_set_new(r, "backends", json_integer(nbe));
 	json_object_set_new(r, "flows", json_integer(flows));
+	if (d->cfg->announce)
+		json_object_set_new(r, "announce", announce_status(d));
 	if (d->progress_what)
 		json_object_set_new(r, "applying",
 				    json_pack("{s:s, s:I, s:I, s:I}", "what", d->progress_what,

@@ -310,6 +310,7 @@ int main(int argc, char **argv)
 	ev.data.u64 = XLBD_EV_MONITOR;
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, monitor_fd(&d), &ev);
 	state_sample(&d);
+	announce_sync(&d);
 	pr_info("serving on %s (%zu VIPs)", d.socket_path, d.cfg->nvips);
 
 	while (!d.stop) {
@@ -333,6 +334,8 @@ int main(int argc, char **argv)
 				metrics_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_MONITOR) {
 				monitor_run(&d);
+			} else if (evs[i].data.u64 == XLBD_EV_ANNOUNCE) {
+				announce_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_TIMER) {
 				__u64 ticks;
 
@@ -363,6 +366,7 @@ int main(int argc, char **argv)
 		/* verdicts of this turn, coalesced: one rebuild per VIP */
 		if (d.refresh)
 			state_refresh(&d);
+		announce_sync(&d);
 		if (tick) {
 			api_tick(&d);
 			monitor_tick(&d);
@@ -371,6 +375,7 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	monitor_stop(&d);
+	announce_stop(&d, d.detach_on_exit);
 	api_close_all(&d);
 	checks_free(&d);
 	metrics_stop(&d);

@@ -648,6 +648,7 @@ static void note_usable(struct xlbd *d, const struct xlb_cfg_vip *v)
 	if (!n == rt->no_backend)
 		return;
 	rt->no_backend = !n;
+	d->announce_dirty = true;
 	if (!n && v->nbackends)
 		xlbd_event(d, XLB_LOG_WARN, "vip %s: no usable backend: new flows are %s",
 			   xlb_vip_name(v, name, sizeof(name)),
@@ -830,6 +831,7 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 		err = removals_pass(d, want);
 	if (!err)
 		err = ifaces_apply(d, adopting ? NULL : from, to, false);
+	d->announce_dirty = true;
 out:
 	ids_free(want);
 	return err;

@@ -143,6 +143,9 @@ struct xlbd {
 	struct timespec progress_since;
 	struct xlbd_metrics *metrics;	/* the HTTP metrics server, or NULL (metrics_listen off) */
 	struct xlbd_monitor *monitor;	/* the decision monitor's clients and ring (monitor.c) */
+	struct xlbd_announce *announce;	/* the announced addresses (announce.c), or NULL */
+	bool announce_dirty;		/* what to announce may have changed: announce_sync() */
+	bool announce_withdraw;		/* withdrawing everything (detaching) */
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
@@ -307,6 +310,23 @@ struct json_t;
 int cmd_monitor(struct xlbd *d, struct json_t *req, struct json_t *reply, char *err,
 		size_t errlen);
 
+/*
+ * announce.c: the addresses of the VIPs served, on an interface of xlbd's own for BIRD to
+ * export. The one decision: a VIP's address is announced while the datapath is attached, the
+ * VIP has a usable backend and its "announce" flag is on (a shared view may feed the same).
+ */
+bool announce_wanted(bool attached, bool usable, bool flag);
+/* End of a loop turn: follow the config's "announce" section, send what changed if dirty. */
+void announce_sync(struct xlbd *d);
+/* @v's address is on the interface (announced), as the kernel last said. */
+bool announce_vip_announced(const struct xlbd *d, const struct xlb_cfg_vip *v);
+/* For status: {"interface", "state" (starting, ready, failed), "addresses" (on it)}. */
+struct json_t *announce_status(const struct xlbd *d);
+/* Its netlink socket (epoll data XLBD_EV_ANNOUNCE) is readable. */
+void announce_run(struct xlbd *d);
+/* Exit: withdraw every address (@withdraw: --detach-on-exit) or leave them for the next xlbd. */
+void announce_stop(struct xlbd *d, bool withdraw);
+
 /* api.c: the Unix socket server. */
 int api_listen(struct xlbd *d);
 void api_accept(struct xlbd *d);
@@ -331,6 +351,6 @@ int api_client_fd(const struct xlbd_client *c);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
-       XLBD_EV_METRICS = 5, XLBD_EV_MONITOR = 6, XLBD_EV__MAX = 16 };
+       XLBD_EV_METRICS = 5, XLBD_EV_MONITOR = 6, XLBD_EV_ANNOUNCE = 7, XLBD_EV__MAX = 16 };
 
 #endif /* XLBD_H */
