@@ -90,6 +90,7 @@ help:
 	@echo 'make fuzz       10^6 mutated frames through the datapath, invariants checked (root),'
 	@echo '                then the config, API and CLI parsers under libFuzzer, FUZZ_SECONDS each'
 	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps, health, control plane; $(BUILD)/bench.json'
+	@echo 'make bench KATRAN=DIR   the same, with Katran (a checkout in DIR) beside xlb per path'
 	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
 	@echo 'make install    install binaries (BPF objects inside), man pages, completion, systemd unit'
@@ -159,7 +160,32 @@ $(foreach d,$(TOOL_DIRS),$(eval $(call tool_rule,$(d))))
 
 $(BUILD)/tools/%: tools/bench/%.c $(wildcard tools/bench/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tools
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $< $(LIB) $(LIBS) $(call json_libs,$<) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(filter %.c,$^) $(LIB) $(LIBS) $(call json_libs,$<) -o $@
+# bench_datapath's side-by-side run with Katran (make bench KATRAN=DIR) links with it
+$(BUILD)/tools/bench_datapath: $(wildcard tools/bench/katran/*.c tools/bench/katran/*.h)
+
+# make bench KATRAN=DIR: Katran's balancer from the user's checkout DIR, built by Katran's own
+# katran/lib/Makefile-bpf (its rule and flags; EXTRA_CFLAGS names the tree, as its build script
+# does with a copy), once per variant of its new-connection rate limit (tools/bench/katran/)
+KATRAN ?=
+LLC ?= llc
+KATRAN_SRC = $(if $(wildcard $(KATRAN)/katran/lib/Makefile-bpf),$(firstword $(wildcard \
+	$(KATRAN)/katran/lib/bpf/balancer.bpf.c $(KATRAN)/katran/lib/bpf/balancer_kern.c)))
+KATRAN_DEFS_default :=
+KATRAN_DEFS_norate := -DMAX_CONN_RATE=0xffffffff
+KATRAN_DEFS_noinsert := -DMAX_CONN_RATE=0
+KATRAN_OBJS = $(foreach v,default norate noinsert,$(BUILD)/katran/$(v)/bpf/$(basename \
+	$(notdir $(KATRAN_SRC))).o)
+KATRAN_INC = -I$(abspath $(KATRAN)) -I$(abspath $(KATRAN))/katran/lib/linux_includes
+kat_variant = $(firstword $(subst /, ,$(patsubst $(BUILD)/katran/%,%,$@)))
+$(KATRAN_OBJS): $(KATRAN_SRC) $(wildcard $(KATRAN)/katran/lib/bpf/*.h $(KATRAN)/katran/lib/Makefile-bpf \
+		$(KATRAN)/katran/lib/linux_includes/*.h)
+	$(call msg,KATRAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(MAKE) --no-print-directory $(if $(Q),-s) -f $(KATRAN)/katran/lib/Makefile-bpf \
+		src=$(abspath $(KATRAN)) obj=$(abspath $(BUILD)/katran/$(kat_variant)) \
+		CLANG=$(CLANG) LLC=$(LLC) EXTRA_CFLAGS='$(KATRAN_INC) $(KATRAN_DEFS_$(kat_variant))' \
+		$(abspath $@)
 
 # tests
 $(BUILD)/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(XLBD_MOD) $(LIB) | $(BUILD)/tests/unit
@@ -247,8 +273,14 @@ fuzz: deps
 	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
-	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
+	$(if $(KATRAN),$(if $(KATRAN_SRC),,$(error KATRAN=$(KATRAN): no katran/lib/Makefile-bpf and \
+		katran/lib/bpf/balancer.bpf.c there; give the top of a Katran checkout)))
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(if $(KATRAN),$(KATRAN_OBJS))
+	$(if $(KATRAN),$(Q)if git -C $(KATRAN) rev-parse -q --verify HEAD >/dev/null 2>&1; then \
+		git -C $(KATRAN) log -1 --format='%H (%cs)'; git -C $(KATRAN) diff --quiet HEAD || \
+		echo 'with local changes'; else echo 'unknown (not a git checkout)'; fi | paste -sd' ' \
+		>$(BUILD)/katran/commit)
+	$(Q)BUILD=$(BUILD) BENCH_KATRAN=$(if $(KATRAN),$(BUILD)/katran) bash tools/bench/run.sh
 
 bench-compare:
 	$(if $(OLD),,$(error give the older results: make bench-compare OLD=file))

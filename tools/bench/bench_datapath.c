@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.skel.h"
+#include "katran/katran.h"
 #include "xlb.h"
 
 #define BENCH_LEN 128		/* as in bpf/bench.bpf.c */
@@ -418,6 +419,18 @@ int main(int argc, char **argv)
 						    rs[XLB_R_DROP_NO_BACKEND].packets +
 						    rs[XLB_R_DROP_ENCAP].packets +
 						    rs[XLB_R_DROP_IP_CSUM].packets));
+	}
+	/* make bench KATRAN=DIR: Katran's balancer beside xlb (tools/bench/katran/) */
+	if (getenv("BENCH_KATRAN") && *getenv("BENCH_KATRAN")) {
+		struct katran_env env = {
+			.x = x, .xlb_fd = xlb_fd, .wrapper_fd = c.wrapper_fd, .jmp_fd = c.jmp_fd,
+			.frame_fd = c.frame_fd, .floor_fd = triv_fd, .seq = &c.sk->bss->bench_seq,
+			.frame = frame, .frame_len = BENCH_LEN, .repeat = c.repeat, .rounds = ROUNDS,
+			.only = getenv("BENCH_ONLY"),
+		};
+
+		if (katran_bench(&env, getenv("BENCH_KATRAN")))
+			goto out;
 	}
 	rc = 0;
 out:

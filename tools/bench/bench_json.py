@@ -7,7 +7,8 @@
 # Prints the end-to-end table (Mpps, median of the runs, ratio to the ceiling; the per-backend
 # distribution) and writes OUT.json: {"meta": ..., "e2e": ..., NAME: parsed rows ...}. The
 # benchmark binaries' text outputs (bench_datapath, bench_maglev, bench_swap) are parsed by
-# their table layouts; a table this script does not know is kept as its lines.
+# their table layouts (bench_datapath's side-by-side table with Katran, when it printed one,
+# under datapath / katran); a table this script does not know is kept as its lines.
 import json
 import os
 import platform
@@ -102,8 +103,33 @@ def print_e2e(rows, nruns):
 NUM = r"-?[\d.]+"
 
 
+def parse_katran(lines):
+    """bench_datapath's table of xlb beside Katran (make bench KATRAN=DIR), if it printed one."""
+    cols = ("floor_ns", "xlb_net_ns", "katran_net_ns", "ratio")
+    cell = r"(%s) \[(%s), (%s)\]" % (NUM, NUM, NUM)
+    out = {}
+    for ln in lines:
+        m = re.match(r"^xlb beside Katran \(.*: Katran (.*), built by", ln)
+        if m:
+            out["katran_commit"] = m[1]
+        m = re.match(r"^same wrapper, frames and floor; (\d+) rounds x (\d+) packets", ln)
+        if m:
+            out["rounds"], out["packets"] = int(m[1]), int(m[2])
+        m = re.match(r"^\| (.+?) \| %s \|$" % " \| ".join([cell] * len(cols)), ln)
+        if m:
+            row = {}
+            for i, c in enumerate(cols):
+                row[c], row[c + "_min"], row[c + "_max"] = (float(x) for x in m.groups()[
+                    1 + 3 * i:4 + 3 * i])
+            out[m[1]] = row
+    return out
+
+
 def parse_datapath(lines):
     out = {}
+    k = parse_katran(lines)
+    if k:
+        out["katran"] = k
     for ln in lines:
         m = re.match(r"^(\S.*?)\s{2,}(%s)\s+(%s)\s+(%s)x\s+(%s)$" % (NUM, NUM, NUM, NUM), ln)
         if m:
