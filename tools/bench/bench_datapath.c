@@ -93,6 +93,12 @@ struct ctx {
 	__u32 repeat;
 };
 
+/* frame() of a whole packet (no fragment): the builder lent to the Katran comparison */
+static __u32 frame_whole(__u8 *b, int family, const char *src, const char *dst, __u16 sport)
+{
+	return frame(b, family, src, dst, sport, 0);
+}
+
 /*
  * Average ns per iteration of the wrapper tail-calling @target on @f (best of ROUNDS), each
  * round after one run of @target on @prime (if not NULL: the state a path needs, such as the
@@ -239,7 +245,7 @@ static int bench_monitor(struct ctx *c, struct xlb *x, int xlb_fd, int triv_fd, 
 	CPU_ZERO(&cpus);	/* the reader beside the measured CPU, as xlbd would be */
 	CPU_SET(cpu > 0 ? 0 : 1, &cpus);
 	pthread_setaffinity_np(th, sizeof(cpus), &cpus);
-	frame(f.bytes, 4, "198.18.5.1", "198.18.0.10", 40000);
+	frame(f.bytes, 4, "198.18.5.1", "198.18.0.10", 40000, 0);
 	triv_f = f;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct xlb_mon_cfg m = { .on = rows[i].on, .sample = rows[i].sample,
@@ -256,8 +262,8 @@ static int bench_monitor(struct ctx *c, struct xlb *x, int xlb_fd, int triv_fd, 
 		}
 		if (xlb_monitor__set(x, &m) || xlb_monitor__counters(x, &c0))
 			goto out;
-		floor = measure(c, triv_fd, &triv_f, XDP_TX);
-		ns = measure(c, xlb_fd, &f, XDP_TX);
+		floor = measure(c, triv_fd, &triv_f, NULL, c->repeat, XDP_TX);
+		ns = measure(c, xlb_fd, &f, NULL, c->repeat, XDP_TX);
 		if (floor < 0 || ns < 0 || xlb_monitor__counters(x, &c1))
 			goto out;
 		printf("%-34s %9.1f %9.1f %6.2fx %9.1f\n", rows[i].name, ns, floor, ns / floor,
@@ -425,7 +431,7 @@ int main(int argc, char **argv)
 		struct katran_env env = {
 			.x = x, .xlb_fd = xlb_fd, .wrapper_fd = c.wrapper_fd, .jmp_fd = c.jmp_fd,
 			.frame_fd = c.frame_fd, .floor_fd = triv_fd, .seq = &c.sk->bss->bench_seq,
-			.frame = frame, .frame_len = BENCH_LEN, .repeat = c.repeat, .rounds = ROUNDS,
+			.frame = frame_whole, .frame_len = BENCH_LEN, .repeat = c.repeat, .rounds = ROUNDS,
 			.only = getenv("BENCH_ONLY"),
 		};
 
