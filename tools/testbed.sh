@@ -114,11 +114,11 @@ tb_bg_bpffs() {
 	tb_bg "$name" "$log" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh "$@"
 }
 
-# tb_stop PID - stop one process we started (SIGTERM, then SIGKILL after 3 s)
+# tb_stop PID [SECONDS] - stop one process we started (SIGTERM, then SIGKILL after SECONDS, 3)
 tb_stop() {
 	local pid=$1 i
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 30); do
+	for i in $(seq $((${2:-3} * 10))); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

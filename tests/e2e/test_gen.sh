@@ -80,7 +80,9 @@ sink_start() {
 	tb_wait 5 grep -q attached "$TB_TMP/sink.out"
 }
 sink_count() {
-	tb_stop "$SINK_PID"
+	# a sink killed before it detached would leave its program on eth0 for the next one: on a
+	# loaded machine its exit (final counts, detach) may take longer than tb_stop's 3 s
+	tb_stop "$SINK_PID" 20
 	grep '^{' "$TB_TMP/sink.out" | DST=$1 python3 -c '
 import json, os, sys
 d = json.load(sys.stdin)
