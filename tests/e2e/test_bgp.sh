@@ -89,7 +89,7 @@ tb_check "the session runs BFD (Up on the router)" "$bfd" grep -q "198.18.0.5.*U
 # ---- xlbd: the VIP with an http check on be1, be2; announce on xlb0
 cat >"$TB_TMP/xlbd.json" <<EOF
 {"interfaces": [{"name": "$TB_LB_IF", "mode": "native"}],
- "nexthop_mac": "$TB_NEXTHOP_MAC", "encap_source4": "$TB_LB4",
+ "nexthop_mac": "$TB_NEXTHOP_MAC", "encap_source4": "$TB_LB4", "encap_source6": "$TB_LB6",
  "announce": {"interface": "xlb0"},
  "vips": [
   {"address": "$VIP", "port": 80, "proto": "tcp", "table_size": 251,

@@ -26,7 +26,7 @@ for c in $cmds; do
 	grep -q "^| \`$c\`" "$D/API.md" || missing+=" $c(API.md)"
 	grep -q "\\\\fB$c\\\\fR" "$D/xlbd.8" || missing+=" $c(xlbd.8)"
 done
-if [ -z "$missing" ] && [ "$(wc -w <<<"$cmds")" -eq 14 ]; then
+if [ -z "$missing" ] && [ "$(wc -w <<<"$cmds")" -eq 15 ]; then
 	pass "every API command is documented in API.md and xlbd.8"
 else
 	fail "every API command is documented in API.md and xlbd.8" "missing:$missing; commands: $cmds"

@@ -230,19 +230,17 @@ static int op_vip_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint
 {
 	static const char *const args[] = { "vip", "announce", NULL };
 	json_t *a = json_object_get(req, "announce");
-	int i;
+	struct xlb_cfg_vip *v;
+	int ret = named_vip(to, req, args, hint, &v, err, errlen);
 
-	if (api_check_args(req, args, err, errlen))
-		return -EINVAL;
-	i = api_find_vip(to, req, true, hint, err, errlen);
-	if (i < 0)
-		return i;
+	if (ret)
+		return ret;
 	if (!a)
 		return api_error(err, errlen, "announce: missing");
 	if (!json_is_boolean(a))
 		return api_error(err, errlen, "announce: must be true or false");
-	to->vips[i].no_announce = json_is_false(a);
-	state_stamp(d, &to->vips[i]);
+	v->no_announce = json_is_false(a);
+	state_stamp(d, v);
 	return 0;
 }
 
