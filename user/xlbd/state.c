@@ -866,6 +866,7 @@ int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *
 	}
 	if (!err)
 		err = vips_apply(d, to, t.vip, true);
+	d->announce_dirty = true;	/* a VIP's announce flag or its backends may have changed */
 	for (i = 0; !err && i < t.ngone; i++) {
 		xlb_backend__clear(d->x, t.gone[i]);
 		xlb_stats__clear_backend(d->x, t.gone[i]);
