@@ -388,6 +388,16 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	json_decref(req);
 }
 
+/* Drop the first @off bytes of the input buffer (the lines handled). */
+static void client_consume(struct xlbd_client *c, size_t off)
+{
+	if (!off)
+		return;
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	c->in_scan = 0;
+}
+
 /* Frame and handle every complete line in the input buffer. */
 static void client_process(struct xlbd *d, struct xlbd_client *c)
 {
@@ -411,11 +421,7 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 		handle_line(d, c, c->in + off, nl - (c->in + off));
 		off = nl - c->in + 1;
 	}
-	if (off) {
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-		c->in_scan = 0;
-	}
+	client_consume(c, off);
 	if (!c->closing && c->in_len > XLBD_LINE_MAX && !memchr(c->in, '\n', c->in_len)) {
 		reply_error(c, "request too long");
 		c->closing = c->discard = true;
@@ -527,11 +533,7 @@ void api_progress(struct xlbd *d)
 			handle_line(d, c, c->in + off, nl - (c->in + off));
 			off = nl - c->in + 1;
 		}
-		if (off) {
-			memmove(c->in, c->in + off, c->in_len - off);
-			c->in_len -= off;
-			c->in_scan = 0;
-		}
+		client_consume(c, off);
 		client_flush(c);
 		client_update_events(d, c);
 	}

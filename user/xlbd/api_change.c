@@ -119,13 +119,27 @@ static int named_vip(struct xlb_cfg *to, json_t *req, const char *const *args, i
 	return 0;
 }
 
+/* @obj (taken) as a backend of @v through the file parser's own validation, into *@b. */
+static int backend_from(json_t *obj, const struct xlb_cfg_vip *v, struct xlb_cfg_backend *b,
+			char *err, size_t errlen)
+{
+	struct xlb_cfg_errors e = {};
+	int ret = xlb_cfg_backend_from_json(obj, "", v, b, &e);
+
+	json_decref(obj);
+	if (!ret)
+		return 0;
+	xlb_cfg_errors_first(&e, err, errlen);
+	xlb_cfg_errors_free(&e);
+	return -EINVAL;
+}
+
 static int op_backend_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *hint, char *err,
 			  size_t errlen)
 {
 	static const char *const args[] = { "vip", "address", "port", "weight", "state",
 					    "mac", "check", "backup", "slow_start_ms",
 					    "drain_timeout_ms", NULL };
-	struct xlb_cfg_errors e = {};
 	struct xlb_cfg_backend b;
 	struct xlb_cfg_vip *v;
 	char a[INET6_ADDRSTRLEN], vn[96];
@@ -140,13 +154,9 @@ static int op_backend_add(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 	json_object_foreach(req, k, val)
 		if (strcmp(k, "cmd") && strcmp(k, "vip"))
 			json_object_set(obj, k, val);
-	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
-	json_decref(obj);
-	if (ret) {
-		xlb_cfg_errors_first(&e, err, errlen);
-		xlb_cfg_errors_free(&e);
-		return -EINVAL;
-	}
+	ret = backend_from(obj, v, &b, err, errlen);
+	if (ret)
+		return ret;
 	if (xlb_cfg_find_backend(v, b.family, b.addr, b.port) >= 0)
 		return api_error(err, errlen, "address: backend %s port %u exists already in %s",
 				 xlb_addr_format(b.addr, b.family, a, sizeof(a)), b.port,
@@ -195,7 +205,6 @@ static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 			  size_t errlen)
 {
 	static const char *const args[] = { "vip", "address", "port", "weight", "state", NULL };
-	struct xlb_cfg_errors e = {};
 	struct xlb_cfg_backend b;
 	struct xlb_cfg_vip *v;
 	json_t *obj;
@@ -211,13 +220,9 @@ static int op_backend_set(struct xlbd *d, struct xlb_cfg *to, json_t *req, int *
 		json_object_set(obj, "weight", json_object_get(req, "weight"));
 	if (json_object_get(req, "state"))
 		json_object_set(obj, "state", json_object_get(req, "state"));
-	ret = xlb_cfg_backend_from_json(obj, "", v, &b, &e);
-	json_decref(obj);
-	if (ret) {
-		xlb_cfg_errors_first(&e, err, errlen);
-		xlb_cfg_errors_free(&e);
-		return -EINVAL;
-	}
+	ret = backend_from(obj, v, &b, err, errlen);
+	if (ret)
+		return ret;
 	v->backends[j].weight = b.weight;
 	v->backends[j].state = b.state;
 	state_stamp(d, v);
