@@ -56,6 +56,8 @@ USER_HDRS := $(LIB_HDRS) $(wildcard user/xlbd/*.h user/xlb/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
+# what the datapath tests share (tests/bpf/*.c but the test_*.c: harness.c, fixture.c)
+TBPF_HELP_SRCS := $(filter-out $(TBPF_SRCS),$(wildcard tests/bpf/*.c))
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_SAN_SRCS := tests/e2e/probe_drv.c	# helpers also built sanitized (no BPF skeleton inside)
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
@@ -63,6 +65,7 @@ TOOL_DIRS := $(filter-out tools/bench,$(sort $(patsubst %/,%,$(dir $(wildcard to
 
 LIB       := $(BUILD)/libxlb.a
 LIB_SAN   := $(BUILD)/san/libxlb.a
+TBPF_HELP := $(BUILD)/tests/bpf-help/libtbpf.a
 XLBD_MOD  := $(BUILD)/libxlbd-mod.a
 XLBD_MOD_SAN := $(BUILD)/san/libxlbd-mod.a
 BINS      := $(BUILD)/xlbd $(BUILD)/xlb $(foreach d,$(TOOL_DIRS),$(BUILD)/$(notdir $(d)))
@@ -197,9 +200,17 @@ $(BUILD)/san/tests/unit/%: tests/unit/%.c $(USER_HDRS) $(XLBD_MOD_SAN) $(LIB_SAN
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit -Iuser/xlbd $< $(XLBD_MOD_SAN) $(LIB_SAN) \
 		$(LIBS) $(call json_libs,$<) -lcmocka -o $@
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(LIB) | $(BUILD)/tests/bpf
+$(BUILD)/tests/bpf-help/%.o: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(BPF_SKELS) \
+		| $(BUILD)/tests/bpf-help
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf -c $< -o $@
+$(TBPF_HELP): $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf-help/%.o,$(TBPF_HELP_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(USER_HDRS) $(TBPF_HELP) $(LIB) \
+		| $(BUILD)/tests/bpf
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(LIB) $(LIBS) $(call json_libs,$<) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Itests/bpf $< $(TBPF_HELP) $(LIB) $(LIBS) $(call json_libs,$<) -o $@
 # helper programs of the end-to-end tests (tests/e2e/NAME.c -> $(BUILD)/tests/e2e/NAME)
 $(BUILD)/tests/e2e/%: tests/e2e/%.c $(USER_HDRS) $(XLBD_MOD) $(LIB) | $(BUILD)/tests/e2e
 	$(call msg,LINK,$@)
@@ -252,7 +263,7 @@ $(BUILD)/man/%.8.gz: user/%.8
 	$(Q)mkdir -p $(dir $@) && gzip -9nc $< > $@
 
 $(BUILD)/bpf $(BUILD)/lib $(BUILD)/san/lib $(BUILD)/tools $(BUILD)/tests/unit \
-$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/e2e $(BUILD)/san/tests/e2e \
+$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/bpf-help $(BUILD)/tests/e2e $(BUILD)/san/tests/e2e \
 $(BUILD)/xlbd-mod $(BUILD)/san/xlbd-mod:
 	$(Q)mkdir -p $@
 

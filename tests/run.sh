@@ -9,7 +9,7 @@
 # counted as skipped. The last line is "N passed, N failed, N skipped".
 set -u
 BUILD=${BUILD:-build}
-ONLY=${ONLY:-}			# substring filter on the test path
+ONLY=${ONLY:-}			# substring filter on the test name (bpf/test_dp_icmp/pmtu_v4 and the like)
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -52,7 +52,17 @@ run_one() {			# $1 = name shown, rest = command
 
 for t in "$BUILD"/tests/unit/test_*; do [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"; done
 for t in "$BUILD"/san/tests/unit/test_*; do [ -x "$t" ] && run_one "unit-san/$(basename "$t")" "$t"; done
-for t in "$BUILD"/tests/bpf/test_*; do [ -x "$t" ] && run_one "bpf/$(basename "$t")" "$t"; done
+# A datapath test made of scenarios (tests/bpf/harness.h) lists them with --list: each runs on its
+# own as bpf/BINARY/SCENARIO, so that ONLY= can name one; a test without them runs whole.
+for t in "$BUILD"/tests/bpf/test_*; do
+	[ -x "$t" ] || continue
+	if scenarios=$(timeout 20 "$t" --list 2>/dev/null) && [ -n "$scenarios" ] &&
+	   ! grep -qvE '^[a-z0-9_]+$' <<<"$scenarios"; then
+		for s in $scenarios; do run_one "bpf/$(basename "$t")/$s" "$t" "$s"; done
+	else
+		run_one "bpf/$(basename "$t")" "$t"
+	fi
+done
 for t in tests/fuzz/test_*.sh; do [ -f "$t" ] && run_one "fuzz/$(basename "$t")" bash "$t"; done
 for t in tests/e2e/test_*.sh; do [ -f "$t" ] && run_one "e2e/$(basename "$t")" bash "$t"; done
 

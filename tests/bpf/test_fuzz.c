@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Datapath mutation fuzzer: random frames through the loaded balancer, every output checked. */
 #include <errno.h>
-#include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +12,7 @@
 #include <linux/bpf.h>
 
 #include "xlb.h"
+#include "harness.h"
 #include "pktbuild.h"
 
 /*
@@ -48,7 +47,6 @@
 #define M 13
 
 static struct xlb *X;
-static int T, failed;
 
 /* ---------------------------------------------------------------- what the checker knows */
 
@@ -101,32 +99,6 @@ static const struct fcfg CFGS[] = {
 
 static struct xlb_config CFG;
 static const struct fcfg *C;
-
-/* ---------------------------------------------------------------- reporting */
-
-static char WHY[512];
-
-__attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(WHY, sizeof(WHY), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-static void tap(int ok, const char *name, const char *why)
-{
-	T++;
-	if (ok) {
-		printf("ok %d - %s\n", T, name);
-	} else {
-		failed++;
-		printf("not ok %d - %s # %s\n", T, name, why ? why : "");
-	}
-	fflush(stdout);
-}
 
 /* ---------------------------------------------------------------- setup */
 
@@ -183,9 +155,7 @@ static int setup(void)
 static int use_config(const struct fcfg *c)
 {
 	struct xlb_ifmac m = { .ifindex = 1 }, none = {};
-	int ncpu = libbpf_num_possible_cpus();
-	void *zeros = calloc((size_t)(ncpu > 0 ? ncpu : 1), 16);
-	__u32 slot = 1, zero = 0;
+	__u32 slot = 1;
 	int err;
 
 	C = c;
@@ -198,9 +168,7 @@ static int use_config(const struct fcfg *c)
 	memcpy(m.mac, OWN, 6);
 	err |= bpf_map_update_elem(xlb__map_fd(X, "xlb_ifmac"), &slot, c->ifindex ? &m : &none,
 				   BPF_ANY);
-	if (zeros)
-		err |= bpf_map_update_elem(xlb__map_fd(X, "xlb_icmp_bucket"), &zero, zeros, BPF_ANY);
-	free(zeros);
+	err |= icmp_buckets_reset(X);
 	return err;
 }
 
@@ -420,47 +388,47 @@ static int check_reply(const uint8_t *in, uint32_t in_len, const struct view *iv
 
 	(void)in_len;
 	if (out_len != l2 + hl + 8 + quote)
-		return bad("reply: length %u, expected %u", out_len, l2 + hl + 8 + quote);
+		return fail("reply: length %u, expected %u", out_len, l2 + hl + 8 + quote);
 	if (memcmp(out, in + 6, 6))
-		return bad("reply: destination MAC is not the client's");
+		return fail("reply: destination MAC is not the client's");
 	if (iv->later_frag || iv->icmp_error || iv->l3len < quote)
-		return bad("reply: sent for a later fragment, an ICMP error or a short packet");
+		return fail("reply: sent for a later fragment, an ICMP error or a short packet");
 	if (bogus(iv->ip, iv->src, iv->dst) || (in[6] & 1))
-		return bad("reply: sent to a bogus source");
+		return fail("reply: sent to a bogus source");
 	if (iv->ip == 4) {
 		if (get16(out + l2 - 2) != 0x0800 || ip[0] != 0x45 || ip[9] != 1)
-			return bad("reply: not an IPv4 ICMP packet");
+			return fail("reply: not an IPv4 ICMP packet");
 		if (get16(ip + 2) != hl + 8 + quote || !csum_ok(ocsum(0, ip, 20)))
-			return bad("reply: IPv4 length or header checksum wrong");
+			return fail("reply: IPv4 length or header checksum wrong");
 		if (memcmp(ip + 12, iv->dst, 4) || memcmp(ip + 16, iv->src, 4))
-			return bad("reply: addresses are not VIP -> client");
+			return fail("reply: addresses are not VIP -> client");
 		if (!(get16(in + l2 + 6) & 0x4000))
-			return bad("reply: sent for IPv4 without DF");
+			return fail("reply: sent for IPv4 without DF");
 		if (icmp[0] != 3 || icmp[1] != 4 || !encap_below(get16(icmp + 6), mtu))
-			return bad("reply: ICMP type %u code %u mtu %u", icmp[0], icmp[1],
+			return fail("reply: ICMP type %u code %u mtu %u", icmp[0], icmp[1],
 				   get16(icmp + 6));
 		if (!csum_ok(ocsum(0, icmp, 8 + quote)))
-			return bad("reply: ICMP checksum does not verify");
+			return fail("reply: ICMP checksum does not verify");
 		if (iv->l3len <= get16(icmp + 6))
-			return bad("reply: packet of %u bytes was not too big", iv->l3len);
+			return fail("reply: packet of %u bytes was not too big", iv->l3len);
 	} else {
 		uint32_t adv = (uint32_t)get16(icmp + 4) << 16 | get16(icmp + 6);
 
 		if (get16(out + l2 - 2) != 0x86dd || ip[0] >> 4 != 6 || ip[6] != 58)
-			return bad("reply: not an ICMPv6 packet");
+			return fail("reply: not an ICMPv6 packet");
 		if (get16(ip + 4) != 8 + quote)
-			return bad("reply: IPv6 payload length %u", get16(ip + 4));
+			return fail("reply: IPv6 payload length %u", get16(ip + 4));
 		if (memcmp(ip + 8, iv->dst, 16) || memcmp(ip + 24, iv->src, 16))
-			return bad("reply: addresses are not VIP -> client");
+			return fail("reply: addresses are not VIP -> client");
 		if (icmp[0] != 2 || icmp[1] != 0 || !encap_below(adv, mtu))
-			return bad("reply: ICMPv6 type %u code %u mtu %u", icmp[0], icmp[1], adv);
+			return fail("reply: ICMPv6 type %u code %u mtu %u", icmp[0], icmp[1], adv);
 		if (!csum_ok(ocsum(ocsum(0, ip + 8, 32) + 8 + quote + 58, icmp, 8 + quote)))
-			return bad("reply: ICMPv6 checksum does not verify");
+			return fail("reply: ICMPv6 checksum does not verify");
 		if (iv->l3len <= adv)
-			return bad("reply: packet of %u bytes was not too big", iv->l3len);
+			return fail("reply: packet of %u bytes was not too big", iv->l3len);
 	}
 	if (memcmp(icmp + 8, in + l2, quote))
-		return bad("reply: the quote is not the packet's first %u bytes", quote);
+		return fail("reply: the quote is not the packet's first %u bytes", quote);
 	return 1;
 }
 
@@ -475,60 +443,60 @@ static int check_encap(const uint8_t *in, uint32_t in_len, const struct view *iv
 
 	(void)in_len;
 	if (l2 == 18 && (get16(out + 12) != 0x8100 || get16(out + 14) != get16(in + 14)))
-		return bad("encap: VLAN tag not kept");
+		return fail("encap: VLAN tag not kept");
 	if (et == 0x0800) {
 		if (out_len < l2 + 20 || o[0] != 0x45)
-			return bad("encap: outer IPv4 version/IHL 0x%02x", o[0]);
+			return fail("encap: outer IPv4 version/IHL 0x%02x", o[0]);
 		if (!csum_ok(ocsum(0, o, 20)))
-			return bad("encap: outer IPv4 checksum does not verify");
+			return fail("encap: outer IPv4 checksum does not verify");
 		l3 = get16(o + 2);
 		if (l2 + l3 != out_len)
-			return bad("encap: outer tot_len %u, frame holds %u", l3, out_len - l2);
+			return fail("encap: outer tot_len %u, frame holds %u", l3, out_len - l2);
 		if (!is_backend(4, o + 16, &mode))
-			return bad("encap: outer destination is no IPv4 backend");
+			return fail("encap: outer destination is no IPv4 backend");
 		if ((get16(o + 6) & 0xbfff) != 0)
-			return bad("encap: outer IPv4 fragmented (frag_off 0x%04x)", get16(o + 6));
+			return fail("encap: outer IPv4 fragmented (frag_off 0x%04x)", get16(o + 6));
 		if (!!(get16(o + 6) & 0x4000) != (iv->ip == 6 || (get16(in + l2 + 6) & 0x4000)))
-			return bad("encap: outer DF not the inner's");
+			return fail("encap: outer DF not the inner's");
 		if (get16(o + 4) != (iv->ip == 4 ? get16(in + l2 + 4) : 0))
-			return bad("encap: outer IPv4 ID 0x%04x, not the inner's", get16(o + 4));
+			return fail("encap: outer IPv4 ID 0x%04x, not the inner's", get16(o + 4));
 		nh = o[9];
 		hdr = 20;
 	} else if (et == 0x86dd) {
 		if (out_len < l2 + 40 || o[0] >> 4 != 6)
-			return bad("encap: outer IPv6 version");
+			return fail("encap: outer IPv6 version");
 		l3 = 40 + get16(o + 4);
 		if (l2 + l3 != out_len)
-			return bad("encap: outer payload_len %u, frame holds %u", l3 - 40,
+			return fail("encap: outer payload_len %u, frame holds %u", l3 - 40,
 				   out_len - l2 - 40);
 		if (!is_backend(6, o + 24, &mode))
-			return bad("encap: outer destination is no IPv6 backend");
+			return fail("encap: outer destination is no IPv6 backend");
 		nh = o[6];
 		hdr = 40;
 	} else {
-		return bad("encap: ethertype 0x%04x", et);
+		return fail("encap: ethertype 0x%04x", et);
 	}
 	if (l3 > mtu)
-		return bad("encap: %u bytes of L3, MTU %u", l3, mtu);
+		return fail("encap: %u bytes of L3, MTU %u", l3, mtu);
 	gue = mode == XLB_MODE_GUE;
 	if (gue) {
 		const uint8_t *u = o + hdr;
 
 		if (nh != 17 || out_len < l2 + hdr + 8)
-			return bad("encap: GUE without a UDP header (next header %u)", nh);
+			return fail("encap: GUE without a UDP header (next header %u)", nh);
 		if (get16(u + 2) != CFG.gue_port || get16(u + 4) != l3 - hdr)
-			return bad("encap: GUE port %u, UDP length %u (expected %u)", get16(u + 2),
+			return fail("encap: GUE port %u, UDP length %u (expected %u)", get16(u + 2),
 				   get16(u + 4), l3 - hdr);
 		hdr += 8;
 	} else if (nh != (iv->ip == 4 ? 4 : 41)) {
-		return bad("encap: outer protocol %u for an IPv%d inner packet", nh, iv->ip);
+		return fail("encap: outer protocol %u for an IPv%d inner packet", nh, iv->ip);
 	}
 	if (l3 - hdr != iv->l3len)
-		return bad("encap: inner of %u bytes, the IP packet has %u (a trailer sent?)",
+		return fail("encap: inner of %u bytes, the IP packet has %u (a trailer sent?)",
 			   l3 - hdr, iv->l3len);
 	for (uint32_t i = 0; i < iv->l3len; i++)
 		if (o[hdr + i] != in[l2 + i])
-			return bad("encap: inner byte %u is 0x%02x, expected 0x%02x", i, o[hdr + i],
+			return fail("encap: inner byte %u is 0x%02x, expected 0x%02x", i, o[hdr + i],
 				   in[l2 + i]);
 	return 1;
 }
@@ -544,42 +512,42 @@ static int check_output(const uint8_t *in, uint32_t in_len, uint32_t verdict, co
 
 	view_of(in, in_len, &iv);
 	if (verdict != XDP_PASS && verdict != XDP_DROP && verdict != XDP_TX)
-		return bad("verdict %u%s", verdict, verdict == XDP_ABORTED ? " (XDP_ABORTED)" : "");
+		return fail("verdict %u%s", verdict, verdict == XDP_ABORTED ? " (XDP_ABORTED)" : "");
 	if (verdict == XDP_PASS) {
 		if (out_len != in_len || memcmp(in, out, in_len))
-			return bad("passed frame modified (%s)", iv.to_vip ? "VIP" : "not a VIP");
+			return fail("passed frame modified (%s)", iv.to_vip ? "VIP" : "not a VIP");
 		return 1;
 	}
 	if (!iv.ip || !iv.to_vip) {
 		if (verdict == XDP_DROP && iv.malformed)
 			return 1;
-		return bad("frame not for a VIP %s", verdict == XDP_TX ? "sent (XDP_TX)" :
+		return fail("frame not for a VIP %s", verdict == XDP_TX ? "sent (XDP_TX)" :
 			   "dropped though well formed");
 	}
 	if (verdict == XDP_DROP)
 		return 1;
 	/* XDP_TX */
 	if (iv.malformed)
-		return bad("malformed frame sent");
+		return fail("malformed frame sent");
 	if (iv.group_dst)
-		return bad("frame to a group MAC sent");
+		return fail("frame to a group MAC sent");
 	if (iv.ip == 4 && iv.csum_bad)
-		return bad("frame with a bad IPv4 header checksum sent");
+		return fail("frame with a bad IPv4 header checksum sent");
 	if (iv.srcroute)
-		return bad("source-routed frame sent");
+		return fail("source-routed frame sent");
 	if (iv.icmp_error && !iv.icmp_ok && !(out_len >= 14 && memcmp(out, in + 6, 6) == 0))
-		return bad("ICMP error routed that is not a valid PMTU error about its VIP");
+		return fail("ICMP error routed that is not a valid PMTU error about its VIP");
 	if (out_len < 14)
-		return bad("sent frame of %u bytes", out_len);
+		return fail("sent frame of %u bytes", out_len);
 	if (out[6] & 1)
-		return bad("source MAC is a group address");
+		return fail("source MAC is a group address");
 	if (memcmp(out + 6, want_smac(in), 6))
-		return bad("source MAC is not the interface's (or the frame's destination)");
+		return fail("source MAC is not the interface's (or the frame's destination)");
 	if (!memcmp(out, NEXTHOP, 6))
 		return check_encap(in, in_len, &iv, out, out_len, mtu);
 	if (out_len == in_len && is_backend_mac(out)) {
 		if (memcmp(out + 12, in + 12, in_len - 12))
-			return bad("L2 DSR: frame changed beyond the MACs");
+			return fail("L2 DSR: frame changed beyond the MACs");
 		return 1;
 	}
 	return check_reply(in, in_len, &iv, out, out_len, mtu);
@@ -774,19 +742,8 @@ struct result {
 
 static int run(const uint8_t *b, uint32_t len, struct result *r)
 {
-	struct xdp_md md = { .data_end = len, .ingress_ifindex = C->ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = b, .data_size_in = len, .data_out = r->out,
-		    .data_size_out = sizeof(r->out), .repeat = 1);
-
-	if (C->ifindex) {
-		o.ctx_in = &md;
-		o.ctx_size_in = sizeof(md);
-	}
-	if (bpf_prog_test_run_opts(xlb__prog_fd(X), &o))
-		return -errno;
-	r->verdict = o.retval;
-	r->out_len = o.data_size_out;
-	return 0;
+	return run_frame(xlb__prog_fd(X), b, len, C->ifindex, r->out, sizeof(r->out), &r->verdict,
+			 &r->out_len);
 }
 
 static void hexdump(const char *what, const uint8_t *b, uint32_t len)
@@ -857,7 +814,7 @@ static int sample(const struct pspec *s, struct pkt *p, struct result *r)
 {
 	build_pkt(p, s);
 	if (run(p->b, p->len, r))
-		return bad("test run failed");
+		return fail("test run failed");
 	if (!check_output(p->b, p->len, r->verdict, r->out, r->out_len, CFG.mtu))
 		return 0;
 	return 1;
@@ -950,7 +907,6 @@ int main(int argc, char **argv)
 	uint64_t frames = 100000, seeds[16] = { 1 }, total = 0, viol_total = 0;
 	int nseeds = 1, only_self = 0;
 	struct timespec t0, t1;
-	cpu_set_t cpus;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
@@ -968,13 +924,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (geteuid() != 0) {
-		printf("ok 1 - datapath fuzzer # SKIP need root for BPF_PROG_TEST_RUN\n");
+	if (!harness_start("datapath fuzzer"))
 		return 0;
-	}
-	CPU_ZERO(&cpus);
-	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
 
 	X = xlb__open(&opts);
 	tap(X != NULL, "load the balancer (no pins)", strerror(errno));
@@ -1008,6 +959,6 @@ int main(int argc, char **argv)
 		       (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	}
 	xlb__close(X, true);
-	printf("1..%d\n", T);
-	return failed ? 1 : 0;
+	harness_plan();
+	return harness_failed() ? 1 : 0;
 }
