@@ -22,8 +22,8 @@ struct xlb_maglev_entry {
 
 /**
  * xlb_maglev_populate() - the population step with explicit offsets and skips.
- * Backends take turns in the given order, weighted as described at the top of maglev_weights.c (equal
- * weights: the paper's loop). Fills @table (M slots) with ids, 0 (XLB_BACKEND_NONE) everywhere
+ * Backends take turns in the given order, weighted as described at the top of maglev_weights.c
+ * (equal weights: the paper's loop). Fills @table (M slots) with ids, 0 (XLB_BACKEND_NONE) everywhere
  * when no backend has weight. @m may be any prime up to XLB_MAGLEV_MAX here (so that tests can
  * work examples by hand with M = 7). Returns 0, -EINVAL (M not prime, offset/skip out of range,
  * n > M, id 0) or -ENOMEM.
