@@ -50,7 +50,7 @@ LIB_HDRS  := $(wildcard user/lib/*.h) $(BPF_HDRS)
 XLBD_SRCS := $(wildcard user/xlbd/*.c)
 # Daemon modules that need none of the daemon's state (the probe engine, the health checkers):
 # besides xlbd, the unit tests and end-to-end helpers link them, from an archive of their own.
-XLBD_MOD_SRCS := user/xlbd/probe.c user/xlbd/health.c
+XLBD_MOD_SRCS := $(wildcard user/xlbd/probe*.c) user/xlbd/health.c
 XLB_SRCS  := $(wildcard user/xlb/*.c)
 USER_HDRS := $(LIB_HDRS) $(wildcard user/xlbd/*.h user/xlb/*.h)
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Single non-blocking probes (tcp, http, udp, agent) over one epoll fd, and the loop's timers. */
+/* Single non-blocking probes (tcp, http, udp, agent): their sockets, requests and replies. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,336 +11,15 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "probe.h"
+#include "probe_impl.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-#define NSEC_PER_SEC 1000000000ull
-#define NSEC_PER_MSEC 1000000ull
-#define RUN_EVENTS 256		/* epoll events fetched at a time */
-#define RUN_BATCHES 8		/* fetches per prober_run() at most: the daemon's fds get a turn */
-
-enum probe_phase { PH_CONNECT, PH_SEND, PH_READ, PH_DONE };
-
-struct probe {
-	struct prober *p;
-	struct probe *prev, *next;	/* p->live while running; next links p->dead afterwards */
-	struct prober_timer deadline;	/* the timeout, or "now" for a local failure */
-	probe_cb cb;
-	void *ctx;
-	int fd;
-	enum probe_type type;
-	enum probe_phase phase;
-	bool retired;			/* finished or cancelled; freed after prober_run() */
-	bool connected;			/* stream: established (a plain close leaves TIME_WAIT) */
-	uint16_t expect_lo, expect_hi;
-	uint16_t http_status;
-	uint64_t start_ns;
-	char *sbuf;			/* sent once connected (http, agent), or the datagram */
-	size_t slen, soff;
-	void *expect;			/* udp: expected reply prefix */
-	size_t expect_len;
-	char *rbuf;			/* http, agent: what was read so far (NUL-terminated) */
-	size_t rlen, rcap;
-	char fail[PROBE_DETAIL_MAX];	/* a local failure, reported from the next prober_run() */
-	struct agent_reply agent;
-};
-
-struct prober {
-	int epfd, tfd;
-	struct prober_timer **heap;	/* binary min-heap on when_ns */
-	size_t n, cap;
-	uint64_t tfd_when;		/* the expiry the timerfd holds; 0 when disarmed or fired */
-	struct probe *live;		/* running probes */
-	struct probe *dead;		/* retired in prober_run(): its batch may still name them */
-	unsigned int inflight;
-	int in_run;
-};
-
-uint64_t prober_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------- timers */
-
-static void heap_set(struct prober *p, size_t i, struct prober_timer *t)
-{
-	p->heap[i] = t;
-	t->slot = i + 1;
-}
-
-static void sift_up(struct prober *p, size_t i)
-{
-	struct prober_timer *t = p->heap[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (p->heap[parent]->when_ns <= t->when_ns)
-			break;
-		heap_set(p, i, p->heap[parent]);
-		i = parent;
-	}
-	heap_set(p, i, t);
-}
-
-static void sift_down(struct prober *p, size_t i)
-{
-	struct prober_timer *t = p->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= p->n)
-			break;
-		if (c + 1 < p->n && p->heap[c + 1]->when_ns < p->heap[c]->when_ns)
-			c++;
-		if (t->when_ns <= p->heap[c]->when_ns)
-			break;
-		heap_set(p, i, p->heap[c]);
-		i = c;
-	}
-	heap_set(p, i, t);
-}
-
-static void heap_remove(struct prober *p, struct prober_timer *t)
-{
-	size_t i = t->slot - 1;
-	struct prober_timer *last = p->heap[--p->n];
-
-	t->slot = 0;
-	if (i == p->n)
-		return;
-	heap_set(p, i, last);
-	sift_down(p, i);
-	if (last->slot == i + 1)
-		sift_up(p, i);
-}
-
-/* Point the timerfd at the earliest timer; a syscall only when that changed. */
-static void tfd_program(struct prober *p)
-{
-	uint64_t when = p->n ? p->heap[0]->when_ns : 0;
-	struct itimerspec its = {};
-
-	if (when == p->tfd_when)
-		return;
-	its.it_value.tv_sec = when / NSEC_PER_SEC;
-	its.it_value.tv_nsec = when % NSEC_PER_SEC;
-	if (!timerfd_settime(p->tfd, TFD_TIMER_ABSTIME, &its, NULL))
-		p->tfd_when = when;
-}
-
-/* Room for one more timer, so that arming never fails (a probe without deadline would hang). */
-static int heap_reserve(struct prober *p)
-{
-	struct prober_timer **h;
-	size_t cap;
-
-	if (p->n < p->cap)
-		return 0;
-	cap = p->cap ? p->cap * 2 : 64;
-	h = realloc(p->heap, cap * sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	p->heap = h;
-	p->cap = cap;
-	return 0;
-}
-
-int prober_timer_arm(struct prober *p, struct prober_timer *t, uint64_t when_ns)
-{
-	if (!t->slot && heap_reserve(p))
-		return -ENOMEM;
-	/* 0 would disarm the timerfd: the earliest expiry there is, is 1 */
-	t->when_ns = when_ns ? when_ns : 1;
-	if (t->slot) {
-		sift_down(p, t->slot - 1);
-		sift_up(p, t->slot - 1);
-	} else {
-		heap_set(p, p->n++, t);
-		sift_up(p, p->n - 1);
-	}
-	/* inside prober_run() the timerfd is set once, at its end */
-	if (!p->in_run && t->slot == 1)
-		tfd_program(p);
-	return 0;
-}
-
-void prober_timer_cancel(struct prober *p, struct prober_timer *t)
-{
-	/* the timerfd may still fire for it: prober_run() then finds nothing due and re-aims */
-	if (t->slot)
-		heap_remove(p, t);
-}
-
-void prober_expire(struct prober *p, uint64_t now_ns)
-{
-	size_t budget = p->n; /* a callback re-arming for the past cannot hold the loop */
-
-	while (budget-- && p->n && p->heap[0]->when_ns <= now_ns) {
-		struct prober_timer *t = p->heap[0];
-
-		heap_remove(p, t);
-		t->fn(t);
-	}
-}
-
-/* ---------------------------------------------------------------- parsers */
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-int http_status_parse(const char *buf, size_t len, int *status)
-{
-	static const char head[] = "HTTP/0.0 ";	/* 0 stands for any digit */
-	int st = 0;
-	size_t i;
-
-	for (i = 0; i < sizeof(head) - 1; i++) {
-		if (i >= len)
-			return -EAGAIN;
-		if (head[i] == '0' ? !is_digit(buf[i]) : buf[i] != head[i])
-			return -EINVAL;
-	}
-	for (; i < 12; i++) {
-		if (i >= len)
-			return -EAGAIN;
-		if (!is_digit(buf[i]))
-			return -EINVAL;
-		st = st * 10 + buf[i] - '0';
-	}
-	if (st < 100 || st > 599)
-		return -EINVAL;
-	if (i >= len)
-		return -EAGAIN;
-	if (buf[i] == ' ') {
-		/* reason-phrase = *( HTAB / SP / VCHAR / obs-text ) */
-		for (i++; i < len && buf[i] != '\r' && buf[i] != '\n'; i++) {
-			unsigned char c = buf[i];
-
-			if (c != '\t' && (c < 0x20 || c == 0x7f))
-				return -EINVAL;
-		}
-		if (i >= len)
-			return -EAGAIN;
-	}
-	if (buf[i] == '\r') {
-		if (++i >= len)
-			return -EAGAIN;
-	}
-	if (buf[i] != '\n')
-		return -EINVAL;
-	*status = st;
-	return 0;
-}
-
-static bool agent_sep(char c)
-{
-	return c == ' ' || c == '\t' || c == ',';
-}
-
-static int agent_word(const char *w, size_t len, struct agent_reply *r)
-{
-	static const struct { const char *name; enum agent_state state; } words[] = {
-		{ "up", AGENT_UP }, { "ready", AGENT_READY }, { "drain", AGENT_DRAIN },
-		{ "maint", AGENT_MAINT }, { "down", AGENT_DOWN }, { "fail", AGENT_DOWN },
-		{ "stopped", AGENT_DOWN },
-	};
-	size_t i;
-
-	if (len >= 2 && w[len - 1] == '%') {
-		int pct = 0;
-
-		/* at most three digits, no sign: "-5%" and "0x10%" are not percentages */
-		if (len > 4)
-			return -EINVAL;
-		for (i = 0; i < len - 1; i++) {
-			if (!is_digit(w[i]))
-				return -EINVAL;
-			pct = pct * 10 + w[i] - '0';
-		}
-		if (pct > AGENT_WEIGHT_PCT_MAX)
-			return -EINVAL;
-		r->weight_pct = pct; /* the last one given counts, as in HAProxy */
-		return 0;
-	}
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (strlen(words[i].name) == len && !strncasecmp(w, words[i].name, len)) {
-			/* the enum is ordered from the least to the most restrictive */
-			if (words[i].state > r->state)
-				r->state = words[i].state;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-int agent_parse(const char *line, struct agent_reply *out)
-{
-	struct agent_reply r = { .weight_pct = -1, .state = AGENT_NONE };
-	const char *hash = strchr(line, '#');
-	size_t len = hash ? (size_t)(hash - line) : strlen(line), i = 0, words = 0;
-
-	if (hash) {
-		const char *s = hash + 1;
-		size_t n = strlen(s), o = 0;
-
-		while (n && (s[n - 1] == '\r' || s[n - 1] == '\n' || agent_sep(s[n - 1])))
-			n--;
-		while (n && (*s == ' ' || *s == '\t')) {
-			s++;
-			n--;
-		}
-		/* the reason ends up in logs and JSON: no control characters */
-		for (; o < n && o < sizeof(r.reason) - 1; o++)
-			r.reason[o] = (unsigned char)s[o] < 0x20 || s[o] == 0x7f ? '?' : s[o];
-		r.reason[o] = '\0';
-	}
-	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-		len--;
-	while (i < len) {
-		size_t start;
-
-		if (agent_sep(line[i])) {
-			i++;
-			continue;
-		}
-		for (start = i; i < len && !agent_sep(line[i]); i++)
-			;
-		if (agent_word(line + start, i - start, &r))
-			return -EINVAL;
-		words++;
-	}
-	if (!words)
-		return -EINVAL;
-	*out = r;
-	return 0;
-}
-
-const char *agent_state_name(enum agent_state s)
-{
-	static const char *const names[] = {
-		[AGENT_NONE] = "none", [AGENT_UP] = "up", [AGENT_READY] = "ready",
-		[AGENT_DRAIN] = "drain", [AGENT_MAINT] = "maint", [AGENT_DOWN] = "down",
-	};
-
-	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
 
 /* ---------------------------------------------------------------- probes */
 
@@ -507,7 +186,7 @@ static int probe_prepare(struct probe *pr, const struct probe_target *t)
 	return 0;
 }
 
-static void probe_free(struct probe *pr)
+void probe_free(struct probe *pr)
 {
 	free(pr->sbuf);
 	free(pr->expect);
@@ -532,7 +211,7 @@ static void probe_close(struct probe *pr)
 }
 
 /* Off the live list; freed now, or at the end of prober_run() if events of its batch name it. */
-static void probe_retire(struct probe *pr)
+void probe_retire(struct probe *pr)
 {
 	struct prober *p = pr->p;
 
@@ -798,7 +477,7 @@ static void probe_read_stream(struct probe *pr)
 		probe_finish(pr, false, "connection closed without reply");
 }
 
-static void probe_event(struct probe *pr, uint32_t events)
+void probe_event(struct probe *pr, uint32_t events)
 {
 	if (pr->phase == PH_CONNECT) {
 		char detail[PROBE_DETAIL_MAX];
@@ -829,97 +508,4 @@ static void probe_event(struct probe *pr, uint32_t events)
 		else if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 			probe_read_stream(pr);
 	}
-}
-
-/* ---------------------------------------------------------------- the engine */
-
-struct prober *prober_new(void)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }; /* NULL: the timerfd */
-	struct prober *p;
-	int err;
-
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->epfd = epoll_create1(EPOLL_CLOEXEC);
-	p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->epfd < 0 || p->tfd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->tfd, &ev))
-		goto err;
-	return p;
-err:
-	err = errno;
-	if (p->epfd >= 0)
-		close(p->epfd);
-	if (p->tfd >= 0)
-		close(p->tfd);
-	free(p);
-	errno = err;
-	return NULL;
-}
-
-int prober_fd(const struct prober *p)
-{
-	return p->epfd;
-}
-
-unsigned int prober_inflight(const struct prober *p)
-{
-	return p->inflight;
-}
-
-static void free_dead(struct prober *p)
-{
-	while (p->dead) {
-		struct probe *pr = p->dead;
-
-		p->dead = pr->next;
-		probe_free(pr);
-	}
-}
-
-void prober_run(struct prober *p)
-{
-	struct epoll_event evs[RUN_EVENTS];
-	int b, i, n;
-
-	p->in_run++;
-	for (b = 0; b < RUN_BATCHES; b++) {
-		n = epoll_wait(p->epfd, evs, RUN_EVENTS, 0);
-		for (i = 0; i < n; i++) {
-			struct probe *pr = evs[i].data.ptr;
-
-			if (!pr) {
-				uint64_t ticks;
-
-				if (read(p->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
-					p->tfd_when = 0; /* fired: the next tfd_program() sets it */
-				continue;
-			}
-			/* retired by an earlier callback: kept in p->dead until the end */
-			if (!pr->retired)
-				probe_event(pr, evs[i].events);
-		}
-		if (n < RUN_EVENTS)
-			break;
-	}
-	prober_expire(p, prober_now_ns());
-	if (--p->in_run)
-		return;
-	free_dead(p);
-	/* timers left due by the expiry budget: a past expiry keeps the fd readable */
-	tfd_program(p);
-}
-
-void prober_free(struct prober *p)
-{
-	if (!p)
-		return;
-	while (p->live)
-		probe_retire(p->live);
-	free_dead(p);
-	close(p->epfd);
-	close(p->tfd);
-	free(p->heap);
-	free(p);
 }
