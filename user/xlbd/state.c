@@ -144,11 +144,10 @@ static int ifaces_apply(struct xlbd *d, const struct xlb_cfg *from, const struct
 				  t->mode == XLB_IFACE_GENERIC ? XLB_ATTACH_GENERIC : XLB_ATTACH_NATIVE);
 		if (err) {
 			pr_warn("cannot attach to %s (%s): %s", t->name,
-				t->mode == XLB_IFACE_GENERIC ? "generic" : "native", strerror(-err));
+				xlb_name_of(&xlb_iface_mode_names, t->mode), strerror(-err));
 			return err;
 		}
-		pr_info("attached to %s (%s mode)", t->name,
-			t->mode == XLB_IFACE_GENERIC ? "generic" : "native");
+		pr_info("attached to %s (%s mode)", t->name, xlb_name_of(&xlb_iface_mode_names, t->mode));
 	}
 	for (j = 0; !attach && from && j < from->nifaces; j++) {
 		bool kept = false;
