@@ -263,8 +263,8 @@ $(BUILD)/man/%.8.gz: user/%.8
 	$(Q)mkdir -p $(dir $@) && gzip -9nc $< > $@
 
 $(BUILD)/bpf $(BUILD)/lib $(BUILD)/san/lib $(BUILD)/tools $(BUILD)/tests/unit \
-$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/bpf-help $(BUILD)/tests/e2e $(BUILD)/san/tests/e2e \
-$(BUILD)/xlbd-mod $(BUILD)/san/xlbd-mod:
+$(BUILD)/san/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/bpf-help $(BUILD)/tests/e2e \
+$(BUILD)/san/tests/e2e $(BUILD)/xlbd-mod $(BUILD)/san/xlbd-mod:
 	$(Q)mkdir -p $@
 
 tests-build: all $(SAN_BINS) $(LIB_SAN) $(UNIT_BINS) $(TBPF_BINS) $(E2E_BINS) $(FUZZ_BINS)
