@@ -39,24 +39,48 @@ static void test_fragments(void)
 	run_cases(fragments, ARRAY_SIZE(fragments));
 }
 
+/*
+ * A flow of @client:@sport to VIP_MISC (198.18.0.40:80), then VIP_MISC's table with every slot on
+ * another of its backends, returned in @other. Returns the backend the flow went to (0: none).
+ */
+static uint32_t flow_then_other_table(const char *client, uint16_t sport, uint32_t *other,
+				      struct run *r, struct pkt *in)
+{
+	uint32_t b0 = send_flow(client, "198.18.0.40", sport, VIP_MISC, r, in), t[M];
+
+	*other = b0 == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
+	for (int i = 0; i < M; i++)
+		t[i] = *other;
+	set_table(VIP_MISC, t, M);
+	return b0;
+}
+
+/* The flow-table entry of @client:@sport to VIP_MISC is on backend @be: 1, or 0 with WHY set. */
+static int flow_entry_on(const char *client, uint16_t sport, uint32_t be)
+{
+	struct xlb_flow_key k;
+	struct xlb_flow f = {};
+	uint8_t a[4], d[4];
+
+	inet_pton(AF_INET, client, a);
+	inet_pton(AF_INET, "198.18.0.40", d);
+	xlb_flow_key__init(&k, XLB_AF_INET, a, d, sport, 80, 6);
+	if (xlb_flow__get(X, &k, &f) || f.backend_id != be)
+		return fail("flow entry not overwritten (backend %u)", f.backend_id);
+	return 1;
+}
+
 static void test_sticky_and_rehash(void)
 {
 	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
 	const char *vip = "198.18.0.40", *client = "198.18.8.8";
 	uint32_t b0, b1, other, t[M];
-	struct xlb_flow_key k;
-	struct xlb_flow f;
 	struct run r;
 	struct pkt in;
-	uint8_t a[4], d[4];
 	int ok = 1;
 
 	WHY[0] = 0;
-	b0 = send_flow(client, vip, 7000, VIP_MISC, &r, &in);
-	other = b0 == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
-	for (int i = 0; i < M; i++)
-		t[i] = other;
-	set_table(VIP_MISC, t, M);
+	b0 = flow_then_other_table(client, 7000, &other, &r, &in);
 	b1 = send_flow(client, vip, 7000, VIP_MISC, &r, &in);
 	if (!b0 || b1 != b0)
 		ok = fail("flow moved from backend %u to %u after the table swap", b0, b1);
@@ -72,11 +96,7 @@ static void test_sticky_and_rehash(void)
 	ok = check_reason(&in, &r, XLB_R_TX, ev_rehash);
 	if (ok && b1 != other)
 		ok = fail("re-hashed to backend %u, expected %u", b1, other);
-	inet_pton(AF_INET, client, a);
-	inet_pton(AF_INET, vip, d);
-	xlb_flow_key__init(&k, XLB_AF_INET, a, d, 7000, 80, 6);
-	if (ok && (xlb_flow__get(X, &k, &f) || f.backend_id != other))
-		ok = fail("flow entry not overwritten (backend %u)", f.backend_id);
+	ok = ok && flow_entry_on(client, 7000, other);
 	tap(ok, "flow on a failed backend is re-hashed and re-recorded", WHY);
 
 	/* the slot's backend is unusable: no backend, drop */
@@ -97,21 +117,14 @@ static void test_reused_backend_id(void)
 {
 	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
 	const char *vip = "198.18.0.40", *client = "198.18.8.9";
-	uint32_t b0, b1, t[M], other;
-	struct xlb_flow_key k;
-	struct xlb_flow f;
+	uint32_t b0, b1, other;
 	struct run r;
 	struct pkt in;
-	uint8_t a[4], d[4];
 	int ok = 1;
 
 	WHY[0] = 0;
-	b0 = send_flow(client, vip, 7100, VIP_MISC, &r, &in);
-	other = b0 == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
 	/* b0 leaves VIP_MISC (its slots go to another backend), its id is reused by VIP_4IN4 */
-	for (int i = 0; i < M; i++)
-		t[i] = other;
-	set_table(VIP_MISC, t, M);
+	b0 = flow_then_other_table(client, 7100, &other, &r, &in);
 	B[b0].vip_id = VIP_4IN4;
 	inet_pton(AF_INET, "198.19.99.1", B[b0].addr);
 	if (!b0 || xlb_backend__set(X, b0, &B[b0]))
@@ -121,11 +134,7 @@ static void test_reused_backend_id(void)
 	if (ok && b1 != other)
 		ok = fail("flow went to backend %u (%s), expected %u of its own VIP", b1,
 			  b1 == b0 ? "the reused id" : "?", other);
-	inet_pton(AF_INET, client, a);
-	inet_pton(AF_INET, vip, d);
-	xlb_flow_key__init(&k, XLB_AF_INET, a, d, 7100, 80, 6);
-	if (ok && (xlb_flow__get(X, &k, &f) || f.backend_id != other))
-		ok = fail("flow entry not overwritten (backend %u)", f.backend_id);
+	ok = ok && flow_entry_on(client, 7100, other);
 	/* and from then on a plain hit again */
 	b1 = send_flow(client, vip, 7100, VIP_MISC, &r, &in);
 	if (ok && (b1 != other || !check_reason(&in, &r, XLB_R_TX, NULL)))
