@@ -18,7 +18,7 @@
 #endif
 
 /* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
-#define XLB_ABI_VERSION 5
+#define XLB_ABI_VERSION 6
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
 #define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */
@@ -171,9 +171,30 @@ struct xlb_flow_key {
 	__u8 pad[2];
 };
 
-/* Value of xlb_flows: the flow's backend (the LRU order alone tells which flows are idle). */
+/*
+ * Value of xlb_flows: the flow's backend (the LRU order alone tells which flows are idle) and
+ * what the VIP lookup found for the flow's key when the entry was written or last validated, so
+ * that an established flow is balanced without that lookup (the flow table is looked up first).
+ * The rule: the VIP fields are trusted only while vip_epoch equals xlb_vip_meta.vip_epoch,
+ * which libxlb bumps after every change of xlb_vips (a VIP added, removed, or its id, mode or
+ * flags changed). While no VIP changed, the VIP lookup would return exactly these fields, so
+ * the decision is the one the lookup-first path takes (the backend checks below are the same
+ * in both); after a change, the next packet of the flow takes the VIP lookup, is decided as
+ * before, and refreshes the fields and the epoch in place.
+ */
 struct xlb_flow {
+	union {
+		struct {
+			__u32 vip_epoch; /* xlb_vip_meta.vip_epoch these fields were valid in */
+			__u16 vip_id;	/* the VIP's id (struct xlb_vip.id) */
+			__u8 vip_mode;	/* its enum xlb_mode */
+			__u8 vip_flags;	/* its enum xlb_vip_flags */
+		};
+		__u64 vip_word;	/* the four as one word: the datapath writes them in one store,
+				 * so a reader never sees a new epoch beside old fields */
+	};
 	__u32 backend_id;
+	__u32 pad;
 };
 
 /*
@@ -208,7 +229,8 @@ struct xlb_frag {
  */
 struct xlb_vip_meta {
 	__u32 all_ports;	/* bit xlb_all_ports_bit(): some all-ports VIP of that family/proto */
-	__u32 pad;
+	__u32 vip_epoch;	/* bumped by libxlb after every change of xlb_vips: a flow entry
+				 * with another epoch takes the VIP lookup again (struct xlb_flow) */
 	/* bit xlb_vip_filter_bit(addr) set: some VIP may have this address (false positives ok) */
 	__u64 addr_filter[XLB_VIP_FILTER_BITS / 64];
 };
@@ -333,7 +355,10 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 12, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
-_Static_assert(sizeof(struct xlb_flow) == 4, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_flow) == 16, "xlb_flow layout");
+_Static_assert(XLB_MAX_VIPS <= 65536, "xlb_flow.vip_id holds every vip id");
+_Static_assert(XLB_MODE__MAX <= 256 && XLB_VIP_F_PASS_NO_BACKEND < 256,
+	       "xlb_flow.vip_mode and vip_flags hold every mode and flag");
 _Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key layout");
 _Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");

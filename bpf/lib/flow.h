@@ -67,27 +67,43 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
 	return ++st->count <= cfg->flood_limit;
 }
 
+/* The VIP fields of a flow entry as one word (struct xlb_flow.vip_word): @vip as of @epoch. */
+static __always_inline __u64 flow_vip_word(const struct xlb_vip *vip, __u32 epoch)
+{
+	struct xlb_flow w = { .vip_epoch = epoch, .vip_id = vip->id, .vip_mode = vip->mode,
+			      .vip_flags = vip->flags };
+
+	return w.vip_word;
+}
+
 /*
  * pick_backend() - the backend of flow p->key of VIP @vip, into p->be and p->be_id; p->new_flow
  * tells whether this is a new flow of the VIP.
  *
+ * @f, @looked: with @looked, the caller looked the flow table up already (balance() does, first,
+ * for whole TCP/UDP packets) and @f is its entry or NULL; else it is looked up here. @epoch:
+ * xlb_vip_meta.vip_epoch, read before @vip was looked up (or with @vip taken from @f itself).
+ *
  * Flow-table hit on a usable backend of this VIP: that backend (the entry is only read: the
- * LRU keeps recently used flows by itself). Hit on an unusable backend, or on a backend id that
- * now belongs to another VIP (freed and reused since the flow was recorded): re-hash
- * (XLB_R_EV_REHASH) and overwrite. Miss: the Maglev slot of p->hash, recorded unless the flood
- * guard refuses. A first fragment or an ICMP error looks its flow up but
- * never writes the table (they never create state); a later fragment follows its first
- * (frag_backend()). Returns 0, maglev_pick()'s reason or XLB_R_DROP_FRAG_ORPHAN.
+ * LRU keeps recently used flows by itself; an entry of an older epoch gets @vip's fields and
+ * @epoch in one store). Hit on an unusable backend, or on a backend id that now belongs to
+ * another VIP (freed and reused since the flow was recorded): re-hash (XLB_R_EV_REHASH) and
+ * overwrite. Miss: the Maglev slot of p->hash, recorded unless the flood guard refuses. A first
+ * fragment or an ICMP error looks its flow up but never writes the table (they never create
+ * state); a later fragment follows its first (frag_backend()). Returns 0, maglev_pick()'s reason
+ * or XLB_R_DROP_FRAG_ORPHAN.
  */
 static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip *vip,
-					const struct xlb_config *cfg, __u64 bytes)
+					const struct xlb_config *cfg, __u64 bytes,
+					struct xlb_flow *f, bool looked, __u32 epoch)
 {
-	struct xlb_flow *f, nf = {};
+	struct xlb_flow nf = {};
 	int rc;
 
 	if (p->frag == FRAG_LATER)
 		return frag_backend(p, vip);
-	f = bpf_map_lookup_elem(&xlb_flows, &p->key);
+	if (!looked)
+		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
 	if (f) {
 		__u32 bid = f->backend_id;
 		struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &bid);
@@ -96,6 +112,8 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 			p->be = be;
 			p->be_id = bid;
 			p->flow_hit = 1;
+			if (f->vip_epoch != epoch && !p->icmp && !p->frag)
+				f->vip_word = flow_vip_word(vip, epoch);
 			return 0;
 		}
 		stats_reason(XLB_R_EV_REHASH, bytes);
@@ -103,6 +121,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 	rc = maglev_pick(vip->id, p);
 	if (rc || p->icmp || p->frag)
 		return rc;
+	nf.vip_word = flow_vip_word(vip, epoch);
 	nf.backend_id = p->be_id;
 	if (f) {
 		/*

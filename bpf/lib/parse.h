@@ -14,6 +14,8 @@
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_IPIP_ 4
 #define IPPROTO_TCP_ 6
+#define TCP_FLAG_SYN_ 0x02
+#define TCP_FLAG_ACK_ 0x10
 #define IPPROTO_UDP_ 17
 #define IPPROTO_IPV6_ 41
 #define IPPROTO_ROUTING_ 43
@@ -214,6 +216,20 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 	p->key.sport = ports[0];
 	p->key.dport = ports[1];
 	return 0;
+}
+
+/* Is the packet a TCP SYN without ACK (a connection's first packet)? Read only for a VIP address. */
+static __always_inline bool tcp_syn(void *data, void *end, const struct xlb_pkt *p)
+{
+	__u32 off = p->l4_off;
+	__u8 *flags;
+
+	if (p->key.proto != IPPROTO_TCP_ || p->frag || off > 1024)
+		return false;	/* (the bound is for the verifier: the L4 header is nearer) */
+	flags = data + off + 13;
+	if ((void *)(flags + 1) > end)
+		return false;
+	return (*flags & (TCP_FLAG_SYN_ | TCP_FLAG_ACK_)) == TCP_FLAG_SYN_;
 }
 
 /*

@@ -297,6 +297,7 @@ int main(int argc, char **argv)
 		int vary;
 		__u32 flood_limit;
 		int frag;	/* 1: first fragment of an established flow, 2: a later one */
+		int syn;	/* a TCP SYN (a connection's first packet), else an ACK */
 	} paths[] = {
 		{ "non-VIP pass v4", 4, "198.18.5.1", "198.18.0.99", 0 },
 		{ "non-VIP pass v6", 6, "2001:db8:5::1", "2001:db8::99", 0 },
@@ -304,6 +305,9 @@ int main(int argc, char **argv)
 		{ "established v6 (flow hit)", 6, "2001:db8:5::1", "2001:db8::10", 0 },
 		{ "new flow v4 (miss+maglev+insert)", 4, "198.18.5.1", "198.18.0.10", 1 },
 		{ "new flow v6 (miss+maglev+insert)", 6, "2001:db8:5::1", "2001:db8::10", 1 },
+		{ "new flow v4 SYN (miss+maglev+insert)", 4, "198.18.7.1", "198.18.0.10", 1, 0, 0, 1 },
+		{ "new flow v6 SYN (miss+maglev+insert)", 6, "2001:db8:7::1", "2001:db8::10", 1, 0, 0,
+		  1 },
 		{ "new flow v4, flood guard (no ins.)", 4, "198.18.6.1", "198.18.0.10", 1, 1 },
 		{ "first fragment v4 (flow hit+record)", 4, "198.18.5.1", "198.18.0.10", 0, 0, 1 },
 		{ "later fragment v4 (follows record)", 4, "198.18.5.1", "198.18.0.10", 0, 0, 2 },
@@ -352,6 +356,8 @@ int main(int argc, char **argv)
 
 		if (only && !strstr(paths[i].name, only))
 			continue;
+		if (paths[i].syn)
+			f.bytes[14 + (paths[i].family == 4 ? 20 : 40) + 13] = 0x02;
 		/* the flow a first fragment belongs to; the first fragment a later one follows */
 		if (paths[i].frag)
 			frame(prime, paths[i].family, paths[i].src, paths[i].dst, 40000,

@@ -72,6 +72,12 @@ static int read_table(struct xlb *x, __u32 vip_id, __u32 **table, __u32 *m)
 	return n;
 }
 
+/*
+ * The datapath looks an established TCP/UDP flow up before its VIP and, with an entry of the
+ * current VIP epoch, takes the VIP from the entry (struct xlb_flow); that VIP is the one the
+ * lookup of @vip found, so the decision below (hit on a usable backend of @vip, else the slot)
+ * is the datapath's in both orders.
+ */
 int xlb_lookup(struct xlb *x, const struct xlb_flow_key *k, const struct xlb_vip *vip,
 	       struct xlb_lookup *r)
 {

@@ -46,19 +46,55 @@ static void vip_meta_add(struct xlb_vip_meta *meta, const struct xlb_vip_key *ke
 }
 
 /*
+ * The VIP epoch (struct xlb_flow): bumped after every change of xlb_vips, never before, so that
+ * a flow entry the datapath stamps with an epoch carries what the VIP lookup of that epoch or a
+ * later one found. The datapath reads the epoch before it looks a VIP up; on a CPU that orders
+ * loads (x86) an entry can then never be stamped with an epoch newer than its fields; elsewhere
+ * the two loads would have to be reordered across this whole syscall.
+ */
+static int vip_epoch_bump(struct xlb *x)
+{
+	struct xlb_vip_meta meta;
+	__u32 zero = 0;
+	int fd = MAP_FD(x, xlb_vip_meta);
+
+	if (bpf_map_lookup_elem(fd, &zero, &meta))
+		return -errno;
+	meta.vip_epoch++;
+	return ret_errno(bpf_map_update_elem(fd, &zero, &meta, BPF_ANY));
+}
+
+/* Do @keys already hold exactly @vips? Then a set changes nothing (and bumps no epoch). */
+static bool vips_unchanged(struct xlb *x, const struct xlb_vip_key *keys,
+			   const struct xlb_vip *vips, size_t n)
+{
+	struct xlb_vip cur;
+
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &keys[i], &cur) ||
+		    memcmp(&cur, &vips[i], sizeof(cur)))
+			return false;
+	return true;
+}
+
+/*
  * Recompute xlb_vip_meta from xlb_vips (plus @extra, the @n keys about to be added): a filter
  * bit is set before the VIP it announces appears, and cleared only after the last one is gone,
  * so the datapath never skips a live VIP. One walk of xlb_vips: callers changing many VIPs
- * batch them (xlb_vip__set_batch()) rather than paying a walk per VIP.
+ * batch them (xlb_vip__set_batch()) rather than paying a walk per VIP. With @bump, the VIP
+ * epoch moves on in the same write.
  */
-static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t n)
+static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t n, bool bump)
 {
 	struct xlb_vip_key key, next;
-	struct xlb_vip_meta meta = {};
+	struct xlb_vip_meta meta = {}, cur;
 	int fd = MAP_FD(x, xlb_vips);
 	void *prev = NULL;
 	__u32 zero = 0;
 
+	if (bpf_map_lookup_elem(MAP_FD(x, xlb_vip_meta), &zero, &cur))
+		return -errno;
+	meta.vip_epoch = cur.vip_epoch + bump;
 	for (size_t i = 0; i < n; i++)
 		vip_meta_add(&meta, &extra[i]);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -90,21 +126,25 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
 	__u32 count = n;
-	int err;
+	int err, e;
 
 	for (size_t i = 0; i < n; i++) {
 		err = vip_check(x, &keys[i], &vips[i]);
 		if (err)
 			return err;
 	}
-	if (!n)
+	if (!n || vips_unchanged(x, keys, vips, n))
 		return 0;
-	err = vip_meta_sync(x, keys, n);
+	err = vip_meta_sync(x, keys, n, false);
 	if (err)
 		return err;
 	if (n == 1)
-		return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vips), keys, vips, BPF_ANY));
-	return ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_vips), keys, vips, &count, &o));
+		err = ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vips), keys, vips, BPF_ANY));
+	else
+		err = ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_vips), keys, vips, &count, &o));
+	/* even after a partial failure: some VIPs may have changed */
+	e = vip_epoch_bump(x);
+	return err ? err : e;
 }
 
 int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip)
@@ -117,7 +157,7 @@ int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
 	int err = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), key));
 
 	if (!err)
-		err = vip_meta_sync(x, NULL, 0);
+		err = vip_meta_sync(x, NULL, 0, true);
 	return err;
 }
 
@@ -131,7 +171,7 @@ int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
 		if (e && e != -ENOENT && !err)
 			err = e;
 	}
-	e = n ? vip_meta_sync(x, NULL, 0) : 0;
+	e = n ? vip_meta_sync(x, NULL, 0, true) : 0;
 	return err ? err : e;
 }
 

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Datapath fixtures of the flow-table-first path (struct xlb_flow): an established flow is
+ * balanced from its flow entry without the VIP lookup only while no VIP changed since the entry
+ * was written; every change of a VIP, of a backend id's owner or of a backend's state is decided
+ * exactly as the VIP-lookup-first path decides it. Frames go through the loaded program
+ * (BPF_PROG_TEST_RUN); the backend is read from the frame that comes out.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "xlb.h"
+#include "pktbuild.h"
+
+#define M 13
+
+static struct xlb *X;
+static int T, failed;
+static char WHY[512];
+static struct xlb_config CFG;
+/*
+ * Each scenario runs twice: with TCP ACKs (the flow table looked up first) and with SYNs (the
+ * VIP looked up first, the flow entry after), on other ports each time (@SPORT).
+ */
+static int SYN;
+static uint16_t SPORT;
+
+static void tap(int ok, const char *name)
+{
+	T++;
+	if (ok) {
+		printf("ok %d - %s%s\n", T, SYN ? "SYN: " : "", name);
+	} else {
+		failed++;
+		printf("not ok %d - %s%s # %s\n", T, SYN ? "SYN: " : "", name, WHY);
+	}
+	fflush(stdout);
+	WHY[0] = 0;
+}
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(WHY, sizeof(WHY), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* VIP ids, and their backends: VIP v's k-th backend has id 1 + 8 v + k, address 198.19.v.k+1. */
+enum { VA = 1, VB = 2, VALL = 3, V6 = 4 };
+#define BE(v, k) (1 + (v) * 8 + (k))
+#define NBE 4
+
+static int backend(uint32_t id, uint32_t vip, int usable)
+{
+	struct xlb_backend b = { .family = XLB_AF_INET, .flags = usable ? XLB_BE_F_USABLE : 0,
+				 .vip_id = vip };
+	char a[32];
+
+	if (vip == V6) {
+		b.family = XLB_AF_INET6;
+		snprintf(a, sizeof(a), "2001:db8:1:%x::%x", vip, id);
+		inet_pton(AF_INET6, a, b.addr);
+	} else {
+		snprintf(a, sizeof(a), "198.19.%u.%u", vip, id);
+		inet_pton(AF_INET, a, b.addr);
+	}
+	return xlb_backend__set(X, id, &b);
+}
+
+static int table(uint32_t vip)
+{
+	uint32_t t[M];
+
+	for (int i = 0; i < M; i++)
+		t[i] = BE(vip, i % NBE);
+	return xlb_vip__set_table(X, vip, t, M);
+}
+
+static struct xlb_vip_key vkey(const char *addr, uint16_t port)
+{
+	struct xlb_vip_key k = { .port = htons(port), .proto = 6, .family = XLB_AF_INET };
+
+	if (inet_pton(AF_INET, addr, k.addr) != 1) {
+		k.family = XLB_AF_INET6;
+		inet_pton(AF_INET6, addr, k.addr);
+	}
+	return k;
+}
+
+static int vip(const char *addr, uint16_t port, uint32_t id, uint8_t mode, uint32_t flags)
+{
+	struct xlb_vip_key k = vkey(addr, port);
+	struct xlb_vip v = { .id = id, .mode = mode, .flags = flags };
+
+	return xlb_vip__set(X, &k, &v);
+}
+
+static int vip_del(const char *addr, uint16_t port)
+{
+	struct xlb_vip_key k = vkey(addr, port);
+
+	return xlb_vip__del(X, &k);
+}
+
+static int setup(void)
+{
+	int err = 0;
+
+	CFG = (struct xlb_config){ .gue_port = 6080, .hash_seed = 0x5eed, .encap_src4_bits = 8,
+				   .mtu = 1500 };
+	memcpy(CFG.nexthop_mac, "\x02\x00\x00\x00\x00\xfe", 6);
+	inet_pton(AF_INET, "198.18.200.0", &CFG.encap_src4);
+	inet_pton(AF_INET6, "2001:db8:ffff::", CFG.encap_src6);
+	err |= xlb__config_set(X, &CFG);
+	for (uint32_t v = VA; v <= V6; v++) {
+		for (uint32_t k = 0; k < NBE; k++)
+			err |= backend(BE(v, k), v, 1);
+		err |= table(v);
+	}
+	err |= vip("198.18.0.10", 80, VA, XLB_MODE_IPIP, 0);
+	err |= vip("198.18.0.11", 80, VB, XLB_MODE_IPIP, 0);
+	err |= vip("198.18.0.20", 0, VALL, XLB_MODE_IPIP, 0);
+	err |= vip("2001:db8::10", 80, V6, XLB_MODE_IPIP, 0);
+	return err;
+}
+
+/* ---------------------------------------------------------------- one packet */
+
+struct out {
+	uint32_t verdict;
+	uint32_t backend;	/* the backend the frame was sent to, 0 = none */
+	uint8_t outer_proto;	/* 4 (IPIP), 41 (IPv6 in IP), 17 (GUE) */
+	uint8_t b[512];
+	uint32_t len;
+	struct xlb_reason_counters d[XLB_R__MAX];
+};
+
+static uint32_t backend_at(const uint8_t *addr, int family)
+{
+	struct xlb_backend b;
+
+	for (uint32_t id = 1; id < 64; id++)
+		if (!xlb_backend__get(X, id, &b) && b.family == family &&
+		    !memcmp(b.addr, addr, family == XLB_AF_INET ? 4 : 16))
+			return id;
+	return 0;
+}
+
+/* A TCP ACK from @client:@sport to @dst:@dport through the balancer. */
+static int send_pkt(const char *client, const char *dst, uint16_t sport, uint16_t dport,
+		struct out *o, struct pkt *in)
+{
+	struct xlb_reason_counters r0[XLB_R__MAX], r1[XLB_R__MAX];
+	struct pspec s = { .family = strchr(dst, ':') ? 6 : 4, .src = client, .dst = dst,
+			   .proto = 6, .sport = sport, .dport = dport, .df = 1, .payload = 40 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .repeat = 1);
+
+	s.sport += SPORT;
+	build_pkt(in, &s);
+	/* pktbuild's TCP header is a SYN; ACK it (the balancer checks no TCP checksum) */
+	in->b[in->l3 + (s.family == 4 ? 20 : 40) + 13] = SYN ? 0x02 : 0x10;
+	memset(o, 0, sizeof(*o));
+	t.data_in = in->b;
+	t.data_size_in = in->len;
+	t.data_out = o->b;
+	t.data_size_out = sizeof(o->b);
+	if (xlb_stats__reasons(X, r0) || bpf_prog_test_run_opts(xlb__prog_fd(X), &t) ||
+	    xlb_stats__reasons(X, r1))
+		return fail("test run: %s", strerror(errno));
+	o->verdict = t.retval;
+	o->len = t.data_size_out;
+	for (int i = 0; i < XLB_R__MAX; i++)
+		o->d[i].packets = r1[i].packets - r0[i].packets;
+	if (o->verdict == XDP_TX && o->len >= 14 + 40) {
+		const uint8_t *l3 = o->b + 14;
+
+		if (o->b[12] == 0x08 && o->b[13] == 0x00) {
+			o->outer_proto = l3[9];
+			o->backend = backend_at(l3 + 16, XLB_AF_INET);
+		} else if (o->b[12] == 0x86 && o->b[13] == 0xdd) {
+			o->outer_proto = l3[6];
+			o->backend = backend_at(l3 + 24, XLB_AF_INET6);
+		}
+	}
+	return 1;
+}
+
+static struct xlb_flow_key fkey(const char *client, const char *dst, uint16_t sport,
+				uint16_t dport)
+{
+	struct xlb_flow_key k;
+	uint8_t a[16], d[16];
+	int fam = strchr(dst, ':') ? XLB_AF_INET6 : XLB_AF_INET;
+
+	inet_pton(fam == XLB_AF_INET ? AF_INET : AF_INET6, client, a);
+	inet_pton(fam == XLB_AF_INET ? AF_INET : AF_INET6, dst, d);
+	xlb_flow_key__init(&k, fam, a, d, sport + SPORT, dport, 6);
+	return k;
+}
+
+static uint32_t epoch(void)
+{
+	struct xlb_vip_meta m;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(xlb__map_fd(X, "xlb_vip_meta"), &zero, &m))
+		return ~0U;
+	return m.vip_epoch;
+}
+
+/* The flow entry of @k must hold backend @be of VIP @vip_id in @mode, stamped with the epoch. */
+static int entry_is(const struct xlb_flow_key *k, uint32_t be, uint32_t vip_id, uint8_t mode)
+{
+	struct xlb_flow f;
+
+	if (xlb_flow__get(X, k, &f))
+		return fail("no flow entry");
+	if (f.backend_id != be || f.vip_id != vip_id || f.vip_mode != mode ||
+	    f.vip_epoch != epoch())
+		return fail("flow entry {backend %u, vip %u, mode %u, epoch %u}, expected {%u, %u, "
+			    "%u, %u}", f.backend_id, f.vip_id, f.vip_mode, f.vip_epoch, be, vip_id,
+			    mode, epoch());
+	return 1;
+}
+
+static int events(const struct out *o, uint64_t rehash, uint64_t tx)
+{
+	if (o->d[XLB_R_EV_REHASH].packets != rehash)
+		return fail("rehash +%llu, expected +%llu",
+			    (unsigned long long)o->d[XLB_R_EV_REHASH].packets,
+			    (unsigned long long)rehash);
+	if (o->d[XLB_R_TX].packets != tx)
+		return fail("tx +%llu, expected +%llu", (unsigned long long)o->d[XLB_R_TX].packets,
+			    (unsigned long long)tx);
+	return 1;
+}
+
+/* ---------------------------------------------------------------- scenarios */
+
+/* The epoch moves on after each change of xlb_vips, and only then. */
+static void test_epoch(void)
+{
+	uint32_t e0 = epoch(), e1, e2, e3;
+	int ok = 1;
+
+	ok = vip("198.18.0.10", 80, VA, XLB_MODE_IPIP, 0) == 0;
+	e1 = epoch();
+	if (ok && e1 != e0)
+		ok = fail("setting a VIP to its own value moved the epoch %u -> %u", e0, e1);
+	ok = ok && vip("198.18.0.12", 80, VB, XLB_MODE_IPIP, 0) == 0;
+	e2 = epoch();
+	if (ok && e2 != e1 + 1)
+		ok = fail("adding a VIP moved the epoch %u -> %u", e1, e2);
+	ok = ok && vip_del("198.18.0.12", 80) == 0;
+	e3 = epoch();
+	if (ok && e3 != e2 + 1)
+		ok = fail("removing a VIP moved the epoch %u -> %u", e2, e3);
+	tap(ok, "VIP epoch: bumped by an add and a delete, not by a set to the same value");
+}
+
+/* A recorded flow: its entry carries its VIP; the next packets follow it. */
+static void test_hit(void)
+{
+	struct xlb_flow_key k = fkey("198.18.5.1", "198.18.0.10", 1000, 80);
+	struct out o;
+	struct pkt in;
+	uint32_t b0;
+	int ok;
+
+	ok = send_pkt("198.18.5.1", "198.18.0.10", 1000, 80, &o, &in);
+	b0 = o.backend;
+	ok = ok && (o.verdict == XDP_TX || fail("verdict %u", o.verdict));
+	ok = ok && entry_is(&k, b0, VA, XLB_MODE_IPIP);
+	for (int i = 0; ok && i < 3; i++) {
+		ok = send_pkt("198.18.5.1", "198.18.0.10", 1000, 80, &o, &in);
+		if (ok && o.backend != b0)
+			ok = fail("packet %d went to %u, the flow's backend is %u", i, o.backend, b0);
+		ok = ok && events(&o, 0, 1);
+	}
+	tap(ok, "established flow: entry holds backend, VIP id, mode and epoch; packets follow it");
+
+	/* IPv6 the same */
+	k = fkey("2001:db8:5::1", "2001:db8::10", 1000, 80);
+	ok = send_pkt("2001:db8:5::1", "2001:db8::10", 1000, 80, &o, &in);
+	b0 = o.backend;
+	ok = ok && (o.verdict == XDP_TX || fail("verdict %u", o.verdict));
+	ok = ok && entry_is(&k, b0, V6, XLB_MODE_IPIP);
+	ok = ok && send_pkt("2001:db8:5::1", "2001:db8::10", 1000, 80, &o, &in);
+	if (ok && o.backend != b0)
+		ok = fail("went to %u, the flow's backend is %u", o.backend, b0);
+	tap(ok, "established IPv6 flow: entry holds its VIP; packets follow it");
+}
+
+/* The VIP removed while its flow entry stays: the host's packet; re-added: the flow resumes. */
+static void test_vip_removed(void)
+{
+	const char *c = "198.18.5.2", *d = "198.18.0.10";
+	struct xlb_flow_key k = fkey(c, d, 1001, 80);
+	struct out o;
+	struct pkt in;
+	uint32_t b0;
+	int ok;
+
+	ok = send_pkt(c, d, 1001, 80, &o, &in);
+	b0 = o.backend;
+	ok = ok && vip_del(d, 80) == 0;
+	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
+	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
+		ok = fail("verdict %u, pass_not_vip +%llu: the removed VIP still forwarded",
+			  o.verdict, (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
+	if (ok && (o.len != in.len || memcmp(o.b, in.b, in.len)))
+		ok = fail("the frame was changed");
+	tap(ok, "VIP removed, flow entry present: XDP_PASS untouched, pass_not_vip");
+
+	ok = vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
+	if (ok && o.backend != b0)
+		ok = fail("went to %u, the flow's backend is %u", o.backend, b0);
+	ok = ok && events(&o, 0, 1) && entry_is(&k, b0, VA, XLB_MODE_IPIP);
+	tap(ok, "VIP re-added with its id: the flow keeps its backend, entry re-stamped");
+
+	/* re-added under another id: the old id's backend is not this VIP's: re-hash */
+	ok = vip_del(d, 80) == 0 && vip(d, 80, VB, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
+	if (ok && (o.backend < BE(VB, 0) || o.backend >= BE(VB, NBE)))
+		ok = fail("went to backend %u, not one of VIP %u's", o.backend, VB);
+	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VB, XLB_MODE_IPIP);
+	tap(ok, "VIP re-added under another id: the flow re-hashes into that VIP's table");
+	vip_del(d, 80);
+	vip(d, 80, VA, XLB_MODE_IPIP, 0);
+}
+
+/* The VIP's mode changes: the next packet of an established flow leaves in the new mode. */
+static void test_mode_change(void)
+{
+	const char *c = "198.18.5.3", *d = "198.18.0.10";
+	struct xlb_flow_key k = fkey(c, d, 1002, 80);
+	struct out o;
+	struct pkt in;
+	uint32_t b0;
+	int ok;
+
+	ok = send_pkt(c, d, 1002, 80, &o, &in);
+	b0 = o.backend;
+	if (ok && o.outer_proto != 4)
+		ok = fail("outer protocol %u, expected 4 (IPIP)", o.outer_proto);
+	ok = ok && vip(d, 80, VA, XLB_MODE_GUE, 0) == 0;
+	ok = ok && send_pkt(c, d, 1002, 80, &o, &in);
+	if (ok && (o.outer_proto != 17 || o.backend != b0))
+		ok = fail("outer protocol %u to backend %u, expected 17 (GUE) to %u",
+			  o.outer_proto, o.backend, b0);
+	ok = ok && entry_is(&k, b0, VA, XLB_MODE_GUE);
+	ok = ok && send_pkt(c, d, 1002, 80, &o, &in);
+	if (ok && (o.outer_proto != 17 || o.backend != b0))
+		ok = fail("second packet: outer protocol %u to backend %u", o.outer_proto,
+			  o.backend);
+	tap(ok, "VIP mode IPIP -> GUE: the established flow leaves in GUE at once, same backend");
+
+	ok = vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt(c, d, 1002, 80, &o, &in);
+	if (ok && (o.outer_proto != 4 || o.backend != b0))
+		ok = fail("outer protocol %u to backend %u, expected 4 to %u", o.outer_proto,
+			  o.backend, b0);
+	tap(ok, "VIP mode GUE -> IPIP: back to IPIP at once");
+}
+
+/* Backend failed, drained, or its id freed and reused by another VIP, with no VIP change. */
+static void test_backend_changes(void)
+{
+	const char *c = "198.18.5.4", *d = "198.18.0.10";
+	struct xlb_flow_key k = fkey(c, d, 1003, 80);
+	uint32_t b0, e0, t[M];
+	struct out o;
+	struct pkt in;
+	int ok;
+
+	ok = send_pkt(c, d, 1003, 80, &o, &in);
+	b0 = o.backend;
+	e0 = epoch();
+	/* drained: out of the table, still usable: the flow stays */
+	for (int i = 0; i < M; i++)
+		t[i] = b0 == BE(VA, 0) ? BE(VA, 1) : BE(VA, 0);
+	ok = ok && xlb_vip__set_table(X, VA, t, M) == 0;
+	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
+	if (ok && o.backend != b0)
+		ok = fail("drained: went to %u, the flow's backend is %u", o.backend, b0);
+	ok = ok && events(&o, 0, 1);
+	tap(ok, "backend drained (out of the table, usable): the flow stays on it");
+
+	/* failed: re-hash into the table */
+	ok = backend(b0, VA, 0) == 0;
+	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
+	if (ok && o.backend != t[0])
+		ok = fail("failed: went to %u, expected the table's %u", o.backend, t[0]);
+	ok = ok && events(&o, 1, 1) && entry_is(&k, t[0], VA, XLB_MODE_IPIP);
+	if (ok && epoch() != e0)
+		ok = fail("a backend change moved the VIP epoch");
+	tap(ok, "backend failed: the flow re-hashes (rehash +1) and is re-recorded");
+	backend(b0, VA, 1);
+
+	/* the flow's backend id freed and given to VIP B: not followed */
+	b0 = t[0];
+	ok = backend(b0, VB, 1) == 0;
+	for (int i = 0; i < M; i++)
+		t[i] = BE(VA, 2);
+	ok = ok && xlb_vip__set_table(X, VA, t, M) == 0;
+	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
+	if (ok && o.backend != BE(VA, 2))
+		ok = fail("went to %u (now VIP %u's), expected %u", o.backend, VB, BE(VA, 2));
+	ok = ok && events(&o, 1, 1) && entry_is(&k, BE(VA, 2), VA, XLB_MODE_IPIP);
+	tap(ok, "backend id reused by another VIP: the flow re-hashes, never follows the id");
+	backend(b0, VA, 1);
+	table(VA);
+}
+
+/*
+ * A port VIP added on the address of an all-ports VIP: a flow recorded under the all-ports VIP
+ * goes to the new VIP at once (as the VIP lookup finds it first), and back when it is removed.
+ */
+static void test_all_ports_shadowed(void)
+{
+	const char *c = "198.18.5.5", *d = "198.18.0.20";
+	struct xlb_flow_key k = fkey(c, d, 1004, 8080);
+	struct out o;
+	struct pkt in;
+	uint32_t b0;
+	int ok;
+
+	ok = send_pkt(c, d, 1004, 8080, &o, &in);
+	b0 = o.backend;
+	if (ok && (b0 < BE(VALL, 0) || b0 >= BE(VALL, NBE)))
+		ok = fail("went to %u, not one of the all-ports VIP's", b0);
+	ok = ok && entry_is(&k, b0, VALL, XLB_MODE_IPIP);
+	ok = ok && vip(d, 8080, VB, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
+	if (ok && (o.backend < BE(VB, 0) || o.backend >= BE(VB, NBE)))
+		ok = fail("went to %u, not one of the port VIP's", o.backend);
+	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VB, XLB_MODE_IPIP);
+	tap(ok, "port VIP added over an all-ports VIP: its flows move to it at once");
+
+	ok = vip_del(d, 8080) == 0;
+	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
+	if (ok && (o.backend < BE(VALL, 0) || o.backend >= BE(VALL, NBE)))
+		ok = fail("went to %u, not one of the all-ports VIP's", o.backend);
+	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VALL, XLB_MODE_IPIP);
+	tap(ok, "port VIP removed: its flows return to the all-ports VIP");
+}
+
+/* A packet to no VIP's address never reads the flow table, even with an entry for its key. */
+static void test_not_vip(void)
+{
+	const char *c = "198.18.5.6", *d = "198.18.0.99";
+	struct xlb_flow_key k = fkey(c, d, 1005, 80);
+	struct xlb_flow f = { .backend_id = BE(VA, 0), .vip_id = VA, .vip_mode = XLB_MODE_IPIP,
+			      .vip_epoch = epoch() };
+	struct out o;
+	struct pkt in;
+	int ok;
+
+	/* a forged entry of the current epoch: only a lookup of the flow table could find it */
+	ok = bpf_map_update_elem(xlb__map_fd(X, "xlb_flows"), &k, &f, BPF_ANY) == 0 ||
+	     fail("flow entry: %s", strerror(errno));
+	ok = ok && send_pkt(c, d, 1005, 80, &o, &in);
+	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
+		ok = fail("verdict %u, pass_not_vip +%llu", o.verdict,
+			  (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
+	tap(ok, "no VIP's address: XDP_PASS by the address filter, the flow table not read");
+}
+
+int main(void)
+{
+	struct xlb_open_opts opts = { .pin_dir = "", .flow_table_size = 4096 };
+	cpu_set_t cpus;
+
+	if (geteuid() != 0) {
+		printf("ok 1 - flow path tests # SKIP need root for BPF_PROG_TEST_RUN\n");
+		return 0;
+	}
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	X = xlb__open(&opts);
+	if (!X)
+		fail("%s", strerror(errno));
+	tap(X != NULL, "load the balancer (no pins)");
+	if (!X)
+		return 1;
+	tap(setup() == 0 || fail("a map update failed"), "set up config, backends, VIPs, tables");
+	for (SYN = 0; SYN < 2; SYN++) {
+		SPORT = SYN ? 10000 : 0;
+		test_epoch();
+		test_hit();
+		test_vip_removed();
+		test_mode_change();
+		test_backend_changes();
+		test_all_ports_shadowed();
+		test_not_vip();
+	}
+	SYN = 0;
+	xlb__close(X, true);
+	printf("1..%d\n", T);
+	return failed ? 1 : 0;
+}
