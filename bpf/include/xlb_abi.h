@@ -190,8 +190,9 @@ struct xlb_flow {
 			__u8 vip_mode;	/* its enum xlb_mode */
 			__u8 vip_flags;	/* its enum xlb_vip_flags */
 		};
-		__u64 vip_word;	/* the four as one word: the datapath writes them in one store,
-				 * so a reader never sees a new epoch beside old fields */
+		/* the four as one word, written in one store by the datapath: a reader
+		 * never sees a new epoch beside old fields */
+		__u64 vip_word;
 	};
 	__u32 backend_id;
 	__u32 pad;
@@ -229,8 +230,8 @@ struct xlb_frag {
  */
 struct xlb_vip_meta {
 	__u32 all_ports;	/* bit xlb_all_ports_bit(): some all-ports VIP of that family/proto */
-	__u32 vip_epoch;	/* bumped by libxlb after every change of xlb_vips: a flow entry
-				 * with another epoch takes the VIP lookup again (struct xlb_flow) */
+	__u32 vip_epoch;	/* bumped by libxlb after every change of xlb_vips: a flow
+				 * entry of another epoch takes the VIP lookup (struct xlb_flow) */
 	/* bit xlb_vip_filter_bit(addr) set: some VIP may have this address (false positives ok) */
 	__u64 addr_filter[XLB_VIP_FILTER_BITS / 64];
 };

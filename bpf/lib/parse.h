@@ -218,7 +218,7 @@ static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 	return 0;
 }
 
-/* Is the packet a TCP SYN without ACK (a connection's first packet)? Read only for a VIP address. */
+/* Is the packet a TCP SYN without ACK (a connection's first packet)? Read for VIP addresses. */
 static __always_inline bool tcp_syn(void *data, void *end, const struct xlb_pkt *p)
 {
 	__u32 off = p->l4_off;

@@ -286,7 +286,8 @@ static void test_hit(void)
 	for (int i = 0; ok && i < 3; i++) {
 		ok = send_pkt("198.18.5.1", "198.18.0.10", 1000, 80, &o, &in);
 		if (ok && o.backend != b0)
-			ok = fail("packet %d went to %u, the flow's backend is %u", i, o.backend, b0);
+			ok = fail("packet %d went to %u, the flow's backend is %u", i, o.backend,
+				  b0);
 		ok = ok && events(&o, 0, 1);
 	}
 	tap(ok, "established flow: entry holds backend, VIP id, mode and epoch; packets follow it");
