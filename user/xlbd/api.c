@@ -355,8 +355,10 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	struct xlbd_client *busy;
 	json_t *req, *reply;
 	char err[1024] = "";
+	struct timespec t0;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cmd = request_command(line, len, &req, err, sizeof(err));
 	if (!cmd) {
 		reply_error(c, "%s", err);
@@ -384,7 +386,8 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	d->busy = busy;
 	if (ret)
 		reply_error(c, "%s", err[0] ? err : strerror(-ret));
-	pr_debug("client %d: %s -> %s", c->fd, cmd->name, ret ? err : "ok");
+	pr_debug("client %d: %s -> %s (%.2f ms)", c->fd, cmd->name, ret ? err : "ok",
+		 state_elapsed_ms_f(&t0));
 	json_decref(req);
 }
 

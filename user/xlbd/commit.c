@@ -108,7 +108,7 @@ int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, cha
 int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *errbuf,
 		 size_t errlen)
 {
-	double t_check, t_write, t_apply;
+	double t_check, t_write, t_apply, t_save;
 	struct timespec t0;
 	char *tmp, *text;
 	size_t len;
@@ -148,12 +148,16 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, c
 		pr_warn("%s", errbuf);
 		goto rollback;
 	}
+	t_save = state_elapsed_ms_f(&t0);
 	xlb_cfg_free(d->cfg);
 	d->cfg = to;
-	checks_sync(d);
+	if (by_ops)
+		checks_sync_since(d, since);
+	else
+		checks_sync(d);
 	pr_debug("commit: checked in %.2f ms, written in %.2f, applied in %.2f, renamed and "
-		 "synced in %.2f (%zu VIPs)", t_check, t_write - t_check, t_apply - t_write,
-		 state_elapsed_ms_f(&t0) - t_apply, to->nvips);
+		 "synced in %.2f, checks synced in %.2f (%zu VIPs)", t_check, t_write - t_check,
+		 t_apply - t_write, t_save - t_apply, state_elapsed_ms_f(&t0) - t_save, to->nvips);
 	return 0;
 rollback:
 	if (state_apply(d, to, d->cfg))

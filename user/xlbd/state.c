@@ -795,6 +795,7 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 
 	if (!want)
 		return -ENOMEM;
+	checks_invalidate(d);	/* ids are matched afresh: the checkers' lists too */
 	cfg_to_map(to, &mnew);
 	if (!d->config_programmed || memcmp(&mnew, &d->prog_config, sizeof(mnew))) {
 		err = xlb__config_set(d->x, &mnew);

@@ -256,6 +256,15 @@ void state_reset_be_rt(struct xlbd *d, __u32 id);
 /* checks.c: the health checkers of the running configuration's backends. */
 /* Start, restart (changed check or address) or stop checkers to match d->cfg. */
 void checks_sync(struct xlbd *d);
+/*
+ * The same after a change by API ops (state_commit()): only the backends of the VIPs stamped
+ * after @since are looked at (the others and their ids are as they were), and the checkers
+ * their removed backends left empty are stopped; a whole sync if checks_invalidate() was
+ * called since the last one.
+ */
+void checks_sync_since(struct xlbd *d, __u64 since);
+/* Ids may have moved (state_apply()): the next checks_sync_since() is a whole checks_sync(). */
+void checks_invalidate(struct xlbd *d);
 void checks_drop(struct xlbd *d, __u32 id);
 void checks_free(struct xlbd *d);
 /* Backend @id's checker, for the views (NULL: none). */
