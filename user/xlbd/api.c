@@ -247,10 +247,34 @@ static void client_reply(struct xlbd_client *c, json_t *reply)
 	free(s);
 }
 
-/* A reply written as text, its newline included. */
-static void client_reply_text(struct xlbd_client *c, const struct api_text *t)
+/*
+ * A reply written as text, its newline included. Into an empty output its buffer is taken, not
+ * copied (a view at 1,000 VIPs is megabytes), and a large one is given a socket buffer that
+ * holds it, so that it leaves in one send, not in one loop turn per 200 kB the client reads.
+ */
+#define REPLY_SNDBUF (4u << 20)
+
+static void client_reply_text(struct xlbd_client *c, struct api_text *t)
 {
-	if (t->oom || !client_queue(c, t->buf, t->len))
+	int sz = REPLY_SNDBUF;
+
+	if (t->oom) {
+		client_reply_oom(c);
+		return;
+	}
+	if (t->len > (256u << 10))
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+	if (c->out_off == c->out_len && t->len <= XLBD_OUT_MAX) {
+		free(c->out);
+		c->out = t->buf;
+		c->out_cap = t->cap;
+		c->out_len = t->len;
+		c->out_off = 0;
+		t->buf = NULL;
+		t->len = t->cap = 0;
+		return;
+	}
+	if (!client_queue(c, t->buf, t->len))
 		client_reply_oom(c);
 }
 
