@@ -306,6 +306,26 @@ tb_check "shared server: the second VIP's new connections avoid it too" \
 	"$(tally "$answers" be3)" "$(tally "$answers" FAIL)"
 tb_http_server_start 3 80
 
+# ---- a change through the API syncs the checkers of its VIP's backends alone: the one it
+# removes leaves the shared checker, the one it adds joins it and takes its verdict at once
+wait_field 3 health up 5
+xlb backend del "$VIP2:80/tcp" "${TB_BE4[3]}" >/dev/null
+from=$(($(stat -c %s "$TB_TMP/xlbd.log") + 1))
+tb_stop "${TB_HTTPD_PID[3]}"
+wait_field 3 health down 5
+sleep 0.2
+log=$(tail -c +"$from" "$TB_TMP/xlbd.log")
+tb_check "backend del through the API: the shared checker is the first VIP's alone" "$log" \
+	grep -q "vip $SVC: backend ${TB_BE4[3]}:80: up -> down" <<<"$log"
+xlb backend add "$VIP2:80/tcp" "${TB_BE4[3]}" >/dev/null
+h=$(xlb -j backend list "$VIP2:80/tcp" | python3 -c '
+import json, sys
+print([b for b in json.load(sys.stdin)["backends"] if b["address"] == sys.argv[1]][0]["health"])' \
+	"${TB_BE4[3]}")
+tb_check "backend add through the API: joins the running checker, down at once ($h)" \
+	"$(xlb backend list "$VIP2:80/tcp")" [ "$h" = down ]
+tb_http_server_start 3 80
+
 # ---- probe storm: 2,000 backends that never answer (no route), probed every 200 ms
 EXTRA_VIPS=$(python3 -c '
 print(",\n  {\"address\": \"198.18.0.20\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 65537,"

@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """The control plane at scale (make bench): cold start, one bulk batch, a single change and
 stats, at 10, 100 and 1,000 VIPs x 10 backends. A view's time is given twice: until its reply
-is received in full (xlbd and the socket), and with Python's json.loads of it as well. Each
-daemon runs in a private mount namespace with its own bpffs and no interface; the backends have
-no check (nothing is ever probed). Prints a table and writes $BUILD/bench-control.json
-(make bench puts it into $BUILD/bench.json under "control_plane").
+is received in full (xlbd and the socket), and with Python's json.loads of it as well; then
+as the CLI shows it (xlb -j, and the text tables). Each daemon runs in private mount and
+network namespaces (its own bpffs, no interface, only a loopback that is down); the backends
+have no check, except for the single change with checks: a TCP check on every backend, whose
+probes fail at once (no route: nothing leaves the namespace), one a minute. Prints a table and
+writes $BUILD/bench-control.json (make bench puts it into $BUILD/bench.json under
+"control_plane").
 Usage: control.py [BUILD]"""
 import json
 import os
@@ -19,9 +22,14 @@ import time
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BUILD", "build")
 XLBD = os.path.join(BUILD, "xlbd")
+XLB = os.path.join(BUILD, "xlb")
 SIZES = (10, 100, 1000)
 NB = 10
 REPEAT = 20
+CLI_REPEAT = 10
+# a check whose probes fail at once in the daemon's network namespace, once a minute
+CHECK = {"type": "tcp", "interval_ms": 60000, "fastinter_ms": 60000, "downinter_ms": 60000,
+         "timeout_ms": 100}
 
 
 class Client:
@@ -57,9 +65,11 @@ def backend(i, j):
     return "198.19.%d.%d" % (k // 250, k % 250 + 1)
 
 
-def config(path, n):
+def config(path, n, check=None):
     vips = [{"address": vip(i), "port": 80,
              "backends": [{"address": backend(i, j)} for j in range(NB)]} for i in range(n)]
+    for v in vips if check else ():
+        v["check"] = check
     with open(path, "w") as fh:
         json.dump({"interfaces": [], "nexthop_mac": "02:00:00:00:00:01", "metrics_listen": "off",
                    "encap_source4": "198.18.255.1", "vips": vips}, fh)
@@ -75,7 +85,7 @@ def start(tmp, conf):
            "-f -D" % (XLBD, conf, sock, pidf))
     logf = open(log, "w")
     t0 = time.monotonic()
-    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", cmd],
+    p = subprocess.Popen(["unshare", "-m", "-n", "--propagation", "private", "sh", "-c", cmd],
                          stdout=logf, stderr=subprocess.STDOUT)
     while True:
         with open(log) as fh:
@@ -104,6 +114,18 @@ def median_ms(fn, n=REPEAT):
     return statistics.median(ts)
 
 
+def cli_ms(sock, args):
+    """Median time of the CLI showing a view (its output discarded)."""
+    return median_ms(lambda k: subprocess.run([XLB, "-s", sock] + args, check=True,
+                                              stdout=subprocess.DEVNULL), CLI_REPEAT)
+
+
+def single_change_ms(c):
+    v0 = "%s:80/tcp" % vip(0)
+    return median_ms(lambda k: ok(c.req(
+        {"cmd": "backend_set", "vip": v0, "address": backend(0, 0), "weight": 100 + k % 2})))
+
+
 def ok(r):
     if not r.get("ok"):
         raise RuntimeError(str(r))
@@ -117,15 +139,24 @@ def run(tmp, n):
     p, pid, sock, res["cold_start_s"] = start(tmp, conf)
     try:
         c = Client(sock)
-        v0 = "%s:80/tcp" % vip(0)
-        res["single_change_ms"] = median_ms(lambda k: ok(c.req(
-            {"cmd": "backend_set", "vip": v0, "address": backend(0, 0), "weight": 100 + k % 2})))
+        res["single_change_ms"] = single_change_ms(c)
         # the reply received in full (xlbd's cost and the transfer), then also parsed by Python
         res["stats_reply_ms"] = median_ms(lambda k: c.raw({"cmd": "stats"}))
         res["stats_ms"] = median_ms(lambda k: ok(c.req({"cmd": "stats"})))
         res["backend_list_reply_ms"] = median_ms(lambda k: c.raw({"cmd": "backend_list"}))
         res["backend_list_ms"] = median_ms(lambda k: ok(c.req({"cmd": "backend_list"})))
         res["backend_list_bytes"] = len(c.raw({"cmd": "backend_list"}))
+        res["cli_stats_json_ms"] = cli_ms(sock, ["-j", "stats"])
+        res["cli_stats_ms"] = cli_ms(sock, ["stats"])
+        res["cli_backend_list_json_ms"] = cli_ms(sock, ["-j", "backend", "list"])
+        res["cli_backend_list_ms"] = cli_ms(sock, ["backend", "list"])
+    finally:
+        stop(p, pid)
+    config(conf, n, CHECK)
+    p, pid, sock, _ = start(tmp, conf)
+    try:
+        time.sleep(0.5)  # the first probes of every checker done
+        res["single_change_checks_ms"] = single_change_ms(Client(sock))
     finally:
         stop(p, pid)
     config(conf, 0)
@@ -158,10 +189,15 @@ def main():
     for key, name, fmt in (("cold_start_s", "cold start (s)", "%.2f"),
                            ("bulk_batch_s", "one batch (s)", "%.2f"),
                            ("single_change_ms", "one backend_set (ms)", "%.1f"),
+                           ("single_change_checks_ms", "  with checks (ms)", "%.1f"),
                            ("stats_reply_ms", "stats, reply (ms)", "%.1f"),
                            ("stats_ms", "  + parsed (ms)", "%.1f"),
                            ("backend_list_reply_ms", "backend list, reply (ms)", "%.1f"),
-                           ("backend_list_ms", "  + parsed (ms)", "%.1f")):
+                           ("backend_list_ms", "  + parsed (ms)", "%.1f"),
+                           ("cli_stats_json_ms", "xlb -j stats (ms)", "%.1f"),
+                           ("cli_stats_ms", "xlb stats (ms)", "%.1f"),
+                           ("cli_backend_list_json_ms", "xlb -j backend list (ms)", "%.1f"),
+                           ("cli_backend_list_ms", "xlb backend list (ms)", "%.1f")):
         print("%-26s %10s %10s %10s" % ((name,) + tuple(fmt % r[key] for r in rows)))
     out = os.path.join(BUILD, "bench-control.json")
     with open(out, "w") as fh:

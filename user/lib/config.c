@@ -97,6 +97,13 @@ int xlb_cfg_vip_backends_reserve(struct xlb_cfg_vip *vip, size_t n)
 	return 0;
 }
 
+void xlb_cfg_vip_share(struct xlb_cfg_vip *dst, const struct xlb_cfg_vip *src)
+{
+	*dst = *src;
+	if (src->backends)
+		block_of(src->backends)->refs++;
+}
+
 void xlb_cfg_vip_release(struct xlb_cfg_vip *vip)
 {
 	if (vip->backends && --block_of(vip->backends)->refs == 0)
@@ -132,9 +139,7 @@ struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg)
 		struct xlb_cfg_vip *d = &c->vips[i];
 		const struct xlb_cfg_vip *s = &cfg->vips[i];
 
-		*d = *s;
-		if (s->backends)
-			block_of(s->backends)->refs++;
+		xlb_cfg_vip_share(d, s);
 		c->nvips = i + 1;
 	}
 	return c;

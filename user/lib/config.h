@@ -182,6 +182,8 @@ const char *xlb_cfg_errors_first(const struct xlb_cfg_errors *e, char *buf, size
 struct xlb_cfg *xlb_cfg_dup(const struct xlb_cfg *cfg);
 void xlb_cfg_free(struct xlb_cfg *cfg);
 void xlb_cfg_vip_release(struct xlb_cfg_vip *vip);	/* drops vip->backends only */
+/* @src into @dst, its backends shared as a copy shares them (xlb_cfg_vip_release() drops them). */
+void xlb_cfg_vip_share(struct xlb_cfg_vip *dst, const struct xlb_cfg_vip *src);
 /* Make @vip's backends its own, with room for @n (zeroed beyond nbackends). 0 or -ENOMEM. */
 int xlb_cfg_vip_backends_reserve(struct xlb_cfg_vip *vip, size_t n);
 

@@ -24,6 +24,8 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e);
  * Problems are appended to @e by the VIP's path ("vips[2]: ..."). Returns 0 or -EINVAL.
  */
 int xlb_cfg_check_vips(const struct xlb_cfg *cfg, struct xlb_cfg_errors *e);
+/* The same for the VIPs stamped after @since alone (xlb_cfg_vip.stamp): those an API op changed. */
+int xlb_cfg_check_vips_since(const struct xlb_cfg *cfg, __u64 since, struct xlb_cfg_errors *e);
 /* Parse text / a file, then xlb_cfg_from_json(). Syntax errors carry line and column. */
 struct xlb_cfg *xlb_cfg_parse_string(const char *text, struct xlb_cfg_errors *e);
 struct xlb_cfg *xlb_cfg_load(const char *path, struct xlb_cfg_errors *e);

@@ -582,7 +582,7 @@ static void check_vip(const struct xlb_cfg *cfg, const struct xlb_cfg_vip *vip, 
 	char p[PATH_LEN], n[96], a[INET6_ADDRSTRLEN];
 	size_t j;
 
-	xlb_vip_name(vip, n, sizeof(n));
+	/* its name only for an error: the API checks every VIP on every change */
 	for (j = 0; j < vip->nbackends; j++) {
 		const struct xlb_cfg_backend *be = &vip->backends[j];
 		bool v6 = be->family == XLB_AF_INET6;
@@ -599,6 +599,7 @@ static void check_vip(const struct xlb_cfg *cfg, const struct xlb_cfg_vip *vip, 
 		*(v6 ? &told6 : &told4) = true;
 		fmt_path(p, sizeof(p), "vips[%zu].backends[%zu]", i, j);
 		xlb_addr_format(be->addr, be->family, a, sizeof(a));
+		xlb_vip_name(vip, n, sizeof(n));
 		xlb_cfg_errors_add(e, p, "%s VIP %s to IPv%c backend %s needs %s (the outer source "
 				   "address), which is not set", xlb_cfg_mode_name(vip->mode), n,
 				   v6 ? '6' : '4', a, v6 ? "encap_source6" : "encap_source4");
@@ -611,6 +612,7 @@ static void check_vip(const struct xlb_cfg *cfg, const struct xlb_cfg_vip *vip, 
 				 xlb_cfg_mode_name(vip->mode),
 				 worst->family == XLB_AF_INET6 ? '6' : '4', worst_len);
 		fmt_path(p, sizeof(p), "vips[%zu]", i);
+		xlb_vip_name(vip, n, sizeof(n));
 		xlb_cfg_errors_add(e, p, "mtu %u leaves %d bytes for %s %s, less than the %u IPv%c "
 				   "hosts accept as a path MTU: mtu must be at least %u", cfg->mtu,
 				   (int)cfg->mtu - (int)worst_len, n, how, min,
@@ -625,6 +627,17 @@ int xlb_cfg_check_vips(const struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
 
 	for (i = 0; i < cfg->nvips; i++)
 		check_vip(cfg, &cfg->vips[i], i, e);
+	return e->count == before ? 0 : -EINVAL;
+}
+
+int xlb_cfg_check_vips_since(const struct xlb_cfg *cfg, __u64 since, struct xlb_cfg_errors *e)
+{
+	unsigned int before = e->count;
+	size_t i;
+
+	for (i = 0; i < cfg->nvips; i++)
+		if (cfg->vips[i].stamp > since)
+			check_vip(cfg, &cfg->vips[i], i, e);
 	return e->count == before ? 0 : -EINVAL;
 }
 

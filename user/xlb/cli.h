@@ -84,6 +84,12 @@ const char *cli_value(struct cli *c, int *argc, char ***argv);
 
 /* client.c: one request, one reply; returns the reply minus "ok", or NULL after an error */
 json_t *cli_request(struct cli *c, json_t *req);
+/*
+ * -j: sends @req (its reference is taken) and prints the reply without "ok" as
+ * json_dumpf(JSON_COMPACT) of it would, from the reply's own bytes (a view at 1,000 VIPs is
+ * megabytes: not parsed and dumped again); nothing for an empty reply. 0, or -EIO after the error.
+ */
+int cli_request_print(struct cli *c, json_t *req, FILE *f);
 /* Connects and sends @req (its reference is taken): the socket for a stream, or -errno after the
  * error. monitor.c reads the reply and what follows. */
 int cli_send(struct cli *c, json_t *req);

@@ -152,16 +152,11 @@ err:
 	return NULL;
 }
 
-/*
- * Sends @req (its reference is taken) and returns the reply without "ok", or NULL once the
- * error (connection, timeout, daemon error) has been reported; the caller then fails (exit 1).
- */
-json_t *cli_request(struct cli *c, json_t *req)
+/* Sends @req (its reference is taken) and returns the reply line, or NULL after the error. */
+static char *exchange(struct cli *c, json_t *req)
 {
-	json_t *reply = NULL, *ok;
-	json_error_t jerr;
 	char *line = NULL, *text;
-	int fd = -1;
+	int fd;
 
 	if (!req) {
 		cli_error(c, "out of memory");
@@ -174,13 +169,20 @@ json_t *cli_request(struct cli *c, json_t *req)
 		return NULL;
 	}
 	fd = connect_daemon(c);
-	if (fd < 0)
-		goto out;
-	if (send_all(c, fd, text, strlen(text)) || send_all(c, fd, "\n", 1))
-		goto out;
-	line = read_line(c, fd);
-	if (!line)
-		goto out;
+	if (fd >= 0 && !send_all(c, fd, text, strlen(text)) && !send_all(c, fd, "\n", 1))
+		line = read_line(c, fd);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return line;
+}
+
+/* The reply @line (taken) without "ok", or NULL once its error has been reported. */
+static json_t *reply_of(struct cli *c, char *line)
+{
+	json_t *reply, *ok;
+	json_error_t jerr;
+
 	reply = json_loads(line, 0, &jerr);
 	if (!reply || !json_is_object(reply)) {
 		cli_error(c, "invalid reply from xlbd at %s: %s", c->socket,
@@ -215,9 +217,40 @@ fail:
 	json_decref(reply);
 	reply = NULL;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(line);
-	free(text);
 	return reply;
+}
+
+json_t *cli_request(struct cli *c, json_t *req)
+{
+	char *line = exchange(c, req);
+
+	return line ? reply_of(c, line) : NULL;
+}
+
+int cli_request_print(struct cli *c, json_t *req, FILE *f)
+{
+	static const char ok[] = "{\"ok\":true";
+	const size_t n = sizeof(ok) - 1;
+	char *line = exchange(c, req);
+	json_t *reply;
+
+	if (!line)
+		return -EIO;
+	/* xlbd writes "ok" first and every reply as json_dumps(JSON_COMPACT) would (API.md) */
+	if (!strncmp(line, ok, n) && (line[n] == ',' || (line[n] == '}' && !line[n + 1]))) {
+		if (line[n] == ',')
+			fprintf(f, "{%s\n", line + n + 1);
+		free(line);
+		return 0;
+	}
+	reply = reply_of(c, line);
+	if (!reply)
+		return -EIO;
+	if (json_object_size(reply)) {
+		json_dumpf(reply, f, JSON_COMPACT);
+		fputc('\n', f);
+	}
+	json_decref(reply);
+	return 0;
 }

@@ -319,6 +319,8 @@ int cli_show(struct cli *c, json_t *req, const struct cli_view *v)
 			return cli_error(c, "out of memory");
 		return 0;
 	}
+	if (c->json && !c->pretty)
+		return cli_request_print(c, req, stdout);
 	res = cli_request(c, req);
 	if (!res)
 		return -EIO;

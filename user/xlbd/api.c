@@ -247,10 +247,34 @@ static void client_reply(struct xlbd_client *c, json_t *reply)
 	free(s);
 }
 
-/* A reply written as text, its newline included. */
-static void client_reply_text(struct xlbd_client *c, const struct api_text *t)
+/*
+ * A reply written as text, its newline included. Into an empty output its buffer is taken, not
+ * copied (a view at 1,000 VIPs is megabytes), and a large one is given a socket buffer that
+ * holds it, so that it leaves in one send, not in one loop turn per 200 kB the client reads.
+ */
+#define REPLY_SNDBUF (4u << 20)
+
+static void client_reply_text(struct xlbd_client *c, struct api_text *t)
 {
-	if (t->oom || !client_queue(c, t->buf, t->len))
+	int sz = REPLY_SNDBUF;
+
+	if (t->oom) {
+		client_reply_oom(c);
+		return;
+	}
+	if (t->len > (256u << 10))
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+	if (c->out_off == c->out_len && t->len <= XLBD_OUT_MAX) {
+		free(c->out);
+		c->out = t->buf;
+		c->out_cap = t->cap;
+		c->out_len = t->len;
+		c->out_off = 0;
+		t->buf = NULL;
+		t->len = t->cap = 0;
+		return;
+	}
+	if (!client_queue(c, t->buf, t->len))
 		client_reply_oom(c);
 }
 
@@ -355,8 +379,10 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	struct xlbd_client *busy;
 	json_t *req, *reply;
 	char err[1024] = "";
+	struct timespec t0;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cmd = request_command(line, len, &req, err, sizeof(err));
 	if (!cmd) {
 		reply_error(c, "%s", err);
@@ -384,7 +410,8 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 	d->busy = busy;
 	if (ret)
 		reply_error(c, "%s", err[0] ? err : strerror(-ret));
-	pr_debug("client %d: %s -> %s", c->fd, cmd->name, ret ? err : "ok");
+	pr_debug("client %d: %s -> %s (%.2f ms)", c->fd, cmd->name, ret ? err : "ok",
+		 state_elapsed_ms_f(&t0));
 	json_decref(req);
 }
 

@@ -32,6 +32,8 @@ void api_text_put(struct api_text *t, const char *s, size_t n);
 void api_text_puts(struct api_text *t, const char *s);	/* bytes already JSON */
 void api_text_printf(struct api_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void api_text_json(struct api_text *t, const json_t *v);	/* any value, compact */
+/* An integer as json_integer() of it is dumped ("%" JSON_INTEGER_FORMAT), without printf. */
+void api_text_int(struct api_text *t, json_int_t v);
 void api_text_string(struct api_text *t, const char *s);	/* a string, quoted and escaped */
 /* A string of a fixed name table (static storage): its encoding is made once and kept. */
 void api_text_name(struct api_text *t, const char *name);

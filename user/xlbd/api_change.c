@@ -266,17 +266,37 @@ op_fn api_op_of(const char *name)
 	return NULL;
 }
 
-/* One change: op on a copy of the running config, commit. */
+/*
+ * One change. A removal: op on a copy of the running config, commit. Any other: op on the
+ * running config itself, its VIP kept as it was to put back if the op or the commit fails
+ * (so a change of one VIP costs nothing per other VIP, not a copy of the VIP array).
+ */
 static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 {
-	struct xlb_cfg *to = xlb_cfg_dup(d->cfg);
+	const char *name = json_string_value(json_object_get(req, "cmd"));
+	op_fn op = api_op_of(name);
 	__u64 since = d->stamp_seq;
-	int hint = -1, ret;
+	struct xlb_cfg *to;
+	struct cfg_undo u;
+	int hint = -1, i = -1, ret;
+	char e2[8];
 
+	if (strcmp(name, "vip_del")) {
+		/* the VIP the op names, found as the op finds it (none: the op fails alike) */
+		if (strcmp(name, "vip_add"))
+			i = api_find_vip(d->cfg, req, true, NULL, e2, sizeof(e2));
+		state_undo_begin(d, &u, i >= 0 ? i : -1);
+		ret = op(d, d->cfg, req, &hint, err, errlen);
+		if (ret) {
+			state_undo_restore(d, &u);
+			return ret;
+		}
+		return state_commit_in_place(d, &u, since, err, errlen);
+	}
+	to = xlb_cfg_dup(d->cfg);
 	if (!to)
 		return api_error(err, errlen, "out of memory");
-	ret = api_op_of(json_string_value(json_object_get(req, "cmd")))(d, to, req, &hint, err,
-							       errlen);
+	ret = op(d, to, req, &hint, err, errlen);
 	if (ret) {
 		xlb_cfg_free(to);
 		return ret;

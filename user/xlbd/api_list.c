@@ -13,6 +13,14 @@
 
 #include "api.h"
 
+/* A key (already JSON, with its comma and colon) and an integer value. */
+static void key_int(struct api_text *t, const char *key, size_t len, json_int_t v)
+{
+	api_text_put(t, key, len);
+	api_text_int(t, v);
+}
+#define KEY_INT(t, lit, v) key_int(t, lit, sizeof(lit) - 1, v)
+
 /* VIP @v's view up to its runtime keys: kept for its stamp, or made into *@tmp (to free). */
 static const char *vip_view(struct xlbd *d, const struct xlb_cfg_vip *v, char **tmp)
 {
@@ -93,8 +101,8 @@ int cmd_vip_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, siz
 		if (i)
 			api_text_put(t, ",", 1);
 		api_text_puts(t, view);
-		api_text_printf(t, ",\"backends\":%zu,\"usable\":%u", v->nbackends,
-				api_vip_usable(d, v));
+		KEY_INT(t, ",\"backends\":", (json_int_t)v->nbackends);
+		KEY_INT(t, ",\"usable\":", api_vip_usable(d, v));
 		if (d->cfg->announce)
 			api_text_printf(t, ",\"announced\":%s",
 					announce_vip_announced(d, v) ? "true" : "false");
@@ -137,9 +145,12 @@ static int backend_text(struct xlbd *d, const struct xlb_cfg_vip *v,
 	/* the plain keys, in the order api_backend_rt_json() sets them */
 	api_text_puts(t, ",\"health\":");
 	api_text_name(t, b->check.type == XLB_CHECK_NONE ? "up" : xlbd_health_name(rt->health));
-	api_text_printf(t, ",\"effective_weight\":%u,\"why\":", rt->weight);
+	KEY_INT(t, ",\"effective_weight\":", rt->weight);
+	api_text_puts(t, ",\"why\":");
 	api_text_name(t, xlbd_why_name(rt->why));
-	api_text_printf(t, ",\"id\":%u,\"slots\":%u}", b->id, rt->slots);
+	KEY_INT(t, ",\"id\":", b->id);
+	KEY_INT(t, ",\"slots\":", rt->slots);
+	api_text_put(t, "}", 1);
 	return 0;
 }
 
@@ -180,15 +191,18 @@ int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err,
 	return 0;
 }
 
-/* The counter keys of a VIP's or a backend's stats, as json_integer() writes them. */
+/*
+ * The counter keys of a VIP's or a backend's stats, as json_integer() writes them (11,000
+ * times in a stats reply at 1,000 VIPs x 10 backends: no printf).
+ */
 static void counters_text(struct api_text *t, const struct xlb_counters *c,
 			  const struct xlbd_rate *rt)
 {
-	api_text_printf(t, ",\"packets\":%" JSON_INTEGER_FORMAT ",\"bytes\":%" JSON_INTEGER_FORMAT
-			",\"new_flows\":%" JSON_INTEGER_FORMAT ",\"pps\":%" JSON_INTEGER_FORMAT
-			",\"bps\":%" JSON_INTEGER_FORMAT, (json_int_t)c->packets,
-			(json_int_t)c->bytes, (json_int_t)c->new_flows, (json_int_t)rt->pps,
-			(json_int_t)rt->bps);
+	KEY_INT(t, ",\"packets\":", (json_int_t)c->packets);
+	KEY_INT(t, ",\"bytes\":", (json_int_t)c->bytes);
+	KEY_INT(t, ",\"new_flows\":", (json_int_t)c->new_flows);
+	KEY_INT(t, ",\"pps\":", (json_int_t)rt->pps);
+	KEY_INT(t, ",\"bps\":", (json_int_t)rt->bps);
 }
 
 int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)

@@ -67,6 +67,20 @@ void api_text_printf(struct api_text *t, const char *fmt, ...)
 	}
 }
 
+void api_text_int(struct api_text *t, json_int_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	/* as unsigned: the most negative value has no positive counterpart */
+	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = '0' + u % 10;
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	api_text_put(t, p, buf + sizeof(buf) - p);
+}
+
 static int dump_to_text(const char *buf, size_t size, void *data)
 {
 	struct api_text *t = data;

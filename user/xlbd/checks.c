@@ -43,11 +43,17 @@ struct xlbd_check {
 	__u32 *subs;			/* backend ids */
 	size_t nsubs, cap;
 	bool seen;			/* still wanted by the configuration being synced */
+	bool emptied;			/* listed in xlbd_checks.emptied */
 	struct xlbd_check *next;	/* hash chain */
 };
 
 struct xlbd_checks {
 	struct xlbd_check *bucket[CHECK_BUCKETS];
+	/* checkers that lost a backend since the last sync (checks_drop()): freed if left empty */
+	struct xlbd_check **emptied;
+	size_t nemptied, cap;
+	/* ids may have moved (state_apply()): the next checks_sync_since() syncs every backend */
+	bool full;
 };
 
 /* @src (a NUL-terminated field of the config) into zeroed @dst of @size bytes. */
@@ -313,62 +319,130 @@ static void forget(struct xlbd *d, __u32 id)
 		dirty(d, id);
 }
 
+/* A checker that lost a backend: kept for the others, freed at the end of the sync if none is left. */
+static void note_emptied(struct xlbd_checks *t, struct xlbd_check *c)
+{
+	struct xlbd_check **n;
+
+	if (c->emptied || c->nsubs)
+		return;
+	if (t->nemptied == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+
+		n = realloc(t->emptied, cap * sizeof(*n));
+		if (!n)
+			return;	/* the next full sync frees it */
+		t->emptied = n;
+		t->cap = cap;
+	}
+	c->emptied = true;
+	t->emptied[t->nemptied++] = c;
+}
+
+/* Remove @c from its hash chain and free it. */
+static void check_free(struct xlbd_checks *t, struct xlbd_check *c)
+{
+	struct xlbd_check **pp = &t->bucket[key_hash(&c->key)];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
+	hc_free(c->hc);
+	free(c->subs);
+	free(c);
+}
+
+static void unsubscribe(struct xlbd_checks *t, struct xlbd_check *c, __u32 id)
+{
+	for (size_t i = 0; i < c->nsubs; i++)
+		if (c->subs[i] == id)
+			c->subs[i] = c->subs[--c->nsubs];
+	note_emptied(t, c);
+}
+
+/*
+ * Backend @be of VIP @v onto the checker of its key @k: the one it has when the key is the
+ * same (@resub: subscribe it again, after a full sync cleared every checker's list), else one
+ * found or created. A backend joining a running checker takes its verdict and agent at once.
+ */
+static void sync_backend(struct xlbd *d, const struct xlb_cfg_vip *v,
+			 const struct xlb_cfg_backend *be, struct check_key *k, bool resub)
+{
+	struct xlbd_be_rt *rt = &d->be_rt[be->id];
+	struct xlbd_check *c;
+	uint32_t h;
+
+	if (!wants_checker(be)) {
+		if (rt->check) {
+			if (!resub)
+				unsubscribe(d->checks, rt->check, be->id);
+			forget(d, be->id);
+		}
+		return;
+	}
+	key_of(v, be, k);
+	c = rt->check;
+	if (c && !memcmp(&c->key, k, sizeof(*k)) && !resub) {
+		c->seen = true;
+		return;	/* the same checker as before: nothing changes */
+	}
+	if (c && !resub)
+		unsubscribe(d->checks, c, be->id);
+	h = key_hash(k);
+	c = find(d->checks, k, h);
+	if (!c)
+		c = check_new(d, k, h, rt->health);
+	if (!c || subscribe(c, be->id)) {
+		if (rt->check)
+			forget(d, be->id);
+		return;
+	}
+	c->seen = true;
+	rt->check = c;
+	if (c->hc->verdict != HC_UNKNOWN && health_of(c->hc->verdict) != rt->health) {
+		rt->health = health_of(c->hc->verdict);
+		dirty(d, be->id);
+	}
+	if (!k->agent_port && (rt->agent_state || rt->agent_pct_set)) {
+		rt->agent_state = 0; /* an agent no longer asked has nothing to say */
+		rt->agent_pct_set = false;
+		dirty(d, be->id);
+	} else if (k->agent_port && c->hc->agent_last.valid) {
+		agent_into(rt, &c->hc->agent);
+	}
+}
+
+static bool checks_ready(struct xlbd *d)
+{
+	if (!d->prober)
+		return false;
+	if (!d->checks)
+		d->checks = calloc(1, sizeof(*d->checks));
+	return d->checks;
+}
+
 void checks_sync(struct xlbd *d)
 {
 	struct check_key *k = malloc(sizeof(*k));
 	struct xlbd_check *c, **pp;
 	size_t i, j, b;
 
-	if (!d->prober || !k)
+	if (!k || !checks_ready(d))
 		goto out;
-	if (!d->checks) {
-		d->checks = calloc(1, sizeof(*d->checks));
-		if (!d->checks)
-			goto out;
-	}
 	for (b = 0; b < CHECK_BUCKETS; b++)
 		for (c = d->checks->bucket[b]; c; c = c->next) {
 			c->nsubs = 0;
 			c->seen = false;
+			c->emptied = false;
 		}
+	d->checks->nemptied = 0;
+	d->checks->full = false;
 	for (i = 0; i < d->cfg->nvips; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
 
-		for (j = 0; j < v->nbackends; j++) {
-			const struct xlb_cfg_backend *be = &v->backends[j];
-			struct xlbd_be_rt *rt = &d->be_rt[be->id];
-			uint32_t h;
-
-			if (!wants_checker(be)) {
-				if (rt->check)
-					forget(d, be->id);
-				continue;
-			}
-			key_of(v, be, k);
-			h = key_hash(k);
-			c = find(d->checks, k, h);
-			if (!c)
-				c = check_new(d, k, h, rt->health);
-			if (!c || subscribe(c, be->id)) {
-				if (rt->check)
-					forget(d, be->id);
-				continue;
-			}
-			c->seen = true;
-			rt->check = c;
-			/* a backend joining a running checker takes its verdict and agent at once */
-			if (c->hc->verdict != HC_UNKNOWN && health_of(c->hc->verdict) != rt->health) {
-				rt->health = health_of(c->hc->verdict);
-				dirty(d, be->id);
-			}
-			if (!k->agent_port && (rt->agent_state || rt->agent_pct_set)) {
-				rt->agent_state = 0; /* an agent no longer asked has nothing to say */
-				rt->agent_pct_set = false;
-				dirty(d, be->id);
-			} else if (k->agent_port && c->hc->agent_last.valid) {
-				agent_into(rt, &c->hc->agent);
-			}
-		}
+		for (j = 0; j < v->nbackends; j++)
+			sync_backend(d, v, &v->backends[j], k, true);
 	}
 	/* checkers nobody subscribes to any more */
 	for (b = 0; b < CHECK_BUCKETS; b++) {
@@ -387,6 +461,49 @@ out:
 	free(k);
 }
 
+void checks_sync_since(struct xlbd *d, __u64 since)
+{
+	struct check_key *k;
+	struct xlbd_checks *t;
+	size_t i, j;
+
+	if (!checks_ready(d))
+		return;
+	if (d->checks->full) {
+		checks_sync(d);
+		return;
+	}
+	k = malloc(sizeof(*k));
+	if (!k) {
+		d->checks->full = true;	/* done whole on the next change */
+		return;
+	}
+	/* the untouched VIPs' backends are the same, with the same ids, on the same checkers */
+	for (i = 0; i < d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
+
+		if (v->stamp <= since)
+			continue;
+		for (j = 0; j < v->nbackends; j++)
+			sync_backend(d, v, &v->backends[j], k, false);
+	}
+	free(k);
+	/* the checkers left without a backend (removed, or moved to another checker) */
+	t = d->checks;
+	for (i = 0; i < t->nemptied; i++) {
+		t->emptied[i]->emptied = false;
+		if (!t->emptied[i]->nsubs)
+			check_free(t, t->emptied[i]);
+	}
+	t->nemptied = 0;
+}
+
+void checks_invalidate(struct xlbd *d)
+{
+	if (d->checks)
+		d->checks->full = true;
+}
+
 /* Backend @id leaves its checker (its id is freed): the checker stays for the others. */
 void checks_drop(struct xlbd *d, __u32 id)
 {
@@ -394,9 +511,7 @@ void checks_drop(struct xlbd *d, __u32 id)
 
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nsubs; i++)
-		if (c->subs[i] == id)
-			c->subs[i] = c->subs[--c->nsubs];
+	unsubscribe(d->checks, c, id);
 	d->be_rt[id].check = NULL;
 }
 
@@ -413,6 +528,7 @@ void checks_free(struct xlbd *d)
 			free(c->subs);
 			free(c);
 		}
+	free(d->checks->emptied);
 	free(d->checks);
 	d->checks = NULL;
 }

@@ -55,8 +55,9 @@ static char *config_text(struct xlbd *d, const struct xlb_cfg *to, size_t *len)
 	return text;
 }
 
-int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, char *errbuf,
-		size_t errlen)
+/* state_check(); by ops with @since: only the VIPs stamped after it changed (in place). */
+static int check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, bool only_since,
+		 __u64 since, char *errbuf, size_t errlen)
 {
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg *check;
@@ -76,7 +77,8 @@ int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, cha
 	 * 0.1 s at 1,000 VIPs x 10 backends), is done only for a configuration made otherwise.
 	 * The API fuzzer (tests/fuzz/fuzz_api.c) holds whatever ops produce to that claim.
 	 */
-	if (by_ops && xlb_cfg_check_vips(to, &e)) {
+	if (by_ops && (only_since ? xlb_cfg_check_vips_since(to, since, &e) :
+				    xlb_cfg_check_vips(to, &e))) {
 		xlb_cfg_errors_first(&e, errbuf, errlen);
 		xlb_cfg_errors_free(&e);
 		return -EINVAL;
@@ -105,10 +107,16 @@ int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, cha
 	return 0;
 }
 
+int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, char *errbuf,
+		size_t errlen)
+{
+	return check(d, to, by_ops, false, 0, errbuf, errlen);
+}
+
 int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *errbuf,
 		 size_t errlen)
 {
-	double t_check, t_write, t_apply;
+	double t_check, t_write, t_apply, t_save;
 	struct timespec t0;
 	char *tmp, *text;
 	size_t len;
@@ -148,17 +156,114 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, c
 		pr_warn("%s", errbuf);
 		goto rollback;
 	}
+	t_save = state_elapsed_ms_f(&t0);
 	xlb_cfg_free(d->cfg);
 	d->cfg = to;
-	checks_sync(d);
+	if (by_ops)
+		checks_sync_since(d, since);
+	else
+		checks_sync(d);
 	pr_debug("commit: checked in %.2f ms, written in %.2f, applied in %.2f, renamed and "
-		 "synced in %.2f (%zu VIPs)", t_check, t_write - t_check, t_apply - t_write,
-		 state_elapsed_ms_f(&t0) - t_apply, to->nvips);
+		 "synced in %.2f, checks synced in %.2f (%zu VIPs)", t_check, t_write - t_check,
+		 t_apply - t_write, t_save - t_apply, state_elapsed_ms_f(&t0) - t_save, to->nvips);
 	return 0;
 rollback:
 	if (state_apply(d, to, d->cfg))
 		pr_warn("rollback incomplete: the datapath may differ from the running config");
 	xlb_cfg_free(to);
+	return err;
+}
+
+void state_undo_begin(struct xlbd *d, struct cfg_undo *u, int index)
+{
+	memset(u, 0, sizeof(*u));
+	u->former = *d->cfg;
+	u->former.vips = &u->vip;
+	u->former.nvips = index >= 0;
+	u->index = index;
+	u->nvips = d->cfg->nvips;
+	if (index >= 0)
+		xlb_cfg_vip_share(&u->vip, &d->cfg->vips[index]);
+}
+
+/* The op's change is kept: drop the former VIP. */
+static void undo_end(struct cfg_undo *u)
+{
+	if (u->index >= 0)
+		xlb_cfg_vip_release(&u->vip);
+	u->index = -1;
+}
+
+void state_undo_restore(struct xlbd *d, struct cfg_undo *u)
+{
+	while (d->cfg->nvips > u->nvips)
+		xlb_cfg_vip_release(&d->cfg->vips[--d->cfg->nvips]);
+	if (u->index >= 0 && (size_t)u->index < d->cfg->nvips) {
+		xlb_cfg_vip_release(&d->cfg->vips[u->index]);
+		d->cfg->vips[u->index] = u->vip;	/* its backends reference moves back */
+		u->index = -1;
+	}
+	undo_end(u);
+}
+
+int state_commit_in_place(struct xlbd *d, struct cfg_undo *u, __u64 since, char *errbuf,
+			  size_t errlen)
+{
+	double t_check, t_write, t_apply, t_save;
+	struct xlb_cfg *now;
+	struct timespec t0;
+	char *tmp, *text;
+	size_t len;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = check(d, d->cfg, true, true, since, errbuf, errlen);
+	if (err) {
+		state_undo_restore(d, u);
+		return err;
+	}
+	t_check = state_elapsed_ms_f(&t0);
+	text = config_text(d, d->cfg, &len);
+	err = text ? xlb_cfg_save_text_begin(text, len, d->config_path, &tmp) : -ENOMEM;
+	free(text);
+	t_write = state_elapsed_ms_f(&t0);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot write %s: %s (nothing changed)", d->config_path,
+			 strerror(-err));
+		pr_warn("%s", errbuf);
+		state_undo_restore(d, u);
+		return err;
+	}
+	/* the former selves of the touched VIPs are all state_apply_touched() looks up */
+	err = state_apply_touched(d, &u->former, d->cfg, since);
+	if (err) {
+		xlb_cfg_save_abort(tmp);
+		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));
+		goto rollback;
+	}
+	t_apply = state_elapsed_ms_f(&t0);
+	err = xlb_cfg_save_finish(tmp, d->config_path);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot write %s: %s (change rolled back)", d->config_path,
+			 strerror(-err));
+		pr_warn("%s", errbuf);
+		goto rollback;
+	}
+	t_save = state_elapsed_ms_f(&t0);
+	undo_end(u);
+	checks_sync_since(d, since);
+	pr_debug("commit in place: checked in %.2f ms, written in %.2f, applied in %.2f, renamed "
+		 "and synced in %.2f, checks synced in %.2f (%zu VIPs)", t_check, t_write - t_check,
+		 t_apply - t_write, t_save - t_apply, state_elapsed_ms_f(&t0) - t_save,
+		 d->cfg->nvips);
+	return 0;
+rollback:
+	/* the datapath may hold some of the change: from there back to the config as it was */
+	now = xlb_cfg_dup(d->cfg);
+	state_undo_restore(d, u);
+	if (!now || state_apply(d, now, d->cfg))
+		pr_warn("rollback incomplete: the datapath may differ from the running config");
+	xlb_cfg_free(now);
 	return err;
 }
 

@@ -794,6 +794,7 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to)
 
 	if (!want)
 		return -ENOMEM;
+	checks_invalidate(d);	/* ids are matched afresh: the checkers' lists too */
 	cfg_to_map(to, &mnew);
 	if (!d->config_programmed || memcmp(&mnew, &d->prog_config, sizeof(mnew))) {
 		err = xlb__config_set(d->x, &mnew);
@@ -838,15 +839,23 @@ out:
 
 int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to, __u64 since)
 {
-	struct touched t = {};
 	size_t i, added = 0;
-	int err;
 
 	/* every VIP of @to with an id is one of @from: none was removed when the counts add up */
 	for (i = 0; i < to->nvips; i++)
 		added += !to->vips[i].id_set;
 	if (!d->cfg || from != d->cfg || from->nvips + added != to->nvips)
 		return state_apply(d, from, to);
+	return state_apply_touched(d, from, to, since);
+}
+
+int state_apply_touched(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
+			__u64 since)
+{
+	struct touched t = {};
+	size_t i;
+	int err;
+
 	t.vip = calloc(to->nvips + 1, sizeof(bool));
 	if (!t.vip)
 		return -ENOMEM;

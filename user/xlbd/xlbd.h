@@ -170,6 +170,12 @@ int state_apply(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to);
  * after @since changed, the others did not. Falls back to state_apply() when a VIP was removed.
  */
 int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to, __u64 since);
+/*
+ * Its core: @from need only hold the former selves of the VIPs of @to stamped after @since
+ * (those are looked up in it by id and by identity), none may have been removed.
+ */
+int state_apply_touched(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
+			__u64 since);
 /* Mark VIP @v's effective weights as possibly changed; state_refresh() applies it. */
 void state_dirty(struct xlbd *d, const struct xlb_cfg_vip *v);
 /* Re-weigh the dirty VIPs of the running config and swap in what changed (no config write). */
@@ -185,6 +191,27 @@ void state_weigh_timer(struct prober_timer *t);
  */
 int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *err,
 		 size_t errlen);
+/*
+ * A change made in place by one API op on d->cfg itself (a copy of the running config costs
+ * its whole VIP array): what the op's VIP was, to commit it (state_commit_in_place()) or put
+ * it back. Not for vip_del (a removal: state_commit() of a copy).
+ */
+struct cfg_undo {
+	struct xlb_cfg former;	/* d->cfg's top-level keys; vips: &vip, or none (nvips 0) */
+	struct xlb_cfg_vip vip;	/* the VIP at @index as it was (its backends shared) */
+	int index;		/* in d->cfg->vips, or -1 */
+	size_t nvips;		/* d->cfg->nvips before the op (vip_add appends one) */
+};
+/* Before the op: keep VIP @index of d->cfg (-1: none, the op adds one). */
+void state_undo_begin(struct xlbd *d, struct cfg_undo *u, int index);
+/* Put d->cfg back as it was before the op. */
+void state_undo_restore(struct xlbd *d, struct cfg_undo *u);
+/*
+ * state_commit() of d->cfg as the op left it (by ops, the VIPs it touched stamped after
+ * @since): on any failure d->cfg is put back and the datapath rolled back to it.
+ */
+int state_commit_in_place(struct xlbd *d, struct cfg_undo *u, __u64 since, char *err,
+			  size_t errlen);
 /* The validation of state_commit() alone (nothing applied or written): 0 or -errno, @err set. */
 int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, char *err,
 		size_t errlen);
@@ -256,6 +283,15 @@ void state_reset_be_rt(struct xlbd *d, __u32 id);
 /* checks.c: the health checkers of the running configuration's backends. */
 /* Start, restart (changed check or address) or stop checkers to match d->cfg. */
 void checks_sync(struct xlbd *d);
+/*
+ * The same after a change by API ops (state_commit()): only the backends of the VIPs stamped
+ * after @since are looked at (the others and their ids are as they were), and the checkers
+ * their removed backends left empty are stopped; a whole sync if checks_invalidate() was
+ * called since the last one.
+ */
+void checks_sync_since(struct xlbd *d, __u64 since);
+/* Ids may have moved (state_apply()): the next checks_sync_since() is a whole checks_sync(). */
+void checks_invalidate(struct xlbd *d);
 void checks_drop(struct xlbd *d, __u32 id);
 void checks_free(struct xlbd *d);
 /* Backend @id's checker, for the views (NULL: none). */
