@@ -1,0 +1,1266 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The VIPs shared through etcd (sync, watch, transactions, this host's digests) and the digests. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_file.h"
+#include "etcd.h"
+#include "shared.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum sh_state { SH_CONNECTING, SH_CONNECTED, SH_UNREACHABLE };
+static const char *const state_names[] = { "connecting", "connected", "unreachable" };
+
+/* The revision of one key this host last applied (a deleted key keeps its delete's). */
+struct keyrev {
+	char *key;
+	long long mod;
+};
+
+/* Another host's (or this one's) publication: the revision it applied and its digests. */
+struct host {
+	char *name;
+	long long revision;
+	json_t *digests;	/* {"VIP": {"digest": "hex", "mod": the VIP's key revision}} */
+};
+
+/* A change sent as a transaction, answered when etcd answers. */
+struct txn {
+	struct shared *sh;
+	struct xlbd_client *c;	/* NULL once the client is gone */
+	json_t *req;
+	json_t *puts;		/* [[key, value or null], ...] */
+	struct etcd_req *r;
+	struct txn *next;
+};
+
+struct shared {
+	struct xlbd *d;
+	struct etcd *e;
+	enum sh_state state;
+	char why[512];			/* the last failure */
+	__u64 since_ms;			/* in this state since (monotonic) */
+	long long revision;		/* etcd's revision this host has applied */
+	char pfx[256], pfx_end[256];	/* PREFIX/CLUSTER/ and the end of its range */
+	char host[64];
+	struct keyrev *kr;		/* open addressing, kr_cap a power of two */
+	size_t kr_n, kr_cap;
+	struct host *hosts;
+	size_t nhosts;
+	struct etcd_req *range, *watch, *lease, *ka, *pub;
+	long long lease_id;
+	struct prober_timer retry, ka_timer;
+	bool publish_dirty;
+	char *published;
+	struct txn *txns;
+	char apply_error[512];		/* the last change from etcd that could not be applied */
+	__u64 applied, conflicts, unreachable;
+};
+
+static __u64 *idh;	/* digest scratch: a hash per backend id */
+static size_t idh_n;
+
+static void sync_start(struct shared *sh);
+static void lease_start(struct shared *sh);
+
+/* ------------------------------------------------------------------ key revisions */
+
+static size_t key_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static struct keyrev *kr_slot(struct shared *sh, const char *key)
+{
+	size_t i;
+
+	if (!sh->kr_cap)
+		return NULL;
+	for (i = key_hash(key) & (sh->kr_cap - 1); sh->kr[i].key; i = (i + 1) & (sh->kr_cap - 1))
+		if (!strcmp(sh->kr[i].key, key))
+			return &sh->kr[i];
+	return &sh->kr[i];
+}
+
+static long long kr_get(struct shared *sh, const char *key)
+{
+	struct keyrev *k = kr_slot(sh, key);
+
+	return k && k->key ? k->mod : 0;
+}
+
+static void kr_clear(struct shared *sh)
+{
+	for (size_t i = 0; i < sh->kr_cap; i++)
+		free(sh->kr[i].key);
+	free(sh->kr);
+	sh->kr = NULL;
+	sh->kr_n = sh->kr_cap = 0;
+}
+
+static int kr_set(struct shared *sh, const char *key, long long mod)
+{
+	struct keyrev *k;
+
+	if ((sh->kr_n + 1) * 2 > sh->kr_cap) {
+		struct keyrev *old = sh->kr;
+		size_t ocap = sh->kr_cap, cap = ocap ? ocap * 2 : 64;
+
+		sh->kr = calloc(cap, sizeof(*sh->kr));
+		if (!sh->kr) {
+			sh->kr = old;
+			return -ENOMEM;
+		}
+		sh->kr_cap = cap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].key)
+				*kr_slot(sh, old[i].key) = old[i];
+		free(old);
+	}
+	k = kr_slot(sh, key);
+	if (!k->key) {
+		k->key = strdup(key);
+		if (!k->key)
+			return -ENOMEM;
+		sh->kr_n++;
+	}
+	k->mod = mod;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void vip_key(const struct shared *sh, const struct xlb_cfg_vip *v, char *buf, size_t len)
+{
+	char n[96];
+
+	snprintf(buf, len, "%svips/%s", sh->pfx, xlb_vip_name(v, n, sizeof(n)));
+}
+
+static json_t *b64_json(const char *s)
+{
+	char *b = etcd_b64(s, strlen(s));
+	json_t *j = json_string(b ? b : "");
+
+	free(b);
+	return j;
+}
+
+static void set_state(struct shared *sh, enum sh_state st)
+{
+	if (sh->state != st)
+		sh->since_ms = xlbd_now_ms();
+	sh->state = st;
+}
+
+/*
+ * Something failed: etcd is unreachable (or answered nonsense). Forwarding goes on with what
+ * was applied; a timer syncs again (the next endpoint) after retry_ms.
+ */
+static void fail(struct shared *sh, const char *why)
+{
+	if (sh->state != SH_UNREACHABLE) {
+		sh->unreachable++;
+		xlbd_event(sh->d, XLB_LOG_WARN, "etcd unreachable (%s): forwarding with revision "
+			   "%lld, the last applied", why, sh->revision);
+	}
+	snprintf(sh->why, sizeof(sh->why), "%s", why);
+	set_state(sh, SH_UNREACHABLE);
+	etcd_next_endpoint(sh->e);
+	prober_timer_arm(sh->d->prober, &sh->retry,
+			 prober_now_ns() + sh->d->cfg->etcd.retry_ms * 1000000ull);
+}
+
+/* Sync again at once (the watch was cancelled or compacted): from a timer, never a callback. */
+static void resync(struct shared *sh)
+{
+	prober_timer_arm(sh->d->prober, &sh->retry, prober_now_ns());
+}
+
+static void host_free(struct host *h)
+{
+	free(h->name);
+	json_decref(h->digests);
+}
+
+static void hosts_clear(struct shared *sh)
+{
+	for (size_t i = 0; i < sh->nhosts; i++)
+		host_free(&sh->hosts[i]);
+	free(sh->hosts);
+	sh->hosts = NULL;
+	sh->nhosts = 0;
+}
+
+/* hosts/NAME set to @value (JSON text) or deleted (NULL). */
+static void host_update(struct shared *sh, const char *name, const char *value)
+{
+	json_t *j = value ? json_loads(value, 0, NULL) : NULL;
+	size_t i;
+
+	for (i = 0; i < sh->nhosts; i++)
+		if (!strcmp(sh->hosts[i].name, name))
+			break;
+	if (i < sh->nhosts && !j) {
+		host_free(&sh->hosts[i]);
+		sh->hosts[i] = sh->hosts[--sh->nhosts];
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	if (i == sh->nhosts) {
+		struct host *n = realloc(sh->hosts, (sh->nhosts + 1) * sizeof(*n));
+
+		if (!n) {
+			json_decref(j);
+			return;
+		}
+		sh->hosts = n;
+		memset(&n[i], 0, sizeof(n[i]));
+		n[i].name = strdup(name);
+		if (!n[i].name) {
+			json_decref(j);
+			return;
+		}
+		sh->nhosts++;
+	}
+	json_decref(sh->hosts[i].digests);
+	sh->hosts[i].revision = etcd_int(json_object_get(j, "revision"), 0);
+	sh->hosts[i].digests = json_incref(json_object_get(j, "digests"));
+	json_decref(j);
+}
+
+/* ------------------------------------------------------------------ applying etcd's VIPs */
+
+/* A VIP from its key's name and its value: 0 or -EINVAL with @err. */
+static int vip_from(const char *name, const char *value, struct xlb_cfg_vip *v, char *err,
+		    size_t errlen)
+{
+	struct xlb_cfg_errors e = {};
+	__be32 addr[4];
+	__u8 fam, proto;
+	uint16_t port;
+	json_t *j;
+	int ret;
+
+	if (xlb_vip_name_parse(name, addr, &fam, &port, &proto)) {
+		snprintf(err, errlen, "not a VIP name");
+		return -EINVAL;
+	}
+	j = json_loads(value, 0, NULL);
+	if (!j) {
+		snprintf(err, errlen, "not JSON");
+		return -EINVAL;
+	}
+	xlb_cfg_vip_init(v);
+	ret = xlb_cfg_vip_from_json(j, "", v, &e);
+	json_decref(j);
+	if (ret) {
+		xlb_cfg_errors_first(&e, err, errlen);
+		xlb_cfg_errors_free(&e);
+		return -EINVAL;
+	}
+	if (v->family != fam || v->port != port || v->proto != proto || memcmp(v->addr, addr, 16)) {
+		xlb_cfg_vip_release(v);
+		snprintf(err, errlen, "the value is another VIP than the key names");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Room for one more VIP in @to. */
+static int vips_grow(struct xlb_cfg *to)
+{
+	struct xlb_cfg_vip *n = realloc(to->vips, (to->nvips + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	to->vips = n;
+	return 0;
+}
+
+/*
+ * Changes of keys at revision @rev: @ev is [[key, value or null, mod_revision], ...]. The VIPs
+ * go into one copy of the running config, committed once through the API's path (by ops: each
+ * VIP validated by the file parser's per-object function, stamped). Keys this host has applied
+ * at that revision or later are skipped (its own transactions come back through the watch).
+ * Returns 0 or -errno with @err.
+ */
+static int apply_events(struct shared *sh, json_t *ev, long long rev, char *err, size_t errlen)
+{
+	struct xlbd *d = sh->d;
+	size_t vpl = strlen(sh->pfx) + 5, hpl = strlen(sh->pfx) + 6, i, changed = 0;
+	__u64 since = d->stamp_seq;
+	struct xlb_cfg *to = NULL;
+	json_t *e;
+	int ret = 0;
+
+	json_array_foreach(ev, i, e) {
+		const char *key = json_string_value(json_array_get(e, 0));
+		const char *value = json_string_value(json_array_get(e, 1));
+		long long mod = etcd_int(json_array_get(e, 2), rev);
+		struct xlb_cfg_vip v;
+		char why[256];
+		int k;
+
+		if (!key || strncmp(key, sh->pfx, strlen(sh->pfx)))
+			continue;
+		if (!strncmp(key + strlen(sh->pfx), "hosts/", 6)) {
+			host_update(sh, key + hpl, value);
+			continue;
+		}
+		if (strncmp(key + strlen(sh->pfx), "vips/", 5) || mod <= kr_get(sh, key))
+			continue;
+		kr_set(sh, key, mod);
+		if (!to && !(to = xlb_cfg_dup(d->cfg))) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (!value) {
+			if (xlb_vip_name_parse(key + vpl, v.addr, &v.family, &v.port, &v.proto))
+				continue;
+			k = xlb_cfg_find_vip(to, v.family, v.addr, v.port, v.proto);
+			if (k < 0)
+				continue;
+			xlb_cfg_vip_release(&to->vips[k]);
+			memmove(&to->vips[k], &to->vips[k + 1],
+				(to->nvips - k - 1) * sizeof(to->vips[0]));
+			to->nvips--;
+			changed++;
+			continue;
+		}
+		if (vip_from(key + vpl, value, &v, why, sizeof(why))) {
+			xlbd_event(d, XLB_LOG_WARN, "etcd: %s at revision %lld: %s; ignored", key,
+				   mod, why);
+			continue;
+		}
+		k = xlb_cfg_find_vip(to, v.family, v.addr, v.port, v.proto);
+		if (k >= 0) {
+			xlb_cfg_vip_release(&to->vips[k]);
+		} else if (vips_grow(to)) {
+			xlb_cfg_vip_release(&v);
+			ret = -ENOMEM;
+			break;
+		} else {
+			k = to->nvips++;
+		}
+		to->vips[k] = v;
+		state_stamp(d, &to->vips[k]);
+		changed++;
+	}
+	if (rev > sh->revision)
+		sh->revision = rev;
+	if (ret || !changed) {
+		xlb_cfg_free(to);
+		if (ret)
+			snprintf(err, errlen, "out of memory");
+		return ret;
+	}
+	ret = state_commit(d, to, true, since, err, errlen);
+	if (ret) {
+		snprintf(sh->apply_error, sizeof(sh->apply_error), "revision %lld: %.400s", rev, err);
+		xlbd_event(d, XLB_LOG_WARN, "etcd: cannot apply revision %lld: %s", rev, err);
+		return ret;
+	}
+	sh->applied++;
+	sh->apply_error[0] = '\0';
+	sh->publish_dirty = true;
+	d->announce_dirty = true;
+	xlbd_event(d, XLB_LOG_INFO, "etcd: revision %lld applied (%zu VIPs changed)", rev, changed);
+	return 0;
+}
+
+/*
+ * The whole shared state read (at connect): the VIPs become etcd's, through the validation
+ * of a whole file; a VIP equal to the running one keeps its id and stamp.
+ */
+static void apply_full(struct shared *sh, json_t *kvs, long long rev)
+{
+	struct xlbd *d = sh->d;
+	size_t vpl = strlen(sh->pfx) + 5, i, n = 0, changed = 0;
+	struct xlb_cfg *to = xlb_cfg_dup(d->cfg);
+	struct xlb_cfg_vip *nv = calloc(json_array_size(kvs) + 1, sizeof(*nv));
+	bool *kept = to ? calloc(to->nvips + 1, sizeof(*kept)) : NULL;
+	char err[512];
+	json_t *kv;
+
+	if (!to || !nv || !kept) {
+		fail(sh, "out of memory");
+		goto out;
+	}
+	kr_clear(sh);
+	hosts_clear(sh);
+	json_array_foreach(kvs, i, kv) {
+		char *key = etcd_unb64(json_string_value(json_object_get(kv, "key")) ?: "", NULL);
+		char *value = etcd_unb64(json_string_value(json_object_get(kv, "value")) ?: "",
+					 NULL);
+		long long mod = etcd_int(json_object_get(kv, "mod_revision"), 0);
+		struct xlb_cfg_vip v;
+		int k;
+
+		if (!key || !value || strncmp(key, sh->pfx, strlen(sh->pfx)))
+			goto next;
+		if (!strncmp(key + strlen(sh->pfx), "hosts/", 6)) {
+			host_update(sh, key + strlen(sh->pfx) + 6, value);
+			goto next;
+		}
+		if (strncmp(key + strlen(sh->pfx), "vips/", 5))
+			goto next;
+		kr_set(sh, key, mod);
+		if (vip_from(key + vpl, value, &v, err, sizeof(err))) {
+			xlbd_event(d, XLB_LOG_WARN, "etcd: %s at revision %lld: %s; ignored", key,
+				   mod, err);
+			goto next;
+		}
+		k = xlb_cfg_find_vip(to, v.family, v.addr, v.port, v.proto);
+		if (k >= 0 && !kept[k]) {
+			json_t *a = xlb_cfg_vip_to_json(&v, true);
+			json_t *b = xlb_cfg_vip_to_json(&to->vips[k], true);
+
+			if (json_equal(a, b)) {
+				xlb_cfg_vip_release(&v);
+				v = to->vips[k];	/* its id, stamp and backends' ids */
+				kept[k] = true;
+			}
+			json_decref(a);
+			json_decref(b);
+		}
+		if (!v.stamp) {
+			state_stamp(d, &v);
+			changed++;
+		}
+		nv[n++] = v;
+next:
+		free(key);
+		free(value);
+	}
+	for (i = 0; i < to->nvips; i++) {
+		if (!kept[i]) {
+			xlb_cfg_vip_release(&to->vips[i]);
+			changed++;
+		}
+	}
+	free(to->vips);
+	to->vips = nv;
+	to->nvips = n;
+	nv = NULL;
+	if (rev > sh->revision || sh->state != SH_CONNECTED)
+		sh->revision = rev;
+	if (!changed) {
+		xlb_cfg_free(to);
+	} else if (state_commit(d, to, false, 0, err, sizeof(err))) {
+		snprintf(sh->apply_error, sizeof(sh->apply_error), "revision %lld: %.400s", rev, err);
+		xlbd_event(d, XLB_LOG_WARN, "etcd: cannot apply revision %lld: %s", rev, err);
+	} else {
+		sh->applied++;
+		sh->apply_error[0] = '\0';
+		d->announce_dirty = true;
+		xlbd_event(d, XLB_LOG_INFO, "etcd: revision %lld applied (the cluster's %zu VIPs, "
+			   "%zu changed here)", rev, n, changed);
+	}
+	to = NULL;
+	sh->publish_dirty = true;
+out:
+	xlb_cfg_free(to);
+	free(nv);
+	free(kept);
+}
+
+/* ------------------------------------------------------------------ sync and watch */
+
+static void on_watch_msg(void *ctx, json_t *msg)
+{
+	struct shared *sh = ctx;
+	json_t *res = json_object_get(msg, "result"), *evs, *ev, *list;
+	long long rev;
+	char err[512];
+	size_t i;
+
+	if (!res) {
+		xlbd_event(sh->d, XLB_LOG_WARN, "etcd: watch error: %.200s",
+			   json_string_value(json_object_get(json_object_get(msg, "error"),
+							     "message")) ?: "?");
+		resync(sh);
+		return;
+	}
+	if (json_is_true(json_object_get(res, "canceled")) ||
+	    etcd_int(json_object_get(res, "compact_revision"), 0) > 0) {
+		xlbd_event(sh->d, XLB_LOG_WARN, "etcd: watch cancelled (compacted?): reading the "
+			   "whole prefix again");
+		resync(sh);
+		return;
+	}
+	rev = etcd_int(json_object_get(json_object_get(res, "header"), "revision"), 0);
+	evs = json_object_get(res, "events");
+	list = json_array();
+	json_array_foreach(evs, i, ev) {
+		json_t *kv = json_object_get(ev, "kv");
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		char *key = etcd_unb64(json_string_value(json_object_get(kv, "key")) ?: "", NULL);
+		char *value = NULL;
+		long long mod = etcd_int(json_object_get(kv, "mod_revision"), rev);
+
+		/* PUT is the enum's 0: the gateway leaves it out */
+		if (!type || strcmp(type, "DELETE"))
+			value = etcd_unb64(json_string_value(json_object_get(kv, "value")) ?: "",
+					   NULL);
+		if (key)
+			json_array_append_new(list, json_pack("[s, s?, I]", key, value,
+							      (json_int_t)mod));
+		if (mod > rev)
+			rev = mod;
+		free(key);
+		free(value);
+	}
+	apply_events(sh, list, rev, err, sizeof(err));
+	json_decref(list);
+}
+
+static void on_watch_end(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct shared *sh = ctx;
+
+	(void)err;
+	(void)reply;
+	sh->watch = NULL;
+	fail(sh, why);
+}
+
+static void watch_start(struct shared *sh)
+{
+	json_t *b = json_pack("{s:{s:o, s:o, s:I}}", "create_request", "key", b64_json(sh->pfx),
+			      "range_end", b64_json(sh->pfx_end), "start_revision",
+			      (json_int_t)sh->revision + 1);
+
+	sh->watch = etcd_stream(sh->e, "/v3/watch", b, on_watch_msg, on_watch_end, sh);
+	if (!sh->watch)
+		fail(sh, "cannot start the watch");
+}
+
+static void on_seed(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct shared *sh = ctx;
+
+	sh->range = NULL;
+	if (err) {
+		fail(sh, why);
+		return;
+	}
+	if (json_is_true(json_object_get(reply, "succeeded")))
+		xlbd_event(sh->d, XLB_LOG_INFO, "etcd: %scluster %s seeded with this host's %zu "
+			   "VIPs", sh->pfx, sh->d->cfg->etcd.cluster, sh->d->cfg->nvips);
+	sync_start(sh);	/* read what is there now, seeded by this host or another */
+}
+
+/* An empty prefix: this host's VIPs and the "seeded" mark, in one transaction. */
+static void seed(struct shared *sh)
+{
+	json_t *ops = json_array(), *b;
+	char key[512];
+
+	snprintf(key, sizeof(key), "%sseeded", sh->pfx);
+	json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key", b64_json(key),
+					     "value", b64_json(sh->host)));
+	for (size_t i = 0; i < sh->d->cfg->nvips; i++) {
+		json_t *v = xlb_cfg_vip_to_json(&sh->d->cfg->vips[i], true);
+		char *text = json_dumps(v, JSON_COMPACT);
+
+		vip_key(sh, &sh->d->cfg->vips[i], key, sizeof(key));
+		json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key",
+						     b64_json(key), "value",
+						     b64_json(text ? text : "")));
+		free(text);
+		json_decref(v);
+	}
+	snprintf(key, sizeof(key), "%sseeded", sh->pfx);
+	b = json_pack("{s:[{s:o, s:s, s:s, s:s}], s:o}", "compare", "key", b64_json(key),
+		      "target", "CREATE", "result", "EQUAL", "create_revision", "0", "success", ops);
+	sh->range = etcd_call(sh->e, "/v3/kv/txn", b, on_seed, sh);
+	if (!sh->range)
+		fail(sh, "cannot send the seeding transaction");
+}
+
+static void on_range(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct shared *sh = ctx;
+	json_t *kvs = json_object_get(reply, "kvs"), *kv;
+	long long rev = etcd_int(json_object_get(json_object_get(reply, "header"), "revision"), 0);
+	bool seeded = false;
+	char key[512];
+	size_t i;
+
+	sh->range = NULL;
+	if (err) {
+		fail(sh, why);
+		return;
+	}
+	snprintf(key, sizeof(key), "%sseeded", sh->pfx);
+	json_array_foreach(kvs, i, kv) {
+		char *k = etcd_unb64(json_string_value(json_object_get(kv, "key")) ?: "", NULL);
+
+		seeded |= k && !strcmp(k, key);
+		free(k);
+	}
+	if (!seeded) {
+		seed(sh);
+		return;
+	}
+	apply_full(sh, kvs, rev);
+	if (sh->state != SH_CONNECTED)
+		xlbd_event(sh->d, XLB_LOG_INFO, "etcd: connected to %s, revision %lld",
+			   etcd_endpoint(sh->e), rev);
+	set_state(sh, SH_CONNECTED);
+	sh->why[0] = '\0';
+	watch_start(sh);
+	if (!sh->lease_id && !sh->lease)
+		lease_start(sh);
+}
+
+/* (Re)connect: read the whole prefix, then watch from the revision read. */
+static void sync_start(struct shared *sh)
+{
+	json_t *b = json_pack("{s:o, s:o}", "key", b64_json(sh->pfx), "range_end",
+			      b64_json(sh->pfx_end));
+
+	sh->range = etcd_call(sh->e, "/v3/kv/range", b, on_range, sh);
+	if (!sh->range)
+		fail(sh, "cannot send a request");
+}
+
+static void retry_timer(struct prober_timer *t)
+{
+	struct shared *sh = container_of(t, struct shared, retry);
+
+	etcd_cancel(sh->e, sh->range);
+	etcd_cancel(sh->e, sh->watch);
+	etcd_cancel(sh->e, sh->ka);
+	etcd_cancel(sh->e, sh->pub);
+	etcd_cancel(sh->e, sh->lease);
+	sh->range = sh->watch = sh->ka = sh->pub = sh->lease = NULL;
+	if (sh->state != SH_CONNECTED)
+		set_state(sh, sh->state == SH_UNREACHABLE ? SH_UNREACHABLE : SH_CONNECTING);
+	sh->lease_id = 0;	/* a new lease: the old one may have expired meanwhile */
+	sync_start(sh);
+}
+
+/* ------------------------------------------------------------------ lease and publication */
+
+static void on_ka(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct shared *sh = ctx;
+	json_t *res = json_object_get(reply, "result");
+
+	sh->ka = NULL;
+	if (err) {
+		fail(sh, why);
+		return;
+	}
+	if (etcd_int(json_object_get(res ? res : reply, "TTL"), 0) <= 0) {
+		sh->lease_id = 0;	/* expired: a new one, and publish again */
+		lease_start(sh);
+		return;
+	}
+	prober_timer_arm(sh->d->prober, &sh->ka_timer,
+			 prober_now_ns() + sh->d->cfg->etcd.lease_ttl_s * 1000000000ull / 3);
+}
+
+static void ka_timer(struct prober_timer *t)
+{
+	struct shared *sh = container_of(t, struct shared, ka_timer);
+
+	if (!sh->lease_id || sh->ka || sh->state != SH_CONNECTED)
+		return;
+	sh->ka = etcd_call(sh->e, "/v3/lease/keepalive",
+			   json_pack("{s:I}", "ID", (json_int_t)sh->lease_id), on_ka, sh);
+}
+
+static void on_lease(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct shared *sh = ctx;
+
+	sh->lease = NULL;
+	if (err) {
+		fail(sh, why);
+		return;
+	}
+	sh->lease_id = etcd_int(json_object_get(reply, "ID"), 0);
+	free(sh->published);
+	sh->published = NULL;
+	sh->publish_dirty = true;
+	prober_timer_arm(sh->d->prober, &sh->ka_timer,
+			 prober_now_ns() + sh->d->cfg->etcd.lease_ttl_s * 1000000000ull / 3);
+}
+
+static void lease_start(struct shared *sh)
+{
+	sh->lease = etcd_call(sh->e, "/v3/lease/grant",
+			      json_pack("{s:I}", "TTL", (json_int_t)sh->d->cfg->etcd.lease_ttl_s),
+			      on_lease, sh);
+	if (!sh->lease)
+		fail(sh, "cannot send a request");
+}
+
+static void on_pub(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct shared *sh = ctx;
+
+	(void)reply;
+	sh->pub = NULL;
+	if (err) {
+		free(sh->published);
+		sh->published = NULL;
+		fail(sh, why);
+	}
+}
+
+/* The digest of VIP @v as shown: its table's, with the hash seed (flows map by both). */
+static bool vip_digest(const struct xlbd *d, const struct xlb_cfg_vip *v, char *buf, size_t len)
+{
+	__u64 h;
+
+	if (!v->id_set || v->id >= d->max_vips || !d->vip_rt[v->id].digest)
+		return false;
+	h = d->vip_rt[v->id].digest ^ ((__u64)d->cfg->hash_seed * 0x9e3779b97f4a7c15ull);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	snprintf(buf, len, "%016llx", (unsigned long long)h);
+	return true;
+}
+
+/*
+ * What this host publishes per VIP: its digest and the revision of the VIP's key it applied
+ * (hosts compare digests only at the same one: the global revision moves with every write).
+ */
+static json_t *digests_object(struct xlbd *d)
+{
+	json_t *o = json_object();
+	char n[96], h[24], key[512];
+
+	for (size_t i = 0; i < d->cfg->nvips; i++) {
+		if (!vip_digest(d, &d->cfg->vips[i], h, sizeof(h)))
+			continue;
+		vip_key(d->shared, &d->cfg->vips[i], key, sizeof(key));
+		json_object_set_new(o, xlb_vip_name(&d->cfg->vips[i], n, sizeof(n)),
+				    json_pack("{s:s, s:I}", "digest", h, "mod",
+					      (json_int_t)kr_get(d->shared, key)));
+	}
+	return o;
+}
+
+void shared_sync(struct xlbd *d)
+{
+	struct shared *sh = d->shared;
+	char key[512], *text;
+	json_t *v, *b;
+
+	if (!sh || sh->state != SH_CONNECTED || !sh->lease_id || sh->pub || !sh->publish_dirty)
+		return;
+	sh->publish_dirty = false;
+	v = json_pack("{s:I, s:o}", "revision", (json_int_t)sh->revision, "digests",
+		      digests_object(d));
+	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(v);
+	if (!text || (sh->published && !strcmp(text, sh->published))) {
+		free(text);
+		return;
+	}
+	snprintf(key, sizeof(key), "%shosts/%s", sh->pfx, sh->host);
+	b = json_pack("{s:o, s:o, s:I}", "key", b64_json(key), "value", b64_json(text), "lease",
+		      (json_int_t)sh->lease_id);
+	free(sh->published);
+	sh->published = text;
+	sh->pub = etcd_call(sh->e, "/v3/kv/put", b, on_pub, sh);
+}
+
+/* ------------------------------------------------------------------ changes through the API */
+
+int shared_take_revision(const struct xlbd *d, json_t *req, long long *rev, char *err,
+			 size_t errlen)
+{
+	json_t *r = json_object_get(req, "revision");
+
+	*rev = -1;
+	if (!r)
+		return 0;
+	if (!d->cfg->etcd.on) {
+		snprintf(err, errlen, "revision: only for a shared configuration (an \"etcd\" "
+			 "section)");
+		return -EINVAL;
+	}
+	if (!json_is_integer(r) || json_integer_value(r) < 0) {
+		snprintf(err, errlen, "revision: must be an integer >= 0 (the etcd revision read)");
+		return -EINVAL;
+	}
+	*rev = json_integer_value(r);
+	json_object_del(req, "revision");
+	return 0;
+}
+
+static void txn_unlink(struct txn *t)
+{
+	struct txn **pp;
+
+	for (pp = &t->sh->txns; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+}
+
+static void txn_free(struct txn *t)
+{
+	json_decref(t->req);
+	json_decref(t->puts);
+	free(t);
+}
+
+static void on_txn(void *ctx, int err, json_t *reply, const char *why)
+{
+	struct txn *t = ctx;
+	struct shared *sh = t->sh;
+	char msg[768];
+	json_t *r, *p;
+	long long rev;
+	size_t i;
+
+	txn_unlink(t);
+	if (err) {
+		snprintf(msg, sizeof(msg), "etcd: %s: the change %s", why,
+			 err == -ETIMEDOUT ? "may or may not have been made (see xlb vip list)" :
+			 "was not made");
+		if (t->c)
+			api_reply_later(sh->d, t->c, NULL, msg);
+		if (err != -EPROTO)
+			fail(sh, why);
+		txn_free(t);
+		return;
+	}
+	rev = etcd_int(json_object_get(json_object_get(reply, "header"), "revision"), 0);
+	if (!json_is_true(json_object_get(reply, "succeeded"))) {
+		sh->conflicts++;
+		snprintf(msg, sizeof(msg), "conflict: the shared configuration changed since "
+			 "revision %lld, which this change was read at (now %lld): nothing "
+			 "changed; read it again (xlb vip list) and retry", sh->revision, rev);
+		xlbd_event(sh->d, XLB_LOG_INFO, "etcd: a change was refused: %s", msg);
+		if (t->c)
+			api_reply_later(sh->d, t->c, NULL, msg);
+		txn_free(t);
+		return;
+	}
+	json_array_foreach(t->puts, i, p)
+		json_array_append_new(p, json_integer(rev));
+	err = apply_events(sh, t->puts, rev, msg, sizeof(msg));
+	if (t->c) {
+		if (err) {
+			char m2[900];
+
+			snprintf(m2, sizeof(m2), "stored in etcd at revision %lld but not applied "
+				 "here: %.700s", rev, msg);
+			api_reply_later(sh->d, t->c, NULL, m2);
+		} else {
+			r = json_object();
+			json_object_set_new(r, "ok", json_true());
+			api_change_reply(sh->d, t->req, r);
+			json_object_set_new(r, "revision", json_integer(rev));
+			api_reply_later(sh->d, t->c, r, NULL);
+			json_decref(r);
+		}
+	}
+	txn_free(t);
+}
+
+int shared_propose(struct xlbd *d, struct xlb_cfg *to, __u64 since, long long rev, json_t *req,
+		   char *err, size_t errlen)
+{
+	struct shared *sh = d->shared;
+	json_t *cmp = json_array(), *ops = json_array(), *puts = json_array();
+	struct vip_index ix = {};
+	struct txn *t = NULL;
+	char key[512];
+	size_t i;
+	int ret;
+
+	if (sh->state != SH_CONNECTED) {
+		snprintf(err, errlen, "etcd unreachable (%s): the shared configuration cannot "
+			 "change now; forwarding goes on with revision %lld", sh->why[0] ? sh->why :
+			 state_names[sh->state], sh->revision);
+		ret = -EAGAIN;
+		goto out;
+	}
+	ret = state_check(d, to, true, err, errlen);
+	if (ret)
+		goto out;
+	ret = vip_index_init(&ix, to);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* the VIPs added or changed, then those removed */
+	for (i = 0; i < to->nvips + d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = i < to->nvips ? &to->vips[i] :
+					      &d->cfg->vips[i - to->nvips];
+		bool gone = i >= to->nvips;
+		long long known;
+		char *text = NULL;
+
+		if (!gone && v->stamp <= since)
+			continue;
+		if (gone && vip_index_find(&ix, v) >= 0)
+			continue;
+		vip_key(sh, v, key, sizeof(key));
+		known = xlb_cfg_find_vip(d->cfg, v->family, v->addr, v->port, v->proto) >= 0 ?
+			kr_get(sh, key) : 0;
+		if (rev >= 0 && known > rev) {
+			char n[96];
+
+			sh->conflicts++;
+			snprintf(err, errlen, "conflict: VIP %s changed at revision %lld, after "
+				 "revision %lld which this change was read at: nothing changed; "
+				 "read it again and retry", xlb_vip_name(v, n, sizeof(n)), known, rev);
+			ret = -EAGAIN;
+			goto out;
+		}
+		json_array_append_new(cmp, json_pack("{s:o, s:s, s:s, s:I}", "key", b64_json(key),
+						     "target", "MOD", "result", "EQUAL",
+						     "mod_revision", (json_int_t)known));
+		if (gone) {
+			json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
+							     "key", b64_json(key)));
+		} else {
+			json_t *j = xlb_cfg_vip_to_json(v, true);
+
+			text = json_dumps(j, JSON_COMPACT);
+			json_decref(j);
+			if (!text) {
+				ret = -ENOMEM;
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key",
+							     b64_json(key), "value",
+							     b64_json(text)));
+		}
+		json_array_append_new(puts, json_pack("[s, s?]", key, text));
+		free(text);
+	}
+	if (!json_array_size(ops)) {
+		ret = 0;	/* nothing changes: answered at once */
+		goto out;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	t->sh = sh;
+	t->c = d->busy;
+	t->req = json_incref(req);
+	t->puts = puts;
+	puts = NULL;
+	t->r = etcd_call(sh->e, "/v3/kv/txn", json_pack("{s:o, s:o}", "compare", cmp, "success",
+							 ops), on_txn, t);
+	cmp = ops = NULL;
+	if (!t->r) {
+		txn_free(t);
+		ret = -ENOMEM;
+		snprintf(err, errlen, "etcd: cannot send the transaction");
+		goto out;
+	}
+	t->next = sh->txns;
+	sh->txns = t;
+	ret = -EINPROGRESS;
+out:
+	vip_index_free(&ix);
+	json_decref(cmp);
+	json_decref(ops);
+	json_decref(puts);
+	xlb_cfg_free(to);
+	return ret;
+}
+
+void shared_client_gone(struct xlbd *d, struct xlbd_client *c)
+{
+	for (struct txn *t = d->shared ? d->shared->txns : NULL; t; t = t->next)
+		if (t->c == c)
+			t->c = NULL;
+}
+
+/* ------------------------------------------------------------------ digests */
+
+void shared_table_done(struct xlbd *d, const struct xlb_cfg_vip *v, const __u32 *table,
+		       const struct xlb_maglev_backend *in, size_t n)
+{
+	__u64 h = 0xcbf29ce484222325ull ^ v->table_size;
+	__u32 m = v->table_size, s;
+	size_t i;
+
+	if (idh_n < d->max_backends) {
+		__u64 *p = realloc(idh, d->max_backends * sizeof(*p));
+
+		if (!p) {
+			d->vip_rt[v->id].digest = 0;
+			return;
+		}
+		idh = p;
+		idh_n = d->max_backends;
+	}
+	/* a backend counts by its identity: ids differ between hosts, addresses do not */
+	idh[0] = 0x9e3779b97f4a7c15ull;
+	for (i = 0; i < n; i++) {
+		__u64 x = 0xcbf29ce484222325ull;
+		const __u8 *a = in[i].addr;
+
+		for (int k = 0; k < 16; k++)
+			x = (x ^ a[k]) * 0x100000001b3ull;
+		x = (x ^ in[i].family) * 0x100000001b3ull;
+		x = (x ^ in[i].port) * 0x100000001b3ull;
+		if (in[i].id < idh_n)
+			idh[in[i].id] = x | 1;
+	}
+	for (s = 0; s < m; s++)
+		h = (h ^ (table[s] < idh_n ? idh[table[s]] : 0)) * 0x100000001b3ull;
+	d->vip_rt[v->id].digest = h ? h : 1;
+	if (d->shared)
+		d->shared->publish_dirty = true;
+}
+
+/*
+ * Host @i's digest of VIP @name if it applied the same revision of the VIP's key (@mod) as this
+ * host; this host's own (@own) for i == nhosts; else NULL.
+ */
+static const char *host_digest(const struct shared *sh, size_t i, const char *name,
+			       long long mod, const char *own)
+{
+	json_t *e;
+
+	if (i == sh->nhosts)
+		return own;
+	if (!strcmp(sh->hosts[i].name, sh->host))
+		return NULL;
+	e = json_object_get(sh->hosts[i].digests, name);
+	if (etcd_int(json_object_get(e, "mod"), -1) != mod)
+		return NULL;
+	return json_string_value(json_object_get(e, "digest"));
+}
+
+/* The digest most live hosts at this host's revision of VIP @name publish (@own on a tie). */
+static const char *cluster_digest(struct shared *sh, const struct xlb_cfg_vip *v,
+				  const char *name, const char *own, size_t *hosts)
+{
+	const char *best = own;
+	size_t best_n = 0, i, j;
+	char key[512];
+	long long mod;
+
+	vip_key(sh, v, key, sizeof(key));
+	mod = kr_get(sh, key);
+	*hosts = 0;
+	for (i = 0; i <= sh->nhosts; i++) {
+		const char *c = host_digest(sh, i, name, mod, own);
+		size_t cnt = 0;
+
+		if (!c)
+			continue;
+		(*hosts)++;
+		for (j = 0; j <= sh->nhosts; j++) {
+			const char *o = host_digest(sh, j, name, mod, own);
+
+			cnt += o && !strcmp(o, c);
+		}
+		/* a tie keeps this host's own */
+		if (cnt > best_n || (cnt == best_n && c == own)) {
+			best = c;
+			best_n = cnt;
+		}
+	}
+	return best;
+}
+
+json_t *shared_digests_json(struct xlbd *d)
+{
+	json_t *a = json_array();
+	char n[96], h[24];
+
+	for (size_t i = 0; i < d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
+		json_t *o;
+
+		if (!vip_digest(d, v, h, sizeof(h)))
+			continue;
+		xlb_vip_name(v, n, sizeof(n));
+		o = json_pack("{s:s, s:s}", "vip", n, "digest", h);
+		if (d->shared && d->shared->state == SH_CONNECTED) {
+			size_t hosts;
+			const char *c = cluster_digest(d->shared, v, n, h, &hosts);
+
+			json_object_set_new(o, "cluster", json_string(c));
+			json_object_set_new(o, "hosts", json_integer(hosts));
+			json_object_set_new(o, "differs", json_boolean(strcmp(c, h)));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *shared_status_json(struct xlbd *d)
+{
+	struct shared *sh = d->shared;
+	json_t *o, *hosts, *differ;
+	char h[24], n[96];
+	size_t i;
+
+	if (!sh)
+		return NULL;
+	hosts = json_array();
+	for (i = 0; i < sh->nhosts; i++)
+		json_array_append_new(hosts, json_pack("{s:s, s:I}", "name", sh->hosts[i].name,
+						       "revision",
+						       (json_int_t)sh->hosts[i].revision));
+	/* the VIPs whose digest differs from the cluster's */
+	differ = json_array();
+	for (i = 0; sh->state == SH_CONNECTED && i < d->cfg->nvips; i++) {
+		size_t k;
+
+		if (!vip_digest(d, &d->cfg->vips[i], h, sizeof(h)))
+			continue;
+		xlb_vip_name(&d->cfg->vips[i], n, sizeof(n));
+		if (strcmp(cluster_digest(sh, &d->cfg->vips[i], n, h, &k), h))
+			json_array_append_new(differ, json_string(n));
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I}", "state",
+		      state_names[sh->state], "endpoint", etcd_endpoint(sh->e), "cluster",
+		      d->cfg->etcd.cluster, "host", sh->host, "revision", (json_int_t)sh->revision,
+		      "for_s", (json_int_t)((xlbd_now_ms() - sh->since_ms) / 1000), "hosts", hosts,
+		      "digests_differ", differ, "conflicts", (json_int_t)sh->conflicts);
+	if (sh->why[0] && sh->state != SH_CONNECTED)
+		json_object_set_new(o, "error", json_string(sh->why));
+	if (sh->apply_error[0])
+		json_object_set_new(o, "apply_error", json_string(sh->apply_error));
+	return o;
+}
+
+char *shared_metrics_text(struct xlbd *d)
+{
+	struct shared *sh = d->shared;
+	char *s = NULL;
+	json_t *st;
+	size_t differ;
+
+	if (!sh)
+		return strdup("");
+	st = shared_status_json(d);
+	differ = json_array_size(json_object_get(st, "digests_differ"));
+	json_decref(st);
+	if (asprintf(&s,
+		     "# HELP xlb_etcd_up 1 while xlbd is connected to etcd and watches the shared "
+		     "configuration, 0 while it forwards with the last one applied.\n"
+		     "# TYPE xlb_etcd_up gauge\nxlb_etcd_up %d\n"
+		     "# HELP xlb_etcd_revision The etcd revision of the configuration applied.\n"
+		     "# TYPE xlb_etcd_revision gauge\nxlb_etcd_revision %lld\n"
+		     "# HELP xlb_etcd_applied_total Changes from etcd applied here.\n"
+		     "# TYPE xlb_etcd_applied_total counter\nxlb_etcd_applied_total %llu\n"
+		     "# HELP xlb_etcd_conflicts_total API changes refused: the shared "
+		     "configuration changed since it was read.\n"
+		     "# TYPE xlb_etcd_conflicts_total counter\nxlb_etcd_conflicts_total %llu\n"
+		     "# HELP xlb_etcd_unreachable_total Times etcd became unreachable.\n"
+		     "# TYPE xlb_etcd_unreachable_total counter\nxlb_etcd_unreachable_total %llu\n"
+		     "# HELP xlb_etcd_digests_differ VIPs whose table digest differs from the "
+		     "cluster's.\n"
+		     "# TYPE xlb_etcd_digests_differ gauge\nxlb_etcd_digests_differ %zu\n",
+		     sh->state == SH_CONNECTED, sh->revision, (unsigned long long)sh->applied,
+		     (unsigned long long)sh->conflicts, (unsigned long long)sh->unreachable,
+		     differ) < 0)
+		return NULL;
+	return s;
+}
+
+/* ------------------------------------------------------------------ life */
+
+bool shared_on(const struct xlbd *d)
+{
+	return d->shared != NULL;
+}
+
+int shared_fd(const struct xlbd *d)
+{
+	return d->shared ? etcd_fd(d->shared->e) : -1;
+}
+
+void shared_run(struct xlbd *d)
+{
+	if (d->shared)
+		etcd_run(d->shared->e);
+}
+
+int shared_start(struct xlbd *d)
+{
+	const struct xlb_cfg_etcd *c = &d->cfg->etcd;
+	struct shared *sh;
+	size_t n;
+
+	if (!c->on)
+		return 0;
+	sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	sh->d = d;
+	sh->e = etcd_new(d->prober, c);
+	if (!sh->e) {
+		free(sh);
+		pr_warn("etcd client: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	snprintf(sh->host, sizeof(sh->host), "%s", c->host);
+	if (!sh->host[0] && gethostname(sh->host, sizeof(sh->host) - 1))
+		strcpy(sh->host, "xlbd");
+	snprintf(sh->pfx, sizeof(sh->pfx), "%s/%s/", c->prefix, c->cluster);
+	n = strlen(sh->pfx);
+	memcpy(sh->pfx_end, sh->pfx, n + 1);
+	sh->pfx_end[n - 1]++;	/* "/" + 1: the end of the prefix's range */
+	sh->retry.fn = retry_timer;
+	sh->ka_timer.fn = ka_timer;
+	sh->since_ms = xlbd_now_ms();
+	d->shared = sh;
+	pr_info("etcd: sharing the VIPs of cluster %s under %s through %s (host %s)", c->cluster,
+		c->prefix, c->endpoints[0], sh->host);
+	sync_start(sh);
+	return 0;
+}
+
+void shared_stop(struct xlbd *d)
+{
+	struct shared *sh = d->shared;
+
+	free(idh);
+	idh = NULL;
+	idh_n = 0;
+	if (!sh)
+		return;
+	while (sh->txns) {
+		struct txn *t = sh->txns;
+
+		sh->txns = t->next;
+		txn_free(t);
+	}
+	prober_timer_cancel(d->prober, &sh->retry);
+	prober_timer_cancel(d->prober, &sh->ka_timer);
+	etcd_free(sh->e);
+	kr_clear(sh);
+	hosts_clear(sh);
+	free(sh->published);
+	free(sh);
+	d->shared = NULL;
+}
