@@ -168,9 +168,8 @@ static int do_status(struct cli *c, int argc, char **argv)
 		{ "backends", "backends", F_INT },
 		{ "flows", "flows", F_INT },
 		{ "applying", "applying", F_PROGRESS },
-		{ "etcd.state", "etcd", F_STR },
-		{ "etcd.revision", "etcd revision", F_INT },
-		{ "etcd.error", "etcd error", F_STR },
+		{ "etcd.state", "etcd", F_STR },	/* a shared configuration only */
+		{ "etcd.revision", "etcd rev", F_INT },
 	};
 	/* the table digest of each VIP, and the cluster's where hosts publish theirs (etcd) */
 	static const struct cli_col rows[] = {
