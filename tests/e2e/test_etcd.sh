@@ -203,6 +203,28 @@ tb_check "xlb status shows the digests and the etcd state" "$(x 1 status)" \
 	bash -c '"$1" -s "$2" status | grep -q "etcd.*connected" && "$1" -s "$2" status | grep -q "$3"' \
 	sh "$XLB_BUILD/xlb" "$TB_TMP/lb1.sock" "$(jget 1 's["digests"][0]["digest"]')"
 
+# ---- a reload (SIGHUP) of lb2 whose file lost its VIPs: the cluster's stay
+python3 -c 'import json,sys; c = json.load(open(sys.argv[1])); c["vips"] = []
+json.dump(c, open(sys.argv[1], "w"))' "$TB_TMP/lb2.json"
+kill -HUP "${XPID[2]}"
+tb_check "reload of lb2 with no VIP in its file: the cluster's VIPs stay (logged)" "$(x 2 vip list)" \
+	tb_wait 5 bash -c 'grep -q "reload: the VIPs are the cluster" "$1" && "$2" -s "$3" -j vip list |
+		grep -q "198.18.0.10:443/tcp"' sh "$TB_TMP/lb2.log.2" "$XLB_BUILD/xlb" "$TB_TMP/lb2.sock"
+
+# ---- time for a change through lb2 to be applied on lb1 and lb3 (polled: an upper bound)
+times=
+for w in 41 42 43 44 45; do
+	t0=$(now_ms)
+	x 2 backend set "$SVC" "${TB_BE4[2]}" weight $w >/dev/null 2>&1
+	wait_ms 10 has_weight 1 "${TB_BE4[2]}" $w >/dev/null &&
+		wait_ms 10 has_weight 3 "${TB_BE4[2]}" $w >/dev/null
+	times+=" $(($(now_ms) - t0))"
+done
+x 2 backend set "$SVC" "${TB_BE4[2]}" weight 50 >/dev/null 2>&1
+echo "# 5 changes through lb2, ms from the command's start until applied on lb1 and lb3 (polled, 20 ms + one xlb call per poll):$times"
+tb_check "5 changes through lb2 each applied on lb1 and lb3 within 10 s ($times ms)" "" \
+	tb_wait 10 has_weight 3 "${TB_BE4[2]}" 50
+
 # ---- two changes read at the same revision through two hosts: one lands, one is refused
 rev=$(jget 1 's["etcd"]["revision"]')
 req 1 "{\"cmd\": \"backend_set\", \"vip\": \"$SVC\", \"address\": \"${TB_BE4[1]}\", \"weight\": 70, \"revision\": $rev}" >"$TB_TMP/c1" &

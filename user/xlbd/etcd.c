@@ -33,7 +33,6 @@ struct etcd {
 	int epfd;
 	struct prober *p;
 	struct prober_timer timer;	/* curl's timeout */
-	const struct xlb_cfg_etcd *cfg;	/* the running config's (its endpoints) */
 	char endpoints[XLB_ETCD_ENDPOINTS_MAX][128];
 	size_t nendpoints, cur;
 	long timeout_ms, connect_ms;

@@ -42,6 +42,7 @@ struct txn {
 struct shared {
 	struct xlbd *d;
 	struct etcd *e;
+	struct xlb_cfg_etcd conf;	/* the section xlbd started with (a reload keeps it) */
 	enum sh_state state;
 	char why[512];			/* the last failure */
 	__u64 since_ms;			/* in this state since (monotonic) */
@@ -177,7 +178,7 @@ static void fail(struct shared *sh, const char *why)
 	set_state(sh, SH_UNREACHABLE);
 	etcd_next_endpoint(sh->e);
 	prober_timer_arm(sh->d->prober, &sh->retry,
-			 prober_now_ns() + sh->d->cfg->etcd.retry_ms * 1000000ull);
+			 prober_now_ns() + sh->conf.retry_ms * 1000000ull);
 }
 
 /* Sync again at once (the watch was cancelled or compacted): from a timer, never a callback. */
@@ -558,7 +559,7 @@ static void on_seed(void *ctx, int err, json_t *reply, const char *why)
 	}
 	if (json_is_true(json_object_get(reply, "succeeded")))
 		xlbd_event(sh->d, XLB_LOG_INFO, "etcd: %scluster %s seeded with this host's %zu "
-			   "VIPs", sh->pfx, sh->d->cfg->etcd.cluster, sh->d->cfg->nvips);
+			   "VIPs", sh->pfx, sh->conf.cluster, sh->d->cfg->nvips);
 	sync_start(sh);	/* read what is there now, seeded by this host or another */
 }
 
@@ -671,7 +672,7 @@ static void on_ka(void *ctx, int err, json_t *reply, const char *why)
 		return;
 	}
 	prober_timer_arm(sh->d->prober, &sh->ka_timer,
-			 prober_now_ns() + sh->d->cfg->etcd.lease_ttl_s * 1000000000ull / 3);
+			 prober_now_ns() + sh->conf.lease_ttl_s * 1000000000ull / 3);
 }
 
 static void ka_timer(struct prober_timer *t)
@@ -698,13 +699,13 @@ static void on_lease(void *ctx, int err, json_t *reply, const char *why)
 	sh->published = NULL;
 	sh->publish_dirty = true;
 	prober_timer_arm(sh->d->prober, &sh->ka_timer,
-			 prober_now_ns() + sh->d->cfg->etcd.lease_ttl_s * 1000000000ull / 3);
+			 prober_now_ns() + sh->conf.lease_ttl_s * 1000000000ull / 3);
 }
 
 static void lease_start(struct shared *sh)
 {
 	sh->lease = etcd_call(sh->e, "/v3/lease/grant",
-			      json_pack("{s:I}", "TTL", (json_int_t)sh->d->cfg->etcd.lease_ttl_s),
+			      json_pack("{s:I}", "TTL", (json_int_t)sh->conf.lease_ttl_s),
 			      on_lease, sh);
 	if (!sh->lease)
 		fail(sh, "cannot send a request");
@@ -793,7 +794,7 @@ int shared_take_revision(const struct xlbd *d, json_t *req, long long *rev, char
 	*rev = -1;
 	if (!r)
 		return 0;
-	if (!d->cfg->etcd.on) {
+	if (!d->shared) {
 		snprintf(err, errlen, "revision: only for a shared configuration (an \"etcd\" "
 			 "section)");
 		return -EINVAL;
@@ -1142,7 +1143,7 @@ json_t *shared_status_json(struct xlbd *d)
 	}
 	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I}", "state",
 		      state_names[sh->state], "endpoint", etcd_endpoint(sh->e), "cluster",
-		      d->cfg->etcd.cluster, "host", sh->host, "revision", (json_int_t)sh->revision,
+		      sh->conf.cluster, "host", sh->host, "revision", (json_int_t)sh->revision,
 		      "for_s", (json_int_t)((xlbd_now_ms() - sh->since_ms) / 1000), "hosts", hosts,
 		      "digests_differ", differ, "conflicts", (json_int_t)sh->conflicts);
 	if (sh->why[0] && sh->state != SH_CONNECTED)
@@ -1187,6 +1188,29 @@ char *shared_metrics_text(struct xlbd *d)
 	return s;
 }
 
+int shared_reload(struct xlbd *d, struct xlb_cfg *to)
+{
+	struct xlb_cfg *cur;
+
+	if (!d->shared)
+		return 0;
+	cur = xlb_cfg_dup(d->cfg);
+	if (!cur)
+		return -ENOMEM;
+	for (size_t i = 0; i < to->nvips; i++)
+		xlb_cfg_vip_release(&to->vips[i]);
+	free(to->vips);
+	to->vips = cur->vips;
+	to->nvips = cur->nvips;
+	cur->vips = NULL;
+	cur->nvips = 0;
+	xlb_cfg_free(cur);
+	to->etcd = d->shared->conf;
+	pr_info("reload: the VIPs are the cluster's (etcd): only the file's other keys apply; a "
+		"changed etcd section takes effect at the next start");
+	return 0;
+}
+
 /* ------------------------------------------------------------------ life */
 
 bool shared_on(const struct xlbd *d)
@@ -1217,7 +1241,8 @@ int shared_start(struct xlbd *d)
 	if (!sh)
 		return -ENOMEM;
 	sh->d = d;
-	sh->e = etcd_new(d->prober, c);
+	sh->conf = *c;
+	sh->e = etcd_new(d->prober, &sh->conf);
 	if (!sh->e) {
 		free(sh);
 		pr_warn("etcd client: %s", strerror(errno));

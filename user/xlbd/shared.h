@@ -42,6 +42,11 @@ int shared_take_revision(const struct xlbd *d, json_t *req, long long *rev, char
  */
 int shared_propose(struct xlbd *d, struct xlb_cfg *to, __u64 since, long long rev, json_t *req,
 		   char *err, size_t errlen);
+/*
+ * A reload (SIGHUP) read @to from the file: with a shared configuration its VIPs are replaced by
+ * the running ones (etcd's) and its etcd section by the one running. 0 or -ENOMEM.
+ */
+int shared_reload(struct xlbd *d, struct xlb_cfg *to);
 /* API client @c is gone: its pending changes are answered to nobody. */
 void shared_client_gone(struct xlbd *d, struct xlbd_client *c);
 
