@@ -49,6 +49,11 @@ if ! tb_build 2 || ! tb_decap_attach || ! tb_http_servers 80; then
 	tb_not_ok "test bed built" "see the messages above"
 	exit 1
 fi
+# lb3 in a namespace of its own (198.18.0.13, via rt), so that a path can fail from it alone
+tb_ns_add lb3 && tb_link lb3 eth0 rt lb3 && tb_addr lb3 eth0 198.18.0.13/30 &&
+	tb_addr rt lb3 198.18.0.14/30 && ip -n "$(tb_ns lb3)" route add default via 198.18.0.14 ||
+	{ tb_not_ok "namespace lb3" "see above"; exit 1; }
+NS[1]=lb NS[2]=lb NS[3]=lb3
 
 # ---- configs: lb1 holds the VIP, lb2 and lb3 another one, replaced by the cluster's
 conf() {		# conf N IFACES VIPS
@@ -103,7 +108,7 @@ for i in 1 2 3; do mount -t bpf bpf "$TB_TMP/bpf$i"; done
 trap 'for i in 1 2 3; do umount -l "$TB_TMP/bpf$i" 2>/dev/null; done; tb_cleanup; echo "1..$TB_T"' EXIT
 declare -A XPID
 xlbd_bg() {		# xlbd_bg N: xlbd lbN in lb, on its own bpffs; wait for its socket
-	tb_bg lb "$TB_TMP/lb$1.log.$((++RUNS))" "$XLBD_BIN" --config "$TB_TMP/lb$1.json" \
+	tb_bg "${NS[$1]}" "$TB_TMP/lb$1.log.$((++RUNS))" "$XLBD_BIN" --config "$TB_TMP/lb$1.json" \
 		--socket "$TB_TMP/lb$1.sock" --pin-dir "$TB_TMP/bpf$1/xlb" --bpffs "$TB_TMP/bpf$1" \
 		--foreground -v
 	XPID[$1]=$TB_LAST_PID
@@ -202,6 +207,39 @@ x 1 status | grep -q "digest"
 tb_check "xlb status shows the digests and the etcd state" "$(x 1 status)" \
 	bash -c '"$1" -s "$2" status | grep -q "etcd.*connected" && "$1" -s "$2" status | grep -q "$3"' \
 	sh "$XLB_BUILD/xlb" "$TB_TMP/lb1.sock" "$(jget 1 's["digests"][0]["digest"]')"
+
+# ---- health: each host reports its verdicts; a backend is down where most live hosts see it down
+HC=198.18.0.10:8080/tcp
+op_vip="{\"cmd\": \"vip_add\", \"vip\": \"$HC\", \"table_size\": 251, \"check\": {\"type\": \"tcp\", \"port\": 80, \"interval_ms\": 200, \"timeout_ms\": 150}}"
+op_be() { echo "{\"cmd\": \"backend_add\", \"vip\": \"$HC\", \"address\": \"$1\"}"; }
+out=$(req 1 "{\"cmd\": \"batch\", \"ops\": [$op_vip, $(op_be "${TB_BE4[1]}"), $(op_be "${TB_BE4[2]}")]}")
+be_field() {		# be_field N BACKEND KEY: a backend of $HC as lbN shows it
+	x "$1" -j backend list "$HC" | python3 -c 'import json,sys
+for b in json.load(sys.stdin)["backends"]:
+    if b["address"] == sys.argv[1]: print(b.get(sys.argv[2]))' "$2" "$3"
+}
+is() { [ "$(be_field "$1" "$2" "$3")" = "$4" ]; }
+all_up() { for i in 1 2 3; do is $i "${TB_BE4[2]}" health up || return 1; done; }
+tb_check "a VIP with a tcp check through a batch on lb1: be2 up on the three hosts" "$out" \
+	tb_wait 10 all_up
+ip -n "$(tb_ns lb3)" route add prohibit "${TB_BE4[2]}/32"
+tb_wait 10 is 3 "${TB_BE4[2]}" health down
+tb_check "be2 unreachable from lb3 alone: lb3 sees it down but keeps it (why ok: outvoted)" \
+	"$(x 3 -j backend list "$HC")" bash -c '[ "$1" = down ] && [ "$2" = ok ] && [ "$3" = ok ]' sh \
+	"$(be_field 3 "${TB_BE4[2]}" health)" "$(be_field 3 "${TB_BE4[2]}" why)" \
+	"$(be_field 1 "${TB_BE4[2]}" why)"
+tb_check "be2 unreachable from lb3 alone: the tables stay identical (digests agree)" \
+	"$(jget 3 's["digests"]')" tb_wait 10 digests_agree
+ip -n "$(tb_ns lb)" route add prohibit "${TB_BE4[2]}/32"
+all_down() { for i in 1 2 3; do is $i "${TB_BE4[2]}" why down || return 1; done; }
+tb_check "be2 unreachable from lb1 and lb2 too (a majority): removed on the three hosts" \
+	"$(x 1 -j backend list "$HC")" tb_wait 10 all_down
+tb_check "the three tables agree without be2 (digests)" "" tb_wait 10 digests_agree
+ip -n "$(tb_ns lb)" route del prohibit "${TB_BE4[2]}/32"
+ip -n "$(tb_ns lb3)" route del prohibit "${TB_BE4[2]}/32"
+all_ok() { for i in 1 2 3; do is $i "${TB_BE4[2]}" why ok || return 1; done; }
+tb_check "be2 reachable again: back on the three hosts" "$(x 3 -j backend list "$HC")" \
+	tb_wait 10 all_ok
 
 # ---- a reload (SIGHUP) of lb2 whose file lost its VIPs: the cluster's stay
 python3 -c 'import json,sys; c = json.load(open(sys.argv[1])); c["vips"] = []

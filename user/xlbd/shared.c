@@ -27,6 +27,7 @@ struct host {
 	char *name;
 	long long revision;
 	json_t *digests;	/* {"VIP": {"digest": "hex", "mod": the VIP's key revision}} */
+	json_t *down;		/* {"VIP|ADDR|PORT": true}: the backends it sees failing */
 };
 
 /* A change sent as a transaction, answered when etcd answers. */
@@ -59,6 +60,7 @@ struct shared {
 	bool publish_dirty;
 	char *published;
 	struct txn *txns;
+	__u64 events_seen;		/* d->events_seq when the verdicts were last published */
 	char apply_error[512];		/* the last change from etcd that could not be applied */
 	__u64 applied, conflicts, unreachable;
 };
@@ -156,10 +158,14 @@ static json_t *b64_json(const char *s)
 	return j;
 }
 
+static void all_dirty(struct shared *sh);
+
 static void set_state(struct shared *sh, enum sh_state st)
 {
-	if (sh->state != st)
+	if (sh->state != st) {
 		sh->since_ms = xlbd_now_ms();
+		all_dirty(sh);	/* the verdicts are the cluster's only while connected */
+	}
 	sh->state = st;
 }
 
@@ -191,6 +197,65 @@ static void host_free(struct host *h)
 {
 	free(h->name);
 	json_decref(h->digests);
+	json_decref(h->down);
+}
+
+/* The reports of the hosts changed: every VIP's weights may have (shared_backend_down()). */
+static void all_dirty(struct shared *sh)
+{
+	for (size_t i = 0; sh->d->cfg && i < sh->d->cfg->nvips; i++)
+		state_dirty(sh->d, &sh->d->cfg->vips[i]);
+}
+
+/* A backend's name in the health reports: its VIP's and its own identity. */
+static void be_key(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b, char *buf,
+		   size_t len)
+{
+	char n[96], a[64];
+
+	snprintf(buf, len, "%s|%s|%u", xlb_vip_name(v, n, sizeof(n)),
+		 xlb_addr_format(b->addr, b->family, a, sizeof(a)), b->port);
+}
+
+bool shared_backend_down(const struct xlbd *d, const struct xlb_cfg_vip *v,
+			 const struct xlb_cfg_backend *b, bool local)
+{
+	const struct shared *sh = d->shared;
+	size_t live = 1, votes = local, i;
+	char key[192];
+
+	if (!sh || sh->state != SH_CONNECTED)
+		return local;
+	be_key(v, b, key, sizeof(key));
+	for (i = 0; i < sh->nhosts; i++) {
+		if (!strcmp(sh->hosts[i].name, sh->host))
+			continue;
+		live++;
+		votes += json_object_get(sh->hosts[i].down, key) != NULL;
+	}
+	return votes * 2 > live;
+}
+
+/* The backends this host sees failing, for its report. */
+static json_t *down_list(struct xlbd *d)
+{
+	json_t *a = json_array();
+	char key[192];
+
+	for (size_t i = 0; i < d->cfg->nvips; i++) {
+		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
+
+		for (size_t j = 0; j < v->nbackends; j++) {
+			const struct xlb_cfg_backend *b = &v->backends[j];
+
+			if (b->check.type == XLB_CHECK_NONE || !b->id ||
+			    d->be_rt[b->id].health != XLBD_HEALTH_DOWN)
+				continue;
+			be_key(v, b, key, sizeof(key));
+			json_array_append_new(a, json_string(key));
+		}
+	}
+	return a;
 }
 
 static void hosts_clear(struct shared *sh)
@@ -214,6 +279,7 @@ static void host_update(struct shared *sh, const char *name, const char *value)
 	if (i < sh->nhosts && !j) {
 		host_free(&sh->hosts[i]);
 		sh->hosts[i] = sh->hosts[--sh->nhosts];
+		all_dirty(sh);	/* a host fewer: the majority moves */
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -238,6 +304,19 @@ static void host_update(struct shared *sh, const char *name, const char *value)
 	json_decref(sh->hosts[i].digests);
 	sh->hosts[i].revision = etcd_int(json_object_get(j, "revision"), 0);
 	sh->hosts[i].digests = json_incref(json_object_get(j, "digests"));
+	{
+		json_t *down = json_object(), *e;
+		size_t k;
+
+		json_array_foreach(json_object_get(j, "down"), k, e)
+			if (json_is_string(e))
+				json_object_set_new(down, json_string_value(e), json_true());
+		if (!sh->hosts[i].down || !json_equal(down, sh->hosts[i].down) ||
+		    i == sh->nhosts - 1)
+			all_dirty(sh);
+		json_decref(sh->hosts[i].down);
+		sh->hosts[i].down = down;
+	}
 	json_decref(j);
 }
 
@@ -765,11 +844,15 @@ void shared_sync(struct xlbd *d)
 	char key[512], *text;
 	json_t *v, *b;
 
+	if (sh && sh->events_seen != d->events_seq) {
+		sh->events_seen = d->events_seq;	/* a verdict may have changed: report */
+		sh->publish_dirty = true;
+	}
 	if (!sh || sh->state != SH_CONNECTED || !sh->lease_id || sh->pub || !sh->publish_dirty)
 		return;
 	sh->publish_dirty = false;
-	v = json_pack("{s:I, s:o}", "revision", (json_int_t)sh->revision, "digests",
-		      digests_object(d));
+	v = json_pack("{s:I, s:o, s:o}", "revision", (json_int_t)sh->revision, "digests",
+		      digests_object(d), "down", down_list(d));
 	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(v);
 	if (!text || (sh->published && !strcmp(text, sh->published))) {

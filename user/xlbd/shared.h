@@ -53,6 +53,13 @@ void shared_client_gone(struct xlbd *d, struct xlbd_client *c);
 /* state.c: VIP @v's table @table (ids of @in, sorted by id) is in the datapath. */
 void shared_table_done(struct xlbd *d, const struct xlb_cfg_vip *v, const __u32 *table,
 		       const struct xlb_maglev_backend *in, size_t n);
+/*
+ * weight.c: has backend @b of @v failed its check? @local: this host's verdict. With etcd
+ * connected, the cluster's: down when a majority of the live hosts (this one included) publish
+ * it down; otherwise @local.
+ */
+bool shared_backend_down(const struct xlbd *d, const struct xlb_cfg_vip *v,
+			 const struct xlb_cfg_backend *b, bool local);
 /* For status: "etcd" (NULL when off) and "digests" (one per VIP with a table). */
 json_t *shared_status_json(struct xlbd *d);
 json_t *shared_digests_json(struct xlbd *d);
