@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The VIPs shared through etcd (sync, watch, transactions, this host's digests) and the digests. */
+/*
+ * The VIPs shared through etcd: seeding, the whole prefix read, the watch, applying what changes,
+ * the lease and this host's report. Over 600 lines: one state machine (connect, sync, watch,
+ * lease, publish, fail, retry) whose parts share its timers and requests.
+ */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -8,65 +12,9 @@
 #include <unistd.h>
 
 #include "config_file.h"
-#include "etcd.h"
-#include "shared.h"
+#include "shared_int.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-enum sh_state { SH_CONNECTING, SH_CONNECTED, SH_UNREACHABLE };
-static const char *const state_names[] = { "connecting", "connected", "unreachable" };
-
-/* The revision of one key this host last applied (a deleted key keeps its delete's). */
-struct keyrev {
-	char *key;
-	long long mod;
-};
-
-/* Another host's (or this one's) publication: the revision it applied and its digests. */
-struct host {
-	char *name;
-	long long revision;
-	json_t *digests;	/* {"VIP": {"digest": "hex", "mod": the VIP's key revision}} */
-	json_t *down;		/* {"VIP|ADDR|PORT": true}: the backends it sees failing */
-};
-
-/* A change sent as a transaction, answered when etcd answers. */
-struct txn {
-	struct shared *sh;
-	struct xlbd_client *c;	/* NULL once the client is gone */
-	json_t *req;
-	json_t *puts;		/* [[key, value or null], ...] */
-	struct etcd_req *r;
-	struct txn *next;
-};
-
-struct shared {
-	struct xlbd *d;
-	struct etcd *e;
-	struct xlb_cfg_etcd conf;	/* the section xlbd started with (a reload keeps it) */
-	enum sh_state state;
-	char why[512];			/* the last failure */
-	__u64 since_ms;			/* in this state since (monotonic) */
-	long long revision;		/* etcd's revision this host has applied */
-	char pfx[256], pfx_end[256];	/* PREFIX/CLUSTER/ and the end of its range */
-	char host[64];
-	struct keyrev *kr;		/* open addressing, kr_cap a power of two */
-	size_t kr_n, kr_cap;
-	struct host *hosts;
-	size_t nhosts;
-	struct etcd_req *range, *watch, *lease, *ka, *pub;
-	long long lease_id;
-	struct prober_timer retry, ka_timer;
-	bool publish_dirty;
-	char *published;
-	struct txn *txns;
-	__u64 events_seen;		/* d->events_seq when the verdicts were last published */
-	char apply_error[512];		/* the last change from etcd that could not be applied */
-	__u64 applied, conflicts, unreachable;
-};
-
-static __u64 *idh;	/* digest scratch: a hash per backend id */
-static size_t idh_n;
 
 static void sync_start(struct shared *sh);
 static void lease_start(struct shared *sh);
@@ -94,7 +42,7 @@ static struct keyrev *kr_slot(struct shared *sh, const char *key)
 	return &sh->kr[i];
 }
 
-static long long kr_get(struct shared *sh, const char *key)
+long long sh_kr_get(struct shared *sh, const char *key)
 {
 	struct keyrev *k = kr_slot(sh, key);
 
@@ -142,14 +90,14 @@ static int kr_set(struct shared *sh, const char *key, long long mod)
 
 /* ------------------------------------------------------------------ helpers */
 
-static void vip_key(const struct shared *sh, const struct xlb_cfg_vip *v, char *buf, size_t len)
+void sh_vip_key(const struct shared *sh, const struct xlb_cfg_vip *v, char *buf, size_t len)
 {
 	char n[96];
 
 	snprintf(buf, len, "%svips/%s", sh->pfx, xlb_vip_name(v, n, sizeof(n)));
 }
 
-static json_t *b64_json(const char *s)
+json_t *sh_b64_json(const char *s)
 {
 	char *b = etcd_b64(s, strlen(s));
 	json_t *j = json_string(b ? b : "");
@@ -158,13 +106,11 @@ static json_t *b64_json(const char *s)
 	return j;
 }
 
-static void all_dirty(struct shared *sh);
-
 static void set_state(struct shared *sh, enum sh_state st)
 {
 	if (sh->state != st) {
 		sh->since_ms = xlbd_now_ms();
-		all_dirty(sh);	/* the verdicts are the cluster's only while connected */
+		sh_all_dirty(sh);	/* the verdicts are the cluster's only while connected */
 	}
 	sh->state = st;
 }
@@ -173,7 +119,7 @@ static void set_state(struct shared *sh, enum sh_state st)
  * Something failed: etcd is unreachable (or answered nonsense). Forwarding goes on with what
  * was applied; a timer syncs again (the next endpoint) after retry_ms.
  */
-static void fail(struct shared *sh, const char *why)
+void sh_fail(struct shared *sh, const char *why)
 {
 	if (sh->state != SH_UNREACHABLE) {
 		sh->unreachable++;
@@ -201,61 +147,10 @@ static void host_free(struct host *h)
 }
 
 /* The reports of the hosts changed: every VIP's weights may have (shared_backend_down()). */
-static void all_dirty(struct shared *sh)
+void sh_all_dirty(struct shared *sh)
 {
 	for (size_t i = 0; sh->d->cfg && i < sh->d->cfg->nvips; i++)
 		state_dirty(sh->d, &sh->d->cfg->vips[i]);
-}
-
-/* A backend's name in the health reports: its VIP's and its own identity. */
-static void be_key(const struct xlb_cfg_vip *v, const struct xlb_cfg_backend *b, char *buf,
-		   size_t len)
-{
-	char n[96], a[64];
-
-	snprintf(buf, len, "%s|%s|%u", xlb_vip_name(v, n, sizeof(n)),
-		 xlb_addr_format(b->addr, b->family, a, sizeof(a)), b->port);
-}
-
-bool shared_backend_down(const struct xlbd *d, const struct xlb_cfg_vip *v,
-			 const struct xlb_cfg_backend *b, bool local)
-{
-	const struct shared *sh = d->shared;
-	size_t live = 1, votes = local, i;
-	char key[192];
-
-	if (!sh || sh->state != SH_CONNECTED)
-		return local;
-	be_key(v, b, key, sizeof(key));
-	for (i = 0; i < sh->nhosts; i++) {
-		if (!strcmp(sh->hosts[i].name, sh->host))
-			continue;
-		live++;
-		votes += json_object_get(sh->hosts[i].down, key) != NULL;
-	}
-	return votes * 2 > live;
-}
-
-/* The backends this host sees failing, for its report. */
-static json_t *down_list(struct xlbd *d)
-{
-	json_t *a = json_array();
-	char key[192];
-
-	for (size_t i = 0; i < d->cfg->nvips; i++) {
-		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-
-		for (size_t j = 0; j < v->nbackends; j++) {
-			const struct xlb_cfg_backend *b = &v->backends[j];
-
-			if (b->check.type == XLB_CHECK_NONE || !b->id ||
-			    d->be_rt[b->id].health != XLBD_HEALTH_DOWN)
-				continue;
-			be_key(v, b, key, sizeof(key));
-			json_array_append_new(a, json_string(key));
-		}
-	}
-	return a;
 }
 
 static void hosts_clear(struct shared *sh)
@@ -279,7 +174,7 @@ static void host_update(struct shared *sh, const char *name, const char *value)
 	if (i < sh->nhosts && !j) {
 		host_free(&sh->hosts[i]);
 		sh->hosts[i] = sh->hosts[--sh->nhosts];
-		all_dirty(sh);	/* a host fewer: the majority moves */
+		sh_all_dirty(sh);	/* a host fewer: the majority moves */
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -313,7 +208,7 @@ static void host_update(struct shared *sh, const char *name, const char *value)
 				json_object_set_new(down, json_string_value(e), json_true());
 		if (!sh->hosts[i].down || !json_equal(down, sh->hosts[i].down) ||
 		    i == sh->nhosts - 1)
-			all_dirty(sh);
+			sh_all_dirty(sh);
 		json_decref(sh->hosts[i].down);
 		sh->hosts[i].down = down;
 	}
@@ -376,7 +271,7 @@ static int vips_grow(struct xlb_cfg *to)
  * at that revision or later are skipped (its own transactions come back through the watch).
  * Returns 0 or -errno with @err.
  */
-static int apply_events(struct shared *sh, json_t *ev, long long rev, char *err, size_t errlen)
+int sh_apply_events(struct shared *sh, json_t *ev, long long rev, char *err, size_t errlen)
 {
 	struct xlbd *d = sh->d;
 	size_t vpl = strlen(sh->pfx) + 5, hpl = strlen(sh->pfx) + 6, i, changed = 0;
@@ -399,7 +294,7 @@ static int apply_events(struct shared *sh, json_t *ev, long long rev, char *err,
 			host_update(sh, key + hpl, value);
 			continue;
 		}
-		if (strncmp(key + strlen(sh->pfx), "vips/", 5) || mod <= kr_get(sh, key))
+		if (strncmp(key + strlen(sh->pfx), "vips/", 5) || mod <= sh_kr_get(sh, key))
 			continue;
 		kr_set(sh, key, mod);
 		if (!to && !(to = xlb_cfg_dup(d->cfg))) {
@@ -475,7 +370,7 @@ static void apply_full(struct shared *sh, json_t *kvs, long long rev)
 	json_t *kv;
 
 	if (!to || !nv || !kept) {
-		fail(sh, "out of memory");
+		sh_fail(sh, "out of memory");
 		goto out;
 	}
 	kr_clear(sh);
@@ -602,7 +497,7 @@ static void on_watch_msg(void *ctx, json_t *msg)
 		free(key);
 		free(value);
 	}
-	apply_events(sh, list, rev, err, sizeof(err));
+	sh_apply_events(sh, list, rev, err, sizeof(err));
 	json_decref(list);
 }
 
@@ -613,18 +508,18 @@ static void on_watch_end(void *ctx, int err, json_t *reply, const char *why)
 	(void)err;
 	(void)reply;
 	sh->watch = NULL;
-	fail(sh, why);
+	sh_fail(sh, why);
 }
 
 static void watch_start(struct shared *sh)
 {
-	json_t *b = json_pack("{s:{s:o, s:o, s:I}}", "create_request", "key", b64_json(sh->pfx),
-			      "range_end", b64_json(sh->pfx_end), "start_revision",
+	json_t *b = json_pack("{s:{s:o, s:o, s:I}}", "create_request", "key", sh_b64_json(sh->pfx),
+			      "range_end", sh_b64_json(sh->pfx_end), "start_revision",
 			      (json_int_t)sh->revision + 1);
 
 	sh->watch = etcd_stream(sh->e, "/v3/watch", b, on_watch_msg, on_watch_end, sh);
 	if (!sh->watch)
-		fail(sh, "cannot start the watch");
+		sh_fail(sh, "cannot start the watch");
 }
 
 static void on_seed(void *ctx, int err, json_t *reply, const char *why)
@@ -633,7 +528,7 @@ static void on_seed(void *ctx, int err, json_t *reply, const char *why)
 
 	sh->range = NULL;
 	if (err) {
-		fail(sh, why);
+		sh_fail(sh, why);
 		return;
 	}
 	if (json_is_true(json_object_get(reply, "succeeded")))
@@ -649,25 +544,25 @@ static void seed(struct shared *sh)
 	char key[512];
 
 	snprintf(key, sizeof(key), "%sseeded", sh->pfx);
-	json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key", b64_json(key),
-					     "value", b64_json(sh->host)));
+	json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key", sh_b64_json(key),
+					     "value", sh_b64_json(sh->host)));
 	for (size_t i = 0; i < sh->d->cfg->nvips; i++) {
 		json_t *v = xlb_cfg_vip_to_json(&sh->d->cfg->vips[i], true);
 		char *text = json_dumps(v, JSON_COMPACT);
 
-		vip_key(sh, &sh->d->cfg->vips[i], key, sizeof(key));
+		sh_vip_key(sh, &sh->d->cfg->vips[i], key, sizeof(key));
 		json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key",
-						     b64_json(key), "value",
-						     b64_json(text ? text : "")));
+						     sh_b64_json(key), "value",
+						     sh_b64_json(text ? text : "")));
 		free(text);
 		json_decref(v);
 	}
 	snprintf(key, sizeof(key), "%sseeded", sh->pfx);
-	b = json_pack("{s:[{s:o, s:s, s:s, s:s}], s:o}", "compare", "key", b64_json(key),
+	b = json_pack("{s:[{s:o, s:s, s:s, s:s}], s:o}", "compare", "key", sh_b64_json(key),
 		      "target", "CREATE", "result", "EQUAL", "create_revision", "0", "success", ops);
 	sh->range = etcd_call(sh->e, "/v3/kv/txn", b, on_seed, sh);
 	if (!sh->range)
-		fail(sh, "cannot send the seeding transaction");
+		sh_fail(sh, "cannot send the seeding transaction");
 }
 
 static void on_range(void *ctx, int err, json_t *reply, const char *why)
@@ -681,7 +576,7 @@ static void on_range(void *ctx, int err, json_t *reply, const char *why)
 
 	sh->range = NULL;
 	if (err) {
-		fail(sh, why);
+		sh_fail(sh, why);
 		return;
 	}
 	snprintf(key, sizeof(key), "%sseeded", sh->pfx);
@@ -709,12 +604,12 @@ static void on_range(void *ctx, int err, json_t *reply, const char *why)
 /* (Re)connect: read the whole prefix, then watch from the revision read. */
 static void sync_start(struct shared *sh)
 {
-	json_t *b = json_pack("{s:o, s:o}", "key", b64_json(sh->pfx), "range_end",
-			      b64_json(sh->pfx_end));
+	json_t *b = json_pack("{s:o, s:o}", "key", sh_b64_json(sh->pfx), "range_end",
+			      sh_b64_json(sh->pfx_end));
 
 	sh->range = etcd_call(sh->e, "/v3/kv/range", b, on_range, sh);
 	if (!sh->range)
-		fail(sh, "cannot send a request");
+		sh_fail(sh, "cannot send a request");
 }
 
 static void retry_timer(struct prober_timer *t)
@@ -742,7 +637,7 @@ static void on_ka(void *ctx, int err, json_t *reply, const char *why)
 
 	sh->ka = NULL;
 	if (err) {
-		fail(sh, why);
+		sh_fail(sh, why);
 		return;
 	}
 	if (etcd_int(json_object_get(res ? res : reply, "TTL"), 0) <= 0) {
@@ -770,7 +665,7 @@ static void on_lease(void *ctx, int err, json_t *reply, const char *why)
 
 	sh->lease = NULL;
 	if (err) {
-		fail(sh, why);
+		sh_fail(sh, why);
 		return;
 	}
 	sh->lease_id = etcd_int(json_object_get(reply, "ID"), 0);
@@ -787,7 +682,7 @@ static void lease_start(struct shared *sh)
 			      json_pack("{s:I}", "TTL", (json_int_t)sh->conf.lease_ttl_s),
 			      on_lease, sh);
 	if (!sh->lease)
-		fail(sh, "cannot send a request");
+		sh_fail(sh, "cannot send a request");
 }
 
 static void on_pub(void *ctx, int err, json_t *reply, const char *why)
@@ -799,43 +694,8 @@ static void on_pub(void *ctx, int err, json_t *reply, const char *why)
 	if (err) {
 		free(sh->published);
 		sh->published = NULL;
-		fail(sh, why);
+		sh_fail(sh, why);
 	}
-}
-
-/* The digest of VIP @v as shown: its table's, with the hash seed (flows map by both). */
-static bool vip_digest(const struct xlbd *d, const struct xlb_cfg_vip *v, char *buf, size_t len)
-{
-	__u64 h;
-
-	if (!v->id_set || v->id >= d->max_vips || !d->vip_rt[v->id].digest)
-		return false;
-	h = d->vip_rt[v->id].digest ^ ((__u64)d->cfg->hash_seed * 0x9e3779b97f4a7c15ull);
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	snprintf(buf, len, "%016llx", (unsigned long long)h);
-	return true;
-}
-
-/*
- * What this host publishes per VIP: its digest and the revision of the VIP's key it applied
- * (hosts compare digests only at the same one: the global revision moves with every write).
- */
-static json_t *digests_object(struct xlbd *d)
-{
-	json_t *o = json_object();
-	char n[96], h[24], key[512];
-
-	for (size_t i = 0; i < d->cfg->nvips; i++) {
-		if (!vip_digest(d, &d->cfg->vips[i], h, sizeof(h)))
-			continue;
-		vip_key(d->shared, &d->cfg->vips[i], key, sizeof(key));
-		json_object_set_new(o, xlb_vip_name(&d->cfg->vips[i], n, sizeof(n)),
-				    json_pack("{s:s, s:I}", "digest", h, "mod",
-					      (json_int_t)kr_get(d->shared, key)));
-	}
-	return o;
 }
 
 void shared_sync(struct xlbd *d)
@@ -852,7 +712,7 @@ void shared_sync(struct xlbd *d)
 		return;
 	sh->publish_dirty = false;
 	v = json_pack("{s:I, s:o, s:o}", "revision", (json_int_t)sh->revision, "digests",
-		      digests_object(d), "down", down_list(d));
+		      sh_digests_object(d), "down", sh_down_list(d));
 	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(v);
 	if (!text || (sh->published && !strcmp(text, sh->published))) {
@@ -860,415 +720,11 @@ void shared_sync(struct xlbd *d)
 		return;
 	}
 	snprintf(key, sizeof(key), "%shosts/%s", sh->pfx, sh->host);
-	b = json_pack("{s:o, s:o, s:I}", "key", b64_json(key), "value", b64_json(text), "lease",
+	b = json_pack("{s:o, s:o, s:I}", "key", sh_b64_json(key), "value", sh_b64_json(text), "lease",
 		      (json_int_t)sh->lease_id);
 	free(sh->published);
 	sh->published = text;
 	sh->pub = etcd_call(sh->e, "/v3/kv/put", b, on_pub, sh);
-}
-
-/* ------------------------------------------------------------------ changes through the API */
-
-int shared_take_revision(const struct xlbd *d, json_t *req, long long *rev, char *err,
-			 size_t errlen)
-{
-	json_t *r = json_object_get(req, "revision");
-
-	*rev = -1;
-	if (!r)
-		return 0;
-	if (!d->shared) {
-		snprintf(err, errlen, "revision: only for a shared configuration (an \"etcd\" "
-			 "section)");
-		return -EINVAL;
-	}
-	if (!json_is_integer(r) || json_integer_value(r) < 0) {
-		snprintf(err, errlen, "revision: must be an integer >= 0 (the etcd revision read)");
-		return -EINVAL;
-	}
-	*rev = json_integer_value(r);
-	json_object_del(req, "revision");
-	return 0;
-}
-
-static void txn_unlink(struct txn *t)
-{
-	struct txn **pp;
-
-	for (pp = &t->sh->txns; *pp; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	}
-}
-
-static void txn_free(struct txn *t)
-{
-	json_decref(t->req);
-	json_decref(t->puts);
-	free(t);
-}
-
-static void on_txn(void *ctx, int err, json_t *reply, const char *why)
-{
-	struct txn *t = ctx;
-	struct shared *sh = t->sh;
-	char msg[768];
-	json_t *r, *p;
-	long long rev;
-	size_t i;
-
-	txn_unlink(t);
-	if (err) {
-		snprintf(msg, sizeof(msg), "etcd: %s: the change %s", why,
-			 err == -ETIMEDOUT ? "may or may not have been made (see xlb vip list)" :
-			 "was not made");
-		if (t->c)
-			api_reply_later(sh->d, t->c, NULL, msg);
-		if (err != -EPROTO)
-			fail(sh, why);
-		txn_free(t);
-		return;
-	}
-	rev = etcd_int(json_object_get(json_object_get(reply, "header"), "revision"), 0);
-	if (!json_is_true(json_object_get(reply, "succeeded"))) {
-		sh->conflicts++;
-		snprintf(msg, sizeof(msg), "conflict: the shared configuration changed since "
-			 "revision %lld, which this change was read at (now %lld): nothing "
-			 "changed; read it again (xlb vip list) and retry", sh->revision, rev);
-		xlbd_event(sh->d, XLB_LOG_INFO, "etcd: a change was refused: %s", msg);
-		if (t->c)
-			api_reply_later(sh->d, t->c, NULL, msg);
-		txn_free(t);
-		return;
-	}
-	json_array_foreach(t->puts, i, p)
-		json_array_append_new(p, json_integer(rev));
-	err = apply_events(sh, t->puts, rev, msg, sizeof(msg));
-	if (t->c) {
-		if (err) {
-			char m2[900];
-
-			snprintf(m2, sizeof(m2), "stored in etcd at revision %lld but not applied "
-				 "here: %.700s", rev, msg);
-			api_reply_later(sh->d, t->c, NULL, m2);
-		} else {
-			r = json_object();
-			json_object_set_new(r, "ok", json_true());
-			api_change_reply(sh->d, t->req, r);
-			json_object_set_new(r, "revision", json_integer(rev));
-			api_reply_later(sh->d, t->c, r, NULL);
-			json_decref(r);
-		}
-	}
-	txn_free(t);
-}
-
-int shared_propose(struct xlbd *d, struct xlb_cfg *to, __u64 since, long long rev, json_t *req,
-		   char *err, size_t errlen)
-{
-	struct shared *sh = d->shared;
-	json_t *cmp = json_array(), *ops = json_array(), *puts = json_array();
-	struct vip_index ix = {};
-	struct txn *t = NULL;
-	char key[512];
-	size_t i;
-	int ret;
-
-	if (sh->state != SH_CONNECTED) {
-		snprintf(err, errlen, "etcd unreachable (%s): the shared configuration cannot "
-			 "change now; forwarding goes on with revision %lld", sh->why[0] ? sh->why :
-			 state_names[sh->state], sh->revision);
-		ret = -EAGAIN;
-		goto out;
-	}
-	ret = state_check(d, to, true, err, errlen);
-	if (ret)
-		goto out;
-	ret = vip_index_init(&ix, to);
-	if (ret) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	/* the VIPs added or changed, then those removed */
-	for (i = 0; i < to->nvips + d->cfg->nvips; i++) {
-		const struct xlb_cfg_vip *v = i < to->nvips ? &to->vips[i] :
-					      &d->cfg->vips[i - to->nvips];
-		bool gone = i >= to->nvips;
-		long long known;
-		char *text = NULL;
-
-		if (!gone && v->stamp <= since)
-			continue;
-		if (gone && vip_index_find(&ix, v) >= 0)
-			continue;
-		vip_key(sh, v, key, sizeof(key));
-		known = xlb_cfg_find_vip(d->cfg, v->family, v->addr, v->port, v->proto) >= 0 ?
-			kr_get(sh, key) : 0;
-		if (rev >= 0 && known > rev) {
-			char n[96];
-
-			sh->conflicts++;
-			snprintf(err, errlen, "conflict: VIP %s changed at revision %lld, after "
-				 "revision %lld which this change was read at: nothing changed; "
-				 "read it again and retry", xlb_vip_name(v, n, sizeof(n)), known, rev);
-			ret = -EAGAIN;
-			goto out;
-		}
-		json_array_append_new(cmp, json_pack("{s:o, s:s, s:s, s:I}", "key", b64_json(key),
-						     "target", "MOD", "result", "EQUAL",
-						     "mod_revision", (json_int_t)known));
-		if (gone) {
-			json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
-							     "key", b64_json(key)));
-		} else {
-			json_t *j = xlb_cfg_vip_to_json(v, true);
-
-			text = json_dumps(j, JSON_COMPACT);
-			json_decref(j);
-			if (!text) {
-				ret = -ENOMEM;
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			json_array_append_new(ops, json_pack("{s:{s:o, s:o}}", "request_put", "key",
-							     b64_json(key), "value",
-							     b64_json(text)));
-		}
-		json_array_append_new(puts, json_pack("[s, s?]", key, text));
-		free(text);
-	}
-	if (!json_array_size(ops)) {
-		ret = 0;	/* nothing changes: answered at once */
-		goto out;
-	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	t->sh = sh;
-	t->c = d->busy;
-	t->req = json_incref(req);
-	t->puts = puts;
-	puts = NULL;
-	t->r = etcd_call(sh->e, "/v3/kv/txn", json_pack("{s:o, s:o}", "compare", cmp, "success",
-							 ops), on_txn, t);
-	cmp = ops = NULL;
-	if (!t->r) {
-		txn_free(t);
-		ret = -ENOMEM;
-		snprintf(err, errlen, "etcd: cannot send the transaction");
-		goto out;
-	}
-	t->next = sh->txns;
-	sh->txns = t;
-	ret = -EINPROGRESS;
-out:
-	vip_index_free(&ix);
-	json_decref(cmp);
-	json_decref(ops);
-	json_decref(puts);
-	xlb_cfg_free(to);
-	return ret;
-}
-
-void shared_client_gone(struct xlbd *d, struct xlbd_client *c)
-{
-	for (struct txn *t = d->shared ? d->shared->txns : NULL; t; t = t->next)
-		if (t->c == c)
-			t->c = NULL;
-}
-
-/* ------------------------------------------------------------------ digests */
-
-void shared_table_done(struct xlbd *d, const struct xlb_cfg_vip *v, const __u32 *table,
-		       const struct xlb_maglev_backend *in, size_t n)
-{
-	__u64 h = 0xcbf29ce484222325ull ^ v->table_size;
-	__u32 m = v->table_size, s;
-	size_t i;
-
-	if (idh_n < d->max_backends) {
-		__u64 *p = realloc(idh, d->max_backends * sizeof(*p));
-
-		if (!p) {
-			d->vip_rt[v->id].digest = 0;
-			return;
-		}
-		idh = p;
-		idh_n = d->max_backends;
-	}
-	/* a backend counts by its identity: ids differ between hosts, addresses do not */
-	idh[0] = 0x9e3779b97f4a7c15ull;
-	for (i = 0; i < n; i++) {
-		__u64 x = 0xcbf29ce484222325ull;
-		const __u8 *a = in[i].addr;
-
-		for (int k = 0; k < 16; k++)
-			x = (x ^ a[k]) * 0x100000001b3ull;
-		x = (x ^ in[i].family) * 0x100000001b3ull;
-		x = (x ^ in[i].port) * 0x100000001b3ull;
-		if (in[i].id < idh_n)
-			idh[in[i].id] = x | 1;
-	}
-	for (s = 0; s < m; s++)
-		h = (h ^ (table[s] < idh_n ? idh[table[s]] : 0)) * 0x100000001b3ull;
-	d->vip_rt[v->id].digest = h ? h : 1;
-	if (d->shared)
-		d->shared->publish_dirty = true;
-}
-
-/*
- * Host @i's digest of VIP @name if it applied the same revision of the VIP's key (@mod) as this
- * host; this host's own (@own) for i == nhosts; else NULL.
- */
-static const char *host_digest(const struct shared *sh, size_t i, const char *name,
-			       long long mod, const char *own)
-{
-	json_t *e;
-
-	if (i == sh->nhosts)
-		return own;
-	if (!strcmp(sh->hosts[i].name, sh->host))
-		return NULL;
-	e = json_object_get(sh->hosts[i].digests, name);
-	if (etcd_int(json_object_get(e, "mod"), -1) != mod)
-		return NULL;
-	return json_string_value(json_object_get(e, "digest"));
-}
-
-/* The digest most live hosts at this host's revision of VIP @name publish (@own on a tie). */
-static const char *cluster_digest(struct shared *sh, const struct xlb_cfg_vip *v,
-				  const char *name, const char *own, size_t *hosts)
-{
-	const char *best = own;
-	size_t best_n = 0, i, j;
-	char key[512];
-	long long mod;
-
-	vip_key(sh, v, key, sizeof(key));
-	mod = kr_get(sh, key);
-	*hosts = 0;
-	for (i = 0; i <= sh->nhosts; i++) {
-		const char *c = host_digest(sh, i, name, mod, own);
-		size_t cnt = 0;
-
-		if (!c)
-			continue;
-		(*hosts)++;
-		for (j = 0; j <= sh->nhosts; j++) {
-			const char *o = host_digest(sh, j, name, mod, own);
-
-			cnt += o && !strcmp(o, c);
-		}
-		/* a tie keeps this host's own */
-		if (cnt > best_n || (cnt == best_n && c == own)) {
-			best = c;
-			best_n = cnt;
-		}
-	}
-	return best;
-}
-
-json_t *shared_digests_json(struct xlbd *d)
-{
-	json_t *a = json_array();
-	char n[96], h[24];
-
-	for (size_t i = 0; i < d->cfg->nvips; i++) {
-		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-		json_t *o;
-
-		if (!vip_digest(d, v, h, sizeof(h)))
-			continue;
-		xlb_vip_name(v, n, sizeof(n));
-		o = json_pack("{s:s, s:s}", "vip", n, "digest", h);
-		if (d->shared && d->shared->state == SH_CONNECTED) {
-			size_t hosts;
-			const char *c = cluster_digest(d->shared, v, n, h, &hosts);
-
-			json_object_set_new(o, "cluster", json_string(c));
-			json_object_set_new(o, "hosts", json_integer(hosts));
-			json_object_set_new(o, "differs", json_boolean(strcmp(c, h)));
-		}
-		json_array_append_new(a, o);
-	}
-	return a;
-}
-
-json_t *shared_status_json(struct xlbd *d)
-{
-	struct shared *sh = d->shared;
-	json_t *o, *hosts, *differ;
-	char h[24], n[96];
-	size_t i;
-
-	if (!sh)
-		return NULL;
-	hosts = json_array();
-	for (i = 0; i < sh->nhosts; i++)
-		json_array_append_new(hosts, json_pack("{s:s, s:I}", "name", sh->hosts[i].name,
-						       "revision",
-						       (json_int_t)sh->hosts[i].revision));
-	/* the VIPs whose digest differs from the cluster's */
-	differ = json_array();
-	for (i = 0; sh->state == SH_CONNECTED && i < d->cfg->nvips; i++) {
-		size_t k;
-
-		if (!vip_digest(d, &d->cfg->vips[i], h, sizeof(h)))
-			continue;
-		xlb_vip_name(&d->cfg->vips[i], n, sizeof(n));
-		if (strcmp(cluster_digest(sh, &d->cfg->vips[i], n, h, &k), h))
-			json_array_append_new(differ, json_string(n));
-	}
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I}", "state",
-		      state_names[sh->state], "endpoint", etcd_endpoint(sh->e), "cluster",
-		      sh->conf.cluster, "host", sh->host, "revision", (json_int_t)sh->revision,
-		      "for_s", (json_int_t)((xlbd_now_ms() - sh->since_ms) / 1000), "hosts", hosts,
-		      "digests_differ", differ, "conflicts", (json_int_t)sh->conflicts);
-	if (sh->why[0] && sh->state != SH_CONNECTED)
-		json_object_set_new(o, "error", json_string(sh->why));
-	if (sh->apply_error[0])
-		json_object_set_new(o, "apply_error", json_string(sh->apply_error));
-	return o;
-}
-
-char *shared_metrics_text(struct xlbd *d)
-{
-	struct shared *sh = d->shared;
-	char *s = NULL;
-	json_t *st;
-	size_t differ;
-
-	if (!sh)
-		return strdup("");
-	st = shared_status_json(d);
-	differ = json_array_size(json_object_get(st, "digests_differ"));
-	json_decref(st);
-	if (asprintf(&s,
-		     "# HELP xlb_etcd_up 1 while xlbd is connected to etcd and watches the shared "
-		     "configuration, 0 while it forwards with the last one applied.\n"
-		     "# TYPE xlb_etcd_up gauge\nxlb_etcd_up %d\n"
-		     "# HELP xlb_etcd_revision The etcd revision of the configuration applied.\n"
-		     "# TYPE xlb_etcd_revision gauge\nxlb_etcd_revision %lld\n"
-		     "# HELP xlb_etcd_applied_total Changes from etcd applied here.\n"
-		     "# TYPE xlb_etcd_applied_total counter\nxlb_etcd_applied_total %llu\n"
-		     "# HELP xlb_etcd_conflicts_total API changes refused: the shared "
-		     "configuration changed since it was read.\n"
-		     "# TYPE xlb_etcd_conflicts_total counter\nxlb_etcd_conflicts_total %llu\n"
-		     "# HELP xlb_etcd_unreachable_total Times etcd became unreachable.\n"
-		     "# TYPE xlb_etcd_unreachable_total counter\nxlb_etcd_unreachable_total %llu\n"
-		     "# HELP xlb_etcd_digests_differ VIPs whose table digest differs from the "
-		     "cluster's.\n"
-		     "# TYPE xlb_etcd_digests_differ gauge\nxlb_etcd_digests_differ %zu\n",
-		     sh->state == SH_CONNECTED, sh->revision, (unsigned long long)sh->applied,
-		     (unsigned long long)sh->conflicts, (unsigned long long)sh->unreachable,
-		     differ) < 0)
-		return NULL;
-	return s;
 }
 
 int shared_reload(struct xlbd *d, struct xlb_cfg *to)
@@ -1352,16 +808,14 @@ void shared_stop(struct xlbd *d)
 {
 	struct shared *sh = d->shared;
 
-	free(idh);
-	idh = NULL;
-	idh_n = 0;
+	shared_digests_free();
 	if (!sh)
 		return;
 	while (sh->txns) {
 		struct txn *t = sh->txns;
 
 		sh->txns = t->next;
-		txn_free(t);
+		sh_txn_free(t);
 	}
 	prober_timer_cancel(d->prober, &sh->retry);
 	prober_timer_cancel(d->prober, &sh->ka_timer);
