@@ -37,6 +37,8 @@ JSON_LIBS := -ljansson
 HTTP_LIBS := -lmicrohttpd
 # libmnl: rtnetlink of xlbd's announce.c only
 NL_LIBS := -lmnl
+# libcurl: xlbd's etcd client only (etcd.c)
+CURL_LIBS := -lcurl
 json_libs = $(if $(shell grep -l '<jansson.h>' $(filter %.c,$(1)) /dev/null),$(JSON_LIBS))
 
 # ---------------------------------------------------------------- sources
@@ -140,14 +142,14 @@ $(XLBD_MOD_SAN): $(patsubst user/xlbd/%.c,$(BUILD)/san/xlbd-mod/%.o,$(XLBD_MOD_S
 # daemon and CLI
 $(BUILD)/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(NL_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(NL_LIBS) $(CURL_LIBS) -o $@
 $(BUILD)/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB) $(LIBS) $(JSON_LIBS) -o $@
 $(BUILD)/san/xlbd: $(XLBD_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlbd $(XLBD_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) \
-		$(HTTP_LIBS) $(NL_LIBS) -o $@
+		$(HTTP_LIBS) $(NL_LIBS) $(CURL_LIBS) -o $@
 $(BUILD)/san/xlb: $(XLB_SRCS) $(USER_HDRS) $(LIB_SAN)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Iuser/xlb $(XLB_SRCS) $(LIB_SAN) $(LIBS) $(JSON_LIBS) -o $@
@@ -247,7 +249,7 @@ $(FUZZ_LIB): $(patsubst user/lib/%.c,$(BUILD)/fuzz/lib/%.o,$(LIB_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/fuzz/fuzz_config: FUZZ_OBJS :=
-$(BUILD)/fuzz/fuzz_api: FUZZ_OBJS := $(FUZZ_XLBD) $(HTTP_LIBS) $(NL_LIBS)
+$(BUILD)/fuzz/fuzz_api: FUZZ_OBJS := $(FUZZ_XLBD) $(HTTP_LIBS) $(NL_LIBS) $(CURL_LIBS)
 $(BUILD)/fuzz/fuzz_cli: FUZZ_OBJS := $(FUZZ_XLB) -Wl,--wrap=cli_request,--wrap=fopen \
 	-Wl,--wrap=json_object_set_new
 $(BUILD)/fuzz/fuzz_api: $(FUZZ_XLBD)

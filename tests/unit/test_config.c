@@ -840,6 +840,69 @@ static void test_announce(void **state)
 	}
 }
 
+/*
+ * "etcd": endpoints required, the rest defaulted; written back and parsed again the same;
+ * every bad value refused by its path (and the config with it).
+ */
+static void test_etcd(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "{\"etcd\": []}", "etcd: must be an object" },
+		{ "{\"etcd\": {}}", "etcd.endpoints: missing" },
+		{ "{\"etcd\": {\"endpoints\": []}}", "etcd.endpoints: must be an array of 1 to 8" },
+		{ "{\"etcd\": {\"endpoints\": [\"198.18.0.6:2379\"]}}",
+		  "etcd.endpoints[0]: not an etcd URL" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6\"]}}",
+		  "etcd.endpoints[0]: not an etcd URL" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379/v3\"]}}",
+		  "etcd.endpoints[0]: not an etcd URL" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\", 5]}}",
+		  "etcd.endpoints[1]: not an etcd URL" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"prefix\": \"xlb\"}}",
+		  "etcd.prefix: not a key prefix" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"prefix\": \"/xlb/\"}}",
+		  "etcd.prefix: not a key prefix" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"cluster\": \"a/b\"}}",
+		  "etcd.cluster: not a cluster name" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"host\": \"\"}}",
+		  "etcd.host: not a host name" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"timeout_ms\": 10}}",
+		  "etcd.timeout_ms: must be 50..60000" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"lease_ttl_s\": 1}}",
+		  "etcd.lease_ttl_s: must be 2..600" },
+		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"peers\": 1}}",
+		  "etcd.peers: unknown key" },
+	};
+	struct xlb_cfg_errors e = {};
+	struct xlb_cfg *a;
+
+	(void)state;
+	a = xlb_cfg_parse_string("{}", &e);
+	assert_non_null(a);
+	assert_false(a->etcd.on);
+	xlb_cfg_free(a);
+	a = xlb_cfg_parse_string("{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\", "
+				 "\"https://[2001:db8::6]:2379\"]}}", &e);
+	assert_non_null(a);
+	assert_true(a->etcd.on);
+	assert_int_equal(a->etcd.nendpoints, 2);
+	assert_string_equal(a->etcd.endpoints[1], "https://[2001:db8::6]:2379");
+	assert_string_equal(a->etcd.prefix, "/xlb");
+	assert_string_equal(a->etcd.cluster, "default");
+	assert_string_equal(a->etcd.host, "");
+	assert_int_equal(a->etcd.timeout_ms, 2000);
+	assert_int_equal(a->etcd.lease_ttl_s, 5);
+	assert_reparses(a);
+	xlb_cfg_free(a);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_null(xlb_cfg_parse_string(bad[i][0], &e));
+		if (!e.text || !strstr(e.text, bad[i][1]))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i][0], e.text, bad[i][1]);
+		xlb_cfg_errors_free(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -857,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_vip_names),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_announce),
+		cmocka_unit_test(test_etcd),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

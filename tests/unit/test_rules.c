@@ -118,6 +118,9 @@ static void test_ranges(void **state)
 		[XLB_RANGE_MAX_BACKENDS] = "256..1048576",
 		[XLB_RANGE_MON_SAMPLE] = "1..1000000",
 		[XLB_RANGE_MON_COUNT] = "1..4294967295",
+		[XLB_RANGE_ETCD_TIMEOUT_MS] = "50..60000",
+		[XLB_RANGE_ETCD_RETRY_MS] = "100..60000",
+		[XLB_RANGE_ETCD_TTL_S] = "2..600",
 	};
 	char buf[XLB_RANGE_TEXT_LEN];
 	uint32_t v;

@@ -26,6 +26,31 @@ enum xlb_cfg_too_big { XLB_TOO_BIG_DROP = 0, XLB_TOO_BIG_PASS = 1, XLB_TOO_BIG_I
 #define XLB_CFG_FLOWS_MIN 1024
 #define XLB_CFG_FLOWS_MAX (1u << 26)
 #define XLB_CFG_ANNOUNCE_IFACE "xlb0"	/* default "announce": {"interface"} */
+/* the "etcd" section's defaults */
+#define XLB_ETCD_ENDPOINTS_MAX 8
+#define XLB_ETCD_PREFIX_DEFAULT "/xlb"
+#define XLB_ETCD_CLUSTER_DEFAULT "default"
+#define XLB_ETCD_TIMEOUT_DEFAULT 2000
+#define XLB_ETCD_CONNECT_TIMEOUT_DEFAULT 1000
+#define XLB_ETCD_RETRY_DEFAULT 1000
+#define XLB_ETCD_TTL_DEFAULT 5
+
+/*
+ * "etcd" section: the VIPs are shared by every xlbd of one cluster through etcd's v3 JSON
+ * gateway (xlbd: etcd.c, shared.c); this file is then the cache xlbd starts from.
+ */
+struct xlb_cfg_etcd {
+	bool on;			/* the section is given: off when absent */
+	size_t nendpoints;
+	char endpoints[XLB_ETCD_ENDPOINTS_MAX][128];	/* "http://ADDR:PORT", tried in turn */
+	char prefix[128];		/* keys under PREFIX/CLUSTER/ */
+	char cluster[64];
+	char host[64];			/* this host's name in the cluster ("" = hostname) */
+	uint32_t timeout_ms;		/* one request's limit */
+	uint32_t connect_timeout_ms;
+	uint32_t retry_ms;		/* wait before connecting again */
+	uint32_t lease_ttl_s;		/* what this host publishes lives this long without it */
+};
 
 /* Health check settings of one backend (or a VIP's defaults for its backends): what xlbd probes. */
 struct xlb_cfg_check {
@@ -153,6 +178,7 @@ struct xlb_cfg {
 	/* "announce" section: the VIP addresses on this interface, exported by BIRD (xlbd) */
 	bool announce;			/* the section is given: off when absent */
 	char announce_iface[IF_NAMESIZE];
+	struct xlb_cfg_etcd etcd;
 	size_t nvips;
 	struct xlb_cfg_vip *vips;
 };

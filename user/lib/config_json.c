@@ -172,6 +172,23 @@ static json_t *head_json(const struct xlb_cfg *cfg)
 	if (cfg->announce)
 		json_object_set_new(o, "announce", json_pack("{s:s}", "interface",
 							     cfg->announce_iface));
+	if (cfg->etcd.on) {
+		const struct xlb_cfg_etcd *c = &cfg->etcd;
+		json_t *eps = json_array();
+
+		for (size_t i = 0; i < c->nendpoints; i++)
+			json_array_append_new(eps, json_string(c->endpoints[i]));
+		json_object_set_new(o, "etcd", json_pack("{s:o, s:s, s:s, s:i, s:i, s:i, s:i}",
+							 "endpoints", eps, "prefix", c->prefix,
+							 "cluster", c->cluster, "timeout_ms",
+							 (int)c->timeout_ms, "connect_timeout_ms",
+							 (int)c->connect_timeout_ms, "retry_ms",
+							 (int)c->retry_ms, "lease_ttl_s",
+							 (int)c->lease_ttl_s));
+		if (c->host[0])
+			json_object_set_new(json_object_get(o, "etcd"), "host",
+					    json_string(c->host));
+	}
 	return o;
 }
 

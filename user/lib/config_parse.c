@@ -678,11 +678,115 @@ static void get_announce(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_error
 	strcpy(cfg->announce_iface, name);
 }
 
+/* A name of the cluster or of a host: letters, digits, ".", "_", "-", at most @max - 1 bytes. */
+static bool etcd_name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n && n < max && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789._-") == n && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* One etcd endpoint: http://ADDR:PORT or https://ADDR:PORT ([IPV6]:PORT), nothing after. */
+static bool etcd_endpoint_ok(const char *s)
+{
+	struct xlb_hostport hp;
+	const char *hostport = !strncmp(s, "http://", 7) ? s + 7 :
+			       !strncmp(s, "https://", 8) ? s + 8 : NULL;
+
+	return hostport && strlen(s) < sizeof(((struct xlb_cfg_etcd *)0)->endpoints[0]) &&
+	       !xlb_hostport_parse(hostport, strlen(hostport), true, &hp) && hp.port;
+}
+
+/*
+ * "etcd": {"endpoints": ["http://ADDR:PORT", ...], "prefix": "/xlb", "cluster": NAME, "host":
+ * NAME, "timeout_ms", "connect_timeout_ms", "retry_ms", "lease_ttl_s"}: the VIPs are shared
+ * through etcd under PREFIX/CLUSTER/ (xlbd); absent = off.
+ */
+static void get_etcd(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
+{
+	static const char *const keys[] = { "endpoints", "prefix", "cluster", "host",
+					    "timeout_ms", "connect_timeout_ms", "retry_ms",
+					    "lease_ttl_s", NULL };
+	struct xlb_cfg_etcd *c = &cfg->etcd;
+	json_t *o = json_object_get(root, "etcd"), *a, *v;
+	unsigned int before = e->count;
+	const char *s;
+	char p[PATH_LEN];
+	size_t i, n;
+	int err = 0;
+
+	if (!o)
+		return;
+	if (!json_is_object(o)) {
+		xlb_cfg_errors_add(e, "etcd", "must be an object");
+		return;
+	}
+	check_keys(o, "etcd", keys, e);
+	a = json_object_get(o, "endpoints");
+	if (!a) {
+		xlb_cfg_errors_add(e, "etcd.endpoints", "missing (the etcd members' client URLs, "
+				   "[\"http://ADDR:PORT\", ...])");
+	} else if (!json_is_array(a) || !json_array_size(a) ||
+		   json_array_size(a) > XLB_ETCD_ENDPOINTS_MAX) {
+		xlb_cfg_errors_add(e, "etcd.endpoints", "must be an array of 1 to %d URLs",
+				   XLB_ETCD_ENDPOINTS_MAX);
+	} else {
+		json_array_foreach(a, i, v) {
+			fmt_path(p, sizeof(p), "etcd.endpoints[%zu]", i);
+			if (!json_is_string(v) || !etcd_endpoint_ok(json_string_value(v))) {
+				xlb_cfg_errors_add(e, p, "not an etcd URL (\"http://198.18.0.1:2379\", "
+						   "\"http://[2001:db8::1]:2379\"): %s",
+						   json_is_string(v) ? json_string_value(v) :
+						   "not a string");
+				continue;
+			}
+			strcpy(c->endpoints[c->nendpoints++], json_string_value(v));
+		}
+	}
+	s = get_str(o, "etcd", "prefix", false, e, &err);
+	if (!s && !err)
+		s = XLB_ETCD_PREFIX_DEFAULT;
+	n = s ? strlen(s) : 0;
+	if (s && (n < 2 || n >= sizeof(c->prefix) || s[0] != '/' || s[n - 1] == '/' ||
+		  strpbrk(s, " \t\n\"\\") || strstr(s, "//")))
+		xlb_cfg_errors_add(e, "etcd.prefix", "not a key prefix (\"/xlb\": starts with /, "
+				   "no trailing /, no spaces, under %zu bytes): \"%s\"",
+				   sizeof(c->prefix), s);
+	else if (s)
+		strcpy(c->prefix, s);
+	err = 0;
+	s = get_str(o, "etcd", "cluster", false, e, &err);
+	if (!s && !err)
+		s = XLB_ETCD_CLUSTER_DEFAULT;
+	if (s && !etcd_name_ok(s, sizeof(c->cluster)))
+		xlb_cfg_errors_add(e, "etcd.cluster", "not a cluster name (letters, digits, . _ -, "
+				   "at most %zu): \"%s\"", sizeof(c->cluster) - 1, s);
+	else if (s)
+		strcpy(c->cluster, s);
+	err = 0;
+	s = get_str(o, "etcd", "host", false, e, &err);
+	if (s && !etcd_name_ok(s, sizeof(c->host)))
+		xlb_cfg_errors_add(e, "etcd.host", "not a host name (letters, digits, . _ -, at "
+				   "most %zu): \"%s\"", sizeof(c->host) - 1, s);
+	else if (s)
+		strcpy(c->host, s);
+	get_uint(o, "etcd", "timeout_ms", XLB_RANGE_ETCD_TIMEOUT_MS, XLB_ETCD_TIMEOUT_DEFAULT,
+		 false, &c->timeout_ms, e);
+	get_uint(o, "etcd", "connect_timeout_ms", XLB_RANGE_ETCD_TIMEOUT_MS,
+		 XLB_ETCD_CONNECT_TIMEOUT_DEFAULT, false, &c->connect_timeout_ms, e);
+	get_uint(o, "etcd", "retry_ms", XLB_RANGE_ETCD_RETRY_MS, XLB_ETCD_RETRY_DEFAULT, false,
+		 &c->retry_ms, e);
+	get_uint(o, "etcd", "lease_ttl_s", XLB_RANGE_ETCD_TTL_S, XLB_ETCD_TTL_DEFAULT, false,
+		 &c->lease_ttl_s, e);
+	c->on = e->count == before;
+}
+
 static const char *const top_keys[] = {
 	"interfaces", "nexthop_mac", "hash_seed",  "flow_table_size", "encap_source4",
 	"encap_source4_bits", "encap_source6", "mtu", "flood_limit", "gue_port",
 	"too_big", "rebuild_min_interval_ms", "max_vips", "max_backends", "metrics_listen", "vips",
-	"announce", NULL,
+	"announce", "etcd", NULL,
 };
 
 struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
@@ -756,6 +860,7 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 		 &cfg->max_backends, e);
 	get_listen(root, "metrics_listen", cfg, e);
 	get_announce(root, cfg, e);
+	get_etcd(root, cfg, e);
 
 	a = json_object_get(root, "vips");
 	if (a && !json_is_array(a)) {

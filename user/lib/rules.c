@@ -35,6 +35,9 @@ const struct xlb_range xlb_ranges[XLB_RANGE__MAX] = {
 	[XLB_RANGE_MAX_BACKENDS] = { "max backends", 256, XLB_MAX_BACKENDS_LIMIT },
 	[XLB_RANGE_MON_SAMPLE] = { "sample", 1, 1000000 },
 	[XLB_RANGE_MON_COUNT] = { "count", 1, UINT32_MAX },
+	[XLB_RANGE_ETCD_TIMEOUT_MS] = { "etcd timeout (ms)", 50, 60000 },
+	[XLB_RANGE_ETCD_RETRY_MS] = { "etcd retry (ms)", 100, 60000 },
+	[XLB_RANGE_ETCD_TTL_S] = { "etcd lease TTL (s)", 2, 600 },
 };
 
 const char *xlb_range_text(const struct xlb_range *r, char *buf, size_t len)

@@ -40,6 +40,9 @@ enum xlb_range_id {
 	XLB_RANGE_MAX_BACKENDS,	/* max_backends: entries of those indexed by backend id (id 0 unused) */
 	XLB_RANGE_MON_SAMPLE,	/* xlb monitor: 1 in N packets */
 	XLB_RANGE_MON_COUNT,	/* xlb monitor: stop after N events */
+	XLB_RANGE_ETCD_TIMEOUT_MS,	/* etcd.timeout_ms, etcd.connect_timeout_ms */
+	XLB_RANGE_ETCD_RETRY_MS,	/* etcd.retry_ms */
+	XLB_RANGE_ETCD_TTL_S,	/* etcd.lease_ttl_s */
 	XLB_RANGE__MAX
 };
 

@@ -34,6 +34,7 @@ struct cli {
 	bool pretty;		/* -p: indented JSON (implies -j) */
 	const char *socket;	/* -s, $XLB_SOCKET or XLB_SOCKET_DEFAULT */
 	int timeout_ms;
+	long long revision;	/* -r: a change holds if the shared config is as read then; -1 */
 	const struct cli_obj *obj; /* for its usage text after a usage error */
 	/* -b FILE: the changes of every line gathered into one batch request */
 	json_t *batch;		/* its "ops" while the file is read, else NULL */

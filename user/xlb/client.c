@@ -162,6 +162,17 @@ static char *exchange(struct cli *c, json_t *req)
 		cli_error(c, "out of memory");
 		return NULL;
 	}
+	/* -r REV: every change holds only if the shared configuration is as read at REV */
+	if (c->revision >= 0 && json_is_string(json_object_get(req, "cmd"))) {
+		static const char *const changes[] = { "vip_add", "vip_del", "vip_set",
+						       "backend_add", "backend_del", "backend_set",
+						       "batch" };
+		const char *cmd = json_string_value(json_object_get(req, "cmd"));
+
+		for (size_t i = 0; i < ARRAY_SIZE(changes); i++)
+			if (!strcmp(cmd, changes[i]))
+				json_object_set_new(req, "revision", json_integer(c->revision));
+	}
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!text) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb: the command line client of xlbd; options, object dispatch, usage and error reporting. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,8 +20,8 @@ static const char main_usage[] =
 	"       xlb [ OPTIONS ] { -b | --batch } FILE\n"
 	"       xlb help\n"
 	"OBJECT := { vip | backend | stats | lookup | table | status | events | top | monitor }\n"
-	"OPTIONS := { -j | --json | -p | --pretty | -s | --socket SOCKET | -V | --version |\n"
-	"             -h | --help }\n";
+	"OPTIONS := { -j | --json | -p | --pretty | -s | --socket SOCKET | -r | --revision REV |\n"
+	"             -V | --version | -h | --help }\n";
 
 /* Usage of one object, or of everything when @obj is NULL. */
 static void usage(const struct cli_obj *obj, FILE *f)
@@ -195,6 +196,7 @@ static int run(struct cli *c, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "revision", required_argument, NULL, 'r' },
 		{}
 	};
 	const char *env, *batch = NULL;
@@ -203,9 +205,10 @@ static int run(struct cli *c, int argc, char **argv)
 	env = getenv("XLB_SOCKET");
 	c->socket = env && *env ? env : XLB_SOCKET_DEFAULT;
 	c->timeout_ms = XLB_TIMEOUT_MS;
+	c->revision = -1;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:jps:Vhb:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:jps:Vhb:r:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			c->json = true;
@@ -219,6 +222,17 @@ static int run(struct cli *c, int argc, char **argv)
 		case 'b':
 			batch = optarg;
 			break;
+		case 'r': {
+			char *end;
+
+			errno = 0;
+			c->revision = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || c->revision < 0)
+				return cli_usage_error(c, "revision \"%s\" is not an etcd revision "
+						       "(an integer >= 0, as xlb status shows)",
+						       optarg);
+			break;
+		}
 		case 'V':
 			printf("xlb %s\n", XLB_VERSION);
 			return 0;

@@ -168,8 +168,19 @@ static int do_status(struct cli *c, int argc, char **argv)
 		{ "backends", "backends", F_INT },
 		{ "flows", "flows", F_INT },
 		{ "applying", "applying", F_PROGRESS },
+		{ "etcd.state", "etcd", F_STR },	/* a shared configuration only */
+		{ "etcd.revision", "etcd rev", F_INT },
 	};
-	static const struct cli_view view = { .kv = cols, .nkv = ARRAY_SIZE(cols) };
+	/* the table digest of each VIP, and the cluster's where hosts publish theirs (etcd) */
+	static const struct cli_col rows[] = {
+		{ "vip", "VIP", F_STR },
+		{ "digest", "DIGEST", F_STR },
+		{ "cluster", "CLUSTER", F_STR },
+		{ "hosts", "HOSTS", F_INT, true },
+	};
+	static const struct cli_view view = { .kv = cols, .nkv = ARRAY_SIZE(cols),
+					       .rows = "digests", .cols = rows,
+					       .ncols = ARRAY_SIZE(rows) };
 
 	if (argc > 0)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);

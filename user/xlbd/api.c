@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "shared.h"
 
 struct xlbd_client {
 	int fd;
@@ -29,6 +30,7 @@ struct xlbd_client {
 	bool discard;		/* after "request too long": send the reply, then drain input */
 	bool shut;		/* shutdown(SHUT_WR) done: waiting for the client's EOF */
 	bool eof;		/* the client sent EOF: answer what is buffered, then close */
+	bool waiting;		/* its request waits for etcd (shared.c): the next ones wait too */
 	uint32_t events;	/* epoll mask currently registered */
 	struct xlbd_client *next;
 };
@@ -103,7 +105,8 @@ static void client_update_events(struct xlbd *d, struct xlbd_client *c)
 	uint32_t ev = 0;
 	struct epoll_event e;
 
-	if ((!c->closing && !c->eof && c->out_len - c->out_off < XLBD_OUT_HIGH) || c->shut)
+	if ((!c->closing && !c->eof && !c->waiting && c->out_len - c->out_off < XLBD_OUT_HIGH) ||
+	    c->shut)
 		ev |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		ev |= EPOLLOUT;
@@ -125,6 +128,7 @@ static void client_free(struct xlbd *d, struct xlbd_client *c)
 			break;
 		}
 	}
+	shared_client_gone(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->in);
@@ -408,7 +412,9 @@ static void handle_line(struct xlbd *d, struct xlbd_client *c, const char *line,
 		json_decref(reply);
 	}
 	d->busy = busy;
-	if (ret)
+	if (ret == -EINPROGRESS)
+		c->waiting = true;	/* answered by api_reply_later() */
+	else if (ret)
 		reply_error(c, "%s", err[0] ? err : strerror(-ret));
 	pr_debug("client %d: %s -> %s (%.2f ms)", c->fd, cmd->name, ret ? err : "ok",
 		 state_elapsed_ms_f(&t0));
@@ -431,7 +437,8 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
 	size_t off = 0;
 	char *nl;
 
-	while (!c->closing && off < c->in_len && c->out_len - c->out_off < XLBD_OUT_HIGH) {
+	while (!c->closing && !c->waiting && off < c->in_len &&
+	       c->out_len - c->out_off < XLBD_OUT_HIGH) {
 		size_t from = off ? off : c->in_scan;
 
 		nl = memchr(c->in + from, '\n', c->in_len - from);
@@ -461,7 +468,7 @@ static void client_process(struct xlbd *d, struct xlbd_client *c)
  */
 static void client_eof(struct xlbd *d, struct xlbd_client *c)
 {
-	if (!c->eof || c->closing || c->out_len - c->out_off >= XLBD_OUT_HIGH ||
+	if (!c->eof || c->closing || c->waiting || c->out_len - c->out_off >= XLBD_OUT_HIGH ||
 	    memchr(c->in, '\n', c->in_len))
 		return;
 	if (c->in_len)
@@ -551,7 +558,8 @@ void api_progress(struct xlbd *d)
 			continue;
 		}
 		/* probes, timers, signals: level-triggered, handled once the apply is done */
-		if (evs[i].data.u64 < XLBD_EV__MAX || c == d->busy || c->closing || c->eof || c->shut)
+		if (evs[i].data.u64 < XLBD_EV__MAX || c == d->busy || c->closing || c->eof || c->shut ||
+		    c->waiting)
 			continue;
 		if (evs[i].events & EPOLLIN)
 			client_read(c);
@@ -616,6 +624,16 @@ void api_client_event(struct xlbd *d, struct xlbd_client *c, uint32_t events)
 	client_update_events(d, c);
 }
 
+void api_reply_later(struct xlbd *d, struct xlbd_client *c, json_t *reply, const char *why)
+{
+	c->waiting = false;
+	if (reply)
+		client_reply(c, reply);
+	else
+		reply_error(c, "%s", why);
+	api_client_event(d, c, 0);	/* send it, then the requests that waited behind it */
+}
+
 /* Once a second: drop clients idle for too long. */
 void api_tick(struct xlbd *d)
 {
@@ -623,7 +641,7 @@ void api_tick(struct xlbd *d)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (state_elapsed_ms(&c->last) >= XLBD_IDLE_S * 1000ull) {
+		if (!c->waiting && state_elapsed_ms(&c->last) >= XLBD_IDLE_S * 1000ull) {
 			pr_debug("client %d idle for %ds, closed", c->fd, XLBD_IDLE_S);
 			client_free(d, c);
 		}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "shared.h"
 
 
 /*
@@ -267,9 +268,23 @@ op_fn api_op_of(const char *name)
 }
 
 /*
- * One change. A removal: op on a copy of the running config, commit. Any other: op on the
- * running config itself, its VIP kept as it was to put back if the op or the commit fails
- * (so a change of one VIP costs nothing per other VIP, not a copy of the VIP array).
+ * The ops' result @to committed here, or, with a shared configuration, proposed to etcd
+ * (-EINPROGRESS: the reply follows once etcd answered, see shared.c).
+ */
+static int commit(struct xlbd *d, struct xlb_cfg *to, __u64 since, long long rev, json_t *req,
+		  char *err, size_t errlen)
+{
+	if (shared_on(d))
+		return shared_propose(d, to, since, rev, req, err, errlen);
+	return state_commit(d, to, true, since, err, errlen);
+}
+
+/*
+ * One change. Of a configuration of this host's own, any change but a removal: op on the
+ * running config itself, its VIP kept as it was to put back if the op or the commit fails (so
+ * a change of one VIP costs nothing per other VIP, not a copy of the VIP array). A removal, or
+ * any change of a shared configuration (proposed to etcd, applied once it answers): op on a
+ * copy of the running config, commit.
  */
 static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 {
@@ -278,10 +293,13 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 	__u64 since = d->stamp_seq;
 	struct xlb_cfg *to;
 	struct cfg_undo u;
-	int hint = -1, i = -1, ret;
+	long long rev;
+	int hint = -1, i = -1, ret = shared_take_revision(d, req, &rev, err, errlen);
 	char e2[8];
 
-	if (strcmp(name, "vip_del")) {
+	if (ret)
+		return ret;
+	if (!shared_on(d) && strcmp(name, "vip_del")) {
 		/* the VIP the op names, found as the op finds it (none: the op fails alike) */
 		if (strcmp(name, "vip_add"))
 			i = api_find_vip(d->cfg, req, true, NULL, e2, sizeof(e2));
@@ -301,7 +319,7 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 		xlb_cfg_free(to);
 		return ret;
 	}
-	return state_commit(d, to, true, since, err, errlen);
+	return commit(d, to, since, rev, req, err, errlen);
 }
 
 /* The backend named by @req in VIP @req's "vip" of the running config, for a reply. */
@@ -315,16 +333,31 @@ static json_t *backend_reply(struct xlbd *d, json_t *req)
 			json_null();
 }
 
+void api_change_reply(struct xlbd *d, json_t *req, json_t *r)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char e2[8];
+	int i;
+
+	if (!strcmp(cmd, "vip_add") || !strcmp(cmd, "vip_set")) {
+		i = api_arg_vip(d, req, true, e2, sizeof(e2));
+		json_object_set_new(r, "vip", i >= 0 ? api_vip_json(d, &d->cfg->vips[i]) :
+						       json_null());
+	} else if (!strcmp(cmd, "backend_add") || !strcmp(cmd, "backend_set")) {
+		json_object_set_new(r, "backend", backend_reply(d, req));
+	} else if (!strcmp(cmd, "batch")) {
+		json_object_set_new(r, "ops", json_integer(json_array_size(json_object_get(req,
+											   "ops"))));
+	}
+}
+
 int cmd_vip_add(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 {
-	char e2[8];
-	int ret = change(d, req, err, errlen), i;
+	int ret = change(d, req, err, errlen);
 
-	if (ret)
-		return ret;
-	i = api_arg_vip(d, req, true, e2, sizeof(e2));
-	json_object_set_new(r, "vip", i >= 0 ? api_vip_json(d, &d->cfg->vips[i]) : json_null());
-	return 0;
+	if (!ret)
+		api_change_reply(d, req, r);
+	return ret;
 }
 
 int cmd_change(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
@@ -338,7 +371,7 @@ int cmd_backend_change(struct xlbd *d, json_t *req, json_t *r, char *err, size_t
 	int ret = change(d, req, err, errlen);
 
 	if (!ret)
-		json_object_set_new(r, "backend", backend_reply(d, req));
+		api_change_reply(d, req, r);
 	return ret;
 }
 
@@ -354,9 +387,12 @@ int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 	__u64 since = d->stamp_seq;	/* the ops stamp what they touch after this */
 	struct xlb_cfg *to;
 	char why[768];
-	int hint = -1, ret = 0;
+	long long rev;
+	int hint = -1, ret = shared_take_revision(d, req, &rev, err, errlen);
 	size_t i;
 
+	if (ret)
+		return ret;
 	if (api_check_args(req, args, err, errlen))
 		return -EINVAL;
 	if (!json_is_array(list))
@@ -392,9 +428,9 @@ int cmd_batch(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 		return ret;
 	}
 	state_progress(d, "batch");
-	ret = state_commit(d, to, true, since, err, errlen);
+	ret = commit(d, to, since, rev, req, err, errlen);
 	state_progress(d, NULL);
 	if (!ret)
-		json_object_set_new(r, "ops", json_integer(json_array_size(list)));
+		api_change_reply(d, req, r);
 	return ret;
 }

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "health.h"
+#include "shared.h"
 
 /* Backends with an effective weight: those that take new flows now. */
 unsigned int api_vip_usable(const struct xlbd *d, const struct xlb_cfg_vip *v)
@@ -143,6 +144,9 @@ int cmd_status(struct xlbd *d, json_t *req, json_t *r, char *err, size_t errlen)
 	json_object_set_new(r, "flows", json_integer(flows));
 	if (d->cfg->announce)
 		json_object_set_new(r, "announce", announce_status(d));
+	if (d->shared)
+		json_object_set_new(r, "etcd", shared_status_json(d));
+	json_object_set_new(r, "digests", shared_digests_json(d));
 	if (d->progress_what)
 		json_object_set_new(r, "applying",
 				    json_pack("{s:s, s:I, s:I, s:I}", "what", d->progress_what,

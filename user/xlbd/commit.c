@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared.h"
 #include "xlbd.h"
 
 __u64 state_elapsed_ms(const struct timespec *since)
@@ -288,6 +289,11 @@ void state_reload(struct xlbd *d)
 			pr_warn("reload: %s", line);
 		pr_warn("reload: %u errors, keeping the running configuration", e.count);
 		xlb_cfg_errors_free(&e);
+		return;
+	}
+	if (shared_reload(d, to)) {
+		pr_warn("reload: out of memory, keeping the running configuration");
+		xlb_cfg_free(to);
 		return;
 	}
 	if (xlb_cfg_equal(d->cfg, to)) {

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "shared.h"
 #include "xlbd.h"
 
 static void usage(FILE *f)
@@ -309,6 +310,12 @@ int main(int argc, char **argv)
 	}
 	ev.data.u64 = XLBD_EV_MONITOR;
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, monitor_fd(&d), &ev);
+	if (shared_start(&d))
+		goto out;
+	if (shared_fd(&d) >= 0) {
+		ev.data.u64 = XLBD_EV_ETCD;
+		epoll_ctl(d.epfd, EPOLL_CTL_ADD, shared_fd(&d), &ev);
+	}
 	state_sample(&d);
 	announce_sync(&d);
 	pr_info("serving on %s (%zu VIPs)", d.socket_path, d.cfg->nvips);
@@ -336,6 +343,8 @@ int main(int argc, char **argv)
 				monitor_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_ANNOUNCE) {
 				announce_run(&d);
+			} else if (evs[i].data.u64 == XLBD_EV_ETCD) {
+				shared_run(&d);
 			} else if (evs[i].data.u64 == XLBD_EV_TIMER) {
 				__u64 ticks;
 
@@ -367,6 +376,7 @@ int main(int argc, char **argv)
 		if (d.refresh)
 			state_refresh(&d);
 		announce_sync(&d);
+		shared_sync(&d);
 		if (tick) {
 			api_tick(&d);
 			monitor_tick(&d);
@@ -377,6 +387,7 @@ out:
 	monitor_stop(&d);
 	announce_stop(&d, d.detach_on_exit);
 	api_close_all(&d);
+	shared_stop(&d);
 	checks_free(&d);
 	metrics_stop(&d);
 	if (d.prober)

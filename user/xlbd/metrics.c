@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "health.h"
+#include "shared.h"
 #include "xlbd.h"
 
 #define METRICS_CONN_MAX 32		/* HTTP connections at once; more wait in the backlog */
@@ -538,6 +539,15 @@ int metrics_render(struct xlbd *d, char **out, size_t *len)
 		family(&b, "xlb_metrics_render_seconds", "gauge",
 		       "Time the previous /metrics body took to build.");
 		buf_printf(&b, "xlb_metrics_render_seconds %.6f\n", m->last_render_s);
+	}
+	{
+		char *etcd = shared_metrics_text(d);	/* the shared view (shared.c) */
+
+		if (etcd)
+			buf_str(&b, etcd);
+		else
+			b.oom = true;
+		free(etcd);
 	}
 	if (b.oom)
 		goto out;

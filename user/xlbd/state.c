@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared.h"
 #include "xlbd.h"
 
 /*
@@ -268,6 +269,7 @@ static void table_done(struct xlbd *d, struct pending *p)
 		d->be_rt[p->v->backends[i].id].slots = 0;
 	for (i = 0; i < p->n; i++)
 		d->be_rt[p->in[i].id].slots = p->cnt[i];
+	shared_table_done(d, p->v, p->table, p->in, p->n);
 	p->in = NULL;
 }
 

@@ -2,6 +2,7 @@
 /* xlbd effective weights: configured weight x agent share x slow-start ramp, and the VIP rules. */
 #include <time.h>
 
+#include "shared.h"
 #include "xlbd.h"
 
 /* Agent states as probe.h numbers them (kept in xlbd_be_rt.agent_state). */
@@ -39,10 +40,15 @@ const char *xlbd_health_name(enum xlbd_health h)
 	return h == XLBD_HEALTH_UP ? "up" : h == XLBD_HEALTH_DOWN ? "down" : "unknown";
 }
 
-/* A backend that failed its check (a backend without one never fails). */
-static bool failed(const struct xlbd *d, const struct xlb_cfg_backend *b)
+/*
+ * A backend that failed its check (a backend without one never fails): this host's verdict,
+ * or with a shared configuration the cluster's (shared.c: down when most live hosts see it so).
+ */
+static bool failed(const struct xlbd *d, const struct xlb_cfg_vip *v,
+		   const struct xlb_cfg_backend *b)
 {
-	return b->check.type != XLB_CHECK_NONE && d->be_rt[b->id].health == XLBD_HEALTH_DOWN;
+	return b->check.type != XLB_CHECK_NONE &&
+	       shared_backend_down(d, v, b, d->be_rt[b->id].health == XLBD_HEALTH_DOWN);
 }
 
 static bool agent_out(const struct xlbd_be_rt *rt)
@@ -90,7 +96,7 @@ static __u64 weigh_one(struct xlbd *d, const struct xlb_cfg_vip *v, const struct
 		set(rt, 0, XLBD_WHY_AGENT_DOWN, false);
 		return 0;
 	}
-	if (failed(d, b) && !panic) {
+	if (failed(d, v, b) && !panic) {
 		set(rt, 0, XLBD_WHY_DOWN, false);
 		return 0;
 	}
@@ -116,7 +122,7 @@ static __u64 weigh_one(struct xlbd *d, const struct xlb_cfg_vip *v, const struct
 		set(rt, 0, XLBD_WHY_ZERO, true);
 		return 0;
 	}
-	if (failed(d, b)) {
+	if (failed(d, v, b)) {
 		set(rt, w, XLBD_WHY_PANIC, true);
 		return 0;
 	}
@@ -130,9 +136,10 @@ static __u64 weigh_one(struct xlbd *d, const struct xlb_cfg_vip *v, const struct
 }
 
 /* Can @b carry traffic as far as its own state and health go (for min_healthy_pct)? */
-static bool healthy(const struct xlbd *d, const struct xlb_cfg_backend *b)
+static bool healthy(const struct xlbd *d, const struct xlb_cfg_vip *v,
+		    const struct xlb_cfg_backend *b)
 {
-	return b->state == XLB_STATE_ACTIVE && !failed(d, b) && !agent_out(&d->be_rt[b->id]);
+	return b->state == XLB_STATE_ACTIVE && !failed(d, v, b) && !agent_out(&d->be_rt[b->id]);
 }
 
 __u64 xlbd_weigh(struct xlbd *d, const struct xlb_cfg_vip *v, __u64 now)
@@ -150,7 +157,7 @@ __u64 xlbd_weigh(struct xlbd *d, const struct xlb_cfg_vip *v, __u64 now)
 		if (b->backup || b->state != XLB_STATE_ACTIVE)
 			continue;
 		total++;
-		ok += healthy(d, b);
+		ok += healthy(d, v, b);
 	}
 	panic = v->min_healthy_pct && total && ok * 100 < v->min_healthy_pct * total;
 	if (panic != vrt->panic)

@@ -68,6 +68,7 @@ struct xlbd_vip_rt {
 	__u64 file_stamp;
 	char *view;			/* its view in vip_list, up to the runtime keys */
 	__u64 view_stamp;
+	__u64 digest;			/* of the table in the datapath (shared.c); 0 = none */
 };
 
 /* What the daemon keeps per backend id: rates, slots, the datapath's copy, health. */
@@ -146,6 +147,7 @@ struct xlbd {
 	struct xlbd_announce *announce;	/* the announced addresses (announce.c), or NULL */
 	bool announce_dirty;		/* what to announce may have changed: announce_sync() */
 	bool announce_withdraw;		/* withdrawing everything (detaching) */
+	struct shared *shared;		/* the VIPs shared through etcd (shared.c), or NULL */
 
 	/* event loop */
 	int epfd, lfd, sigfd, tfd;
@@ -387,6 +389,7 @@ int api_client_fd(const struct xlbd_client *c);
 
 /* epoll data of the fixed fds; any larger value is a client pointer. */
 enum { XLBD_EV_LISTEN = 1, XLBD_EV_SIGNAL = 2, XLBD_EV_TIMER = 3, XLBD_EV_PROBE = 4,
-       XLBD_EV_METRICS = 5, XLBD_EV_MONITOR = 6, XLBD_EV_ANNOUNCE = 7, XLBD_EV__MAX = 16 };
+       XLBD_EV_METRICS = 5, XLBD_EV_MONITOR = 6, XLBD_EV_ANNOUNCE = 7, XLBD_EV_ETCD = 8,
+       XLBD_EV__MAX = 16 };
 
 #endif /* XLBD_H */
