@@ -217,8 +217,13 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
  * lookup is never repeated. A packet for no VIP's address pays neither lookup. A TCP SYN (no
  * ACK), which almost never has an entry, keeps the VIP-first order: a miss looked up first
  * costs a new flow 60-130 ns more than one looked up after the VIP (README, "flow table
- * first"); its entry is still looked up, in pick_backend().
+ * first"); its entry is still looked up, in pick_backend(). The same holds for other packets
+ * while a CPU sees mostly new flows (a failover, new UDP flows): after XLB_MISS_RUN_VIP_FIRST
+ * flow-table-first misses in a row (xlb_miss_run) the CPU looks the VIP up first, like a SYN,
+ * until a flow-table hit ends the run. Either order decides every packet the same.
  */
+#define XLB_MISS_RUN_VIP_FIRST 8
+
 static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -226,6 +231,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 	struct xlb_vip_meta *meta;
 	struct xlb_flow *f = NULL;
 	__u32 zero = 0, epoch, vip_id;
+	__u32 *run = NULL;
 	bool looked = false;
 	int rc;
 
@@ -238,7 +244,9 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 	if (!vip_addr_maybe(meta, p))
 		return not_vip(p);
 	epoch = meta->vip_epoch;	/* read before any VIP lookup (see struct xlb_flow) */
-	if (!p->frag && !p->icmp && !tcp_syn(data, end, p)) {
+	if (!p->frag && !p->icmp && !tcp_syn(data, end, p))
+		run = bpf_map_lookup_elem(&xlb_miss_run, &zero);
+	if (run && *run < XLB_MISS_RUN_VIP_FIRST) {
 		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
 		looked = true;
 		if (f && f->vip_epoch == epoch) {
@@ -248,7 +256,12 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 			vip = &fv;
 			p->vip_id = fv.id;
 			p->has_vip = 1;
+			if (*run)
+				*run = 0;
+		} else if (!f) {
+			*run += 1;
 		}
+		run = NULL;
 	}
 	if (!vip) {
 		rc = find_vip(ctx, p, meta, &vip);
@@ -257,6 +270,8 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 	}
 	vip_id = vip->id;
 	rc = balance_vip(ctx, p, vip, bytes, f, looked, epoch);
+	if (run && p->flow_hit)
+		*run = 0;	/* looked up VIP first after a run of misses: a hit ends it */
 	if (!rc) {
 		if (p->icmp)
 			stats_reason(XLB_R_EV_ICMP, bytes);

@@ -162,7 +162,7 @@ int fixture_setup(void)
 	return err;
 }
 
-int fixture_load(uint32_t flow_table_size)
+int fixture_open(uint32_t flow_table_size)
 {
 	struct xlb_open_opts o = { .pin_dir = "",
 				   .flow_table_size = flow_table_size ? flow_table_size : 65536 };
@@ -172,6 +172,13 @@ int fixture_load(uint32_t flow_table_size)
 		tap(0, "load the balancer (no pins)", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+int fixture_load(uint32_t flow_table_size)
+{
+	if (fixture_open(flow_table_size))
+		return -1;
 	if (fixture_setup()) {
 		tap(0, "set up config, backends, VIPs and tables", "a map update failed");
 		return -1;

@@ -57,6 +57,13 @@ enum {
 };
 
 /*
+ * fixture_open() - load a fresh balancer into X (no pins; a flow table of @flow_table_size
+ * entries, 0 = 65536), nothing set up: for a test with a world of its own. 0, or -1 after a
+ * "not ok" line.
+ */
+int fixture_open(uint32_t flow_table_size);
+
+/*
  * fixture_load() - load a fresh balancer into X (no pins; a flow table of @flow_table_size
  * entries, 0 = 65536) and set up the fixture (fixture_setup()). 0, or -1 after a "not ok" line.
  */

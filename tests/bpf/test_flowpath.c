@@ -1,32 +1,26 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Datapath fixtures of the flow-table-first path (struct xlb_flow): an established flow is
+ * Datapath scenarios of the flow-table-first path (struct xlb_flow): an established flow is
  * balanced from its flow entry without the VIP lookup only while no VIP changed since the entry
  * was written; every change of a VIP, of a backend id's owner or of a backend's state is decided
  * exactly as the VIP-lookup-first path decides it. Frames go through the loaded program
- * (BPF_PROG_TEST_RUN); the backend is read from the frame that comes out.
+ * (BPF_PROG_TEST_RUN); the backend is read from the frame that comes out. Each scenario starts
+ * from a freshly loaded balancer (fixture_open()) with the VIPs of setup() below, in a process
+ * of its own (harness.h).
  */
 #include <errno.h>
-#include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include "xlb.h"
-#include "pktbuild.h"
+#include "fixture.h"
 
-#define M 13
-
-static struct xlb *X;
-static int T, failed;
-static char WHY[512];
-static struct xlb_config CFG;
 /*
  * Each scenario runs twice: with TCP ACKs (the flow table looked up first) and with SYNs (the
  * VIP looked up first, the flow entry after), on other ports each time (@SPORT).
@@ -34,32 +28,22 @@ static struct xlb_config CFG;
 static int SYN;
 static uint16_t SPORT;
 
-static void tap(int ok, const char *name)
+/* One TAP line, "SYN: " before the name of a SYN scenario's; WHY is cleared after it. */
+static void check(int ok, const char *name)
 {
-	T++;
-	if (ok) {
-		printf("ok %d - %s%s\n", T, SYN ? "SYN: " : "", name);
-	} else {
-		failed++;
-		printf("not ok %d - %s%s # %s\n", T, SYN ? "SYN: " : "", name, WHY);
-	}
-	fflush(stdout);
+	char n[256];
+
+	snprintf(n, sizeof(n), "%s%s", SYN ? "SYN: " : "", name);
+	tap(ok, n, WHY);
 	WHY[0] = 0;
 }
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(WHY, sizeof(WHY), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-/* VIP ids, and their backends: VIP v's k-th backend has id 1 + 8 v + k, address 198.19.v.k+1. */
-enum { VA = 1, VB = 2, VALL = 3, V6 = 4 };
-#define BE(v, k) (1 + (v) * 8 + (k))
+/*
+ * The VIP ids of this test (not the fixture's: its own world, set up by setup()), and their
+ * backends: VIP v's k-th backend has id 1 + 8 v + k, address 198.19.v.k+1.
+ */
+enum { VA = 1, VB = 2, VALL = 3, VV6 = 4 };
+#define FBE(v, k) (1 + (v) * 8 + (k))
 #define NBE 4
 
 static int backend(uint32_t id, uint32_t vip, int usable)
@@ -68,7 +52,7 @@ static int backend(uint32_t id, uint32_t vip, int usable)
 				 .vip_id = vip };
 	char a[32];
 
-	if (vip == V6) {
+	if (vip == VV6) {
 		b.family = XLB_AF_INET6;
 		snprintf(a, sizeof(a), "2001:db8:1:%x::%x", vip, id);
 		inet_pton(AF_INET6, a, b.addr);
@@ -84,7 +68,7 @@ static int table(uint32_t vip)
 	uint32_t t[M];
 
 	for (int i = 0; i < M; i++)
-		t[i] = BE(vip, i % NBE);
+		t[i] = FBE(vip, i % NBE);
 	return xlb_vip__set_table(X, vip, t, M);
 }
 
@@ -124,15 +108,15 @@ static int setup(void)
 	inet_pton(AF_INET, "198.18.200.0", &CFG.encap_src4);
 	inet_pton(AF_INET6, "2001:db8:ffff::", CFG.encap_src6);
 	err |= xlb__config_set(X, &CFG);
-	for (uint32_t v = VA; v <= V6; v++) {
+	for (uint32_t v = VA; v <= VV6; v++) {
 		for (uint32_t k = 0; k < NBE; k++)
-			err |= backend(BE(v, k), v, 1);
+			err |= backend(FBE(v, k), v, 1);
 		err |= table(v);
 	}
 	err |= vip("198.18.0.10", 80, VA, XLB_MODE_IPIP, 0);
 	err |= vip("198.18.0.11", 80, VB, XLB_MODE_IPIP, 0);
 	err |= vip("198.18.0.20", 0, VALL, XLB_MODE_IPIP, 0);
-	err |= vip("2001:db8::10", 80, V6, XLB_MODE_IPIP, 0);
+	err |= vip("2001:db8::10", 80, VV6, XLB_MODE_IPIP, 0);
 	return err;
 }
 
@@ -267,7 +251,7 @@ static void test_epoch(void)
 	e3 = epoch();
 	if (ok && e3 != e2 + 1)
 		ok = fail("removing a VIP moved the epoch %u -> %u", e2, e3);
-	tap(ok, "VIP epoch: bumped by an add and a delete, not by a set to the same value");
+	check(ok, "VIP epoch: bumped by an add and a delete, not by a set to the same value");
 }
 
 /* A recorded flow: its entry carries its VIP; the next packets follow it. */
@@ -290,18 +274,19 @@ static void test_hit(void)
 				  b0);
 		ok = ok && events(&o, 0, 1);
 	}
-	tap(ok, "established flow: entry holds backend, VIP id, mode and epoch; packets follow it");
+	check(ok,
+	      "established flow: entry holds backend, VIP id, mode and epoch; packets follow it");
 
 	/* IPv6 the same */
 	k = fkey("2001:db8:5::1", "2001:db8::10", 1000, 80);
 	ok = send_pkt("2001:db8:5::1", "2001:db8::10", 1000, 80, &o, &in);
 	b0 = o.backend;
 	ok = ok && (o.verdict == XDP_TX || fail("verdict %u", o.verdict));
-	ok = ok && entry_is(&k, b0, V6, XLB_MODE_IPIP);
+	ok = ok && entry_is(&k, b0, VV6, XLB_MODE_IPIP);
 	ok = ok && send_pkt("2001:db8:5::1", "2001:db8::10", 1000, 80, &o, &in);
 	if (ok && o.backend != b0)
 		ok = fail("went to %u, the flow's backend is %u", o.backend, b0);
-	tap(ok, "established IPv6 flow: entry holds its VIP; packets follow it");
+	check(ok, "established IPv6 flow: entry holds its VIP; packets follow it");
 }
 
 /* The VIP removed while its flow entry stays: the host's packet; re-added: the flow resumes. */
@@ -323,22 +308,22 @@ static void test_vip_removed(void)
 			  o.verdict, (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
 	if (ok && (o.len != in.len || memcmp(o.b, in.b, in.len)))
 		ok = fail("the frame was changed");
-	tap(ok, "VIP removed, flow entry present: XDP_PASS untouched, pass_not_vip");
+	check(ok, "VIP removed, flow entry present: XDP_PASS untouched, pass_not_vip");
 
 	ok = vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
 	if (ok && o.backend != b0)
 		ok = fail("went to %u, the flow's backend is %u", o.backend, b0);
 	ok = ok && events(&o, 0, 1) && entry_is(&k, b0, VA, XLB_MODE_IPIP);
-	tap(ok, "VIP re-added with its id: the flow keeps its backend, entry re-stamped");
+	check(ok, "VIP re-added with its id: the flow keeps its backend, entry re-stamped");
 
 	/* re-added under another id: the old id's backend is not this VIP's: re-hash */
 	ok = vip_del(d, 80) == 0 && vip(d, 80, VB, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
-	if (ok && (o.backend < BE(VB, 0) || o.backend >= BE(VB, NBE)))
+	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
 		ok = fail("went to backend %u, not one of VIP %u's", o.backend, VB);
 	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VB, XLB_MODE_IPIP);
-	tap(ok, "VIP re-added under another id: the flow re-hashes into that VIP's table");
+	check(ok, "VIP re-added under another id: the flow re-hashes into that VIP's table");
 	vip_del(d, 80);
 	vip(d, 80, VA, XLB_MODE_IPIP, 0);
 }
@@ -367,14 +352,14 @@ static void test_mode_change(void)
 	if (ok && (o.outer_proto != 17 || o.backend != b0))
 		ok = fail("second packet: outer protocol %u to backend %u", o.outer_proto,
 			  o.backend);
-	tap(ok, "VIP mode IPIP -> GUE: the established flow leaves in GUE at once, same backend");
+	check(ok, "VIP mode IPIP -> GUE: the established flow leaves in GUE at once, same backend");
 
 	ok = vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1002, 80, &o, &in);
 	if (ok && (o.outer_proto != 4 || o.backend != b0))
 		ok = fail("outer protocol %u to backend %u, expected 4 to %u", o.outer_proto,
 			  o.backend, b0);
-	tap(ok, "VIP mode GUE -> IPIP: back to IPIP at once");
+	check(ok, "VIP mode GUE -> IPIP: back to IPIP at once");
 }
 
 /* Backend failed, drained, or its id freed and reused by another VIP, with no VIP change. */
@@ -392,13 +377,13 @@ static void test_backend_changes(void)
 	e0 = epoch();
 	/* drained: out of the table, still usable: the flow stays */
 	for (int i = 0; i < M; i++)
-		t[i] = b0 == BE(VA, 0) ? BE(VA, 1) : BE(VA, 0);
+		t[i] = b0 == FBE(VA, 0) ? FBE(VA, 1) : FBE(VA, 0);
 	ok = ok && xlb_vip__set_table(X, VA, t, M) == 0;
 	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
 	if (ok && o.backend != b0)
 		ok = fail("drained: went to %u, the flow's backend is %u", o.backend, b0);
 	ok = ok && events(&o, 0, 1);
-	tap(ok, "backend drained (out of the table, usable): the flow stays on it");
+	check(ok, "backend drained (out of the table, usable): the flow stays on it");
 
 	/* failed: re-hash into the table */
 	ok = backend(b0, VA, 0) == 0;
@@ -408,20 +393,20 @@ static void test_backend_changes(void)
 	ok = ok && events(&o, 1, 1) && entry_is(&k, t[0], VA, XLB_MODE_IPIP);
 	if (ok && epoch() != e0)
 		ok = fail("a backend change moved the VIP epoch");
-	tap(ok, "backend failed: the flow re-hashes (rehash +1) and is re-recorded");
+	check(ok, "backend failed: the flow re-hashes (rehash +1) and is re-recorded");
 	backend(b0, VA, 1);
 
 	/* the flow's backend id freed and given to VIP B: not followed */
 	b0 = t[0];
 	ok = backend(b0, VB, 1) == 0;
 	for (int i = 0; i < M; i++)
-		t[i] = BE(VA, 2);
+		t[i] = FBE(VA, 2);
 	ok = ok && xlb_vip__set_table(X, VA, t, M) == 0;
 	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
-	if (ok && o.backend != BE(VA, 2))
-		ok = fail("went to %u (now VIP %u's), expected %u", o.backend, VB, BE(VA, 2));
-	ok = ok && events(&o, 1, 1) && entry_is(&k, BE(VA, 2), VA, XLB_MODE_IPIP);
-	tap(ok, "backend id reused by another VIP: the flow re-hashes, never follows the id");
+	if (ok && o.backend != FBE(VA, 2))
+		ok = fail("went to %u (now VIP %u's), expected %u", o.backend, VB, FBE(VA, 2));
+	ok = ok && events(&o, 1, 1) && entry_is(&k, FBE(VA, 2), VA, XLB_MODE_IPIP);
+	check(ok, "backend id reused by another VIP: the flow re-hashes, never follows the id");
 	backend(b0, VA, 1);
 	table(VA);
 }
@@ -441,22 +426,22 @@ static void test_all_ports_shadowed(void)
 
 	ok = send_pkt(c, d, 1004, 8080, &o, &in);
 	b0 = o.backend;
-	if (ok && (b0 < BE(VALL, 0) || b0 >= BE(VALL, NBE)))
+	if (ok && (b0 < FBE(VALL, 0) || b0 >= FBE(VALL, NBE)))
 		ok = fail("went to %u, not one of the all-ports VIP's", b0);
 	ok = ok && entry_is(&k, b0, VALL, XLB_MODE_IPIP);
 	ok = ok && vip(d, 8080, VB, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
-	if (ok && (o.backend < BE(VB, 0) || o.backend >= BE(VB, NBE)))
+	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
 		ok = fail("went to %u, not one of the port VIP's", o.backend);
 	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VB, XLB_MODE_IPIP);
-	tap(ok, "port VIP added over an all-ports VIP: its flows move to it at once");
+	check(ok, "port VIP added over an all-ports VIP: its flows move to it at once");
 
 	ok = vip_del(d, 8080) == 0;
 	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
-	if (ok && (o.backend < BE(VALL, 0) || o.backend >= BE(VALL, NBE)))
+	if (ok && (o.backend < FBE(VALL, 0) || o.backend >= FBE(VALL, NBE)))
 		ok = fail("went to %u, not one of the all-ports VIP's", o.backend);
 	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VALL, XLB_MODE_IPIP);
-	tap(ok, "port VIP removed: its flows return to the all-ports VIP");
+	check(ok, "port VIP removed: its flows return to the all-ports VIP");
 }
 
 /* A packet to no VIP's address never reads the flow table, even with an entry for its key. */
@@ -464,7 +449,7 @@ static void test_not_vip(void)
 {
 	const char *c = "198.18.5.6", *d = "198.18.0.99";
 	struct xlb_flow_key k = fkey(c, d, 1005, 80);
-	struct xlb_flow f = { .backend_id = BE(VA, 0), .vip_id = VA, .vip_mode = XLB_MODE_IPIP,
+	struct xlb_flow f = { .backend_id = FBE(VA, 0), .vip_id = VA, .vip_mode = XLB_MODE_IPIP,
 			      .vip_epoch = epoch() };
 	struct out o;
 	struct pkt in;
@@ -477,40 +462,166 @@ static void test_not_vip(void)
 	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
 		ok = fail("verdict %u, pass_not_vip +%llu", o.verdict,
 			  (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
-	tap(ok, "no VIP's address: XDP_PASS by the address filter, the flow table not read");
+	check(ok, "no VIP's address: XDP_PASS by the address filter, the flow table not read");
 }
 
-int main(void)
+/* This CPU's xlb_miss_run (the program's map of that name, not pinned); ~0U if unreadable. */
+static uint32_t miss_run(void)
 {
-	struct xlb_open_opts opts = { .pin_dir = "", .flow_table_size = 4096 };
-	cpu_set_t cpus;
+	uint32_t ids[64], zero = 0, n = 64, run = ~0U;
+	struct bpf_prog_info info = { .nr_map_ids = n, .map_ids = (uintptr_t)ids };
+	uint32_t len = sizeof(info);
+	int cpu = sched_getcpu(), ncpus = libbpf_num_possible_cpus();
 
-	if (geteuid() != 0) {
-		printf("ok 1 - flow path tests # SKIP need root for BPF_PROG_TEST_RUN\n");
-		return 0;
+	if (cpu < 0 || ncpus <= cpu || bpf_obj_get_info_by_fd(xlb__prog_fd(X), &info, &len))
+		return ~0U;
+	for (uint32_t i = 0; i < info.nr_map_ids && i < n; i++) {
+		struct bpf_map_info mi = {};
+		uint32_t mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+		uint64_t *v;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, "xlb_miss_run")) {
+			v = calloc(ncpus, sizeof(*v));	/* per-CPU values, 8 bytes apart */
+			if (v && !bpf_map_lookup_elem(fd, &zero, v))
+				memcpy(&run, &v[cpu], sizeof(run));
+			free(v);
+		}
+		close(fd);
 	}
-	CPU_ZERO(&cpus);
-	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
-	X = xlb__open(&opts);
-	if (!X)
-		fail("%s", strerror(errno));
-	tap(X != NULL, "load the balancer (no pins)");
-	if (!X)
-		return 1;
-	tap(setup() == 0 || fail("a map update failed"), "set up config, backends, VIPs, tables");
-	for (SYN = 0; SYN < 2; SYN++) {
-		SPORT = SYN ? 10000 : 0;
-		test_epoch();
-		test_hit();
-		test_vip_removed();
-		test_mode_change();
-		test_backend_changes();
-		test_all_ports_shadowed();
-		test_not_vip();
+	return run;
+}
+
+/*
+ * After XLB_MISS_RUN_VIP_FIRST (8) flow-table misses in a row, a CPU looks the VIP up first (a
+ * run of new flows, a failover): the same decisions, and a flow-table hit ends the run.
+ */
+static void test_miss_run(void)
+{
+	const char *d = "198.18.0.10";
+	struct xlb_flow_key k;
+	struct out o;
+	struct pkt in;
+	uint32_t b0, run;
+	char c[32];
+	int ok;
+
+	ok = send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	b0 = o.backend;
+	run = miss_run();
+	if (ok && run != (SYN ? 0 : 1))
+		ok = fail("miss run %u after one new flow, expected %u", run, SYN ? 0 : 1);
+	ok = ok && send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	run = miss_run();
+	if (ok && (o.backend != b0 || run != 0))
+		ok = fail("went to %u (the flow's is %u), miss run %u, expected 0", o.backend, b0,
+			  run);
+	check(ok, "miss run: a new flow counts one miss (a SYN none), a hit ends the run");
+
+	for (int i = 0; ok && i < 9; i++) {
+		snprintf(c, sizeof(c), "198.18.6.%d", 10 + i);
+		k = fkey(c, d, 2001, 80);
+		ok = send_pkt(c, d, 2001, 80, &o, &in);
+		ok = ok && (o.verdict == XDP_TX || fail("new flow %d: verdict %u", i, o.verdict));
+		if (ok && (o.backend < FBE(VA, 0) || o.backend >= FBE(VA, NBE)))
+			ok = fail("new flow %d went to %u, not one of VIP %u's", i, o.backend, VA);
+		ok = ok && entry_is(&k, o.backend, VA, XLB_MODE_IPIP);
 	}
-	SYN = 0;
-	xlb__close(X, true);
-	printf("1..%d\n", T);
-	return failed ? 1 : 0;
+	run = miss_run();
+	if (ok && run != (SYN ? 0 : 8))
+		ok = fail("miss run %u after 9 new flows, expected %u", run, SYN ? 0 : 8);
+	check(ok, "miss run: 9 new flows in a row, each recorded; the run stops at 8 (VIP first)");
+
+	/* in the VIP-first order: a removed VIP is not followed, the flow resumes, a hit ends it */
+	ok = vip_del(d, 80) == 0;
+	ok = ok && send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
+		ok = fail("verdict %u, pass_not_vip +%llu: the removed VIP still forwarded",
+			  o.verdict, (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
+	ok = ok && vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	run = miss_run();
+	if (ok && (o.backend != b0 || run != 0))
+		ok = fail("went to %u (the flow's is %u), miss run %u, expected 0", o.backend, b0,
+			  run);
+	ok = ok && events(&o, 0, 1);
+	k = fkey("198.18.6.1", d, 2000, 80);
+	ok = ok && entry_is(&k, b0, VA, XLB_MODE_IPIP);
+	check(ok, "miss run: VIP removed and re-added meanwhile: decided as before, the hit ends "
+		  "the run");
+}
+
+/* The object loads and takes the set-up every other scenario starts from. */
+static void test_load(void)
+{
+	if (fixture_open(4096))
+		return;		/* (its "not ok" line printed) */
+	check(1, "load the balancer (no pins)");
+	check(setup() == 0 || fail("a map update failed"), "set up config, backends, VIPs, tables");
+}
+
+/* A scenario's load: a fresh object, set up. 0, or -1 after a "not ok" line. */
+static int load(void)
+{
+	if (fixture_open(4096))
+		return -1;
+	if (setup()) {
+		tap(0, "set up config, backends, VIPs, tables", "a map update failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* NAME_ack(), NAME_syn(): test_NAME() with ACKs, then with SYNs on other ports. */
+#define BOTH(name)								\
+	static void name##_ack(void)						\
+	{									\
+		SYN = 0;							\
+		SPORT = 0;							\
+		test_##name();							\
+	}									\
+	static void name##_syn(void)						\
+	{									\
+		SYN = 1;							\
+		SPORT = 10000;							\
+		test_##name();							\
+	}
+BOTH(epoch)
+BOTH(hit)
+BOTH(vip_removed)
+BOTH(mode_change)
+BOTH(backend_changes)
+BOTH(all_ports_shadowed)
+BOTH(not_vip)
+BOTH(miss_run)
+
+#define WITH_ACK(name) { #name "_ack", load, name##_ack }
+#define WITH_SYN(name) { #name "_syn", load, name##_syn }
+
+static const struct scenario scenarios[] = {
+	{ "load", NULL, test_load },
+	WITH_ACK(epoch),
+	WITH_ACK(hit),
+	WITH_ACK(vip_removed),
+	WITH_ACK(mode_change),
+	WITH_ACK(backend_changes),
+	WITH_ACK(all_ports_shadowed),
+	WITH_ACK(not_vip),
+	WITH_ACK(miss_run),
+	WITH_SYN(epoch),
+	WITH_SYN(hit),
+	WITH_SYN(vip_removed),
+	WITH_SYN(mode_change),
+	WITH_SYN(backend_changes),
+	WITH_SYN(all_ports_shadowed),
+	WITH_SYN(not_vip),
+	WITH_SYN(miss_run),
+};
+
+int main(int argc, char **argv)
+{
+	return harness_main(argc, argv, "datapath: the flow table first", scenarios,
+			    ARRAY_SIZE(scenarios));
 }
