@@ -166,6 +166,52 @@ t.ok(r.get("ok") and len(r["backends"]) == 2 and all(b["vip"] == V6 for b in r["
      "backend_list of one VIP", r)
 is_error(c.req({"cmd": "backend_list", "vip": "bogus"}), "vip:", "backend_list bad vip")
 
+
+# ---- "fields": brief rows, equal to the full rows' named keys (their order kept)
+def brief_of(row, fields):
+    out = {}
+    for k, v in row.items():
+        if k in fields:
+            out[k] = v
+        elif k == "check" and isinstance(v, dict):
+            sub = {ck: cv for ck, cv in v.items() if "check." + ck in fields}
+            if sub:
+                out[k] = sub
+    return out
+
+
+CLI_BE = ["vip", "address", "port", "id", "weight", "effective_weight", "state", "health", "why",
+          "slots", "check.type", "check.path", "last_check"]
+for cmd, rows, fields in (("backend_list", "backends", CLI_BE),
+                          ("backend_list", "backends", ["slots", "id"]),
+                          ("backend_list", "backends", ["check", "agent", "mac"]),
+                          ("vip_list", "vips", ["vip", "id", "mode", "hash", "table_size",
+                                                "backends", "usable"]),
+                          ("vip_list", "vips", ["usable", "check.type"])):
+    full = c.req({"cmd": cmd})
+    for _ in range(2):  # made, then kept
+        r = c.req({"cmd": cmd, "fields": fields})
+        t.ok(r.get("ok") and len(r[rows]) == len(full[rows]) and
+             [list(b.items()) for b in r[rows]] ==
+             [list(brief_of(b, fields).items()) for b in full[rows]],
+             "%s fields %s: the full rows' keys, in order" % (cmd, ",".join(fields)),
+             (r.get(rows, r)[:1], full[rows][:1]))
+r = c.req({"cmd": "backend_list", "vip": V6, "fields": ["address"]})
+t.ok(r.get("ok") and r["backends"] == [{"address": b["address"]} for b in
+                                       c.req({"cmd": "backend_list", "vip": V6})["backends"]],
+     "backend_list of one VIP with fields", r)
+for cmd in ("backend_list", "vip_list"):
+    is_error(c.req({"cmd": cmd, "fields": ["vip", "bogus"]}), 'fields: unknown field "bogus" (one of',
+             cmd + " fields with an unknown key names it")
+    is_error(c.req({"cmd": cmd, "fields": "vip"}), "fields: must be a non-empty array",
+             cmd + " fields not an array")
+    is_error(c.req({"cmd": cmd, "fields": []}), "fields: must be a non-empty array",
+             cmd + " fields empty")
+    is_error(c.req({"cmd": cmd, "fields": [1]}), "fields[0]: must be a key name",
+             cmd + " fields with a number")
+is_error(c.req({"cmd": "stats", "fields": ["vip"]}), "fields: unknown argument",
+         "stats takes no fields")
+
 # ---- lookup
 r = c.req({"cmd": "lookup", "vip": V4, "src": "198.18.5.5:1234"})
 t.ok(r.get("ok") and r["source"] == "maglev" and 0 <= r["slot"] < 251 and "hash" in r

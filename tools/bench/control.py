@@ -3,10 +3,11 @@
 """The control plane at scale (make bench): cold start, one bulk batch, a single change and
 stats, at 10, 100 and 1,000 VIPs x 10 backends. A view's time is given twice: until its reply
 is received in full (xlbd and the socket), and with Python's json.loads of it as well; then
-as the CLI shows it (xlb -j, and the text tables). Each daemon runs in private mount and
-network namespaces (its own bpffs, no interface, only a loopback that is down); the backends
-have no check, except for the single change with checks: a TCP check on every backend, whose
-probes fail at once (no route: nothing leaves the namespace), one a minute. Prints a table and
+as the CLI shows it (xlb -j, and the text tables of xlb stats, backend list and vip list).
+Each daemon runs in private mount and network namespaces (its own bpffs, no interface, only a
+loopback that is down); the backends have no check, except for the single change with checks:
+a TCP check on every backend, whose probes fail at once (no route: nothing leaves the
+namespace), one a minute. Prints a table and
 writes $BUILD/bench-control.json (make bench puts it into $BUILD/bench.json under
 "control_plane").
 Usage: control.py [BUILD]"""
@@ -150,6 +151,7 @@ def run(tmp, n):
         res["cli_stats_ms"] = cli_ms(sock, ["stats"])
         res["cli_backend_list_json_ms"] = cli_ms(sock, ["-j", "backend", "list"])
         res["cli_backend_list_ms"] = cli_ms(sock, ["backend", "list"])
+        res["cli_vip_list_ms"] = cli_ms(sock, ["vip", "list"])
     finally:
         stop(p, pid)
     config(conf, n, CHECK)
@@ -197,7 +199,8 @@ def main():
                            ("cli_stats_json_ms", "xlb -j stats (ms)", "%.1f"),
                            ("cli_stats_ms", "xlb stats (ms)", "%.1f"),
                            ("cli_backend_list_json_ms", "xlb -j backend list (ms)", "%.1f"),
-                           ("cli_backend_list_ms", "xlb backend list (ms)", "%.1f")):
+                           ("cli_backend_list_ms", "xlb backend list (ms)", "%.1f"),
+                           ("cli_vip_list_ms", "xlb vip list (ms)", "%.1f")):
         print("%-26s %10s %10s %10s" % ((name,) + tuple(fmt % r[key] for r in rows)))
     out = os.path.join(BUILD, "bench-control.json")
     with open(out, "w") as fh:

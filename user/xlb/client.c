@@ -234,8 +234,17 @@ out:
 
 json_t *cli_request(struct cli *c, json_t *req)
 {
+	/* "fields" (the text tables' keys) is newer than some xlbd: then the full rows */
+	json_t *full = json_object_get(req, "fields") ? json_deep_copy(req) : NULL;
 	char *line = exchange(c, req);
 
+	if (line && full && strstr(line, "\"error\":\"fields: unknown argument\"")) {
+		free(line);
+		json_object_del(full, "fields");
+		line = exchange(c, full);
+		full = NULL;
+	}
+	json_decref(full);
 	return line ? reply_of(c, line) : NULL;
 }
 

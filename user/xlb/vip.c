@@ -152,7 +152,10 @@ static int vip_list(struct cli *c, int argc, char **argv)
 
 	if (argc > 0)
 		return cli_usage_error(c, "unexpected argument \"%s\"", argv[0]);
-	return cli_show(c, json_pack("{s:s}", "cmd", "vip_list"), &view);
+	/* the text table asks for the keys it shows */
+	return cli_show(c, c->json ? json_pack("{s:s}", "cmd", "vip_list") :
+			json_pack("{s:s, s:[s,s,s,s,s,s,s]}", "cmd", "vip_list", "fields", "vip",
+				  "id", "mode", "hash", "table_size", "backends", "usable"), &view);
 }
 
 static const struct cli_cmd cmds[] = {

@@ -21,6 +21,151 @@ static void key_int(struct api_text *t, const char *key, size_t len, json_int_t 
 }
 #define KEY_INT(t, lit, v) key_int(t, lit, sizeof(lit) - 1, v)
 
+/*
+ * "fields": the keys of each row a client wants (the CLI's text tables: a third of the bytes of
+ * backend_list). A brief row has the full row's keys that are named, in the full row's order,
+ * with the same values; "check.type" and "check.path" name keys of the row's check object.
+ */
+static const char *const be_fields[] = {
+	"address", "port", "weight", "state", "mac", "backup", "slow_start_ms",
+	"drain_timeout_ms", "check", "vip", "health", "effective_weight", "why", "id", "slots",
+	"last_check", "agent", "check.type", "check.path", NULL
+};
+static const char *const vip_fields[] = {
+	"address", "port", "proto", "mode", "table_size", "hash", "slow_start_ms",
+	"drain_timeout_ms", "min_healthy_pct", "no_backend", "announce", "check", "vip", "id",
+	"backends", "usable", "announced", "check.type", "check.path", NULL
+};
+
+static int field_index(const char *const *known, const char *name)
+{
+	int i;
+
+	for (i = 0; known[i]; i++)
+		if (!strcmp(known[i], name))
+			return i;
+	return -1;
+}
+
+/* The mask of "fields" (0: absent, the full rows); -EINVAL with the error. */
+static int parse_fields(json_t *req, const char *const *known, uint32_t *mask, char *err,
+			size_t errlen)
+{
+	json_t *f = json_object_get(req, "fields"), *e;
+	size_t i;
+
+	*mask = 0;
+	if (!f)
+		return 0;
+	if (!json_is_array(f) || !json_array_size(f))
+		return api_error(err, errlen, "fields: must be a non-empty array of key names");
+	json_array_foreach(f, i, e) {
+		int k = json_is_string(e) ? field_index(known, json_string_value(e)) : -1;
+
+		if (k < 0) {
+			char list[512] = "";
+			size_t j, at = 0;
+
+			for (j = 0; known[j] && at < sizeof(list); j++)
+				at += snprintf(list + at, sizeof(list) - at, "%s%s", j ? ", " : "",
+					       known[j]);
+			if (!json_is_string(e))
+				return api_error(err, errlen, "fields[%zu]: must be a key name (one of %s)",
+						 i, list);
+			return api_error(err, errlen, "fields: unknown field \"%s\" (one of %s)",
+					 json_string_value(e), list);
+		}
+		*mask |= 1u << k;
+	}
+	return 0;
+}
+
+static bool has(const char *const *known, uint32_t mask, const char *name)
+{
+	int k = field_index(known, name);
+
+	return k >= 0 && (mask & (1u << k));
+}
+
+/* The keys of @o named by @mask, in @o's order (a new object). */
+static json_t *pick(json_t *o, const char *const *known, uint32_t mask)
+{
+	json_t *r = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(o, k, v) {
+		if (has(known, mask, k)) {
+			json_object_set(r, k, v);
+		} else if (!strcmp(k, "check") && json_is_object(v)) {
+			json_t *c = json_object();
+			const char *ck;
+			json_t *cv;
+			char name[64];
+
+			json_object_foreach(v, ck, cv) {
+				snprintf(name, sizeof(name), "check.%s", ck);
+				if (has(known, mask, name))
+					json_object_set(c, ck, cv);
+			}
+			if (json_object_size(c))
+				json_object_set(r, k, c);
+			json_decref(c);
+		}
+	}
+	return r;
+}
+
+/* A brief row's part that follows from the configuration, kept per id as the full one is. */
+struct brief {
+	char *s;
+	__u64 stamp;
+	uint32_t mask;
+};
+static struct brief *be_brief, *vip_brief;	/* [max_backends], [max_vips], made on first use */
+
+/* @o (taken) picked by @mask and dumped open, kept in *@b for @stamp; NULL when out of memory. */
+static const char *brief_of(struct brief *b, __u64 stamp, uint32_t mask, json_t *o,
+			    const char *const *known, char **tmp)
+{
+	json_t *p = o ? pick(o, known, mask) : NULL;
+	char *s = p ? api_json_open(p, NULL) : NULL;
+
+	json_decref(p);
+	json_decref(o);
+	*tmp = NULL;
+	if (!s || !stamp || !b)
+		return *tmp = s;
+	free(b->s);
+	b->s = s;
+	b->stamp = stamp;
+	b->mask = mask;
+	return s;
+}
+
+static struct brief *brief_slot(struct brief **arr, size_t n, size_t id)
+{
+	if (!*arr)
+		*arr = calloc(n, sizeof(**arr));
+	return *arr && id < n ? &(*arr)[id] : NULL;
+}
+
+static bool brief_kept(const struct brief *b, __u64 stamp, uint32_t mask)
+{
+	return b && stamp && b->s && b->stamp == stamp && b->mask == mask;
+}
+
+/* Appends runtime key ,"key":... when named; the comma left out after an empty opening. */
+static void rt_key(struct api_text *t, bool *empty, const char *const *known, uint32_t mask,
+		   const char *key)
+{
+	if (mask && !has(known, mask, key))
+		return;
+	api_text_puts(t, *empty ? "\"" : ",\"");
+	api_text_puts(t, key);
+	api_text_puts(t, "\":");
+	*empty = false;
+}
+
 /* VIP @v's view up to its runtime keys: kept for its stamp, or made into *@tmp (to free). */
 static const char *vip_view(struct xlbd *d, const struct xlb_cfg_vip *v, char **tmp)
 {
@@ -85,27 +230,44 @@ static const char *backend_view(struct xlbd *d, const struct xlb_cfg_vip *v,
 
 int cmd_vip_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	static const char *const args[] = { NULL };
+	static const char *const args[] = { "fields", NULL };
+	uint32_t mask;
 	size_t i;
 
-	if (api_check_args(req, args, err, errlen))
+	if (api_check_args(req, args, err, errlen) ||
+	    parse_fields(req, vip_fields, &mask, err, errlen))
 		return -EINVAL;
 	api_text_puts(t, ",\"vips\":[");
 	for (i = 0; i < d->cfg->nvips && !t->oom; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
-		char *tmp;
-		const char *view = vip_view(d, v, &tmp);
+		struct brief *b = mask ? brief_slot(&vip_brief, d->max_vips, v->id) : NULL;
+		char *tmp = NULL;
+		const char *view;
+		bool empty;
 
+		if (!mask)
+			view = vip_view(d, v, &tmp);
+		else if (brief_kept(b, v->stamp, mask))
+			view = b->s;
+		else
+			view = brief_of(b, v->stamp, mask, api_vip_conf_json(v), vip_fields, &tmp);
 		if (!view)
 			return api_error(err, errlen, "out of memory");
 		if (i)
 			api_text_put(t, ",", 1);
 		api_text_puts(t, view);
-		KEY_INT(t, ",\"backends\":", (json_int_t)v->nbackends);
-		KEY_INT(t, ",\"usable\":", api_vip_usable(d, v));
-		if (d->cfg->announce)
-			api_text_printf(t, ",\"announced\":%s",
-					announce_vip_announced(d, v) ? "true" : "false");
+		empty = !view[1];
+		rt_key(t, &empty, vip_fields, mask, "backends");
+		if (!mask || has(vip_fields, mask, "backends"))
+			api_text_int(t, (json_int_t)v->nbackends);
+		rt_key(t, &empty, vip_fields, mask, "usable");
+		if (!mask || has(vip_fields, mask, "usable"))
+			api_text_int(t, api_vip_usable(d, v));
+		if (d->cfg->announce) {
+			rt_key(t, &empty, vip_fields, mask, "announced");
+			if (!mask || has(vip_fields, mask, "announced"))
+				api_text_puts(t, announce_vip_announced(d, v) ? "true" : "false");
+		}
 		api_text_put(t, "}", 1);
 		free(tmp);
 	}
@@ -113,54 +275,79 @@ int cmd_vip_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, siz
 	return 0;
 }
 
-/* One backend's view: the kept part, then its runtime keys. */
+/* One backend's view: the kept part, then its runtime keys (those of @mask, 0: all). */
 static int backend_text(struct xlbd *d, const struct xlb_cfg_vip *v,
-			const struct xlb_cfg_backend *b, struct api_text *t)
+			const struct xlb_cfg_backend *b, uint32_t mask, struct api_text *t)
 {
 	const struct xlbd_be_rt *rt = &d->be_rt[b->id];
+	struct brief *br = mask ? brief_slot(&be_brief, d->max_backends, b->id) : NULL;
 	size_t al;
-	char *tmp, *s;
-	const char *view = backend_view(d, v, b, &al, &tmp);
+	char *tmp = NULL, *s;
+	const char *view;
 	json_t *o;
+	bool empty;
 
+	if (!mask)
+		view = backend_view(d, v, b, &al, &tmp);
+	else if (brief_kept(br, v->stamp, mask))
+		view = br->s;
+	else
+		view = brief_of(br, v->stamp, mask, api_backend_conf_json(v, b), be_fields, &tmp);
 	if (!view)
 		return -ENOMEM;
 	api_text_puts(t, view);
+	empty = !view[1];
 	free(tmp);
 	if (!api_backend_plain(d, b)) {
 		/* a check or an agent: the runtime keys with the last probe's, dumped by jansson */
 		o = json_object();
 		if (o)
 			api_backend_rt_json(d, b, o);
+		if (o && mask) {
+			json_t *p = pick(o, be_fields, mask);
+
+			json_decref(o);
+			o = p;
+		}
 		s = o ? api_json_open(o, NULL) : NULL;
 		json_decref(o);
 		if (!s)
 			return -ENOMEM;
-		api_text_put(t, ",", 1);
+		if (s[1] && !empty)
+			api_text_put(t, ",", 1);
 		api_text_puts(t, s + 1);
 		api_text_put(t, "}", 1);
 		free(s);
 		return 0;
 	}
 	/* the plain keys, in the order api_backend_rt_json() sets them */
-	api_text_puts(t, ",\"health\":");
-	api_text_name(t, b->check.type == XLB_CHECK_NONE ? "up" : xlbd_health_name(rt->health));
-	KEY_INT(t, ",\"effective_weight\":", rt->weight);
-	api_text_puts(t, ",\"why\":");
-	api_text_name(t, xlbd_why_name(rt->why));
-	KEY_INT(t, ",\"id\":", b->id);
-	KEY_INT(t, ",\"slots\":", rt->slots);
+	rt_key(t, &empty, be_fields, mask, "health");
+	if (!mask || has(be_fields, mask, "health"))
+		api_text_name(t, b->check.type == XLB_CHECK_NONE ? "up" :
+				 xlbd_health_name(rt->health));
+	rt_key(t, &empty, be_fields, mask, "effective_weight");
+	if (!mask || has(be_fields, mask, "effective_weight"))
+		api_text_int(t, rt->weight);
+	rt_key(t, &empty, be_fields, mask, "why");
+	if (!mask || has(be_fields, mask, "why"))
+		api_text_name(t, xlbd_why_name(rt->why));
+	rt_key(t, &empty, be_fields, mask, "id");
+	if (!mask || has(be_fields, mask, "id"))
+		api_text_int(t, b->id);
+	rt_key(t, &empty, be_fields, mask, "slots");
+	if (!mask || has(be_fields, mask, "slots"))
+		api_text_int(t, rt->slots);
 	api_text_put(t, "}", 1);
 	return 0;
 }
 
 /* The VIP a view is limited to by the optional argument "vip" (its only one): index, -ENOENT. */
-static int only_vip(struct xlbd *d, json_t *req, char *err, size_t errlen)
+static int only_vip(struct xlbd *d, json_t *req, bool fields, char *err, size_t errlen)
 {
-	static const char *const args[] = { "vip", NULL };
+	static const char *const args[] = { "vip", NULL }, *const args_f[] = { "vip", "fields", NULL };
 	int only;
 
-	if (api_check_args(req, args, err, errlen))
+	if (api_check_args(req, fields ? args_f : args, err, errlen))
 		return -EINVAL;
 	only = api_arg_vip(d, req, false, err, errlen);
 	return only;
@@ -168,12 +355,15 @@ static int only_vip(struct xlbd *d, json_t *req, char *err, size_t errlen)
 
 int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	int only = only_vip(d, req, err, errlen);
+	int only = only_vip(d, req, true, err, errlen);
 	bool first = true;
+	uint32_t mask;
 	size_t i, j;
 
 	if (only < 0 && only != -ENOENT)
 		return only;
+	if (parse_fields(req, be_fields, &mask, err, errlen))
+		return -EINVAL;
 	api_text_puts(t, ",\"backends\":[");
 	for (i = 0; i < d->cfg->nvips && !t->oom; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
@@ -183,7 +373,7 @@ int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err,
 		for (j = 0; j < v->nbackends; j++, first = false) {
 			if (!first)
 				api_text_put(t, ",", 1);
-			if (backend_text(d, v, &v->backends[j], t))
+			if (backend_text(d, v, &v->backends[j], mask, t))
 				return api_error(err, errlen, "out of memory");
 		}
 	}
@@ -207,7 +397,7 @@ static void counters_text(struct api_text *t, const struct xlb_counters *c,
 
 int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	int only = only_vip(d, req, err, errlen);
+	int only = only_vip(d, req, false, err, errlen);
 	struct xlb_reason_counters rc[XLB_R__MAX];
 	struct state_counters sc;
 	json_t *reasons;
