@@ -31,7 +31,8 @@ USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initia
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LIBS := -lxdp -lbpf -lelf -lz -lm
 # jansson only where JSON is read or written: xlbd, xlb, and the tools and tests whose own
-# sources include <jansson.h> (libxlb's JSON is config_parse.c, config_json.c, config_save.c)
+# sources include <jansson.h> (libxlb's JSON is config_parse*.c, config_field.c, config_json.c,
+# config_save.c)
 JSON_LIBS := -ljansson
 # libmicrohttpd: the metrics server of xlbd only
 HTTP_LIBS := -lmicrohttpd

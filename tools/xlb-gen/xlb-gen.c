@@ -23,279 +23,15 @@
 #include <bpf/libbpf.h>
 
 #include "xlb.h"
+#include "engine.h"
 #include "gen.h"
-#include "xlb-gen.skel.h"
-
-/*
- * Engines. "live": BPF_PROG_TEST_RUN in live-frames mode, one call per chunk of frames per
- * thread; the kernel allocates the frames from a page pool initialised once from the template,
- * runs bpf/xlb-gen.bpf.c on each (which makes it the next frame of the flow sequence) and
- * transmits it through the interface's ndo_xdp_xmit. "packet": AF_PACKET with sendmmsg(),
- * the same frames varied by the same function in userspace, through the qdisc-bypassing
- * transmit path; used where the kernel refuses live frames (before 5.18, or without BPF
- * rights for it), or on request.
- *
- * Threads: thread t of T runs pinned on the t-th CPU it may use and sends the frames of
- * sequence numbers t, t + T, t + 2T, ...; so a run's frames do not depend on the engine.
- */
 
 #define GEN_MAX_THREADS 64
-#define PKT_BATCH 64		/* frames per sendmmsg() */
 
-enum gen_engine { ENGINE_AUTO, ENGINE_LIVE, ENGINE_PACKET };
 static const char *const engine_names[] = { "auto", "live", "packet" };
 static const char *const proto_names[] = { "udp", "tcp-syn", "tcp-ack" };
 
-struct gen_run {
-	struct gen_spec spec;
-	struct xlb_gen_cfg cfg;
-	__u8 *frame;			/* the template, spec.size bytes */
-	const char *ifname;
-	int ifindex;
-	enum gen_engine engine;
-	unsigned int threads, batch;
-	__u64 count;			/* 0 = bounded by duration only */
-	double duration;		/* 0 = bounded by count only */
-	double rate;			/* frames per second over all threads; 0 = unlimited */
-	double interval;
-	bool json, verbose;
-	struct xlb_gen_bpf *skel;
-	struct timespec t0;
-};
-
-struct gen_thread {
-	struct gen_run *run;
-	pthread_t tid;
-	unsigned int idx;
-	int cpu;
-	__u64 share;			/* frames this thread sends; 0 = until the duration ends */
-	_Atomic __u64 sent;		/* AF_PACKET: frames sent so far; live: at the end */
-	atomic_bool done;		/* set by the main thread: the run is over */
-	bool exited;
-	int err;			/* -errno of the failure that stopped it */
-	const char *what;		/* what failed */
-};
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static void sleep_until(const struct timespec *t0, double at)
-{
-	struct timespec t = *t0;
-	double whole;
-
-	t.tv_nsec += (long)(modf(at, &whole) * 1e9);
-	t.tv_sec += (time_t)whole + t.tv_nsec / 1000000000L;
-	t.tv_nsec %= 1000000000L;
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
-}
-
-/*
- * pace - before a thread sends its next @chunk: false once the run is over for it. With a rate
- * it waits until the time at which the frames sent so far are due, so the rate holds on average
- * over every chunk (about a millisecond's worth of frames each).
- */
-static bool pace(struct gen_thread *th, __u64 sent, __u64 *chunk)
-{
-	struct gen_run *r = th->run;
-	double t, per_thread = r->rate / r->threads;
-
-	if (stop || atomic_load(&th->done))
-		return false;
-	if (th->share) {
-		if (sent >= th->share)
-			return false;
-		if (*chunk > th->share - sent)
-			*chunk = th->share - sent;
-	}
-	if (r->rate > 0)
-		sleep_until(&r->t0, sent / per_thread);
-	t = now_since(&r->t0);
-	return !(r->duration > 0 && t >= r->duration);
-}
-
-static __u64 chunk_size(const struct gen_run *r, __u64 max)
-{
-	double c;
-
-	if (r->rate <= 0)
-		return max;
-	c = r->rate / r->threads / 1000;	/* a millisecond's worth */
-	if (c < 1)
-		return 1;
-	return c > max ? max : (__u64)c;
-}
-
-static int pin_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-/*
- * live_thread - one BPF_PROG_TEST_RUN call for the whole run when it can: the kernel sets up a
- * page pool for every call and tears it down with an RCU grace period (about 25 ms here), so
- * short calls would spend their time there. The program stops at the thread's count by itself
- * and keeps its rate by itself; a duration ends the call by a signal (the kernel checks for one
- * between two batches), sent by the main thread.
- */
-static void *live_thread(void *arg)
-{
-	struct gen_thread *th = arg;
-	struct gen_run *r = th->run;
-	struct xdp_md ctx = { .data_end = r->spec.size, .ingress_ifindex = r->ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->frame, .data_size_in = r->spec.size,
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = r->batch);
-	int fd = bpf_program__fd(r->skel->progs.xlb_gen), err;
-	struct xlb_gen_state *st;
-	__u64 sent;
-
-	th->err = pin_cpu(th->cpu);
-	if (th->err) {
-		th->what = "pin to its CPU";
-		return NULL;
-	}
-	st = &r->skel->bss->gen_state[th->cpu];
-	st->seq = th->idx;
-	st->stride = r->threads;
-	st->sent = 0;
-	st->limit = th->share;
-	st->gap_ns = r->rate > 0 ? (__u64)(1e9 * r->threads / r->rate + 0.5) : 0;
-	st->due = 0;
-	while (!stop && !atomic_load(&th->done)) {
-		sent = __atomic_load_n(&st->sent, __ATOMIC_RELAXED);
-		if (th->share && sent >= th->share)
-			break;
-		/* Paced, iterations outnumber frames: the program drops the early ones. */
-		opts.repeat = UINT32_MAX;
-		if (th->share && !st->gap_ns && th->share - sent < UINT32_MAX)
-			opts.repeat = th->share - sent;
-		err = bpf_prog_test_run_opts(fd, &opts);
-		if (err && errno != EINTR) {
-			th->err = -errno;
-			th->what = "BPF_PROG_TEST_RUN (live frames)";
-			break;
-		}
-	}
-	atomic_store(&th->sent, __atomic_load_n(&st->sent, __ATOMIC_RELAXED));
-	return NULL;
-}
-
-static void *packet_thread(void *arg)
-{
-	struct gen_thread *th = arg;
-	struct gen_run *r = th->run;
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = r->ifindex };
-	__u32 size = r->spec.size, hl = size < XLB_GEN_TMPL_LEN ? size : XLB_GEN_TMPL_LEN;
-	struct mmsghdr msg[PKT_BATCH] = {};
-	struct iovec iov[PKT_BATCH];
-	__u64 sent = 0, chunk, max = chunk_size(r, PKT_BATCH), seq = th->idx;
-	__u8 *bufs = NULL;
-	int fd = -1, one = 1;
-
-	th->err = pin_cpu(th->cpu);
-	if (th->err) {
-		th->what = "pin to its CPU";
-		return NULL;
-	}
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);	/* protocol 0: receives nothing */
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
-		th->err = -errno;
-		th->what = "AF_PACKET socket";
-		goto out;
-	}
-	/* Straight to the driver, as live frames go: no qdisc on the way, and a full device ring
-	 * is an error (ENOBUFS) we retry, not a silent drop. */
-	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one))) {
-		th->err = -errno;
-		th->what = "PACKET_QDISC_BYPASS";
-		goto out;
-	}
-	bufs = malloc((size_t)PKT_BATCH * size);
-	if (!bufs) {
-		th->err = -ENOMEM;
-		th->what = "frame buffers";
-		goto out;
-	}
-	for (int i = 0; i < PKT_BATCH; i++) {
-		memcpy(bufs + (size_t)i * size, r->frame, size);
-		iov[i].iov_base = bufs + (size_t)i * size;
-		iov[i].iov_len = size;
-		msg[i].msg_hdr.msg_iov = &iov[i];
-		msg[i].msg_hdr.msg_iovlen = 1;
-	}
-	for (chunk = max; pace(th, sent, &chunk); chunk = max) {
-		unsigned int n = chunk, done = 0;
-		int k;
-
-		for (unsigned int i = 0; i < n; i++, seq += r->threads) {
-			__u8 *f = bufs + (size_t)i * size;
-
-			memcpy(f, r->cfg.tmpl, hl);
-			gen_frame(&r->cfg, f, seq);
-		}
-		while (done < n) {
-			k = sendmmsg(fd, msg + done, n - done, 0);
-			if (k > 0) {
-				done += k;
-				continue;
-			}
-			if (errno == ENOBUFS || errno == EAGAIN || errno == EBUSY ||
-			    errno == EINTR) {
-				if (stop || atomic_load(&th->done))
-					break;
-				sched_yield();	/* the device ring is full: let its consumer run */
-				continue;
-			}
-			th->err = -errno;
-			th->what = "sendmmsg";
-			break;
-		}
-		sent += done;
-		atomic_store_explicit(&th->sent, sent, memory_order_relaxed);
-		if (th->err || done < n)
-			break;
-	}
-out:
-	free(bufs);
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
-
 static bool verbose;
-
-/* Frames a thread has sent so far: the XDP program counts those of the live engine. */
-static __u64 thread_sent(const struct gen_thread *th)
-{
-	const struct gen_run *r = th->run;
-
-	if (r->engine == ENGINE_LIVE && !th->exited && !th->err)
-		return __atomic_load_n(&r->skel->bss->gen_state[th->cpu].sent, __ATOMIC_RELAXED);
-	return atomic_load(&th->sent);
-}
-
-static void on_wake(int sig)
-{
-	(void)sig;	/* only interrupts a thread's BPF_PROG_TEST_RUN call */
-}
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -303,38 +39,6 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	if (level != LIBBPF_WARN || !verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-/*
- * live_open - load the XDP program with the run's template and check, by running the probe
- * program once in live-frames mode (it drops its frame: nothing is sent), that the kernel
- * allows that mode. Returns 0, or -errno with @why set to what refused.
- */
-static int live_open(struct gen_run *r, const char **why)
-{
-	struct xdp_md ctx = { .data_end = r->spec.size, .ingress_ifindex = r->ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->frame, .data_size_in = r->spec.size,
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1,
-		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = r->batch);
-	int err;
-
-	r->skel = xlb_gen_bpf__open();
-	if (!r->skel) {
-		*why = "open of the BPF object";
-		return -errno;
-	}
-	r->skel->bss->gen_cfg = r->cfg;
-	err = xlb_gen_bpf__load(r->skel);
-	if (err) {
-		*why = "load of the XDP program";
-		return err;
-	}
-	r->skel->bss->gen_cfg = r->cfg;	/* .bss is mapped afresh by the load */
-	if (bpf_prog_test_run_opts(bpf_program__fd(r->skel->progs.xlb_gen_probe), &opts)) {
-		*why = "BPF_PROG_TEST_RUN in live-frames mode";
-		return -errno;
-	}
-	return 0;
 }
 
 static void usage(FILE *f)
@@ -714,7 +418,7 @@ int main(int argc, char **argv)
 	if (r.engine != ENGINE_PACKET) {
 		const char *why = NULL;
 
-		err = live_open(&r, &why);
+		err = gen_live_open(&r, &why);
 		if (err && r.engine == ENGINE_LIVE) {
 			fprintf(stderr, "Error: %s: %s\n", why, strerror(-err));
 			goto out;
@@ -729,9 +433,9 @@ int main(int argc, char **argv)
 		r.engine = err ? ENGINE_PACKET : ENGINE_LIVE;
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_wake }, NULL); /* no SA_RESTART */
+	signal(SIGINT, gen_on_signal);
+	signal(SIGTERM, gen_on_signal);
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = gen_on_wake }, NULL); /* no SA_RESTART */
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
 	for (unsigned int i = 0; i < r.threads; i++) {
 		th[i].run = &r;
@@ -739,11 +443,11 @@ int main(int argc, char **argv)
 		th[i].cpu = cpu_ids[i];
 		th[i].share = r.count ? r.count / r.threads + (i < r.count % r.threads) : 0;
 		err = -pthread_create(&th[i].tid, NULL,
-				      r.engine == ENGINE_LIVE ? live_thread : packet_thread,
+				      r.engine == ENGINE_LIVE ? gen_live_thread : gen_packet_thread,
 				      &th[i]);
 		if (err) {
 			fprintf(stderr, "Error: thread: %s\n", strerror(-err));
-			stop = 1;
+			gen_stop = 1;
 			r.threads = i;
 			break;
 		}
@@ -764,11 +468,11 @@ int main(int argc, char **argv)
 				th[i].exited = true;
 			running |= !th[i].exited;
 		}
-		t = now_since(&r.t0);
-		over = stop || (r.duration > 0 && t >= r.duration);
+		t = gen_now_since(&r.t0);
+		over = gen_stop || (r.duration > 0 && t >= r.duration);
 		total = 0;
 		for (unsigned int i = 0; i < r.threads; i++) {
-			__u64 n = thread_sent(&th[i]);
+			__u64 n = gen_thread_sent(&th[i]);
 
 			total += n;
 			if (th[i].exited || !(over || (th[i].share && n >= th[i].share)))
@@ -792,7 +496,7 @@ int main(int argc, char **argv)
 		}
 		usleep(t + 0.01 < next ? 10000 : (useconds_t)((next - t) * 1e6) + 1);
 	}
-	t = now_since(&r.t0);
+	t = gen_now_since(&r.t0);
 
 	ret = 0;
 	for (unsigned int i = 0; i < r.threads; i++) {
@@ -827,7 +531,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)total, t, t > 0 ? total / t : 0,
 		       t > 0 ? total / t / 1e6 : 0);
 	}
-	if (!ret && r.count && total != r.count && !stop)
+	if (!ret && r.count && total != r.count && !gen_stop)
 		ret = 1;
 out:
 	json_decref(intervals);

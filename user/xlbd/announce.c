@@ -12,6 +12,11 @@
  * notifications keep the view current (an address removed by hand comes back). The addresses
  * outlive xlbd: a restarted xlbd finds them and changes nothing; only --detach-on-exit (and a
  * VIP losing its last usable backend, or "announce": false) withdraws them.
+ *
+ * Over 600 lines: one state machine over one socket. The requests (ask_*), the answers (on_*)
+ * and the life cycle all read and move the same phase, sequence numbers, in-flight count and
+ * address set of struct xlbd_announce; apart, each would need all of them exported, for a file
+ * only a few dozen lines over.
  */
 #include <arpa/inet.h>
 #include <errno.h>

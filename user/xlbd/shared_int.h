@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * What the files of the shared view have in common (shared.c: sync, watch, lease, apply;
+ * What the files of the shared view have in common (shared.c: sync, watch, lease, publication;
+ * shared_apply.c: key revisions, other hosts' reports, applying etcd's VIPs;
  * shared_txn.c: changes through the API; shared_view.c: digests, health votes, status).
  */
 #ifndef XLBD_SHARED_INT_H
@@ -63,17 +64,25 @@ struct shared {
 };
 
 /* shared.c */
-long long sh_kr_get(struct shared *sh, const char *key);
 void sh_vip_key(const struct shared *sh, const struct xlb_cfg_vip *v, char *buf, size_t len);
 json_t *sh_b64_json(const char *s);
 void sh_fail(struct shared *sh, const char *why);
 /* The reports of the hosts changed: every VIP's weights may have. */
 void sh_all_dirty(struct shared *sh);
+
+/* shared_apply.c */
+/* The revision of @key this host last applied (0: none). */
+long long sh_kr_get(struct shared *sh, const char *key);
+void sh_kr_clear(struct shared *sh);
+/* Forget the other hosts' reports. */
+void sh_hosts_clear(struct shared *sh);
 /*
  * Changes of keys at revision @rev: [[key, value or null, mod_revision], ...], committed once.
  * 0 or -errno with @err.
  */
 int sh_apply_events(struct shared *sh, json_t *ev, long long rev, char *err, size_t errlen);
+/* The whole prefix read at revision @rev (@kvs: etcd's "kvs"): the shared VIPs become those. */
+void sh_apply_full(struct shared *sh, json_t *kvs, long long rev);
 
 /* shared_txn.c */
 void sh_txn_free(struct txn *t);
