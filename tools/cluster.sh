@@ -206,9 +206,24 @@ cl_kill() {
 		grep -q attached "$TB_TMP/dead-lb$1.sink" || return 1
 	fi
 	CL_KILL_MS=$(($(date +%s%N) / 1000000))	# from here on nothing of lbK arrives
+	CL_DEAD_SINK=$TB_LAST_PID
 	kill -9 "${CL_XPID[$1]}" "${CL_BPID[$1]}" 2>/dev/null
 	wait "${CL_XPID[$1]}" "${CL_BPID[$1]}" 2>/dev/null
 	return 0
+}
+
+# cl_revive K: lbK after cl_kill: its link up, the router's XDP_PASS program back, its BIRD and
+# xlbd started again (xlbd adopts its pinned datapath); waits for the router's session
+cl_revive() {
+	ip -n "$(tb_ns lb$1)" link set eth0 up
+	if [ -n "${CL_DEAD_SINK:-}" ]; then
+		tb_stop "$CL_DEAD_SINK"
+		CL_DEAD_SINK=
+	fi
+	ip -n "$(tb_ns rt)" link set dev lb$1 xdp off 2>/dev/null
+	tb_exec rt "$XLB_BUILD/xlb-sink" --attach-pass lb$1 || return 1
+	cl_bird_start "$1" && cl_xlbd_start "$1" && tb_wait 10 cl_connected "$1" &&
+		tb_wait 30 cl_established "$1"
 }
 
 # cl_cleanup: unmount the bpffs, then everything of tools/testbed.sh

@@ -10,6 +10,10 @@
 #       N long-lived connections from SPORT0 ..: each POSTs a body sent in small pieces over
 #       SECONDS; the file READY is written once every connection is open and has sent its first
 #       piece. Prints "SPORT BACKEND RECEIVED SENT" per flow (the server's count of body bytes)
+#   cluster_flows.py probe VIP SPORTS LIMIT
+#       new connections (a GET each, 50 ms to connect) from the source ports SPORTS (comma-
+#       separated) in turn until one is answered or LIMIT seconds have passed; prints
+#       "MS SPORT BACKEND", MS the Unix time in ms of that answer (exit 1 on none)
 #   cluster_flows.py lookup SOCKETS VIP CLIENT < FLOWS
 #       for each "SPORT BACKEND ..." line of FLOWS, what every xlbd (SOCKETS: comma-separated API
 #       sockets) answers to a lookup of CLIENT:SPORT: prints "SPORT BACKEND B1:SRC1 B2:SRC2 ...",
@@ -88,6 +92,27 @@ def long(vip, n, sport0, seconds, ready):
         s.close()
 
 
+def probe(vip, sports, limit):
+    ports = [int(p) for p in sports.split(",")]
+    end = time.monotonic() + limit
+    i = 0
+    while time.monotonic() < end:
+        p = ports[i % len(ports)]
+        i += 1
+        try:
+            s = connect(vip, p, 0.05)
+            s.settimeout(1)
+            s.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+            a = answer(s)
+            s.close()
+            if a:
+                print(int(time.time() * 1000), p, a, flush=True)
+                return 0
+        except OSError:
+            pass
+    return 1
+
+
 def lookup(socks, vip, client):
     conns = []
     for path in socks.split(","):
@@ -112,6 +137,8 @@ def lookup(socks, vip, client):
 if __name__ == "__main__":
     if sys.argv[1] == "short":
         short(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "probe":
+        sys.exit(probe(sys.argv[2], sys.argv[3], float(sys.argv[4])))
     elif sys.argv[1] == "lookup":
         lookup(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
