@@ -73,9 +73,10 @@ tb_wait 20 cl_has_nexthops "$VIP" 3 || die "the router did not get 3 nexthops fo
 note "Built and converged in $(($(now_ms) - t0)) ms."
 
 say "The router: three BGP sessions with BFD, one route with three nexthops"
-run cl_rt_birdc show protocols
-run cl_rt_birdc show bfd sessions
-run ip -n "$(tb_ns rt)" route show "$VIP/32"
+rt() { local c="$*"; printf '%s[rt]$ %s%s\n' "$D" "${c/cl_rt_birdc/birdc}" "$N"; "$@" 2>&1 | sed 's/^/     /'; }
+rt cl_rt_birdc show protocols
+rt cl_rt_birdc show bfd sessions
+rt ip -n "$(tb_ns rt)" route show "$VIP/32"
 
 say "The same configuration and the same Maglev table on every host"
 for k in 1 2 3; do lb $k vip list; done
@@ -120,7 +121,8 @@ cl_kill 2 || die "could not cut lb2 off"
 for i in $(seq 500); do cl_has_nexthops "$VIP" 2 && break; sleep 0.02; done
 note "The router dropped lb2's nexthop $(($(now_ms) - CL_KILL_MS)) ms after lb2 went silent:"
 run ip -n "$(tb_ns rt)" route show "$VIP/32"
-run sh -c "ip netns exec $(tb_ns rt) birdc -s $TB_TMP/bird-rt/bird.ctl show protocols all lb2 | grep -i error"
+printf '%s[rt]$ birdc show protocols all lb2 | grep -i error%s\n' "$D" "$N"
+cl_rt_birdc show protocols all lb2 | grep -i error | sed 's/^/     /'
 wait "$LONG"
 note "The long-lived connections (source port, backend, bytes the backend received, bytes sent):"
 xargs -n 8 <"$TB_TMP/long" | sed 's/^/     /'
