@@ -8,7 +8,7 @@
 #	client 198.18.0.1 --- c0 [rt] lb1 --- eth0 lb1 198.18.2.5    (rt side 198.18.2.6)
 #	                         |  | lb2 --- eth0 lb2 198.18.2.9    (rt side 198.18.2.10)
 #	                         |  | lb3 --- eth0 lb3 198.18.2.13   (rt side 198.18.2.14)
-#	     etcd 198.18.3.1 (rt lo)  br0 198.18.1.254/24 --- be1..beN 198.18.1.i
+#	     etcd 198.18.3.1 (.2, .3) (rt lo)  br0 198.18.1.254/24 --- be1..beN 198.18.1.i
 #
 # - rt runs BIRD (AS 64500) with a BGP+BFD session to each LB host (AS 64512) and exports the
 #   best routes to the kernel with "merge paths": the VIP's route has one nexthop per LB host
@@ -24,10 +24,11 @@
 CL_N=3
 CL_RT_AS=64500 CL_LB_AS=64512
 CL_ETCD4=198.18.3.1
-CL_EP=http://$CL_ETCD4:2379
+CL_ETCD_MEMBERS=${CL_ETCD_MEMBERS:-1}	# 1, or 3 for a cluster of members (one may die)
+CL_ETCD_EPS=			# their client URLs, comma-separated
+CL_ETCD_PID=()			# CL_ETCD_PID[m]: member m
 CL_VIP2=198.18.0.11		# a second VIP (its own check) for the withdraw/announce cases
 declare -A CL_XPID CL_BPID	# xlbd and BIRD pid per LB host
-CL_ETCD_PID=
 CL_RT_BIRD=
 CL_RUNS=0
 
@@ -76,14 +77,27 @@ cl_topology() {
 	done
 }
 
-# cl_etcd_start: one etcd member in rt on $CL_EP, its data in the temp folder
+# cl_etcd_start: CL_ETCD_MEMBERS etcd members (1 or 3) in rt, member M on 198.18.3.M (rt's lo),
+# their data in the temp folder; waits until each answers
 cl_etcd_start() {
-	tb_bg rt "$TB_TMP/etcd.log" etcd --name e1 --data-dir "$TB_TMP/etcd" \
-		--listen-client-urls "$CL_EP" --advertise-client-urls "$CL_EP" \
-		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-		--initial-cluster e1=http://127.0.0.1:2380
-	CL_ETCD_PID=$TB_LAST_PID
-	tb_wait 20 tb_exec rt etcdctl --endpoints "$CL_EP" endpoint health
+	local m cluster=
+	CL_ETCD_EPS=
+	for m in $(seq "$CL_ETCD_MEMBERS"); do
+		cluster+="${cluster:+,}e$m=http://198.18.3.$m:2380"
+		CL_ETCD_EPS+="${CL_ETCD_EPS:+,}http://198.18.3.$m:2379"
+		[ "$m" = 1 ] || tb_addr rt lo "198.18.3.$m/32" || return 1
+	done
+	for m in $(seq "$CL_ETCD_MEMBERS"); do
+		tb_bg rt "$TB_TMP/etcd$m.log" etcd --name e$m --data-dir "$TB_TMP/etcd$m" \
+			--listen-client-urls "http://198.18.3.$m:2379" \
+			--advertise-client-urls "http://198.18.3.$m:2379" \
+			--listen-peer-urls "http://198.18.3.$m:2380" \
+			--initial-advertise-peer-urls "http://198.18.3.$m:2380" \
+			--initial-cluster "$cluster" --initial-cluster-token xlb-bed \
+			--initial-cluster-state new
+		CL_ETCD_PID[m]=$TB_LAST_PID
+	done
+	tb_wait 30 tb_exec rt etcdctl --endpoints "$CL_ETCD_EPS" endpoint health
 }
 
 # cl_birds_start: the router's BIRD (ECMP into the kernel) and one per LB host
@@ -127,11 +141,13 @@ cl_established() { cl_rt_birdc show protocols "lb$1" | grep -q Established; }
 
 # cl_conf K VIPS_JSON: lbK's config file
 cl_conf() {
+	local eps
+	eps=\"${CL_ETCD_EPS//,/\", \"}\"
 	cat >"$TB_TMP/lb$1.json" <<EOF
 {"interfaces": [{"name": "eth0", "mode": "native"}],
  "nexthop_mac": "$(tb_mac rt lb$1)", "encap_source4": "$(cl_lb4 $1)",
  "announce": {"interface": "xlb0"},
- "etcd": {"endpoints": ["$CL_EP"], "prefix": "/xlb", "cluster": "bed", "host": "lb$1",
+ "etcd": {"endpoints": [$eps], "prefix": "/xlb", "cluster": "bed", "host": "lb$1",
           "timeout_ms": 1000, "connect_timeout_ms": 300, "retry_ms": 300, "lease_ttl_s": 3},
  "vips": $2}
 EOF
@@ -171,7 +187,7 @@ cl_start() {
 	cl_topology 3 || { tb_log "cluster: topology failed"; return 1; }
 	tb_decap_attach || { tb_log "cluster: xlb-decap failed"; return 1; }
 	tb_http_servers 80 || return 1
-	cl_etcd_start || { tb_log "cluster: etcd: $(tail -3 "$TB_TMP/etcd.log")"; return 1; }
+	cl_etcd_start || { tb_log "cluster: etcd: $(tail -3 "$TB_TMP/etcd1.log")"; return 1; }
 	cl_birds_start || { tb_log "cluster: bird failed"; return 1; }
 	cl_conf 1 "$1"
 	for k in $(seq 2 $CL_N); do cl_conf $k "[]"; done

@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Scale-out, end to end (tools/cluster.sh): a router with BIRD exporting the VIP's BGP routes from
 # three LB hosts as one kernel multipath route (L4 hash policy), each LB host with xlbd (native
-# XDP on its link, shared configuration through one etcd) and its own BIRD with BFD. Checked:
-# the VIP's route has 3 nexthops; 90 client flows from distinct source ports spread over the
-# three hosts (new flows counted by each host's xlb stats); each flow's answering backend is the
-# one `xlb lookup` names on every host, and exactly one host holds it in its flow table; the
-# table digests agree; a VIP whose backends all fail is withdrawn by every host (the router's
-# route is gone) and announced again by all when one recovers; an LB host dies (link down, then
-# kill -9 of its xlbd and BIRD) in the middle of 24 long-lived TCP connections: BFD takes its
-# nexthop off within 3 s, every connection completes with all its bytes at the backend it had,
-# and new flows go through the two others.
+# XDP on its link, shared configuration through a 3-member etcd) and its own BIRD with BFD.
+# Checked: the VIP's route has 3 nexthops; 90 client flows from distinct source ports spread
+# over the three hosts (new flows counted by each host's xlb stats); each flow's answering
+# backend is the one `xlb lookup` names on every host, and exactly one host holds it in its flow
+# table; the table digests agree; a VIP whose backends all fail is withdrawn by every host (the
+# router's route is gone) and announced again by all when one recovers; one etcd member killed:
+# the hosts go on through the others and a change lands on all; an LB host dies silently (the
+# router's side of its link drops its frames, then kill -9 of its xlbd and BIRD) in the middle
+# of 24 long-lived TCP connections: BFD takes its nexthop off within 3 s, every connection
+# completes with all its bytes at the backend it had, and new flows go through the two others.
 set -u
 source "$(dirname "$0")/mntns.sh"	# the bpffs mounts below stay in this test's namespace
 cd "$(dirname "$0")/../.."
@@ -18,6 +19,7 @@ XLB_BUILD=${XLB_BUILD:-build}
 source tools/testbed.sh
 source tools/cluster.sh
 TB_PREFIX=xlbcl$$
+CL_ETCD_MEMBERS=3
 
 VIP=$TB_VIP4
 SVC="$VIP:80/tcp"
@@ -73,7 +75,7 @@ if ! cl_start "$VIPS" || ! l8081_start 1 || ! l8081_start 2; then
 	tb_not_ok "cluster test bed built (3 LB hosts, etcd, BIRD, backends)" "see the messages above"
 	exit 1
 fi
-tb_ok "cluster test bed built: 3 LB hosts with xlbd and BIRD, etcd, 3 backends ($(($(now_ms) - t_start)) ms)"
+tb_ok "cluster test bed built: 3 LB hosts with xlbd and BIRD, 3 etcd members, 3 backends ($(($(now_ms) - t_start)) ms)"
 bfd=$(cl_rt_birdc show bfd sessions)
 tb_check "the router runs BFD with the three LB hosts (3 sessions Up)" "$bfd" \
 	bash -c '[ "$(grep -cE "198.18.2.(5|9|13) .*Up" <<<"$1")" = 3 ]' sh "$bfd"
@@ -170,6 +172,23 @@ if ms=$(wait_ms 15 cl_has_nexthops "$CL_VIP2" 3) && all_hold; then
 else
 	tb_not_ok "be2 back: VIP2 announced again by every host" "$(ip -n "$(tb_ns rt)" route show "$CL_VIP2/32")"
 fi
+
+# ---- etcd: one member of three killed: every host carries on through another, changes land
+endpoint() { cl_x "$1" -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["etcd"]["endpoint"])'; }
+eps_before="$(endpoint 1) $(endpoint 2) $(endpoint 3)"
+kill -9 "${CL_ETCD_PID[1]}"
+wait "${CL_ETCD_PID[1]}" 2>/dev/null
+on_others() { for k in 1 2 3; do cl_connected $k && [ "$(endpoint $k)" != http://198.18.3.1:2379 ] || return 1; done; }
+tb_check "etcd member e1 killed: the three hosts are connected through e2 or e3 (were: $eps_before)" \
+	"$(endpoint 1) $(endpoint 2) $(endpoint 3)" tb_wait 20 on_others
+weight_is() { cl_x "$1" -j backend list "$SVC" | python3 -c 'import json,sys
+sys.exit(not any(b["address"] == sys.argv[1] and b["weight"] == int(sys.argv[2])
+                 for b in json.load(sys.stdin)["backends"]))' "$2" "$3"; }
+out=$(cl_x 3 backend set "$SVC" 198.18.1.3 weight 100 2>&1 && cl_x 3 backend set "$SVC" 198.18.1.3 weight 90 2>&1)
+both_90() { weight_is 1 198.18.1.3 90 && weight_is 2 198.18.1.3 90; }
+tb_check "with two members left a change through lb3 is applied on lb1 and lb2" "$out" \
+	tb_wait 10 both_90
+tb_check "the digests agree after the change" "" tb_wait 10 digests_agree 1 2 3
 
 # ---- an LB host dies in the middle of long-lived connections
 NLONG=24
