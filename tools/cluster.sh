@@ -12,8 +12,10 @@
 #
 # - rt runs BIRD (AS 64500) with a BGP+BFD session to each LB host (AS 64512) and exports the
 #   best routes to the kernel with "merge paths": the VIP's route has one nexthop per LB host
-#   that announces it. net.ipv4.fib_multipath_hash_policy=1 hashes the L4 ports, so a flow
-#   stays on one LB host while the set of hosts does not change.
+#   that announces it, net.ipv4.fib_multipath_hash_policy=1 (L4). Linux hashes by the skb's own
+#   L4 hash when it has one, and a local TCP socket's packets carry its random txhash across the
+#   veths: this router spreads connections at random (one stays on a host while it does not
+#   time out; a retransmission timeout may move it). See the README.
 # - Each LB host's BIRD is tools/bird/bird.conf with its router id and neighbour put in.
 # - xlbd on lbK: native XDP on eth0, next hop rt:lbK (its MAC), encapsulation source its own
 #   address, announce on xlb0, etcd section host "lbK"; its own bpffs under $TB_TMP/bpfK.
