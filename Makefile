@@ -83,7 +83,7 @@ MAN_SRCS  := $(wildcard user/*/*.8)
 MANS      := $(patsubst user/%.8,$(BUILD)/man/%.8.gz,$(MAN_SRCS))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all test fuzz demo bench bench-compare deps vmlinux install clean format help tests-build
+.PHONY: all test fuzz demo demo-cluster bench bench-cluster bench-compare deps vmlinux install clean format help tests-build
 
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(MANS)
 
@@ -93,10 +93,14 @@ help:
 	@echo 'make deps       install missing Debian packages (apt-get)'
 	@echo 'make test       unit, datapath and end-to-end tests (root); ends with "N passed, N failed"'
 	@echo 'make demo       namespace test bed: balance real traffic, fail a backend over, show stats'
+	@echo 'make demo-cluster   three LB hosts behind ECMP (BIRD, BFD, etcd): the spread, the digests,'
+	@echo '                one LB host killed while connections go on'
 	@echo 'make fuzz       10^6 mutated frames through the datapath, invariants checked (root),'
 	@echo '                then the config, API and CLI parsers under libFuzzer, FUZZ_SECONDS each'
 	@echo 'make bench      per-packet costs, Maglev times, end-to-end Mpps, health, control plane; $(BUILD)/bench.json'
 	@echo 'make bench KATRAN=DIR   the same, with Katran (a checkout in DIR) beside xlb per path'
+	@echo 'make bench-cluster   the scale-out bed: LB host failover, a change until applied on all hosts,'
+	@echo '                aggregate rate with 1, 2, 3 LB hosts; $(BUILD)/bench-cluster.json'
 	@echo 'make bench-compare OLD=FILE   an older bench.json beside $(BUILD)/bench.json'
 	@echo 'make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux'
 	@echo 'make install    install binaries (BPF objects inside), man pages, completion, systemd unit'
@@ -296,6 +300,10 @@ bench: deps
 		>$(BUILD)/katran/commit)
 	$(Q)BUILD=$(BUILD) BENCH_KATRAN=$(if $(KATRAN),$(BUILD)/katran) bash tools/bench/run.sh
 
+bench-cluster: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bash tools/bench/cluster.sh
+
 bench-compare:
 	$(if $(OLD),,$(error give the older results: make bench-compare OLD=file))
 	$(Q)python3 tools/bench/bench_compare.py $(OLD) $(BUILD)/bench.json
@@ -303,6 +311,10 @@ bench-compare:
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bash tools/demo.sh
+
+demo-cluster: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bash tools/demo-cluster.sh
 
 deps:
 	$(Q)bash tools/deps.sh

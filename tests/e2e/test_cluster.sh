@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Scale-out, end to end (tools/cluster.sh): a router with BIRD exporting the VIP's BGP routes from
+# three LB hosts as one kernel multipath route (L4 hash policy), each LB host with xlbd (native
+# XDP on its link, shared configuration through a 3-member etcd) and its own BIRD with BFD.
+# Checked: the VIP's route has 3 nexthops; 90 client flows from distinct source ports spread
+# over the three hosts (new flows counted by each host's xlb stats); each flow's answering
+# backend is the one `xlb lookup` names on every host, and exactly one host holds it in its flow
+# table; the table digests agree; a VIP whose backends all fail is withdrawn by every host (the
+# router's route is gone) and announced again by all when one recovers; one etcd member killed:
+# the hosts go on through the others and a change lands on all; an LB host dies silently (the
+# router's side of its link drops its frames, then kill -9 of its xlbd and BIRD) in the middle
+# of 24 long-lived TCP connections: BFD takes its nexthop off within 3 s, every connection
+# completes with all its bytes at the backend it had, and new flows go through the two others.
+set -u
+source "$(dirname "$0")/mntns.sh"	# the bpffs mounts below stay in this test's namespace
+cd "$(dirname "$0")/../.."
+XLB_BUILD=${XLB_BUILD:-build}
+source tools/testbed.sh
+source tools/cluster.sh
+TB_PREFIX=xlbcl$$
+CL_ETCD_MEMBERS=3
+
+VIP=$TB_VIP4
+SVC="$VIP:80/tcp"
+SVC2="$CL_VIP2:80/tcp"
+
+tb_test_start cluster "$XLB_BUILD"/{xlb-sink,xlb-decap,xlbd,xlb}
+trap 'cl_cleanup; echo "1..$TB_T"' EXIT
+for c in bird birdc etcd etcdctl; do
+	if ! command -v $c >/dev/null; then
+		tb_ok "cluster # SKIP no $c (Debian bird2, etcd-server, etcd-client; make deps)"
+		exit 0
+	fi
+done
+CL_XLBD=$XLB_BUILD/san/xlbd	# the sanitized daemon when it is built (make test builds it)
+[ -x "$CL_XLBD" ] || CL_XLBD=$XLB_BUILD/xlbd
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+wait_ms() {		# wait_ms SECONDS CMD...: poll every 20 ms, print the ms it took
+	local limit=$1 t0 i
+	shift
+	t0=$(now_ms)
+	for i in $(seq $((limit * 50))); do
+		if "$@" >/dev/null 2>&1; then
+			echo $(($(now_ms) - t0))
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# VIP: the three backends, http check; VIP2: be1, be2 with a tcp check on port 8081 (own listeners)
+VIPS="[{\"address\": \"$VIP\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
+  \"check\": {\"type\": \"http\", \"path\": \"/\", \"port\": 80},
+  \"backends\": [{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}, {\"address\": \"198.18.1.3\"}]},
+ {\"address\": \"$CL_VIP2\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
+  \"check\": {\"type\": \"tcp\", \"port\": 8081, \"interval_ms\": 200, \"timeout_ms\": 150},
+  \"backends\": [{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}]}]"
+declare -A L8081
+l8081_start() {		# l8081_start I: a listener on be<I>:8081 (VIP2's check)
+	tb_bg be$1 "$TB_TMP/l8081-be$1.log" python3 -c 'import socket, signal
+signal.alarm(300)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8081)); s.listen(64)
+while True: s.accept()[0].close()'
+	L8081[$1]=$TB_LAST_PID
+	tb_wait 5 tb_exec be$1 sh -c "ss -Hltn 'sport = :8081' | grep -q ."
+}
+
+t_start=$(now_ms)
+if ! cl_start "$VIPS" || ! l8081_start 1 || ! l8081_start 2; then
+	tb_not_ok "cluster test bed built (3 LB hosts, etcd, BIRD, backends)" "see the messages above"
+	exit 1
+fi
+tb_ok "cluster test bed built: 3 LB hosts with xlbd and BIRD, 3 etcd members, 3 backends ($(($(now_ms) - t_start)) ms)"
+bfd=$(cl_rt_birdc show bfd sessions)
+tb_check "the router runs BFD with the three LB hosts (3 sessions Up)" "$bfd" \
+	bash -c '[ "$(grep -cE "198.18.2.(5|9|13) .*Up" <<<"$1")" = 3 ]' sh "$bfd"
+tb_check "lb2 and lb3 took the cluster's two VIPs from etcd" "$(cl_x 2 vip list)" \
+	tb_wait 10 bash -c 'for k in 2 3; do "$1" -s "$2/lb$k.sock" -j vip list | python3 -c "import json,sys
+sys.exit(sorted(v[\"vip\"] for v in json.load(sys.stdin)[\"vips\"]) != sys.argv[1:])" "$3" "$4" || exit 1; done' \
+	sh "$XLB_BUILD/xlb" "$TB_TMP" "$SVC" "$SVC2"
+if ms=$(wait_ms 20 cl_has_nexthops "$VIP" 3) && wait_ms 10 cl_has_nexthops "$CL_VIP2" 3 >/dev/null; then
+	tb_ok "the router's kernel route to each VIP has 3 nexthops, one per LB host (ECMP)"
+else
+	tb_not_ok "the router's kernel route to each VIP has 3 nexthops" \
+		"$(ip -n "$(tb_ns rt)" route show "$VIP/32" | tr '\n' ' ') $(cl_rt_birdc show route | tr '\n' ' ')"
+fi
+tb_check "the router hashes L4 ports: fib_multipath_hash_policy=1" "" \
+	[ "$(tb_exec rt sysctl -n net.ipv4.fib_multipath_hash_policy)" = 1 ]
+
+# ---- digests
+digests() { cl_x "$1" -j status | python3 -c 'import json,sys
+s = json.load(sys.stdin); print(sorted((d["vip"], d["digest"]) for d in s["digests"]))'; }
+digests_agree() {	# digests_agree K...: the same non-empty digests on the hosts named
+	local a b k
+	a=$(digests "$1") || return 1
+	[ -n "$a" ] && [ "$a" != "[]" ] || return 1
+	for k in "${@:2}"; do
+		b=$(digests "$k") || return 1
+		[ "$a" = "$b" ] || return 1
+	done
+}
+tb_check "the table digests are the same on the three hosts" "$(digests 1) | $(digests 2) | $(digests 3)" \
+	tb_wait 10 digests_agree 1 2 3
+
+# ---- 90 flows from distinct source ports: spread over the hosts, one backend per flow everywhere
+new_flows() {		# new_flows K: lbK's new flows of $SVC so far
+	cl_x "$1" -j stats "$SVC" | python3 -c 'import json,sys
+print(sum(v["new_flows"] for v in json.load(sys.stdin)["vips"]))'
+}
+declare -A NF0 NF1
+for k in 1 2 3; do NF0[$k]=$(new_flows $k); done
+NFLOWS=90
+tb_exec client python3 tools/cluster_flows.py short "$VIP" $NFLOWS 30000 >"$TB_TMP/short1"
+answered=$(grep -cE ' be[123]$' "$TB_TMP/short1")
+tb_check "$NFLOWS HTTP flows from distinct source ports: all answered by a backend" \
+	"$(grep -v ' be[123]$' "$TB_TMP/short1" | head -3 | tr '\n' ' ')" [ "$answered" = $NFLOWS ]
+sleep 1.2		# the stats' counters are read by the daemons
+spread= total=0 min=$NFLOWS
+for k in 1 2 3; do
+	NF1[$k]=$(new_flows $k)
+	d=$((NF1[$k] - NF0[$k]))
+	spread+=" lb$k=$d"
+	total=$((total + d))
+	[ "$d" -lt "$min" ] && min=$d
+done
+echo "# new flows per LB host (xlb stats):$spread"
+tb_check "ECMP spreads the flows: the hosts' new flows add up to $NFLOWS, each host has >= 10 ($spread)" \
+	"" [ "$total" = $NFLOWS ] && [ "$min" -ge 10 ]
+SOCKS=$(cl_sock 1),$(cl_sock 2),$(cl_sock 3)
+python3 tools/cluster_flows.py lookup "$SOCKS" "$SVC" "$TB_CLIENT4" <"$TB_TMP/short1" >"$TB_TMP/look1"
+same=$(python3 - "$TB_TMP/look1" <<'EOF'
+import sys
+bad = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    want = "198.18.1." + f[1][2:]
+    got = [x.split(":") for x in f[2:]]
+    if len(got) != 3 or any(b != want for b, _ in got) or [s for _, s in got].count("flow_table") != 1:
+        bad.append(line.strip())
+print(len(bad), "; ".join(bad[:3]))
+EOF
+)
+tb_check "each flow's backend is the one xlb lookup names on all 3 hosts; one host holds it in its flow table" \
+	"$same" [ "${same%% *}" = 0 ]
+lookup_hosts=$(awk '{for (i = 3; i <= 5; i++) if ($i ~ /flow_table/) c[i - 2]++}
+	END {printf "lb1=%d lb2=%d lb3=%d", c[1], c[2], c[3]}' "$TB_TMP/look1")
+tb_check "flows held in each host's flow table = the new flows its xlb stats counted ($lookup_hosts)" "$spread" \
+	[ "${lookup_hosts// /}" = "${spread// /}" ]
+
+# ---- VIP2: every backend fails -> withdrawn by every host; one back -> announced by all
+holds() { tb_exec "lb$1" ip -br addr show dev xlb0 2>/dev/null | grep -qw "$CL_VIP2/32"; }
+none_holds() { ! holds 1 && ! holds 2 && ! holds 3; }
+all_hold() { holds 1 && holds 2 && holds 3; }
+tb_check "VIP2 is on every host's xlb0 while its backends are up" "" all_hold
+tb_stop "${L8081[1]}"
+tb_stop "${L8081[2]}"
+if ms=$(wait_ms 15 cl_has_nexthops "$CL_VIP2" 0) && none_holds; then
+	tb_ok "VIP2's backends all down: no host announces it, the router has no route ($ms ms)"
+else
+	tb_not_ok "VIP2's backends all down: withdrawn on every host" \
+		"$(ip -n "$(tb_ns rt)" route show "$CL_VIP2/32") $(cl_x 1 backend list "$SVC2" | tr '\n' ' ')"
+fi
+tb_check "VIP2 withdrawn: the other VIP keeps its 3 nexthops" "" cl_has_nexthops "$VIP" 3
+l8081_start 2
+if ms=$(wait_ms 15 cl_has_nexthops "$CL_VIP2" 3) && all_hold; then
+	tb_ok "be2's listener is back: every host announces VIP2 again, 3 nexthops ($ms ms)"
+else
+	tb_not_ok "be2 back: VIP2 announced again by every host" "$(ip -n "$(tb_ns rt)" route show "$CL_VIP2/32")"
+fi
+
+# ---- etcd: one member of three killed: every host carries on through another, changes land
+endpoint() { cl_x "$1" -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["etcd"]["endpoint"])'; }
+eps_before="$(endpoint 1) $(endpoint 2) $(endpoint 3)"
+kill -9 "${CL_ETCD_PID[1]}"
+wait "${CL_ETCD_PID[1]}" 2>/dev/null
+on_others() { for k in 1 2 3; do cl_connected $k && [ "$(endpoint $k)" != http://198.18.3.1:2379 ] || return 1; done; }
+tb_check "etcd member e1 killed: the three hosts are connected through e2 or e3 (were: $eps_before)" \
+	"$(endpoint 1) $(endpoint 2) $(endpoint 3)" tb_wait 20 on_others
+weight_is() { cl_x "$1" -j backend list "$SVC" | python3 -c 'import json,sys
+sys.exit(not any(b["address"] == sys.argv[1] and b["weight"] == int(sys.argv[2])
+                 for b in json.load(sys.stdin)["backends"]))' "$2" "$3"; }
+out=$(cl_x 3 backend set "$SVC" 198.18.1.3 weight 100 2>&1 && cl_x 3 backend set "$SVC" 198.18.1.3 weight 90 2>&1)
+both_90() { weight_is 1 198.18.1.3 90 && weight_is 2 198.18.1.3 90; }
+tb_check "with two members left a change through lb3 is applied on lb1 and lb2" "$out" \
+	tb_wait 10 both_90
+tb_check "the digests agree after the change" "" tb_wait 10 digests_agree 1 2 3
+
+# ---- an LB host dies in the middle of long-lived connections
+NLONG=24
+rm -f "$TB_TMP/ready"
+tb_bg client "$TB_TMP/long" python3 tools/cluster_flows.py long "$VIP" $NLONG 40000 8 "$TB_TMP/ready"
+LONG=$TB_LAST_PID
+tb_wait 10 test -e "$TB_TMP/ready" || tb_not_ok "the long-lived connections are open" "$(cat "$TB_TMP/long")"
+seq 40000 $((40000 + NLONG - 1)) | sed 's/$/ -/' |
+	python3 tools/cluster_flows.py lookup "$SOCKS" "$SVC" "$TB_CLIENT4" >"$TB_TMP/look2"
+on_lb2=$(awk '$4 ~ /flow_table/' "$TB_TMP/look2" | wc -l)
+for k in 1 3; do NF0[$k]=$(new_flows $k); done
+cl_kill 2 || tb_not_ok "lb2's frames dropped at the router" "$(cat "$TB_TMP/dead-lb2.sink")"
+if wait_ms 10 cl_has_nexthops "$VIP" 2 >/dev/null; then
+	ms=$(($(now_ms) - CL_KILL_MS))
+	tb_ok "lb2 dies silently (its frames lost, xlbd and BIRD killed): BFD takes its nexthop off in $ms ms (bound 3000)"
+	[ "$ms" -le 3000 ] || tb_not_ok "BFD route-around within 3 s" "$ms ms"
+else
+	tb_not_ok "lb2 dead: the router's route loses its nexthop" "$(ip -n "$(tb_ns rt)" route show "$VIP/32")"
+fi
+why=$(cl_rt_birdc show protocols all lb2 | grep -i "error")
+tb_check "the router's BIRD says why lb2's session went: the BFD session is down" "$why" \
+	grep -q "BFD session down" <<<"$why"
+echo "# lb host failure to route-around: ${ms:-none} ms; $on_lb2 of $NLONG long-lived connections were on lb2"
+tb_check "the router's route to VIP2 has the two live hosts as nexthops" "" tb_wait 5 cl_has_nexthops "$CL_VIP2" 2
+wait "$LONG"
+res=$(python3 - "$TB_TMP/look2" "$TB_TMP/long" <<'EOF'
+import sys
+before = {l.split()[0]: l.split()[2].split(":")[0] for l in open(sys.argv[1])}
+bad, n = [], 0
+for line in open(sys.argv[2]):
+    f = line.split()
+    if len(f) != 4:
+        continue
+    n += 1
+    if f[1] == "FAIL" or f[2] != f[3] or "198.18.1." + f[1][2:] != before.get(f[0]):
+        bad.append(line.strip())
+print(n, len(bad), "; ".join(bad[:3]))
+EOF
+)
+read -r nres nbad _ <<<"$res"
+tb_check "$NLONG long-lived TCP connections ($on_lb2 through lb2) complete, every byte at the backend they had" \
+	"$res $(head -3 "$TB_TMP/long" | tr '\n' ' ')" [ "$nres" = $NLONG ] && [ "$nbad" = 0 ]
+tb_check "some long-lived connections went through lb2 (so ECMP moved them)" "$on_lb2" [ "$on_lb2" -ge 1 ]
+tb_exec client python3 tools/cluster_flows.py short "$VIP" 30 31000 >"$TB_TMP/short2"
+sleep 1.2
+a=$(grep -cE ' be[123]$' "$TB_TMP/short2")
+d=$(($(new_flows 1) - NF0[1] + $(new_flows 3) - NF0[3]))
+tb_check "lb2 dead: 30 new flows answered, lb1 and lb3 carried them all ($d new flows)" \
+	"$(grep -v ' be[123]$' "$TB_TMP/short2" | head -3 | tr '\n' ' ')" [ "$a" = 30 ] && [ "$d" -ge 30 ]
+tb_check "lb1 and lb3 still agree on the digests" "" tb_wait 10 digests_agree 1 3
+
+for k in 1 3; do tb_stop "${CL_XPID[$k]}"; done
+bad=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TB_TMP"/lb*.log.* 2>/dev/null)
+tb_check "no sanitizer report in the xlbd logs" "$bad" [ -z "$bad" ]
+echo "# cluster test: $(($(now_ms) - t_start)) ms"
+exit 0
