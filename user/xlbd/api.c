@@ -2,6 +2,10 @@
 /*
  * xlbd API transport: the Unix socket, non-blocking clients, line framing, one request line to
  * its command (the table below), replies queued and flushed. The commands are in api_*.c.
+ *
+ * One file past 600 lines by choice: everything here is one client's life (accept, read,
+ * frame, dispatch, queue, flush, close) over one struct xlbd_client that no other file sees;
+ * splitting the reading from the writing would only export that struct.
  */
 #include <errno.h>
 #include <stdarg.h>
