@@ -223,7 +223,7 @@ cl_kill() {
 		done
 		grep -q attached "$TB_TMP/dead-lb$1.sink" || return 1
 	fi
-	CL_KILL_MS=$(($(date +%s%N) / 1000000))	# from here on nothing of lbK arrives
+	CL_KILL_MS=$(tb_now_ms)	# from here on nothing of lbK arrives
 	CL_DEAD_SINK=$TB_LAST_PID
 	kill -9 "${CL_XPID[$1]}" "${CL_BPID[$1]}" 2>/dev/null
 	wait "${CL_XPID[$1]}" "${CL_BPID[$1]}" 2>/dev/null

@@ -45,7 +45,6 @@ for c in bird birdc etcd etcdctl; do
 done
 trap demo_cleanup EXIT
 trap 'exit 130' INT TERM
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 lb() { local k=$1; shift; printf '%s[lb%s]$ xlb %s%s\n' "$D" "$k" "$*" "$N"; cl_x "$k" "$@" 2>&1 | sed 's/^/     /'; }
 new_flows() {
 	cl_x "$1" -j stats "$SVC" | python3 -c 'import json,sys
@@ -67,10 +66,10 @@ note "Each LB host's xlbd puts the VIP's address on its interface xlb0 while the
 VIPS="[{\"address\": \"$VIP\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
   \"check\": {\"type\": \"http\", \"path\": \"/\", \"port\": 80},
   \"backends\": [{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}, {\"address\": \"198.18.1.3\"}]}]"
-t0=$(now_ms)
+t0=$(tb_now_ms)
 cl_start "$VIPS" || die "could not build the cluster test bed"
 tb_wait 20 cl_has_nexthops "$VIP" 3 || die "the router did not get 3 nexthops for $VIP"
-note "Built and converged in $(($(now_ms) - t0)) ms."
+note "Built and converged in $(($(tb_now_ms) - t0)) ms."
 
 say "The router: three BGP sessions with BFD, one route with three nexthops"
 rt() { local c="$*"; printf '%s[rt]$ %s%s\n' "$D" "${c/cl_rt_birdc/birdc}" "$N"; "$@" 2>&1 | sed 's/^/     /'; }
@@ -119,7 +118,7 @@ note "$(awk '$4 ~ /flow_table/' "$TB_TMP/look2" | wc -l) of them go through lb2.
 for k in 1 3; do NF0[$k]=$(new_flows $k); done
 cl_kill 2 || die "could not cut lb2 off"
 for i in $(seq 500); do cl_has_nexthops "$VIP" 2 && break; sleep 0.02; done
-note "The router dropped lb2's nexthop $(($(now_ms) - CL_KILL_MS)) ms after lb2 went silent:"
+note "The router dropped lb2's nexthop $(($(tb_now_ms) - CL_KILL_MS)) ms after lb2 went silent:"
 run ip -n "$(tb_ns rt)" route show "$VIP/32"
 printf '%s[rt]$ birdc show protocols all lb2 | grep -i error%s\n' "$D" "$N"
 cl_rt_birdc show protocols all lb2 | grep -i error | sed 's/^/     /'

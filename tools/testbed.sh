@@ -67,6 +67,23 @@ TB_BE6=()
 
 tb_log() { echo "# $*" >&2; }
 
+# tb_now_ms: the clock in milliseconds; tb_wait_ms SECONDS CMD...: run CMD every 20 ms until it
+# succeeds, print the milliseconds that took; fails after SECONDS
+tb_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+tb_wait_ms() {
+	local limit=$1 t0 i
+	shift
+	t0=$(tb_now_ms)
+	for i in $(seq $((limit * 50))); do
+		if "$@" >/dev/null 2>&1; then
+			echo $(($(tb_now_ms) - t0))
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
 tb_ns() { echo "$TB_PREFIX-$1"; }
 
 # tb_tmp - make the temporary folder $TB_TMP once (call it directly, not in $(...))

@@ -39,7 +39,6 @@ XLBD_BIN=$XLB_BUILD/san/xlbd
 [ -x "$XLBD_BIN" ] || XLBD_BIN=$XLB_BUILD/xlbd
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---- the two BIRDs: the LB host's from the shipped example, the router's written here
 LBB=$TB_TMP/bird-lb RTB=$TB_TMP/bird-rt
@@ -125,26 +124,12 @@ off_kept() { grep -q '"announce": false' "$TB_TMP/xlbd.json" && ! lb_holds; }
 gshut() { rt_route | grep -q "(65535,0)" && rt_route | grep -q "BGP.local_pref: 0"; }
 no_gshut() { routed && ! rt_route | grep -q "(65535,0)"; }
 all_withdrawn() { ! lb_holds && ! lb_holds6 && grep -q 'all VIP addresses withdrawn from xlb0' "$XLOG"; }
-# wait_ms SECONDS CMD...: poll every 20 ms; prints the ms it took, fails after SECONDS
-wait_ms() {
-	local limit=$1 t0 i
-	shift
-	t0=$(now_ms)
-	for i in $(seq $((limit * 50))); do
-		if "$@" >/dev/null 2>&1; then
-			echo $(($(now_ms) - t0))
-			return 0
-		fi
-		sleep 0.02
-	done
-	return 1
-}
 
 if ! xlbd_bg; then
 	tb_not_ok "xlbd starts with announce on xlb0" "$(tail -5 "$XLOG")"
 	exit 1
 fi
-if ms=$(wait_ms 15 routed); then
+if ms=$(tb_wait_ms 15 routed); then
 	tb_ok "a usable backend: the VIP route reaches the router ($ms ms after xlbd served)"
 else
 	tb_not_ok "a usable backend: the VIP route reaches the router" "$(rt_route) $(tail -3 "$XLOG")"
@@ -182,7 +167,7 @@ tb_check "the new xlbd adopted the addresses (no withdraw in its log)" "$(grep -
 
 # ---- announce off / on (maintenance), persisted in the file
 out=$(xlb vip set "$SVC" announce off 2>&1)
-if ms=$(wait_ms 10 unrouted); then
+if ms=$(tb_wait_ms 10 unrouted); then
 	tb_ok "vip set announce off: the route is withdrawn from the router ($ms ms)"
 else
 	tb_not_ok "vip set announce off: the route is withdrawn from the router" "$out $(rt_route)"
@@ -193,7 +178,7 @@ err=$(xlb vip set "$SVC" announce maybe 2>&1)
 tb_check "vip set announce maybe: a usage error, nothing changed" "$err" \
 	bash -c 'grep -q "is not on or off" <<<"$1" && grep -q "\"announce\": false" "$2"' sh "$err" "$TB_TMP/xlbd.json"
 xlb vip set "$SVC" announce on >/dev/null
-if ms=$(wait_ms 10 routed); then
+if ms=$(tb_wait_ms 10 routed); then
 	tb_ok "vip set announce on: the route is back ($ms ms)"
 else
 	tb_not_ok "vip set announce on: the route is back" "$(rt_route)"
@@ -216,13 +201,13 @@ EOF
 	tb_wait 10 sh -c "tail -c +$from '$XLOG' | grep -q 'reload: done'"
 }
 set_announce off
-if ms=$(wait_ms 10 unrouted) && ! lb_holds; then
+if ms=$(tb_wait_ms 10 unrouted) && ! lb_holds; then
 	tb_ok "reload without the announce section: withdrawn ($ms ms)"
 else
 	tb_not_ok "reload without the announce section: withdrawn" "$(rt_route) $(tail -3 "$XLOG")"
 fi
 set_announce on
-if ms=$(wait_ms 10 routed); then
+if ms=$(tb_wait_ms 10 routed); then
 	tb_ok "reload with the section again: announced ($ms ms)"
 else
 	tb_not_ok "reload with the section again: announced" "$(rt_route) $(tail -3 "$XLOG")"
@@ -242,13 +227,13 @@ tb_check "xlb-gshut off: the community is gone, the route stays" "$(rt_route)" \
 # ---- every backend fails: withdrawn; one comes back: announced again
 tb_stop "${TB_HTTPD_PID[1]}"
 tb_stop "${TB_HTTPD_PID[2]}"
-if ms=$(wait_ms 15 unrouted); then
+if ms=$(tb_wait_ms 15 unrouted); then
 	tb_ok "every backend's server stopped: the route is withdrawn ($ms ms after the last stopped)"
 else
 	tb_not_ok "every backend's server stopped: the route is withdrawn" "$(rt_route) $(xlb backend list)"
 fi
 tb_http_server_start 2 80
-if ms=$(wait_ms 15 routed); then
+if ms=$(tb_wait_ms 15 routed); then
 	tb_ok "be2's server is back: the route is announced again ($ms ms)"
 else
 	tb_not_ok "be2's server is back: the route is announced again" "$(xlb backend list)"
@@ -256,7 +241,7 @@ fi
 
 # ---- BFD: the LB host's BIRD freezes (no FIN on the BGP session): the router drops the route
 kill -STOP "$LB_BIRD"
-if ms=$(wait_ms 10 unrouted); then
+if ms=$(tb_wait_ms 10 unrouted); then
 	tb_ok "lb's BIRD frozen: BFD takes the route off the router in $ms ms (bound 3000 ms)"
 	[ "$ms" -le 3000 ] || tb_not_ok "BFD failover within 3 s" "$ms ms"
 else
@@ -267,7 +252,7 @@ kill -CONT "$LB_BIRD"
 tb_stop "$LB_BIRD"		# its session is gone: a fresh one connects at once
 bird_start lb "$LBB" "$LB_SOCK"
 LB_BIRD=$TB_LAST_PID
-if ms=$(wait_ms 30 routed); then
+if ms=$(tb_wait_ms 30 routed); then
 	tb_ok "a new BIRD on lb: the session comes back with the route ($ms ms)"
 else
 	tb_not_ok "a new BIRD on lb: the session comes back with the route" "$(rt_route)"
@@ -278,7 +263,7 @@ tb_stop "$TB_XLBD_PID"
 xlbd_bg --detach-on-exit
 tb_check "xlbd --detach-on-exit started: the route is there" "$(rt_route)" tb_wait 5 routed
 tb_stop "$TB_XLBD_PID"
-if ms=$(wait_ms 10 unrouted); then
+if ms=$(tb_wait_ms 10 unrouted); then
 	tb_ok "xlbd --detach-on-exit: the route is withdrawn ($ms ms after it exited)"
 else
 	tb_not_ok "xlbd --detach-on-exit: the route is withdrawn" "$(rt_route) $(tail -3 "$XLOG")"

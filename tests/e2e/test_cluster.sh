@@ -37,20 +37,6 @@ CL_XLBD=$XLB_BUILD/san/xlbd	# the sanitized daemon when it is built (make test b
 [ -x "$CL_XLBD" ] || CL_XLBD=$XLB_BUILD/xlbd
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_ms() {		# wait_ms SECONDS CMD...: poll every 20 ms, print the ms it took
-	local limit=$1 t0 i
-	shift
-	t0=$(now_ms)
-	for i in $(seq $((limit * 50))); do
-		if "$@" >/dev/null 2>&1; then
-			echo $(($(now_ms) - t0))
-			return 0
-		fi
-		sleep 0.02
-	done
-	return 1
-}
 
 # VIP: the three backends, http check; VIP2: be1, be2 with a tcp check on port 8081 (own listeners)
 VIPS="[{\"address\": \"$VIP\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
@@ -70,12 +56,12 @@ while True: s.accept()[0].close()'
 	tb_wait 5 tb_exec be$1 sh -c "ss -Hltn 'sport = :8081' | grep -q ."
 }
 
-t_start=$(now_ms)
+t_start=$(tb_now_ms)
 if ! cl_start "$VIPS" || ! l8081_start 1 || ! l8081_start 2; then
 	tb_not_ok "cluster test bed built (3 LB hosts, etcd, BIRD, backends)" "see the messages above"
 	exit 1
 fi
-tb_ok "cluster test bed built: 3 LB hosts with xlbd and BIRD, 3 etcd members, 3 backends ($(($(now_ms) - t_start)) ms)"
+tb_ok "cluster test bed built: 3 LB hosts with xlbd and BIRD, 3 etcd members, 3 backends ($(($(tb_now_ms) - t_start)) ms)"
 bfd=$(cl_rt_birdc show bfd sessions)
 tb_check "the router runs BFD with the three LB hosts (3 sessions Up)" "$bfd" \
 	bash -c '[ "$(grep -cE "198.18.2.(5|9|13) .*Up" <<<"$1")" = 3 ]' sh "$bfd"
@@ -83,7 +69,7 @@ tb_check "lb2 and lb3 took the cluster's two VIPs from etcd" "$(cl_x 2 vip list)
 	tb_wait 10 bash -c 'for k in 2 3; do "$1" -s "$2/lb$k.sock" -j vip list | python3 -c "import json,sys
 sys.exit(sorted(v[\"vip\"] for v in json.load(sys.stdin)[\"vips\"]) != sys.argv[1:])" "$3" "$4" || exit 1; done' \
 	sh "$XLB_BUILD/xlb" "$TB_TMP" "$SVC" "$SVC2"
-if ms=$(wait_ms 20 cl_has_nexthops "$VIP" 3) && wait_ms 10 cl_has_nexthops "$CL_VIP2" 3 >/dev/null; then
+if ms=$(tb_wait_ms 20 cl_has_nexthops "$VIP" 3) && tb_wait_ms 10 cl_has_nexthops "$CL_VIP2" 3 >/dev/null; then
 	tb_ok "the router's kernel route to each VIP has 3 nexthops, one per LB host (ECMP)"
 else
 	tb_not_ok "the router's kernel route to each VIP has 3 nexthops" \
@@ -159,7 +145,7 @@ all_hold() { holds 1 && holds 2 && holds 3; }
 tb_check "VIP2 is on every host's xlb0 while its backends are up" "" all_hold
 tb_stop "${L8081[1]}"
 tb_stop "${L8081[2]}"
-if ms=$(wait_ms 15 cl_has_nexthops "$CL_VIP2" 0) && none_holds; then
+if ms=$(tb_wait_ms 15 cl_has_nexthops "$CL_VIP2" 0) && none_holds; then
 	tb_ok "VIP2's backends all down: no host announces it, the router has no route ($ms ms)"
 else
 	tb_not_ok "VIP2's backends all down: withdrawn on every host" \
@@ -167,7 +153,7 @@ else
 fi
 tb_check "VIP2 withdrawn: the other VIP keeps its 3 nexthops" "" cl_has_nexthops "$VIP" 3
 l8081_start 2
-if ms=$(wait_ms 15 cl_has_nexthops "$CL_VIP2" 3) && all_hold; then
+if ms=$(tb_wait_ms 15 cl_has_nexthops "$CL_VIP2" 3) && all_hold; then
 	tb_ok "be2's listener is back: every host announces VIP2 again, 3 nexthops ($ms ms)"
 else
 	tb_not_ok "be2 back: VIP2 announced again by every host" "$(ip -n "$(tb_ns rt)" route show "$CL_VIP2/32")"
@@ -201,8 +187,8 @@ seq 40000 $((40000 + NLONG - 1)) | sed 's/$/ -/' |
 on_lb2=$(awk '$4 ~ /flow_table/' "$TB_TMP/look2" | wc -l)
 for k in 1 3; do NF0[$k]=$(new_flows $k); done
 cl_kill 2 || tb_not_ok "lb2's frames dropped at the router" "$(cat "$TB_TMP/dead-lb2.sink")"
-if wait_ms 10 cl_has_nexthops "$VIP" 2 >/dev/null; then
-	ms=$(($(now_ms) - CL_KILL_MS))
+if tb_wait_ms 10 cl_has_nexthops "$VIP" 2 >/dev/null; then
+	ms=$(($(tb_now_ms) - CL_KILL_MS))
 	tb_ok "lb2 dies silently (its frames lost, xlbd and BIRD killed): BFD takes its nexthop off in $ms ms (bound 3000)"
 	[ "$ms" -le 3000 ] || tb_not_ok "BFD route-around within 3 s" "$ms ms"
 else
@@ -243,5 +229,5 @@ tb_check "lb1 and lb3 still agree on the digests" "" tb_wait 10 digests_agree 1 
 for k in 1 3; do tb_stop "${CL_XPID[$k]}"; done
 bad=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TB_TMP"/lb*.log.* 2>/dev/null)
 tb_check "no sanitizer report in the xlbd logs" "$bad" [ -z "$bad" ]
-echo "# cluster test: $(($(now_ms) - t_start)) ms"
+echo "# cluster test: $(($(tb_now_ms) - t_start)) ms"
 exit 0

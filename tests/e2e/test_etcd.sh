@@ -30,20 +30,6 @@ XLBD_BIN=$XLB_BUILD/san/xlbd
 [ -x "$XLBD_BIN" ] || XLBD_BIN=$XLB_BUILD/xlbd
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_ms() {		# wait_ms SECONDS CMD...: poll every 20 ms, print the ms it took
-	local limit=$1 t0 i
-	shift
-	t0=$(now_ms)
-	for i in $(seq $((limit * 50))); do
-		if "$@" >/dev/null 2>&1; then
-			echo $(($(now_ms) - t0))
-			return 0
-		fi
-		sleep 0.02
-	done
-	return 1
-}
 
 if ! tb_build 2 || ! tb_decap_attach || ! tb_http_servers 80; then
 	tb_not_ok "test bed built" "see the messages above"
@@ -162,12 +148,12 @@ tb_check "lb2 and lb3 took the cluster's VIP over their files' (lb2's own 198.18
 tb_check "traffic through lb1's XDP attachment reaches the backends" "" traffic_ok
 
 # ---- a change through one host is applied on all
-t0=$(now_ms)
+t0=$(tb_now_ms)
 out=$(x 2 backend set "$SVC" "${TB_BE4[2]}" weight 50 2>&1)
 worst=0 all=
 for i in 1 3; do
-	if ms=$(wait_ms 10 has_weight $i "${TB_BE4[2]}" 50); then
-		ms=$(($(now_ms) - t0))
+	if ms=$(tb_wait_ms 10 has_weight $i "${TB_BE4[2]}" 50); then
+		ms=$(($(tb_now_ms) - t0))
 		all+=" lb$i ${ms}ms"
 		[ "$ms" -gt "$worst" ] && worst=$ms
 	else
@@ -252,11 +238,11 @@ tb_check "reload of lb2 with no VIP in its file: the cluster's VIPs stay (logged
 # ---- time for a change through lb2 to be applied on lb1 and lb3 (polled: an upper bound)
 times=
 for w in 41 42 43 44 45; do
-	t0=$(now_ms)
+	t0=$(tb_now_ms)
 	x 2 backend set "$SVC" "${TB_BE4[2]}" weight $w >/dev/null 2>&1
-	wait_ms 10 has_weight 1 "${TB_BE4[2]}" $w >/dev/null &&
-		wait_ms 10 has_weight 3 "${TB_BE4[2]}" $w >/dev/null
-	times+=" $(($(now_ms) - t0))"
+	tb_wait_ms 10 has_weight 1 "${TB_BE4[2]}" $w >/dev/null &&
+		tb_wait_ms 10 has_weight 3 "${TB_BE4[2]}" $w >/dev/null
+	times+=" $(($(tb_now_ms) - t0))"
 done
 x 2 backend set "$SVC" "${TB_BE4[2]}" weight 50 >/dev/null 2>&1
 echo "# 5 changes through lb2, ms from the command's start until applied on lb1 and lb3 (polled, 20 ms + one xlb call per poll):$times"
@@ -322,11 +308,11 @@ done
 tb_check "etcd back: the three hosts are connected again" "" \
 	bash -c 'for i in 1 2 3; do "$1" -s "$2/lb$i.sock" -j status | grep -q "\"state\": *\"connected\"" || exit 1; done' \
 	sh "$XLB_BUILD/xlb" "$TB_TMP"
-t0=$(now_ms)
+t0=$(tb_now_ms)
 out=$(x 1 backend set "$SVC" "${TB_BE4[2]}" weight 100 2>&1)
 ok=1
 for i in 2 3; do tb_wait 10 has_weight $i "${TB_BE4[2]}" 100 || ok=0; done
-tb_check "a change through lb1 after etcd returned is applied on lb2 and lb3 ($(($(now_ms) - t0)) ms)" \
+tb_check "a change through lb1 after etcd returned is applied on lb2 and lb3 ($(($(tb_now_ms) - t0)) ms)" \
 	"$out" [ $ok = 1 ]
 tb_check "digests equal on the three hosts again" "$(jget 3 's["digests"]')" tb_wait 10 digests_agree
 tb_check "etcd back: traffic through lb1" "" traffic_ok

@@ -27,7 +27,6 @@ VIP=$TB_VIP4
 SVC="$VIP:80/tcp"
 trap cl_cleanup EXIT
 [ "$(id -u)" -eq 0 ] || { echo "bench-cluster: needs root" >&2; exit 1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 SOCKS=
 VIPS="[{\"address\": \"$VIP\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
   \"check\": {\"type\": \"http\", \"path\": \"/\", \"port\": 80},
@@ -49,7 +48,7 @@ for r in $(seq "$RUNS"); do
 	tb_bg client "$TB_TMP/probe" python3 tools/cluster_flows.py probe "$VIP" "$ports" 10
 	probe=$TB_LAST_PID
 	for i in $(seq 500); do cl_has_nexthops "$VIP" 2 && break; sleep 0.01; done
-	route=$(($(now_ms) - CL_KILL_MS))
+	route=$(($(tb_now_ms) - CL_KILL_MS))
 	wait "$probe"
 	resume=$(($(awk '{print $1}' "$TB_TMP/probe") - CL_KILL_MS))
 	echo "failover $r $route $resume" >>"$R"
@@ -64,12 +63,12 @@ weight_is() {		# weight_is K W: lbK's be2 has weight W
 }
 for c in $(seq "$CHANGES"); do
 	w=$((60 + c))
-	t0=$(now_ms)
+	t0=$(tb_now_ms)
 	cl_x 1 backend set "$SVC" 198.18.1.2 weight $w >/dev/null || exit 1
 	for k in 2 3; do
 		for i in $(seq 1000); do weight_is $k $w && break; sleep 0.01; done
 	done
-	echo "change $c $(($(now_ms) - t0))" >>"$R"
+	echo "change $c $(($(tb_now_ms) - t0))" >>"$R"
 done
 cl_x 1 backend set "$SVC" 198.18.1.2 weight 100 >/dev/null
 
