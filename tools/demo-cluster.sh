@@ -17,17 +17,8 @@ TB_PREFIX=xlbdemocl$$
 VIP=$TB_VIP4
 SVC="$VIP:80/tcp"
 
-if [ -t 1 ]; then B=$'\e[1m' D=$'\e[2m' N=$'\e[0m'; else B= D= N=; fi
-say() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
-note() { printf '%s\n' "$*" | fold -s -w 96 | sed 's/^/   /; s/ *$//'; }
-run() {				# show a command, run it, indent its output
-	printf '%s$ %s%s\n' "$D" "$*" "$N"
-	"$@" 2>&1 | sed 's/^/     /'
-}
-die() {
-	echo "demo-cluster: $*" >&2
-	exit 1
-}
+DEMO_NAME=demo-cluster
+source tools/demo_lib.sh
 demo_cleanup() {
 	local rc=$?
 	say "Cleaning up"

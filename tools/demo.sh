@@ -13,17 +13,8 @@ VIP=$TB_VIP4
 SVC="$VIP:80/tcp"
 NREQ=30
 
-if [ -t 1 ]; then B=$'\e[1m' D=$'\e[2m' N=$'\e[0m'; else B= D= N=; fi
-say() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
-note() { printf '%s\n' "$*" | fold -s -w 96 | sed 's/^/   /; s/ *$//'; }
-run() {				# show a command, run it, indent its output
-	printf '%s$ %s%s\n' "$D" "$*" "$N"
-	"$@" 2>&1 | sed 's/^/     /'
-}
-die() {
-	echo "demo: $*" >&2
-	exit 1
-}
+DEMO_NAME=demo
+source tools/demo_lib.sh
 
 demo_cleanup() {
 	local rc=$?
