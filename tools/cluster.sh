@@ -14,8 +14,8 @@
 #   best routes to the kernel with "merge paths": the VIP's route has one nexthop per LB host
 #   that announces it, net.ipv4.fib_multipath_hash_policy=1 (L4). Linux hashes by the skb's own
 #   L4 hash when it has one, and a local TCP socket's packets carry its random txhash across the
-#   veths: this router spreads connections at random (one stays on a host while it does not
-#   time out; a retransmission timeout may move it). See the README.
+#   veths: xlb-rehash (test-bed tool) clears it at rt's ingress from the client, so the router
+#   hashes each packet's 5-tuple, the same whatever socket sent it. See the README.
 # - Each LB host's BIRD is tools/bird/bird.conf with its router id and neighbour put in.
 # - xlbd on lbK: native XDP on eth0, next hop rt:lbK (its MAC), encapsulation source its own
 #   address, announce on xlb0, etcd section host "lbK"; its own bpffs under $TB_TMP/bpfK.
@@ -54,6 +54,7 @@ cl_topology() {
 	tb_addr client eth0 "$TB_CLIENT4/30" && tb_addr rt c0 198.18.0.2/30 || return 1
 	ip -n "$(tb_ns client)" route add default via 198.18.0.2
 	tb_no_offload client eth0
+	cl_rehash_start || return 1
 	tb_addr rt lo "$CL_ETCD4/32" || return 1
 	for k in $(seq $CL_N); do
 		tb_ns_add lb$k && tb_link lb$k eth0 rt lb$k || return 1
@@ -77,6 +78,33 @@ cl_topology() {
 		tb_no_offload be$i eth0
 		TB_BE4[i]=198.18.1.$i
 	done
+}
+
+# cl_rehash_start: xlb-rehash (a test-bed tool, bpf/rehash.bpf.c) at the ingress of rt's c0:
+# the client's packets lose their socket's random hash there, so the router's multipath route
+# hashes their headers (policy 1: the 5-tuple) as a router does with frames from a wire
+cl_rehash_start() {
+	local i log=$TB_TMP/rehash-c0.log
+	tb_bg rt "$log" "$XLB_BUILD/xlb-rehash" c0
+	for i in $(seq 300); do
+		grep -q attached "$log" && return 0
+		kill -0 "$TB_LAST_PID" 2>/dev/null || break
+		sleep 0.01
+	done
+	tb_log "cluster: xlb-rehash: $(cat "$log")"
+	return 1
+}
+
+# cl_weights ADDR W1 W2 W3: the router's route to ADDR (as BIRD exported it: proto bird, its
+# metric) replaced by one with the three LB hosts as nexthops of weights W1 W2 W3; BIRD does not
+# rewrite it until its next scan of the kernel table (60 s). cl_weights ADDR 1 1 1 restores it.
+cl_weights() {
+	local a=$1 k nh=() metric
+	metric=$(ip -n "$(tb_ns rt)" route show "$a/32" | sed -n 's/.* metric \([0-9]*\).*/\1/p')
+	for k in $(seq $CL_N); do
+		nh+=(nexthop via "$(cl_lb4 $k)" dev lb$k weight "${@:$((k + 1)):1}")
+	done
+	ip -n "$(tb_ns rt)" route replace "$a/32" proto bird ${metric:+metric $metric} "${nh[@]}"
 }
 
 # cl_etcd_start: CL_ETCD_MEMBERS etcd members (1 or 3) in rt, member M on 198.18.3.M (rt's lo),
