@@ -52,7 +52,7 @@ cat <<EOF
                             |  bridge 198.18.1.0/24
                   be1 198.18.1.1   be2 198.18.1.2   be3 198.18.1.3  (VIP on lo, XDP decap, HTTP)
 EOF
-note "Each LB host's xlbd puts the VIP's address on its interface xlb0 while the VIP has a usable backend; its BIRD announces it over BGP (with BFD) to the router's BIRD, which installs one kernel route with a nexthop per announcing host. The router hashes each connection onto one nexthop (fib_multipath_hash_policy=1; in this bed Linux uses the hash a local TCP socket's packets carry, random per connection). lb1 seeds the shared configuration in etcd; lb2 and lb3 start with no VIP and take the cluster's."
+note "Each LB host's xlbd puts the VIP's address on its interface xlb0 while the VIP has a usable backend; its BIRD announces it over BGP (with BFD) to the router's BIRD, which installs one kernel route with a nexthop per announcing host. The router hashes each connection onto one nexthop (fib_multipath_hash_policy=1: its 5-tuple; the bed's test-bed tool xlb-rehash makes the router hash the headers, not the random hash a local socket's packets carry). lb1 seeds the shared configuration in etcd; lb2 and lb3 start with no VIP and take the cluster's."
 
 VIPS="[{\"address\": \"$VIP\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
   \"check\": {\"type\": \"http\", \"path\": \"/\", \"port\": 80},

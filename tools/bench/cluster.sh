@@ -4,9 +4,9 @@
 # $BUILD/bench-cluster.json and summed up on stdout:
 # - failover: lb2 dies silently (the router's side of its link drops its frames, its xlbd and
 #   BIRD get SIGKILL) RUNS times: ms until the router's route has lost its nexthop (BFD), and
-#   ms until a new connection from a source port that lb2 was carrying is answered (no failover
-#   figure in this bed: a new connection gets a new random hash, see tools/cluster.sh); lb2 is
-#   revived between runs;
+#   ms until a new connection from a source port that lb2 was carrying is answered (the router
+#   hashes the 5-tuple, see tools/cluster.sh: such a connection goes to lb2 until BFD takes it
+#   out of the route); lb2 is revived between runs;
 # - config change: CHANGES weight changes through lb1, ms from the command's start until lb2
 #   and lb3 both show it (polled through the API every 10 ms: an upper bound), median, worst;
 # - aggregate rate: xlb-gen's TCP ACKs of 1,000 flows to the VIP from the client for SECS s, as
