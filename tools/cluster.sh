@@ -30,12 +30,15 @@ CL_ETCD_MEMBERS=${CL_ETCD_MEMBERS:-1}	# 1, or 3 for a cluster of members (one ma
 CL_ETCD_EPS=			# their client URLs, comma-separated
 CL_ETCD_PID=()			# CL_ETCD_PID[m]: member m
 CL_VIP2=198.18.0.11		# a second VIP (its own check) for the withdraw/announce cases
+CL_VIP6=$TB_VIP6		# the IPv6 VIP (2001:db8::10), on every backend's lo
 declare -A CL_XPID CL_BPID	# xlbd and BIRD pid per LB host
 CL_RT_BIRD=
 CL_RUNS=0
 
 cl_lb4() { echo "198.18.2.$((4 * $1 + 1))"; }	# lbK's address
 cl_rt4() { echo "198.18.2.$((4 * $1 + 2))"; }	# the router's address on the link to lbK
+cl_lb6() { echo "2001:db8:2:$1::1"; }		# lbK's IPv6 address (2001:db8:2:K::/64)
+cl_rt6() { echo "2001:db8:2:$1::2"; }		# the router's IPv6 address on the link to lbK
 cl_sock() { echo "$TB_TMP/lb$1.sock"; }
 cl_x() { local h=$1; shift; "$XLB_BUILD/xlb" -s "$(cl_sock "$h")" "$@"; }
 
@@ -46,37 +49,44 @@ cl_topology() {
 	tb_tmp
 	tb_ns_add client && tb_ns_add rt || return 1
 	tb_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.default.send_redirects=0 net.ipv4.fib_multipath_hash_policy=1 >/dev/null ||
+		net.ipv4.conf.default.send_redirects=0 net.ipv4.fib_multipath_hash_policy=1 \
+		net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1 >/dev/null ||
 		return 1
 	tb_link client eth0 rt c0 || return 1
 	ip -n "$(tb_ns client)" link set eth0 mtu 1400
 	ip -n "$(tb_ns rt)" link set c0 mtu 1400
-	tb_addr client eth0 "$TB_CLIENT4/30" && tb_addr rt c0 198.18.0.2/30 || return 1
+	tb_addr client eth0 "$TB_CLIENT4/30" "$TB_CLIENT6/126" &&
+		tb_addr rt c0 198.18.0.2/30 2001:db8::2/126 || return 1
 	ip -n "$(tb_ns client)" route add default via 198.18.0.2
+	ip -n "$(tb_ns client)" -6 route add default via 2001:db8::2
 	tb_no_offload client eth0
 	cl_rehash_start || return 1
 	tb_addr rt lo "$CL_ETCD4/32" || return 1
 	for k in $(seq $CL_N); do
 		tb_ns_add lb$k && tb_link lb$k eth0 rt lb$k || return 1
-		tb_addr lb$k eth0 "$(cl_lb4 $k)/30" && tb_addr rt lb$k "$(cl_rt4 $k)/30" || return 1
+		tb_addr lb$k eth0 "$(cl_lb4 $k)/30" "$(cl_lb6 $k)/64" &&
+			tb_addr rt lb$k "$(cl_rt4 $k)/30" "$(cl_rt6 $k)/64" || return 1
 		ip -n "$(tb_ns lb$k)" route add default via "$(cl_rt4 $k)"
+		ip -n "$(tb_ns lb$k)" -6 route add default via "$(cl_rt6 $k)"
 		tb_exec rt "$XLB_BUILD/xlb-sink" --attach-pass lb$k || return 1
 		tb_no_offload lb$k eth0
 	done
 	ip -n "$(tb_ns rt)" link add br0 type bridge forward_delay 0 mcast_snooping 0 stp_state 0
 	ip -n "$(tb_ns rt)" link set br0 up
-	tb_addr rt br0 198.18.1.254/24 || return 1
+	tb_addr rt br0 198.18.1.254/24 2001:db8:1::fe/64 || return 1
 	for i in $(seq "$nb"); do
 		tb_ns_add be$i || return 1
 		tb_exec be$i sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
 			net.ipv4.conf.all.arp_announce=2 >/dev/null
 		tb_link be$i eth0 rt be$i || return 1
 		ip -n "$(tb_ns rt)" link set be$i master br0
-		tb_addr be$i eth0 "198.18.1.$i/24" || return 1
-		tb_addr be$i lo "$TB_VIP4/32" "$CL_VIP2/32" || return 1
+		tb_addr be$i eth0 "198.18.1.$i/24" "2001:db8:1::$i/64" || return 1
+		tb_addr be$i lo "$TB_VIP4/32" "$CL_VIP2/32" "$CL_VIP6/128" || return 1
 		ip -n "$(tb_ns be$i)" route add default via 198.18.1.254
+		ip -n "$(tb_ns be$i)" -6 route add default via 2001:db8:1::fe
 		tb_no_offload be$i eth0
 		TB_BE4[i]=198.18.1.$i
+		TB_BE6[i]=2001:db8:1::$i
 	done
 }
 
@@ -140,12 +150,16 @@ cl_birds_start() {
 		echo "router id 198.18.0.2;"
 		echo "protocol device { scan time 10; }"
 		echo "protocol kernel { ipv4 { export where source = RTS_BGP; }; merge paths on; }"
+		echo "protocol kernel kernel6 { ipv6 { export where source = RTS_BGP; }; merge paths on; }"
 		echo "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms;"
 		echo "	idle tx interval 300 ms; multiplier 3; }; }"
 		echo "template bgp lbs { local as $CL_RT_AS; bfd on; error wait time 1, 5;"
 		echo "	connect delay time 1; ipv4 { import all; export none; }; }"
+		echo "template bgp lbs6 { local as $CL_RT_AS; bfd on; error wait time 1, 5;"
+		echo "	connect delay time 1; ipv6 { import all; export none; }; }"
 		for k in $(seq $CL_N); do
 			echo "protocol bgp lb$k from lbs { neighbor $(cl_lb4 $k) as $CL_LB_AS; }"
+			echo "protocol bgp lb${k}_v6 from lbs6 { neighbor $(cl_lb6 $k) as $CL_LB_AS; }"
 		done
 	} >"$d/bird.conf"
 	tb_bg rt "$d/stderr.log" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" -P "$d/bird.pid"
@@ -156,6 +170,8 @@ cl_birds_start() {
 		sed -e 's|^log syslog all;|log "'"$d"'/bird.log" all;|' \
 			-e "s|^router id 198.18.0.5;|router id $(cl_lb4 $k);|" \
 			-e "s|neighbor 198.18.0.6 as|neighbor $(cl_rt4 $k) as|" \
+			-e '/^# protocol bgp router1_v6/,/^# }/s/^#[ ]\?//' \
+			-e "s|neighbor 2001:db8::6 as|neighbor $(cl_rt6 $k) as|" \
 			tools/bird/bird.conf >"$d/bird.conf"
 		cp tools/bird/xlb-gshut.conf "$d/"
 		cl_bird_start $k || return 1
@@ -167,7 +183,9 @@ cl_bird_start() {	# cl_bird_start K: (again) the BIRD of lbK
 	CL_BPID[$1]=$TB_LAST_PID
 }
 cl_rt_birdc() { tb_exec rt birdc -s "$TB_TMP/bird-rt/bird.ctl" "$@"; }
-cl_established() { cl_rt_birdc show protocols "lb$1" | grep -q Established; }
+cl_established() {	# cl_established K: both sessions (IPv4, IPv6) with lbK are up
+	[ "$(cl_rt_birdc show protocols "\"lb$1*\"" | grep -c Established)" = 2 ]
+}
 
 # cl_conf K VIPS_JSON: lbK's config file
 cl_conf() {
@@ -175,7 +193,7 @@ cl_conf() {
 	eps=\"${CL_ETCD_EPS//,/\", \"}\"
 	cat >"$TB_TMP/lb$1.json" <<EOF
 {"interfaces": [{"name": "eth0", "mode": "native"}],
- "nexthop_mac": "$(tb_mac rt lb$1)", "encap_source4": "$(cl_lb4 $1)",
+ "nexthop_mac": "$(tb_mac rt lb$1)", "encap_source4": "$(cl_lb4 $1)", "encap_source6": "$(cl_lb6 $1)",
  "announce": {"interface": "xlb0"},
  "etcd": {"endpoints": [$eps], "prefix": "/xlb", "cluster": "bed", "host": "lb$1",
           "timeout_ms": 1000, "connect_timeout_ms": 300, "retry_ms": 300, "lease_ttl_s": 3},
@@ -202,7 +220,9 @@ cl_connected() { [ "$(cl_etcd_state "$1")" = connected ]; }
 # cl_nexthops ADDR: how many nexthops the router's kernel route to ADDR has (0: no route)
 cl_nexthops() {
 	local r
-	r=$(ip -n "$(tb_ns rt)" route show "$1/32")
+	if [[ $1 == *:* ]]; then r=$(ip -n "$(tb_ns rt)" -6 route show "$1/128")
+	else r=$(ip -n "$(tb_ns rt)" route show "$1/32")
+	fi
 	if [ -z "$r" ]; then echo 0
 	elif grep -q nexthop <<<"$r"; then grep -c "nexthop via" <<<"$r"
 	else echo 1

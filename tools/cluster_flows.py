@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Client flows for the cluster test bed (tools/cluster.sh), run in the client namespace against
-# the HTTP servers of tools/testbed.sh (GET answers "beN", POST "beN BYTES-RECEIVED").
+# the HTTP servers of tools/testbed.sh (GET answers "beN", POST "beN BYTES-RECEIVED"). VIP and
+# CLIENT are IPv4 or IPv6 addresses.
 #
 #   cluster_flows.py short VIP N SPORT0
 #       N HTTP GETs, a new TCP connection each, from source ports SPORT0 .. SPORT0+N-1; prints
@@ -28,10 +29,11 @@ TICK = 0.05
 
 
 def connect(vip, sport, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    v6 = ":" in vip
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(timeout)
-    s.bind(("0.0.0.0", sport))
+    s.bind(("::" if v6 else "0.0.0.0", sport))
     s.connect((vip, 80))
     return s
 
@@ -125,7 +127,8 @@ def lookup(socks, vip, client):
             continue
         out = [f[0], f[1]]
         for u, r in conns:
-            req = {"cmd": "lookup", "vip": vip, "src": "%s:%s" % (client, f[0]), "proto": "tcp"}
+            src = ("[%s]:%s" if ":" in client else "%s:%s") % (client, f[0])
+            req = {"cmd": "lookup", "vip": vip, "src": src, "proto": "tcp"}
             u.sendall(json.dumps(req).encode() + b"\n")
             rep = json.loads(r.readline())
             res = rep.get("result", rep)

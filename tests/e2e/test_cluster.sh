@@ -24,6 +24,7 @@ CL_ETCD_MEMBERS=3
 VIP=$TB_VIP4
 SVC="$VIP:80/tcp"
 SVC2="$CL_VIP2:80/tcp"
+SVC6="[$CL_VIP6]:80/tcp"
 
 tb_test_start cluster "$XLB_BUILD"/{xlb-sink,xlb-decap,xlb-rehash,xlbd,xlb}
 trap 'cl_cleanup; echo "1..$TB_T"' EXIT
@@ -38,19 +39,23 @@ CL_XLBD=$XLB_BUILD/san/xlbd	# the sanitized daemon when it is built (make test b
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# VIP: the three backends, http check; VIP2: be1, be2 with a tcp check on port 8081 (own listeners)
+# VIP: the three backends, http check; VIP2: be1, be2 with a tcp check on port 8081 (own listeners);
+# VIP6 (2001:db8::10): be1, be2 by their IPv6 addresses (6in6), the same check on [be]:8081
 VIPS="[{\"address\": \"$VIP\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
   \"check\": {\"type\": \"http\", \"path\": \"/\", \"port\": 80},
   \"backends\": [{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}, {\"address\": \"198.18.1.3\"}]},
  {\"address\": \"$CL_VIP2\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
   \"check\": {\"type\": \"tcp\", \"port\": 8081, \"interval_ms\": 200, \"timeout_ms\": 150},
-  \"backends\": [{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}]}]"
+  \"backends\": [{\"address\": \"198.18.1.1\"}, {\"address\": \"198.18.1.2\"}]},
+ {\"address\": \"$CL_VIP6\", \"port\": 80, \"proto\": \"tcp\", \"table_size\": 251,
+  \"check\": {\"type\": \"tcp\", \"port\": 8081, \"interval_ms\": 200, \"timeout_ms\": 150},
+  \"backends\": [{\"address\": \"2001:db8:1::1\"}, {\"address\": \"2001:db8:1::2\"}]}]"
 declare -A L8081
-l8081_start() {		# l8081_start I: a listener on be<I>:8081 (VIP2's check)
+l8081_start() {		# l8081_start I: a listener on be<I>:8081, IPv4 and IPv6 (VIP2's, VIP6's check)
 	tb_bg be$1 "$TB_TMP/l8081-be$1.log" python3 -c 'import socket, signal
 signal.alarm(300)
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8081)); s.listen(64)
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", 8081)); s.listen(64)
 while True: s.accept()[0].close()'
 	L8081[$1]=$TB_LAST_PID
 	tb_wait 5 tb_exec be$1 sh -c "ss -Hltn 'sport = :8081' | grep -q ."
@@ -63,20 +68,21 @@ if ! cl_start "$VIPS" || ! l8081_start 1 || ! l8081_start 2; then
 fi
 tb_ok "cluster test bed built: 3 LB hosts with xlbd and BIRD, 3 etcd members, 3 backends ($(($(tb_now_ms) - t_start)) ms)"
 bfd=$(cl_rt_birdc show bfd sessions)
-tb_check "the router runs BFD with the three LB hosts (3 sessions Up)" "$bfd" \
-	bash -c '[ "$(grep -cE "198.18.2.(5|9|13) .*Up" <<<"$1")" = 3 ]' sh "$bfd"
-tb_check "lb2 and lb3 took the cluster's two VIPs from etcd" "$(cl_x 2 vip list)" \
+tb_check "the router runs BFD with the three LB hosts over IPv4 and IPv6 (6 sessions Up)" "$bfd" \
+	bash -c '[ "$(grep -cE "(198.18.2.(5|9|13)|2001:db8:2:[123]::1) .*Up" <<<"$1")" = 6 ]' sh "$bfd"
+tb_check "lb2 and lb3 took the cluster's three VIPs from etcd" "$(cl_x 2 vip list)" \
 	tb_wait 10 bash -c 'for k in 2 3; do "$1" -s "$2/lb$k.sock" -j vip list | python3 -c "import json,sys
-sys.exit(sorted(v[\"vip\"] for v in json.load(sys.stdin)[\"vips\"]) != sys.argv[1:])" "$3" "$4" || exit 1; done' \
-	sh "$XLB_BUILD/xlb" "$TB_TMP" "$SVC" "$SVC2"
-if ms=$(tb_wait_ms 20 cl_has_nexthops "$VIP" 3) && tb_wait_ms 10 cl_has_nexthops "$CL_VIP2" 3 >/dev/null; then
-	tb_ok "the router's kernel route to each VIP has 3 nexthops, one per LB host (ECMP)"
+sys.exit(sorted(v[\"vip\"] for v in json.load(sys.stdin)[\"vips\"]) != sys.argv[1:])" "${@:3}" || exit 1; done' \
+	sh "$XLB_BUILD/xlb" "$TB_TMP" "$SVC" "$SVC2" "$SVC6"
+if ms=$(tb_wait_ms 20 cl_has_nexthops "$VIP" 3) && tb_wait_ms 10 cl_has_nexthops "$CL_VIP2" 3 >/dev/null &&
+	tb_wait_ms 10 cl_has_nexthops "$CL_VIP6" 3 >/dev/null; then
+	tb_ok "the router's kernel route to each VIP (IPv4 and IPv6) has 3 nexthops, one per LB host (ECMP)"
 else
 	tb_not_ok "the router's kernel route to each VIP has 3 nexthops" \
-		"$(ip -n "$(tb_ns rt)" route show "$VIP/32" | tr '\n' ' ') $(cl_rt_birdc show route | tr '\n' ' ')"
+		"$(ip -n "$(tb_ns rt)" route show "$VIP/32" | tr '\n' ' ') $(ip -n "$(tb_ns rt)" -6 route | tr '\n' ' ') $(cl_rt_birdc show route | tr '\n' ' ')"
 fi
-tb_check "the router hashes L4 ports: fib_multipath_hash_policy=1" "" \
-	[ "$(tb_exec rt sysctl -n net.ipv4.fib_multipath_hash_policy)" = 1 ]
+tb_check "the router hashes L4 ports: fib_multipath_hash_policy=1 (IPv4 and IPv6)" "" \
+	[ "$(tb_exec rt sysctl -n net.ipv4.fib_multipath_hash_policy net.ipv6.fib_multipath_hash_policy | paste -sd,)" = 1,1 ]
 
 # ---- digests
 digests() { cl_x "$1" -j status | python3 -c 'import json,sys
@@ -93,50 +99,59 @@ digests_agree() {	# digests_agree K...: the same non-empty digests on the hosts 
 tb_check "the table digests are the same on the three hosts" "$(digests 1) | $(digests 2) | $(digests 3)" \
 	tb_wait 10 digests_agree 1 2 3
 
-# ---- 90 flows from distinct source ports: spread over the hosts, one backend per flow everywhere
-new_flows() {		# new_flows K: lbK's new flows of $SVC so far
-	cl_x "$1" -j stats "$SVC" | python3 -c 'import json,sys
+# ---- flows from distinct source ports: spread over the hosts, one backend per flow everywhere
+new_flows() {		# new_flows K SVC: lbK's new flows of SVC so far
+	cl_x "$1" -j stats "$2" | python3 -c 'import json,sys
 print(sum(v["new_flows"] for v in json.load(sys.stdin)["vips"]))'
 }
-declare -A NF0 NF1
-for k in 1 2 3; do NF0[$k]=$(new_flows $k); done
-NFLOWS=90
-tb_exec client python3 tools/cluster_flows.py short "$VIP" $NFLOWS 30000 >"$TB_TMP/short1"
-answered=$(grep -cE ' be[123]$' "$TB_TMP/short1")
-tb_check "$NFLOWS HTTP flows from distinct source ports: all answered by a backend" \
-	"$(grep -v ' be[123]$' "$TB_TMP/short1" | head -3 | tr '\n' ' ')" [ "$answered" = $NFLOWS ]
-sleep 1.2		# the stats' counters are read by the daemons
-spread= total=0 min=$NFLOWS
-for k in 1 2 3; do
-	NF1[$k]=$(new_flows $k)
-	d=$((NF1[$k] - NF0[$k]))
-	spread+=" lb$k=$d"
-	total=$((total + d))
-	[ "$d" -lt "$min" ] && min=$d
-done
-echo "# new flows per LB host (xlb stats):$spread"
-tb_check "ECMP spreads the flows: the hosts' new flows add up to $NFLOWS, each host has >= 10 ($spread)" \
-	"" [ "$total" = $NFLOWS -a "$min" -ge 10 ]
 SOCKS=$(cl_sock 1),$(cl_sock 2),$(cl_sock 3)
-python3 tools/cluster_flows.py lookup "$SOCKS" "$SVC" "$TB_CLIENT4" <"$TB_TMP/short1" >"$TB_TMP/look1"
-same=$(python3 - "$TB_TMP/look1" <<'EOF'
+declare -A NF0
+# flows_check TAG ADDR SVC CLIENT N SPORT0 MIN BE_PREFIX: N HTTP flows to ADDR from source ports
+# SPORT0.. all answered; spread (each host's new flows of SVC in xlb stats >= MIN, summing to N);
+# each flow's backend (BE_PREFIX + its number) the one every host's xlb lookup names, in exactly
+# one host's flow table, that host's count the one its stats gave. Leaves $TB_TMP/look.TAG.
+flows_check() {
+	local tag=$1 addr=$2 svc=$3 client=$4 n=$5 sport0=$6 min=$7 prefix=$8 k d spread= total=0
+	local low=$n answered same hosts
+	for k in 1 2 3; do NF0[$k]=$(new_flows $k "$svc"); done
+	tb_exec client python3 tools/cluster_flows.py short "$addr" "$n" "$sport0" >"$TB_TMP/short.$tag"
+	answered=$(grep -cE ' be[123]$' "$TB_TMP/short.$tag")
+	tb_check "$n HTTP flows to $addr from distinct source ports: all answered by a backend" \
+		"$(grep -v ' be[123]$' "$TB_TMP/short.$tag" | head -3 | tr '\n' ' ')" [ "$answered" = "$n" ]
+	sleep 1.2		# the stats' counters are read by the daemons
+	for k in 1 2 3; do
+		d=$(($(new_flows $k "$svc") - NF0[$k]))
+		spread+=" lb$k=$d"
+		total=$((total + d))
+		[ "$d" -lt "$low" ] && low=$d
+	done
+	echo "# new flows of $svc per LB host (xlb stats):$spread"
+	tb_check "ECMP spreads the flows to $addr: the hosts' new flows add up to $n, each host has >= $min ($spread)" \
+		"" [ "$total" = "$n" -a "$low" -ge "$min" ]
+	python3 tools/cluster_flows.py lookup "$SOCKS" "$svc" "$client" <"$TB_TMP/short.$tag" >"$TB_TMP/look.$tag"
+	same=$(python3 - "$TB_TMP/look.$tag" "$prefix" <<'EOF'
 import sys
 bad = []
 for line in open(sys.argv[1]):
     f = line.split()
-    want = "198.18.1." + f[1][2:]
-    got = [x.split(":") for x in f[2:]]
+    want = sys.argv[2] + f[1][2:]
+    got = [x.rsplit(":", 1) for x in f[2:]]
     if len(got) != 3 or any(b != want for b, _ in got) or [s for _, s in got].count("flow_table") != 1:
         bad.append(line.strip())
 print(len(bad), "; ".join(bad[:3]))
 EOF
 )
-tb_check "each flow's backend is the one xlb lookup names on all 3 hosts; one host holds it in its flow table" \
-	"$same" [ "${same%% *}" = 0 ]
-lookup_hosts=$(awk '{for (i = 3; i <= 5; i++) if ($i ~ /flow_table/) c[i - 2]++}
-	END {printf "lb1=%d lb2=%d lb3=%d", c[1], c[2], c[3]}' "$TB_TMP/look1")
-tb_check "flows held in each host's flow table = the new flows its xlb stats counted ($lookup_hosts)" "$spread" \
-	[ "${lookup_hosts// /}" = "${spread// /}" ]
+	tb_check "each flow's backend ($addr) is the one xlb lookup names on all 3 hosts; one host holds it in its flow table" \
+		"$same" [ "${same%% *}" = 0 ]
+	hosts=$(awk '{for (i = 3; i <= 5; i++) if ($i ~ /flow_table/) c[i - 2]++}
+		END {printf "lb1=%d lb2=%d lb3=%d", c[1], c[2], c[3]}' "$TB_TMP/look.$tag")
+	tb_check "flows to $addr held in each host's flow table = the new flows its xlb stats counted ($hosts)" \
+		"$spread" [ "${hosts// /}" = "${spread// /}" ]
+}
+NFLOWS=90
+flows_check 1 "$VIP" "$SVC" "$TB_CLIENT4" $NFLOWS 30000 10 198.18.1.
+# IPv6: the VIP announced over the IPv6 sessions, the router's IPv6 multipath route
+flows_check 6 "$CL_VIP6" "$SVC6" "$TB_CLIENT6" 60 33000 5 2001:db8:1::
 
 # ---- ECMP weights move live flows between hosts: each keeps its backend; the hash is the 5-tuple's
 NMOVE=24
@@ -194,25 +209,32 @@ tb_check "$NMOVE moved flows complete with every byte at the backend they had; a
 tb_exec client python3 tools/cluster_flows.py short "$VIP" $NFLOWS 30000 >"$TB_TMP/short1b"
 python3 tools/cluster_flows.py lookup "$SOCKS" "$SVC" "$TB_CLIENT4" <"$TB_TMP/short1b" >"$TB_TMP/look1b"
 tb_check "the 90 flows again from the same ports: the same backends, each on the host it took before (one flow table each)" \
-	"$(diff "$TB_TMP/look1" "$TB_TMP/look1b" | head -4 | tr '\n' ' ')" cmp -s "$TB_TMP/look1" "$TB_TMP/look1b"
+	"$(diff "$TB_TMP/look.1" "$TB_TMP/look1b" | head -4 | tr '\n' ' ')" cmp -s "$TB_TMP/look.1" "$TB_TMP/look1b"
 
 # ---- VIP2: every backend fails -> withdrawn by every host; one back -> announced by all
-holds() { tb_exec "lb$1" ip -br addr show dev xlb0 2>/dev/null | grep -qw "$CL_VIP2/32"; }
-none_holds() { ! holds 1 && ! holds 2 && ! holds 3; }
+holds() {	# holds K: lbK announces VIP2 and VIP6 (both on its xlb0)
+	local a
+	a=$(tb_exec "lb$1" ip -br addr show dev xlb0 2>/dev/null)
+	grep -qw "$CL_VIP2/32" <<<"$a" && grep -qw "$CL_VIP6/128" <<<"$a"
+}
+holds_none() { ! tb_exec "lb$1" ip -br addr show dev xlb0 2>/dev/null | grep -qwE "$CL_VIP2/32|$CL_VIP6/128"; }
+none_holds() { holds_none 1 && holds_none 2 && holds_none 3; }
 all_hold() { holds 1 && holds 2 && holds 3; }
-tb_check "VIP2 is on every host's xlb0 while its backends are up" "" all_hold
+tb_check "VIP2 and VIP6 are on every host's xlb0 while their backends are up" "" all_hold
 tb_stop "${L8081[1]}"
 tb_stop "${L8081[2]}"
-if ms=$(tb_wait_ms 15 cl_has_nexthops "$CL_VIP2" 0) && none_holds; then
-	tb_ok "VIP2's backends all down: no host announces it, the router has no route ($ms ms)"
+if ms=$(tb_wait_ms 15 cl_has_nexthops "$CL_VIP2" 0) && tb_wait 5 cl_has_nexthops "$CL_VIP6" 0 &&
+	none_holds; then
+	tb_ok "VIP2's and VIP6's backends all down: no host announces either, the router has no route to them ($ms ms)"
 else
 	tb_not_ok "VIP2's backends all down: withdrawn on every host" \
 		"$(ip -n "$(tb_ns rt)" route show "$CL_VIP2/32") $(cl_x 1 backend list "$SVC2" | tr '\n' ' ')"
 fi
 tb_check "VIP2 withdrawn: the other VIP keeps its 3 nexthops" "" cl_has_nexthops "$VIP" 3
 l8081_start 2
-if ms=$(tb_wait_ms 15 cl_has_nexthops "$CL_VIP2" 3) && all_hold; then
-	tb_ok "be2's listener is back: every host announces VIP2 again, 3 nexthops ($ms ms)"
+if ms=$(tb_wait_ms 15 cl_has_nexthops "$CL_VIP2" 3) && tb_wait 5 cl_has_nexthops "$CL_VIP6" 3 &&
+	all_hold; then
+	tb_ok "be2's listener is back: every host announces VIP2 and VIP6 again, 3 nexthops each ($ms ms)"
 else
 	tb_not_ok "be2 back: VIP2 announced again by every host" "$(ip -n "$(tb_ns rt)" route show "$CL_VIP2/32")"
 fi
@@ -243,7 +265,7 @@ tb_wait 10 test -e "$TB_TMP/ready" || tb_not_ok "the long-lived connections are 
 seq 40000 $((40000 + NLONG - 1)) | sed 's/$/ -/' |
 	python3 tools/cluster_flows.py lookup "$SOCKS" "$SVC" "$TB_CLIENT4" >"$TB_TMP/look2"
 on_lb2=$(awk '$4 ~ /flow_table/' "$TB_TMP/look2" | wc -l)
-for k in 1 3; do NF0[$k]=$(new_flows $k); done
+for k in 1 3; do NF0[$k]=$(new_flows $k "$SVC"); done
 cl_kill 2 || tb_not_ok "lb2's frames dropped at the router" "$(cat "$TB_TMP/dead-lb2.sink")"
 if tb_wait_ms 10 cl_has_nexthops "$VIP" 2 >/dev/null; then
 	ms=$(($(tb_now_ms) - CL_KILL_MS))
@@ -256,7 +278,9 @@ why=$(cl_rt_birdc show protocols all lb2 | grep -i "error")
 tb_check "the router's BIRD says why lb2's session went: the BFD session is down" "$why" \
 	grep -q "BFD session down" <<<"$why"
 echo "# lb host failure to route-around: ${ms:-none} ms; $on_lb2 of $NLONG long-lived connections were on lb2"
-tb_check "the router's route to VIP2 has the two live hosts as nexthops" "" tb_wait 5 cl_has_nexthops "$CL_VIP2" 2
+two_live() { cl_has_nexthops "$CL_VIP2" 2 && cl_has_nexthops "$CL_VIP6" 2; }
+tb_check "the router's routes to VIP2 and VIP6 have the two live hosts as nexthops (BFD over IPv6 too)" "" \
+	tb_wait 5 two_live
 wait "$LONG"
 res=$(python3 - "$TB_TMP/look2" "$TB_TMP/long" <<'EOF'
 import sys
@@ -279,7 +303,7 @@ tb_check "some long-lived connections went through lb2 (so ECMP moved them)" "$o
 tb_exec client python3 tools/cluster_flows.py short "$VIP" 30 31000 >"$TB_TMP/short2"
 sleep 1.2
 a=$(grep -cE ' be[123]$' "$TB_TMP/short2")
-d=$(($(new_flows 1) - NF0[1] + $(new_flows 3) - NF0[3]))
+d=$(($(new_flows 1 "$SVC") - NF0[1] + $(new_flows 3 "$SVC") - NF0[3]))
 tb_check "lb2 dead: 30 new flows answered, lb1 and lb3 carried them all ($d new flows)" \
 	"$(grep -v ' be[123]$' "$TB_TMP/short2" | head -3 | tr '\n' ' ')" [ "$a" = 30 -a "$d" -ge 30 ]
 tb_check "lb1 and lb3 still agree on the digests" "" tb_wait 10 digests_agree 1 3
