@@ -6,9 +6,10 @@
 # tests/e2e/test_cluster.sh, tools/demo-cluster.sh and tools/bench/cluster.sh.
 #
 #	client 198.18.0.1 --- c0 [rt] lb1 --- eth0 lb1 198.18.2.5    (rt side 198.18.2.6)
-#	                         |  | lb2 --- eth0 lb2 198.18.2.9    (rt side 198.18.2.10)
+#	       2001:db8::1       |  | lb2 --- eth0 lb2 198.18.2.9    (rt side 198.18.2.10)
 #	                         |  | lb3 --- eth0 lb3 198.18.2.13   (rt side 198.18.2.14)
 #	     etcd 198.18.3.1 (.2, .3) (rt lo)  br0 198.18.1.254/24 --- be1..beN 198.18.1.i
+#	IPv6: lbK 2001:db8:2:K::1/64 (rt side ::2), br0 2001:db8:1::fe/64, beI 2001:db8:1::I
 #
 # - rt runs BIRD (AS 64500) with a BGP+BFD session to each LB host (AS 64512) and exports the
 #   best routes to the kernel with "merge paths": the VIP's route has one nexthop per LB host
@@ -16,12 +17,14 @@
 #   L4 hash when it has one, and a local TCP socket's packets carry its random txhash across the
 #   veths: xlb-rehash (test-bed tool) clears it at rt's ingress from the client, so the router
 #   hashes each packet's 5-tuple, the same whatever socket sent it. See the README.
-# - Each LB host's BIRD is tools/bird/bird.conf with its router id and neighbour put in.
-# - xlbd on lbK: native XDP on eth0, next hop rt:lbK (its MAC), encapsulation source its own
-#   address, announce on xlb0, etcd section host "lbK"; its own bpffs under $TB_TMP/bpfK.
+# - Each LB host's BIRD is tools/bird/bird.conf with its router id and neighbours put in and
+#   its commented IPv6 session enabled: the IPv4 VIPs go over the IPv4 session, the IPv6 VIPs
+#   over the IPv6 one (the router has both per host, each with BFD, and the IPv6 policy 1).
+# - xlbd on lbK: native XDP on eth0, next hop rt:lbK (its MAC), encapsulation sources its own
+#   addresses, announce on xlb0, etcd section host "lbK"; its own bpffs under $TB_TMP/bpfK.
 #   lb1 starts with the VIPs of $CL_VIPS_JSON and seeds the cluster; lb2 and lb3 start with
 #   none and take the cluster's.
-# Addresses in 198.18.0.0/15 only. Everything goes with cl_cleanup (trap it).
+# Addresses in 198.18.0.0/15 and 2001:db8::/32 only. Everything goes with cl_cleanup (trap it).
 
 CL_N=3
 CL_RT_AS=64500 CL_LB_AS=64512

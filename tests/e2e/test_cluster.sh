@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Scale-out, end to end (tools/cluster.sh): a router with BIRD exporting the VIP's BGP routes from
-# three LB hosts as one kernel multipath route (L4 hash policy), each LB host with xlbd (native
-# XDP on its link, shared configuration through a 3-member etcd) and its own BIRD with BFD.
-# Checked: the VIP's route has 3 nexthops; 90 client flows from distinct source ports spread
-# over the three hosts (new flows counted by each host's xlb stats); each flow's answering
-# backend is the one `xlb lookup` names on every host, and exactly one host holds it in its flow
-# table; the table digests agree; a VIP whose backends all fail is withdrawn by every host (the
-# router's route is gone) and announced again by all when one recovers; one etcd member killed:
-# the hosts go on through the others and a change lands on all; an LB host dies silently (the
-# router's side of its link drops its frames, then kill -9 of its xlbd and BIRD) in the middle
-# of 24 long-lived TCP connections: BFD takes its nexthop off within 3 s, every connection
-# completes with all its bytes at the backend it had, and new flows go through the two others.
+# Scale-out, end to end (tools/cluster.sh): a router with BIRD exporting the VIPs' BGP routes from
+# three LB hosts as kernel multipath routes (L4 hash policy, IPv4 and IPv6; xlb-rehash makes it
+# hash the 5-tuple), each LB host with xlbd (native XDP on its link, shared configuration through
+# a 3-member etcd) and its own BIRD with BFD, one session over IPv4 and one over IPv6.
+# Checked: each VIP's route (IPv4 and IPv6) has 3 nexthops; 90 IPv4 and 60 IPv6 client flows from
+# distinct source ports spread over the three hosts (new flows counted by each host's xlb stats);
+# each flow's answering backend is the one `xlb lookup` names on every host, and exactly one host
+# holds it in its flow table; the router's ECMP weights changed twice under 24 live uploads: flows
+# move to lb1, then lb3, each keeps its backend on every host and completes; the first 90 ports
+# again take the same hosts; the table digests agree; VIPs (IPv4, IPv6) whose backends all fail
+# are withdrawn by every host (the router's routes are gone) and announced again by all when one
+# recovers; one etcd member killed: the hosts go on through the others and a change lands on
+# all; an LB host dies silently (the router's side of its link drops its frames, then kill -9 of
+# its xlbd and BIRD) in the middle of 24 long-lived TCP connections: BFD takes its nexthops off
+# within 3 s, every connection completes with all its bytes at the backend it had, and new flows
+# go through the two others.
 set -u
 source "$(dirname "$0")/mntns.sh"	# the bpffs mounts below stay in this test's namespace
 cd "$(dirname "$0")/../.."
