@@ -62,7 +62,7 @@ cl_start "$VIPS" || die "could not build the cluster test bed"
 tb_wait 20 cl_has_nexthops "$VIP" 3 || die "the router did not get 3 nexthops for $VIP"
 note "Built and converged in $(($(tb_now_ms) - t0)) ms."
 
-say "The router: three BGP sessions with BFD, one route with three nexthops"
+say "The router: two BGP sessions with BFD per LB host (IPv4, IPv6), one route with three nexthops"
 rt() { local c="$*"; printf '%s[rt]$ %s%s\n' "$D" "${c/cl_rt_birdc/birdc}" "$N"; "$@" 2>&1 | sed 's/^/     /'; }
 rt cl_rt_birdc show protocols
 rt cl_rt_birdc show bfd sessions
