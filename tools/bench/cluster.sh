@@ -79,7 +79,11 @@ for n in 3 2 1; do
 	for k in $(seq $CL_N); do
 		if [ "$k" -le "$n" ]; then cl_rt_birdc enable lb$k >/dev/null; else cl_rt_birdc disable lb$k >/dev/null; fi
 	done
-	tb_wait 30 cl_has_nexthops "$VIP" $n || { echo "bench-cluster: not $n nexthops" >&2; exit 1; }
+	tb_wait 30 cl_has_nexthops "$VIP" $n || {
+		echo "bench-cluster: not $n nexthops: $(ip -n "$(tb_ns rt)" route show "$VIP/32")" \
+			"$(cl_rt_birdc show protocols)" >&2
+		exit 1
+	}
 	sinks=()
 	for k in $(seq $CL_N); do
 		ip -n "$(tb_ns rt)" link set dev lb$k xdp off
