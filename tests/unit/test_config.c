@@ -872,6 +872,17 @@ static void test_etcd(void **state)
 		  "etcd.lease_ttl_s: must be 2..600" },
 		{ "{\"etcd\": {\"endpoints\": [\"http://198.18.0.6:2379\"], \"peers\": 1}}",
 		  "etcd.peers: unknown key" },
+		{ "{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\"], \"cert_file\": \"/dev/null\"}}",
+		  "etcd.key_file: missing: a client certificate needs cert_file and key_file" },
+		{ "{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\"], \"key_file\": \"/dev/null\"}}",
+		  "etcd.cert_file: missing" },
+		{ "{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\"], \"ca_file\": \"/nonexistent/ca.pem\"}}",
+		  "etcd.ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory" },
+		{ "{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\"], \"ca_file\": \"\"}}",
+		  "etcd.ca_file: not a file path" },
+		{ "{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\", \"http://198.18.0.7:2379\"], "
+		  "\"ca_file\": \"/dev/null\"}}",
+		  "etcd.endpoints[1]: not https:// while ca_file, cert_file or key_file is given" },
 	};
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg *a;
@@ -892,6 +903,17 @@ static void test_etcd(void **state)
 	assert_string_equal(a->etcd.host, "");
 	assert_int_equal(a->etcd.timeout_ms, 2000);
 	assert_int_equal(a->etcd.lease_ttl_s, 5);
+	assert_string_equal(a->etcd.ca_file, "");
+	assert_reparses(a);
+	xlb_cfg_free(a);
+	/* TLS: the files are only checked readable here (/dev/null is); etcd_new hands them to curl */
+	a = xlb_cfg_parse_string("{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\"], "
+				 "\"ca_file\": \"/dev/null\", \"cert_file\": \"/dev/null\", "
+				 "\"key_file\": \"/dev/null\"}}", &e);
+	assert_non_null(a);
+	assert_string_equal(a->etcd.ca_file, "/dev/null");
+	assert_string_equal(a->etcd.cert_file, "/dev/null");
+	assert_string_equal(a->etcd.key_file, "/dev/null");
 	assert_reparses(a);
 	xlb_cfg_free(a);
 

@@ -50,6 +50,9 @@ struct xlb_cfg_etcd {
 	uint32_t connect_timeout_ms;
 	uint32_t retry_ms;		/* wait before connecting again */
 	uint32_t lease_ttl_s;		/* what this host publishes lives this long without it */
+	char ca_file[256];		/* https: CA bundle that signs etcd's certificate ("" = the system's) */
+	char cert_file[256];		/* https: this host's client certificate (PEM), with key_file */
+	char key_file[256];		/* its private key (PEM) */
 };
 
 /* Health check settings of one backend (or a VIP's defaults for its backends): what xlbd probes. */

@@ -188,6 +188,15 @@ static json_t *head_json(const struct xlb_cfg *cfg)
 		if (c->host[0])
 			json_object_set_new(json_object_get(o, "etcd"), "host",
 					    json_string(c->host));
+		if (c->ca_file[0])
+			json_object_set_new(json_object_get(o, "etcd"), "ca_file",
+					    json_string(c->ca_file));
+		if (c->cert_file[0])
+			json_object_set_new(json_object_get(o, "etcd"), "cert_file",
+					    json_string(c->cert_file));
+		if (c->key_file[0])
+			json_object_set_new(json_object_get(o, "etcd"), "key_file",
+					    json_string(c->key_file));
 	}
 	return o;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_field.h"
 #include "maglev.h"
@@ -134,15 +135,39 @@ static bool etcd_endpoint_ok(const char *s)
 }
 
 /*
+ * etcd.ca_file, cert_file, key_file: a readable file's path into @dst, or an error naming it.
+ */
+static void get_etcd_file(json_t *o, const char *key, char *dst, size_t len,
+			  struct xlb_cfg_errors *e)
+{
+	char p[PATH_LEN];
+	const char *s;
+	int err = 0;
+
+	s = jf_str(o, "etcd", key, false, e, &err);
+	if (!s)
+		return;
+	jf_fmt_path(p, sizeof(p), "etcd.%s", key);
+	if (!*s || strlen(s) >= len)
+		xlb_cfg_errors_add(e, p, "not a file path (1 to %zu bytes): \"%s\"", len - 1, s);
+	else if (access(s, R_OK))
+		xlb_cfg_errors_add(e, p, "cannot read \"%s\": %s", s, strerror(errno));
+	else
+		strcpy(dst, s);
+}
+
+/*
  * "etcd": {"endpoints": ["http://ADDR:PORT", ...], "prefix": "/xlb", "cluster": NAME, "host":
- * NAME, "timeout_ms", "connect_timeout_ms", "retry_ms", "lease_ttl_s"}: the VIPs are shared
- * through etcd under PREFIX/CLUSTER/ (xlbd); absent = off.
+ * NAME, "timeout_ms", "connect_timeout_ms", "retry_ms", "lease_ttl_s", "ca_file", "cert_file",
+ * "key_file"}: the VIPs are shared through etcd under PREFIX/CLUSTER/ (xlbd); absent = off. The
+ * three files (TLS: the CA that signs etcd's certificate, this host's client certificate and its
+ * key, both or neither) need https:// endpoints, every one of them.
  */
 static void get_etcd(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_errors *e)
 {
 	static const char *const keys[] = { "endpoints", "prefix", "cluster", "host",
 					    "timeout_ms", "connect_timeout_ms", "retry_ms",
-					    "lease_ttl_s", NULL };
+					    "lease_ttl_s", "ca_file", "cert_file", "key_file", NULL };
 	struct xlb_cfg_etcd *c = &cfg->etcd;
 	json_t *o = json_object_get(root, "etcd"), *a, *v;
 	unsigned int before = e->count;
@@ -214,6 +239,22 @@ static void get_etcd(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_errors *e
 		&c->retry_ms, e);
 	jf_uint(o, "etcd", "lease_ttl_s", XLB_RANGE_ETCD_TTL_S, XLB_ETCD_TTL_DEFAULT, false,
 		&c->lease_ttl_s, e);
+	get_etcd_file(o, "ca_file", c->ca_file, sizeof(c->ca_file), e);
+	get_etcd_file(o, "cert_file", c->cert_file, sizeof(c->cert_file), e);
+	get_etcd_file(o, "key_file", c->key_file, sizeof(c->key_file), e);
+	if (!json_object_get(o, "cert_file") != !json_object_get(o, "key_file"))
+		xlb_cfg_errors_add(e, json_object_get(o, "cert_file") ? "etcd.key_file" :
+				   "etcd.cert_file", "missing: a client certificate needs "
+				   "cert_file and key_file, both");
+	for (i = 0; i < c->nendpoints; i++) {
+		if (strncmp(c->endpoints[i], "https://", 8) &&
+		    (json_object_get(o, "ca_file") || json_object_get(o, "cert_file") ||
+		     json_object_get(o, "key_file"))) {
+			jf_fmt_path(p, sizeof(p), "etcd.endpoints[%zu]", i);
+			xlb_cfg_errors_add(e, p, "not https:// while ca_file, cert_file or key_file "
+					   "is given (TLS): %s", c->endpoints[i]);
+		}
+	}
 	c->on = e->count == before;
 }
 

@@ -36,6 +36,7 @@ struct etcd {
 	char endpoints[XLB_ETCD_ENDPOINTS_MAX][128];
 	size_t nendpoints, cur;
 	long timeout_ms, connect_ms;
+	char ca_file[256], cert_file[256], key_file[256];	/* TLS ("" = none given) */
 	struct etcd_req *reqs;
 };
 
@@ -352,6 +353,12 @@ static struct etcd_req *start(struct etcd *e, const char *path, json_t *body, bo
 	curl_easy_setopt(r->h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS, e->connect_ms);
+	if (e->ca_file[0])
+		curl_easy_setopt(r->h, CURLOPT_CAINFO, e->ca_file);
+	if (e->cert_file[0]) {
+		curl_easy_setopt(r->h, CURLOPT_SSLCERT, e->cert_file);
+		curl_easy_setopt(r->h, CURLOPT_SSLKEY, e->key_file);
+	}
 	/* a stream lives as long as etcd does: a silent peer is found by TCP keepalive */
 	curl_easy_setopt(r->h, CURLOPT_TIMEOUT_MS, stream ? 0L : e->timeout_ms);
 	curl_easy_setopt(r->h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -412,6 +419,9 @@ struct etcd *etcd_new(struct prober *p, const struct xlb_cfg_etcd *cfg)
 	memcpy(e->endpoints, cfg->endpoints, sizeof(e->endpoints));
 	e->timeout_ms = cfg->timeout_ms;
 	e->connect_ms = cfg->connect_timeout_ms;
+	memcpy(e->ca_file, cfg->ca_file, sizeof(e->ca_file));
+	memcpy(e->cert_file, cfg->cert_file, sizeof(e->cert_file));
+	memcpy(e->key_file, cfg->key_file, sizeof(e->key_file));
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->m = curl_multi_init();
 	if (e->epfd < 0 || !e->m) {
