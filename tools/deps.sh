@@ -7,7 +7,7 @@ pkgs=(clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zl
       libjansson-dev libcmocka-dev iproute2 iputils-ping curl python3 ethtool gcc-multilib
       procps psmisc netcat-openbsd man-db bash-completion libmicrohttpd-dev prometheus tmux
       libclang-rt-14-dev libmnl-dev bird2	# clang's libFuzzer and sanitizer runtimes (tests/fuzz); route announcement
-      libcurl4-openssl-dev etcd-server etcd-client)	# the shared view through etcd (xlbd, test_etcd)
+      libcurl4-openssl-dev etcd-server etcd-client openssl)	# the shared view through etcd (xlbd, test_etcd: openssl makes its TLS certificates)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,7 +9,9 @@
 # read at one revision through two hosts: one lands, one is refused with a conflict; the table
 # digests agree on every host; etcd killed: traffic goes on through lb1, status and metrics say
 # unreachable, a change is refused; lb3 restarted meanwhile starts from its file; etcd back: every
-# host connects again, and a change made then is applied on all.
+# host connects again, and a change made then is applied on all. TLS (certificates made by openssl
+# at test time): a key without its certificate refused at load; a second etcd that wants client
+# certificates: a host with one connects and seeds, a host with the CA only is refused.
 set -u
 source "$(dirname "$0")/mntns.sh"	# the bpffs mounts below stay in this test's namespace
 cd "$(dirname "$0")/../.."
@@ -91,7 +93,7 @@ tb_ok "etcd runs in rt on $EP"
 
 mkdir -p "$TB_TMP"/bpf{1,2,3}
 for i in 1 2 3; do mount -t bpf bpf "$TB_TMP/bpf$i"; done
-trap 'for i in 1 2 3; do umount -l "$TB_TMP/bpf$i" 2>/dev/null; done; tb_cleanup; echo "1..$TB_T"' EXIT
+trap 'for i in 1 2 3 4 5; do umount -l "$TB_TMP/bpf$i" 2>/dev/null; done; tb_cleanup; echo "1..$TB_T"' EXIT
 declare -A XPID
 xlbd_bg() {		# xlbd_bg N: xlbd lbN in lb, on its own bpffs; wait for its socket
 	tb_bg "${NS[$1]}" "$TB_TMP/lb$1.log.$((++RUNS))" "$XLBD_BIN" --config "$TB_TMP/lb$1.json" \
@@ -316,6 +318,79 @@ tb_check "a change through lb1 after etcd returned is applied on lb2 and lb3 ($(
 	"$out" [ $ok = 1 ]
 tb_check "digests equal on the three hosts again" "$(jget 3 's["digests"]')" tb_wait 10 digests_agree
 tb_check "etcd back: traffic through lb1" "" traffic_ok
+
+# ---- TLS: a second etcd on https://198.18.0.6:2479 that wants a client certificate (certificates
+# made now by openssl: a CA, etcd's for its address, lb4's client one); lb4 (in lb3's namespace,
+# no interface) with ca_file, cert_file and key_file connects and seeds its prefix; lb5 with the
+# CA only is refused by etcd, and says so
+EPS=https://198.18.0.6:2479
+tls_certs() {
+	local d=$TB_TMP/tls n
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=xlb-test-ca -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null || return 1
+	for n in etcd lb4; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$n" \
+			-keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null || return 1
+		if [ $n = etcd ]; then
+			# clientAuth too: etcd's JSON gateway dials its own gRPC server with it
+			printf 'subjectAltName=IP:198.18.0.6\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/$n.ext"
+		else
+			printf 'extendedKeyUsage=clientAuth\n' >"$d/$n.ext"
+		fi
+		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 1 -extfile "$d/$n.ext" -out "$d/$n.pem" 2>/dev/null || return 1
+	done
+}
+tls_conf() {		# tls_conf N TLS_KEYS: lbN's file, etcd over TLS, the VIP of lb1
+	cat >"$TB_TMP/lb$1.json" <<EOF
+{"interfaces": [], "nexthop_mac": "$TB_NEXTHOP_MAC", "encap_source4": "$TB_LB4", "metrics_listen": "off",
+ "etcd": {"endpoints": ["$EPS"], "prefix": "/xlbtls", "cluster": "c1", "host": "lb$1",
+          "timeout_ms": 1000, "connect_timeout_ms": 300, "retry_ms": 300, "lease_ttl_s": 3, $2},
+ "vips": [{"address": "$VIP", "port": 80, "proto": "tcp", "table_size": 251,
+           "backends": [{"address": "${TB_BE4[1]}"}]}]}
+EOF
+}
+T=$TB_TMP/tls
+seeded_tls() { etcdctl_tls get --prefix /xlbtls --keys-only 2>/dev/null | grep -q "/xlbtls/c1/vips/"; }
+etcdctl_tls() { tb_exec rt etcdctl --endpoints "$EPS" --cacert "$T/ca.pem" --cert "$T/lb4.pem" --key "$T/lb4.key" "$@"; }
+if ! command -v openssl >/dev/null; then
+	tb_ok "etcd over TLS # SKIP no openssl (make deps)"
+elif ! tls_certs; then
+	tb_not_ok "openssl made the test's certificates" "see $TB_TMP/tls"
+else
+	tls_conf 5 "\"key_file\": \"$T/lb4.key\""
+	out=$("$XLB_BUILD/xlbd" --check --config "$TB_TMP/lb5.json" 2>&1)
+	tb_check "a key_file without cert_file: xlbd --check names etcd.cert_file, exit 1" "$out" \
+		bash -c '! "$1" --check --config "$2" >/dev/null 2>&1 && grep -q "etcd.cert_file: missing" <<<"$3"' \
+		sh "$XLB_BUILD/xlbd" "$TB_TMP/lb5.json" "$out"
+	tb_bg rt "$TB_TMP/etcd-tls.log" etcd --name t1 --data-dir "$TB_TMP/etcd-tls" \
+		--listen-client-urls "$EPS" --advertise-client-urls "$EPS" \
+		--listen-peer-urls http://127.0.0.1:2480 --initial-advertise-peer-urls http://127.0.0.1:2480 \
+		--initial-cluster t1=http://127.0.0.1:2480 --cert-file "$T/etcd.pem" \
+		--key-file "$T/etcd.key" --trusted-ca-file "$T/ca.pem" --client-cert-auth
+	if tb_wait 20 etcdctl_tls endpoint health >/dev/null 2>&1; then
+		NS[4]=lb3 NS[5]=lb3
+		mkdir -p "$TB_TMP"/bpf{4,5}
+		mount -t bpf bpf "$TB_TMP/bpf4" && mount -t bpf bpf "$TB_TMP/bpf5"
+		tls_conf 4 "\"ca_file\": \"$T/ca.pem\", \"cert_file\": \"$T/lb4.pem\", \"key_file\": \"$T/lb4.key\""
+		tls_conf 5 "\"ca_file\": \"$T/ca.pem\""
+		xlbd_bg 4 && xlbd_bg 5
+		tb_check "lb4 with a client certificate connects to etcd over TLS" "$(jget 4 's["etcd"]')" \
+			tb_wait 10 connected 4
+		tb_check "lb4 seeded /xlbtls over TLS: etcdctl (with a certificate) reads its VIP's key" \
+			"$(etcdctl_tls get --prefix /xlbtls --keys-only 2>&1)" \
+			tb_wait 5 seeded_tls
+		sleep 1
+		echo "# lb5's etcd error: $(jget 5 's["etcd"].get("error")')"
+		tb_check "lb5 without a client certificate is refused by etcd: unreachable, never connected" \
+			"$(x 5 -j status 2>&1 | head -c 600) $(tail -3 "$TB_TMP/lb5.log.$RUNS")" \
+			bash -c '[ "$1" = unreachable ] && [ "$2" = 0 ]' sh "$(state 5)" "$(jget 5 's["etcd"]["revision"]')"
+		for i in 4 5; do tb_stop "${XPID[$i]}"; umount -l "$TB_TMP/bpf$i"; done
+	else
+		tb_not_ok "etcd over TLS runs in rt on $EPS" "$(tail -5 "$TB_TMP/etcd-tls.log")"
+	fi
+fi
 
 for i in 1 2 3; do tb_stop "${XPID[$i]}"; done
 bad=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TB_TMP"/lb*.log.* 2>/dev/null)
