@@ -185,18 +185,15 @@ static json_t *head_json(const struct xlb_cfg *cfg)
 							 (int)c->connect_timeout_ms, "retry_ms",
 							 (int)c->retry_ms, "lease_ttl_s",
 							 (int)c->lease_ttl_s));
-		if (c->host[0])
-			json_object_set_new(json_object_get(o, "etcd"), "host",
-					    json_string(c->host));
-		if (c->ca_file[0])
-			json_object_set_new(json_object_get(o, "etcd"), "ca_file",
-					    json_string(c->ca_file));
-		if (c->cert_file[0])
-			json_object_set_new(json_object_get(o, "etcd"), "cert_file",
-					    json_string(c->cert_file));
-		if (c->key_file[0])
-			json_object_set_new(json_object_get(o, "etcd"), "key_file",
-					    json_string(c->key_file));
+		/* the optional strings, written when set */
+		const char *const opt[][2] = { { "host", c->host }, { "ca_file", c->ca_file },
+					       { "cert_file", c->cert_file },
+					       { "key_file", c->key_file } };
+
+		for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+			if (opt[i][1][0])
+				json_object_set_new(json_object_get(o, "etcd"), opt[i][0],
+						    json_string(opt[i][1]));
 	}
 	return o;
 }
