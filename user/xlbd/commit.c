@@ -195,10 +195,26 @@ static void undo_end(struct cfg_undo *u)
 	u->index = -1;
 }
 
+/* The op took VIP @u->index out (vip_del). */
+static bool undo_removed(const struct xlbd *d, const struct cfg_undo *u)
+{
+	return u->index >= 0 && d->cfg->nvips < u->nvips;
+}
+
 void state_undo_restore(struct xlbd *d, struct cfg_undo *u)
 {
+	struct xlb_cfg_vip *vips = d->cfg->vips;
+
 	while (d->cfg->nvips > u->nvips)
-		xlb_cfg_vip_release(&d->cfg->vips[--d->cfg->nvips]);
+		xlb_cfg_vip_release(&vips[--d->cfg->nvips]);
+	if (undo_removed(d, u)) {
+		/* back in its place (the array kept its room: it only shrank) */
+		memmove(&vips[u->index + 1], &vips[u->index],
+			(d->cfg->nvips - u->index) * sizeof(*vips));
+		vips[u->index] = u->vip;	/* the reference of its backends moves back */
+		d->cfg->nvips++;
+		u->index = -1;
+	}
 	if (u->index >= 0 && (size_t)u->index < d->cfg->nvips) {
 		xlb_cfg_vip_release(&d->cfg->vips[u->index]);
 		d->cfg->vips[u->index] = u->vip;	/* its backends reference moves back */
@@ -236,7 +252,8 @@ int state_commit_in_place(struct xlbd *d, struct cfg_undo *u, __u64 since, char 
 		return err;
 	}
 	/* the former selves of the touched VIPs are all state_apply_touched() looks up */
-	err = state_apply_touched(d, &u->former, d->cfg, since);
+	err = undo_removed(d, u) ? state_apply_removed(d, &u->vip) :
+				   state_apply_touched(d, &u->former, d->cfg, since);
 	if (err) {
 		xlb_cfg_save_abort(tmp);
 		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));
