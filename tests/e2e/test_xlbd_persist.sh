@@ -122,6 +122,34 @@ PY
 			fail "full disk: changes refused with an error; datapath, counters and flows untouched" "$res"
 		fi
 		check "full disk: config file untouched" cmp -s "$CONF" "$T/before.json"
+		# a refused vip_del (in place, put back): listed, saved, and still in the datapath
+		check "full disk: a refused vip_del leaves the VIP listed and in the file" \
+			python3 - "$SOCK" "$CONF" <<'PY'
+import json, sys
+from xlbd_client import Client
+c = Client(sys.argv[1])
+V = "198.18.0.10:80/tcp"
+r = c.req({"cmd": "vip_del", "vip": V})
+names = [v["vip"] for v in c.req({"cmd": "vip_list"})["vips"]]
+infile = [(v["address"], v["port"]) for v in json.load(open(sys.argv[2]))["vips"]]
+if r["ok"] or "cannot write" not in r["error"] or names != [V] or infile != [("198.18.0.10", 80)]:
+    print("# %s %s %s" % (r, names, infile))
+    sys.exit(1)
+PY
+		python3 "$E2E_DIR/xlbd_pkt.py" "$T/pkt" 198.18.5.7 1007 198.18.0.10 80 &&
+			bpftool prog run pinned "$PIN/prog" data_in "$T/pkt" repeat 1 >"$T/run.out" 2>&1
+		check "full disk: after the refused vip_del the datapath still balances the VIP" \
+			python3 - "$SOCK" "$T/run.out" <<'PY'
+import re, sys
+from xlbd_client import Client
+c = Client(sys.argv[1])
+v = [v for v in c.req({"cmd": "stats"})["vips"] if v["vip"] == "198.18.0.10:80/tcp"]
+ret = re.search(r"[Rr]eturn value:\s*(\d+)", open(sys.argv[2]).read())
+# XDP_TX (3): the packet was balanced to a backend; 7 packets counted, the 6 before kept
+if not (v and v[0]["packets"] == 7 and ret and int(ret.group(1)) == 3):
+    print("# %s %s" % (v and v[0]["packets"], open(sys.argv[2]).read()))
+    sys.exit(1)
+PY
 		rm -f "$M/fill"
 		check "space again: the change is applied and saved" python3 - "$SOCK" "$CONF" <<'PY'
 import sys
@@ -133,6 +161,23 @@ if not (r["ok"] and good):
     print("# %s %s" % (r, why))
     sys.exit(1)
 PY
+		# a vip_del that succeeds (in place): out of the file, the list and the datapath
+		check "vip_del in place: the VIP leaves the list, the file and the VIP map" \
+			python3 - "$SOCK" "$CONF" "$PIN/xlb_vips" <<'PY'
+import json, subprocess, sys
+from xlbd_client import Client, file_matches_state
+c = Client(sys.argv[1])
+r = c.req({"cmd": "vip_del", "vip": "198.18.0.10:80/tcp"})
+good, why = file_matches_state(c, sys.argv[2])
+m = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "pinned", sys.argv[3]],
+                              capture_output=True, text=True, check=True).stdout)
+if not (r["ok"] and good and c.req({"cmd": "vip_list"})["vips"] == [] and m == []):
+    print("# %s %s %s" % (r, why, m))
+    sys.exit(1)
+PY
+		bpftool prog run pinned "$PIN/prog" data_in "$T/pkt" repeat 1 >"$T/run.out" 2>&1
+		check "vip_del in place: its traffic is passed to the host (XDP_PASS)" \
+			grep -q "Return value: 2," "$T/run.out"
 		xlbd_stop TERM
 		check "full-disk phase: clean exit" test $? -eq 0
 	else

@@ -10,7 +10,9 @@ a TCP check on every backend, whose probes fail at once (no route: nothing leave
 namespace), one a minute. Prints a table and
 writes $BUILD/bench-control.json (make bench puts it into $BUILD/bench.json under
 "control_plane").
-Usage: control.py [BUILD]"""
+Usage: control.py [BUILD [PART,...]]: PARTs (default all) views (the replies and the CLI),
+changes (backend_set, vip_del), checks (backend_set with checks), batch; a row of a part not
+run is shown as "-"."""
 import json
 import os
 import signal
@@ -24,6 +26,8 @@ import time
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BUILD", "build")
 XLBD = os.path.join(BUILD, "xlbd")
 XLB = os.path.join(BUILD, "xlb")
+PARTS = set(sys.argv[2].split(",")) if len(sys.argv) > 2 else {"views", "changes", "checks",
+                                                                "batch"}
 SIZES = (10, 100, 1000)
 NB = 10
 REPEAT = 20
@@ -127,6 +131,29 @@ def single_change_ms(c):
         {"cmd": "backend_set", "vip": v0, "address": backend(0, 0), "weight": 100 + k % 2})))
 
 
+def cpu_ns(pid):
+    """Time xlbd's main thread (which serves the API) has run, in ns (schedstat)."""
+    with open("/proc/%d/schedstat" % pid) as fh:
+        return int(fh.read().split()[0])
+
+
+def vip_del_ms(c, n, pid):
+    """Median time of one vip_del of the last VIP (of @n), put back (untimed) after each, and
+    the median CPU time of xlbd's main thread for it (without the RCU grace periods waited
+    for, which are most of the time and vary with the machine's load)."""
+    v = "%s:80/tcp" % vip(n - 1)
+    back = [{"cmd": "vip_add", "vip": v}] + [{"cmd": "backend_add", "vip": v,
+                                             "address": backend(n - 1, j)} for j in range(NB)]
+    ts, cpu = [], []
+    for _ in range(REPEAT):
+        c0, t0 = cpu_ns(pid), time.monotonic()
+        ok(c.req({"cmd": "vip_del", "vip": v}))
+        ts.append((time.monotonic() - t0) * 1e3)
+        cpu.append((cpu_ns(pid) - c0) / 1e6)
+        ok(c.req({"cmd": "batch", "ops": back}))
+    return statistics.median(ts), statistics.median(cpu)
+
+
 def ok(r):
     if not r.get("ok"):
         raise RuntimeError(str(r))
@@ -140,27 +167,43 @@ def run(tmp, n):
     p, pid, sock, res["cold_start_s"] = start(tmp, conf)
     try:
         c = Client(sock)
-        res["single_change_ms"] = single_change_ms(c)
-        # the reply received in full (xlbd's cost and the transfer), then also parsed by Python
-        res["stats_reply_ms"] = median_ms(lambda k: c.raw({"cmd": "stats"}))
-        res["stats_ms"] = median_ms(lambda k: ok(c.req({"cmd": "stats"})))
-        res["backend_list_reply_ms"] = median_ms(lambda k: c.raw({"cmd": "backend_list"}))
-        res["backend_list_ms"] = median_ms(lambda k: ok(c.req({"cmd": "backend_list"})))
-        res["backend_list_bytes"] = len(c.raw({"cmd": "backend_list"}))
-        res["cli_stats_json_ms"] = cli_ms(sock, ["-j", "stats"])
-        res["cli_stats_ms"] = cli_ms(sock, ["stats"])
-        res["cli_backend_list_json_ms"] = cli_ms(sock, ["-j", "backend", "list"])
-        res["cli_backend_list_ms"] = cli_ms(sock, ["backend", "list"])
-        res["cli_vip_list_ms"] = cli_ms(sock, ["vip", "list"])
+        if "changes" in PARTS:
+            res["single_change_ms"] = single_change_ms(c)
+            res["vip_del_ms"], res["vip_del_cpu_ms"] = vip_del_ms(c, n, pid)
+        if "views" in PARTS:
+            views(c, sock, res)
     finally:
         stop(p, pid)
-    config(conf, n, CHECK)
-    p, pid, sock, _ = start(tmp, conf)
-    try:
-        time.sleep(0.5)  # the first probes of every checker done
-        res["single_change_checks_ms"] = single_change_ms(Client(sock))
-    finally:
-        stop(p, pid)
+    if "checks" in PARTS:
+        config(conf, n, CHECK)
+        p, pid, sock, _ = start(tmp, conf)
+        try:
+            time.sleep(0.5)  # the first probes of every checker done
+            res["single_change_checks_ms"] = single_change_ms(Client(sock))
+        finally:
+            stop(p, pid)
+    if "batch" in PARTS:
+        res["bulk_batch_s"] = bulk_batch_s(tmp, conf, n)
+    return res
+
+
+def views(c, sock, res):
+    """The views' times at the daemon on @sock (client @c) into @res."""
+    # the reply received in full (xlbd's cost and the transfer), then also parsed by Python
+    res["stats_reply_ms"] = median_ms(lambda k: c.raw({"cmd": "stats"}))
+    res["stats_ms"] = median_ms(lambda k: ok(c.req({"cmd": "stats"})))
+    res["backend_list_reply_ms"] = median_ms(lambda k: c.raw({"cmd": "backend_list"}))
+    res["backend_list_ms"] = median_ms(lambda k: ok(c.req({"cmd": "backend_list"})))
+    res["backend_list_bytes"] = len(c.raw({"cmd": "backend_list"}))
+    res["cli_stats_json_ms"] = cli_ms(sock, ["-j", "stats"])
+    res["cli_stats_ms"] = cli_ms(sock, ["stats"])
+    res["cli_backend_list_json_ms"] = cli_ms(sock, ["-j", "backend", "list"])
+    res["cli_backend_list_ms"] = cli_ms(sock, ["backend", "list"])
+    res["cli_vip_list_ms"] = cli_ms(sock, ["vip", "list"])
+
+
+def bulk_batch_s(tmp, conf, n):
+    """Seconds of one batch of @n VIPs and their backends into an empty daemon."""
     config(conf, 0)
     p, pid, sock, _ = start(tmp, conf)
     try:
@@ -172,10 +215,9 @@ def run(tmp, n):
         c = Client(sock)
         t0 = time.monotonic()
         ok(c.req({"cmd": "batch", "ops": ops}))
-        res["bulk_batch_s"] = time.monotonic() - t0
+        return time.monotonic() - t0
     finally:
         stop(p, pid)
-    return res
 
 
 def main():
@@ -192,6 +234,8 @@ def main():
                            ("bulk_batch_s", "one batch (s)", "%.2f"),
                            ("single_change_ms", "one backend_set (ms)", "%.1f"),
                            ("single_change_checks_ms", "  with checks (ms)", "%.1f"),
+                           ("vip_del_ms", "one vip_del (ms)", "%.1f"),
+                           ("vip_del_cpu_ms", "  xlbd CPU (ms)", "%.2f"),
                            ("stats_reply_ms", "stats, reply (ms)", "%.1f"),
                            ("stats_ms", "  + parsed (ms)", "%.1f"),
                            ("backend_list_reply_ms", "backend list, reply (ms)", "%.1f"),
@@ -201,7 +245,8 @@ def main():
                            ("cli_backend_list_json_ms", "xlb -j backend list (ms)", "%.1f"),
                            ("cli_backend_list_ms", "xlb backend list (ms)", "%.1f"),
                            ("cli_vip_list_ms", "xlb vip list (ms)", "%.1f")):
-        print("%-26s %10s %10s %10s" % ((name,) + tuple(fmt % r[key] for r in rows)))
+        print("%-26s %10s %10s %10s" % ((name,) + tuple(fmt % r[key] if key in r else "-"
+                                                         for r in rows)))
     out = os.path.join(BUILD, "bench-control.json")
     with open(out, "w") as fh:
         json.dump({"control_plane": rows}, fh, indent=2)

@@ -280,11 +280,10 @@ static int commit(struct xlbd *d, struct xlb_cfg *to, __u64 since, long long rev
 }
 
 /*
- * One change. Of a configuration of this host's own, any change but a removal: op on the
- * running config itself, its VIP kept as it was to put back if the op or the commit fails (so
- * a change of one VIP costs nothing per other VIP, not a copy of the VIP array). A removal, or
- * any change of a shared configuration (proposed to etcd, applied once it answers): op on a
- * copy of the running config, commit.
+ * One change. Of a configuration of this host's own: op on the running config itself, its VIP
+ * kept as it was to put back if the op or the commit fails (so a change of one VIP, a removal
+ * too, costs nothing per other VIP, not a copy of the VIP array). Of a shared configuration
+ * (proposed to etcd, applied once it answers): op on a copy of the running config, commit.
  */
 static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 {
@@ -299,7 +298,7 @@ static int change(struct xlbd *d, json_t *req, char *err, size_t errlen)
 
 	if (ret)
 		return ret;
-	if (!shared_on(d) && strcmp(name, "vip_del")) {
+	if (!shared_on(d)) {
 		/* the VIP the op names, found as the op finds it (none: the op fails alike) */
 		if (strcmp(name, "vip_add"))
 			i = api_find_vip(d->cfg, req, true, NULL, e2, sizeof(e2));

@@ -114,65 +114,109 @@ int state_check(const struct xlbd *d, const struct xlb_cfg *to, bool by_ops, cha
 	return check(d, to, by_ops, false, 0, errbuf, errlen);
 }
 
-int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *errbuf,
-		 size_t errlen)
+/* The op took VIP @u->index out (vip_del). */
+static bool undo_removed(const struct xlbd *d, const struct cfg_undo *u)
 {
-	double t_check, t_write, t_apply, t_save;
-	struct timespec t0;
+	return u->index >= 0 && d->cfg->nvips < u->nvips;
+}
+
+/* What a commit applies: the datapath from d->cfg to @to (by ops: only what they touched). */
+struct commit_apply {
+	struct xlb_cfg *to;
+	bool by_ops;
+	__u64 since;
+	struct cfg_undo *u;	/* in place (@to is d->cfg): the op's VIP as it was */
+};
+
+static int commit_apply(struct xlbd *d, const struct commit_apply *c)
+{
+	if (!c->u)
+		return c->by_ops ? state_apply_ops(d, d->cfg, c->to, c->since) :
+				   state_apply(d, d->cfg, c->to);
+	/* the former selves of the touched VIPs are all state_apply_touched() looks up */
+	return undo_removed(d, c->u) ? state_apply_removed(d, &c->u->vip) :
+				       state_apply_touched(d, &c->u->former, d->cfg, c->since);
+}
+
+/*
+ * The file written (not yet renamed) before the datapath changes, so that a full disk changes
+ * nothing; then the apply, then the rename. 0, or -errno with @errbuf set and *@applied
+ * telling whether the datapath may hold part of the change (to roll back). t[0..2]: when the
+ * file was written, applied, renamed (ms since @t0).
+ */
+static int save_apply(struct xlbd *d, const struct commit_apply *c, const struct timespec *t0,
+		      double *t, bool *applied, char *errbuf, size_t errlen)
+{
 	char *tmp, *text;
 	size_t len;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = state_check(d, to, by_ops, errbuf, errlen);
-	if (err) {
-		xlb_cfg_free(to);
-		return err;
-	}
-
-	/* written (not yet renamed) before the datapath changes: a full disk changes nothing */
-	t_check = state_elapsed_ms_f(&t0);
-	text = config_text(d, to, &len);
+	*applied = false;
+	text = config_text(d, c->to, &len);
 	err = text ? xlb_cfg_save_text_begin(text, len, d->config_path, &tmp) : -ENOMEM;
 	free(text);
-	t_write = state_elapsed_ms_f(&t0);
+	t[0] = state_elapsed_ms_f(t0);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot write %s: %s (nothing changed)", d->config_path,
 			 strerror(-err));
 		pr_warn("%s", errbuf);
-		xlb_cfg_free(to);
 		return err;
 	}
-	err = by_ops ? state_apply_ops(d, d->cfg, to, since) : state_apply(d, d->cfg, to);
+	*applied = true;
+	err = commit_apply(d, c);
 	if (err) {
 		xlb_cfg_save_abort(tmp);
 		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));
-		goto rollback;
+		return err;
 	}
-	t_apply = state_elapsed_ms_f(&t0);
+	t[1] = state_elapsed_ms_f(t0);
 	err = xlb_cfg_save_finish(tmp, d->config_path);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot write %s: %s (change rolled back)", d->config_path,
 			 strerror(-err));
 		pr_warn("%s", errbuf);
-		goto rollback;
+		return err;
 	}
-	t_save = state_elapsed_ms_f(&t0);
+	t[2] = state_elapsed_ms_f(t0);
+	return 0;
+}
+
+static void commit_log(const char *how, double t_check, const double *t,
+		       const struct timespec *t0, size_t nvips)
+{
+	pr_debug("commit%s: checked in %.2f ms, written in %.2f, applied in %.2f, renamed and "
+		 "synced in %.2f, checks synced in %.2f (%zu VIPs)", how, t_check, t[0] - t_check,
+		 t[1] - t[0], t[2] - t[1], state_elapsed_ms_f(t0) - t[2], nvips);
+}
+
+int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, char *errbuf,
+		 size_t errlen)
+{
+	struct commit_apply c = { .to = to, .by_ops = by_ops, .since = since };
+	double t_check, t[3];
+	struct timespec t0;
+	bool applied = false;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = state_check(d, to, by_ops, errbuf, errlen);
+	t_check = state_elapsed_ms_f(&t0);
+	if (!err)
+		err = save_apply(d, &c, &t0, t, &applied, errbuf, errlen);
+	if (err) {
+		if (applied && state_apply(d, to, d->cfg))
+			pr_warn("rollback incomplete: the datapath may differ from the running config");
+		xlb_cfg_free(to);
+		return err;
+	}
 	xlb_cfg_free(d->cfg);
 	d->cfg = to;
 	if (by_ops)
 		checks_sync_since(d, since);
 	else
 		checks_sync(d);
-	pr_debug("commit: checked in %.2f ms, written in %.2f, applied in %.2f, renamed and "
-		 "synced in %.2f, checks synced in %.2f (%zu VIPs)", t_check, t_write - t_check,
-		 t_apply - t_write, t_save - t_apply, state_elapsed_ms_f(&t0) - t_save, to->nvips);
+	commit_log("", t_check, t, &t0, to->nvips);
 	return 0;
-rollback:
-	if (state_apply(d, to, d->cfg))
-		pr_warn("rollback incomplete: the datapath may differ from the running config");
-	xlb_cfg_free(to);
-	return err;
 }
 
 void state_undo_begin(struct xlbd *d, struct cfg_undo *u, int index)
@@ -197,8 +241,18 @@ static void undo_end(struct cfg_undo *u)
 
 void state_undo_restore(struct xlbd *d, struct cfg_undo *u)
 {
+	struct xlb_cfg_vip *vips = d->cfg->vips;
+
 	while (d->cfg->nvips > u->nvips)
-		xlb_cfg_vip_release(&d->cfg->vips[--d->cfg->nvips]);
+		xlb_cfg_vip_release(&vips[--d->cfg->nvips]);
+	if (undo_removed(d, u)) {
+		/* back in its place (the array kept its room: it only shrank) */
+		memmove(&vips[u->index + 1], &vips[u->index],
+			(d->cfg->nvips - u->index) * sizeof(*vips));
+		vips[u->index] = u->vip;	/* the reference of its backends moves back */
+		d->cfg->nvips++;
+		u->index = -1;
+	}
 	if (u->index >= 0 && (size_t)u->index < d->cfg->nvips) {
 		xlb_cfg_vip_release(&d->cfg->vips[u->index]);
 		d->cfg->vips[u->index] = u->vip;	/* its backends reference moves back */
@@ -210,62 +264,35 @@ void state_undo_restore(struct xlbd *d, struct cfg_undo *u)
 int state_commit_in_place(struct xlbd *d, struct cfg_undo *u, __u64 since, char *errbuf,
 			  size_t errlen)
 {
-	double t_check, t_write, t_apply, t_save;
+	struct commit_apply c = { .to = d->cfg, .by_ops = true, .since = since, .u = u };
+	double t_check, t[3];
 	struct xlb_cfg *now;
 	struct timespec t0;
-	char *tmp, *text;
-	size_t len;
+	bool applied = false;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = check(d, d->cfg, true, true, since, errbuf, errlen);
-	if (err) {
-		state_undo_restore(d, u);
-		return err;
-	}
 	t_check = state_elapsed_ms_f(&t0);
-	text = config_text(d, d->cfg, &len);
-	err = text ? xlb_cfg_save_text_begin(text, len, d->config_path, &tmp) : -ENOMEM;
-	free(text);
-	t_write = state_elapsed_ms_f(&t0);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot write %s: %s (nothing changed)", d->config_path,
-			 strerror(-err));
-		pr_warn("%s", errbuf);
+	if (!err)
+		err = save_apply(d, &c, &t0, t, &applied, errbuf, errlen);
+	if (err && !applied) {
 		state_undo_restore(d, u);
 		return err;
 	}
-	/* the former selves of the touched VIPs are all state_apply_touched() looks up */
-	err = state_apply_touched(d, &u->former, d->cfg, since);
 	if (err) {
-		xlb_cfg_save_abort(tmp);
-		snprintf(errbuf, errlen, "datapath update failed: %s", strerror(-err));
-		goto rollback;
+		/* the datapath may hold some of the change: from there back to the config as it was */
+		now = xlb_cfg_dup(d->cfg);
+		state_undo_restore(d, u);
+		if (!now || state_apply(d, now, d->cfg))
+			pr_warn("rollback incomplete: the datapath may differ from the running config");
+		xlb_cfg_free(now);
+		return err;
 	}
-	t_apply = state_elapsed_ms_f(&t0);
-	err = xlb_cfg_save_finish(tmp, d->config_path);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot write %s: %s (change rolled back)", d->config_path,
-			 strerror(-err));
-		pr_warn("%s", errbuf);
-		goto rollback;
-	}
-	t_save = state_elapsed_ms_f(&t0);
 	undo_end(u);
 	checks_sync_since(d, since);
-	pr_debug("commit in place: checked in %.2f ms, written in %.2f, applied in %.2f, renamed "
-		 "and synced in %.2f, checks synced in %.2f (%zu VIPs)", t_check, t_write - t_check,
-		 t_apply - t_write, t_save - t_apply, state_elapsed_ms_f(&t0) - t_save,
-		 d->cfg->nvips);
+	commit_log(" in place", t_check, t, &t0, d->cfg->nvips);
 	return 0;
-rollback:
-	/* the datapath may hold some of the change: from there back to the config as it was */
-	now = xlb_cfg_dup(d->cfg);
-	state_undo_restore(d, u);
-	if (!now || state_apply(d, now, d->cfg))
-		pr_warn("rollback incomplete: the datapath may differ from the running config");
-	xlb_cfg_free(now);
-	return err;
 }
 
 void state_progress(struct xlbd *d, const char *what)

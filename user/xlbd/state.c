@@ -440,6 +440,28 @@ int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *
 	return state_apply_touched(d, from, to, since);
 }
 
+int state_apply_removed(struct xlbd *d, const struct xlb_cfg_vip *gone)
+{
+	struct ids *keep = ids_new(d);
+	__u32 id;
+	int err;
+
+	if (!keep)
+		return -ENOMEM;
+	/* all the datapath holds but @gone and its backends: removals_pass() drops just those */
+	for (id = 0; id < d->max_vips; id++)
+		keep->vip[id] = d->vip_rt[id].programmed && id != gone->id;
+	for (id = 1; id < d->max_backends; id++)
+		keep->be[id] = d->be_rt[id].programmed;
+	for (size_t j = 0; j < gone->nbackends; j++)
+		keep->be[gone->backends[j].id] = false;
+	state_log_removed(gone);
+	err = removals_pass(d, keep);
+	d->announce_dirty = true;
+	ids_free(keep);
+	return err;
+}
+
 int state_apply_touched(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
 			__u64 since)
 {

@@ -26,6 +26,8 @@ int state_tables_pass(struct xlbd *d, const struct xlb_cfg *cfg, const bool *onl
 void state_log_vip(const struct xlb_cfg_vip *fv, const struct xlb_cfg_vip *v, bool adopting);
 /* The backends VIP @fv had that @v (the same VIP, changed) no longer has. */
 void state_log_backends_gone(const struct xlb_cfg_vip *fv, const struct xlb_cfg_vip *v);
+/* One line: VIP @fv (with an id) removed. */
+void state_log_removed(const struct xlb_cfg_vip *fv);
 /* One line per VIP and backend added, changed or removed; adopting: VIPs only (weights unknown). */
 void state_log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bool adopting);
 

@@ -60,10 +60,17 @@ void state_log_backends_gone(const struct xlb_cfg_vip *fv, const struct xlb_cfg_
 }
 
 /* One line per VIP and backend added, changed or removed; adopting: VIPs only (weights unknown). */
+void state_log_removed(const struct xlb_cfg_vip *fv)
+{
+	char name[96];
+
+	pr_info("vip %s removed (id %u, %zu backends)", xlb_vip_name(fv, name, sizeof(name)),
+		fv->id, fv->nbackends);
+}
+
 void state_log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, bool adopting)
 {
 	struct vip_index fx = {}, tx = {};
-	char name[96];
 	size_t i;
 
 	if (vip_index_init(&fx, from) || vip_index_init(&tx, to)) {
@@ -82,8 +89,7 @@ void state_log_changes(const struct xlb_cfg *from, const struct xlb_cfg *to, boo
 		if (!fv->id_set)
 			continue;
 		if (ti < 0)
-			pr_info("vip %s removed (id %u, %zu backends)",
-				xlb_vip_name(fv, name, sizeof(name)), fv->id, fv->nbackends);
+			state_log_removed(fv);
 		else if (!adopting)
 			state_log_backends_gone(fv, &to->vips[ti]);
 	}

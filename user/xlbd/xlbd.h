@@ -178,6 +178,11 @@ int state_apply_ops(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *
  */
 int state_apply_touched(struct xlbd *d, const struct xlb_cfg *from, struct xlb_cfg *to,
 			__u64 since);
+/*
+ * A VIP removed from the running config by an op (vip_del, in place): @gone, as it was, and its
+ * backends out of the datapath (its entry first, then its table, counters and backends).
+ */
+int state_apply_removed(struct xlbd *d, const struct xlb_cfg_vip *gone);
 /* Mark VIP @v's effective weights as possibly changed; state_refresh() applies it. */
 void state_dirty(struct xlbd *d, const struct xlb_cfg_vip *v);
 /* Re-weigh the dirty VIPs of the running config and swap in what changed (no config write). */
@@ -196,13 +201,14 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, c
 /*
  * A change made in place by one API op on d->cfg itself (a copy of the running config costs
  * its whole VIP array): what the op's VIP was, to commit it (state_commit_in_place()) or put
- * it back. Not for vip_del (a removal: state_commit() of a copy).
+ * it back.
  */
 struct cfg_undo {
 	struct xlb_cfg former;	/* d->cfg's top-level keys; vips: &vip, or none (nvips 0) */
 	struct xlb_cfg_vip vip;	/* the VIP at @index as it was (its backends shared) */
 	int index;		/* in d->cfg->vips, or -1 */
-	size_t nvips;		/* d->cfg->nvips before the op (vip_add appends one) */
+	size_t nvips;		/* d->cfg->nvips before the op (vip_add appends one, vip_del
+				 * takes the one at @index out) */
 };
 /* Before the op: keep VIP @index of d->cfg (-1: none, the op adds one). */
 void state_undo_begin(struct xlbd *d, struct cfg_undo *u, int index);
