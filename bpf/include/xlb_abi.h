@@ -27,6 +27,7 @@
 #define XLB_MAGLEV_DEFAULT 65537
 #define XLB_FLOWS_DEFAULT 1048576 /* default flow table entries */
 #define XLB_GUE_PORT_DEFAULT 6080 /* default outer UDP destination port of GUE */
+#define XLB_FLOOD_LIMIT_DEFAULT 125000 /* xlbd's flood_limit unless configured (0 = off) */
 #define XLB_ICMP_RATE_DEFAULT 100 /* generated too-big replies per second and CPU (icmp_rate 0) */
 #define XLB_ICMP_BURST_DEFAULT 50 /* and the depth of that token bucket (icmp_burst 0) */
 #define XLB_IFMAC_SLOTS 256	/* entries of xlb_ifmac: slot = ifindex % XLB_IFMAC_SLOTS */
@@ -261,6 +262,12 @@ struct xlb_counters {
 struct xlb_reason_counters {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* Flood guard state of one CPU: the current one-second window and new flows counted in it. */
+struct xlb_flood_state {
+	__u64 window_start;	/* bpf_ktime_get_coarse_ns() at the window's start */
+	__u64 count;		/* new flows seen in this window */
 };
 
 /* The one entry of xlb_config: tunables the control plane may change at any time. */

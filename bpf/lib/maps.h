@@ -108,13 +108,7 @@ struct {
 	__type(value, struct xlb_config);
 } xlb_config SEC(".maps");
 
-/* Flood guard state of one CPU: the current one-second window and new flows counted in it. */
-struct xlb_flood_state {
-	__u64 window_start;	/* bpf_ktime_get_coarse_ns() at the window's start */
-	__u64 count;		/* new flows seen in this window */
-};
-
-/* Per-CPU flood guard windows (no locking: each CPU limits its own share). */
+/* Per-CPU flood guard windows, struct xlb_flood_state (no locking: each CPU counts its own). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

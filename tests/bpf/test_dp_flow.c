@@ -6,7 +6,9 @@
  * Each scenario starts from a freshly loaded balancer (fixture.c) in a process of its own.
  */
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -231,6 +233,106 @@ static void test_flood(void)
 			  flooded, WHY);
 	tap(ok, "flood guard: above the per-CPU limit new flows are forwarded, not recorded",
 	    WHY);
+}
+
+/*
+ * At xlbd's default flood_limit, a SYN flood past the limit leaves the established flows in
+ * the flow table: the flood's flows are balanced by hash, not recorded. The fixture has 16
+ * flows per CPU; 8 are established, then every CPU's flood window is set to the state a flood
+ * leaves after it has recorded all but 4 of this second's XLB_FLOOD_LIMIT_DEFAULT (sending
+ * the 124,996 SYNs before would take seconds and cross windows), then 64 more SYNs arrive.
+ * The same 64 with the guard off (flood_limit 0) evict established flows: the check can fail.
+ */
+static int flood_syns(uint16_t port0, int n, int *recorded, int *guarded)
+{
+	static const int ev_flood[] = { XLB_R_EV_FLOOD, 0 };
+	uint8_t a[4], d[4];
+	struct run r;
+	struct pkt in;
+
+	inet_pton(AF_INET, "198.18.11.1", a);
+	inet_pton(AF_INET, "198.18.0.40", d);
+	*recorded = *guarded = 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t be = send_flow("198.18.11.1", "198.18.0.40", (uint16_t)(port0 + i), VIP_MISC,
+					&r, &in);	/* a SYN (pktbuild.h) */
+		struct xlb_flow_key k;
+		struct xlb_flow f;
+
+		xlb_flow_key__init(&k, XLB_AF_INET, a, d, (uint16_t)(port0 + i), 80, 6);
+		if (!be || be != predict(&k, VIP_MISC))
+			return fail("SYN %d to backend %u, not by hash", i, be);
+		if (!xlb_flow__get(X, &k, &f))
+			(*recorded)++;
+		else if (check_reason(&in, &r, XLB_R_TX, ev_flood))
+			(*guarded)++;
+	}
+	return 1;
+}
+
+static int established_left(const struct xlb_flow_key *k, int n)
+{
+	struct xlb_flow f;
+	int left = 0;
+
+	for (int i = 0; i < n; i++)
+		left += !xlb_flow__get(X, &k[i], &f);
+	return left;
+}
+
+static void test_flood_at_defaults(void)
+{
+	int ncpu = libbpf_num_possible_cpus(), ok = 1, recorded = 0, guarded = 0, left;
+	struct xlb_flood_state st[ncpu > 0 ? ncpu : 1];
+	struct xlb_config c;
+	struct xlb_flow_key k[8];
+	struct timespec now;
+	uint8_t a[4], d[4];
+	uint32_t zero = 0;
+	struct run r;
+	struct pkt in;
+
+	WHY[0] = 0;
+	if (ncpu <= 0 || fixture_load(16 * (uint32_t)ncpu))
+		return;
+	c = CFG;
+	c.flood_limit = XLB_FLOOD_LIMIT_DEFAULT;
+	xlb__config_set(X, &c);
+	inet_pton(AF_INET, "198.18.10.2", a);
+	inet_pton(AF_INET, "198.18.0.40", d);
+	for (int i = 0; i < 8 && ok; i++) {
+		struct xlb_flow f;
+
+		xlb_flow_key__init(&k[i], XLB_AF_INET, a, d, (uint16_t)(9300 + i), 80, 6);
+		if (!send_flow("198.18.10.2", "198.18.0.40", (uint16_t)(9300 + i), VIP_MISC, &r,
+			       &in) || xlb_flow__get(X, &k[i], &f))
+			ok = fail("established flow %d not recorded", i);
+	}
+	/* a window that began 1 ms ago (bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE) */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	for (int i = 0; i < ncpu; i++) {
+		st[i].window_start = (uint64_t)now.tv_sec * 1000000000ULL +
+				     (uint64_t)now.tv_nsec - 1000000ULL;
+		st[i].count = XLB_FLOOD_LIMIT_DEFAULT - 4;
+	}
+	if (ok && bpf_map_update_elem(xlb__map_fd(X, "xlb_flood"), &zero, st, BPF_ANY))
+		ok = fail("set the flood windows: %s", strerror(errno));
+	ok = ok && flood_syns(9400, 64, &recorded, &guarded);
+	if (ok && (recorded != 4 || guarded != 60))
+		ok = fail("%d SYNs recorded, %d flood-guarded; expected 4 and 60 (%s)", recorded,
+			  guarded, WHY);
+	left = established_left(k, 8);
+	if (ok && left != 8)
+		ok = fail("%d of 8 established flows left after the flood", left);
+	tap(ok, "at the default flood_limit a SYN flood past it evicts no established flow", WHY);
+
+	c.flood_limit = 0;
+	xlb__config_set(X, &c);
+	ok = ok && flood_syns(9500, 64, &recorded, &guarded);
+	left = established_left(k, 8);
+	if (ok && left == 8)
+		ok = fail("flood_limit 0: all 8 established flows survived 64 recorded SYNs");
+	tap(ok, "with the flood guard off the same flood evicts established flows", WHY);
 }
 
 static void test_fragments_together(void)
@@ -562,6 +664,7 @@ static const struct scenario scenarios[] = {
 	{ "reused_backend_id", fixture_fresh, test_reused_backend_id },
 	{ "rehash_full_table", NULL, test_rehash_full_table },
 	{ "flood", fixture_fresh, test_flood },
+	{ "flood_at_defaults", NULL, test_flood_at_defaults },
 	{ "fragments_together", fixture_fresh, test_fragments_together },
 	{ "frag_flows_v4_tcp", fixture_fresh, test_frag_flows_v4_tcp },
 	{ "frag_flows_v6_tcp", fixture_fresh, test_frag_flows_v6_tcp },

@@ -324,7 +324,8 @@ struct xlb_cfg *xlb_cfg_from_json(json_t *root, struct xlb_cfg_errors *e)
 		cfg->has_encap6 = false;
 	}
 	jf_uint(root, "", "mtu", XLB_RANGE_MTU, XLB_CFG_MTU_DEFAULT, false, &cfg->mtu, e);
-	jf_uint(root, "", "flood_limit", XLB_RANGE_FLOOD_LIMIT, 0, false, &cfg->flood_limit, e);
+	jf_uint(root, "", "flood_limit", XLB_RANGE_FLOOD_LIMIT, XLB_FLOOD_LIMIT_DEFAULT, false,
+		&cfg->flood_limit, e);
 	if (!jf_uint(root, "", "gue_port", XLB_RANGE_PORT_SET, XLB_GUE_PORT_DEFAULT, false, &u, e))
 		cfg->gue_port = u;
 	if (!jf_enum(root, "", "too_big", &xlb_too_big_names, XLB_TOO_BIG_ICMP, &t, e))
