@@ -883,6 +883,10 @@ static void test_etcd(void **state)
 		{ "{\"etcd\": {\"endpoints\": [\"https://198.18.0.6:2379\", \"http://198.18.0.7:2379\"], "
 		  "\"ca_file\": \"/dev/null\"}}",
 		  "etcd.endpoints[1]: not https:// while ca_file, cert_file or key_file is given" },
+		/* indexed as in the file, past an endpoint refused */
+		{ "{\"etcd\": {\"endpoints\": [\"bogus\", \"https://198.18.0.6:2379\", "
+		  "\"http://198.18.0.7:2379\"], \"ca_file\": \"/dev/null\"}}",
+		  "etcd.endpoints[2]: not https://" },
 	};
 	struct xlb_cfg_errors e = {};
 	struct xlb_cfg *a;

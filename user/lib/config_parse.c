@@ -246,13 +246,16 @@ static void get_etcd(json_t *root, struct xlb_cfg *cfg, struct xlb_cfg_errors *e
 		xlb_cfg_errors_add(e, json_object_get(o, "cert_file") ? "etcd.key_file" :
 				   "etcd.cert_file", "missing: a client certificate needs "
 				   "cert_file and key_file, both");
-	for (i = 0; i < c->nendpoints; i++) {
-		if (strncmp(c->endpoints[i], "https://", 8) &&
-		    (json_object_get(o, "ca_file") || json_object_get(o, "cert_file") ||
-		     json_object_get(o, "key_file"))) {
+	/* indexed as in the file: an endpoint refused above is not counted in c->endpoints */
+	if ((json_object_get(o, "ca_file") || json_object_get(o, "cert_file") ||
+	     json_object_get(o, "key_file")) && c->nendpoints) {
+		json_array_foreach(a, i, v) {
+			s = json_string_value(v);
+			if (!s || !etcd_endpoint_ok(s) || !strncmp(s, "https://", 8))
+				continue;
 			jf_fmt_path(p, sizeof(p), "etcd.endpoints[%zu]", i);
 			xlb_cfg_errors_add(e, p, "not https:// while ca_file, cert_file or key_file "
-					   "is given (TLS): %s", c->endpoints[i]);
+					   "is given (TLS): %s", s);
 		}
 	}
 	c->on = e->count == before;

@@ -353,8 +353,10 @@ static struct etcd_req *start(struct etcd *e, const char *path, json_t *body, bo
 	curl_easy_setopt(r->h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS, e->connect_ms);
-	if (e->ca_file[0])
+	if (e->ca_file[0]) {	/* that CA alone: not also the system's (libcurl's CA path) */
 		curl_easy_setopt(r->h, CURLOPT_CAINFO, e->ca_file);
+		curl_easy_setopt(r->h, CURLOPT_CAPATH, NULL);
+	}
 	if (e->cert_file[0]) {
 		curl_easy_setopt(r->h, CURLOPT_SSLCERT, e->cert_file);
 		curl_easy_setopt(r->h, CURLOPT_SSLKEY, e->key_file);
