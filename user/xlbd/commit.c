@@ -204,8 +204,12 @@ int state_commit(struct xlbd *d, struct xlb_cfg *to, bool by_ops, __u64 since, c
 	if (!err)
 		err = save_apply(d, &c, &t0, t, &applied, errbuf, errlen);
 	if (err) {
-		if (applied && state_apply(d, to, d->cfg))
-			pr_warn("rollback incomplete: the datapath may differ from the running config");
+		if (applied) {
+			if (state_apply(d, to, d->cfg))
+				pr_warn("rollback incomplete: the datapath may differ from the running "
+					"config");
+			checks_sync(d);	/* a removal applied dropped its backends' checkers */
+		}
 		xlb_cfg_free(to);
 		return err;
 	}
@@ -286,6 +290,7 @@ int state_commit_in_place(struct xlbd *d, struct cfg_undo *u, __u64 since, char 
 		state_undo_restore(d, u);
 		if (!now || state_apply(d, now, d->cfg))
 			pr_warn("rollback incomplete: the datapath may differ from the running config");
+		checks_sync(d);	/* a removal applied dropped its backends' checkers */
 		xlb_cfg_free(now);
 		return err;
 	}
