@@ -212,6 +212,39 @@ for cmd in ("backend_list", "vip_list"):
 is_error(c.req({"cmd": "stats", "fields": ["vip"]}), "fields: unknown argument",
          "stats takes no fields")
 
+
+# ---- "rows": "arrays": each row the values of its "columns", those of the default rows
+def objects_of(rows, columns, nested=None, nested_columns=None):
+    out = []
+    for row in rows:
+        o = dict(zip(columns, row))
+        if nested:
+            o[nested] = objects_of(o[nested], nested_columns)
+        out.append(o)
+    return out
+
+
+for only in ({}, {"vip": V6}):
+    full = c.req({"cmd": "stats", **only})
+    r = c.req({"cmd": "stats", "rows": "arrays", **only})
+    cols = r.get("columns", {})
+    t.ok(r.get("ok") and len(r["vips"]) == len(full["vips"]) > 0 and
+         all(len(v) == len(cols["vips"]) for v in r["vips"]) and
+         [list(v.items()) for v in objects_of(r["vips"], cols["vips"], "backends",
+                                               cols["backends"])] ==
+         [list(v.items()) for v in full["vips"]] and r["reasons"] == full["reasons"],
+         "stats rows arrays%s: the default rows' keys and values, in order" %
+         (" of one VIP" if only else ""), (r.get("vips", r)[:1], full["vips"][:1]))
+    r = c.req({"cmd": "stats", "rows": "objects", **only})
+    t.ok(r.get("ok") and "columns" not in r and r["vips"] == full["vips"],
+         "stats rows objects%s: the default reply" % (" of one VIP" if only else ""), r)
+is_error(c.req({"cmd": "stats", "rows": "tables"}), 'rows: must be "objects" or "arrays"',
+         "stats rows with an unknown value")
+is_error(c.req({"cmd": "stats", "rows": 1}), 'rows: must be "objects" or "arrays"',
+         "stats rows not a string")
+is_error(c.req({"cmd": "vip_list", "rows": "arrays"}), "rows: unknown argument",
+         "vip_list takes no rows")
+
 # ---- lookup
 r = c.req({"cmd": "lookup", "vip": V4, "src": "198.18.5.5:1234"})
 t.ok(r.get("ok") and r["source"] == "maglev" and 0 <= r["slot"] < 251 and "hash" in r

@@ -13,14 +13,6 @@
 
 #include "api.h"
 
-/* A key (already JSON, with its comma and colon) and an integer value. */
-static void key_int(struct api_text *t, const char *key, size_t len, json_int_t v)
-{
-	api_text_put(t, key, len);
-	api_text_int(t, v);
-}
-#define KEY_INT(t, lit, v) key_int(t, lit, sizeof(lit) - 1, v)
-
 /*
  * "fields": the keys of each row a client wants (the CLI's text tables: a third of the bytes of
  * backend_list). A brief row has the full row's keys that are named, in the full row's order,
@@ -341,21 +333,40 @@ static int backend_text(struct xlbd *d, const struct xlb_cfg_vip *v,
 	return 0;
 }
 
-/* The VIP a view is limited to by the optional argument "vip" (its only one): index, -ENOENT. */
-static int only_vip(struct xlbd *d, json_t *req, bool fields, char *err, size_t errlen)
+/* The VIP a view is limited to by its optional argument "vip" (@args: those it takes): its
+ * index, -ENOENT when absent. */
+static int only_vip(struct xlbd *d, json_t *req, const char *const *args, char *err,
+		    size_t errlen)
 {
-	static const char *const args[] = { "vip", NULL }, *const args_f[] = { "vip", "fields", NULL };
-	int only;
-
-	if (api_check_args(req, fields ? args_f : args, err, errlen))
+	if (api_check_args(req, args, err, errlen))
 		return -EINVAL;
-	only = api_arg_vip(d, req, false, err, errlen);
-	return only;
+	return api_arg_vip(d, req, false, err, errlen);
+}
+
+/*
+ * "rows": "objects" (absent: the default) or "arrays": each row an array of its values in the
+ * order of the reply's "columns" (the CLI's text tables: a third of the bytes of stats, whose
+ * parse is most of xlb stats' time). *@arrays: which; -EINVAL with the error.
+ */
+static int parse_rows(json_t *req, bool *arrays, char *err, size_t errlen)
+{
+	json_t *r = json_object_get(req, "rows");
+	const char *s = json_string_value(r);
+
+	*arrays = false;
+	if (!r || (s && !strcmp(s, "objects")))
+		return 0;
+	if (s && !strcmp(s, "arrays")) {
+		*arrays = true;
+		return 0;
+	}
+	return api_error(err, errlen, "rows: must be \"objects\" or \"arrays\"");
 }
 
 int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	int only = only_vip(d, req, true, err, errlen);
+	static const char *const args[] = { "vip", "fields", NULL };
+	int only = only_vip(d, req, args, err, errlen);
 	bool first = true;
 	uint32_t mask;
 	size_t i, j;
@@ -383,31 +394,68 @@ int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err,
 
 /*
  * The counter keys of a VIP's or a backend's stats, as json_integer() writes them (11,000
- * times in a stats reply at 1,000 VIPs x 10 backends: no printf).
+ * times in a stats reply at 1,000 VIPs x 10 backends: no printf); @arrays: the values alone.
  */
 static void counters_text(struct api_text *t, const struct xlb_counters *c,
-			  const struct xlbd_rate *rt)
+			  const struct xlbd_rate *rt, bool arrays)
 {
-	KEY_INT(t, ",\"packets\":", (json_int_t)c->packets);
-	KEY_INT(t, ",\"bytes\":", (json_int_t)c->bytes);
-	KEY_INT(t, ",\"new_flows\":", (json_int_t)c->new_flows);
-	KEY_INT(t, ",\"pps\":", (json_int_t)rt->pps);
-	KEY_INT(t, ",\"bps\":", (json_int_t)rt->bps);
+	const json_int_t v[] = { (json_int_t)c->packets, (json_int_t)c->bytes,
+				 (json_int_t)c->new_flows, (json_int_t)rt->pps,
+				 (json_int_t)rt->bps };
+	static const char *const keys[] = { ",\"packets\":", ",\"bytes\":", ",\"new_flows\":",
+					    ",\"pps\":", ",\"bps\":" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		if (arrays)
+			api_text_put(t, ",", 1);
+		else
+			api_text_puts(t, keys[i]);
+		api_text_int(t, v[i]);
+	}
+}
+
+/*
+ * A backend's address and port in a stats row: the start of its kept view @view (of @al bytes,
+ * {"address":"...","port":N), as keys or, for @arrays, as the values "...",N.
+ */
+static void address_text(struct api_text *t, const char *view, size_t al, bool arrays)
+{
+	static const char akey[] = "{\"address\":", pkey[] = ",\"port\":";
+	const char *p = view + al;
+
+	if (!arrays) {
+		api_text_put(t, view, al);
+		return;
+	}
+	while (p > view && *(p - 1) >= '0' && *(p - 1) <= '9')
+		p--;
+	api_text_put(t, "[", 1);
+	api_text_put(t, view + sizeof(akey) - 1, p - (sizeof(pkey) - 1) - (view + sizeof(akey) - 1));
+	api_text_put(t, ",", 1);
+	api_text_put(t, p, view + al - p);
 }
 
 int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	int only = only_vip(d, req, false, err, errlen);
+	static const char *const args[] = { "vip", "rows", NULL };
+	int only = only_vip(d, req, args, err, errlen);
 	struct xlb_reason_counters rc[XLB_R__MAX];
 	struct state_counters sc;
 	json_t *reasons;
-	bool first = true;
+	bool first = true, arrays;
 	size_t i, j;
 
 	if (only < 0 && only != -ENOENT)
 		return only;
+	if (parse_rows(req, &arrays, err, errlen))
+		return -EINVAL;
 	if (state_counters_read(d, only >= 0 ? &d->cfg->vips[only] : NULL, &sc))
 		return api_error(err, errlen, "cannot read the counters: %s", strerror(errno));
+	if (arrays)
+		api_text_puts(t, ",\"columns\":{\"vips\":[\"vip\",\"packets\",\"bytes\","
+			      "\"new_flows\",\"pps\",\"bps\",\"backends\"],\"backends\":[\"address\","
+			      "\"port\",\"packets\",\"bytes\",\"new_flows\",\"pps\",\"bps\"]}");
 	api_text_puts(t, ",\"vips\":[");
 	for (i = 0; i < d->cfg->nvips && !t->oom; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
@@ -415,11 +463,13 @@ int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t
 
 		if (only >= 0 && (size_t)only != i)
 			continue;
-		api_text_puts(t, first ? "{\"vip\":" : ",{\"vip\":");
+		if (!first)
+			api_text_put(t, ",", 1);
+		api_text_puts(t, arrays ? "[" : "{\"vip\":");
 		first = false;
 		api_text_string(t, xlb_vip_name(v, name, sizeof(name)));
-		counters_text(t, state_counters_vip(&sc, v->id), &d->vip_rt[v->id].rate);
-		api_text_puts(t, ",\"backends\":[");
+		counters_text(t, state_counters_vip(&sc, v->id), &d->vip_rt[v->id].rate, arrays);
+		api_text_puts(t, arrays ? ",[" : ",\"backends\":[");
 		for (j = 0; j < v->nbackends; j++) {
 			const struct xlb_cfg_backend *b = &v->backends[j];
 			size_t al;
@@ -432,12 +482,13 @@ int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t
 			}
 			if (j)
 				api_text_put(t, ",", 1);
-			api_text_put(t, view, al);
+			address_text(t, view, al, arrays);
 			free(tmp);
-			counters_text(t, state_counters_be(&sc, b->id), &d->be_rt[b->id].rate);
-			api_text_put(t, "}", 1);
+			counters_text(t, state_counters_be(&sc, b->id), &d->be_rt[b->id].rate,
+				      arrays);
+			api_text_put(t, arrays ? "]" : "}", 1);
 		}
-		api_text_puts(t, "]}");
+		api_text_puts(t, arrays ? "]]" : "]}");
 	}
 	state_counters_free(&sc);
 	api_text_put(t, "]", 1);
