@@ -238,10 +238,32 @@ for only in ({}, {"vip": V6}):
     r = c.req({"cmd": "stats", "rows": "objects", **only})
     t.ok(r.get("ok") and "columns" not in r and r["vips"] == full["vips"],
          "stats rows objects%s: the default reply" % (" of one VIP" if only else ""), r)
+def column_of(row, name):
+    if name.startswith("check."):
+        return (row.get("check") or {}).get(name[len("check."):])
+    return row.get(name)
+
+
+for fields in (None, CLI_BE, ["slots", "id"], ["check", "agent", "mac"], ["check.path"]):
+    for only in ({}, {"vip": V6}):
+        req = {"cmd": "backend_list", **only, **({"fields": fields} if fields else {})}
+        full = c.req({"cmd": "backend_list", **only})
+        for _ in range(2):  # made, then kept
+            r = c.req({**req, "rows": "arrays"})
+            cols = r.get("columns", [])
+            t.ok(r.get("ok") and len(r["backends"]) == len(full["backends"]) > 0 and
+                 (fields is None or sorted(cols) == sorted(fields)) and
+                 all(len(b) == len(cols) for b in r["backends"]) and
+                 r["backends"] == [[column_of(b, k) for k in cols] for b in full["backends"]],
+                 "backend_list rows arrays%s, fields %s: the full rows' values (null: absent)" %
+                 (" of one VIP" if only else "", ",".join(fields or ["all"])),
+                 (cols, r.get("backends", r)[:1], full["backends"][:1]))
 is_error(c.req({"cmd": "stats", "rows": "tables"}), 'rows: must be "objects" or "arrays"',
          "stats rows with an unknown value")
 is_error(c.req({"cmd": "stats", "rows": 1}), 'rows: must be "objects" or "arrays"',
          "stats rows not a string")
+is_error(c.req({"cmd": "backend_list", "rows": "Arrays"}), 'rows: must be "objects" or "arrays"',
+         "backend_list rows with an unknown value")
 is_error(c.req({"cmd": "vip_list", "rows": "arrays"}), "rows: unknown argument",
          "vip_list takes no rows")
 

@@ -114,6 +114,12 @@ static void format_backend(json_t *o, char *buf, size_t len)
 		     json_integer_value(json_object_get(o, "port")), buf, len);
 }
 
+/* A check's cell: its type and path. */
+static void check_text(const char *type, const char *path, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", type ? type : "-", path ? " " : "", path ? path : "");
+}
+
 /* The stats table's first cell: a VIP row's @vip, else an indented backend's address. */
 static void stats_name(json_t *vip, json_t *addr, json_t *port, char *buf, size_t len)
 {
@@ -164,13 +170,10 @@ static void format_value(enum cli_fmt fmt, json_t *v, json_t *row, json_t *ctx, 
 	case F_BACKEND:
 		format_backend(v, buf, len);
 		break;
-	case F_CHECK: {
-		const char *type = json_string_value(json_object_get(v, "type"));
-		const char *path = json_string_value(json_object_get(v, "path"));
-
-		snprintf(buf, len, "%s%s%s", type ? type : "-", path ? " " : "", path ? path : "");
+	case F_CHECK:
+		check_text(json_string_value(json_object_get(v, "type")),
+			   json_string_value(json_object_get(v, "path")), buf, len);
 		break;
-	}
 	case F_LAST: {
 		const char *detail = json_string_value(json_object_get(v, "detail"));
 
@@ -263,10 +266,22 @@ static json_t *column_get(json_t *row, json_t *columns, const char *key)
 static void format_array_cell(enum cli_fmt fmt, json_t *row, json_t *columns, const char *key,
 			      json_t *ctx, char *buf, size_t len)
 {
-	if (fmt == F_STATS_NAME)
+	if (fmt == F_STATS_NAME) {
 		stats_name(column_get(row, columns, "vip"), column_get(row, columns, "address"),
 			   column_get(row, columns, "port"), buf, len);
-	else
+	} else if (fmt == F_BACKEND && !key) {
+		backend_text(json_string_value(column_get(row, columns, "address")),
+			     json_integer_value(column_get(row, columns, "port")), buf, len);
+	} else if (fmt == F_CHECK) {
+		/* the check's keys are columns of their own ("check.type"): as the object's */
+		const char *type = json_string_value(column_get(row, columns, "check.type"));
+		const char *path = json_string_value(column_get(row, columns, "check.path"));
+
+		if (!type && !path)
+			snprintf(buf, len, "-");
+		else
+			check_text(type, path, buf, len);
+	} else
 		format_value(fmt, key ? column_get(row, columns, key) : NULL, NULL, ctx, buf, len);
 }
 
@@ -520,9 +535,14 @@ int cli_show(struct cli *c, json_t *req, const struct cli_view *v)
 	if (v->kv && v->rows)
 		fputc('\n', stdout);
 	if (v->rows) {
+		json_t *columns = json_object_get(res, "columns");	/* rows "arrays" */
+
 		t = cli_table_new(v->cols, v->ncols, res);
 		json_array_foreach(json_object_get(res, v->rows), i, row)
-			cli_table_add(t, row);
+			if (json_is_array(columns))
+				cli_table_add_array(t, row, columns);
+			else
+				cli_table_add(t, row);
 		cli_table_print(t, stdout);
 		cli_table_free(t);
 	}
