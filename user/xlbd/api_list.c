@@ -268,9 +268,10 @@ int cmd_vip_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, siz
 }
 
 /*
- * "rows": "objects" (absent: the default) or "arrays": each row an array of its values in the
- * order of the reply's "columns" (the CLI's text tables: a third of the bytes of stats, whose
- * parse is most of xlb stats' time). *@arrays: which; -EINVAL with the error.
+ * "rows" (stats, backend_list): "objects" (absent: the default) or "arrays", each row an array
+ * of its values in the order of the reply's "columns" (the CLI's text tables: a third of the
+ * bytes of stats, half of backend_list's with fields; jansson's parse of them is most of the
+ * CLI's time). *@arrays: which; -EINVAL with the error.
  */
 static int parse_rows(json_t *req, bool *arrays, char *err, size_t errlen)
 {
@@ -392,12 +393,16 @@ static int backend_array_text(struct xlbd *d, const struct xlb_cfg_vip *v,
 		api_text_put(t, "]", 1);
 		return 0;
 	}
+	/* a check or an agent: the runtime values with the last probe's, dumped by jansson */
 	o = json_object();
 	a = json_array();
-	if (o && a) {
-		api_backend_rt_json(d, b, o);
-		column_values(a, o, mask, BE_CONF_COLUMNS, SIZE_MAX);
+	if (!o || !a) {
+		json_decref(o);
+		json_decref(a);
+		return -ENOMEM;
 	}
+	api_backend_rt_json(d, b, o);
+	column_values(a, o, mask, BE_CONF_COLUMNS, SIZE_MAX);
 	n = json_array_size(a);
 	for (i = 0; i < n && !t->oom; i++) {
 		if (i || !empty)
@@ -407,7 +412,7 @@ static int backend_array_text(struct xlbd *d, const struct xlb_cfg_vip *v,
 	json_decref(a);
 	json_decref(o);
 	api_text_put(t, "]", 1);
-	return o && a ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* One backend's view: the kept part, then its runtime keys (those of @mask, 0: all). */
