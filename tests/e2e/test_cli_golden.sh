@@ -17,7 +17,9 @@ UPDATE=${XLB_GOLDEN_UPDATE:-}
 tmp=$(mktemp -d /tmp/xlb-cli-golden.XXXXXX)
 pins=/sys/fs/bpf/xlb-test-$$
 daemon=
+proxy=
 cleanup() {
+	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null
 	if [ -n "$daemon" ]; then
 		kill "$daemon" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
@@ -145,6 +147,30 @@ step 17-backend-set.json -j backend set $V4 198.18.1.3 drain weight 10
 step 18-backend-set.txt backend set $V6 2001:db8:1::3 disable
 step 19-backend-list-after-set.txt ro backend list
 step 20-stats.txt ro stats
+
+# From an xlbd older than "rows" and "fields" (a proxy that refuses them as it would), the text
+# tables ask again without them and print the same bytes.
+python3 "$(dirname "$0")/old_xlbd.py" "$tmp/old.sock" "$tmp/xlbd.sock" "$tmp/old.log" &
+proxy=$!
+for _ in $(seq 50); do [ -S "$tmp/old.sock" ] && break; sleep 0.1; done
+for cmd in stats "backend list"; do
+	# shellcheck disable=SC2086
+	if "$XLB" -s "$tmp/old.sock" $cmd >"$tmp/old.out" 2>&1 &&
+	   "$XLB" $cmd | cmp -s - "$tmp/old.out"; then
+		pass "xlb $cmd from an xlbd without rows/fields: the same output"
+	else
+		fail "xlb $cmd from an xlbd without rows/fields: the same output" \
+		     "$(head -c 300 "$tmp/old.out")"
+	fi
+done
+if [ "$(tr '\n' ' ' <"$tmp/old.log")" = "ready cmd,rows cmd cmd,fields,rows cmd,rows cmd " ]; then
+	pass "the fallback asked with rows/fields once, then without"
+else
+	fail "the fallback asked with rows/fields once, then without" "$(tr '\n' ' ' <"$tmp/old.log")"
+fi
+kill "$proxy" 2>/dev/null
+wait "$proxy" 2>/dev/null
+proxy=
 step 21-stats-vip.json ro -p stats $V4
 step 22-lookup.txt ro lookup $V4 198.18.200.7:40000
 step 23-lookup-v6.json ro -j lookup $V6 [2001:db8:ff::7]:40000 tcp

@@ -212,6 +212,61 @@ for cmd in ("backend_list", "vip_list"):
 is_error(c.req({"cmd": "stats", "fields": ["vip"]}), "fields: unknown argument",
          "stats takes no fields")
 
+
+# ---- "rows": "arrays": each row the values of its "columns", those of the default rows
+def objects_of(rows, columns, nested=None, nested_columns=None):
+    out = []
+    for row in rows:
+        o = dict(zip(columns, row))
+        if nested:
+            o[nested] = objects_of(o[nested], nested_columns)
+        out.append(o)
+    return out
+
+
+for only in ({}, {"vip": V6}):
+    full = c.req({"cmd": "stats", **only})
+    r = c.req({"cmd": "stats", "rows": "arrays", **only})
+    cols = r.get("columns", {})
+    t.ok(r.get("ok") and len(r["vips"]) == len(full["vips"]) > 0 and
+         all(len(v) == len(cols["vips"]) for v in r["vips"]) and
+         [list(v.items()) for v in objects_of(r["vips"], cols["vips"], "backends",
+                                               cols["backends"])] ==
+         [list(v.items()) for v in full["vips"]] and r["reasons"] == full["reasons"],
+         "stats rows arrays%s: the default rows' keys and values, in order" %
+         (" of one VIP" if only else ""), (r.get("vips", r)[:1], full["vips"][:1]))
+    r = c.req({"cmd": "stats", "rows": "objects", **only})
+    t.ok(r.get("ok") and "columns" not in r and r["vips"] == full["vips"],
+         "stats rows objects%s: the default reply" % (" of one VIP" if only else ""), r)
+def column_of(row, name):
+    if name.startswith("check."):
+        return (row.get("check") or {}).get(name[len("check."):])
+    return row.get(name)
+
+
+for fields in (None, CLI_BE, ["slots", "id"], ["check", "agent", "mac"], ["check.path"]):
+    for only in ({}, {"vip": V6}):
+        req = {"cmd": "backend_list", **only, **({"fields": fields} if fields else {})}
+        full = c.req({"cmd": "backend_list", **only})
+        for _ in range(2):  # made, then kept
+            r = c.req({**req, "rows": "arrays"})
+            cols = r.get("columns", [])
+            t.ok(r.get("ok") and len(r["backends"]) == len(full["backends"]) > 0 and
+                 (fields is None or sorted(cols) == sorted(fields)) and
+                 all(len(b) == len(cols) for b in r["backends"]) and
+                 r["backends"] == [[column_of(b, k) for k in cols] for b in full["backends"]],
+                 "backend_list rows arrays%s, fields %s: the full rows' values (null: absent)" %
+                 (" of one VIP" if only else "", ",".join(fields or ["all"])),
+                 (cols, r.get("backends", r)[:1], full["backends"][:1]))
+is_error(c.req({"cmd": "stats", "rows": "tables"}), 'rows: must be "objects" or "arrays"',
+         "stats rows with an unknown value")
+is_error(c.req({"cmd": "stats", "rows": 1}), 'rows: must be "objects" or "arrays"',
+         "stats rows not a string")
+is_error(c.req({"cmd": "backend_list", "rows": "Arrays"}), 'rows: must be "objects" or "arrays"',
+         "backend_list rows with an unknown value")
+is_error(c.req({"cmd": "vip_list", "rows": "arrays"}), "rows: unknown argument",
+         "vip_list takes no rows")
+
 # ---- lookup
 r = c.req({"cmd": "lookup", "vip": V4, "src": "198.18.5.5:1234"})
 t.ok(r.get("ok") and r["source"] == "maglev" and 0 <= r["slot"] < 251 and "hash" in r

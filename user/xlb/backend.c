@@ -290,13 +290,15 @@ static int backend_list(struct cli *c, int argc, char **argv)
 	if (argc == 1 && cli_parse_vip(c, argv[0], vip, sizeof(vip), NULL))
 		return XLB_EUSAGE;
 	req = json_pack("{s:s}", "cmd", "backend_list");
-	/* the text table asks for the keys it shows: a third of the reply to parse */
+	/* the text table asks for the keys it shows, rows as arrays: a fraction to parse */
 	if (req && !c->json)
 		json_object_set_new(req, "fields",
 				    json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s]", "vip", "address", "port",
 					      "id", "weight", "effective_weight", "state", "health",
 					      "why", "slots", "check.type", "check.path",
 					      "last_check"));
+	if (req && !c->json)
+		json_object_set_new(req, "rows", json_string("arrays"));
 	if (req && argc == 1)
 		json_object_set_new(req, "vip", json_string(vip));
 	return cli_show(c, req, &view);

@@ -128,6 +128,8 @@ struct cli_table;
 /* A table of rows (JSON objects) shown through columns; @ctx is passed to formatters. */
 struct cli_table *cli_table_new(const struct cli_col *cols, size_t ncols, json_t *ctx);
 void cli_table_add(struct cli_table *t, json_t *row);
+/* A row as an array of the values of @columns (a reply's rows "arrays", API.md). */
+void cli_table_add_array(struct cli_table *t, json_t *row, json_t *columns);
 void cli_table_print(struct cli_table *t, FILE *f);
 void cli_table_free(struct cli_table *t);
 

@@ -232,19 +232,44 @@ out:
 	return reply;
 }
 
+/* The first of @keys that @req has and @line refuses ("KEY: unknown argument"), else -1. */
+static int refused_key(json_t *req, const char *line, const char *const *keys, size_t n)
+{
+	char refused[64];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(refused, sizeof(refused), "\"error\":\"%s: unknown argument\"", keys[i]);
+		if (json_object_get(req, keys[i]) && strstr(line, refused))
+			return (int)i;
+	}
+	return -1;
+}
+
 json_t *cli_request(struct cli *c, json_t *req)
 {
-	/* "fields" (the text tables' keys) is newer than some xlbd: then the full rows */
-	json_t *full = json_object_get(req, "fields") ? json_deep_copy(req) : NULL;
-	char *line = exchange(c, req);
+	/* "fields" and "rows" (the text tables') are newer than some xlbd: then without them */
+	static const char *const newer[] = { "fields", "rows" };
+	char *line;
+	int k;
 
-	if (line && full && strstr(line, "\"error\":\"fields: unknown argument\"")) {
+	for (;;) {
+		json_t *full = NULL;
+		size_t i;
+
+		for (i = 0; req && i < ARRAY_SIZE(newer) && !full; i++)
+			if (json_object_get(req, newer[i]))
+				full = json_deep_copy(req);
+		line = exchange(c, req);
+		k = line && full ? refused_key(full, line, newer, ARRAY_SIZE(newer)) : -1;
+		if (k < 0) {
+			json_decref(full);
+			break;
+		}
 		free(line);
-		json_object_del(full, "fields");
-		line = exchange(c, full);
-		full = NULL;
+		json_object_del(full, newer[k]);
+		req = full;
 	}
-	json_decref(full);
 	return line ? reply_of(c, line) : NULL;
 }
 

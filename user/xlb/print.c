@@ -91,11 +91,9 @@ static void human(double v, double base, const char *const *units, char *buf, si
 		snprintf(buf, len, "%.1f%s", v, units[i]);
 }
 
-static void format_backend(json_t *o, char *buf, size_t len)
+/* ADDR:PORT ([ADDR]:PORT for IPv6, ADDR alone for port 0) of a backend, "-" without @addr. */
+static void backend_text(const char *addr, json_int_t port, char *buf, size_t len)
 {
-	const char *addr = json_string_value(json_object_get(o, "address"));
-	json_int_t port = json_integer_value(json_object_get(o, "port"));
-
 	if (!addr)
 		snprintf(buf, len, "-");
 	else if (!port)
@@ -110,13 +108,37 @@ static void format_backend(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, strchr(addr, ':') ? "[%s]:%lld" : "%s:%lld", addr, port);
 }
 
-/* One cell: @key of @row (the row itself when NULL) formatted by @fmt into @buf. */
-static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx,
-			char *buf, size_t len)
+static void format_backend(json_t *o, char *buf, size_t len)
+{
+	backend_text(json_string_value(json_object_get(o, "address")),
+		     json_integer_value(json_object_get(o, "port")), buf, len);
+}
+
+/* A check's cell: its type and path. */
+static void check_text(const char *type, const char *path, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", type ? type : "-", path ? " " : "", path ? path : "");
+}
+
+/* The stats table's first cell: a VIP row's @vip, else an indented backend's address. */
+static void stats_name(json_t *vip, json_t *addr, json_t *port, char *buf, size_t len)
+{
+	if (vip) {
+		const char *s = json_string_value(vip);
+
+		str_text(s ? s : "(null)", buf, len);	/* as glibc's "%s" */
+	} else {
+		buf[0] = buf[1] = ' ';
+		backend_text(json_string_value(addr), json_integer_value(port), buf + 2, len - 2);
+	}
+}
+
+/* One cell: value @v (of row object @row) formatted by @fmt into @buf. */
+static void format_value(enum cli_fmt fmt, json_t *v, json_t *row, json_t *ctx, char *buf,
+			 size_t len)
 {
 	static const char *const si[] = { "", "k", "M", "G", "T", NULL };
 	static const char *const iec[] = { " B", " KiB", " MiB", " GiB", " TiB", NULL };
-	json_t *v = key ? get_path(row, key) : row;
 	double d = json_number_value(v);
 	json_int_t n = json_integer_value(v);
 	size_t i;
@@ -148,13 +170,10 @@ static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *
 	case F_BACKEND:
 		format_backend(v, buf, len);
 		break;
-	case F_CHECK: {
-		const char *type = json_string_value(json_object_get(v, "type"));
-		const char *path = json_string_value(json_object_get(v, "path"));
-
-		snprintf(buf, len, "%s%s%s", type ? type : "-", path ? " " : "", path ? path : "");
+	case F_CHECK:
+		check_text(json_string_value(json_object_get(v, "type")),
+			   json_string_value(json_object_get(v, "path")), buf, len);
 		break;
-	}
 	case F_LAST: {
 		const char *detail = json_string_value(json_object_get(v, "detail"));
 
@@ -205,14 +224,8 @@ static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *
 		}
 		break;
 	case F_STATS_NAME:
-		if (json_object_get(row, "vip")) {
-			const char *vip = json_string_value(json_object_get(row, "vip"));
-
-			str_text(vip ? vip : "(null)", buf, len);	/* as glibc's "%s" */
-		} else {
-			buf[0] = buf[1] = ' ';
-			format_backend(row, buf + 2, len - 2);
-		}
+		stats_name(json_object_get(row, "vip"), json_object_get(row, "address"),
+			   json_object_get(row, "port"), buf, len);
 		break;
 	case F_STR:
 	default:
@@ -228,6 +241,48 @@ static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *
 		}
 		break;
 	}
+}
+
+/* One cell: @key of @row (the row itself when NULL) formatted by @fmt into @buf. */
+static void format_cell(enum cli_fmt fmt, json_t *row, const char *key, json_t *ctx,
+			char *buf, size_t len)
+{
+	format_value(fmt, key ? get_path(row, key) : row, row, ctx, buf, len);
+}
+
+/* The value of @key in the array row @row whose keys are @columns; NULL when it has none. */
+static json_t *column_get(json_t *row, json_t *columns, const char *key)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(columns, i, c)
+		if (json_is_string(c) && !strcmp(json_string_value(c), key))
+			return json_array_get(row, i);
+	return NULL;
+}
+
+/* One cell of an array row (rows "arrays", API.md), as format_cell() of its object. */
+static void format_array_cell(enum cli_fmt fmt, json_t *row, json_t *columns, const char *key,
+			      json_t *ctx, char *buf, size_t len)
+{
+	if (fmt == F_STATS_NAME) {
+		stats_name(column_get(row, columns, "vip"), column_get(row, columns, "address"),
+			   column_get(row, columns, "port"), buf, len);
+	} else if (fmt == F_BACKEND && !key) {
+		backend_text(json_string_value(column_get(row, columns, "address")),
+			     json_integer_value(column_get(row, columns, "port")), buf, len);
+	} else if (fmt == F_CHECK) {
+		/* the check's keys are columns of their own ("check.type"): as the object's */
+		const char *type = json_string_value(column_get(row, columns, "check.type"));
+		const char *path = json_string_value(column_get(row, columns, "check.path"));
+
+		if (!type && !path)
+			snprintf(buf, len, "-");
+		else
+			check_text(type, path, buf, len);
+	} else
+		format_value(fmt, key ? column_get(row, columns, key) : NULL, NULL, ctx, buf, len);
 }
 
 #define CELL_MAX 512
@@ -283,7 +338,8 @@ static bool text_room(struct cli_table *t, size_t n)
 	return true;
 }
 
-void cli_table_add(struct cli_table *t, json_t *row)
+/* Adds a row: object @row, or with @columns the array @row whose keys they are. */
+static void table_add(struct cli_table *t, json_t *row, json_t *columns)
 {
 	size_t i;
 
@@ -307,12 +363,26 @@ void cli_table_add(struct cli_table *t, json_t *row)
 		if (!text_room(t, CELL_MAX))
 			return;
 		buf = t->text + t->len;
-		format_cell(t->cols[i].fmt, row, t->cols[i].key, t->ctx, buf, CELL_MAX);
+		if (columns)
+			format_array_cell(t->cols[i].fmt, row, columns, t->cols[i].key, t->ctx, buf,
+					  CELL_MAX);
+		else
+			format_cell(t->cols[i].fmt, row, t->cols[i].key, t->ctx, buf, CELL_MAX);
 		cell->off = t->len;
 		cell->len = strlen(buf);
 		t->len += cell->len + 1;
 	}
 	t->nrows++;
+}
+
+void cli_table_add(struct cli_table *t, json_t *row)
+{
+	table_add(t, row, NULL);
+}
+
+void cli_table_add_array(struct cli_table *t, json_t *row, json_t *columns)
+{
+	table_add(t, row, columns);
 }
 
 /* Output of a table, written into memory and out at once. */
@@ -465,9 +535,14 @@ int cli_show(struct cli *c, json_t *req, const struct cli_view *v)
 	if (v->kv && v->rows)
 		fputc('\n', stdout);
 	if (v->rows) {
+		json_t *columns = json_object_get(res, "columns");	/* rows "arrays" */
+
 		t = cli_table_new(v->cols, v->ncols, res);
 		json_array_foreach(json_object_get(res, v->rows), i, row)
-			cli_table_add(t, row);
+			if (json_is_array(columns))
+				cli_table_add_array(t, row, columns);
+			else
+				cli_table_add(t, row);
 		cli_table_print(t, stdout);
 		cli_table_free(t);
 	}

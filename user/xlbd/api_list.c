@@ -13,14 +13,6 @@
 
 #include "api.h"
 
-/* A key (already JSON, with its comma and colon) and an integer value. */
-static void key_int(struct api_text *t, const char *key, size_t len, json_int_t v)
-{
-	api_text_put(t, key, len);
-	api_text_int(t, v);
-}
-#define KEY_INT(t, lit, v) key_int(t, lit, sizeof(lit) - 1, v)
-
 /*
  * "fields": the keys of each row a client wants (the CLI's text tables: a third of the bytes of
  * backend_list). A brief row has the full row's keys that are named, in the full row's order,
@@ -275,6 +267,154 @@ int cmd_vip_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, siz
 	return 0;
 }
 
+/*
+ * "rows" (stats, backend_list): "objects" (absent: the default) or "arrays", each row an array
+ * of its values in the order of the reply's "columns" (the CLI's text tables: a third of the
+ * bytes of stats, half of backend_list's with fields; jansson's parse of them is most of the
+ * CLI's time). *@arrays: which; -EINVAL with the error.
+ */
+static int parse_rows(json_t *req, bool *arrays, char *err, size_t errlen)
+{
+	json_t *r = json_object_get(req, "rows");
+	const char *s = json_string_value(r);
+
+	*arrays = false;
+	if (!r || (s && !strcmp(s, "objects")))
+		return 0;
+	if (s && !strcmp(s, "arrays")) {
+		*arrays = true;
+		return 0;
+	}
+	return api_error(err, errlen, "rows: must be \"objects\" or \"arrays\"");
+}
+
+/*
+ * The columns of backend_list's array rows: the full row's keys, with its check's named keys
+ * after "check"; those up to "vip" follow from the configuration (kept per id), the rest are
+ * runtime. A row lacking a key (mac, last_check, agent) has null for it.
+ */
+static const char *const be_columns[] = {
+	"address", "port", "weight", "state", "mac", "backup", "slow_start_ms",
+	"drain_timeout_ms", "check", "check.type", "check.path", "vip", "health",
+	"effective_weight", "why", "id", "slots", "last_check", "agent", NULL
+};
+#define BE_CONF_COLUMNS 12
+#define ROWS_ARRAYS (1u << 31)	/* in a kept brief's mask: the array form */
+
+/* Whether column @name is in the rows of @mask (0: every key of the full row). */
+static bool be_column(uint32_t mask, const char *name)
+{
+	return mask ? has(be_fields, mask, name) : strncmp(name, "check.", 6) != 0;
+}
+
+/* The value of column @name in row object @o (check.X: X of its check), NULL when absent. */
+static json_t *column_of(json_t *o, const char *name)
+{
+	if (!strncmp(name, "check.", 6))
+		return json_object_get(json_object_get(o, "check"), name + 6);
+	return json_object_get(o, name);
+}
+
+/* The values of @o's columns [@from, @to) of @mask appended to array @a (null when absent). */
+static void column_values(json_t *a, json_t *o, uint32_t mask, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to && be_columns[i]; i++) {
+		json_t *v = column_of(o, be_columns[i]);
+
+		if (be_column(mask, be_columns[i]))
+			json_array_append(a, v ? v : json_null());
+	}
+}
+
+/* One backend as an array row: the kept part (its configuration's values), then its runtime. */
+static int backend_array_text(struct xlbd *d, const struct xlb_cfg_vip *v,
+			      const struct xlb_cfg_backend *b, uint32_t mask, struct api_text *t)
+{
+	const struct xlbd_be_rt *rt = &d->be_rt[b->id];
+	struct brief *br = brief_slot(&be_brief, d->max_backends, b->id);
+	json_t *o, *a;
+	char *s = NULL, *tmp = NULL;
+	const char *view;
+	size_t i, n;
+	bool empty;
+
+	if (brief_kept(br, v->stamp, mask | ROWS_ARRAYS)) {
+		view = br->s;
+	} else {
+		o = api_backend_conf_json(v, b);
+		a = o ? json_array() : NULL;
+		if (a)
+			column_values(a, o, mask, 0, BE_CONF_COLUMNS);
+		s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+		json_decref(a);
+		json_decref(o);
+		if (!s)
+			return -ENOMEM;
+		s[strlen(s) - 1] = '\0';	/* open: "[" and the values */
+		if (v->stamp && br) {
+			free(br->s);
+			br->s = s;
+			br->stamp = v->stamp;
+			br->mask = mask | ROWS_ARRAYS;
+		} else {
+			tmp = s;
+		}
+		view = s;
+	}
+	api_text_puts(t, view);
+	empty = !view[1];
+	free(tmp);
+	if (api_backend_plain(d, b)) {
+		/* the plain runtime values, as api_backend_rt_json() has them; no probe, no agent */
+		for (i = BE_CONF_COLUMNS; be_columns[i]; i++) {
+			const char *c = be_columns[i];
+
+			if (!be_column(mask, c))
+				continue;
+			if (!empty)
+				api_text_put(t, ",", 1);
+			empty = false;
+			if (!strcmp(c, "health"))
+				api_text_name(t, b->check.type == XLB_CHECK_NONE ? "up" :
+						 xlbd_health_name(rt->health));
+			else if (!strcmp(c, "effective_weight"))
+				api_text_int(t, rt->weight);
+			else if (!strcmp(c, "why"))
+				api_text_name(t, xlbd_why_name(rt->why));
+			else if (!strcmp(c, "id"))
+				api_text_int(t, b->id);
+			else if (!strcmp(c, "slots"))
+				api_text_int(t, rt->slots);
+			else
+				api_text_put(t, "null", 4);
+		}
+		api_text_put(t, "]", 1);
+		return 0;
+	}
+	/* a check or an agent: the runtime values with the last probe's, dumped by jansson */
+	o = json_object();
+	a = json_array();
+	if (!o || !a) {
+		json_decref(o);
+		json_decref(a);
+		return -ENOMEM;
+	}
+	api_backend_rt_json(d, b, o);
+	column_values(a, o, mask, BE_CONF_COLUMNS, SIZE_MAX);
+	n = json_array_size(a);
+	for (i = 0; i < n && !t->oom; i++) {
+		if (i || !empty)
+			api_text_put(t, ",", 1);
+		api_text_json(t, json_array_get(a, i));
+	}
+	json_decref(a);
+	json_decref(o);
+	api_text_put(t, "]", 1);
+	return 0;
+}
+
 /* One backend's view: the kept part, then its runtime keys (those of @mask, 0: all). */
 static int backend_text(struct xlbd *d, const struct xlb_cfg_vip *v,
 			const struct xlb_cfg_backend *b, uint32_t mask, struct api_text *t)
@@ -341,29 +481,42 @@ static int backend_text(struct xlbd *d, const struct xlb_cfg_vip *v,
 	return 0;
 }
 
-/* The VIP a view is limited to by the optional argument "vip" (its only one): index, -ENOENT. */
-static int only_vip(struct xlbd *d, json_t *req, bool fields, char *err, size_t errlen)
+/* The VIP a view is limited to by its optional argument "vip" (@args: those it takes): its
+ * index, -ENOENT when absent. */
+static int only_vip(struct xlbd *d, json_t *req, const char *const *args, char *err,
+		    size_t errlen)
 {
-	static const char *const args[] = { "vip", NULL }, *const args_f[] = { "vip", "fields", NULL };
-	int only;
-
-	if (api_check_args(req, fields ? args_f : args, err, errlen))
+	if (api_check_args(req, args, err, errlen))
 		return -EINVAL;
-	only = api_arg_vip(d, req, false, err, errlen);
-	return only;
+	return api_arg_vip(d, req, false, err, errlen);
 }
 
 int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	int only = only_vip(d, req, true, err, errlen);
-	bool first = true;
+	static const char *const args[] = { "vip", "fields", "rows", NULL };
+	int only = only_vip(d, req, args, err, errlen);
+	bool first = true, arrays;
 	uint32_t mask;
 	size_t i, j;
 
 	if (only < 0 && only != -ENOENT)
 		return only;
-	if (parse_fields(req, be_fields, &mask, err, errlen))
+	if (parse_fields(req, be_fields, &mask, err, errlen) ||
+	    parse_rows(req, &arrays, err, errlen))
 		return -EINVAL;
+	if (arrays) {
+		api_text_puts(t, ",\"columns\":[");
+		for (i = 0, first = true; be_columns[i]; i++) {
+			if (!be_column(mask, be_columns[i]))
+				continue;
+			api_text_puts(t, first ? "\"" : ",\"");
+			api_text_puts(t, be_columns[i]);
+			api_text_put(t, "\"", 1);
+			first = false;
+		}
+		api_text_put(t, "]", 1);
+		first = true;
+	}
 	api_text_puts(t, ",\"backends\":[");
 	for (i = 0; i < d->cfg->nvips && !t->oom; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
@@ -373,7 +526,8 @@ int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err,
 		for (j = 0; j < v->nbackends; j++, first = false) {
 			if (!first)
 				api_text_put(t, ",", 1);
-			if (backend_text(d, v, &v->backends[j], mask, t))
+			if ((arrays ? backend_array_text : backend_text)(d, v, &v->backends[j],
+									 mask, t))
 				return api_error(err, errlen, "out of memory");
 		}
 	}
@@ -383,31 +537,68 @@ int cmd_backend_list(struct xlbd *d, json_t *req, struct api_text *t, char *err,
 
 /*
  * The counter keys of a VIP's or a backend's stats, as json_integer() writes them (11,000
- * times in a stats reply at 1,000 VIPs x 10 backends: no printf).
+ * times in a stats reply at 1,000 VIPs x 10 backends: no printf); @arrays: the values alone.
  */
 static void counters_text(struct api_text *t, const struct xlb_counters *c,
-			  const struct xlbd_rate *rt)
+			  const struct xlbd_rate *rt, bool arrays)
 {
-	KEY_INT(t, ",\"packets\":", (json_int_t)c->packets);
-	KEY_INT(t, ",\"bytes\":", (json_int_t)c->bytes);
-	KEY_INT(t, ",\"new_flows\":", (json_int_t)c->new_flows);
-	KEY_INT(t, ",\"pps\":", (json_int_t)rt->pps);
-	KEY_INT(t, ",\"bps\":", (json_int_t)rt->bps);
+	const json_int_t v[] = { (json_int_t)c->packets, (json_int_t)c->bytes,
+				 (json_int_t)c->new_flows, (json_int_t)rt->pps,
+				 (json_int_t)rt->bps };
+	static const char *const keys[] = { ",\"packets\":", ",\"bytes\":", ",\"new_flows\":",
+					    ",\"pps\":", ",\"bps\":" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		if (arrays)
+			api_text_put(t, ",", 1);
+		else
+			api_text_puts(t, keys[i]);
+		api_text_int(t, v[i]);
+	}
+}
+
+/*
+ * A backend's address and port in a stats row: the start of its kept view @view (of @al bytes,
+ * {"address":"...","port":N), as keys or, for @arrays, as the values "...",N.
+ */
+static void address_text(struct api_text *t, const char *view, size_t al, bool arrays)
+{
+	static const char akey[] = "{\"address\":", pkey[] = ",\"port\":";
+	const char *p = view + al;
+
+	if (!arrays) {
+		api_text_put(t, view, al);
+		return;
+	}
+	while (p > view && *(p - 1) >= '0' && *(p - 1) <= '9')
+		p--;
+	api_text_put(t, "[", 1);
+	api_text_put(t, view + sizeof(akey) - 1, p - (sizeof(pkey) - 1) - (view + sizeof(akey) - 1));
+	api_text_put(t, ",", 1);
+	api_text_put(t, p, view + al - p);
 }
 
 int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t errlen)
 {
-	int only = only_vip(d, req, false, err, errlen);
+	static const char *const args[] = { "vip", "rows", NULL };
+	int only = only_vip(d, req, args, err, errlen);
 	struct xlb_reason_counters rc[XLB_R__MAX];
 	struct state_counters sc;
 	json_t *reasons;
-	bool first = true;
+	bool first = true, arrays;
 	size_t i, j;
 
 	if (only < 0 && only != -ENOENT)
 		return only;
+	if (parse_rows(req, &arrays, err, errlen))
+		return -EINVAL;
 	if (state_counters_read(d, only >= 0 ? &d->cfg->vips[only] : NULL, &sc))
 		return api_error(err, errlen, "cannot read the counters: %s", strerror(errno));
+	if (arrays)
+		api_text_puts(t, ",\"columns\":{\"vips\":[\"vip\",\"packets\",\"bytes\","
+			      "\"new_flows\",\"pps\",\"bps\",\"backends\"],\"backends\":[\"address\","
+			      "\"port\",\"packets\",\"bytes\",\"new_flows\",\"pps\",\"bps\"]}");
 	api_text_puts(t, ",\"vips\":[");
 	for (i = 0; i < d->cfg->nvips && !t->oom; i++) {
 		const struct xlb_cfg_vip *v = &d->cfg->vips[i];
@@ -415,11 +606,13 @@ int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t
 
 		if (only >= 0 && (size_t)only != i)
 			continue;
-		api_text_puts(t, first ? "{\"vip\":" : ",{\"vip\":");
+		if (!first)
+			api_text_put(t, ",", 1);
+		api_text_puts(t, arrays ? "[" : "{\"vip\":");
 		first = false;
 		api_text_string(t, xlb_vip_name(v, name, sizeof(name)));
-		counters_text(t, state_counters_vip(&sc, v->id), &d->vip_rt[v->id].rate);
-		api_text_puts(t, ",\"backends\":[");
+		counters_text(t, state_counters_vip(&sc, v->id), &d->vip_rt[v->id].rate, arrays);
+		api_text_puts(t, arrays ? ",[" : ",\"backends\":[");
 		for (j = 0; j < v->nbackends; j++) {
 			const struct xlb_cfg_backend *b = &v->backends[j];
 			size_t al;
@@ -432,12 +625,13 @@ int cmd_stats(struct xlbd *d, json_t *req, struct api_text *t, char *err, size_t
 			}
 			if (j)
 				api_text_put(t, ",", 1);
-			api_text_put(t, view, al);
+			address_text(t, view, al, arrays);
 			free(tmp);
-			counters_text(t, state_counters_be(&sc, b->id), &d->be_rt[b->id].rate);
-			api_text_put(t, "}", 1);
+			counters_text(t, state_counters_be(&sc, b->id), &d->be_rt[b->id].rate,
+				      arrays);
+			api_text_put(t, arrays ? "]" : "}", 1);
 		}
-		api_text_puts(t, "]}");
+		api_text_puts(t, arrays ? "]]" : "]}");
 	}
 	state_counters_free(&sc);
 	api_text_put(t, "]", 1);
