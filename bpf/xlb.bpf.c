@@ -219,21 +219,27 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
  * another key (the id reused, the VIP gone): such packets, a miss, a fragment or an ICMP error
  * look their VIP up as before, and pick_backend() reuses the bucket already found (the
  * flow-table lookup is never repeated). A packet for no VIP's address pays neither lookup. A
- * TCP SYN (no ACK), which almost never has an entry, keeps the VIP-first order; its entry is
- * still looked up, in pick_backend(). The same holds for other packets while a CPU sees mostly
- * new flows (a failover, new UDP flows): after XLB_MISS_RUN_VIP_FIRST flow-table-first misses
- * in a row (xlb_miss_run) the CPU looks the VIP up first, like a SYN, until a flow-table hit
- * ends the run. Either order decides every packet the same.
+ * miss first costs nothing more than a miss after the VIP lookup (the bucket found is the one
+ * a new flow is recorded in), so a TCP SYN takes the same order. Either order decides every
+ * packet the same.
  */
-#define XLB_MISS_RUN_VIP_FIRST 8
 
-/* Does VIP slot @s stand for the VIP lookup of packet @p (its exact port VIP)? */
+/*
+ * Does VIP slot @s stand for the VIP lookup of packet @p (its exact port VIP)? The address as
+ * two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
+ */
 static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const struct xlb_pkt *p)
 {
-	return s->key.port && s->key.port == p->key.dport && s->key.proto == p->key.proto &&
-	       s->key.family == p->key.family && s->key.addr[0] == p->key.dst[0] &&
-	       s->key.addr[1] == p->key.dst[1] && s->key.addr[2] == p->key.dst[2] &&
-	       s->key.addr[3] == p->key.dst[3];
+	struct xlb_vip_key k = { .port = p->key.dport, .proto = p->key.proto,
+				 .family = p->key.family };
+	__u64 sa[2], pa[2];
+	__u32 st, pt;
+
+	__builtin_memcpy(sa, s->key.addr, 16);
+	__builtin_memcpy(pa, p->key.dst, 16);
+	__builtin_memcpy(&st, &s->key.port, 4);
+	__builtin_memcpy(&pt, &k.port, 4);
+	return s->key.port && st == pt && sa[0] == pa[0] && sa[1] == pa[1];
 }
 
 static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 bytes)
@@ -244,7 +250,6 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 	struct xlb_vip *vip = NULL;
 	struct xlb_vip_meta *meta;
 	__u32 zero = 0, vip_id;
-	__u32 *run = NULL;
 	int rc;
 
 	rc = parse_packet(data, end, p);
@@ -255,25 +260,17 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 		return XLB_R_DROP_NO_CONFIG;
 	if (!vip_addr_maybe(meta, p))
 		return not_vip(p);
-	if (!p->frag && !p->icmp && !tcp_syn(data, end, p))
-		run = bpf_map_lookup_elem(&xlb_miss_run, &zero);
-	if (run && *run < XLB_MISS_RUN_VIP_FIRST) {
+	if (!p->frag && !p->icmp) {
 		flow_look(meta, p, &fr);
-		fr.way = flow_find(&fr, FLOW_ANY_VIP);
-		if (fr.way < XLB_FLOW_WAYS && fr.b) {
-			vip_id = xlb_way_vip(fr.b->way[fr.way]);
+		if (flow_find(&fr, FLOW_ANY_VIP)) {
+			vip_id = xlb_way_vip(fr.w);
 			slot = bpf_map_lookup_elem(&xlb_vip_ids, &vip_id);
 			if (slot && vip_slot_is(slot, p)) {
 				vip = &slot->vip;
 				p->vip_id = vip->id;
 				p->has_vip = 1;
-				if (*run)
-					*run = 0;
 			}
-		} else {
-			*run += 1;
 		}
-		run = NULL;
 	}
 	if (!vip) {
 		rc = find_vip(ctx, p, meta, &vip);
@@ -282,8 +279,6 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 	}
 	vip_id = vip->id;
 	rc = balance_vip(ctx, p, vip, bytes, meta, &fr);
-	if (run && p->flow_hit)
-		*run = 0;	/* looked up VIP first after a run of misses: a hit ends it */
 	if (!rc) {
 		if (p->icmp)
 			stats_reason(XLB_R_EV_ICMP, bytes);

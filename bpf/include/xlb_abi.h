@@ -463,33 +463,43 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow_key *k, int src
  * The flow-table hash: where flow @k lives in xlb_flows. Not xlb_flow_hash() (the Maglev hash,
  * which folds IPv6 addresses by XOR, so that crafted keys collide for free, and whose seed may
  * change on a reload): a hash of the full key, every address word, the ports, protocol and
- * family, seeded with the table's own secret xlb_vip_meta.flow_seed mixed in first. Each 64-bit
- * word of the key is xored in and multiplied (2 words for IPv4, 5 for IPv6), and a final
- * avalanche (MurmurHash3's fmix64 constants) spreads every input bit over all 64 output bits.
+ * family, keyed with the table's own secret xlb_vip_meta.flow_seed (random at creation).
+ *
+ * Two lanes (source words; destination words and ports) start from the seed and absorb one
+ * 32-bit word of the key per 64-bit multiply (then xor of the high half into the low), and a
+ * final avalanche (MurmurHash3's fmix64 constants) spreads the joined lanes over all 64 bits.
+ * Why 32-bit words: a multiply mod 2^64 is linear in its top input bit, so a key word that
+ * reached bit 63 of the product's input would give a difference that a later word cancels
+ * whatever the seed (a free collision); a 32-bit word only flips bits whose carries depend on
+ * the seeded state. The lanes run in parallel (IPv4: 1 and 2 multiplies, IPv6: 4 and 5).
  * The bucket is the high half scaled to @nbuckets by multiply-shift (any size, no division),
  * the tag the low half.
  */
 #define XLB_FLOW_MUL 0x9e3779b97f4a7c15ULL
 
-static __always_inline __u64 xlb_flow_mix(__u64 h, __u64 w)
+static __always_inline __u64 xlb_flow_absorb(__u64 h, __u32 w)
 {
 	h = (h ^ w) * XLB_FLOW_MUL;
-	return h ^ (h >> 29);
+	return h ^ (h >> 32);
 }
 
 static __always_inline __u64 xlb_flow_hash64(const struct xlb_flow_key *k, __u64 seed)
 {
-	__u64 h = xlb_flow_mix(seed, XLB_FLOW_MUL);
-	__u64 tail = (__u64)k->sport | (__u64)k->dport << 16 | (__u64)k->proto << 32 |
-		     (__u64)k->family << 40;
+	__u64 a = seed ^ ((__u64)k->proto << 40 | (__u64)k->family << 32);
+	__u64 b = seed ^ 0x6a09e667f3bcc909ULL, h;
 
-	h = xlb_flow_mix(h, (__u64)k->src[0] << 32 | k->dst[0]);
+	a = xlb_flow_absorb(a, k->src[0]);
+	b = xlb_flow_absorb(b, k->dst[0]);
 	if (k->family == XLB_AF_INET6) {
-		h = xlb_flow_mix(h, (__u64)k->src[1] << 32 | k->src[2]);
-		h = xlb_flow_mix(h, (__u64)k->src[3] << 32 | k->dst[1]);
-		h = xlb_flow_mix(h, (__u64)k->dst[2] << 32 | k->dst[3]);
+		a = xlb_flow_absorb(a, k->src[1]);
+		b = xlb_flow_absorb(b, k->dst[1]);
+		a = xlb_flow_absorb(a, k->src[2]);
+		b = xlb_flow_absorb(b, k->dst[2]);
+		a = xlb_flow_absorb(a, k->src[3]);
+		b = xlb_flow_absorb(b, k->dst[3]);
 	}
-	h = xlb_flow_mix(h, tail);
+	b = xlb_flow_absorb(b, (__u32)k->sport << 16 | k->dport);
+	h = a ^ (b << 32 | b >> 32);
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;

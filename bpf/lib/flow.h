@@ -72,6 +72,7 @@ struct flow_ref {
 	struct xlb_flow_bucket *b;	/* the flow's bucket; NULL: not looked up yet */
 	__u32 tag;			/* the flow's tag (xlb_flow_place()) */
 	__u32 way;			/* a way with the tag (flow_find()); XLB_FLOW_WAYS: none */
+	__u64 w;			/* and its word, as read then */
 };
 
 #define FLOW_ANY_VIP 0xffffffffU
@@ -88,24 +89,32 @@ static __always_inline void flow_look(const struct xlb_vip_meta *meta, const str
 }
 
 /*
- * flow_find() - the first way of @fr's bucket holding @fr's tag and a backend, recorded for VIP
- * @vip_id (FLOW_ANY_VIP: for any VIP); XLB_FLOW_WAYS if none.
+ * flow_find() - the first way of @fr's bucket, from way tag % 8 on (where flow_insert() puts a
+ * flow first), holding @fr's tag and a backend, recorded for VIP @vip_id (FLOW_ANY_VIP: for any
+ * VIP), into fr->way and fr->w (one load: a word another CPU rewrites meanwhile is used as
+ * read, as if read a moment earlier). Returns whether found.
  */
-static __always_inline __u32 flow_find(const struct flow_ref *fr, __u32 vip_id)
+static __always_inline bool flow_find(struct flow_ref *fr, __u32 vip_id)
 {
 	const struct xlb_flow_bucket *b = fr->b;
+	__u32 start = fr->tag % XLB_FLOW_WAYS;
 
+	fr->way = XLB_FLOW_WAYS;
 	if (!b)
-		return XLB_FLOW_WAYS;
+		return false;
 #pragma unroll
-	for (__u32 i = 0; i < XLB_FLOW_WAYS; i++) {
+	for (__u32 n = 0; n < XLB_FLOW_WAYS; n++) {
+		__u32 i = (start + n) % XLB_FLOW_WAYS;
 		__u64 w = b->way[i];
 
 		if (xlb_way_tag(w) == fr->tag && xlb_way_backend(w) &&
-		    (vip_id == FLOW_ANY_VIP || xlb_way_vip(w) == vip_id))
-			return i;
+		    (vip_id == FLOW_ANY_VIP || xlb_way_vip(w) == vip_id)) {
+			fr->way = i;
+			fr->w = w;
+			return true;
+		}
 	}
-	return XLB_FLOW_WAYS;
+	return false;
 }
 
 /*
@@ -186,7 +195,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 	struct xlb_flow_bucket *b;
 	struct xlb_backend *be;
 	__u32 i, bid;
-	__u64 w = 0;
+	__u64 w;
 	int rc;
 
 	if (p->frag == FRAG_LATER)
@@ -196,16 +205,11 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 	b = fr->b;
 	if (!b)
 		return maglev_pick(vip->id, p);	/* no bucket (cannot be: bucket < size) */
+	/* balance()'s way if it is this VIP's, else this VIP's way of the tag, if any */
+	if (fr->way >= XLB_FLOW_WAYS || xlb_way_vip(fr->w) != vip->id)
+		flow_find(fr, vip->id);
 	i = fr->way;
-	if (i < XLB_FLOW_WAYS)
-		w = b->way[i];
-	/* balance()'s way, if still the flow's for this VIP (re-read: another CPU may write) */
-	if (i >= XLB_FLOW_WAYS || xlb_way_tag(w) != fr->tag || xlb_way_vip(w) != vip->id ||
-	    !xlb_way_backend(w)) {
-		i = flow_find(fr, vip->id);
-		if (i < XLB_FLOW_WAYS)
-			w = b->way[i];
-	}
+	w = fr->w;
 	if (i < XLB_FLOW_WAYS) {
 		bid = xlb_way_backend(w);
 		be = bpf_map_lookup_elem(&xlb_backends, &bid);
