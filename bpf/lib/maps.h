@@ -127,6 +127,17 @@ struct {
 	__type(value, struct xlb_flood_state);
 } xlb_flood SEC(".maps");
 
+/*
+ * Per CPU: how many flow-table-first lookups in a row missed (balance(): the lookup order).
+ * Not pinned: a hint, lost with the program at no cost.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xlb_miss_run SEC(".maps");
+
 /* ifindex % XLB_IFMAC_SLOTS -> that interface's own MAC, the source of every frame sent back. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -23,9 +24,8 @@
 #include "fixture.h"
 
 /*
- * Each scenario runs twice: with TCP ACKs and with SYNs (both look the flow table up first; a
- * SYN used to take the VIP first, and the decisions must not depend on the flags), on other
- * ports each time (@SPORT).
+ * Each scenario runs twice: with TCP ACKs (the flow table looked up first) and with SYNs (the
+ * VIP looked up first, the flow entry after), on other ports each time (@SPORT).
  */
 static int SYN;
 static uint16_t SPORT;
@@ -490,6 +490,94 @@ static void test_not_vip(void)
 	check(ok, "no VIP's address: XDP_PASS by the address filter, the flow table not read");
 }
 
+/* This CPU's xlb_miss_run (the program's map of that name, not pinned); ~0U if unreadable. */
+static uint32_t miss_run(void)
+{
+	uint32_t ids[64], zero = 0, n = 64, run = ~0U;
+	struct bpf_prog_info info = { .nr_map_ids = n, .map_ids = (uintptr_t)ids };
+	uint32_t len = sizeof(info);
+	int cpu = sched_getcpu(), ncpus = libbpf_num_possible_cpus();
+
+	if (cpu < 0 || ncpus <= cpu || bpf_obj_get_info_by_fd(xlb__prog_fd(X), &info, &len))
+		return ~0U;
+	for (uint32_t i = 0; i < info.nr_map_ids && i < n; i++) {
+		struct bpf_map_info mi = {};
+		uint32_t mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+		uint64_t *v;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, "xlb_miss_run")) {
+			v = calloc(ncpus, sizeof(*v));	/* per-CPU values, 8 bytes apart */
+			if (v && !bpf_map_lookup_elem(fd, &zero, v))
+				memcpy(&run, &v[cpu], sizeof(run));
+			free(v);
+		}
+		close(fd);
+	}
+	return run;
+}
+
+/*
+ * After XLB_MISS_RUN_VIP_FIRST (8) flow-table misses in a row, a CPU looks the VIP up first (a
+ * run of new flows, a failover): the same decisions, and a flow-table hit ends the run.
+ */
+static void test_miss_run(void)
+{
+	const char *d = "198.18.0.10";
+	struct xlb_flow_key k;
+	struct out o;
+	struct pkt in;
+	uint32_t b0, run;
+	char c[32];
+	int ok;
+
+	ok = send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	b0 = o.backend;
+	run = miss_run();
+	if (ok && run != (SYN ? 0 : 1))
+		ok = fail("miss run %u after one new flow, expected %u", run, SYN ? 0 : 1);
+	ok = ok && send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	run = miss_run();
+	if (ok && (o.backend != b0 || run != 0))
+		ok = fail("went to %u (the flow's is %u), miss run %u, expected 0", o.backend, b0,
+			  run);
+	check(ok, "miss run: a new flow counts one miss (a SYN none), a hit ends the run");
+
+	for (int i = 0; ok && i < 9; i++) {
+		snprintf(c, sizeof(c), "198.18.6.%d", 10 + i);
+		k = fkey(c, d, 2001, 80);
+		ok = send_pkt(c, d, 2001, 80, &o, &in);
+		ok = ok && (o.verdict == XDP_TX || fail("new flow %d: verdict %u", i, o.verdict));
+		if (ok && (o.backend < FBE(VA, 0) || o.backend >= FBE(VA, NBE)))
+			ok = fail("new flow %d went to %u, not one of VIP %u's", i, o.backend, VA);
+		ok = ok && entry_is(&k, o.backend, VA);
+	}
+	run = miss_run();
+	if (ok && run != (SYN ? 0 : 8))
+		ok = fail("miss run %u after 9 new flows, expected %u", run, SYN ? 0 : 8);
+	check(ok, "miss run: 9 new flows in a row, each recorded; the run stops at 8 (VIP first)");
+
+	/* in the VIP-first order: a removed VIP is not followed, the flow resumes, a hit ends it */
+	ok = vip_del(d, 80) == 0;
+	ok = ok && send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
+		ok = fail("verdict %u, pass_not_vip +%llu: the removed VIP still forwarded",
+			  o.verdict, (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
+	ok = ok && vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt("198.18.6.1", d, 2000, 80, &o, &in);
+	run = miss_run();
+	if (ok && (o.backend != b0 || run != 0))
+		ok = fail("went to %u (the flow's is %u), miss run %u, expected 0", o.backend, b0,
+			  run);
+	ok = ok && events(&o, 0, 1);
+	k = fkey("198.18.6.1", d, 2000, 80);
+	ok = ok && entry_is(&k, b0, VA);
+	check(ok, "miss run: VIP removed and re-added meanwhile: decided as before, the hit ends "
+		  "the run");
+}
+
 /* The object loads and takes the set-up every other scenario starts from. */
 static void test_load(void)
 {
@@ -532,6 +620,7 @@ BOTH(mode_change)
 BOTH(backend_changes)
 BOTH(all_ports_shadowed)
 BOTH(not_vip)
+BOTH(miss_run)
 
 #define WITH_ACK(name) { #name "_ack", load, name##_ack }
 #define WITH_SYN(name) { #name "_syn", load, name##_syn }
@@ -545,6 +634,7 @@ static const struct scenario scenarios[] = {
 	WITH_ACK(backend_changes),
 	WITH_ACK(all_ports_shadowed),
 	WITH_ACK(not_vip),
+	WITH_ACK(miss_run),
 	WITH_SYN(vip_slots),
 	WITH_SYN(hit),
 	WITH_SYN(vip_removed),
@@ -552,6 +642,7 @@ static const struct scenario scenarios[] = {
 	WITH_SYN(backend_changes),
 	WITH_SYN(all_ports_shadowed),
 	WITH_SYN(not_vip),
+	WITH_SYN(miss_run),
 };
 
 int main(int argc, char **argv)
