@@ -45,8 +45,8 @@ static __always_inline int maglev_pick(__u32 vip_id, struct xlb_pkt *p)
 
 /*
  * flood_allows() - may this CPU record one more new flow in the current one-second window?
- * Above cfg->flood_limit new flows are balanced by hash alone, so a SYN flood cannot evict
- * the established flows from the LRU table.
+ * Above cfg->flood_limit new flows are balanced by hash alone: a SYN flood's stores are bounded
+ * (its inserts evict only one-packet flows anyway: flow_insert()).
  */
 static __always_inline bool flood_allows(const struct xlb_config *cfg)
 {

@@ -64,23 +64,41 @@ int xlb_flow__place(struct xlb *x, const struct xlb_flow_key *k, __u32 *bucket, 
 	return *bucket < x->flow_buckets ? 0 : -ERANGE;
 }
 
+/* Does way word @w hold a flow of @tag recorded for VIP @vip_id (XLB_FLOW_ANY_VIP: any)? */
+static bool way_is(__u64 w, __u32 tag, __u32 vip_id)
+{
+	return xlb_way_tag(w) == tag && xlb_way_backend(w) &&
+	       (vip_id == XLB_FLOW_ANY_VIP || xlb_way_vip(w) == vip_id);
+}
+
+/* Flow @k's bucket, mapped, into *@b, its index into *@bucket and its tag into *@tag. */
+static int flow_bucket(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow_bucket **b,
+		       __u32 *bucket, __u32 *tag)
+{
+	struct xlb_flow_bucket *m = flows_map(x);
+	int err;
+
+	if (!m)
+		return -errno;
+	err = xlb_flow__place(x, k, bucket, tag);
+	if (!err)
+		*b = &m[*bucket];
+	return err;
+}
+
 /* The way of flow @k recorded for VIP @vip_id (XLB_FLOW_ANY_VIP: any) into @f, or -ENOENT. */
 int xlb_flow__find(struct xlb *x, const struct xlb_flow_key *k, __u32 vip_id, struct xlb_flow *f)
 {
-	struct xlb_flow_bucket *b = flows_map(x);
+	struct xlb_flow_bucket *b = NULL;
 	__u32 bucket, tag;
-	int err;
+	int err = flow_bucket(x, k, &b, &bucket, &tag);
 
-	if (!b)
-		return -errno;
-	err = xlb_flow__place(x, k, &bucket, &tag);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < XLB_FLOW_WAYS; i++) {
-		__u64 w = __atomic_load_n(&b[bucket].way[i], __ATOMIC_RELAXED);
+		__u64 w = __atomic_load_n(&b->way[i], __ATOMIC_RELAXED);
 
-		if (xlb_way_tag(w) != tag || !xlb_way_backend(w) ||
-		    (vip_id != XLB_FLOW_ANY_VIP && xlb_way_vip(w) != vip_id))
+		if (!way_is(w, tag, vip_id))
 			continue;
 		f->backend_id = xlb_way_backend(w);
 		f->vip_id = xlb_way_vip(w);
@@ -99,23 +117,21 @@ int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *
 
 int xlb_flow__set(struct xlb *x, const struct xlb_flow_key *k, __u32 backend_id, __u32 vip_id)
 {
-	struct xlb_flow_bucket *b = flows_map(x);
 	__u32 bucket, tag, way = XLB_FLOW_WAYS;
+	struct xlb_flow_bucket *b = NULL;
 	int err;
 
 	if (backend_id == XLB_BACKEND_NONE || backend_id >= x->max_backends ||
 	    vip_id >= x->max_vips)
 		return -EINVAL;
-	if (!b)
-		return -errno;
-	err = xlb_flow__place(x, k, &bucket, &tag);
+	err = flow_bucket(x, k, &b, &bucket, &tag);
 	if (err)
 		return err;
 	/* the flow's own way for this VIP, else the first empty one */
 	for (__u32 i = 0; i < XLB_FLOW_WAYS; i++) {
-		__u64 w = b[bucket].way[i];
+		__u64 w = __atomic_load_n(&b->way[i], __ATOMIC_RELAXED);
 
-		if (xlb_way_tag(w) == tag && xlb_way_backend(w) && xlb_way_vip(w) == vip_id) {
+		if (way_is(w, tag, vip_id)) {
 			way = i;
 			break;
 		}
@@ -124,8 +140,7 @@ int xlb_flow__set(struct xlb *x, const struct xlb_flow_key *k, __u32 backend_id,
 	}
 	if (way == XLB_FLOW_WAYS)
 		return -ENOSPC;
-	__atomic_store_n(&b[bucket].way[way], xlb_way_make(tag, backend_id, vip_id),
-			 __ATOMIC_RELAXED);
+	__atomic_store_n(&b->way[way], xlb_way_make(tag, backend_id, vip_id), __ATOMIC_RELAXED);
 	return 0;
 }
 
