@@ -162,13 +162,13 @@ static __always_inline int too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 }
 
 /*
- * balance_vip() - a packet for @vip: the checks, the backend, the MTU, the rewrite (@f, @looked,
- * @epoch: see pick_backend()). Returns 0 (XLB_R_TX: the frame is ready to send to p->be) or the
- * reason that ended it.
+ * balance_vip() - a packet for @vip: the checks, the backend, the MTU, the rewrite (@meta, @fr:
+ * see pick_backend()). Returns 0 (XLB_R_TX: the frame is ready to send to p->be) or the reason
+ * that ended it.
  */
 static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
-				       const struct xlb_vip *vip, __u64 bytes, struct xlb_flow *f,
-				       bool looked, __u32 epoch)
+				       const struct xlb_vip *vip, __u64 bytes,
+				       const struct xlb_vip_meta *meta, struct flow_ref *fr)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	const struct xlb_config *cfg;
@@ -186,7 +186,7 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 	/* (a later fragment has its first fragment's hash, if any: frag_find()) */
 	if (p->frag != FRAG_LATER)
 		p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
-	rc = pick_backend(p, vip, cfg, bytes, f, looked, epoch);
+	rc = pick_backend(p, vip, cfg, meta, bytes, fr);
 	if (rc) {
 		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
 		if (rc == XLB_R_DROP_NO_BACKEND && (vip->flags & XLB_VIP_F_PASS_NO_BACKEND))
@@ -211,28 +211,53 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
  * The reason of packet @p: parse, find its VIP, balance it; the VIP's and backend's counters.
  *
  * The flow table comes first: a whole TCP/UDP packet whose destination passes the VIP address
- * filter looks its flow up, and an entry of the current VIP epoch (struct xlb_flow) stands for
- * the VIP lookup, which it would repeat field for field. Every other packet (a miss, an entry
- * of an older epoch, a fragment, an ICMP error) looks its VIP up as before; the flow-table
- * lookup is never repeated. A packet for no VIP's address pays neither lookup. A TCP SYN (no
- * ACK), which almost never has an entry, keeps the VIP-first order: a miss looked up first
- * costs a new flow 60-130 ns more than one looked up after the VIP (README, "flow table
- * first"); its entry is still looked up, in pick_backend(). The same holds for other packets
- * while a CPU sees mostly new flows (a failover, new UDP flows): after XLB_MISS_RUN_VIP_FIRST
- * flow-table-first misses in a row (xlb_miss_run) the CPU looks the VIP up first, like a SYN,
- * until a flow-table hit ends the run. Either order decides every packet the same.
+ * filter looks its flow up, and a way with its tag names the VIP by id: xlb_vip_ids[id] stands
+ * for the VIP lookup when that slot's key is exactly the packet's {dst, dport, proto, family}
+ * (a port VIP: find_vip() would return just that VIP, since libxlb writes the slot before the
+ * VIP appears in xlb_vips and clears it after it is gone). An all-ports VIP's slot (port 0)
+ * does not qualify (a port VIP added beside it would win in find_vip()), nor does a slot of
+ * another key (the id reused, the VIP gone): such packets, a miss, a fragment or an ICMP error
+ * look their VIP up as before, and pick_backend() reuses the bucket already found (the
+ * flow-table lookup is never repeated). A packet for no VIP's address pays neither lookup. A
+ * TCP SYN (no ACK), which almost never has an entry, keeps the VIP-first order: a miss looked
+ * up first is not more work (pick_backend() records the new flow in the bucket found) but
+ * costs a new flow 8-26 % more, since the cold bucket read and the cold Maglev slot read no
+ * longer wait for memory together (README, "flow table first"); its entry is still looked up,
+ * in pick_backend(). The same holds for other packets while a CPU sees mostly new flows (a
+ * failover, new UDP flows): after XLB_MISS_RUN_VIP_FIRST flow-table-first misses in a row
+ * (xlb_miss_run) the CPU looks the VIP up first, like a SYN, until a flow-table hit ends the
+ * run. Either order decides every packet the same.
  */
+
 #define XLB_MISS_RUN_VIP_FIRST 8
+
+/*
+ * Does VIP slot @s stand for the VIP lookup of packet @p (its exact port VIP)? The address as
+ * two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
+ */
+static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const struct xlb_pkt *p)
+{
+	struct xlb_vip_key k = { .port = p->key.dport, .proto = p->key.proto,
+				 .family = p->key.family };
+	__u64 sa[2], pa[2];
+	__u32 st, pt;
+
+	__builtin_memcpy(sa, s->key.addr, 16);
+	__builtin_memcpy(pa, p->key.dst, 16);
+	__builtin_memcpy(&st, &s->key.port, 4);
+	__builtin_memcpy(&pt, &k.port, 4);
+	return s->key.port && st == pt && sa[0] == pa[0] && sa[1] == pa[1];
+}
 
 static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct xlb_vip *vip = NULL, fv;
+	struct flow_ref fr = { .way = XLB_FLOW_WAYS };
+	struct xlb_vip_slot *slot;
+	struct xlb_vip *vip = NULL;
 	struct xlb_vip_meta *meta;
-	struct xlb_flow *f = NULL;
-	__u32 zero = 0, epoch, vip_id;
+	__u32 zero = 0, vip_id;
 	__u32 *run = NULL;
-	bool looked = false;
 	int rc;
 
 	rc = parse_packet(data, end, p);
@@ -243,22 +268,21 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 		return XLB_R_DROP_NO_CONFIG;
 	if (!vip_addr_maybe(meta, p))
 		return not_vip(p);
-	epoch = meta->vip_epoch;	/* read before any VIP lookup (see struct xlb_flow) */
 	if (!p->frag && !p->icmp && !tcp_syn(data, end, p))
 		run = bpf_map_lookup_elem(&xlb_miss_run, &zero);
 	if (run && *run < XLB_MISS_RUN_VIP_FIRST) {
-		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
-		looked = true;
-		if (f && f->vip_epoch == epoch) {
-			fv.id = f->vip_id;
-			fv.flags = f->vip_flags;
-			fv.mode = f->vip_mode;
-			vip = &fv;
-			p->vip_id = fv.id;
-			p->has_vip = 1;
-			if (*run)
-				*run = 0;
-		} else if (!f) {
+		flow_look(meta, p, &fr);
+		if (flow_find(&fr, FLOW_ANY_VIP)) {
+			vip_id = xlb_way_vip(fr.w);
+			slot = bpf_map_lookup_elem(&xlb_vip_ids, &vip_id);
+			if (slot && vip_slot_is(slot, p)) {
+				vip = &slot->vip;
+				p->vip_id = vip->id;
+				p->has_vip = 1;
+				if (*run)
+					*run = 0;
+			}
+		} else {
 			*run += 1;
 		}
 		run = NULL;
@@ -269,7 +293,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 			return rc;
 	}
 	vip_id = vip->id;
-	rc = balance_vip(ctx, p, vip, bytes, f, looked, epoch);
+	rc = balance_vip(ctx, p, vip, bytes, meta, &fr);
 	if (run && p->flow_hit)
 		*run = 0;	/* looked up VIP first after a run of misses: a hit ends it */
 	if (!rc) {

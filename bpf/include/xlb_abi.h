@@ -18,14 +18,15 @@
 #endif
 
 /* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
-#define XLB_ABI_VERSION 6
+#define XLB_ABI_VERSION 7
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
 #define XLB_MAX_BACKENDS 65536	/* backend ids 1 .. XLB_MAX_BACKENDS-1; id 0 means "none" */
 #define XLB_BACKEND_NONE 0	/* a Maglev slot holding this id has no usable backend */
 #define XLB_MAGLEV_MAX 655373	/* largest allowed Maglev table size (prime) */
 #define XLB_MAGLEV_DEFAULT 65537
-#define XLB_FLOWS_DEFAULT 1048576 /* default flow table entries */
+#define XLB_FLOWS_DEFAULT 1048576 /* default flow table size, in flows (8 per bucket) */
+#define XLB_FLOW_WAYS 8		/* flows (ways) per bucket of xlb_flows: one cache line */
 #define XLB_GUE_PORT_DEFAULT 6080 /* default outer UDP destination port of GUE */
 #define XLB_FLOOD_LIMIT_DEFAULT 125000 /* xlbd's flood_limit unless configured (0 = off) */
 #define XLB_ICMP_RATE_DEFAULT 100 /* generated too-big replies per second and CPU (icmp_rate 0) */
@@ -173,30 +174,55 @@ struct xlb_flow_key {
 };
 
 /*
- * Value of xlb_flows: the flow's backend (the LRU order alone tells which flows are idle) and
- * what the VIP lookup found for the flow's key when the entry was written or last validated, so
- * that an established flow is balanced without that lookup (the flow table is looked up first).
- * The rule: the VIP fields are trusted only while vip_epoch equals xlb_vip_meta.vip_epoch,
- * which libxlb bumps after every change of xlb_vips (a VIP added, removed, or its id, mode or
- * flags changed). While no VIP changed, the VIP lookup would return exactly these fields, so
- * the decision is the one the lookup-first path takes (the backend checks below are the same
- * in both); after a change, the next packet of the flow takes the VIP lookup, is decided as
- * before, and refreshes the fields and the epoch in place.
+ * Value of xlb_flows[bucket]: XLB_FLOW_WAYS flows of a set-associative flow cache, one 64-byte
+ * cache line (the map is BPF_F_MMAPABLE, so its values start page aligned). A flow lives in the
+ * bucket its flow-table hash picks (xlb_flow_place()), in any way; each way is one 8-byte word,
+ * read and written by the datapath with one aligned load or store (never torn, no locking):
+ *
+ *   bits  0-15  backend id (0: the way is empty)
+ *   bits 16-30  vip id
+ *   bit  31     referenced: the flow saw a packet after the one that recorded it
+ *   bits 32-63  tag: the 32 bits of the flow-table hash not used for the bucket index
+ *
+ * The way holds no key: a tag match is the flow's entry but for a 2^-32 chance per way of
+ * another flow of that bucket (see pick_backend() for why such a false hit stays within the
+ * VIP it was recorded for).
  */
-struct xlb_flow {
-	union {
-		struct {
-			__u32 vip_epoch; /* xlb_vip_meta.vip_epoch these fields were valid in */
-			__u16 vip_id;	/* the VIP's id (struct xlb_vip.id) */
-			__u8 vip_mode;	/* its enum xlb_mode */
-			__u8 vip_flags;	/* its enum xlb_vip_flags */
-		};
-		/* the four as one word, written in one store by the datapath: a reader
-		 * never sees a new epoch beside old fields */
-		__u64 vip_word;
-	};
-	__u32 backend_id;
-	__u32 pad;
+struct xlb_flow_bucket {
+	__u64 way[XLB_FLOW_WAYS];
+};
+
+#define XLB_WAY_REF (1ULL << 31)	/* the referenced bit of a way */
+
+/* The way word of a flow: @tag, recorded for backend @be_id of VIP @vip_id, unreferenced. */
+static __always_inline __u64 xlb_way_make(__u32 tag, __u32 be_id, __u32 vip_id)
+{
+	return (__u64)tag << 32 | (vip_id & 0x7fff) << 16 | (be_id & 0xffff);
+}
+
+static __always_inline __u32 xlb_way_backend(__u64 w)
+{
+	return w & 0xffff;
+}
+
+static __always_inline __u32 xlb_way_vip(__u64 w)
+{
+	return (w >> 16) & 0x7fff;
+}
+
+static __always_inline __u32 xlb_way_tag(__u64 w)
+{
+	return w >> 32;
+}
+
+/*
+ * Value of xlb_vip_ids[vip id]: the VIP that holds the id, written by libxlb before it appears
+ * in xlb_vips and cleared after it is gone (rewritten when the VIP changes), so that a flow-table
+ * hit finds its VIP by the id in its way without the hash lookup of xlb_vips.
+ */
+struct xlb_vip_slot {
+	struct xlb_vip_key key;	/* family 0: no VIP holds the id */
+	struct xlb_vip vip;
 };
 
 /*
@@ -231,8 +257,10 @@ struct xlb_frag {
  */
 struct xlb_vip_meta {
 	__u32 all_ports;	/* bit xlb_all_ports_bit(): some all-ports VIP of that family/proto */
-	__u32 vip_epoch;	/* bumped by libxlb after every change of xlb_vips: a flow
-				 * entry of another epoch takes the VIP lookup (struct xlb_flow) */
+	__u32 flow_buckets;	/* buckets of xlb_flows (its max_entries), set at creation */
+	__u64 flow_seed;	/* seed of the flow-table hash (xlb_flow_place()): random at
+				 * creation, kept on adoption and by every rewrite of this entry;
+				 * unlike xlb_config.hash_seed it never changes on a reload */
 	/* bit xlb_vip_filter_bit(addr) set: some VIP may have this address (false positives ok) */
 	__u64 addr_filter[XLB_VIP_FILTER_BITS / 64];
 };
@@ -363,16 +391,16 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 12, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
-_Static_assert(sizeof(struct xlb_flow) == 16, "xlb_flow layout");
-_Static_assert(XLB_MAX_VIPS <= 65536, "xlb_flow.vip_id holds every vip id");
-_Static_assert(XLB_MODE__MAX <= 256 && XLB_VIP_F_PASS_NO_BACKEND < 256,
-	       "xlb_flow.vip_mode and vip_flags hold every mode and flag");
+_Static_assert(sizeof(struct xlb_flow_bucket) == 64, "xlb_flow_bucket is one cache line");
+_Static_assert(sizeof(struct xlb_vip_slot) == 32, "xlb_vip_slot layout");
+_Static_assert(XLB_MAX_BACKENDS <= 1 << 16, "a way's 16 bits hold every backend id");
+_Static_assert(XLB_MAX_VIPS <= 1 << 15, "a way's 15 bits hold every vip id");
 _Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key layout");
 _Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_config) == 64, "xlb_config layout");
 _Static_assert(sizeof(struct xlb_ifmac) == 12, "xlb_ifmac layout");
-_Static_assert(sizeof(struct xlb_vip_meta) == 8 + XLB_VIP_FILTER_BITS / 8, "xlb_vip_meta layout");
+_Static_assert(sizeof(struct xlb_vip_meta) == 16 + XLB_VIP_FILTER_BITS / 8, "xlb_vip_meta layout");
 _Static_assert(sizeof(struct xlb_mon_cfg) == 40, "xlb_mon_cfg layout");
 _Static_assert(sizeof(struct xlb_mon_event) == 80, "xlb_mon_event layout");
 _Static_assert(sizeof(struct xlb_mon_counters) == 32, "xlb_mon_counters layout");
@@ -429,6 +457,64 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow_key *k, int src
 	}
 	ports = src_only ? 0 : ((__u32)k->sport << 16 | k->dport);
 	return xlb_hash_3words(s, d, ports, seed ^ (src_only ? 0 : k->proto));
+}
+
+/*
+ * The flow-table hash: where flow @k lives in xlb_flows. Not xlb_flow_hash() (the Maglev hash,
+ * which folds IPv6 addresses by XOR, so that crafted keys collide for free, and whose seed may
+ * change on a reload): a hash of the full key, every address word, the ports, protocol and
+ * family, keyed with the table's own secret xlb_vip_meta.flow_seed (random at creation).
+ *
+ * Two lanes (source words; destination words and ports) start from the seed and absorb one
+ * 32-bit word of the key per 64-bit multiply (then xor of the high half into the low), and a
+ * final avalanche (MurmurHash3's fmix64 constants) spreads the joined lanes over all 64 bits.
+ * Why 32-bit words: a multiply mod 2^64 is linear in its top input bit, so a key word that
+ * reached bit 63 of the product's input would give a difference that a later word cancels
+ * whatever the seed (a free collision); a 32-bit word only flips bits whose carries depend on
+ * the seeded state. The lanes run in parallel (IPv4: 1 and 2 multiplies, IPv6: 4 and 5).
+ * The bucket is the high half scaled to @nbuckets by multiply-shift (any size, no division),
+ * the tag the low half.
+ */
+#define XLB_FLOW_MUL 0x9e3779b97f4a7c15ULL
+
+static __always_inline __u64 xlb_flow_absorb(__u64 h, __u32 w)
+{
+	h = (h ^ w) * XLB_FLOW_MUL;
+	return h ^ (h >> 32);
+}
+
+static __always_inline __u64 xlb_flow_hash64(const struct xlb_flow_key *k, __u64 seed)
+{
+	__u64 a = seed ^ ((__u64)k->proto << 40 | (__u64)k->family << 32);
+	__u64 b = seed ^ 0x6a09e667f3bcc909ULL, h;
+
+	a = xlb_flow_absorb(a, k->src[0]);
+	b = xlb_flow_absorb(b, k->dst[0]);
+	if (k->family == XLB_AF_INET6) {
+		a = xlb_flow_absorb(a, k->src[1]);
+		b = xlb_flow_absorb(b, k->dst[1]);
+		a = xlb_flow_absorb(a, k->src[2]);
+		b = xlb_flow_absorb(b, k->dst[2]);
+		a = xlb_flow_absorb(a, k->src[3]);
+		b = xlb_flow_absorb(b, k->dst[3]);
+	}
+	b = xlb_flow_absorb(b, (__u32)k->sport << 16 | k->dport);
+	h = a ^ (b << 32 | b >> 32);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
+/* The bucket of flow @k in a table of @nbuckets (into *@bucket) and its tag (returned). */
+static __always_inline __u32 xlb_flow_place(const struct xlb_flow_key *k, __u64 seed,
+					    __u32 nbuckets, __u32 *bucket)
+{
+	__u64 h = xlb_flow_hash64(k, seed);
+
+	*bucket = ((h >> 32) * nbuckets) >> 32;
+	return (__u32)h;
 }
 
 #endif /* XLB_ABI_H */

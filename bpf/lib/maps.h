@@ -53,16 +53,27 @@ struct {
 } xlb_maglev SEC(".maps");
 
 /*
- * Established flows: 5-tuple -> backend. Per-CPU LRU lists (BPF_F_NO_COMMON_LRU) keep inserts
- * free of cross-CPU locking; max_entries is set by libxlb at load time.
+ * Established flows: a set-associative cache of XLB_FLOW_WAYS flows per 64-byte bucket (struct
+ * xlb_flow_bucket), bucket and tag from xlb_flow_place(). max_entries (buckets) is set by libxlb
+ * at load time (flow_table_size / 8, rounded up) and copied to xlb_vip_meta.flow_buckets.
+ * BPF_F_MMAPABLE puts the values page aligned (every bucket one cache line) and lets libxlb
+ * read and write ways in place. Replacement: pick_backend().
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLB_FLOWS_DEFAULT);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xlb_flow_key);
-	__type(value, struct xlb_flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_FLOWS_DEFAULT / XLB_FLOW_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xlb_flow_bucket);
 } xlb_flows SEC(".maps");
+
+/* vip id -> the VIP holding it (struct xlb_vip_slot): a flow-table hit's VIP without xlb_vips. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_slot);
+} xlb_vip_ids SEC(".maps");
 
 /*
  * Fragmented datagrams: {src, dst, proto, id} -> the backend its first fragment went to, so that

@@ -499,6 +499,27 @@ void run_case(const struct tcase *c)
 	tap(ok, c->name, WHY);
 }
 
+int same_bucket(const char *src, const char *dst, uint16_t from, int n, uint16_t *ports)
+{
+	struct pspec s = { .family = strchr(dst, ':') ? 6 : 4, .src = src, .dst = dst, .proto = 6,
+			   .dport = 80 };
+	uint32_t b, tag, want = 0;
+	struct xlb_flow_key k;
+	int found = 0;
+
+	for (uint32_t p = from; found < n && p < from + 4096U; p++) {
+		s.sport = (uint16_t)p;
+		key_of(&s, &k);
+		if (xlb_flow__place(X, &k, &b, &tag))
+			return -1;
+		if (!found)
+			want = b;
+		if (b == want)
+			ports[found++] = (uint16_t)p;
+	}
+	return found == n ? (int)want : -1;
+}
+
 int fixture_fresh(void)
 {
 	return fixture_load(0);

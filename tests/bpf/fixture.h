@@ -129,6 +129,13 @@ uint32_t backend_of(const struct pkt *in, const struct run *r, uint8_t mode);
 uint32_t send_flow(const char *src, const char *dst, uint16_t sport, uint32_t vip, struct run *r,
 		   struct pkt *in);
 
+/*
+ * same_bucket() - @n source ports from @from up whose TCP flows of client @src to @dst:80 share
+ * one bucket of X's flow table (that of the first port found, returned), into @ports; -1 if
+ * 4096 ports hold none such.
+ */
+int same_bucket(const char *src, const char *dst, uint16_t from, int n, uint16_t *ports);
+
 /* ---------------------------------------------------------------- fixture tables */
 
 enum mangle {

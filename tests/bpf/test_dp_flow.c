@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Datapath scenarios, the flow table and fragments: a flow stays on its backend across a table
- * swap, is re-hashed off a failed or reused backend without evicting others, the flood guard;
+ * swap, is re-hashed off a failed or reused backend without evicting others, the flood guard
+ * (the buckets' replacement order: test_dp_buckets.c);
  * fragments follow the first one's backend, in order or not, and are never guessed.
  * Each scenario starts from a freshly loaded balancer (fixture.c) in a process of its own.
  */
@@ -145,17 +146,18 @@ static void test_reused_backend_id(void)
 }
 
 /*
- * A re-hash overwrites the flow's own entry and evicts nothing, even when this CPU's share of
- * the LRU flow table is full (an insert there would evict up to 4 established flows). The
- * fixture here has a flow table of 16 flows per CPU.
+ * A re-hash overwrites the flow's own way and evicts nothing, even when its bucket is full (an
+ * insert there would evict an established flow). The fixture here has a flow table of 8
+ * buckets; the 8 flows share one.
  */
 static void test_rehash_full_table(void)
 {
 	static const int ev_rehash[] = { XLB_R_EV_REHASH, 0 };
-	int ncpu = libbpf_num_possible_cpus(), ok = 1, missing = 0;
+	int ok = 1, missing = 0;
 	const char *vip = "198.18.0.40", *client = "198.18.8.10";
-	struct xlb_flow_key k[16];
-	uint32_t be[16], moved = 0;
+	struct xlb_flow_key k[8];
+	uint32_t be[8], moved = 0;
+	uint16_t port[8];
 	uint8_t a[4], d[4];
 	struct xlb_flow f;
 	__u64 n0 = 0, n1 = 0;
@@ -163,18 +165,20 @@ static void test_rehash_full_table(void)
 	struct pkt in;
 
 	WHY[0] = 0;
-	if (fixture_load(16 * (uint32_t)(ncpu > 0 ? ncpu : 1)))
+	if (fixture_load(64))
 		return;
 	inet_pton(AF_INET, client, a);
 	inet_pton(AF_INET, vip, d);
-	for (int i = 0; i < 16 && ok; i++) {
-		be[i] = send_flow(client, vip, (uint16_t)(7200 + i), VIP_MISC, &r, &in);
-		xlb_flow_key__init(&k[i], XLB_AF_INET, a, d, (uint16_t)(7200 + i), 80, 6);
+	if (same_bucket(client, vip, 7200, 8, port) < 0)
+		ok = fail("no 8 flows in one bucket");
+	for (int i = 0; i < 8 && ok; i++) {
+		be[i] = send_flow(client, vip, port[i], VIP_MISC, &r, &in);
+		xlb_flow_key__init(&k[i], XLB_AF_INET, a, d, port[i], 80, 6);
 		if (!be[i] || xlb_flow__get(X, &k[i], &f))
 			ok = fail("flow %d not forwarded and recorded", i);
 	}
-	if (ok && (xlb_flow__count(X, &n0) || n0 != 16))
-		ok = fail("%llu flows recorded, expected 16", (unsigned long long)n0);
+	if (ok && (xlb_flow__count(X, &n0) || n0 != 8))
+		ok = fail("%llu flows recorded, expected 8", (unsigned long long)n0);
 	if (ok) {
 		uint32_t t[M], other = be[0] == BE(VIP_MISC, 0) ? BE(VIP_MISC, 1) : BE(VIP_MISC, 0);
 
@@ -184,7 +188,7 @@ static void test_rehash_full_table(void)
 		B[be[0]].flags = 0;
 		xlb_backend__set(X, be[0], &B[be[0]]);
 		xlb_vip__set_table(X, VIP_MISC, t, M);
-		moved = send_flow(client, vip, 7200, VIP_MISC, &r, &in);
+		moved = send_flow(client, vip, port[0], VIP_MISC, &r, &in);
 		ok = check_reason(&in, &r, XLB_R_TX, ev_rehash);
 		B[be[0]].flags = XLB_BE_F_USABLE;
 		if (ok && (!moved || moved == be[0]))
@@ -192,12 +196,12 @@ static void test_rehash_full_table(void)
 	}
 	if (ok && (xlb_flow__get(X, &k[0], &f) || f.backend_id != moved))
 		ok = fail("the re-hashed flow's entry is not on backend %u", moved);
-	for (int i = 1; i < 16 && ok; i++)
+	for (int i = 1; i < 8 && ok; i++)
 		missing += !!xlb_flow__get(X, &k[i], &f);
 	if (ok && (xlb_flow__count(X, &n1) || missing || n1 != n0))
 		ok = fail("%d established flows evicted by the re-hash (%llu flows left of %llu)",
 			  missing, (unsigned long long)n1, (unsigned long long)n0);
-	tap(ok, "re-hash on a full flow table evicts no other flow", WHY);
+	tap(ok, "re-hash in a full bucket evicts no other flow", WHY);
 }
 
 static void test_flood(void)
@@ -237,11 +241,12 @@ static void test_flood(void)
 
 /*
  * At xlbd's default flood_limit, a SYN flood past the limit leaves the established flows in
- * the flow table: the flood's flows are balanced by hash, not recorded. The fixture has 16
- * flows per CPU; 8 are established, then every CPU's flood window is set to the state a flood
- * leaves after it has recorded all but 4 of this second's XLB_FLOOD_LIMIT_DEFAULT (sending
- * the 124,996 SYNs before would take seconds and cross windows), then 64 more SYNs arrive.
- * The same 64 with the guard off (flood_limit 0) evict established flows: the check can fail.
+ * the flow table: the flood's flows are balanced by hash, not recorded. The fixture has 64
+ * flows (8 buckets); 8 saw one packet each, then every CPU's flood window is set to the state
+ * a flood leaves after it has recorded all but 4 of this second's XLB_FLOOD_LIMIT_DEFAULT
+ * (sending the 124,996 SYNs before would take seconds and cross windows), then 64 more SYNs
+ * arrive. 256 with the guard off (flood_limit 0) evict such flows: the check can fail. (Flows
+ * that saw two packets outlive any flood: test_dp_buckets.)
  */
 static int flood_syns(uint16_t port0, int n, int *recorded, int *guarded)
 {
@@ -293,7 +298,7 @@ static void test_flood_at_defaults(void)
 	struct pkt in;
 
 	WHY[0] = 0;
-	if (ncpu <= 0 || fixture_load(16 * (uint32_t)ncpu))
+	if (ncpu <= 0 || fixture_load(64))
 		return;
 	c = CFG;
 	c.flood_limit = XLB_FLOOD_LIMIT_DEFAULT;
@@ -328,11 +333,11 @@ static void test_flood_at_defaults(void)
 
 	c.flood_limit = 0;
 	xlb__config_set(X, &c);
-	ok = ok && flood_syns(9500, 64, &recorded, &guarded);
+	ok = ok && flood_syns(9500, 256, &recorded, &guarded);
 	left = established_left(k, 8);
 	if (ok && left == 8)
-		ok = fail("flood_limit 0: all 8 established flows survived 64 recorded SYNs");
-	tap(ok, "with the flood guard off the same flood evicts established flows", WHY);
+		ok = fail("flood_limit 0: all 8 one-packet flows survived 256 recorded SYNs");
+	tap(ok, "with the flood guard off a longer flood evicts flows that saw one packet", WHY);
 }
 
 static void test_fragments_together(void)

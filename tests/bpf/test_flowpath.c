@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Datapath scenarios of the flow-table-first path (struct xlb_flow): an established flow is
- * balanced from its flow entry without the VIP lookup only while no VIP changed since the entry
- * was written; every change of a VIP, of a backend id's owner or of a backend's state is decided
- * exactly as the VIP-lookup-first path decides it. Frames go through the loaded program
- * (BPF_PROG_TEST_RUN); the backend is read from the frame that comes out. Each scenario starts
+ * Datapath scenarios of the flow-table-first path: an established flow is balanced from its
+ * way (struct xlb_flow_bucket) and the VIP slot of the id it holds (xlb_vip_ids) without the VIP
+ * lookup only while that slot is exactly the packet's port VIP; every change of a VIP (removed,
+ * its id reused, a port VIP beside an all-ports one, its mode), of a backend id's owner or of a
+ * backend's state is decided exactly as the VIP-lookup-first path decides it. Frames go
+ * through the loaded program (BPF_PROG_TEST_RUN); the backend is read from the frame that
+ * comes out. Each scenario starts
  * from a freshly loaded balancer (fixture_open()) with the VIPs of setup() below, in a process
  * of its own (harness.h).
  */
@@ -194,28 +196,25 @@ static struct xlb_flow_key fkey(const char *client, const char *dst, uint16_t sp
 	return k;
 }
 
-static uint32_t epoch(void)
+/* The VIP slot of @id (xlb_vip_ids). */
+static struct xlb_vip_slot slot_of(uint32_t id)
 {
-	struct xlb_vip_meta m;
-	__u32 zero = 0;
+	struct xlb_vip_slot sl = {};
 
-	if (bpf_map_lookup_elem(xlb__map_fd(X, "xlb_vip_meta"), &zero, &m))
-		return ~0U;
-	return m.vip_epoch;
+	bpf_map_lookup_elem(xlb__map_fd(X, "xlb_vip_ids"), &id, &sl);
+	return sl;
 }
 
-/* The flow entry of @k must hold backend @be of VIP @vip_id in @mode, stamped with the epoch. */
-static int entry_is(const struct xlb_flow_key *k, uint32_t be, uint32_t vip_id, uint8_t mode)
+/* The flow entry of @k for VIP @vip_id must hold backend @be. */
+static int entry_is(const struct xlb_flow_key *k, uint32_t be, uint32_t vip_id)
 {
 	struct xlb_flow f;
 
-	if (xlb_flow__get(X, k, &f))
-		return fail("no flow entry");
-	if (f.backend_id != be || f.vip_id != vip_id || f.vip_mode != mode ||
-	    f.vip_epoch != epoch())
-		return fail("flow entry {backend %u, vip %u, mode %u, epoch %u}, expected {%u, %u, "
-			    "%u, %u}", f.backend_id, f.vip_id, f.vip_mode, f.vip_epoch, be, vip_id,
-			    mode, epoch());
+	if (xlb_flow__find(X, k, vip_id, &f))
+		return fail("no flow entry for VIP %u", vip_id);
+	if (f.backend_id != be)
+		return fail("flow entry of VIP %u on backend %u, expected %u", vip_id, f.backend_id,
+			    be);
 	return 1;
 }
 
@@ -233,25 +232,44 @@ static int events(const struct out *o, uint64_t rehash, uint64_t tx)
 
 /* ---------------------------------------------------------------- scenarios */
 
-/* The epoch moves on after each change of xlb_vips, and only then. */
-static void test_epoch(void)
+/*
+ * The VIP slots follow xlb_vips: written on an add, rewritten on a change, cleared on a delete
+ * and when the key moves to another id, kept when the id went to another key meanwhile.
+ */
+static void test_vip_slots(void)
 {
-	uint32_t e0 = epoch(), e1, e2, e3;
-	int ok = 1;
+	struct xlb_vip_key k11 = vkey("198.18.0.11", 80), k12 = vkey("198.18.0.12", 80);
+	struct xlb_vip_key k13 = vkey("198.18.0.13", 80);
+	struct xlb_vip_slot sl = slot_of(VB);
+	int ok;
 
-	ok = vip("198.18.0.10", 80, VA, XLB_MODE_IPIP, 0) == 0;
-	e1 = epoch();
-	if (ok && e1 != e0)
-		ok = fail("setting a VIP to its own value moved the epoch %u -> %u", e0, e1);
-	ok = ok && vip("198.18.0.12", 80, VB, XLB_MODE_IPIP, 0) == 0;
-	e2 = epoch();
-	if (ok && e2 != e1 + 1)
-		ok = fail("adding a VIP moved the epoch %u -> %u", e1, e2);
-	ok = ok && vip_del("198.18.0.12", 80) == 0;
-	e3 = epoch();
-	if (ok && e3 != e2 + 1)
-		ok = fail("removing a VIP moved the epoch %u -> %u", e2, e3);
-	check(ok, "VIP epoch: bumped by an add and a delete, not by a set to the same value");
+	ok = (sl.vip.id == VB && !memcmp(&sl.key, &k11, sizeof(k11))) ||
+	     fail("slot %u does not hold its VIP", VB);
+	ok = ok && vip("198.18.0.12", 80, 7, XLB_MODE_GUE, 0) == 0;
+	sl = slot_of(7);
+	if (ok && (memcmp(&sl.key, &k12, sizeof(k12)) || sl.vip.mode != XLB_MODE_GUE))
+		ok = fail("added VIP: slot 7 family %u mode %u", sl.key.family, sl.vip.mode);
+	ok = ok && vip("198.18.0.12", 80, 7, XLB_MODE_IPIP, XLB_VIP_F_HASH_SRC) == 0;
+	sl = slot_of(7);
+	if (ok && (sl.vip.mode != XLB_MODE_IPIP || sl.vip.flags != XLB_VIP_F_HASH_SRC))
+		ok = fail("changed VIP: slot 7 mode %u flags %u", sl.vip.mode, sl.vip.flags);
+	/* the key takes id 8: slot 7 cleared after, slot 8 written */
+	ok = ok && vip("198.18.0.12", 80, 8, XLB_MODE_IPIP, 0) == 0;
+	sl = slot_of(8);
+	if (ok && (slot_of(7).key.family || memcmp(&sl.key, &k12, sizeof(k12))))
+		ok = fail("id 7 -> 8: slot 7 family %u, slot 8 family %u", slot_of(7).key.family,
+			  sl.key.family);
+	/* id 8 given to another key, then the first one deleted: slot 8 stays the other's */
+	ok = ok && vip("198.18.0.13", 80, 8, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && xlb_vip__del(X, &k12) == 0;
+	sl = slot_of(8);
+	if (ok && memcmp(&sl.key, &k13, sizeof(k13)))
+		ok = fail("slot 8 lost the VIP that holds id 8");
+	ok = ok && xlb_vip__del(X, &k13) == 0;
+	if (ok && slot_of(8).key.family)
+		ok = fail("deleted VIP: slot 8 not cleared");
+	check(ok, "VIP slots: written on add and change, cleared on delete and id change, kept "
+		  "for the id's new owner");
 }
 
 /* A recorded flow: its entry carries its VIP; the next packets follow it. */
@@ -266,7 +284,7 @@ static void test_hit(void)
 	ok = send_pkt("198.18.5.1", "198.18.0.10", 1000, 80, &o, &in);
 	b0 = o.backend;
 	ok = ok && (o.verdict == XDP_TX || fail("verdict %u", o.verdict));
-	ok = ok && entry_is(&k, b0, VA, XLB_MODE_IPIP);
+	ok = ok && entry_is(&k, b0, VA);
 	for (int i = 0; ok && i < 3; i++) {
 		ok = send_pkt("198.18.5.1", "198.18.0.10", 1000, 80, &o, &in);
 		if (ok && o.backend != b0)
@@ -275,14 +293,14 @@ static void test_hit(void)
 		ok = ok && events(&o, 0, 1);
 	}
 	check(ok,
-	      "established flow: entry holds backend, VIP id, mode and epoch; packets follow it");
+	      "established flow: entry holds backend and VIP id; packets follow it");
 
 	/* IPv6 the same */
 	k = fkey("2001:db8:5::1", "2001:db8::10", 1000, 80);
 	ok = send_pkt("2001:db8:5::1", "2001:db8::10", 1000, 80, &o, &in);
 	b0 = o.backend;
 	ok = ok && (o.verdict == XDP_TX || fail("verdict %u", o.verdict));
-	ok = ok && entry_is(&k, b0, VV6, XLB_MODE_IPIP);
+	ok = ok && entry_is(&k, b0, VV6);
 	ok = ok && send_pkt("2001:db8:5::1", "2001:db8::10", 1000, 80, &o, &in);
 	if (ok && o.backend != b0)
 		ok = fail("went to %u, the flow's backend is %u", o.backend, b0);
@@ -310,20 +328,34 @@ static void test_vip_removed(void)
 		ok = fail("the frame was changed");
 	check(ok, "VIP removed, flow entry present: XDP_PASS untouched, pass_not_vip");
 
+	/*
+	 * its id reused by a VIP of another port on the same address (so the address filter
+	 * lets the packet through): the flow's way names that VIP's slot, which is not its VIP
+	 */
+	ok = vip(d, 81, VA, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
+	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
+		ok = fail("verdict %u, pass_not_vip +%llu: followed the id to another VIP",
+			  o.verdict, (unsigned long long)o.d[XLB_R_PASS_NOT_VIP].packets);
+	ok = ok && vip_del(d, 81) == 0;
+	check(ok, "VIP removed, its id reused by a VIP of another port: the flow's packet is the "
+		  "host's");
+
 	ok = vip(d, 80, VA, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
 	if (ok && o.backend != b0)
 		ok = fail("went to %u, the flow's backend is %u", o.backend, b0);
-	ok = ok && events(&o, 0, 1) && entry_is(&k, b0, VA, XLB_MODE_IPIP);
-	check(ok, "VIP re-added with its id: the flow keeps its backend, entry re-stamped");
+	ok = ok && events(&o, 0, 1) && entry_is(&k, b0, VA);
+	check(ok, "VIP re-added with its id: the flow keeps its backend");
 
-	/* re-added under another id: the old id's backend is not this VIP's: re-hash */
+	/* re-added under another id: the old id's way is not this VIP's: a new flow of VB */
 	ok = vip_del(d, 80) == 0 && vip(d, 80, VB, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1001, 80, &o, &in);
 	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
 		ok = fail("went to backend %u, not one of VIP %u's", o.backend, VB);
-	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VB, XLB_MODE_IPIP);
-	check(ok, "VIP re-added under another id: the flow re-hashes into that VIP's table");
+	ok = ok && events(&o, 0, 1) && entry_is(&k, o.backend, VB) && entry_is(&k, b0, VA);
+	check(ok, "VIP re-added under another id: a new flow in that VIP's table, the old way "
+		  "kept (not a victim)");
 	vip_del(d, 80);
 	vip(d, 80, VA, XLB_MODE_IPIP, 0);
 }
@@ -347,7 +379,7 @@ static void test_mode_change(void)
 	if (ok && (o.outer_proto != 17 || o.backend != b0))
 		ok = fail("outer protocol %u to backend %u, expected 17 (GUE) to %u",
 			  o.outer_proto, o.backend, b0);
-	ok = ok && entry_is(&k, b0, VA, XLB_MODE_GUE);
+	ok = ok && entry_is(&k, b0, VA);
 	ok = ok && send_pkt(c, d, 1002, 80, &o, &in);
 	if (ok && (o.outer_proto != 17 || o.backend != b0))
 		ok = fail("second packet: outer protocol %u to backend %u", o.outer_proto,
@@ -367,14 +399,13 @@ static void test_backend_changes(void)
 {
 	const char *c = "198.18.5.4", *d = "198.18.0.10";
 	struct xlb_flow_key k = fkey(c, d, 1003, 80);
-	uint32_t b0, e0, t[M];
+	uint32_t b0, t[M];
 	struct out o;
 	struct pkt in;
 	int ok;
 
 	ok = send_pkt(c, d, 1003, 80, &o, &in);
 	b0 = o.backend;
-	e0 = epoch();
 	/* drained: out of the table, still usable: the flow stays */
 	for (int i = 0; i < M; i++)
 		t[i] = b0 == FBE(VA, 0) ? FBE(VA, 1) : FBE(VA, 0);
@@ -390,9 +421,7 @@ static void test_backend_changes(void)
 	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
 	if (ok && o.backend != t[0])
 		ok = fail("failed: went to %u, expected the table's %u", o.backend, t[0]);
-	ok = ok && events(&o, 1, 1) && entry_is(&k, t[0], VA, XLB_MODE_IPIP);
-	if (ok && epoch() != e0)
-		ok = fail("a backend change moved the VIP epoch");
+	ok = ok && events(&o, 1, 1) && entry_is(&k, t[0], VA);
 	check(ok, "backend failed: the flow re-hashes (rehash +1) and is re-recorded");
 	backend(b0, VA, 1);
 
@@ -405,7 +434,7 @@ static void test_backend_changes(void)
 	ok = ok && send_pkt(c, d, 1003, 80, &o, &in);
 	if (ok && o.backend != FBE(VA, 2))
 		ok = fail("went to %u (now VIP %u's), expected %u", o.backend, VB, FBE(VA, 2));
-	ok = ok && events(&o, 1, 1) && entry_is(&k, FBE(VA, 2), VA, XLB_MODE_IPIP);
+	ok = ok && events(&o, 1, 1) && entry_is(&k, FBE(VA, 2), VA);
 	check(ok, "backend id reused by another VIP: the flow re-hashes, never follows the id");
 	backend(b0, VA, 1);
 	table(VA);
@@ -428,20 +457,23 @@ static void test_all_ports_shadowed(void)
 	b0 = o.backend;
 	if (ok && (b0 < FBE(VALL, 0) || b0 >= FBE(VALL, NBE)))
 		ok = fail("went to %u, not one of the all-ports VIP's", b0);
-	ok = ok && entry_is(&k, b0, VALL, XLB_MODE_IPIP);
+	ok = ok && entry_is(&k, b0, VALL);
 	ok = ok && vip(d, 8080, VB, XLB_MODE_IPIP, 0) == 0;
 	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
 	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
 		ok = fail("went to %u, not one of the port VIP's", o.backend);
-	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VB, XLB_MODE_IPIP);
+	ok = ok && events(&o, 0, 1) && entry_is(&k, o.backend, VB);
+	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
+	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
+		ok = fail("second packet went to %u, not one of the port VIP's", o.backend);
 	check(ok, "port VIP added over an all-ports VIP: its flows move to it at once");
 
 	ok = vip_del(d, 8080) == 0;
 	ok = ok && send_pkt(c, d, 1004, 8080, &o, &in);
-	if (ok && (o.backend < FBE(VALL, 0) || o.backend >= FBE(VALL, NBE)))
-		ok = fail("went to %u, not one of the all-ports VIP's", o.backend);
-	ok = ok && events(&o, 1, 1) && entry_is(&k, o.backend, VALL, XLB_MODE_IPIP);
-	check(ok, "port VIP removed: its flows return to the all-ports VIP");
+	if (ok && o.backend != b0)
+		ok = fail("went to %u, the flow's all-ports backend is %u", o.backend, b0);
+	ok = ok && events(&o, 0, 1) && entry_is(&k, b0, VALL);
+	check(ok, "port VIP removed: its flows return to the all-ports VIP's entry");
 }
 
 /* A packet to no VIP's address never reads the flow table, even with an entry for its key. */
@@ -449,15 +481,12 @@ static void test_not_vip(void)
 {
 	const char *c = "198.18.5.6", *d = "198.18.0.99";
 	struct xlb_flow_key k = fkey(c, d, 1005, 80);
-	struct xlb_flow f = { .backend_id = FBE(VA, 0), .vip_id = VA, .vip_mode = XLB_MODE_IPIP,
-			      .vip_epoch = epoch() };
 	struct out o;
 	struct pkt in;
 	int ok;
 
-	/* a forged entry of the current epoch: only a lookup of the flow table could find it */
-	ok = bpf_map_update_elem(xlb__map_fd(X, "xlb_flows"), &k, &f, BPF_ANY) == 0 ||
-	     fail("flow entry: %s", strerror(errno));
+	/* a forged entry: only a lookup of the flow table could find it */
+	ok = xlb_flow__set(X, &k, FBE(VA, 0), VA) == 0 || fail("flow entry: %s", strerror(errno));
 	ok = ok && send_pkt(c, d, 1005, 80, &o, &in);
 	if (ok && (o.verdict != XDP_PASS || o.d[XLB_R_PASS_NOT_VIP].packets != 1))
 		ok = fail("verdict %u, pass_not_vip +%llu", o.verdict,
@@ -527,7 +556,7 @@ static void test_miss_run(void)
 		ok = ok && (o.verdict == XDP_TX || fail("new flow %d: verdict %u", i, o.verdict));
 		if (ok && (o.backend < FBE(VA, 0) || o.backend >= FBE(VA, NBE)))
 			ok = fail("new flow %d went to %u, not one of VIP %u's", i, o.backend, VA);
-		ok = ok && entry_is(&k, o.backend, VA, XLB_MODE_IPIP);
+		ok = ok && entry_is(&k, o.backend, VA);
 	}
 	run = miss_run();
 	if (ok && run != (SYN ? 0 : 8))
@@ -548,7 +577,7 @@ static void test_miss_run(void)
 			  run);
 	ok = ok && events(&o, 0, 1);
 	k = fkey("198.18.6.1", d, 2000, 80);
-	ok = ok && entry_is(&k, b0, VA, XLB_MODE_IPIP);
+	ok = ok && entry_is(&k, b0, VA);
 	check(ok, "miss run: VIP removed and re-added meanwhile: decided as before, the hit ends "
 		  "the run");
 }
@@ -588,7 +617,7 @@ static int load(void)
 		SPORT = 10000;							\
 		test_##name();							\
 	}
-BOTH(epoch)
+BOTH(vip_slots)
 BOTH(hit)
 BOTH(vip_removed)
 BOTH(mode_change)
@@ -602,7 +631,7 @@ BOTH(miss_run)
 
 static const struct scenario scenarios[] = {
 	{ "load", NULL, test_load },
-	WITH_ACK(epoch),
+	WITH_ACK(vip_slots),
 	WITH_ACK(hit),
 	WITH_ACK(vip_removed),
 	WITH_ACK(mode_change),
@@ -610,7 +639,7 @@ static const struct scenario scenarios[] = {
 	WITH_ACK(all_ports_shadowed),
 	WITH_ACK(not_vip),
 	WITH_ACK(miss_run),
-	WITH_SYN(epoch),
+	WITH_SYN(vip_slots),
 	WITH_SYN(hit),
 	WITH_SYN(vip_removed),
 	WITH_SYN(mode_change),

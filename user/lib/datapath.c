@@ -23,7 +23,7 @@ enum map_sizing {
 	SIZED_FIXED,	/* as bpf/lib/maps.h declares it */
 	SIZED_VIPS,	/* indexed by vip id: xlb_open_opts.max_vips */
 	SIZED_BACKENDS,	/* indexed by backend id: xlb_open_opts.max_backends */
-	SIZED_FLOWS,	/* the flow table: xlb_open_opts.flow_table_size */
+	SIZED_FLOWS,	/* the flow table: xlb_open_opts.flow_table_size flows, 8 a bucket */
 };
 
 /* Every map of the balancer, pinned under its own name; the skeleton's member of that name. */
@@ -37,6 +37,7 @@ static const struct pinned_map {
 	PINNED(xlb_backends, SIZED_BACKENDS),
 	PINNED(xlb_maglev, SIZED_VIPS),
 	PINNED(xlb_flows, SIZED_FLOWS),
+	PINNED(xlb_vip_ids, SIZED_VIPS),
 	PINNED(xlb_stats_vip, SIZED_VIPS),
 	PINNED(xlb_stats_backend, SIZED_BACKENDS),
 	PINNED(xlb_stats_reason, SIZED_FIXED),
@@ -119,9 +120,29 @@ static bool sized_with(const struct pinned_map *a, const struct pinned_map *b)
 	return (a->sizing == SIZED_VIPS || a->sizing == SIZED_BACKENDS) && a->sizing == b->sizing;
 }
 
+static int fd_of(const struct xlb *x, const int fds[N_MAPS], const struct bpf_map *m)
+{
+	for (size_t i = 0; i < N_MAPS; i++)
+		if (pinned_map(x, i) == m)
+			return fds[i];
+	return -1;
+}
+
+/* Does the pinned xlb_vip_meta carry the pinned flow table's size (and so its seed)? */
+static bool flows_meta_ok(const struct xlb *x, const int fds[N_MAPS])
+{
+	int flows = fd_of(x, fds, x->skel->maps.xlb_flows);
+	struct xlb_vip_meta meta;
+	__u32 zero = 0;
+
+	return !bpf_map_lookup_elem(fd_of(x, fds, x->skel->maps.xlb_vip_meta), &zero, &meta) &&
+	       meta.flow_buckets && meta.flow_buckets == map_size(flows);
+}
+
 /*
  * Open the pinned maps if they form a compatible state: every map present with the type, key
- * and value size this object expects, and xlb_config written by the same ABI version.
+ * and value size this object expects, xlb_config written by the same ABI version, and
+ * xlb_vip_meta holding the flow table's size.
  * Returns 1 with @fds filled, 0 if nothing is pinned, -ESTALE if a pinned state is unusable.
  */
 static int open_pinned(struct xlb *x, int fds[N_MAPS])
@@ -168,11 +189,12 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 			}
 		}
 	}
-	for (size_t i = 0; !err && i < N_MAPS; i++) {
+	/* (also after a layout mismatch: another version is the likely reason, and says so) */
+	for (size_t i = 0; i < N_MAPS; i++) {
 		struct xlb_config cfg = {};
 		__u32 zero = 0;
 
-		if (pinned_map(x, i) != x->skel->maps.xlb_config)
+		if (pinned_map(x, i) != x->skel->maps.xlb_config || fds[i] < 0)
 			continue;
 		if (bpf_map_lookup_elem(fds[i], &zero, &cfg) ||
 		    cfg.abi_version != XLB_ABI_VERSION) {
@@ -180,6 +202,10 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 				x->pin_dir, cfg.abi_version, XLB_ABI_VERSION);
 			err = -ESTALE;
 		}
+	}
+	if (!err && !flows_meta_ok(x, fds)) {
+		pr_warn("xlb: pinned xlb_vip_meta does not describe the pinned xlb_flows");
+		err = -ESTALE;
 	}
 	if (err) {
 		for (size_t i = 0; i < N_MAPS; i++) {
@@ -204,7 +230,8 @@ static bool wanted_size(const struct xlb_open_opts *opts, size_t i, __u32 *want)
 		*want = opts->max_backends;
 		return *want <= XLB_MAX_BACKENDS_LIMIT && *want != 1;
 	case SIZED_FLOWS:
-		*want = opts->flow_table_size;
+		/* flows to buckets, rounded up (0: as declared) */
+		*want = (__u32)(((__u64)opts->flow_table_size + XLB_FLOW_WAYS - 1) / XLB_FLOW_WAYS);
 		return true;
 	default:
 		*want = 0;
@@ -293,10 +320,13 @@ struct xlb *xlb__open(const struct xlb_open_opts *opts)
 	}
 	x->max_vips = bpf_map__max_entries(x->skel->maps.xlb_maglev);
 	x->max_backends = bpf_map__max_entries(x->skel->maps.xlb_backends);
+	x->flow_buckets = bpf_map__max_entries(x->skel->maps.xlb_flows);
 	if (!x->adopted) {
 		struct xlb_config cfg = { .gue_port = XLB_GUE_PORT_DEFAULT };
 
 		err = xlb__config_set(x, &cfg);
+		if (!err)
+			err = xlb_dp_flows_init(x);
 		if (err)
 			goto fail;
 	}
@@ -364,6 +394,7 @@ void xlb__close(struct xlb *x, bool unpin)
 		if (x->pin)
 			unpin_all(x);
 	}
+	xlb_dp_flows_unmap(x);
 	xlb_bpf__destroy(x->skel);
 	free(x);
 }

@@ -2,7 +2,8 @@
 /*
  * Inside libxlb's datapath layer (not installed, not for xlbd or xlb): the handle struct xlb
  * and what its files share. datapath.c loads, adopts and pins the balancer; attach.c puts it
- * on interfaces; maps.c programs VIPs, backends, the config and reads flows; tables.c swaps
+ * on interfaces; maps.c programs VIPs, backends and the config; flows.c reads and writes the
+ * flow table; tables.c swaps
  * Maglev tables; stats.c reads counters. The public interface is xlb.h.
  */
 #ifndef XLB_HANDLE_H
@@ -30,6 +31,9 @@ struct xlb {
 	__u32 old_prog_id;	/* the program pinned before this open (an earlier xlb's) */
 	int ifindexes[XLB_MAX_IFACES]; /* interfaces this handle attached */
 	int n_ifindexes;
+	__u32 flow_buckets;	/* buckets of xlb_flows, as loaded or adopted */
+	struct xlb_flow_bucket *flows_mm; /* xlb_flows mapped (flows.c), NULL until first used */
+	size_t flows_mm_len;
 };
 
 /* The fd of map @name of handle @x (a member of the skeleton: a typo does not compile). */
@@ -42,6 +46,11 @@ static inline int ret_errno(int rc)
 {
 	return rc < 0 ? -errno : 0;
 }
+
+/* flows.c */
+void xlb_dp_flows_unmap(struct xlb *x);
+/* The flow-table seed and size of a fresh state into xlb_vip_meta (datapath.c, at creation). */
+int xlb_dp_flows_init(struct xlb *x);
 
 /* attach.c */
 extern bool xlb_dp_quiet_libbpf;	/* set while libxdp tries its dispatcher */

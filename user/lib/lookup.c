@@ -73,10 +73,11 @@ static int read_table(struct xlb *x, __u32 vip_id, __u32 **table, __u32 *m)
 }
 
 /*
- * The datapath looks an established TCP/UDP flow up before its VIP and, with an entry of the
- * current VIP epoch, takes the VIP from the entry (struct xlb_flow); that VIP is the one the
- * lookup of @vip found, so the decision below (hit on a usable backend of @vip, else the slot)
- * is the datapath's in both orders.
+ * The datapath looks an established TCP/UDP flow up before its VIP and takes the VIP by the id
+ * in its way (xlb_vip_ids) only where that VIP is the one the lookup of @vip found; otherwise it
+ * looks the VIP up. In both orders the entry used is the way of the flow's tag recorded for
+ * @vip's id, and the decision below (hit on a usable backend of @vip, else the slot) is the
+ * datapath's.
  */
 int xlb_lookup(struct xlb *x, const struct xlb_flow_key *k, const struct xlb_vip *vip,
 	       struct xlb_lookup *r)
@@ -95,7 +96,7 @@ int xlb_lookup(struct xlb *x, const struct xlb_flow_key *k, const struct xlb_vip
 		return err;
 	xlb_lookup_table(k, vip, cfg.hash_seed, table, m, r);
 	free(table);
-	if (!xlb_flow__get(x, k, &f) && !xlb_backend__get(x, f.backend_id, &be) &&
+	if (!xlb_flow__find(x, k, vip->id, &f) && !xlb_backend__get(x, f.backend_id, &be) &&
 	    xlb_flow_hit(&be, vip)) {
 		r->backend_id = f.backend_id;
 		r->flow_hit = true;

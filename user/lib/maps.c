@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * libxlb: program the balancer's maps: the config entry, VIPs (with the address filter
- * xlb_vip_meta kept ahead of them), backends, and the flow table's entries.
+ * xlb_vip_meta kept ahead of them and their slots in xlb_vip_ids), backends, flow keys.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,26 +45,7 @@ static void vip_meta_add(struct xlb_vip_meta *meta, const struct xlb_vip_key *ke
 		meta->all_ports |= xlb_all_ports_bit(key->family, key->proto);
 }
 
-/*
- * The VIP epoch (struct xlb_flow): bumped after every change of xlb_vips, never before, so that
- * a flow entry the datapath stamps with an epoch carries what the VIP lookup of that epoch or a
- * later one found. The datapath reads the epoch before it looks a VIP up; on a CPU that orders
- * loads (x86) an entry can then never be stamped with an epoch newer than its fields; elsewhere
- * the two loads would have to be reordered across this whole syscall.
- */
-static int vip_epoch_bump(struct xlb *x)
-{
-	struct xlb_vip_meta meta;
-	__u32 zero = 0;
-	int fd = MAP_FD(x, xlb_vip_meta);
-
-	if (bpf_map_lookup_elem(fd, &zero, &meta))
-		return -errno;
-	meta.vip_epoch++;
-	return ret_errno(bpf_map_update_elem(fd, &zero, &meta, BPF_ANY));
-}
-
-/* Do @keys already hold exactly @vips? Then a set changes nothing (and bumps no epoch). */
+/* Do @keys already hold exactly @vips? Then a set changes nothing. */
 static bool vips_unchanged(struct xlb *x, const struct xlb_vip_key *keys,
 			   const struct xlb_vip *vips, size_t n)
 {
@@ -81,10 +62,10 @@ static bool vips_unchanged(struct xlb *x, const struct xlb_vip_key *keys,
  * Recompute xlb_vip_meta from xlb_vips (plus @extra, the @n keys about to be added): a filter
  * bit is set before the VIP it announces appears, and cleared only after the last one is gone,
  * so the datapath never skips a live VIP. One walk of xlb_vips: callers changing many VIPs
- * batch them (xlb_vip__set_batch()) rather than paying a walk per VIP. With @bump, the VIP
- * epoch moves on in the same write.
+ * batch them (xlb_vip__set_batch()) rather than paying a walk per VIP. The flow table's seed
+ * and size are carried over: the entry is rewritten as a whole.
  */
-static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t n, bool bump)
+static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t n)
 {
 	struct xlb_vip_key key, next;
 	struct xlb_vip_meta meta = {}, cur;
@@ -94,7 +75,8 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t 
 
 	if (bpf_map_lookup_elem(MAP_FD(x, xlb_vip_meta), &zero, &cur))
 		return -errno;
-	meta.vip_epoch = cur.vip_epoch + bump;
+	meta.flow_seed = cur.flow_seed;
+	meta.flow_buckets = cur.flow_buckets;
 	for (size_t i = 0; i < n; i++)
 		vip_meta_add(&meta, &extra[i]);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -105,6 +87,32 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t 
 	if (errno != ENOENT)
 		return -errno;
 	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vip_meta), &zero, &meta, BPF_ANY));
+}
+
+/*
+ * The VIP slots (xlb_vip_ids[id], struct xlb_vip_slot): a flow-table hit's VIP by the id in its
+ * way. A slot is written before its VIP appears in xlb_vips and cleared after it is gone (or
+ * after its key took another id), so a slot names a live VIP or one just being added; a clear
+ * slot (family 0) matches no packet. A slot is cleared only if it still holds @key: the id may
+ * have gone to another VIP meanwhile.
+ */
+static int vip_slot_write(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+{
+	struct xlb_vip_slot s = { .key = *key, .vip = *vip };
+
+	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vip_ids), &vip->id, &s, BPF_ANY));
+}
+
+static int vip_slot_clear(struct xlb *x, __u32 id, const struct xlb_vip_key *key)
+{
+	struct xlb_vip_slot s, none = {};
+	int fd = MAP_FD(x, xlb_vip_ids);
+
+	if (bpf_map_lookup_elem(fd, &id, &s))
+		return -errno;
+	if (memcmp(&s.key, key, sizeof(*key)))
+		return 0;
+	return ret_errno(bpf_map_update_elem(fd, &id, &none, BPF_ANY));
 }
 
 static int vip_check(const struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
@@ -125,6 +133,8 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 		       size_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	struct xlb_vip *old = NULL;
+	bool *had = NULL;
 	__u32 count = n;
 	int err, e;
 
@@ -135,16 +145,38 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 	}
 	if (!n || vips_unchanged(x, keys, vips, n))
 		return 0;
-	err = vip_meta_sync(x, keys, n, false);
+	old = calloc(n, sizeof(*old));
+	had = calloc(n, sizeof(*had));
+	err = old && had ? 0 : -ENOMEM;
+	/* what each key held: an id it leaves behind is cleared once the map says the new one */
+	for (size_t i = 0; !err && i < n; i++)
+		had[i] = !bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &keys[i], &old[i]);
+	if (!err)
+		err = vip_meta_sync(x, keys, n);
+	for (size_t i = 0; !err && i < n; i++)
+		err = vip_slot_write(x, &keys[i], &vips[i]);
 	if (err)
-		return err;
+		goto out;
 	if (n == 1)
 		err = ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vips), keys, vips, BPF_ANY));
 	else
 		err = ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_vips), keys, vips, &count, &o));
-	/* even after a partial failure: some VIPs may have changed */
-	e = vip_epoch_bump(x);
-	return err ? err : e;
+	/* even after a partial failure: a key that took its new id frees its old one */
+	for (size_t i = 0; i < n; i++) {
+		struct xlb_vip cur;
+
+		if (!had[i] || old[i].id == vips[i].id ||
+		    bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &keys[i], &cur) ||
+		    cur.id != vips[i].id)
+			continue;
+		e = vip_slot_clear(x, old[i].id, &keys[i]);
+		if (e && !err)
+			err = e;
+	}
+out:
+	free(old);
+	free(had);
+	return err;
 }
 
 int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *vip)
@@ -152,12 +184,22 @@ int xlb_vip__get(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip *v
 	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_vips), key, vip));
 }
 
-int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
+/* Delete @key from xlb_vips, then clear the slot of the id it held. */
+static int vip_del_one(struct xlb *x, const struct xlb_vip_key *key)
 {
+	struct xlb_vip vip;
+	bool had = !bpf_map_lookup_elem(MAP_FD(x, xlb_vips), key, &vip);
 	int err = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), key));
 
+	return !err && had ? vip_slot_clear(x, vip.id, key) : err;
+}
+
+int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
+{
+	int err = vip_del_one(x, key);
+
 	if (!err)
-		err = vip_meta_sync(x, NULL, 0, true);
+		err = vip_meta_sync(x, NULL, 0);
 	return err;
 }
 
@@ -167,11 +209,11 @@ int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
 
 	/* one by one (a key already gone must not stop the others), then one walk */
 	for (size_t i = 0; i < n; i++) {
-		e = ret_errno(bpf_map_delete_elem(MAP_FD(x, xlb_vips), &keys[i]));
+		e = vip_del_one(x, &keys[i]);
 		if (e && e != -ENOENT && !err)
 			err = e;
 	}
-	e = n ? vip_meta_sync(x, NULL, 0, true) : 0;
+	e = n ? vip_meta_sync(x, NULL, 0) : 0;
 	return err ? err : e;
 }
 
@@ -236,61 +278,6 @@ int xlb_backend__clear(struct xlb *x, __u32 id)
 	if (id == XLB_BACKEND_NONE || id >= x->max_backends)
 		return -EINVAL;
 	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_backends), &id, &be, BPF_ANY));
-}
-
-int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f)
-{
-	return ret_errno(bpf_map_lookup_elem(MAP_FD(x, xlb_flows), k, f));
-}
-
-/* Count the flows by batches of keys (one syscall per 4096 entries); -errno when unsupported. */
-static int flow_count_batch(int fd, __u64 *n)
-{
-	const __u32 chunk = 4096;
-	struct xlb_flow_key *keys = calloc(chunk, sizeof(*keys));
-	struct xlb_flow *vals = calloc(chunk, sizeof(*vals));
-	__u32 in = 0, out, count;
-	bool first = true;
-	int err = -ENOMEM;
-
-	*n = 0;
-	while (keys && vals) {
-		LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-		count = chunk;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &o);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		*n += count;
-		if (err) {
-			err = 0; /* ENOENT: the end */
-			break;
-		}
-		in = out;
-		first = false;
-	}
-	free(keys);
-	free(vals);
-	return err;
-}
-
-int xlb_flow__count(struct xlb *x, __u64 *n)
-{
-	struct xlb_flow_key key, next;
-	int fd = MAP_FD(x, xlb_flows);
-	void *prev = NULL;
-
-	if (!flow_count_batch(fd, n))
-		return 0;
-	*n = 0;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		(*n)++;
-	}
-	return errno == ENOENT ? 0 : -errno;
 }
 
 void xlb_flow_key__init(struct xlb_flow_key *k, int family, const void *src, const void *dst,

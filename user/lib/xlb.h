@@ -205,9 +205,31 @@ int xlb_monitor__ring_fd(const struct xlb *x);
 /* The reason named @name (xlb_reason_name()'s names), or -EINVAL. */
 int xlb_reason_parse(const char *name);
 
-/* Flow table. */
+/* A flow-table entry as libxlb reads it: its way (struct xlb_flow_bucket) decoded. */
+struct xlb_flow {
+	__u32 backend_id;
+	__u32 vip_id;		/* the VIP it was recorded for */
+	bool referenced;	/* it saw a packet after the one that recorded it */
+	__u32 bucket;		/* where it is: xlb_flows[bucket].way[way] */
+	__u32 way;
+};
+
+#define XLB_FLOW_ANY_VIP 0xffffffffU
+
+/*
+ * Flow table (flows.c). xlb_flow__get() reads the first way holding flow @k's tag (of any VIP),
+ * xlb_flow__find() the one recorded for VIP @vip_id, the entry the datapath uses for that VIP
+ * (XLB_FLOW_ANY_VIP: as __get); -ENOENT if none. xlb_flow__set() records @k for @backend_id of
+ * @vip_id unreferenced (for tests and tools: in its way for that VIP, else the first empty way
+ * of its bucket; -ENOSPC when the bucket is full). xlb_flow__place() gives @k's bucket and tag
+ * (xlb_flow_place() with the table's seed). xlb_flow__count() counts the ways holding a flow.
+ */
 int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f);
+int xlb_flow__find(struct xlb *x, const struct xlb_flow_key *k, __u32 vip_id, struct xlb_flow *f);
+int xlb_flow__set(struct xlb *x, const struct xlb_flow_key *k, __u32 backend_id, __u32 vip_id);
+int xlb_flow__place(struct xlb *x, const struct xlb_flow_key *k, __u32 *bucket, __u32 *tag);
 int xlb_flow__count(struct xlb *x, __u64 *n);
+__u32 xlb_flow__buckets(const struct xlb *x);	/* buckets of XLB_FLOW_WAYS flows */
 
 /**
  * xlb_flow_key__init() - build a flow key from parsed addresses (host order ports).

@@ -15,8 +15,6 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "shared.h"
 #include "xlbd.h"
@@ -92,21 +90,17 @@ static void clean_temp_files(const char *config_path)
 
 /*
  * An adopted flow table keeps the size it was created with, whatever the config says now. (The
- * kernel rounds a per-CPU LRU's size up to a multiple of the possible CPUs.)
+ * table holds buckets of XLB_FLOW_WAYS flows: flow_table_size rounded up to a multiple of 8.)
  */
 static void warn_flow_table_size(struct xlbd *d)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), want = d->cfg->flow_table_size;
-	int fd = xlb__map_fd(d->x, "xlb_flows"), ncpus = libbpf_num_possible_cpus();
+	__u32 want = (__u32)(((__u64)d->cfg->flow_table_size + XLB_FLOW_WAYS - 1) / XLB_FLOW_WAYS);
+	__u32 have = xlb_flow__buckets(d->x);
 
-	if (ncpus > 0)
-		want = (want + ncpus - 1) / ncpus * ncpus;
-	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries != want &&
-	    info.max_entries != d->cfg->flow_table_size)
+	if (have != want)
 		pr_warn("flow_table_size %u takes effect only when the datapath is loaded afresh "
-			"(xlbd --detach-on-exit, then start); the adopted flow table holds %u",
-			d->cfg->flow_table_size, info.max_entries);
+			"(xlbd --detach-on-exit, then start); the adopted flow table holds %llu",
+			d->cfg->flow_table_size, (unsigned long long)have * XLB_FLOW_WAYS);
 }
 
 int main(int argc, char **argv)

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 
 #include "health.h"
 #include "shared.h"
@@ -272,15 +271,14 @@ int metrics_render(struct xlbd *d, char **out, size_t *len)
 	const struct xlb_cfg *cfg = d->cfg;
 	struct xlb_reason_counters rc[XLB_R__MAX];
 	struct xlb_counters *vc = NULL, *bc = NULL, zero = {};
-	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info), maxid = 0;
+	__u32 maxid = 0;
 	struct labels l = {};
 	struct mx_buf b = {};
 	struct timespec t0;
 	size_t i, j, k, nbe = 0;
 	__u64 flows = 0;
 	char lb[160];
-	int err = -ENOMEM, fd;
+	int err = -ENOMEM;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < cfg->nvips; i++) {
@@ -312,12 +310,9 @@ int metrics_render(struct xlbd *d, char **out, size_t *len)
 	mx_family(&b, "xlb_flow_table_entries", "gauge", "Flows in the datapath's flow table.");
 	xlb_flow__count(d->x, &flows);
 	mx_sample(&b, "xlb_flow_table_entries", "", 0, flows);
-	fd = xlb__map_fd(d->x, "xlb_flows");
-	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &ilen)) {
-		mx_family(&b, "xlb_flow_table_size", "gauge",
-			  "Capacity of the flow table (entries).");
-		mx_sample(&b, "xlb_flow_table_size", "", 0, info.max_entries);
-	}
+	mx_family(&b, "xlb_flow_table_size", "gauge",
+		  "Capacity of the flow table (flows: buckets of 8 ways).");
+	mx_sample(&b, "xlb_flow_table_size", "", 0, (__u64)xlb_flow__buckets(d->x) * XLB_FLOW_WAYS);
 
 	mx_family(&b, "xlb_reason_packets_total", "counter",
 		  "Packets by datapath verdict reason (pass, drop, tx) and event.");

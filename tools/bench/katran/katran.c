@@ -370,8 +370,11 @@ static void row_frame(const struct katran_env *e, const struct row *r, struct kb
 
 /*
  * Fill both flow tables to capacity the way traffic does: new flows from every CPU in turn
- * (each CPU has its own share of xlb's per-CPU LRU and its own Katran LRU), xlb recording all
- * (flood_limit 0), Katran's "norate" build. Then count what the tables hold.
+ * (Katran has one LRU per CPU; xlb's buckets are shared), xlb recording all (flood_limit 0),
+ * Katran's "norate" build. Katran's per-CPU LRUs take 9/8 of their size; xlb's 8-way buckets
+ * fill unevenly (a bucket is full when 8 of the flows hashed to it arrived), so xlb gets twice
+ * its size in new flows, which leaves ~99.7% of its ways holding a flow. Then count what the
+ * tables hold.
  */
 static int prefill(const struct katran_env *e, struct kat *k, __u32 xlb_size)
 {
@@ -393,15 +396,15 @@ static int prefill(const struct katran_env *e, struct kat *k, __u32 xlb_size)
 		CPU_SET(c, &one);
 		if (sched_setaffinity(0, sizeof(one), &one))
 			continue; /* an offline CPU */
-		err = run(e, e->xlb_fd, xlb_size / k->ncpus * 9 / 8, XDP_TX, out, &len) < 0 ||
+		err = run(e, e->xlb_fd, xlb_size / k->ncpus * 2, XDP_TX, out, &len) < 0 ||
 		      run(e, k->prog[KV_NORATE], k->lru_size / k->ncpus * 9 / 8, XDP_TX, out,
 			  &len) < 0;
 	}
 	sched_setaffinity(0, sizeof(was), &was);
 	if (err || xlb_flow__count(e->x, &n))
 		return -1;
-	printf("flow tables filled by new flows from each CPU: xlb %llu of %u entries; Katran",
-	       (unsigned long long)n, xlb_size);
+	printf("flow tables filled by new flows from each CPU: xlb %llu of %u entries (%.1f%%); "
+	       "Katran", (unsigned long long)n, xlb_size, 100.0 * (double)n / xlb_size);
 	for (int c = 0; c < k->ncpus; c++) {
 		__u32 cnt = 0;
 		void *prev = NULL;
@@ -536,8 +539,12 @@ static int check_row(const struct katran_env *e, struct kat *k, const struct row
 		     kh == 1;
 		break;
 	case NEW_REC:
+		/*
+		 * xlb's buckets evict any unreferenced way of a full bucket, not the oldest, so
+		 * some of the last flows went again (expected: ~0.5% of 10,000 in a full table)
+		 */
 		ok = ok && tx == n && nf == n && flood == 0 && ktx == n && kmiss == n && kack == n &&
-		     ksyn == 0 && xh == want && kh == want;
+		     ksyn == 0 && xh >= want - want / 50 && kh == want;
 		break;
 	case NEW_NOREC:
 		ok = ok && tx == n && nf == n && flood + few >= n && ktx == n && kmiss == n &&
@@ -674,13 +681,7 @@ int katran_bench(const struct katran_env *e, const char *dir)
 		goto out;
 	}
 	/* Katran's LruSize: as many flows as xlb's flow table holds */
-	ilen = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(xlb__map_fd(e->x, "xlb_flows"), &info, &ilen)) {
-		fail("xlb_flows");
-		goto out;
-	}
-	k.lru_size = info.max_entries;
+	k.lru_size = xlb_flow__buckets(e->x) * XLB_FLOW_WAYS;
 	snprintf(path, sizeof(path), "%s/commit", dir);
 	if ((cf = fopen(path, "r"))) {
 		if (!fgets(commit, sizeof(commit), cf))
