@@ -95,15 +95,57 @@ static __always_inline int not_vip(const struct xlb_pkt *p)
 }
 
 /*
- * vip_addr_maybe() - may the packet's destination be a VIP's address? One read of the filter in
- * the inlined array entry @meta; a miss is the host's packet, with no hash lookup at all (neither
- * the flow table nor the VIP map).
+ * vip_addr_maybe() - may @addr (a destination: IPv4 in [0], the rest zero) be a VIP's address?
+ * One read of the filter in the inlined array entry @meta; a miss is the host's packet, with no
+ * hash lookup at all (neither the flow table nor the VIP map).
  */
-static __always_inline bool vip_addr_maybe(const struct xlb_vip_meta *meta, const struct xlb_pkt *p)
+static __always_inline bool vip_addr_maybe(const struct xlb_vip_meta *meta, const __be32 *addr)
 {
-	__u32 bit = xlb_vip_filter_bit(p->key.dst);
+	__u32 bit = xlb_vip_filter_bit(addr);
 
 	return meta->addr_filter[(bit >> 6) & 63] & (1ULL << (bit & 63));
+}
+
+/*
+ * host_packet() - is the frame plainly the host's own traffic? A whole TCP or UDP packet right
+ * behind its IPv4 header (options allowed) or fixed IPv6 header, well formed by the parser's own
+ * checks (ipv4_lengths(), ipv6_length(), the L4 header within the IP packet), whose destination
+ * fails the VIP address filter: the full path would find exactly XLB_R_PASS_NOT_VIP for it. Such
+ * a packet is decided here, from registers, before the packet context is even zeroed; anything
+ * else (a possible VIP, a fragment, ICMP, an extension header, a malformed header) returns false
+ * and takes the full path, which decides it as before.
+ */
+static __always_inline bool host_packet(void *data, void *end, const struct xlb_vip_meta *meta)
+{
+	__u32 off, hlen, len;
+	int proto = eth_l3(data, end, &off);
+
+	__u8 l4;
+
+	if (proto == ETH_P_IP_) {
+		struct iphdr *iph = data + off;
+		__be32 dst[4] = {};
+
+		if (ipv4_lengths(iph, end, &hlen, &len) ||
+		    (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
+			return false;
+		l4 = iph->protocol;	/* (each CO-RE field access is a load of its own) */
+		if ((l4 != IPPROTO_TCP_ && l4 != IPPROTO_UDP_) || hlen + l4_hdr_len(l4) > len)
+			return false;
+		dst[0] = iph->daddr;
+		return !vip_addr_maybe(meta, dst);
+	}
+	if (proto == ETH_P_IPV6_) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if (ipv6_length(ip6, end, &len))
+			return false;
+		l4 = ip6->nexthdr;
+		if ((l4 != IPPROTO_TCP_ && l4 != IPPROTO_UDP_) || sizeof(*ip6) + l4_hdr_len(l4) > len)
+			return false;
+		return !vip_addr_maybe(meta, (const __be32 *)&ip6->daddr);
+	}
+	return false;
 }
 
 /*
@@ -208,7 +250,8 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 }
 
 /*
- * The reason of packet @p: parse, find its VIP, balance it; the VIP's and backend's counters.
+ * The reason of packet @p: parse, find its VIP (@meta: xlb_vip_meta), balance it; the VIP's and
+ * backend's counters.
  *
  * The flow table comes first: a whole TCP/UDP packet whose destination passes the VIP address
  * filter looks its flow up, and an entry of the current VIP epoch (struct xlb_flow) stands for
@@ -224,11 +267,11 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
  */
 #define XLB_MISS_RUN_VIP_FIRST 8
 
-static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 bytes)
+static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
+				   const struct xlb_vip_meta *meta, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct xlb_vip *vip = NULL, fv;
-	struct xlb_vip_meta *meta;
 	struct xlb_flow *f = NULL;
 	__u32 zero = 0, epoch, vip_id;
 	__u32 *run = NULL;
@@ -238,10 +281,9 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 
 	rc = parse_packet(data, end, p);
 	if (rc)
 		return rc;
-	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
 	if (!meta)
 		return XLB_R_DROP_NO_CONFIG;
-	if (!vip_addr_maybe(meta, p))
+	if (!vip_addr_maybe(meta, p->key.dst))
 		return not_vip(p);
 	epoch = meta->vip_epoch;	/* read before any VIP lookup (see struct xlb_flow) */
 	if (!p->frag && !p->icmp && !tcp_syn(data, end, p))
@@ -291,15 +333,30 @@ static __always_inline int verdict(__u32 reason)
 	return XDP_DROP;
 }
 
+/*
+ * The host's own traffic (host_packet()) is counted and passed before anything else, unless a
+ * monitor is on (it records every packet's context); every other packet takes balance().
+ */
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
-	struct xlb_pkt p = {};
-	__u32 reason = balance(ctx, &p, bytes);
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	const struct xlb_vip_meta *meta;
+	__u64 bytes = end - data;
+	__u32 zero = 0, reason;
 
-	stats_reason(reason, bytes);
-	monitor_packet(ctx, &p, reason, bytes);
+	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
+	if (meta && host_packet(data, end, meta) && !monitor_on()) {
+		stats_reason(XLB_R_PASS_NOT_VIP, bytes);
+		return XDP_PASS;
+	}
+	{
+		struct xlb_pkt p = {};
+
+		reason = balance(ctx, &p, meta, bytes);
+		stats_reason(reason, bytes);
+		monitor_packet(ctx, &p, reason, bytes);
+	}
 	return verdict(reason);
 }
 
