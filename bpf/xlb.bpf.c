@@ -67,27 +67,6 @@ static __always_inline const __u8 *own_mac(struct xdp_md *ctx)
  */
 _Static_assert(XLB_R_TX == 0, "XLB_R_TX is the reason of a packet no step stopped");
 
-/* Ethernet, IP, then the TCP/UDP ports or the flow an ICMP error quotes. */
-static __always_inline int parse_packet(void *data, void *end, struct xlb_pkt *p)
-{
-	int rc;
-
-	rc = parse_eth(data, end, p);
-	if (rc)
-		return rc;
-	if (p->key.family == XLB_AF_INET)
-		rc = parse_ipv4(data, end, p->l3_off, p);
-	else
-		rc = parse_ipv6(data, end, p->l3_off, p);
-	if (rc)
-		return rc;
-	if (p->key.proto == IPPROTO_TCP_ || p->key.proto == IPPROTO_UDP_)
-		return parse_ports(data, end, p);
-	if (p->key.proto == IPPROTO_ICMP_ || p->key.proto == IPPROTO_ICMPV6_)
-		return parse_icmp_error(data, end, p);
-	return p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_L4;
-}
-
 /* What a packet no VIP takes is counted as: the host's, untouched. */
 static __always_inline int not_vip(const struct xlb_pkt *p)
 {
@@ -107,45 +86,77 @@ static __always_inline bool vip_addr_maybe(const struct xlb_vip_meta *meta, cons
 }
 
 /*
- * host_packet() - is the frame plainly the host's own traffic? A whole TCP or UDP packet right
- * behind its IPv4 header (options allowed) or fixed IPv6 header, well formed by the parser's own
- * checks (ipv4_lengths(), ipv6_length(), the L4 header within the IP packet), whose destination
- * fails the VIP address filter: the full path would find exactly XLB_R_PASS_NOT_VIP for it. Such
- * a packet is decided here, from registers, before the packet context is even zeroed; anything
- * else (a possible VIP, a fragment, ICMP, an extension header, a malformed header) returns false
- * and takes the full path, which decides it as before.
+ * host_packet() - is a well-formed IP packet (next header @proto, @room bytes of it behind its
+ * IPv4 or fixed IPv6 header, not a fragment) plainly the host's: whole TCP or UDP (its L4
+ * header within the IP packet, as parse_ports() checks) to a destination @dst that fails the
+ * VIP address filter of @meta? Then the full parse and find_vip() would find exactly
+ * XLB_R_PASS_NOT_VIP for it.
  */
-static __always_inline bool host_packet(void *data, void *end, const struct xlb_vip_meta *meta)
+static __always_inline bool host_packet(const struct xlb_vip_meta *meta, __u8 proto, __u32 room,
+					const __be32 *dst)
+{
+	return (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_) && l4_hdr_len(proto) <= room &&
+	       !vip_addr_maybe(meta, dst);
+}
+
+/* The start of the packet context: zeroed, then the L3 offset and family. */
+static __always_inline void pkt_start(struct xlb_pkt *p, __u32 l3_off, __u8 family)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->l3_off = l3_off;
+	p->key.family = family;
+}
+
+/*
+ * parse_packet() - Ethernet, IP, then the TCP/UDP ports or the flow an ICMP error quotes, into
+ * @p, which it zeroes first. With @fast (@meta known and no monitor on, which would record @p)
+ * the host's own plain traffic (host_packet()) is decided before that, from registers, right
+ * after the IP header's checks: XLB_R_PASS_NOT_VIP with @p left as it was. Every other packet
+ * (a possible VIP, a fragment, ICMP, an extension header, a malformed header) is parsed whole.
+ */
+static __always_inline int parse_packet(void *data, void *end, struct xlb_pkt *p,
+					const struct xlb_vip_meta *meta, bool fast)
 {
 	__u32 off, hlen, len;
-	int proto = eth_l3(data, end, &off);
-
-	__u8 l4;
+	int proto = eth_l3(data, end, &off), rc;
 
 	if (proto == ETH_P_IP_) {
 		struct iphdr *iph = data + off;
-		__be32 dst[4] = {};
 
-		if (ipv4_lengths(iph, end, &hlen, &len) ||
-		    (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
-			return false;
-		l4 = iph->protocol;	/* (each CO-RE field access is a load of its own) */
-		if ((l4 != IPPROTO_TCP_ && l4 != IPPROTO_UDP_) || hlen + l4_hdr_len(l4) > len)
-			return false;
-		dst[0] = iph->daddr;
-		return !vip_addr_maybe(meta, dst);
-	}
-	if (proto == ETH_P_IPV6_) {
+		rc = ipv4_lengths(iph, end, &hlen, &len);
+		if (!rc && fast && !(iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_))) {
+			__be32 dst[4] = { iph->daddr };
+
+			if (host_packet(meta, iph->protocol, len - hlen, dst))
+				return XLB_R_PASS_NOT_VIP;
+		}
+		pkt_start(p, off, XLB_AF_INET);
+		if (rc)
+			return rc;
+		parse_ipv4(iph, off, hlen, len, p);
+	} else if (proto == ETH_P_IPV6_) {
 		struct ipv6hdr *ip6 = data + off;
 
-		if (ipv6_length(ip6, end, &len))
-			return false;
-		l4 = ip6->nexthdr;
-		if ((l4 != IPPROTO_TCP_ && l4 != IPPROTO_UDP_) || sizeof(*ip6) + l4_hdr_len(l4) > len)
-			return false;
-		return !vip_addr_maybe(meta, (const __be32 *)&ip6->daddr);
+		rc = ipv6_length(ip6, end, &len);
+		if (!rc && fast &&
+		    host_packet(meta, ip6->nexthdr, len - sizeof(*ip6), (const __be32 *)&ip6->daddr))
+			return XLB_R_PASS_NOT_VIP;
+		pkt_start(p, off, XLB_AF_INET6);
+		if (rc)
+			return rc;
+		p->l3_len = len;
+		rc = parse_ipv6(data, end, off, p);
+		if (rc)
+			return rc;
+	} else {
+		pkt_start(p, off, 0);
+		return proto < 0 ? XLB_R_DROP_MALFORMED : XLB_R_PASS_NOT_IP;
 	}
-	return false;
+	if (p->key.proto == IPPROTO_TCP_ || p->key.proto == IPPROTO_UDP_)
+		return parse_ports(data, end, p);
+	if (p->key.proto == IPPROTO_ICMP_ || p->key.proto == IPPROTO_ICMPV6_)
+		return parse_icmp_error(data, end, p);
+	return p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_L4;
 }
 
 /*
@@ -268,7 +279,7 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 #define XLB_MISS_RUN_VIP_FIRST 8
 
 static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
-				   const struct xlb_vip_meta *meta, __u64 bytes)
+				   const struct xlb_vip_meta *meta, bool fast, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct xlb_vip *vip = NULL, fv;
@@ -278,7 +289,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
 	bool looked = false;
 	int rc;
 
-	rc = parse_packet(data, end, p);
+	rc = parse_packet(data, end, p, meta, fast);
 	if (rc)
 		return rc;
 	if (!meta)
@@ -334,29 +345,25 @@ static __always_inline int verdict(__u32 reason)
 }
 
 /*
- * The host's own traffic (host_packet()) is counted and passed before anything else, unless a
- * monitor is on (it records every packet's context); every other packet takes balance().
+ * With no monitor on, the host's own traffic is decided as soon as its IP header is checked
+ * (parse_packet(), host_packet()), before the packet context is even zeroed; a monitor, which
+ * records every packet's context, gets every packet parsed whole.
  */
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	const struct xlb_mon_cfg *mon = monitor_on();
 	const struct xlb_vip_meta *meta;
-	__u64 bytes = end - data;
 	__u32 zero = 0, reason;
+	struct xlb_pkt p;	/* zeroed by parse_packet(), unless it decided before */
+	__u64 bytes;
 
 	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
-	if (meta && host_packet(data, end, meta) && !monitor_on()) {
-		stats_reason(XLB_R_PASS_NOT_VIP, bytes);
-		return XDP_PASS;
-	}
-	{
-		struct xlb_pkt p = {};
-
-		reason = balance(ctx, &p, meta, bytes);
-		stats_reason(reason, bytes);
-		monitor_packet(ctx, &p, reason, bytes);
-	}
+	bytes = ctx->data_end - ctx->data;	/* (after the lookups: no reload) */
+	reason = balance(ctx, &p, meta, meta && !mon, bytes);
+	stats_reason(reason, bytes);
+	if (mon)
+		monitor_emit(ctx, &p, reason, bytes, mon);
 	return verdict(reason);
 }
 

@@ -84,25 +84,6 @@ static __always_inline int eth_l3(void *data, void *end, __u32 *off)
 }
 
 /*
- * parse_eth() - Ethernet with at most one 802.1Q tag: sets p->l3_off and p->key.family from the
- * ethertype. Returns 0, XLB_R_PASS_NOT_IP or XLB_R_DROP_MALFORMED.
- */
-static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
-{
-	int proto = eth_l3(data, end, &p->l3_off);
-
-	if (proto < 0)
-		return XLB_R_DROP_MALFORMED;
-	if (proto == ETH_P_IP_)
-		p->key.family = XLB_AF_INET;
-	else if (proto == ETH_P_IPV6_)
-		p->key.family = XLB_AF_INET6;
-	else
-		return XLB_R_PASS_NOT_IP;
-	return 0;
-}
-
-/*
  * ipv4_lengths() - the checks every IPv4 header passes, VIP or not: in the frame, version 4,
  * IHL >= 5, tot_len >= the header and within the frame. Header and total lengths into *@hlen
  * and *@tot. Returns 0 or XLB_R_DROP_MALFORMED.
@@ -149,20 +130,14 @@ static __always_inline __u32 l4_hdr_len(__u8 proto)
 }
 
 /*
- * parse_ipv4() - IPv4 header at @off: IHL >= 5, options in the packet, tot_len within the
- * packet and >= the header. Fills addresses, protocol, TOS, DF and fragment state.
- * Returns 0 or XLB_R_DROP_MALFORMED.
+ * parse_ipv4() - the fields of the IPv4 header at @iph (offset @off) that passed ipv4_lengths()
+ * (@hlen, @tot): addresses, protocol, TOS, ID, DF and fragment state.
  */
-static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct xlb_pkt *p)
+static __always_inline void parse_ipv4(struct iphdr *iph, __u32 off, __u32 hlen, __u32 tot,
+				       struct xlb_pkt *p)
 {
-	struct iphdr *iph = data + off;
-	__u32 hlen, tot;
 	__u16 frag;
-	int rc;
 
-	rc = ipv4_lengths(iph, end, &hlen, &tot);
-	if (rc)
-		return rc;
 	p->key.src[0] = iph->saddr;
 	p->key.dst[0] = iph->daddr;
 	p->key.proto = iph->protocol;
@@ -175,23 +150,18 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 	p->df = !!(frag & IP_DF_);
 	if (frag & (IP_MF_ | IP_OFFMASK_))
 		p->frag = (frag & IP_OFFMASK_) ? FRAG_LATER : FRAG_FIRST;
-	return 0;
 }
 
 /*
- * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, up to IPV6_EXT_MAX
- * hop-by-hop/routing/destination-options headers, then a fragment header if any. Other
- * extension headers (AH, ESP, more than IPV6_EXT_MAX) are not walked: such packets end as
- * XLB_R_PASS_L4. Returns 0 or XLB_R_DROP_MALFORMED.
+ * parse_ipv6() - the IPv6 header at @off that passed ipv6_length() (p->l3_len set): addresses,
+ * next header, traffic class, up to IPV6_EXT_MAX hop-by-hop/routing/destination-options headers,
+ * then a fragment header if any. Other extension headers (AH, ESP, more than IPV6_EXT_MAX) are
+ * not walked: such packets end as XLB_R_PASS_L4. Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
 	struct ipv6hdr *ip6 = data + off;
-	int rc;
 
-	rc = ipv6_length(ip6, end, &p->l3_len);
-	if (rc)
-		return rc;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
 	p->key.proto = ip6->nexthdr;
