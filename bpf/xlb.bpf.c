@@ -86,17 +86,14 @@ static __always_inline bool vip_addr_maybe(const struct xlb_vip_meta *meta, cons
 }
 
 /*
- * host_packet() - is a well-formed IP packet (next header @proto, @room bytes of it behind its
- * IPv4 or fixed IPv6 header, not a fragment) plainly the host's: whole TCP or UDP (its L4
- * header within the IP packet, as parse_ports() checks) to a destination @dst that fails the
- * VIP address filter of @meta? Then the full parse and find_vip() would find exactly
- * XLB_R_PASS_NOT_VIP for it.
+ * l4_whole() - is a well-formed IP packet (next header @proto, @room bytes of it behind its IPv4
+ * or fixed IPv6 header, not a fragment) a whole TCP or UDP packet, its L4 header within the IP
+ * packet as parse_ports() checks? For such a packet to an address that fails the VIP address
+ * filter, the full parse and find_vip() would find exactly XLB_R_PASS_NOT_VIP.
  */
-static __always_inline bool host_packet(const struct xlb_vip_meta *meta, __u8 proto, __u32 room,
-					const __be32 *dst)
+static __always_inline bool l4_whole(__u8 proto, __u32 room)
 {
-	return (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_) && l4_hdr_len(proto) <= room &&
-	       !vip_addr_maybe(meta, dst);
+	return (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_) && l4_hdr_len(proto) <= room;
 }
 
 /* The start of the packet context: zeroed, then the L3 offset and family. */
@@ -110,41 +107,50 @@ static __always_inline void pkt_start(struct xlb_pkt *p, __u32 l3_off, __u8 fami
 /*
  * parse_packet() - Ethernet, IP, then the TCP/UDP ports or the flow an ICMP error quotes, into
  * @p, which it zeroes first. With @fast (@meta known and no monitor on, which would record @p)
- * the host's own plain traffic (host_packet()) is decided before that, from registers, right
- * after the IP header's checks: XLB_R_PASS_NOT_VIP with @p left as it was. Every other packet
- * (a possible VIP, a fragment, ICMP, an extension header, a malformed header) is parsed whole.
+ * the host's own plain traffic is decided before that, from registers, right after the IP
+ * header's checks: a whole TCP/UDP packet (l4_whole()) whose destination fails the VIP address
+ * filter is XLB_R_PASS_NOT_VIP, @p left as it was (one that passes it is marked addr_maybe, so
+ * that balance() does not test it again). Every other packet (a possible VIP, a fragment,
+ * ICMP, an extension header, a malformed header) is parsed whole.
  */
 static __always_inline int parse_packet(void *data, void *end, struct xlb_pkt *p,
 					const struct xlb_vip_meta *meta, bool fast)
 {
 	__u32 off, hlen, len;
 	int proto = eth_l3(data, end, &off), rc;
+	bool maybe = false;
 
 	if (proto == ETH_P_IP_) {
 		struct iphdr *iph = data + off;
 
 		rc = ipv4_lengths(iph, end, &hlen, &len);
-		if (!rc && fast && !(iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_))) {
+		if (!rc && fast && !(iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)) &&
+		    l4_whole(iph->protocol, len - hlen)) {
 			__be32 dst[4] = { iph->daddr };
 
-			if (host_packet(meta, iph->protocol, len - hlen, dst))
+			if (!vip_addr_maybe(meta, dst))
 				return XLB_R_PASS_NOT_VIP;
+			maybe = true;
 		}
 		pkt_start(p, off, XLB_AF_INET);
 		if (rc)
 			return rc;
 		parse_ipv4(iph, off, hlen, len, p);
+		p->addr_maybe = maybe;
 	} else if (proto == ETH_P_IPV6_) {
 		struct ipv6hdr *ip6 = data + off;
 
 		rc = ipv6_length(ip6, end, &len);
-		if (!rc && fast &&
-		    host_packet(meta, ip6->nexthdr, len - sizeof(*ip6), (const __be32 *)&ip6->daddr))
-			return XLB_R_PASS_NOT_VIP;
+		if (!rc && fast && l4_whole(ip6->nexthdr, len - sizeof(*ip6))) {
+			if (!vip_addr_maybe(meta, (const __be32 *)&ip6->daddr))
+				return XLB_R_PASS_NOT_VIP;
+			maybe = true;
+		}
 		pkt_start(p, off, XLB_AF_INET6);
 		if (rc)
 			return rc;
 		p->l3_len = len;
+		p->addr_maybe = maybe;
 		rc = parse_ipv6(data, end, off, p);
 		if (rc)
 			return rc;
@@ -294,7 +300,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
 		return rc;
 	if (!meta)
 		return XLB_R_DROP_NO_CONFIG;
-	if (!vip_addr_maybe(meta, p->key.dst))
+	if (!p->addr_maybe && !vip_addr_maybe(meta, p->key.dst))
 		return not_vip(p);
 	epoch = meta->vip_epoch;	/* read before any VIP lookup (see struct xlb_flow) */
 	if (!p->frag && !p->icmp && !tcp_syn(data, end, p))
@@ -346,7 +352,7 @@ static __always_inline int verdict(__u32 reason)
 
 /*
  * With no monitor on, the host's own traffic is decided as soon as its IP header is checked
- * (parse_packet(), host_packet()), before the packet context is even zeroed; a monitor, which
+ * (parse_packet(), l4_whole()), before the packet context is even zeroed; a monitor, which
  * records every packet's context, gets every packet parsed whole.
  */
 SEC("xdp")

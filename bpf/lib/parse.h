@@ -61,6 +61,7 @@ struct xlb_pkt {
 	struct xlb_backend *be;	/* and its entry (set whenever pick_backend() returned 0) */
 	__u32 vip_id;		/* find_vip(): the VIP matched, with has_vip (for the monitor) */
 	__u8 has_vip;
+	__u8 addr_maybe;	/* parse_packet(): the destination passed the VIP address filter */
 };
 
 /*

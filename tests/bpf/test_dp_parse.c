@@ -3,7 +3,7 @@
  * Datapath scenarios, parsing: frames not for a VIP (other addresses, ports, protocols, ARP)
  * pass untouched, malformed ones are dropped where the kernel drops them too, IPv6 extension
  * headers, what the kernel would refuse (IPv4 checksums, source routes), the address filter,
- * the decision monitor's records of the host's packets (decided early, see host_packet()).
+ * the decision monitor's records of the host's packets (decided early, see parse_packet()).
  * Each scenario starts from a freshly loaded balancer (fixture.c) in a process of its own.
  */
 #include <stdio.h>
@@ -183,7 +183,7 @@ static int mon_keep(void *ctx, void *data, size_t len)
 
 /*
  * With the monitor on, the host's own packets are recorded as the full path records them (the
- * early decision of host_packet() steps aside), each with its reason, key and flags; with it
+ * early decision of parse_packet() steps aside), each with its reason, key and flags; with it
  * off, nothing is recorded and the early decision gives the same verdict and counters.
  */
 static void test_monitor_host(void)
