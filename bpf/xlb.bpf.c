@@ -67,27 +67,6 @@ static __always_inline const __u8 *own_mac(struct xdp_md *ctx)
  */
 _Static_assert(XLB_R_TX == 0, "XLB_R_TX is the reason of a packet no step stopped");
 
-/* Ethernet, IP, then the TCP/UDP ports or the flow an ICMP error quotes. */
-static __always_inline int parse_packet(void *data, void *end, struct xlb_pkt *p)
-{
-	int rc;
-
-	rc = parse_eth(data, end, p);
-	if (rc)
-		return rc;
-	if (p->key.family == XLB_AF_INET)
-		rc = parse_ipv4(data, end, p->l3_off, p);
-	else
-		rc = parse_ipv6(data, end, p->l3_off, p);
-	if (rc)
-		return rc;
-	if (p->key.proto == IPPROTO_TCP_ || p->key.proto == IPPROTO_UDP_)
-		return parse_ports(data, end, p);
-	if (p->key.proto == IPPROTO_ICMP_ || p->key.proto == IPPROTO_ICMPV6_)
-		return parse_icmp_error(data, end, p);
-	return p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_L4;
-}
-
 /* What a packet no VIP takes is counted as: the host's, untouched. */
 static __always_inline int not_vip(const struct xlb_pkt *p)
 {
@@ -95,15 +74,95 @@ static __always_inline int not_vip(const struct xlb_pkt *p)
 }
 
 /*
- * vip_addr_maybe() - may the packet's destination be a VIP's address? One read of the filter in
- * the inlined array entry @meta; a miss is the host's packet, with no hash lookup at all (neither
- * the flow table nor the VIP map).
+ * vip_addr_maybe() - may @addr (a destination: IPv4 in [0], the rest zero) be a VIP's address?
+ * One read of the filter in the inlined array entry @meta; a miss is the host's packet, with no
+ * hash lookup at all (neither the flow table nor the VIP map).
  */
-static __always_inline bool vip_addr_maybe(const struct xlb_vip_meta *meta, const struct xlb_pkt *p)
+static __always_inline bool vip_addr_maybe(const struct xlb_vip_meta *meta, const __be32 *addr)
 {
-	__u32 bit = xlb_vip_filter_bit(p->key.dst);
+	__u32 bit = xlb_vip_filter_bit(addr);
 
 	return meta->addr_filter[(bit >> 6) & 63] & (1ULL << (bit & 63));
+}
+
+/*
+ * l4_whole() - is a well-formed IP packet (next header @proto, @room bytes of it behind its IPv4
+ * or fixed IPv6 header, not a fragment) a whole TCP or UDP packet, its L4 header within the IP
+ * packet as parse_ports() checks? For such a packet to an address that fails the VIP address
+ * filter, the full parse and find_vip() would find exactly XLB_R_PASS_NOT_VIP.
+ */
+static __always_inline bool l4_whole(__u8 proto, __u32 room)
+{
+	return (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_) && l4_hdr_len(proto) <= room;
+}
+
+/* The start of the packet context: zeroed, then the L3 offset and family. */
+static __always_inline void pkt_start(struct xlb_pkt *p, __u32 l3_off, __u8 family)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->l3_off = l3_off;
+	p->key.family = family;
+}
+
+/*
+ * parse_packet() - Ethernet, IP, then the TCP/UDP ports or the flow an ICMP error quotes, into
+ * @p, which it zeroes first. With @fast (@meta known and no monitor on, which would record @p)
+ * the host's own plain traffic is decided before that, from registers, right after the IP
+ * header's checks: a whole TCP/UDP packet (l4_whole()) whose destination fails the VIP address
+ * filter is XLB_R_PASS_NOT_VIP, @p left as it was (one that passes it is marked addr_maybe, so
+ * that balance() does not test it again). Every other packet (a possible VIP, a fragment,
+ * ICMP, an extension header, a malformed header) is parsed whole.
+ */
+static __always_inline int parse_packet(void *data, void *end, struct xlb_pkt *p,
+					const struct xlb_vip_meta *meta, bool fast)
+{
+	__u32 off, hlen, len;
+	int proto = eth_l3(data, end, &off), rc;
+	bool maybe = false;
+
+	if (proto == ETH_P_IP_) {
+		struct iphdr *iph = data + off;
+
+		rc = ipv4_lengths(iph, end, &hlen, &len);
+		if (!rc && fast && !(iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)) &&
+		    l4_whole(iph->protocol, len - hlen)) {
+			__be32 dst[4] = { iph->daddr };
+
+			if (!vip_addr_maybe(meta, dst))
+				return XLB_R_PASS_NOT_VIP;
+			maybe = true;
+		}
+		pkt_start(p, off, XLB_AF_INET);
+		if (rc)
+			return rc;
+		parse_ipv4(iph, off, hlen, len, p);
+		p->addr_maybe = maybe;
+	} else if (proto == ETH_P_IPV6_) {
+		struct ipv6hdr *ip6 = data + off;
+
+		rc = ipv6_length(ip6, end, &len);
+		if (!rc && fast && l4_whole(ip6->nexthdr, len - sizeof(*ip6))) {
+			if (!vip_addr_maybe(meta, (const __be32 *)&ip6->daddr))
+				return XLB_R_PASS_NOT_VIP;
+			maybe = true;
+		}
+		pkt_start(p, off, XLB_AF_INET6);
+		if (rc)
+			return rc;
+		p->l3_len = len;
+		p->addr_maybe = maybe;
+		rc = parse_ipv6(data, end, off, p);
+		if (rc)
+			return rc;
+	} else {
+		pkt_start(p, off, 0);
+		return proto < 0 ? XLB_R_DROP_MALFORMED : XLB_R_PASS_NOT_IP;
+	}
+	if (p->key.proto == IPPROTO_TCP_ || p->key.proto == IPPROTO_UDP_)
+		return parse_ports(data, end, p);
+	if (p->key.proto == IPPROTO_ICMP_ || p->key.proto == IPPROTO_ICMPV6_)
+		return parse_icmp_error(data, end, p);
+	return p->frag ? XLB_R_PASS_FRAG : XLB_R_PASS_L4;
 }
 
 /*
@@ -208,7 +267,8 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 }
 
 /*
- * The reason of packet @p: parse, find its VIP, balance it; the VIP's and backend's counters.
+ * The reason of packet @p: parse, find its VIP (@meta: xlb_vip_meta), balance it; the VIP's and
+ * backend's counters.
  *
  * The flow table comes first: a whole TCP/UDP packet whose destination passes the VIP address
  * filter looks its flow up, and a way with its tag names the VIP by id: xlb_vip_ids[id] stands
@@ -249,24 +309,23 @@ static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const stru
 	return s->key.port && st == pt && sa[0] == pa[0] && sa[1] == pa[1];
 }
 
-static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p, __u64 bytes)
+static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
+				   const struct xlb_vip_meta *meta, bool fast, __u64 bytes)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct flow_ref fr = { .way = XLB_FLOW_WAYS };
 	struct xlb_vip_slot *slot;
 	struct xlb_vip *vip = NULL;
-	struct xlb_vip_meta *meta;
 	__u32 zero = 0, vip_id;
 	__u32 *run = NULL;
 	int rc;
 
-	rc = parse_packet(data, end, p);
+	rc = parse_packet(data, end, p, meta, fast);
 	if (rc)
 		return rc;
-	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
 	if (!meta)
 		return XLB_R_DROP_NO_CONFIG;
-	if (!vip_addr_maybe(meta, p))
+	if (!p->addr_maybe && !vip_addr_maybe(meta, p->key.dst))
 		return not_vip(p);
 	if (!p->frag && !p->icmp && !tcp_syn(data, end, p))
 		run = bpf_map_lookup_elem(&xlb_miss_run, &zero);
@@ -315,15 +374,26 @@ static __always_inline int verdict(__u32 reason)
 	return XDP_DROP;
 }
 
+/*
+ * With no monitor on, the host's own traffic is decided as soon as its IP header is checked
+ * (parse_packet(), l4_whole()), before the packet context is even zeroed; a monitor, which
+ * records every packet's context, gets every packet parsed whole.
+ */
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
-	struct xlb_pkt p = {};
-	__u32 reason = balance(ctx, &p, bytes);
+	const struct xlb_mon_cfg *mon = monitor_on();
+	const struct xlb_vip_meta *meta;
+	__u32 zero = 0, reason;
+	struct xlb_pkt p;	/* zeroed by parse_packet(), unless it decided before */
+	__u64 bytes;
 
+	meta = bpf_map_lookup_elem(&xlb_vip_meta, &zero);
+	bytes = ctx->data_end - ctx->data;	/* (after the lookups: no reload) */
+	reason = balance(ctx, &p, meta, meta && !mon, bytes);
 	stats_reason(reason, bytes);
-	monitor_packet(ctx, &p, reason, bytes);
+	if (mon)
+		monitor_emit(ctx, &p, reason, bytes, mon);
 	return verdict(reason);
 }
 

@@ -35,6 +35,29 @@ static __always_inline __be32 encap_src4(const struct xlb_config *cfg, __u32 has
 }
 
 /*
+ * write_ipv4_outer() - an outer IPv4 header without options at @oh: version 4, IHL 5, @tos,
+ * @tot_len, @id (network order), DF if @df, TTL 64, @proto, @saddr, @daddr and its checksum.
+ * Composed as five 32-bit words in registers and summed as such (the ones' complement sum of
+ * 32-bit words folds to that of the 16-bit words), then stored once each.
+ */
+static __always_inline void write_ipv4_outer(struct iphdr *oh, __u8 tos, __u16 tot_len, __be16 id,
+					     bool df, __u8 proto, __be32 saddr, __be32 daddr)
+{
+	__u32 w0 = 0x45000000U | (__u32)tos << 16 | tot_len;
+	__u32 w1 = (__u32)bpf_ntohs(id) << 16 | (df ? IP_DF_ : 0);
+	__u32 w2 = 64U << 24 | (__u32)proto << 16;
+	__u64 sum = (__u64)w0 + w1 + w2 + bpf_ntohl(saddr) + bpf_ntohl(daddr);
+	__be32 *w = (__be32 *)oh;
+
+	w2 |= csum_fold64(sum);
+	w[0] = bpf_htonl(w0);
+	w[1] = bpf_htonl(w1);
+	w[2] = bpf_htonl(w2);
+	w[3] = saddr;
+	w[4] = daddr;
+}
+
+/*
  * L2 DSR: destination MAC = the backend's, source = @smac (the interface's own), else the MAC the
  * frame was sent to (a unicast address: frames to group MACs are not balanced). The frame is
  * otherwise sent as it came, Ethernet padding included: it is not encapsulated.
@@ -125,22 +148,13 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 		__builtin_memcpy(&oh->daddr, be->addr, 16);
 		l3 = oh + 1;
 	} else {
-		struct iphdr *oh = l3, ip = {};
+		struct iphdr *oh = l3;
 
 		if ((void *)(oh + 1) > end)
 			return XLB_R_DROP_ENCAP;
-		ip.version = 4;
-		ip.ihl = 5;
-		ip.tos = p->tos;
-		ip.tot_len = bpf_htons(p->l3_len + hdr);
-		ip.id = p->key.family == XLB_AF_INET ? p->ip_id : 0;
-		ip.frag_off = p->df ? bpf_htons(IP_DF_) : 0;
-		ip.ttl = 64;
-		ip.protocol = gue ? IPPROTO_UDP_ : inner_proto;
-		ip.saddr = encap_src4(cfg, hash);
-		ip.daddr = be->addr[0];
-		ip.check = csum_ipv4_hdr(&ip);
-		*oh = ip;
+		write_ipv4_outer(oh, p->tos, p->l3_len + hdr,
+				 p->key.family == XLB_AF_INET ? p->ip_id : 0, p->df,
+				 gue ? IPPROTO_UDP_ : inner_proto, encap_src4(cfg, hash), be->addr[0]);
 		l3 = oh + 1;
 	}
 	if (gue) {

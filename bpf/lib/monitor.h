@@ -108,17 +108,15 @@ static __noinline int monitor_emit(struct xdp_md *ctx, const struct xlb_pkt *p, 
 }
 
 /*
- * monitor_packet() - record @p's decision (@reason) if a monitor is on; called once per packet,
- * where the verdict is counted.
+ * monitor_on() - the monitor's configuration while one is on, else NULL; read once per packet,
+ * before it is parsed. The entry point then calls monitor_emit() where the verdict is counted.
  */
-static __always_inline void monitor_packet(struct xdp_md *ctx, const struct xlb_pkt *p,
-					   __u32 reason, __u64 bytes)
+static __always_inline const struct xlb_mon_cfg *monitor_on(void)
 {
 	__u32 zero = 0;
 	const struct xlb_mon_cfg *cfg = bpf_map_lookup_elem(&xlb_monitor, &zero);
 
-	if (cfg && cfg->on)
-		monitor_emit(ctx, p, reason, bytes, cfg);
+	return cfg && cfg->on ? cfg : NULL;
 }
 
 #endif /* XLB_MONITOR_H */

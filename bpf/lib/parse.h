@@ -61,57 +61,84 @@ struct xlb_pkt {
 	struct xlb_backend *be;	/* and its entry (set whenever pick_backend() returned 0) */
 	__u32 vip_id;		/* find_vip(): the VIP matched, with has_vip (for the monitor) */
 	__u8 has_vip;
+	__u8 addr_maybe;	/* parse_packet(): the destination passed the VIP address filter */
 };
 
 /*
- * parse_eth() - Ethernet with at most one 802.1Q tag: sets p->l3_off and p->key.family from the
- * ethertype. Returns 0, XLB_R_PASS_NOT_IP or XLB_R_DROP_MALFORMED.
+ * eth_l3() - the ethertype (host order) behind at most one 802.1Q tag, and the offset of the L3
+ * header into *@off; -1 for a frame too short for its Ethernet header or tag.
  */
-static __always_inline int parse_eth(void *data, void *end, struct xlb_pkt *p)
+static __always_inline int eth_l3(void *data, void *end, __u32 *off)
 {
 	struct ethhdr *eth = data;
-	__u16 proto;
+	struct vlan_hdr *vh = (void *)(eth + 1);
 
+	*off = ETH_HLEN_;
 	if ((void *)(eth + 1) > end)
-		return XLB_R_DROP_MALFORMED;
-	proto = bpf_ntohs(eth->h_proto);
-	p->l3_off = ETH_HLEN_;
-	if (proto == ETH_P_8021Q_) {
-		struct vlan_hdr *vh = (void *)(eth + 1);
+		return -1;
+	if (eth->h_proto != bpf_htons(ETH_P_8021Q_))
+		return bpf_ntohs(eth->h_proto);
+	if ((void *)(vh + 1) > end)
+		return -1;
+	*off = ETH_HLEN_ + VLAN_HLEN_;
+	return bpf_ntohs(vh->h_vlan_encapsulated_proto);
+}
 
-		if ((void *)(vh + 1) > end)
-			return XLB_R_DROP_MALFORMED;
-		proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
-		p->l3_off = ETH_HLEN_ + VLAN_HLEN_;
-	}
-	if (proto == ETH_P_IP_)
-		p->key.family = XLB_AF_INET;
-	else if (proto == ETH_P_IPV6_)
-		p->key.family = XLB_AF_INET6;
-	else
-		return XLB_R_PASS_NOT_IP;
+/*
+ * ipv4_lengths() - the checks every IPv4 header passes, VIP or not: in the frame, version 4,
+ * IHL >= 5, tot_len >= the header and within the frame. Header and total lengths into *@hlen
+ * and *@tot. Returns 0 or XLB_R_DROP_MALFORMED.
+ */
+static __always_inline int ipv4_lengths(struct iphdr *iph, void *end, __u32 *hlen, __u32 *tot)
+{
+	__u8 vihl;
+
+	if ((void *)(iph + 1) > end)
+		return XLB_R_DROP_MALFORMED;
+	/* version 4 and IHL >= 5 in one compare of the first byte (one load: the CO-RE field
+	 * accesses of vmlinux.h's bitfields are not merged by clang) */
+	vihl = *(__u8 *)iph;
+	if ((__u8)(vihl - 0x45) > 0x4f - 0x45)
+		return XLB_R_DROP_MALFORMED;
+	*hlen = (vihl & 0x0f) * 4;
+	*tot = bpf_ntohs(iph->tot_len);
+	if (*tot < *hlen || (void *)iph + *tot > end)
+		return XLB_R_DROP_MALFORMED;
 	return 0;
 }
 
 /*
- * parse_ipv4() - IPv4 header at @off: IHL >= 5, options in the packet, tot_len within the
- * packet and >= the header. Fills addresses, protocol, TOS, DF and fragment state.
- * Returns 0 or XLB_R_DROP_MALFORMED.
+ * ipv6_length() - the checks every IPv6 header passes: the fixed header in the frame, version 6,
+ * the payload within the frame. The IP length (40 + payload) into *@len. Returns 0 or
+ * XLB_R_DROP_MALFORMED.
  */
-static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct xlb_pkt *p)
+static __always_inline int ipv6_length(struct ipv6hdr *ip6, void *end, __u32 *len)
 {
-	struct iphdr *iph = data + off;
-	__u32 hlen, tot;
+	if ((void *)(ip6 + 1) > end)
+		return XLB_R_DROP_MALFORMED;
+	if ((*(__u8 *)ip6 & 0xf0) != 0x60)
+		return XLB_R_DROP_MALFORMED;
+	*len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if ((void *)ip6 + *len > end)
+		return XLB_R_DROP_MALFORMED;
+	return 0;
+}
+
+/* Bytes of L4 header a whole packet of @proto carries within its IP packet: TCP 20, UDP 8. */
+static __always_inline __u32 l4_hdr_len(__u8 proto)
+{
+	return proto == IPPROTO_TCP_ ? 20 : 8;
+}
+
+/*
+ * parse_ipv4() - the fields of the IPv4 header at @iph (offset @off) that passed ipv4_lengths()
+ * (@hlen, @tot): addresses, protocol, TOS, ID, DF and fragment state.
+ */
+static __always_inline void parse_ipv4(struct iphdr *iph, __u32 off, __u32 hlen, __u32 tot,
+				       struct xlb_pkt *p)
+{
 	__u16 frag;
 
-	if ((void *)(iph + 1) > end)
-		return XLB_R_DROP_MALFORMED;
-	if (iph->version != 4 || iph->ihl < 5)
-		return XLB_R_DROP_MALFORMED;
-	hlen = iph->ihl * 4;
-	tot = bpf_ntohs(iph->tot_len);
-	if (tot < hlen || data + off + tot > end)
-		return XLB_R_DROP_MALFORMED;
 	p->key.src[0] = iph->saddr;
 	p->key.dst[0] = iph->daddr;
 	p->key.proto = iph->protocol;
@@ -124,33 +151,23 @@ static __always_inline int parse_ipv4(void *data, void *end, __u32 off, struct x
 	p->df = !!(frag & IP_DF_);
 	if (frag & (IP_MF_ | IP_OFFMASK_))
 		p->frag = (frag & IP_OFFMASK_) ? FRAG_LATER : FRAG_FIRST;
-	return 0;
 }
 
 /*
- * parse_ipv6() - fixed IPv6 header at @off, payload within the packet, up to IPV6_EXT_MAX
- * hop-by-hop/routing/destination-options headers, then a fragment header if any. Other
- * extension headers (AH, ESP, more than IPV6_EXT_MAX) are not walked: such packets end as
- * XLB_R_PASS_L4. Returns 0 or XLB_R_DROP_MALFORMED.
+ * parse_ipv6() - the IPv6 header at @off that passed ipv6_length() (p->l3_len set): addresses,
+ * next header, traffic class, up to IPV6_EXT_MAX hop-by-hop/routing/destination-options headers,
+ * then a fragment header if any. Other extension headers (AH, ESP, more than IPV6_EXT_MAX) are
+ * not walked: such packets end as XLB_R_PASS_L4. Returns 0 or XLB_R_DROP_MALFORMED.
  */
 static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct xlb_pkt *p)
 {
 	struct ipv6hdr *ip6 = data + off;
-	__u32 plen;
 
-	if ((void *)(ip6 + 1) > end)
-		return XLB_R_DROP_MALFORMED;
-	if (ip6->version != 6)
-		return XLB_R_DROP_MALFORMED;
-	plen = bpf_ntohs(ip6->payload_len);
-	if (data + off + sizeof(*ip6) + plen > end)
-		return XLB_R_DROP_MALFORMED;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
 	p->key.proto = ip6->nexthdr;
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	p->df = 1;
-	p->l3_len = sizeof(*ip6) + plen;
 	p->l4_off = off + sizeof(*ip6);
 	/* up to IPV6_EXT_MAX hop-by-hop / routing / destination options headers */
 #pragma unroll
@@ -199,7 +216,7 @@ static __always_inline int parse_ipv6(void *data, void *end, __u32 off, struct x
  */
 static __always_inline int parse_ports(void *data, void *end, struct xlb_pkt *p)
 {
-	__u32 need = p->key.proto == IPPROTO_TCP_ ? 20 : 8;
+	__u32 need = l4_hdr_len(p->key.proto);
 	__u16 *ports = data + p->l4_off;
 
 	if (p->frag == FRAG_LATER)

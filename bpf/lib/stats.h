@@ -23,7 +23,8 @@ static __always_inline void stats_add(void *map, __u32 id, __u64 bytes, __u32 ne
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
-		c->new_flows += new_flow;
+		if (new_flow)	/* (no store for the established packets) */
+			c->new_flows++;
 	}
 }
 

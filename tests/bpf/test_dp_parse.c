@@ -2,11 +2,14 @@
 /*
  * Datapath scenarios, parsing: frames not for a VIP (other addresses, ports, protocols, ARP)
  * pass untouched, malformed ones are dropped where the kernel drops them too, IPv6 extension
- * headers, what the kernel would refuse (IPv4 checksums, source routes), the address filter.
+ * headers, what the kernel would refuse (IPv4 checksums, source routes), the address filter,
+ * the decision monitor's records of the host's packets (decided early, see parse_packet()).
  * Each scenario starts from a freshly loaded balancer (fixture.c) in a process of its own.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <bpf/libbpf.h>
 
 #include "fixture.h"
 
@@ -165,12 +168,90 @@ static void test_filter_collision(void)
 	tap(ok, "non-VIP address colliding in the VIP address filter passes untouched", WHY);
 }
 
+/* The records the monitor wrote since the last drain (mon_drain()). */
+static struct xlb_mon_event EVS[8];
+static int NEVS;
+
+static int mon_keep(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len == sizeof(EVS[0]) && NEVS < (int)ARRAY_SIZE(EVS))
+		memcpy(&EVS[NEVS], data, len);
+	NEVS++;
+	return 0;
+}
+
+/*
+ * With the monitor on, the host's own packets are recorded as the full path records them (the
+ * early decision of parse_packet() steps aside), each with its reason, key and flags; with it
+ * off, nothing is recorded and the early decision gives the same verdict and counters.
+ */
+static void test_monitor_host(void)
+{
+	static const struct {
+		struct tcase c;
+		uint16_t flags;
+	} cases[] = {
+		{ { "non-vip v4 tcp", V4(.dst = "198.18.0.99", TCP(180)), XLB_R_PASS_NOT_VIP }, 0 },
+		{ { "non-vip v6 udp", V6(.dst = "2001:db8::99", UDP(181)), XLB_R_PASS_NOT_VIP }, 0 },
+		{ { "non-vip vlan v4 udp", V4(.dst = "198.18.0.99", UDP(182), .vlan = 7), XLB_R_PASS_NOT_VIP }, 0 },
+		{ { "non-vip v4 first fragment", V4(.dst = "198.18.0.99", UDP(183), .frag = 1), XLB_R_PASS_FRAG }, XLB_MON_F_FRAG },
+		{ { "vip v4 tcp", V4(.dst = "198.18.0.10", TCP(184)), XLB_R_TX, VIP_4IN4 }, XLB_MON_F_VIP | XLB_MON_F_MAGLEV },
+	};
+	struct xlb_mon_cfg on = { .on = 1, .sample = 1, .vip_id = XLB_MON_ANY_VIP }, off = on;
+	struct ring_buffer *rb = ring_buffer__new(xlb_monitor__ring_fd(X), mon_keep, NULL, NULL);
+	struct xlb_flow_key k;
+	struct run r;
+	struct pkt in;
+	int ok;
+
+	off.on = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct tcase *c = &cases[i].c;
+		const struct xlb_mon_event *ev = &EVS[0];
+		int vip;
+
+		WHY[0] = 0;
+		build_pkt(&in, &c->s);
+		key_of(&c->s, &k);
+		NEVS = 0;
+		ok = rb && !xlb_monitor__set(X, &on) && !run_pkt(&in, &r) &&
+		     check_reason(&in, &r, c->reason, NULL) && ring_buffer__consume(rb) >= 0;
+		if (ok && NEVS != 1)
+			ok = fail("%d records, expected 1", NEVS);
+		vip = cases[i].flags & XLB_MON_F_VIP;
+		if (ok && (ev->reason != c->reason || ev->flags != cases[i].flags ||
+			   ev->len != in.len || memcmp(&ev->key, &k, sizeof(k)) ||
+			   (vip ? ev->vip_id != (uint32_t)c->vip || !ev->backend_id
+				: ev->vip_id || ev->backend_id || ev->hash)))
+			ok = fail("record: reason %u flags 0x%x len %u vip %u backend %u hash %u, "
+				  "key %s; expected reason %d flags 0x%x len %u", ev->reason,
+				  ev->flags, ev->len, ev->vip_id, ev->backend_id, ev->hash,
+				  memcmp(&ev->key, &k, sizeof(k)) ? "differs" : "as built",
+				  c->reason, cases[i].flags, in.len);
+		NEVS = 0;
+		ok = ok && !xlb_monitor__set(X, &off) && !run_pkt(&in, &r) &&
+		     check_reason(&in, &r, c->reason, NULL) && ring_buffer__consume(rb) >= 0;
+		if (ok && NEVS)
+			ok = fail("%d records with the monitor off", NEVS);
+		{
+			char name[128];
+
+			snprintf(name, sizeof(name),
+				 "monitor on, %s: one record as balanced; off: none", c->name);
+			tap(ok, name, WHY);
+		}
+	}
+	ring_buffer__free(rb);
+}
+
 static const struct scenario scenarios[] = {
 	{ "not_vip", fixture_fresh, test_not_vip },
 	{ "malformed", fixture_fresh, test_malformed },
 	{ "ext6", fixture_fresh, test_ext6 },
 	{ "vet", fixture_fresh, test_vet },
 	{ "filter_collision", fixture_fresh, test_filter_collision },
+	{ "monitor_host", fixture_fresh, test_monitor_host },
 };
 
 int main(int argc, char **argv)
