@@ -2,7 +2,8 @@
 /*
  * Datapath scenarios of the flow-table-first path: an established flow is balanced from its
  * way (struct xlb_flow_bucket) and the VIP slot of the id it holds (xlb_vip_ids) without the VIP
- * lookup only while that slot is exactly the packet's port VIP; every change of a VIP (removed,
+ * lookup only while that slot is exactly the packet's port VIP, or its all-ports VIP with no port
+ * VIP beside it (marked sole); every change of a VIP (removed,
  * its id reused, a port VIP beside an all-ports one, its mode), of a backend id's owner or of a
  * backend's state is decided exactly as the VIP-lookup-first path decides it. Frames go
  * through the loaded program (BPF_PROG_TEST_RUN); the backend is read from the frame that
