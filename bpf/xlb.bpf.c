@@ -272,13 +272,16 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
  *
  * The flow table comes first: a whole TCP/UDP packet whose destination passes the VIP address
  * filter looks its flow up, and a way with its tag names the VIP by id: xlb_vip_ids[id] stands
- * for the VIP lookup when that slot's key is exactly the packet's {dst, dport, proto, family}
- * (a port VIP: find_vip() would return just that VIP, since libxlb writes the slot before the
- * VIP appears in xlb_vips and clears it after it is gone). An all-ports VIP's slot (port 0)
- * does not qualify (a port VIP added beside it would win in find_vip()), nor does a slot of
- * another key (the id reused, the VIP gone): such packets, a miss, a fragment or an ICMP error
- * look their VIP up as before, and pick_backend() reuses the bucket already found (the
- * flow-table lookup is never repeated). A packet for no VIP's address pays neither lookup. A
+ * for the VIP lookup when find_vip() would return just that VIP: the slot's key is exactly the
+ * packet's {dst, dport, proto, family} (a port VIP), or the slot is an all-ports VIP's (port 0)
+ * marked XLB_SLOT_F_SOLE, no port VIP beside it, and its key is the packet's {dst, proto,
+ * family}. This is exact because libxlb writes a slot before its VIP appears in xlb_vips and
+ * clears it after it is gone, and clears the mark before a port VIP enters beside the all-ports
+ * VIP and sets it only after the last one left. A slot without the mark (a port VIP beside it
+ * would win in find_vip()) or of another key (the id reused, the VIP gone) does not qualify:
+ * such packets, a miss, a fragment or an ICMP error look their VIP up as before, and
+ * pick_backend() reuses the bucket already found (the flow-table lookup is never repeated). A
+ * packet for no VIP's address pays neither lookup. A
  * TCP SYN (no ACK), which almost never has an entry, keeps the VIP-first order: a miss looked
  * up first is not more work (pick_backend() records the new flow in the bucket found) but
  * costs a new flow 8-26 % more, since the cold bucket read and the cold Maglev slot read no
@@ -292,13 +295,15 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 #define XLB_MISS_RUN_VIP_FIRST 8
 
 /*
- * Does VIP slot @s stand for the VIP lookup of packet @p (its exact port VIP)? The address as
- * two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
+ * Does VIP slot @s stand for the VIP lookup of packet @p? Its exact port VIP, or its all-ports
+ * VIP marked sole (compared with port 0: the mark is only ever set on a port-0 key). The address
+ * as two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
+ * A packet to port 0 matches an unmarked all-ports slot too: find_vip() looks {addr, 0} up first.
  */
 static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const struct xlb_pkt *p)
 {
-	struct xlb_vip_key k = { .port = p->key.dport, .proto = p->key.proto,
-				 .family = p->key.family };
+	struct xlb_vip_key k = { .port = (s->vip.flags & XLB_SLOT_F_SOLE) ? 0 : p->key.dport,
+				 .proto = p->key.proto, .family = p->key.family };
 	__u64 sa[2], pa[2];
 	__u32 st, pt;
 
@@ -306,7 +311,7 @@ static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const stru
 	__builtin_memcpy(pa, p->key.dst, 16);
 	__builtin_memcpy(&st, &s->key.port, 4);
 	__builtin_memcpy(&pt, &k.port, 4);
-	return s->key.port && st == pt && sa[0] == pa[0] && sa[1] == pa[1];
+	return st == pt && sa[0] == pa[0] && sa[1] == pa[1];
 }
 
 static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,

@@ -68,6 +68,12 @@ enum xlb_vip_flags {
 	XLB_VIP_F_HASH_SRC = 1 << 0, /* hash on the source address only (sticky clients) */
 	/* 1 << 1: unused (was a never-set "no flow table" flag) */
 	XLB_VIP_F_PASS_NO_BACKEND = 1 << 2, /* no usable backend: XDP_PASS (to the host), not drop */
+	/*
+	 * Only in a VIP slot (xlb_vip_ids), set by libxlb, never in xlb_vips: an all-ports VIP with
+	 * no port VIP of its {addr, proto, family} in xlb_vips, so that it is what the VIP lookup
+	 * of any port of that address returns (struct xlb_vip_slot).
+	 */
+	XLB_SLOT_F_SOLE = 1U << 31,
 };
 
 /* Backend flags (struct xlb_backend.flags). */
@@ -218,7 +224,9 @@ static __always_inline __u32 xlb_way_tag(__u64 w)
 /*
  * Value of xlb_vip_ids[vip id]: the VIP that holds the id, written by libxlb before it appears
  * in xlb_vips and cleared after it is gone (rewritten when the VIP changes), so that a flow-table
- * hit finds its VIP by the id in its way without the hash lookup of xlb_vips.
+ * hit finds its VIP by the id in its way without the hash lookup of xlb_vips. The slot of an
+ * all-ports VIP carries XLB_SLOT_F_SOLE in vip.flags while no port VIP is beside it: cleared
+ * before a port VIP of its {addr, proto, family} enters xlb_vips, set after the last one left.
  */
 struct xlb_vip_slot {
 	struct xlb_vip_key key;	/* family 0: no VIP holds the id */

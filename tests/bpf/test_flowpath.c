@@ -2,7 +2,8 @@
 /*
  * Datapath scenarios of the flow-table-first path: an established flow is balanced from its
  * way (struct xlb_flow_bucket) and the VIP slot of the id it holds (xlb_vip_ids) without the VIP
- * lookup only while that slot is exactly the packet's port VIP; every change of a VIP (removed,
+ * lookup only while that slot is exactly the packet's port VIP, or its all-ports VIP with no port
+ * VIP beside it (marked sole); every change of a VIP (removed,
  * its id reused, a port VIP beside an all-ports one, its mode), of a backend id's owner or of a
  * backend's state is decided exactly as the VIP-lookup-first path decides it. Frames go
  * through the loaded program (BPF_PROG_TEST_RUN); the backend is read from the frame that
@@ -476,6 +477,127 @@ static void test_all_ports_shadowed(void)
 	check(ok, "port VIP removed: its flows return to the all-ports VIP's entry");
 }
 
+static bool sole(uint32_t id)
+{
+	return slot_of(id).vip.flags & XLB_SLOT_F_SOLE;
+}
+
+/*
+ * xlb_vips[@addr:@port] rewritten behind libxlb's back, its slot left as it was: a packet that
+ * leaves in @mode was decided by the VIP lookup, in the slot's mode by the flow table alone.
+ */
+static int vips_poke(const char *addr, uint16_t port, uint32_t id, uint8_t mode)
+{
+	struct xlb_vip_key k = vkey(addr, port);
+	struct xlb_vip v = { .id = id, .mode = mode };
+
+	if (bpf_map_update_elem(xlb__map_fd(X, "xlb_vips"), &k, &v, BPF_EXIST))
+		return fail("xlb_vips: %s", strerror(errno));
+	return 1;
+}
+
+/* The packet left for @be in @proto (4 IPIP, 17 GUE): who decided is in @who. */
+static int went(const struct out *o, uint32_t be, uint8_t proto, const char *who)
+{
+	if (o->backend != be || o->outer_proto != proto)
+		return fail("%s: outer protocol %u to %u, expected %u to %u", who, o->outer_proto,
+			    o->backend, proto, be);
+	return 1;
+}
+
+/*
+ * An all-ports VIP with no port VIP beside it: its slot is marked sole and its established
+ * flows take the flow table alone (a SYN looks the VIP up first); a port VIP beside it clears
+ * the mark first and takes that port's flows, as find_vip() decides; removed, the mark returns.
+ */
+static void test_all_ports_sole(void)
+{
+	const char *c = "198.18.5.7", *d = "198.18.0.20";
+	struct xlb_flow_key k = fkey(c, d, 1006, 8080);
+	uint32_t b0, b1;
+	struct out o;
+	struct pkt in;
+	int ok;
+
+	ok = sole(VALL) || fail("the all-ports VIP's slot is not marked sole");
+	ok = ok && (!sole(VA) || fail("a port VIP's slot is marked sole"));
+	ok = ok && send_pkt(c, d, 1006, 8080, &o, &in);
+	b0 = o.backend;
+	ok = ok && send_pkt(c, d, 1007, 9090, &o, &in);
+	b1 = o.backend;
+	/* xlb_vips says GUE, the slot IPIP: IPIP is the flow table's decision */
+	ok = ok && vips_poke(d, 0, VALL, XLB_MODE_GUE);
+	ok = ok && send_pkt(c, d, 1006, 8080, &o, &in);
+	ok = ok && went(&o, b0, SYN ? 17 : 4, SYN ? "VIP lookup first" : "flow table alone");
+	ok = ok && vips_poke(d, 0, VALL, XLB_MODE_IPIP);
+	check(ok, "all-ports VIP alone: slot marked sole, its established flow decided by the flow "
+		  "table (no VIP lookup)");
+
+	/* a port VIP beside it: unmarked, 8080 goes to it, 9090 stays, looked up (GUE seen) */
+	ok = vip(d, 8080, VB, XLB_MODE_IPIP, 0) == 0;
+	ok = ok && (!sole(VALL) || fail("still marked sole with a port VIP beside it"));
+	ok = ok && send_pkt(c, d, 1006, 8080, &o, &in);
+	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
+		ok = fail("8080 went to %u, not one of the port VIP's", o.backend);
+	ok = ok && events(&o, 0, 1) && entry_is(&k, o.backend, VB);
+	ok = ok && send_pkt(c, d, 1008, 8080, &o, &in);
+	if (ok && (o.backend < FBE(VB, 0) || o.backend >= FBE(VB, NBE)))
+		ok = fail("a new flow to 8080 went to %u, not one of the port VIP's", o.backend);
+	ok = ok && vips_poke(d, 0, VALL, XLB_MODE_GUE);
+	ok = ok && send_pkt(c, d, 1007, 9090, &o, &in);
+	ok = ok && went(&o, b1, 17, "VIP looked up");
+	ok = ok && vips_poke(d, 0, VALL, XLB_MODE_IPIP);
+	check(ok, "port VIP beside an all-ports VIP: mark cleared, that port's flows go to it, "
+		  "the others' VIP looked up");
+
+	/* removed: marked again, the all-ports VIP's flows are the flow table's again */
+	ok = vip_del(d, 8080) == 0;
+	ok = ok && (sole(VALL) || fail("not marked sole again after the port VIP left"));
+	ok = ok && vips_poke(d, 0, VALL, XLB_MODE_GUE);
+	ok = ok && send_pkt(c, d, 1007, 9090, &o, &in);
+	ok = ok && went(&o, b1, SYN ? 17 : 4, SYN ? "VIP lookup first" : "flow table alone");
+	ok = ok && vips_poke(d, 0, VALL, XLB_MODE_IPIP);
+	ok = ok && send_pkt(c, d, 1006, 8080, &o, &in);
+	ok = ok && went(&o, b0, 4, "back to the all-ports entry");
+	check(ok, "port VIP removed: all-ports VIP marked sole again, its flows trusted again");
+}
+
+/*
+ * The mark under batches: an all-ports VIP added with a port VIP beside it in one batch (either
+ * order) is written unmarked; a batch adding a port VIP beside a marked one clears it; deleting
+ * one of two port VIPs keeps it clear, the last one sets it again; a batch that fails its checks
+ * changes no mark.
+ */
+static void test_all_ports_batch(void)
+{
+	struct xlb_vip_key k[3] = { vkey("198.18.0.21", 0), vkey("198.18.0.21", 443),
+				    vkey("198.18.0.21", 444) };
+	struct xlb_vip_key r[2] = { k[1], k[0] };
+	struct xlb_vip v[3] = { { .id = 5 }, { .id = 6 }, { .id = 7 } };
+	struct xlb_vip rv[2] = { v[1], v[0] };
+	struct xlb_vip bad[2] = { v[1], { .id = 5, .flags = XLB_SLOT_F_SOLE } };
+	int ok;
+
+	ok = xlb_vip__set_batch(X, k, v, 2) == 0;
+	ok = ok && (!sole(5) || fail("all-ports and port VIP in one batch: marked sole"));
+	ok = ok && xlb_vip__del_batch(X, k, 2) == 0;
+	ok = ok && xlb_vip__set_batch(X, r, rv, 2) == 0;
+	ok = ok && (!sole(5) || fail("port VIP first in the batch: marked sole"));
+	ok = ok && xlb_vip__del_batch(X, &k[1], 1) == 0;
+	ok = ok && (sole(5) || fail("the batch deleting its port VIP left it unmarked"));
+	ok = ok && xlb_vip__set_batch(X, &k[1], &v[1], 2) == 0;
+	ok = ok && (!sole(5) || fail("a batch adding port VIPs beside it left it marked"));
+	ok = ok && xlb_vip__del_batch(X, &k[1], 1) == 0;
+	ok = ok && (!sole(5) || fail("one of two port VIPs deleted: marked sole"));
+	ok = ok && xlb_vip__del(X, &k[2]) == 0;
+	ok = ok && (sole(5) || fail("the last port VIP deleted: not marked sole"));
+	ok = ok && (xlb_vip__set_batch(X, k + 1, bad, 2) == -EINVAL ||
+		    fail("a VIP with the slot's own mark was accepted"));
+	ok = ok && (sole(5) || fail("a refused batch cleared the mark"));
+	check(ok, "all-ports mark under batches: unmarked beside a port VIP of the same batch, "
+		  "cleared by an add, set again when the last port VIP left");
+}
+
 /* A packet to no VIP's address never reads the flow table, even with an entry for its key. */
 static void test_not_vip(void)
 {
@@ -623,6 +745,7 @@ BOTH(vip_removed)
 BOTH(mode_change)
 BOTH(backend_changes)
 BOTH(all_ports_shadowed)
+BOTH(all_ports_sole)
 BOTH(not_vip)
 BOTH(miss_run)
 
@@ -637,6 +760,8 @@ static const struct scenario scenarios[] = {
 	WITH_ACK(mode_change),
 	WITH_ACK(backend_changes),
 	WITH_ACK(all_ports_shadowed),
+	WITH_ACK(all_ports_sole),
+	{ "all_ports_batch", load, test_all_ports_batch },
 	WITH_ACK(not_vip),
 	WITH_ACK(miss_run),
 	WITH_SYN(vip_slots),
@@ -645,6 +770,7 @@ static const struct scenario scenarios[] = {
 	WITH_SYN(mode_change),
 	WITH_SYN(backend_changes),
 	WITH_SYN(all_ports_shadowed),
+	WITH_SYN(all_ports_sole),
 	WITH_SYN(not_vip),
 	WITH_SYN(miss_run),
 };

@@ -139,7 +139,8 @@ static double measure(struct ctx *c, int target, const struct bench_frame *f,
 static int setup(struct xlb *x)
 {
 	struct xlb_config cfg = { .gue_port = 6080, .hash_seed = 0x5eed, .encap_src4_bits = 8 };
-	static __u32 t4[XLB_MAGLEV_DEFAULT], t6[XLB_MAGLEV_DEFAULT], tl2[XLB_MAGLEV_DEFAULT];
+	static __u32 t4[XLB_MAGLEV_DEFAULT], t6[XLB_MAGLEV_DEFAULT], tl2[XLB_MAGLEV_DEFAULT],
+		tall[XLB_MAGLEV_DEFAULT];
 	struct xlb_vip_key k4 = { .port = htons(80), .proto = 6, .family = XLB_AF_INET };
 	struct xlb_vip_key k6 = { .port = htons(80), .proto = 6, .family = XLB_AF_INET6 };
 	struct xlb_vip v4 = { .id = 1, .mode = XLB_MODE_IPIP };
@@ -166,11 +167,14 @@ static int setup(struct xlb *x)
 		err |= xlb_backend__set(x, 100 + i, &b6);
 		b4.vip_id = 3;
 		err |= xlb_backend__set(x, 200 + i, &b4);
+		b4.vip_id = 4;
+		err |= xlb_backend__set(x, 300 + i, &b4);
 	}
 	for (__u32 i = 0; i < XLB_MAGLEV_DEFAULT; i++) {
 		t4[i] = 1 + i % NBACKENDS;
 		t6[i] = 101 + i % NBACKENDS;
 		tl2[i] = 201 + i % NBACKENDS;
+		tall[i] = 301 + i % NBACKENDS;
 	}
 	inet_pton(AF_INET, "198.18.0.10", k4.addr);
 	inet_pton(AF_INET6, "2001:db8::10", k6.addr);
@@ -184,6 +188,13 @@ static int setup(struct xlb *x)
 	err |= xlb_vip__set(x, &k4, &v4);
 	err |= xlb_vip__set_table(x, 3, tl2, XLB_MAGLEV_DEFAULT);
 	err |= xlb_vip__set_table(x, 2, t6, XLB_MAGLEV_DEFAULT);
+	/* an all-ports VIP (port 0) on an address of its own: no port VIP beside it */
+	inet_pton(AF_INET, "198.18.0.12", k4.addr);
+	k4.port = 0;
+	v4.id = 4;
+	v4.mode = XLB_MODE_IPIP;
+	err |= xlb_vip__set(x, &k4, &v4);
+	err |= xlb_vip__set_table(x, 4, tall, XLB_MAGLEV_DEFAULT);
 	return err;
 }
 
@@ -303,6 +314,7 @@ int main(int argc, char **argv)
 		{ "non-VIP pass v6", 6, "2001:db8:5::1", "2001:db8::99", 0 },
 		{ "established v4 (flow hit)", 4, "198.18.5.1", "198.18.0.10", 0 },
 		{ "established v6 (flow hit)", 6, "2001:db8:5::1", "2001:db8::10", 0 },
+		{ "established IPv4, all-ports VIP", 4, "198.18.5.1", "198.18.0.12", 0 },
 		{ "new flow v4 (miss+maglev+insert)", 4, "198.18.5.1", "198.18.0.10", 1 },
 		{ "new flow v6 (miss+maglev+insert)", 6, "2001:db8:5::1", "2001:db8::10", 1 },
 		{ "new flow v4 SYN (miss+maglev+insert)", 4, "198.18.7.1", "198.18.0.10", 1, 0, 0,

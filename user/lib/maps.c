@@ -94,13 +94,128 @@ static int vip_meta_sync(struct xlb *x, const struct xlb_vip_key *extra, size_t 
  * way. A slot is written before its VIP appears in xlb_vips and cleared after it is gone (or
  * after its key took another id), so a slot names a live VIP or one just being added; a clear
  * slot (family 0) matches no packet. A slot is cleared only if it still holds @key: the id may
- * have gone to another VIP meanwhile.
+ * have gone to another VIP meanwhile. @sole: an all-ports VIP with no port VIP beside it
+ * (XLB_SLOT_F_SOLE, see vip_slot_mark()).
  */
-static int vip_slot_write(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip)
+static int vip_slot_write(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *vip,
+			  bool sole)
 {
 	struct xlb_vip_slot s = { .key = *key, .vip = *vip };
 
+	if (sole)
+		s.vip.flags |= XLB_SLOT_F_SOLE;
 	return ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vip_ids), &vip->id, &s, BPF_ANY));
+}
+
+/*
+ * vip_slot_mark() - set (@sole) or clear XLB_SLOT_F_SOLE in the slot of the all-ports VIP @key
+ * holds in xlb_vips now; nothing if @key is no VIP or its slot is another key's. The datapath
+ * then trusts that slot for a flow of any port of the VIP's address (bpf/xlb.bpf.c
+ * vip_slot_is()), so the mark is cleared before a port VIP of its {addr, proto, family} enters
+ * xlb_vips and set only after the last one left.
+ */
+static int vip_slot_mark(struct xlb *x, const struct xlb_vip_key *key, bool sole)
+{
+	int fd = MAP_FD(x, xlb_vip_ids);
+	struct xlb_vip_slot s;
+	struct xlb_vip vip;
+
+	if (bpf_map_lookup_elem(MAP_FD(x, xlb_vips), key, &vip))
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_lookup_elem(fd, &vip.id, &s))
+		return -errno;
+	if (memcmp(&s.key, key, sizeof(*key)) || !(s.vip.flags & XLB_SLOT_F_SOLE) == !sole)
+		return 0;
+	s.vip.flags ^= XLB_SLOT_F_SOLE;
+	return ret_errno(bpf_map_update_elem(fd, &vip.id, &s, BPF_ANY));
+}
+
+/* Do @a and @b share {addr, proto, family} (the keys find_vip() chooses between)? */
+static bool vip_beside(const struct xlb_vip_key *a, const struct xlb_vip_key *b)
+{
+	return !memcmp(a->addr, b->addr, sizeof(a->addr)) && a->proto == b->proto &&
+	       a->family == b->family;
+}
+
+/* The all-ports key of @key's {addr, proto, family}. */
+static struct xlb_vip_key vip_all_ports(const struct xlb_vip_key *key)
+{
+	struct xlb_vip_key k = *key;
+
+	k.port = 0;
+	return k;
+}
+
+/* The all-ports keys whose port peers are looked for, and the answers. */
+struct port_peers {
+	const struct xlb_vip_key *keys;
+	size_t n;
+	bool *peer;
+};
+
+static void port_peers_add(struct port_peers *pp, const struct xlb_vip_key *key)
+{
+	for (size_t i = 0; key->port && i < pp->n; i++)
+		if (!pp->keys[i].port && vip_beside(&pp->keys[i], key))
+			pp->peer[i] = true;
+}
+
+static int port_peers_cb(const struct xlb_vip_key *key, const struct xlb_vip *vip, void *ctx)
+{
+	(void)vip;
+	port_peers_add(ctx, key);
+	return 0;
+}
+
+/*
+ * vip_port_peers() - for each all-ports key of @keys[@n], whether a port VIP beside it is in
+ * xlb_vips or among @extra[@n_extra]: into @peer (false for port keys). One walk of xlb_vips, and
+ * none when @keys hold no all-ports key.
+ */
+static int vip_port_peers(struct xlb *x, const struct xlb_vip_key *keys, size_t n,
+			  const struct xlb_vip_key *extra, size_t n_extra, bool *peer)
+{
+	struct port_peers pp = { .keys = keys, .n = n, .peer = peer };
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		peer[i] = false;
+		any |= !keys[i].port;
+	}
+	if (!any)
+		return 0;
+	for (size_t j = 0; j < n_extra; j++)
+		port_peers_add(&pp, &extra[j]);
+	return xlb_vip__foreach(x, port_peers_cb, &pp);
+}
+
+/*
+ * vip_marks_settle() - after port VIPs @keys[@n] left xlb_vips: the all-ports VIPs beside them
+ * that no port VIP is beside any more are marked sole again.
+ */
+static int vip_marks_settle(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
+{
+	struct xlb_vip_key *aps = calloc(n ? n : 1, sizeof(*aps));
+	bool *peer = calloc(n ? n : 1, sizeof(*peer));
+	struct xlb_vip vip;
+	size_t m = 0;
+	int err = aps && peer ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		if (!keys[i].port)
+			continue;
+		aps[m] = vip_all_ports(&keys[i]);
+		if (!bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &aps[m], &vip))
+			m++;
+	}
+	if (!err && m)
+		err = vip_port_peers(x, aps, m, NULL, 0, peer);
+	for (size_t i = 0; !err && i < m; i++)
+		if (!peer[i])
+			err = vip_slot_mark(x, &aps[i], true);
+	free(aps);
+	free(peer);
+	return err;
 }
 
 static int vip_slot_clear(struct xlb *x, __u32 id, const struct xlb_vip_key *key)
@@ -121,6 +236,8 @@ static int vip_check(const struct xlb *x, const struct xlb_vip_key *key, const s
 		return -EINVAL;
 	if (key->family != XLB_AF_INET && key->family != XLB_AF_INET6)
 		return -EINVAL;
+	if (vip->flags & XLB_SLOT_F_SOLE)
+		return -EINVAL;	/* libxlb's own mark, in VIP slots only */
 	return 0;
 }
 
@@ -134,7 +251,7 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
 	struct xlb_vip *old = NULL;
-	bool *had = NULL;
+	bool *had = NULL, *peer = NULL;
 	__u32 count = n;
 	int err, e;
 
@@ -147,14 +264,25 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 		return 0;
 	old = calloc(n, sizeof(*old));
 	had = calloc(n, sizeof(*had));
-	err = old && had ? 0 : -ENOMEM;
+	peer = calloc(n, sizeof(*peer));
+	err = old && had && peer ? 0 : -ENOMEM;
 	/* what each key held: an id it leaves behind is cleared once the map says the new one */
 	for (size_t i = 0; !err && i < n; i++)
 		had[i] = !bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &keys[i], &old[i]);
 	if (!err)
 		err = vip_meta_sync(x, keys, n);
+	/* a port VIP about to appear: the all-ports VIP beside it is no longer sole, from now */
+	for (size_t i = 0; !err && i < n; i++) {
+		struct xlb_vip_key all = vip_all_ports(&keys[i]);
+
+		if (keys[i].port)
+			err = vip_slot_mark(x, &all, false);
+	}
+	/* an all-ports VIP written sole only with no port VIP beside it, in the map or this batch */
+	if (!err)
+		err = vip_port_peers(x, keys, n, keys, n, peer);
 	for (size_t i = 0; !err && i < n; i++)
-		err = vip_slot_write(x, &keys[i], &vips[i]);
+		err = vip_slot_write(x, &keys[i], &vips[i], !keys[i].port && !peer[i]);
 	if (err)
 		goto out;
 	if (n == 1)
@@ -176,6 +304,7 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 out:
 	free(old);
 	free(had);
+	free(peer);
 	return err;
 }
 
@@ -200,6 +329,8 @@ int xlb_vip__del(struct xlb *x, const struct xlb_vip_key *key)
 
 	if (!err)
 		err = vip_meta_sync(x, NULL, 0);
+	if (!err)
+		err = vip_marks_settle(x, key, 1);
 	return err;
 }
 
@@ -214,6 +345,8 @@ int xlb_vip__del_batch(struct xlb *x, const struct xlb_vip_key *keys, size_t n)
 			err = e;
 	}
 	e = n ? vip_meta_sync(x, NULL, 0) : 0;
+	if (!e)
+		e = vip_marks_settle(x, keys, n);
 	return err ? err : e;
 }
 
