@@ -403,6 +403,7 @@ _Static_assert(sizeof(struct xlb_flow_bucket) == 64, "xlb_flow_bucket is one cac
 _Static_assert(sizeof(struct xlb_vip_slot) == 32, "xlb_vip_slot layout");
 _Static_assert(XLB_MAX_BACKENDS <= 1 << 16, "a way's 16 bits hold every backend id");
 _Static_assert(XLB_MAX_VIPS <= 1 << 15, "a way's 15 bits hold every vip id");
+/* (and the limits libxlb accepts at load time: user/lib/flows.c asserts XLB_MAX_*_LIMIT) */
 _Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key layout");
 _Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag layout");
 _Static_assert(sizeof(struct xlb_counters) == 24, "xlb_counters layout");

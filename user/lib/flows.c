@@ -14,6 +14,9 @@
 
 #include "handle.h"
 
+_Static_assert(XLB_MAX_BACKENDS_LIMIT <= 1 << 16, "a way's 16 bits hold every backend id");
+_Static_assert(XLB_MAX_VIPS_LIMIT <= 1 << 15, "a way's 15 bits hold every vip id");
+
 int xlb_dp_flows_init(struct xlb *x)
 {
 	struct xlb_vip_meta meta;
@@ -95,9 +98,12 @@ int xlb_flow__find(struct xlb *x, const struct xlb_flow_key *k, __u32 vip_id, st
 
 	if (err)
 		return err;
-	for (__u32 i = 0; i < XLB_FLOW_WAYS; i++) {
-		__u64 w = __atomic_load_n(&b->way[i], __ATOMIC_RELAXED);
+	/* from way tag % 8 round the bucket, as the datapath's flow_find() scans */
+	for (__u32 n = 0, i; n < XLB_FLOW_WAYS; n++) {
+		__u64 w;
 
+		i = (tag + n) % XLB_FLOW_WAYS;
+		w = __atomic_load_n(&b->way[i], __ATOMIC_RELAXED);
 		if (!way_is(w, tag, vip_id))
 			continue;
 		f->backend_id = xlb_way_backend(w);

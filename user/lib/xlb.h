@@ -32,9 +32,11 @@ enum xlb_attach_mode {
 /*
  * The largest sizes the maps indexed by vip id and by backend id may be given at load time
  * (xlb_open_opts.max_vips / max_backends); XLB_MAX_VIPS and XLB_MAX_BACKENDS are the defaults.
+ * A flow-table way holds a vip id in 15 bits and a backend id in 16 (xlb_way_make()), so no
+ * id may reach 1 << 15 or 1 << 16.
  */
-#define XLB_MAX_VIPS_LIMIT 65536
-#define XLB_MAX_BACKENDS_LIMIT (1u << 20)
+#define XLB_MAX_VIPS_LIMIT 32768
+#define XLB_MAX_BACKENDS_LIMIT 65536
 
 struct xlb_open_opts {
 	const char *pin_dir;	/* NULL = XLB_PIN_DIR; "" = do not pin (tests) */
