@@ -295,14 +295,15 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 #define XLB_MISS_RUN_VIP_FIRST 8
 
 /*
- * Does VIP slot @s stand for the VIP lookup of packet @p? Its exact port VIP, or its all-ports
- * VIP marked sole (compared with port 0: the mark is only ever set on a port-0 key). The address
- * as two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
+ * Does VIP slot @s (@v: its VIP as read once) stand for the VIP lookup of packet @p? Its exact
+ * port VIP, or its all-ports VIP marked sole (compared with port 0: the mark is only ever set on
+ * a port-0 key). The address as two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
  * A packet to port 0 matches an unmarked all-ports slot too: find_vip() looks {addr, 0} up first.
  */
-static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const struct xlb_pkt *p)
+static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const struct xlb_vip *v,
+					const struct xlb_pkt *p)
 {
-	struct xlb_vip_key k = { .port = (s->vip.flags & XLB_SLOT_F_SOLE) ? 0 : p->key.dport,
+	struct xlb_vip_key k = { .port = (v->flags & XLB_SLOT_F_SOLE) ? 0 : p->key.dport,
 				 .proto = p->key.proto, .family = p->key.family };
 	__u64 sa[2], pa[2];
 	__u32 st, pt;
@@ -320,7 +321,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct flow_ref fr = { .way = XLB_FLOW_WAYS };
 	struct xlb_vip_slot *slot;
-	struct xlb_vip *vip = NULL;
+	struct xlb_vip *vip = NULL, fv;
 	__u32 zero = 0, vip_id;
 	__u32 *run = NULL;
 	int rc;
@@ -339,8 +340,15 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
 		if (flow_find(&fr, FLOW_ANY_VIP)) {
 			vip_id = xlb_way_vip(fr.w);
 			slot = bpf_map_lookup_elem(&xlb_vip_ids, &vip_id);
-			if (slot && vip_slot_is(slot, p)) {
-				vip = &slot->vip;
+			/*
+			 * The slot's VIP read once, into @fv, and of the way's own id: libxlb rewrites
+			 * a slot in place, so a read beside that write may see a new key with the
+			 * old (or zeroed) fields; an id that is not the way's is such a read.
+			 */
+			if (slot)
+				fv = slot->vip;
+			if (slot && fv.id == vip_id && vip_slot_is(slot, &fv, p)) {
+				vip = &fv;
 				p->vip_id = vip->id;
 				p->has_vip = 1;
 				if (*run)

@@ -598,6 +598,30 @@ static void test_all_ports_batch(void)
 		  "cleared by an add, set again when the last port VIP left");
 }
 
+/*
+ * A batch leaves every slot as xlb_vips says: a key given twice (ids 8 then 9) takes the last
+ * id, and the slot written for the first (8) must not keep naming it (its flows would take
+ * VIP 8's table through that slot).
+ */
+static void test_batch_slots(void)
+{
+	struct xlb_vip_key k[2] = { vkey("198.18.0.22", 80), vkey("198.18.0.22", 80) };
+	struct xlb_vip v[2] = { { .id = 8 }, { .id = 9 } };
+	struct xlb_vip_slot s8, s9;
+	int ok;
+
+	ok = xlb_vip__set_batch(X, k, v, 2) == 0 || fail("batch: %s", strerror(errno));
+	s8 = slot_of(8);
+	s9 = slot_of(9);
+	ok = ok && (!s8.key.family || fail("slot 8 still names the key, which took id 9"));
+	ok = ok && ((s9.key.family && s9.vip.id == 9) || fail("slot 9 does not name the key"));
+	ok = ok && xlb_vip__del(X, &k[0]) == 0;
+	s9 = slot_of(9);
+	ok = ok && (!s9.key.family || fail("slot 9 kept after the VIP was deleted"));
+	check(ok, "a key twice in one batch: only the slot of the id it took names it; "
+		  "none after its delete");
+}
+
 /* A packet to no VIP's address never reads the flow table, even with an entry for its key. */
 static void test_not_vip(void)
 {
@@ -762,6 +786,7 @@ static const struct scenario scenarios[] = {
 	WITH_ACK(all_ports_shadowed),
 	WITH_ACK(all_ports_sole),
 	{ "all_ports_batch", load, test_all_ports_batch },
+	{ "batch_slots", load, test_batch_slots },
 	WITH_ACK(not_vip),
 	WITH_ACK(miss_run),
 	WITH_SYN(vip_slots),

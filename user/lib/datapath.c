@@ -128,6 +128,16 @@ static int fd_of(const struct xlb *x, const int fds[N_MAPS], const struct bpf_ma
 	return -1;
 }
 
+/* Is @fd an array of one key size and value size of struct xlb_config (readable into one)? */
+static bool config_layout_ok(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_ARRAY &&
+	       info.key_size == sizeof(__u32) && info.value_size == sizeof(struct xlb_config);
+}
+
 /* Does the pinned xlb_vip_meta carry the pinned flow table's size (and so its seed)? */
 static bool flows_meta_ok(const struct xlb *x, const int fds[N_MAPS])
 {
@@ -196,6 +206,11 @@ static int open_pinned(struct xlb *x, int fds[N_MAPS])
 
 		if (pinned_map(x, i) != x->skel->maps.xlb_config || fds[i] < 0)
 			continue;
+		/* read only a map of the layout expected: another one's value may be larger */
+		if (!config_layout_ok(fds[i])) {
+			err = -ESTALE;
+			continue;
+		}
 		if (bpf_map_lookup_elem(fds[i], &zero, &cfg) ||
 		    cfg.abi_version != XLB_ABI_VERSION) {
 			pr_warn("xlb: pinned state in %s has ABI version %u, this program %u",

@@ -283,25 +283,30 @@ int xlb_vip__set_batch(struct xlb *x, const struct xlb_vip_key *keys, const stru
 		err = vip_port_peers(x, keys, n, keys, n, peer);
 	for (size_t i = 0; !err && i < n; i++)
 		err = vip_slot_write(x, &keys[i], &vips[i], !keys[i].port && !peer[i]);
-	if (err)
-		goto out;
-	if (n == 1)
+	if (!err && n == 1)
 		err = ret_errno(bpf_map_update_elem(MAP_FD(x, xlb_vips), keys, vips, BPF_ANY));
-	else
+	else if (!err)
 		err = ret_errno(bpf_map_update_batch(MAP_FD(x, xlb_vips), keys, vips, &count, &o));
-	/* even after a partial failure: a key that took its new id frees its old one */
-	for (size_t i = 0; i < n; i++) {
+	/*
+	 * Even after a partial failure, every slot as xlb_vips now says: a key that took its new id
+	 * frees its old one; a slot written for an id its key did not take (the write or the update
+	 * failed, or the key came again later in the batch) is cleared if it still holds that key.
+	 */
+	for (size_t i = 0; old && had && peer && i < n; i++) {
 		struct xlb_vip cur;
+		bool took;
 
-		if (!had[i] || old[i].id == vips[i].id ||
-		    bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &keys[i], &cur) ||
-		    cur.id != vips[i].id)
-			continue;
-		e = vip_slot_clear(x, old[i].id, &keys[i]);
+		took = !bpf_map_lookup_elem(MAP_FD(x, xlb_vips), &keys[i], &cur) &&
+		       cur.id == vips[i].id;
+		if (!took)
+			e = vip_slot_clear(x, vips[i].id, &keys[i]);
+		else if (had[i] && old[i].id != vips[i].id)
+			e = vip_slot_clear(x, old[i].id, &keys[i]);
+		else
+			e = 0;
 		if (e && !err)
 			err = e;
 	}
-out:
 	free(old);
 	free(had);
 	free(peer);
