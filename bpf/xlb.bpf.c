@@ -297,7 +297,8 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 /*
  * Does VIP slot @s (@v: its VIP as read once) stand for the VIP lookup of packet @p? Its exact
  * port VIP, or its all-ports VIP marked sole (compared with port 0: the mark is only ever set on
- * a port-0 key). The address as two 8-byte words (both sides 8-byte aligned), port, protocol and family as one 4-byte word.
+ * a port-0 key). The address as two 8-byte words (both sides 8-byte aligned), port, protocol
+ * and family as one 4-byte word.
  * A packet to port 0 matches an unmarked all-ports slot too: find_vip() looks {addr, 0} up first.
  */
 static __always_inline bool vip_slot_is(const struct xlb_vip_slot *s, const struct xlb_vip *v,

@@ -126,9 +126,9 @@ static __always_inline bool flow_find(struct flow_ref *fr, __u32 vip_id)
  * entries first. Only a bucket whose 8 flows are all referenced loses one of them to a flood
  * (the sweep), and after the sweep a flow keeps its way while it sees a packet between two
  * inserts into its bucket (with 1M flows and 125,000 new flows a second per CPU, about one a
- * second per bucket per CPU). A way with the same tag but another VIP (the flow's entry under a VIP that no
- * longer takes it, or another flow's: 2^-32 per way) is never the victim: two ways of one tag
- * and VIP would make the later one unreachable. Another CPU may write the same bucket at the
+ * second per bucket per CPU). A way with the same tag but another VIP (the flow's entry under a
+ * VIP that no longer takes it, or another flow's: 2^-32 per way) is never the victim: two ways
+ * of one tag and VIP would make the later one unreachable. Another CPU may write the same bucket at the
  * same time: every store is one whole word, the last writer wins, and a flow lost that way is
  * recorded again by its next packet, with the same Maglev choice.
  */
