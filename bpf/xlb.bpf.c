@@ -222,12 +222,13 @@ static __always_inline int too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 
 /*
  * balance_vip() - a packet for @vip: the checks, the backend, the MTU, the rewrite (@meta, @fr:
- * see pick_backend()). Returns 0 (XLB_R_TX: the frame is ready to send to p->be) or the reason
- * that ended it.
+ * see pick_backend(); @fast: no monitor is on). Returns 0 (XLB_R_TX: the frame is ready to send
+ * to p->be) or the reason that ended it.
  */
 static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 				       const struct xlb_vip *vip, __u64 bytes,
-				       const struct xlb_vip_meta *meta, struct flow_ref *fr)
+				       const struct xlb_vip_meta *meta, struct flow_ref *fr,
+				       bool fast)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	const struct xlb_config *cfg;
@@ -242,10 +243,13 @@ static __always_inline int balance_vip(struct xdp_md *ctx, struct xlb_pkt *p,
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
 	if (!cfg)
 		return XLB_R_DROP_NO_CONFIG;
-	/* (a later fragment has its first fragment's hash, if any: frag_find()) */
-	if (p->frag != FRAG_LATER)
-		p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
 	rc = pick_backend(p, vip, cfg, meta, bytes, fr);
+	/*
+	 * the Maglev hash is computed where a slot is picked (maglev_pick()); a monitor, which
+	 * reports it, gets it for a flow-table hit too (a later fragment picks no slot: 0)
+	 */
+	if (!fast && p->flow_hit)
+		p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
 	if (rc) {
 		/* the VIP's policy: the host may answer for it (a sorry server, a local copy) */
 		if (rc == XLB_R_DROP_NO_BACKEND && (vip->flags & XLB_VIP_F_PASS_NO_BACKEND))
@@ -366,7 +370,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct xlb_pkt *p,
 			return rc;
 	}
 	vip_id = vip->id;
-	rc = balance_vip(ctx, p, vip, bytes, meta, &fr);
+	rc = balance_vip(ctx, p, vip, bytes, meta, &fr, fast);
 	if (run && p->flow_hit)
 		*run = 0;	/* looked up VIP first after a run of misses: a hit ends it */
 	if (!rc) {

@@ -249,7 +249,7 @@ struct xlb_frag_key {
 /* Value of xlb_frags: where the datagram's first fragment went; its later fragments follow. */
 struct xlb_frag {
 	__u32 backend_id;
-	__u32 hash;	/* the first fragment's flow hash: every fragment gets its outer source */
+	__u32 outer;	/* the first fragment's outer hash: every fragment gets its outer source */
 	__u32 stamp;	/* bpf_ktime_get_coarse_ns() >> 20 when the first fragment was sent */
 	__be16 vip_port; /* port of the VIP the first fragment matched (0: an all-ports VIP) */
 	__u16 pad;
@@ -516,14 +516,29 @@ static __always_inline __u64 xlb_flow_hash64(const struct xlb_flow_key *k, __u64
 	return h ^ (h >> 33);
 }
 
+/*
+ * xlb_flow_split() - flow-table hash @h into the flow's bucket in a table of @nbuckets (into
+ * *@bucket) and its outer hash (into *@outer); returns its tag. The outer hash is what the
+ * outer source address of the flow's encapsulated packets (and its IPv6 flow label, its GUE
+ * source port) varies with, for RSS on the receiver: one hash per packet, the Maglev hash
+ * (xlb_flow_hash()) only where a backend is picked. It is the high half (the tag is the low):
+ * the outer fields take its low bits (the IPv6 outer source all 32), the bucket its top bits.
+ */
+static __always_inline __u32 xlb_flow_split(__u64 h, __u32 nbuckets, __u32 *bucket,
+					    __u32 *outer)
+{
+	*bucket = ((h >> 32) * nbuckets) >> 32;
+	*outer = h >> 32;
+	return (__u32)h;
+}
+
 /* The bucket of flow @k in a table of @nbuckets (into *@bucket) and its tag (returned). */
 static __always_inline __u32 xlb_flow_place(const struct xlb_flow_key *k, __u64 seed,
 					    __u32 nbuckets, __u32 *bucket)
 {
-	__u64 h = xlb_flow_hash64(k, seed);
+	__u32 outer;
 
-	*bucket = ((h >> 32) * nbuckets) >> 32;
-	return (__u32)h;
+	return xlb_flow_split(xlb_flow_hash64(k, seed), nbuckets, bucket, &outer);
 }
 
 #endif /* XLB_ABI_H */

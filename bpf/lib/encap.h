@@ -88,8 +88,8 @@ static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backe
  * (p->l3_len + encapsulation) is the length sent. Outer: family of the backend, TTL/hop limit 64,
  * TOS/traffic class copied, DF and the IPv4 ID copied from an IPv4 inner packet (RFC 6864: a
  * fragmentable outer header carries the inner datagram's own ID, unique for its sender; an IPv6
- * inner packet gets DF, an atomic outer datagram, ID 0), source varying with p->hash for RSS on the
- * receiver. Source MAC: @smac (the interface's own), else the MAC the frame was sent to.
+ * inner packet gets DF, an atomic outer datagram, ID 0), source varying with the flow's outer
+ * hash p->outer (xlb_flow_split()) for RSS on the receiver. Source MAC: @smac (the interface's own), else the MAC the frame was sent to.
  * Returns 0 (ready to send), XLB_R_DROP_MALFORMED or XLB_R_DROP_ENCAP.
  */
 static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pkt *p,
@@ -97,7 +97,7 @@ static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pk
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	const struct xlb_backend *be = p->be;
-	__u32 hash = p->hash;
+	__u32 hash = p->outer;
 	bool gue = mode == XLB_MODE_GUE, out6 = be->family == XLB_AF_INET6;
 	__u32 hdr = encap_len(be->family, mode), off = p->l3_off;
 	__u8 inner_proto = p->key.family == XLB_AF_INET6 ? IPPROTO_IPV6_ : IPPROTO_IPIP_;

@@ -10,16 +10,19 @@
 #define NSEC_PER_SEC_ 1000000000ULL
 
 /*
- * maglev_pick() - the backend in slot hash % M of VIP @vip_id's table, if usable, into p->be
- * and p->be_id. Returns 0, XLB_R_DROP_NO_CONFIG (no table: control plane not ready) or
- * XLB_R_DROP_NO_BACKEND (no usable backend in that slot).
+ * maglev_pick() - the backend in slot hash % M of @vip's table, if usable, into p->be and
+ * p->be_id; the hash, xlb_flow_hash() of p->key as @vip hashes it with @cfg's seed, into
+ * p->hash (computed here only: a flow-table hit needs none). Returns 0, XLB_R_DROP_NO_CONFIG
+ * (no table: control plane not ready) or XLB_R_DROP_NO_BACKEND (no usable backend there).
  */
-static __always_inline int maglev_pick(__u32 vip_id, struct xlb_pkt *p)
+static __always_inline int maglev_pick(const struct xlb_vip *vip, const struct xlb_config *cfg,
+				       struct xlb_pkt *p)
 {
 	struct xlb_backend *be;
-	__u32 zero = 0, slot, id, *v;
+	__u32 zero = 0, slot, id, *v, vip_id = vip->id;
 	void *table;
 
+	p->hash = xlb_flow_hash(&p->key, vip->flags & XLB_VIP_F_HASH_SRC, cfg->hash_seed);
 	table = bpf_map_lookup_elem(&xlb_maglev, &vip_id);
 	if (!table)
 		return XLB_R_DROP_NO_CONFIG;
@@ -77,13 +80,17 @@ struct flow_ref {
 
 #define FLOW_ANY_VIP 0xffffffffU
 
-/* flow_look() - the bucket and tag of p->key, with @meta's seed and size, into @fr. */
-static __always_inline void flow_look(const struct xlb_vip_meta *meta, const struct xlb_pkt *p,
+/*
+ * flow_look() - the bucket and tag of p->key, with @meta's seed and size, into @fr, and the
+ * flow's outer hash into p->outer: one hash of the key for all three (xlb_flow_split()).
+ */
+static __always_inline void flow_look(const struct xlb_vip_meta *meta, struct xlb_pkt *p,
 				      struct flow_ref *fr)
 {
 	__u32 bucket;
 
-	fr->tag = xlb_flow_place(&p->key, meta->flow_seed, meta->flow_buckets, &bucket);
+	fr->tag = xlb_flow_split(xlb_flow_hash64(&p->key, meta->flow_seed), meta->flow_buckets,
+				 &bucket, &p->outer);
 	fr->b = bpf_map_lookup_elem(&xlb_flows, &bucket);
 	fr->way = XLB_FLOW_WAYS;
 }
@@ -185,7 +192,7 @@ static __always_inline void flow_insert(struct xlb_flow_bucket *b, __u32 tag, __
  * clear (one store, the flow's second packet; an established flow writes nothing). Hit on an
  * unusable backend, or on a backend id that now belongs to another VIP (freed and reused since
  * the flow was recorded): re-hash (XLB_R_EV_REHASH) and overwrite the way in place. Miss: the
- * Maglev slot of p->hash, recorded (flow_insert()) unless the flood guard refuses. A first
+ * Maglev slot of the flow's hash (maglev_pick()), recorded (flow_insert()) unless the flood guard refuses. A first
  * fragment or an ICMP error looks its flow up but never writes the table (they never create
  * state, nor mark a flow referenced); a later fragment follows its first (frag_backend()).
  * Returns 0, maglev_pick()'s reason or XLB_R_DROP_FRAG_ORPHAN.
@@ -207,7 +214,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 		flow_look(meta, p, fr);
 	b = fr->b;
 	if (!b)
-		return maglev_pick(vip->id, p);	/* no bucket (cannot be: bucket < size) */
+		return maglev_pick(vip, cfg, p); /* no bucket (cannot be: bucket < size) */
 	/* balance()'s way if it is this VIP's, else this VIP's way of the tag, if any */
 	if (fr->way >= XLB_FLOW_WAYS || xlb_way_vip(fr->w) != vip->id)
 		flow_find(fr, vip->id);
@@ -226,7 +233,7 @@ static __always_inline int pick_backend(struct xlb_pkt *p, const struct xlb_vip 
 		}
 		stats_reason(XLB_R_EV_REHASH, bytes);
 	}
-	rc = maglev_pick(vip->id, p);
+	rc = maglev_pick(vip, cfg, p);
 	if (rc || p->icmp || p->frag)
 		return rc;
 	if (i < XLB_FLOW_WAYS) {

@@ -34,7 +34,7 @@ static __always_inline void frag_key(const struct xlb_pkt *p, struct xlb_frag_ke
 
 /*
  * frag_find() - the record of a later fragment's datagram, if its first fragment was sent within
- * the lifetime: sets p->frag_known, p->be_id, p->hash and p->vip_port (the VIP to look up).
+ * the lifetime: sets p->frag_known, p->be_id, p->outer and p->vip_port (the VIP to look up).
  */
 static __always_inline void frag_find(struct xlb_pkt *p)
 {
@@ -47,7 +47,7 @@ static __always_inline void frag_find(struct xlb_pkt *p)
 		return;
 	p->frag_known = 1;
 	p->be_id = f->backend_id;
-	p->hash = f->hash;
+	p->outer = f->outer;
 	p->vip_port = f->vip_port;
 }
 
@@ -75,7 +75,7 @@ static __always_inline void frag_record(const struct xlb_pkt *p)
 	struct xlb_frag_key k = {};
 	struct xlb_frag f = {
 		.backend_id = p->be_id,
-		.hash = p->hash,
+		.outer = p->outer,
 		.stamp = frag_clock(),
 		.vip_port = p->vip_port,
 	};

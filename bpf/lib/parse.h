@@ -54,10 +54,12 @@ struct xlb_pkt {
 	__u32 frag_id;		/* a fragment's identification (IPv4 ID or IPv6 fragment header's) */
 	__be16 vip_port;	/* find_vip(): the port of the VIP matched (0: all-ports) */
 	__u8 frag_known;	/* find_vip(): a later fragment whose first one was sent (xlb_frags):
-				 * be_id and hash below are that first fragment's */
+				 * be_id and outer below are that first fragment's */
 	__u8 flow_hit;		/* pick_backend(): the backend came from the flow table */
-	__u32 hash;		/* xlb_flow_hash() of the key (after the VIP's hashing rule) */
+	__u32 hash;		/* xlb_flow_hash() of the key (after the VIP's hashing rule): set
+				 * where a Maglev slot is picked, or a monitor is on; else 0 */
 	__u32 be_id;		/* pick_backend(): the backend's id */
+	__u32 outer;		/* the flow's outer hash (xlb_flow_split()): the outer source */
 	struct xlb_backend *be;	/* and its entry (set whenever pick_backend() returned 0) */
 	__u32 vip_id;		/* find_vip(): the VIP matched, with has_vip (for the monitor) */
 	__u8 has_vip;

@@ -111,6 +111,8 @@ struct xlb_lookup lookup_in(const struct xlb_flow_key *k, uint32_t vip_id, const
 
 /* The flow hash of @k at VIP @vip_id. */
 uint32_t hash_of(const struct xlb_flow_key *k, uint32_t vip_id);
+/* the outer hash of flow @k (libxlb's xlb_flow__outer()): what check_forward() checks */
+uint32_t outer_of(const struct xlb_flow_key *k);
 
 /* The backend userspace predicts: the VIP's table (as the test wrote it) at hash % M. */
 uint32_t predict(const struct xlb_flow_key *k, uint32_t vip_id);

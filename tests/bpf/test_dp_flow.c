@@ -525,7 +525,7 @@ static void test_frag_flows(int family, uint8_t proto)
 		ok = fail("no client port whose addresses alone pick another backend");
 	build_pkt(&whole, &s);
 	flow_be = run_pkt(&whole, &r) ? 0 : backend_of(&whole, &r, XLB_MODE_IPIP);
-	hash = hash_of(&k, vid);
+	hash = outer_of(&k);
 	if (ok && (!flow_be || flow_be != predict(&k, vid)))
 		ok = fail("the whole packet went to backend %u, expected %u", flow_be,
 			  predict(&k, vid));
@@ -537,9 +537,9 @@ static void test_frag_flows(int family, uint8_t proto)
 		ok = fail("the flow entry changed (backend %u)", fl.backend_id);
 	frag_key_of(&s, id0 + 1, &fk);
 	if (ok && (bpf_map_lookup_elem(frags_fd, &fk, &rec) || rec.backend_id != flow_be ||
-		   rec.hash != hash || rec.vip_port != 0))
-		ok = fail("record: backend %u hash 0x%x port %u, expected %u 0x%x 0", rec.backend_id,
-			  rec.hash, ntohs(rec.vip_port), flow_be, hash);
+		   rec.outer != hash || rec.vip_port != 0))
+		ok = fail("record: backend %u outer 0x%x port %u, expected %u 0x%x 0", rec.backend_id,
+			  rec.outer, ntohs(rec.vip_port), flow_be, hash);
 	snprintf(name, sizeof(name),
 		 "v%d %s established flow, table changed: first and later fragments to its backend",
 		 family, pname);
@@ -560,7 +560,7 @@ static void test_frag_flows(int family, uint8_t proto)
 	key_of(&s, &k);
 	build_pkt(&whole, &s);
 	want = predict(&k, vid);
-	ok = send_fragments(&whole, id0 + 4, 0, vid, want, hash_of(&k, vid));
+	ok = send_fragments(&whole, id0 + 4, 0, vid, want, outer_of(&k));
 	if (ok && !xlb_flow__get(X, &k, &fl))
 		ok = fail("a fragment created a flow-table entry");
 	if (ok && (run_pkt(&whole, &r) || backend_of(&whole, &r, XLB_MODE_IPIP) != want))
@@ -572,7 +572,7 @@ static void test_frag_flows(int family, uint8_t proto)
 
 	/* 4. the record expires; a record whose backend failed is not followed */
 	WHY[0] = 0;
-	ok = send_fragments(&whole, id0 + 5, 0, vid, want, hash_of(&k, vid));
+	ok = send_fragments(&whole, id0 + 5, 0, vid, want, outer_of(&k));
 	frag_key_of(&s, id0 + 5, &fk);
 	if (ok && bpf_map_lookup_elem(frags_fd, &fk, &rec))
 		ok = fail("no record of the first fragment");
@@ -593,7 +593,7 @@ static void test_frag_flows(int family, uint8_t proto)
 	if (ok) {
 		struct pkt later;
 
-		ok = send_fragments(&whole, id0 + 6, 0, vid, want, hash_of(&k, vid));
+		ok = send_fragments(&whole, id0 + 6, 0, vid, want, outer_of(&k));
 		B[want].flags = 0;
 		xlb_backend__set(X, want, &B[want]);
 		fragment_of(&whole, 48, 24, 1, id0 + 6, &later);
@@ -620,7 +620,7 @@ static void test_frag_flows(int family, uint8_t proto)
 	for (int i = 0; i < M; i++)
 		rot[i] = BE(pvid, 0) + (saved[i] - BE(pvid, 0) + 1) % 4;
 	set_table(pvid, rot, M);
-	ok = flow_be && send_fragments(&whole, id0 + 7, 0, pvid, flow_be, hash_of(&k, pvid));
+	ok = flow_be && send_fragments(&whole, id0 + 7, 0, pvid, flow_be, outer_of(&k));
 	frag_key_of(&s, id0 + 7, &fk);
 	if (ok && (bpf_map_lookup_elem(frags_fd, &fk, &rec) || rec.vip_port != htons(s.dport)))
 		ok = fail("record of the port VIP's fragment: port %u", ntohs(rec.vip_port));

@@ -132,7 +132,7 @@ static void test_vet(void)
 		if (ok && t[i].reason == XLB_R_TX) {
 			key_of(&t[i].s, &k);
 			ok = check_forward(&in, &r, V[t[i].vip].mode, predict(&k, t[i].vip),
-					   hash_of(&k, t[i].vip));
+					   outer_of(&k));
 		} else if (ok && verdict_of(t[i].reason) == XDP_PASS) {
 			ok = check_untouched(&in, &r);
 		}

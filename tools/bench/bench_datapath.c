@@ -293,6 +293,15 @@ out:
 	return err;
 }
 
+/* BENCH_ROUNDS=N (1-64): the Katran table's rounds, for steadier medians; else ROUNDS */
+static int bench_rounds(void)
+{
+	const char *v = getenv("BENCH_ROUNDS");
+	int n = v ? atoi(v) : ROUNDS;
+
+	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
 int main(int argc, char **argv)
 {
 	struct xlb_open_opts opts = { .pin_dir = "" };
@@ -450,7 +459,9 @@ int main(int argc, char **argv)
 		struct katran_env env = {
 			.x = x, .xlb_fd = xlb_fd, .wrapper_fd = c.wrapper_fd, .jmp_fd = c.jmp_fd,
 			.frame_fd = c.frame_fd, .floor_fd = triv_fd, .seq = &c.sk->bss->bench_seq,
-			.frame = frame_whole, .frame_len = BENCH_LEN, .repeat = c.repeat, .rounds = ROUNDS,
+			.frame = frame_whole, .frame_len = BENCH_LEN, .repeat = c.repeat,
+			/* BENCH_ROUNDS: more rounds for steadier medians on a noisy machine (<= 64) */
+			.rounds = bench_rounds(),
 			.only = getenv("BENCH_ONLY"),
 		};
 

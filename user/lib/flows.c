@@ -67,6 +67,17 @@ int xlb_flow__place(struct xlb *x, const struct xlb_flow_key *k, __u32 *bucket, 
 	return *bucket < x->flow_buckets ? 0 : -ERANGE;
 }
 
+int xlb_flow__outer(struct xlb *x, const struct xlb_flow_key *k, __u32 *outer)
+{
+	struct xlb_vip_meta meta;
+	__u32 zero = 0, bucket;
+
+	if (bpf_map_lookup_elem(MAP_FD(x, xlb_vip_meta), &zero, &meta))
+		return -errno;
+	xlb_flow_split(xlb_flow_hash64(k, meta.flow_seed), meta.flow_buckets, &bucket, outer);
+	return 0;
+}
+
 /* Does way word @w hold a flow of @tag recorded for VIP @vip_id (XLB_FLOW_ANY_VIP: any)? */
 static bool way_is(__u64 w, __u32 tag, __u32 vip_id)
 {
