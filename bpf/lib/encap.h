@@ -89,7 +89,8 @@ static __always_inline int forward_l2(struct xdp_md *ctx, const struct xlb_backe
  * TOS/traffic class copied, DF and the IPv4 ID copied from an IPv4 inner packet (RFC 6864: a
  * fragmentable outer header carries the inner datagram's own ID, unique for its sender; an IPv6
  * inner packet gets DF, an atomic outer datagram, ID 0), source varying with the flow's outer
- * hash p->outer (xlb_flow_split()) for RSS on the receiver. Source MAC: @smac (the interface's own), else the MAC the frame was sent to.
+ * hash p->outer (xlb_flow_split()) for RSS on the receiver. Source MAC: @smac (the interface's
+ * own), else the MAC the frame was sent to.
  * Returns 0 (ready to send), XLB_R_DROP_MALFORMED or XLB_R_DROP_ENCAP.
  */
 static __always_inline int forward_encap(struct xdp_md *ctx, const struct xlb_pkt *p,

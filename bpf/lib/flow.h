@@ -135,8 +135,8 @@ static __always_inline bool flow_find(struct flow_ref *fr, __u32 vip_id)
  * inserts into its bucket (with 1M flows and 125,000 new flows a second per CPU, about one a
  * second per bucket per CPU). A way with the same tag but another VIP (the flow's entry under a
  * VIP that no longer takes it, or another flow's: 2^-32 per way) is never the victim: two ways
- * of one tag and VIP would make the later one unreachable. Another CPU may write the same bucket at the
- * same time: every store is one whole word, the last writer wins, and a flow lost that way is
+ * of one tag and VIP would make the later one unreachable. Another CPU may write the same
+ * bucket at the same time: every store is one whole word, the last writer wins, and a flow lost that way is
  * recorded again by its next packet, with the same Maglev choice.
  */
 static __always_inline void flow_insert(struct xlb_flow_bucket *b, __u32 tag, __u32 be_id,
@@ -192,7 +192,8 @@ static __always_inline void flow_insert(struct xlb_flow_bucket *b, __u32 tag, __
  * clear (one store, the flow's second packet; an established flow writes nothing). Hit on an
  * unusable backend, or on a backend id that now belongs to another VIP (freed and reused since
  * the flow was recorded): re-hash (XLB_R_EV_REHASH) and overwrite the way in place. Miss: the
- * Maglev slot of the flow's hash (maglev_pick()), recorded (flow_insert()) unless the flood guard refuses. A first
+ * Maglev slot of the flow's hash (maglev_pick()), recorded (flow_insert()) unless the flood
+ * guard refuses. A first
  * fragment or an ICMP error looks its flow up but never writes the table (they never create
  * state, nor mark a flow referenced); a later fragment follows its first (frag_backend()).
  * Returns 0, maglev_pick()'s reason or XLB_R_DROP_FRAG_ORPHAN.
