@@ -113,11 +113,14 @@ tb_exec() {
 
 # tb_bg NAME LOG CMD... - run CMD in NAME in the background, output to LOG; pid in TB_LAST_PID.
 # Must not be called from a subshell, or tb_cleanup will not know the process. The pid is the
-# command's own (ip netns exec execs it), so `kill $TB_LAST_PID` reaches the command.
+# command's own (ip netns exec execs it), so `kill $TB_LAST_PID` reaches the command. LOG is
+# emptied before the command starts: a wait for a line of it (tb_wait grep) must never see the
+# line a previous command left in the same file.
 tb_bg() {
 	local name=$1 log=$2
 	shift 2
-	ip netns exec "$(tb_ns "$name")" "$@" >"$log" 2>&1 &
+	: >"$log"
+	ip netns exec "$(tb_ns "$name")" "$@" >>"$log" 2>&1 &
 	TB_LAST_PID=$!
 	TB_PIDS+=("$TB_LAST_PID")
 }
@@ -390,12 +393,14 @@ tb_xlbd_start() {
 	tb_wait 15 "$XLB_BUILD/xlb" -s "$TB_XLBD_SOCK" status
 }
 
-# tb_requests URL N - N HTTP requests of URL from the client, a new connection each; prints the
-# answers, one a line, FAIL for a request that failed
+# tb_requests URL N [PORTS] - N HTTP requests of URL from the client, a new connection each;
+# prints the answers, one a line, FAIL for a request that failed; with PORTS, appends the client's
+# source port of each connection to that file (a connection is a flow: its 4-tuple)
 tb_requests() {
-	local i
+	local i w=()
+	[ -n "${3:-}" ] && w=(-w "%{stderr}%{local_port}\n")
 	for i in $(seq "$2"); do
-		tb_exec client curl -s -m 3 "$1" || echo FAIL
+		tb_exec client curl -s -m 3 "${w[@]}" "$1" 2>>"${3:-/dev/null}" || echo FAIL
 	done
 }
 
@@ -452,7 +457,7 @@ tb_gen_burst() {
 	ip -n "$(tb_ns rt)" link set dev lb0 xdp off
 	tb_bg rt "$TB_TMP/burst-sink.out" "$XLB_BUILD/xlb-sink" --pass -j -t $((secs + 10)) lb0
 	sink=$TB_LAST_PID
-	if tb_wait 5 grep -q attached "$TB_TMP/burst-sink.out"; then
+	if tb_wait 20 grep -q attached "$TB_TMP/burst-sink.out"; then
 		tb_exec client "$XLB_BUILD/xlb-gen" -j -D "$TB_VIP4" -P 80 -T tcp-ack -m "$mac" \
 			-f "$flows" -o random -r "$pps" -d "$secs" eth0 >"$TB_TMP/burst-gen.out" \
 			2>"$TB_TMP/burst-gen.err" || rc=1

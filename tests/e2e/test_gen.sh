@@ -77,7 +77,8 @@ RMAC=$(tb_mac rcv eth0)
 sink_start() {
 	tb_bg rcv "$TB_TMP/sink.out" "$SINK" -j -t 60 "$@" eth0
 	SINK_PID=$TB_LAST_PID
-	tb_wait 5 grep -q attached "$TB_TMP/sink.out"
+	tb_wait 20 grep -q attached "$TB_TMP/sink.out" ||
+		tb_not_ok "the sink attached to rcv:eth0" "$(tail -2 "$TB_TMP/sink.out")"
 }
 sink_count() {
 	# a sink killed before it detached would leave its program on eth0 for the next one: on a

@@ -52,7 +52,7 @@ LB_MAC=$(tb_mac lb eth0)
 # The sink on the next hop; it also makes the peer's veth receive XDP_TX frames.
 tb_bg peer "$TB_TMP/sink.json" "$XLB_BUILD/xlb-sink" --pass -j -t 60 eth0
 SINK=$TB_LAST_PID
-tb_wait 5 grep -q attached "$TB_TMP/sink.json" || { tb_not_ok "sink attached" "$(cat "$TB_TMP/sink.json")"; exit 1; }
+tb_wait 20 grep -q attached "$TB_TMP/sink.json" || { tb_not_ok "sink attached" "$(cat "$TB_TMP/sink.json")"; exit 1; }
 
 args=(--nexthop "$PEER_MAC" --vip "$VIP4:80/tcp" --vip "[$VIP6]:53/udp"
       --encap-src4 198.18.0.2 --encap-src6 2001:db8::2 --seconds 60)
@@ -160,7 +160,7 @@ tb_verdicts "count verdicts" "$results"
 G=200
 tb_bg peer "$TB_TMP/sink-gue.json" "$XLB_BUILD/xlb-sink" --pass -j -t 60 eth0
 SINK=$TB_LAST_PID
-tb_wait 5 grep -q attached "$TB_TMP/sink-gue.json"
+tb_wait 20 grep -q attached "$TB_TMP/sink-gue.json"
 tb_bg lb "$TB_TMP/lb-gue.out" "$HELPER" "${args[@]}" --mode gue eth0
 LB=$TB_LAST_PID
 if tb_wait 10 grep -q ready "$TB_TMP/lb-gue.out"; then

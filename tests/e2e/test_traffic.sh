@@ -32,7 +32,7 @@ fi
 # client's address to the VIP; the backend must strip the outer header and answer the client.
 tb_bg client "$TB_TMP/client-sink.json" "$XLB_BUILD/xlb-sink" --pass -j -t 30 eth0
 sink=$TB_LAST_PID
-tb_wait 5 grep -q attached "$TB_TMP/client-sink.json"
+tb_wait 20 grep -q attached "$TB_TMP/client-sink.json"
 inject() { tb_exec rt python3 "$PKT" encap "$@" "$NINJ"; }
 inject ipip 198.18.1.1 198.18.0.1 "$VIP4"
 inject ipip 2001:db8:1::1 2001:db8::1 "$VIP6"
@@ -113,9 +113,9 @@ spread() {
 	tb_ok "$name ($tally)"
 }
 
-a4=$(tb_requests "http://$VIP4/" "$NREQ")
+a4=$(tb_requests "http://$VIP4/" "$NREQ" "$TB_TMP/ports4")
 spread "$NREQ HTTP requests to $SVC4 spread over be1 be2 be3" "$a4" be1 be2 be3
-a6=$(tb_requests "http://[$VIP6]/" "$NREQ")
+a6=$(tb_requests "http://[$VIP6]/" "$NREQ" "$TB_TMP/ports6")
 spread "$NREQ HTTP requests to $SVC6 spread over be1 be2 be3" "$a6" be1 be2 be3
 
 # The other modes, each checked by the decapsulation counters of the backends.
@@ -140,9 +140,11 @@ done
 
 # Full-sized segments through the encapsulation (client MTU 1400, see tools/testbed.sh).
 head -c 300000 /dev/urandom >"$TB_TMP/body"
-p4=$(tb_exec client curl -s -m 10 --data-binary @"$TB_TMP/body" "http://$VIP4/")
+p4=$(tb_exec client curl -s -m 10 -w "%{stderr}%{local_port}\n" --data-binary @"$TB_TMP/body" \
+	"http://$VIP4/" 2>>"$TB_TMP/ports4")
 tb_check "300 kB POST to $SVC4 arrives whole" "got '$p4'" grep -qE '^be[1-3] 300000$' <<<"$p4"
-p6=$(tb_exec client curl -s -m 10 --data-binary @"$TB_TMP/body" "http://[$VIP6]/")
+p6=$(tb_exec client curl -s -m 10 -w "%{stderr}%{local_port}\n" --data-binary @"$TB_TMP/body" \
+	"http://[$VIP6]/" 2>>"$TB_TMP/ports6")
 tb_check "300 kB POST to $SVC6 arrives whole" "got '$p6'" grep -qE '^be[1-3] 300000$' <<<"$p6"
 
 # ---- disable be2 for the IPv4 VIP: new connections avoid it.
@@ -152,17 +154,21 @@ bl=$(xlb -j backend list "$SVC4")
 tb_check "xlb -j backend list: ${TB_BE4[2]} disabled, no Maglev slots" "$bl" \
 	python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["backends"] if x["address"]==sys.argv[2]][0]; sys.exit(not (b["state"]=="disabled" and b["slots"]==0))' "$bl" "${TB_BE4[2]}"
 s_before=$(xlb -j stats "$SVC4")
-a4b=$(tb_requests "http://$VIP4/" "$NREQ")
+a4b=$(tb_requests "http://$VIP4/" "$NREQ" "$TB_TMP/ports4")
 spread "$NREQ new requests to $SVC4 avoid the disabled be2" "$a4b" be1 be3
-a6b=$(tb_requests "http://[$VIP6]/" "$NREQ")
+a6b=$(tb_requests "http://[$VIP6]/" "$NREQ" "$TB_TMP/ports6")
 spread "the IPv6 VIP keeps all three backends" "$a6b" be1 be2 be3
 
 # ---- counters through the CLI
 s_after=$(xlb -j stats)
-results=$(BEFORE="$s_before" AFTER="$s_after" N=$NREQ python3 - <<'EOF'
+results=$(BEFORE="$s_before" AFTER="$s_after" N=$NREQ P4="$TB_TMP/ports4" P6="$TB_TMP/ports6" \
+	python3 - <<'EOF'
 import json, os
 n = int(os.environ["N"])
 before, after = json.loads(os.environ["BEFORE"]), json.loads(os.environ["AFTER"])
+# The client's source ports of its 2n + 1 connections to each VIP: the distinct ones are its
+# distinct flows (a port the kernel gave twice is one flow to the balancer, recorded once).
+ports = {f: open(os.environ[f]).read().split() for f in ("P4", "P6")}
 def vip(s, name):
     return [v for v in s["vips"] if v["vip"] == name][0]
 def be(v, addr):
@@ -171,10 +177,14 @@ out = []
 def check(name, cond, why):
     out.append(("ok" if cond else "not ok", name, "" if cond else why))
 v4, v6 = vip(after, "198.18.0.10:80/tcp"), vip(after, "[2001:db8::10]:80/tcp")
-check("xlb -j stats: new flows of %s count every connection" % v4["vip"],
-      v4["new_flows"] >= 2 * n + 1, "new_flows %d < %d" % (v4["new_flows"], 2 * n + 1))
-check("xlb -j stats: new flows of %s count every connection" % v6["vip"],
-      v6["new_flows"] >= 2 * n + 1, "new_flows %d < %d" % (v6["new_flows"], 2 * n + 1))
+for v, f in ((v4, "P4"), (v6, "P6")):
+    p = ports[f]
+    check("xlb -j stats: new flows of %s count every connection" % v["vip"],
+          len(p) == 2 * n + 1 and v["new_flows"] >= len(set(p)),
+          "new_flows %d, %d connections from %d distinct ports; per backend %s; reasons %s" %
+          (v["new_flows"], len(p), len(set(p)),
+           [(b["address"], b["new_flows"]) for b in v["backends"]],
+           {k: r["packets"] for k, r in after["reasons"].items() if r["packets"]}))
 check("xlb -j stats: per-backend packets add up to the VIP's",
       all(sum(b["packets"] for b in v["backends"]) == v["packets"] for v in (v4, v6)),
       json.dumps(after["vips"]))
