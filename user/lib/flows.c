@@ -56,26 +56,34 @@ static struct xlb_flow_bucket *flows_map(struct xlb *x)
 	return m;
 }
 
-int xlb_flow__place(struct xlb *x, const struct xlb_flow_key *k, __u32 *bucket, __u32 *tag)
+/* Flow @k's bucket, tag and outer hash, with the table's own seed and size (xlb_vip_meta). */
+static int flow_split(struct xlb *x, const struct xlb_flow_key *k, __u32 *bucket, __u32 *tag,
+		      __u32 *outer)
 {
 	struct xlb_vip_meta meta;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(MAP_FD(x, xlb_vip_meta), &zero, &meta))
 		return -errno;
-	*tag = xlb_flow_place(k, meta.flow_seed, meta.flow_buckets, bucket);
+	*tag = xlb_flow_split(xlb_flow_hash64(k, meta.flow_seed), meta.flow_buckets, bucket, outer);
+	return 0;
+}
+
+int xlb_flow__place(struct xlb *x, const struct xlb_flow_key *k, __u32 *bucket, __u32 *tag)
+{
+	__u32 outer;
+	int err = flow_split(x, k, bucket, tag, &outer);
+
+	if (err)
+		return err;
 	return *bucket < x->flow_buckets ? 0 : -ERANGE;
 }
 
 int xlb_flow__outer(struct xlb *x, const struct xlb_flow_key *k, __u32 *outer)
 {
-	struct xlb_vip_meta meta;
-	__u32 zero = 0, bucket;
+	__u32 bucket, tag;
 
-	if (bpf_map_lookup_elem(MAP_FD(x, xlb_vip_meta), &zero, &meta))
-		return -errno;
-	xlb_flow_split(xlb_flow_hash64(k, meta.flow_seed), meta.flow_buckets, &bucket, outer);
-	return 0;
+	return flow_split(x, k, &bucket, &tag, outer);
 }
 
 /* Does way word @w hold a flow of @tag recorded for VIP @vip_id (XLB_FLOW_ANY_VIP: any)? */
