@@ -427,12 +427,12 @@ static void frag_key_of(const struct pspec *s, uint32_t id, struct xlb_frag_key 
 /*
  * Send the datagram @whole as three real fragments (first, middle, last) with identification
  * @id, the first at position @first_at (0, 1 or 2: after one or both later ones, out of order).
- * Each one forwarded must reach backend @want with outer header hash @hash and its bytes intact;
- * a later one sent before the first must be dropped as drop_frag_orphan (all-ports VIP). Returns
- * 1 or 0 with WHY set.
+ * Each one forwarded must reach backend @want with outer hash @outer (the flow's, as its outer
+ * source shows) and its bytes intact; a later one sent before the first must be dropped as
+ * drop_frag_orphan (all-ports VIP). Returns 1 or 0 with WHY set.
  */
 static int send_fragments(const struct pkt *whole, uint32_t id, int first_at, uint32_t vip,
-			  uint32_t want, uint32_t hash)
+			  uint32_t want, uint32_t outer)
 {
 	uint32_t l4 = whole->l3len - (whole->family == 4 ? 20 : 40), cut1 = 24, cut2 = 48;
 	struct pkt f[3];
@@ -465,7 +465,7 @@ static int send_fragments(const struct pkt *whole, uint32_t id, int first_at, ui
 			return fail("fragment %d (offset %u) went to backend %u, expected %u", i,
 				    i ? (i == 1 ? cut1 : cut2) : 0, got, want);
 		if (!check_reason(&f[i], &r, XLB_R_TX, NULL) ||
-		    !check_forward(&f[i], &r, V[vip].mode, want, hash)) {
+		    !check_forward(&f[i], &r, V[vip].mode, want, outer)) {
 			char why[sizeof(WHY)];
 
 			snprintf(why, sizeof(why), "%s", WHY);
@@ -488,7 +488,7 @@ static void test_frag_flows(int family, uint8_t proto)
 	const char *client = family == 4 ? "198.18.13.1" : "2001:db8:13::1";
 	uint32_t vid = family == 4 ? VIP_ALL4 : VIP_ALL6, pvid = family == 4 ? VIP_4IN4 : VIP_6IN6;
 	uint32_t id0 = (family == 4 ? 0x7000 : 0x17000) + proto * 16, saved[M], rot[M];
-	uint32_t first = BE(vid, 0), flow_be, want, hash;
+	uint32_t first = BE(vid, 0), flow_be, want, outer;
 	struct pspec s = { .family = family, .src = client, .dst = all, .proto = proto,
 			   .dport = 8443, .payload = 100 };
 	struct xlb_flow_key k, k3;
@@ -525,21 +525,21 @@ static void test_frag_flows(int family, uint8_t proto)
 		ok = fail("no client port whose addresses alone pick another backend");
 	build_pkt(&whole, &s);
 	flow_be = run_pkt(&whole, &r) ? 0 : backend_of(&whole, &r, XLB_MODE_IPIP);
-	hash = outer_of(&k);
+	outer = outer_of(&k);
 	if (ok && (!flow_be || flow_be != predict(&k, vid)))
 		ok = fail("the whole packet went to backend %u, expected %u", flow_be,
 			  predict(&k, vid));
 	set_table(vid, rot, M);
 	if (ok && predict(&k, vid) == flow_be)
 		ok = fail("the new table picks the flow's backend: nothing is tested");
-	ok = ok && send_fragments(&whole, id0 + 1, 0, vid, flow_be, hash);
+	ok = ok && send_fragments(&whole, id0 + 1, 0, vid, flow_be, outer);
 	if (ok && (xlb_flow__get(X, &k, &fl) || fl.backend_id != flow_be))
 		ok = fail("the flow entry changed (backend %u)", fl.backend_id);
 	frag_key_of(&s, id0 + 1, &fk);
 	if (ok && (bpf_map_lookup_elem(frags_fd, &fk, &rec) || rec.backend_id != flow_be ||
-		   rec.outer != hash || rec.vip_port != 0))
+		   rec.outer != outer || rec.vip_port != 0))
 		ok = fail("record: backend %u outer 0x%x port %u, expected %u 0x%x 0", rec.backend_id,
-			  rec.outer, ntohs(rec.vip_port), flow_be, hash);
+			  rec.outer, ntohs(rec.vip_port), flow_be, outer);
 	snprintf(name, sizeof(name),
 		 "v%d %s established flow, table changed: first and later fragments to its backend",
 		 family, pname);
@@ -547,8 +547,8 @@ static void test_frag_flows(int family, uint8_t proto)
 
 	/* 2. out of order: the later fragments before the first are dropped, the rest follow */
 	WHY[0] = 0;
-	ok = send_fragments(&whole, id0 + 2, 1, vid, flow_be, hash);
-	ok = ok && send_fragments(&whole, id0 + 3, 2, vid, flow_be, hash);
+	ok = send_fragments(&whole, id0 + 2, 1, vid, flow_be, outer);
+	ok = ok && send_fragments(&whole, id0 + 3, 2, vid, flow_be, outer);
 	snprintf(name, sizeof(name),
 		 "v%d %s later fragments before the first: drop_frag_orphan, then they follow it",
 		 family, pname);
