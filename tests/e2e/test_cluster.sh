@@ -62,7 +62,7 @@ s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_RE
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", 8081)); s.listen(64)
 while True: s.accept()[0].close()'
 	L8081[$1]=$TB_LAST_PID
-	tb_wait 5 tb_exec be$1 sh -c "ss -Hltn 'sport = :8081' | grep -q ."
+	tb_wait 20 tb_exec be$1 sh -c "ss -Hltn 'sport = :8081' | grep -q ."
 }
 
 t_start=$(tb_now_ms)

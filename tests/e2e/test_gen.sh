@@ -139,7 +139,7 @@ capture() {			# capture OUT DST COUNT GEN-ARGS...: frames as rcv receives them
 	rm -f "$TB_TMP/ready"
 	tb_bg rcv /dev/null python3 "$CAP" capture eth0 "$dst" "$n" 10 "$out" "$TB_TMP/ready"
 	local cap=$TB_LAST_PID
-	tb_wait 5 test -e "$TB_TMP/ready"
+	tb_wait 20 test -e "$TB_TMP/ready"
 	gen -D "$dst" -n "$n" -r 20000 "$@" >"$TB_TMP/gen.out" 2>&1
 	tb_wait 10 sh -c "! kill -0 $cap"
 }

@@ -82,7 +82,7 @@ import socket, time
 s = socket.socket(); s.bind(('127.0.0.1', $MPORT)); s.listen(); print('held', flush=True)
 time.sleep(30)"
 holder=$TB_LAST_PID
-tb_wait 5 grep -q held "$TB_TMP/holder.log"
+tb_wait 20 grep -q held "$TB_TMP/holder.log"
 out=$(start_fails "$TB_TMP/xlbd.json")
 rc=$?
 if [ $rc -eq 1 ] && grep -q "metrics_listen 127.0.0.1:$MPORT: cannot listen: Address already in use" <<<"$out" &&

@@ -91,7 +91,7 @@ for _ in range(2):
     c.close()
 EOF
 tb_bg lb "$TB_TMP/echo.log" python3 "$TB_TMP/echo.py"
-tb_wait 5 tb_exec lb sh -c "ss -Hltn 'sport = :8080' | grep -q ."
+tb_wait 20 tb_exec lb sh -c "ss -Hltn 'sport = :8080' | grep -q ."
 cat >"$TB_TMP/client.py" <<'EOF'
 import socket, sys
 c = socket.create_connection((sys.argv[1], 8080), timeout=5)

@@ -90,7 +90,7 @@ for n in 3 2 1; do
 		tb_bg rt "$TB_TMP/sink$k.out" "$XLB_BUILD/xlb-sink" -j -t $((SECS + 20)) lb$k
 		sinks+=("$TB_LAST_PID")
 	done
-	for k in $(seq $CL_N); do tb_wait 5 grep -q attached "$TB_TMP/sink$k.out" || exit 1; done
+	for k in $(seq $CL_N); do tb_wait 20 grep -q attached "$TB_TMP/sink$k.out" || exit 1; done
 	g=$(tb_exec client "$XLB_BUILD/xlb-gen" -j -D "$VIP" -P 80 -T tcp-ack -m "$mac" -f 1000 \
 		-o random -d "$SECS" eth0 2>"$TB_TMP/gen.err") || { cat "$TB_TMP/gen.err" >&2; exit 1; }
 	sleep 0.2

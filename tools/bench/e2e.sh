@@ -65,7 +65,7 @@ run() {
 	[ "$kind" = xlb ] && nf0=$(new_flows "$svc")
 	tb_bg gen "$TB_TMP/sink.out" "$XLB_BUILD/xlb-sink" -j -t 60 eth0
 	local sink=$TB_LAST_PID
-	if ! tb_wait 5 grep -q attached "$TB_TMP/sink.out"; then
+	if ! tb_wait 20 grep -q attached "$TB_TMP/sink.out"; then
 		echo "e2e: sink did not attach" >&2
 		return 1
 	fi
