@@ -397,10 +397,14 @@ tb_xlbd_start() {
 # prints the answers, one a line, FAIL for a request that failed; with PORTS, appends the client's
 # source port of each connection to that file (a connection is a flow: its 4-tuple)
 tb_requests() {
-	local i w=()
-	[ -n "${3:-}" ] && w=(-w "%{stderr}%{local_port}\n")
+	local i
 	for i in $(seq "$2"); do
-		tb_exec client curl -s -m 3 "${w[@]}" "$1" 2>>"${3:-/dev/null}" || echo FAIL
+		if [ -n "${3:-}" ]; then
+			tb_exec client curl -s -m 3 -w "%{stderr}%{local_port}\n" "$1" 2>>"$3" ||
+				echo FAIL
+		else
+			tb_exec client curl -s -m 3 "$1" || echo FAIL
+		fi
 	done
 }
 

@@ -17,7 +17,8 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-/* Bumped whenever a map layout below changes; a pinned state with another version is stale. */
+/* Bumped whenever a map layout below changes, or where an entry is placed (xlb_flow_hash64()):
+ * a pinned state with another version is stale. */
 #define XLB_ABI_VERSION 8
 
 #define XLB_MAX_VIPS 1024	/* vip ids 0 .. XLB_MAX_VIPS-1 */
@@ -482,8 +483,9 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_flow_key *k, int src
  * Why 32-bit words: a multiply mod 2^64 is linear in its top input bit, so a key word that
  * reached bit 63 of the product's input would give a difference that a later word cancels
  * whatever the seed (a free collision); a 32-bit word only flips bits whose carries depend on
- * the seeded state. The lanes run in parallel: the longest chain is 2 multiplies for IPv4, 4
- * for IPv6 (it was 5 with two lanes: 15 ns more per established IPv6 packet, README).
+ * the seeded state. The lanes run in parallel: before the avalanche, the longest chain is 2
+ * multiplies for IPv4, 4 for IPv6 (it was 5 with two lanes: 15 ns more per established IPv6
+ * packet, README).
  * The bucket is the high half scaled to @nbuckets by multiply-shift (any size, no division),
  * the tag the low half.
  */
