@@ -183,7 +183,7 @@ struct xlb_flow_key {
 /*
  * Value of xlb_flows[bucket]: XLB_FLOW_WAYS flows of a set-associative flow cache, one 64-byte
  * cache line (the map is BPF_F_MMAPABLE, so its values start page aligned). A flow lives in the
- * bucket its flow-table hash picks (xlb_flow_place()), in any way; each way is one 8-byte word,
+ * bucket its flow-table hash picks (xlb_flow_split()), in any way; each way is one 8-byte word,
  * read and written by the datapath with one aligned load or store (never torn, no locking):
  *
  *   bits  0-15  backend id (0: the way is empty)
@@ -267,7 +267,7 @@ struct xlb_frag {
 struct xlb_vip_meta {
 	__u32 all_ports;	/* bit xlb_all_ports_bit(): some all-ports VIP of that family/proto */
 	__u32 flow_buckets;	/* buckets of xlb_flows (its max_entries), set at creation */
-	__u64 flow_seed;	/* seed of the flow-table hash (xlb_flow_place()): random at
+	__u64 flow_seed;	/* seed of the flow-table hash (xlb_flow_hash64()): random at
 				 * creation, kept on adoption and by every rewrite of this entry;
 				 * unlike xlb_config.hash_seed it never changes on a reload */
 	/* bit xlb_vip_filter_bit(addr) set: some VIP may have this address (false positives ok) */
@@ -539,15 +539,6 @@ static __always_inline __u32 xlb_flow_split(__u64 h, __u32 nbuckets, __u32 *buck
 	*bucket = ((h >> 32) * nbuckets) >> 32;
 	*outer = h >> 32;
 	return (__u32)h;
-}
-
-/* The bucket of flow @k in a table of @nbuckets (into *@bucket) and its tag (returned). */
-static __always_inline __u32 xlb_flow_place(const struct xlb_flow_key *k, __u64 seed,
-					    __u32 nbuckets, __u32 *bucket)
-{
-	__u32 outer;
-
-	return xlb_flow_split(xlb_flow_hash64(k, seed), nbuckets, bucket, &outer);
 }
 
 #endif /* XLB_ABI_H */

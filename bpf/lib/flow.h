@@ -73,7 +73,7 @@ static __always_inline bool flood_allows(const struct xlb_config *cfg)
 /* Where a packet's flow lives in xlb_flows: looked up once, by balance() or pick_backend(). */
 struct flow_ref {
 	struct xlb_flow_bucket *b;	/* the flow's bucket; NULL: not looked up yet */
-	__u32 tag;			/* the flow's tag (xlb_flow_place()) */
+	__u32 tag;			/* the flow's tag (xlb_flow_split()) */
 	__u32 way;			/* a way with the tag (flow_find()); XLB_FLOW_WAYS: none */
 	__u64 w;			/* and its word, as read then */
 };

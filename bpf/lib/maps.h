@@ -54,7 +54,7 @@ struct {
 
 /*
  * Established flows: a set-associative cache of XLB_FLOW_WAYS flows per 64-byte bucket (struct
- * xlb_flow_bucket), bucket and tag from xlb_flow_place(). max_entries (buckets) is set by libxlb
+ * xlb_flow_bucket), bucket and tag from xlb_flow_split(). max_entries (buckets) is set by libxlb
  * at load time (flow_table_size / 8, rounded up) and copied to xlb_vip_meta.flow_buckets.
  * BPF_F_MMAPABLE puts the values page aligned (every bucket one cache line) and lets libxlb
  * read and write ways in place. Replacement: pick_backend().

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * libxlb: the flow table xlb_flows (struct xlb_flow_bucket), read and written in place through
- * a shared mapping of the array: the bucket and tag of a flow (the datapath's xlb_flow_place()
- * with xlb_vip_meta's seed), its way, the count of recorded flows.
+ * a shared mapping of the array: the bucket and tag of a flow (the datapath's xlb_flow_split()
+ * of xlb_flow_hash64() with xlb_vip_meta's seed), its way, the count of recorded flows.
  */
 #include <errno.h>
 #include <string.h>

@@ -223,10 +223,10 @@ struct xlb_flow {
  * xlb_flow__find() the one recorded for VIP @vip_id, the entry the datapath uses for that VIP
  * (XLB_FLOW_ANY_VIP: as __get); -ENOENT if none. xlb_flow__set() records @k for @backend_id of
  * @vip_id unreferenced (for tests and tools: in its way for that VIP, else the first empty way
- * of its bucket; -ENOSPC when the bucket is full). xlb_flow__place() gives @k's bucket and tag
- * (xlb_flow_place() with the table's seed), xlb_flow__outer() its outer hash (xlb_flow_split():
- * what the outer source of its encapsulated packets varies with). xlb_flow__count() counts the
- * ways holding a flow.
+ * of its bucket; -ENOSPC when the bucket is full). xlb_flow__place() gives @k's bucket and tag,
+ * xlb_flow__outer() its outer hash (what the outer source of its encapsulated packets varies
+ * with): xlb_flow_split() of xlb_flow_hash64() with the table's seed, as the datapath computes
+ * them. xlb_flow__count() counts the ways holding a flow.
  */
 int xlb_flow__get(struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f);
 int xlb_flow__find(struct xlb *x, const struct xlb_flow_key *k, __u32 vip_id, struct xlb_flow *f);
